@@ -1,0 +1,47 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "ondemand-trace",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "ondemand-trace", targets: ["ondemand-trace"]),
+        .library(name: "OndemandTraceCore", targets: ["OndemandTraceCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // The C libraries from Debian: libtraceevent, libtracefs, libtracecmd.
+        .systemLibrary(
+            name: "CTrace",
+            pkgConfig: "libtracecmd",
+            providers: [.apt(["libtracecmd-dev", "libtracefs-dev", "libtraceevent-dev"])]
+        ),
+        // Model, decoding, correlation and statistics. No I/O.
+        .target(
+            name: "OndemandTraceCore",
+            dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")]
+        ),
+        // Reading trace files: trace.dat through libtracecmd, text from tracefs and trace-cmd report.
+        .target(
+            name: "TraceFiles",
+            dependencies: [
+                "CTrace", "OndemandTraceCore",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .executableTarget(
+            name: "ondemand-trace",
+            dependencies: [
+                "OndemandTraceCore", "TraceFiles",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "OndemandTraceCoreTests", dependencies: ["OndemandTraceCore"]),
+        .testTarget(name: "TraceFilesTests", dependencies: ["TraceFiles", "OndemandTraceCore"]),
+        .testTarget(name: "CLITests", dependencies: ["OndemandTraceCore"]),
+    ]
+)

@@ -1,0 +1,211 @@
+/// Which records a decoder turns into events; the rest are skipped after reading two bytes.
+public struct EventSelection: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+
+    /// The seven `cachefiles_ondemand_*` events.
+    public static let ondemand = EventSelection(rawValue: 1)
+    /// `cachefiles_io_error` and `cachefiles_vfs_error`, which the report lists as anomalies.
+    public static let cachefilesErrors = EventSelection(rawValue: 2)
+    /// Every other `cachefiles_*` event.
+    public static let cachefilesOther = EventSelection(rawValue: 4)
+    /// `ftrace:print` records (`trace_marker` writes, e.g. our daemon's markers).
+    public static let markers = EventSelection(rawValue: 8)
+
+    public static let report: EventSelection = [.ondemand, .cachefilesErrors, .markers]
+    public static let all: EventSelection = [.ondemand, .cachefilesErrors, .cachefilesOther, .markers]
+}
+
+public enum DecodeError: Error, Equatable, CustomStringConvertible {
+    /// A record is shorter than its format file says.
+    case shortRecord(event: String, size: Int, needed: Int)
+    /// A record's common header names an event id the file has no format for.
+    case unknownEventID(Int)
+
+    public var description: String {
+        switch self {
+        case let .shortRecord(event, size, needed):
+            return "\(event) record is \(size) bytes, its format needs \(needed)"
+        case let .unknownEventID(id):
+            return "record of event id \(id), which has no format in the file"
+        }
+    }
+}
+
+/// Decodes raw ring-buffer records (the bytes after the ring-buffer header) into events.
+/// Field offsets come from each event's layout, looked up by name once, not per record.
+public struct BinaryEventDecoder: Sendable {
+    struct Slot: Sendable {
+        var offset: Int
+        var size: Int
+        var isSigned: Bool
+        var end: Int { offset + size }
+    }
+
+    enum Entry: Sendable {
+        case skip
+        case ondemand(OndemandEvent.Kind, slots: [Slot?], needed: Int)
+        case generic(EventLayout)
+        case marker(buf: FieldLayout)
+    }
+
+    private var entries: [Entry]
+    private let typeSlot: Slot
+    private let pidSlot: Slot?
+    private let bigEndian: Bool
+    public let layouts: [EventLayout]
+
+    public init(layouts: [EventLayout], selection: EventSelection, bigEndian: Bool = false) {
+        self.layouts = layouts
+        self.bigEndian = bigEndian
+        let common = layouts.first?.fields ?? []
+        let type = common.first { $0.name == "common_type" }
+        typeSlot = Slot(offset: type?.offset ?? 0, size: type?.size ?? 2, isSigned: false)
+        pidSlot = common.first { $0.name == "common_pid" }.map { Slot(offset: $0.offset, size: $0.size, isSigned: true) }
+        let maxID = layouts.map(\.id).max() ?? 0
+        var entries = [Entry](repeating: .skip, count: max(0, min(maxID, 65_535)) + 1)
+        for layout in layouts where layout.id >= 0 && layout.id < entries.count {
+            entries[layout.id] = Self.entry(for: layout, selection: selection)
+        }
+        self.entries = entries
+    }
+
+    static func entry(for layout: EventLayout, selection: EventSelection) -> Entry {
+        if layout.system == "cachefiles" {
+            if let kind = OndemandEvent.Kind(eventName: layout.name) {
+                guard selection.contains(.ondemand) else { return .skip }
+                let slots = kind.fieldNames.map { name in
+                    layout.field(named: name).map { Slot(offset: $0.offset, size: $0.size, isSigned: $0.isSigned) }
+                }
+                let needed = slots.compactMap { $0?.end }.max() ?? 0
+                return .ondemand(kind, slots: slots, needed: needed)
+            }
+            let isError = layout.name == "cachefiles_io_error" || layout.name == "cachefiles_vfs_error"
+            if isError ? selection.contains(.cachefilesErrors) : selection.contains(.cachefilesOther) {
+                return .generic(layout)
+            }
+            return .skip
+        }
+        if layout.system == "ftrace", layout.name == "print", selection.contains(.markers),
+           let buf = layout.field(named: "buf") {
+            return .marker(buf: buf)
+        }
+        return .skip
+    }
+
+    /// The event id in a record's common header.
+    @inline(__always)
+    public func eventID(of data: UnsafeRawBufferPointer) -> Int? {
+        guard data.count >= typeSlot.end else { return nil }
+        return Int(readUnsigned(data, typeSlot))
+    }
+
+    /// Whether records of this event id would be decoded (cheap; no bytes read).
+    @inline(__always)
+    public func isSelected(eventID: Int) -> Bool {
+        guard eventID >= 0 && eventID < entries.count else { return false }
+        if case .skip = entries[eventID] { return false }
+        return true
+    }
+
+    public func pid(of data: UnsafeRawBufferPointer) -> Int32 {
+        guard let pidSlot, data.count >= pidSlot.end else { return -1 }
+        return Int32(truncatingIfNeeded: readSigned(data, pidSlot))
+    }
+
+    /// Decodes one record; nil when its event is not selected.
+    public func decode(_ data: UnsafeRawBufferPointer) throws(DecodeError) -> EventBody? {
+        guard let id = eventID(of: data) else {
+            throw .shortRecord(event: "record", size: data.count, needed: typeSlot.end)
+        }
+        guard id < entries.count else { return nil }
+        switch entries[id] {
+        case .skip:
+            return nil
+        case let .ondemand(kind, slots, needed):
+            guard data.count >= needed else {
+                throw .shortRecord(event: kind.eventName, size: data.count, needed: needed)
+            }
+            var values = RawFieldValues()
+            for (index, slot) in slots.enumerated() {
+                if let slot { values[index] = slot.isSigned ? UInt64(bitPattern: readSigned(data, slot)) : readUnsigned(data, slot) }
+            }
+            return .ondemand(OndemandEvent(kind: kind, values: values))
+        case let .generic(layout):
+            var fields: [NamedValue] = []
+            for field in layout.fields where !field.name.hasPrefix("common_") {
+                guard let value = try value(of: field, in: data, event: layout.name) else { continue }
+                fields.append(NamedValue(field.name, value))
+            }
+            return .generic(GenericEvent(system: layout.system, name: layout.name, fields: fields))
+        case let .marker(buf):
+            guard case .string(var text)? = try value(of: buf, in: data, event: "print") else {
+                return .marker(MarkerEvent(text: ""))
+            }
+            if text.hasSuffix("\n") { text.removeLast() }
+            return .marker(MarkerEvent(text: text))
+        }
+    }
+
+    func value(of field: FieldLayout, in data: UnsafeRawBufferPointer, event: String) throws(DecodeError) -> FieldValue? {
+        if field.isDynamic {
+            let locator = Slot(offset: field.offset, size: 4, isSigned: false)
+            guard data.count >= locator.end else { throw .shortRecord(event: event, size: data.count, needed: locator.end) }
+            let raw = readUnsigned(data, locator)
+            var start = Int(raw & 0xffff)
+            let length = Int(raw >> 16)
+            if field.isRelative { start += field.offset + 4 }
+            guard start + length <= data.count else { throw .shortRecord(event: event, size: data.count, needed: start + length) }
+            return bytesValue(field, UnsafeRawBufferPointer(rebasing: data[start..<(start + length)]))
+        }
+        if field.isArray {
+            // `char buf[]` (size 0) runs to the end of the record.
+            let end = field.size == 0 ? data.count : field.offset + field.size
+            guard end <= data.count, field.offset <= end else { throw .shortRecord(event: event, size: data.count, needed: end) }
+            return bytesValue(field, UnsafeRawBufferPointer(rebasing: data[field.offset..<end]))
+        }
+        guard [1, 2, 4, 8].contains(field.size) else {
+            return .bytes(Array(data[field.offset..<min(data.count, field.offset + field.size)]))
+        }
+        let slot = Slot(offset: field.offset, size: field.size, isSigned: field.isSigned)
+        guard data.count >= slot.end else { throw .shortRecord(event: event, size: data.count, needed: slot.end) }
+        return field.isSigned ? .signed(readSigned(data, slot)) : .unsigned(readUnsigned(data, slot))
+    }
+
+    func bytesValue(_ field: FieldLayout, _ bytes: UnsafeRawBufferPointer) -> FieldValue {
+        if field.isString {
+            let end = bytes.firstIndex(of: 0) ?? bytes.count
+            return .string(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<end]), as: UTF8.self))
+        }
+        return .bytes(Array(bytes))
+    }
+
+    @inline(__always)
+    func readUnsigned(_ data: UnsafeRawBufferPointer, _ slot: Slot) -> UInt64 {
+        let value: UInt64
+        switch slot.size {
+        case 1: return UInt64(data[slot.offset])
+        case 2:
+            let raw = data.loadUnaligned(fromByteOffset: slot.offset, as: UInt16.self)
+            value = UInt64(bigEndian ? raw.byteSwapped : raw)
+        case 4:
+            let raw = data.loadUnaligned(fromByteOffset: slot.offset, as: UInt32.self)
+            value = UInt64(bigEndian ? raw.byteSwapped : raw)
+        default:
+            let raw = data.loadUnaligned(fromByteOffset: slot.offset, as: UInt64.self)
+            value = bigEndian ? raw.byteSwapped : raw
+        }
+        return value
+    }
+
+    @inline(__always)
+    func readSigned(_ data: UnsafeRawBufferPointer, _ slot: Slot) -> Int64 {
+        let raw = readUnsigned(data, slot)
+        switch slot.size {
+        case 1: return Int64(Int8(truncatingIfNeeded: raw))
+        case 2: return Int64(Int16(truncatingIfNeeded: raw))
+        case 4: return Int64(Int32(truncatingIfNeeded: raw))
+        default: return Int64(bitPattern: raw)
+        }
+    }
+}

@@ -1,0 +1,86 @@
+/// What a `print fmt:` line says about the text an event prints: which `label=` stands for which
+/// field, and in which radix. Lets text output be read back by field name, for any kernel whose
+/// format file we have.
+public struct PrintFormat: Sendable, Equatable {
+    public struct Label: Sendable, Equatable {
+        public var field: String
+        public var radix: Int
+    }
+
+    /// Label (e.g. `mid`) to field (e.g. `msg_id`).
+    public var labels: [String: Label]
+
+    public init(labels: [String: Label]) { self.labels = labels }
+
+    /// Parses `"o=%08x mid=%x", REC->obj, REC->msg_id`. Conversions whose argument is not a plain
+    /// `REC->field` (symbolic tables, helpers) are skipped but still consume their argument.
+    public init(parsing line: String) {
+        var labels: [String: Label] = [:]
+        let chars = Array(line)
+        guard let open = chars.firstIndex(of: "\"") else { self.labels = [:]; return }
+        var index = open + 1
+        var format: [Character] = []
+        while index < chars.count, chars[index] != "\"" {
+            if chars[index] == "\\", index + 1 < chars.count { format.append(chars[index]); index += 1 }
+            format.append(chars[index])
+            index += 1
+        }
+        let args = Self.splitArguments(index + 1 < chars.count ? Array(chars[(index + 1)...]) : [])
+        var argIndex = 0
+        var i = 0
+        while i < format.count {
+            guard format[i] == "%" else { i += 1; continue }
+            if i + 1 < format.count, format[i + 1] == "%" { i += 2; continue }
+            var j = i + 1
+            while j < format.count, !"diouxXcspn".contains(format[j]) { j += 1 }
+            guard j < format.count else { break }
+            let conversion = format[j]
+            // A `%p` followed by letters (`%pS`, `%pU`) is a kernel extension: skip its suffix.
+            var end = j + 1
+            if conversion == "p" { while end < format.count, format[end].isLetter { end += 1 } }
+            var labelEnd = i
+            if labelEnd > 0, format[labelEnd - 1] == "=" {
+                labelEnd -= 1
+                var labelStart = labelEnd
+                while labelStart > 0, format[labelStart - 1].isLetter || format[labelStart - 1].isNumber || format[labelStart - 1] == "_" {
+                    labelStart -= 1
+                }
+                let label = String(format[labelStart..<labelEnd])
+                if argIndex < args.count, !label.isEmpty {
+                    let arg = args[argIndex]
+                    if arg.hasPrefix("REC->"), arg.dropFirst(5).allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) {
+                        let radix = "xXp".contains(conversion) ? 16 : 10
+                        labels[label] = Label(field: String(arg.dropFirst(5)), radix: radix)
+                    }
+                }
+            }
+            argIndex += 1
+            i = end
+        }
+        self.labels = labels
+    }
+
+    static func splitArguments(_ chars: [Character]) -> [String] {
+        var args: [String] = []
+        var depth = 0
+        var current = ""
+        var inString = false
+        for c in chars {
+            if c == "\"" { inString.toggle() }
+            if !inString {
+                if c == "(" || c == "{" || c == "[" { depth += 1 }
+                if c == ")" || c == "}" || c == "]" { depth -= 1 }
+                if c == ",", depth == 0 {
+                    args.append(current.trimmingWhitespace())
+                    current = ""
+                    continue
+                }
+            }
+            current.append(c)
+        }
+        let last = current.trimmingWhitespace()
+        if !last.isEmpty { args.append(last) }
+        // The text before the first comma is what followed the format string: drop it.
+        return Array(args.dropFirst())
+    }
+}

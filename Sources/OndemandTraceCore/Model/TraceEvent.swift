@@ -1,0 +1,94 @@
+/// One decoded trace record: the common header every ftrace event has, and its body.
+public struct TraceEvent: Sendable, Equatable {
+    /// Timestamp in nanoseconds of the trace clock the record was taken with.
+    public var timestamp: UInt64
+    public var cpu: Int32
+    public var pid: Int32
+    /// The task name, from the file's saved cmdlines or the text line; nil when unknown.
+    public var comm: String?
+    public var body: EventBody
+
+    public init(timestamp: UInt64, cpu: Int32, pid: Int32, comm: String?, body: EventBody) {
+        self.timestamp = timestamp
+        self.cpu = cpu
+        self.pid = pid
+        self.comm = comm
+        self.body = body
+    }
+
+    /// The kernel's event name, e.g. `cachefiles_ondemand_read`, `cachefiles_io_error` or `print`.
+    public var name: String {
+        switch body {
+        case .ondemand(let event): return event.kind.eventName
+        case .generic(let event): return event.name
+        case .marker: return MarkerEvent.eventName
+        }
+    }
+}
+
+public enum EventBody: Sendable, Equatable {
+    /// One of the seven `cachefiles_ondemand_*` tracepoints, typed.
+    case ondemand(OndemandEvent)
+    /// Any other event (the other `cachefiles_*` events), kept by field name.
+    case generic(GenericEvent)
+    /// An `ftrace:print` record (a write to `trace_marker`).
+    case marker(MarkerEvent)
+}
+
+/// An event kept without a typed model: its fields by kernel name, in format-file order.
+public struct GenericEvent: Sendable, Equatable {
+    public var system: String
+    public var name: String
+    public var fields: [NamedValue]
+
+    public init(system: String, name: String, fields: [NamedValue]) {
+        self.system = system
+        self.name = name
+        self.fields = fields
+    }
+
+    public subscript(field: String) -> FieldValue? {
+        fields.first { $0.name == field }?.value
+    }
+}
+
+public struct NamedValue: Sendable, Equatable {
+    public var name: String
+    public var value: FieldValue
+    public init(_ name: String, _ value: FieldValue) {
+        self.name = name
+        self.value = value
+    }
+}
+
+public enum FieldValue: Sendable, Equatable, CustomStringConvertible {
+    case unsigned(UInt64)
+    case signed(Int64)
+    case string(String)
+    /// Raw bytes of an array field that is not a string.
+    case bytes([UInt8])
+
+    public var description: String {
+        switch self {
+        case .unsigned(let v): return String(v)
+        case .signed(let v): return String(v)
+        case .string(let s): return s
+        case .bytes(let b): return b.map { String($0, radix: 16) }.joined(separator: " ")
+        }
+    }
+
+    public var integer: Int64? {
+        switch self {
+        case .unsigned(let v): return Int64(truncatingIfNeeded: v)
+        case .signed(let v): return v
+        default: return nil
+        }
+    }
+}
+
+/// A `trace_marker` write. `text` is the buffer without its trailing newline.
+public struct MarkerEvent: Sendable, Equatable {
+    public static let eventName = "print"
+    public var text: String
+    public init(text: String) { self.text = text }
+}

@@ -1,0 +1,52 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SystemPackage
+
+/// A read-only memory map of a whole file (an empty file maps to an empty buffer).
+final class MappedFile {
+    let path: String
+    let bytes: UnsafeRawBufferPointer
+    private let base: UnsafeMutableRawPointer?
+
+    init(path: String) throws(TraceFileError) {
+        self.path = path
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(FilePath(path), .readOnly)
+        } catch {
+            throw TraceFileError(path: path, message: "cannot open: \(Errno.describe(error))")
+        }
+        defer { try? fd.close() }
+        var info = stat()
+        guard fstat(fd.rawValue, &info) == 0 else {
+            throw TraceFileError(path: path, message: "cannot stat: \(Errno(rawValue: errno))")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw TraceFileError(path: path, message: "not a regular file")
+        }
+        let size = Int(info.st_size)
+        guard size > 0 else {
+            base = nil
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd.rawValue, 0)
+        guard let mapped, mapped != MAP_FAILED else {
+            throw TraceFileError(path: path, message: "cannot map: \(Errno(rawValue: errno))")
+        }
+        base = mapped
+        bytes = UnsafeRawBufferPointer(start: mapped, count: size)
+    }
+
+    deinit {
+        if let base { munmap(base, bytes.count) }
+    }
+}
+
+extension Errno {
+    static func describe(_ error: any Error) -> String {
+        if let errno = error as? Errno { return errno.description }
+        return "\(error)"
+    }
+}

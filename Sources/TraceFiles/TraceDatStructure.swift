@@ -1,0 +1,340 @@
+import OndemandTraceCore
+
+/// A structural walk over a trace.dat file (versions 6 and 7, `man 5 trace-cmd.dat.v6/.v7`) that
+/// checks every size and offset against the file before libtracecmd sees it: libtracecmd trusts
+/// them, and a file cut inside the CPU data makes it read past the end.
+struct TraceDatStructure {
+    struct CPUData {
+        var cpu: Int
+        var offset: UInt64
+        var size: UInt64
+    }
+
+    var version: Int
+    var bigEndian: Bool
+    var longSize: Int
+    var pageSize: Int
+    var compression: String
+    var cpuData: [CPUData] = []
+    var kernelRelease: String?
+    var clock: String?
+    /// `per_cpu/cpuN/stats` text saved in the file (CPUSTAT options), by CPU order.
+    var cpuStats: [String] = []
+    /// v7: the end of the furthest section seen, to check what follows it.
+    var furthestSectionEnd = 0
+    /// v7: the largest description-string id a section header names; the strings section must hold it.
+    var largestStringID: UInt32?
+
+    static let magic: [UInt8] = [0x17, 0x08, 0x44] + Array("tracing".utf8)
+
+    static func looksLikeTraceDat(_ prefix: [UInt8]) -> Bool {
+        prefix.count >= 3 && Array(prefix.prefix(3)) == Array(magic.prefix(3))
+    }
+
+    /// Reads fields from the mapped file with bounds checks; every failure names the offset.
+    struct Cursor {
+        let bytes: UnsafeRawBufferPointer
+        var offset: Int
+        var bigEndian = false
+        let path: String
+
+        func fail(_ message: String, at: Int? = nil) -> TraceFileError {
+            TraceFileError(path: path, message: message, byteOffset: UInt64(at ?? offset))
+        }
+
+        mutating func skip(_ n: UInt64, what: String) throws(TraceFileError) {
+            guard n <= UInt64(bytes.count - offset) else {
+                throw fail("file ends inside \(what) (\(n) bytes announced, \(bytes.count - offset) left): truncated")
+            }
+            offset += Int(n)
+        }
+
+        mutating func read(_ n: Int, what: String) throws(TraceFileError) -> UnsafeRawBufferPointer {
+            guard n <= bytes.count - offset else {
+                throw fail("file ends inside \(what): truncated")
+            }
+            defer { offset += n }
+            return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)])
+        }
+
+        mutating func u8(_ what: String) throws(TraceFileError) -> UInt8 { try read(1, what: what)[0] }
+        mutating func u16(_ what: String) throws(TraceFileError) -> UInt16 {
+            let v = try read(2, what: what).loadUnaligned(as: UInt16.self)
+            return bigEndian ? v.byteSwapped : v
+        }
+        mutating func u32(_ what: String) throws(TraceFileError) -> UInt32 {
+            let v = try read(4, what: what).loadUnaligned(as: UInt32.self)
+            return bigEndian ? v.byteSwapped : v
+        }
+        mutating func u64(_ what: String) throws(TraceFileError) -> UInt64 {
+            let v = try read(8, what: what).loadUnaligned(as: UInt64.self)
+            return bigEndian ? v.byteSwapped : v
+        }
+        mutating func cString(_ what: String, max: Int = 4096) throws(TraceFileError) -> String {
+            let start = offset
+            let limit = min(bytes.count, offset + max)
+            var end = offset
+            while end < limit, bytes[end] != 0 { end += 1 }
+            guard end < limit else { throw fail("\(what) is not terminated", at: start) }
+            offset = end + 1
+            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
+        }
+        mutating func expect(_ text: String, what: String) throws(TraceFileError) {
+            let at = offset
+            let got = try read(text.utf8.count, what: what)
+            guard Array(got) == Array(text.utf8) else {
+                throw fail("expected \(what) \"\(text.filter { $0 != "\0" })\"", at: at)
+            }
+        }
+    }
+
+    static func parse(_ bytes: UnsafeRawBufferPointer, path: String) throws(TraceFileError) -> TraceDatStructure {
+        var c = Cursor(bytes: bytes, offset: 0, path: path)
+        guard bytes.count > 0 else { throw TraceFileError(path: path, message: "empty file") }
+        let head = try c.read(min(10, bytes.count), what: "the magic number")
+        guard Array(head) == magic else {
+            throw TraceFileError(path: path, message: "not a trace.dat file (bad magic number)", byteOffset: 0)
+        }
+        let versionText = try c.cString("the file version", max: 8)
+        guard let version = Int(versionText) else { throw c.fail("file version '\(versionText)' is not a number", at: 10) }
+        guard version == 6 || version == 7 else {
+            throw c.fail("trace.dat file version \(version) is not supported (6 and 7 are)", at: 10)
+        }
+        let endian = try c.u8("the endianness flag")
+        guard endian <= 1 else { throw c.fail("endianness flag is \(endian), not 0 or 1", at: c.offset - 1) }
+        c.bigEndian = endian == 1
+        let longSize = Int(try c.u8("the long size"))
+        guard longSize == 4 || longSize == 8 else { throw c.fail("long size \(longSize) is not 4 or 8", at: c.offset - 1) }
+        let pageSize = Int(try c.u32("the page size"))
+        guard pageSize >= 1024, pageSize <= 1 << 20, pageSize & (pageSize - 1) == 0 else {
+            throw c.fail("page size \(pageSize) is not a power of two between 1 KiB and 1 MiB", at: c.offset - 4)
+        }
+        var s = TraceDatStructure(version: version, bigEndian: c.bigEndian, longSize: longSize,
+                                  pageSize: pageSize, compression: "none")
+        if version == 6 {
+            try s.walkVersion6(&c)
+        } else {
+            try s.walkVersion7(&c)
+        }
+        return s
+    }
+
+    // MARK: version 6: one sequence of sections, then options, then the flyrecord CPU table.
+
+    mutating func walkVersion6(_ c: inout Cursor) throws(TraceFileError) {
+        try c.expect("header_page\0", what: "the header_page section")
+        try c.skip(try c.u64("the header_page size"), what: "header_page")
+        try c.expect("header_event\0", what: "the header_event section")
+        try c.skip(try c.u64("the header_event size"), what: "header_event")
+        try walkFormats(&c)
+        try c.skip(UInt64(try c.u32("the kallsyms size")), what: "kallsyms")
+        try c.skip(UInt64(try c.u32("the printk formats size")), what: "printk formats")
+        try c.skip(try c.u64("the saved cmdlines size"), what: "saved cmdlines")
+        let cpus = Int(try c.u32("the CPU count"))
+        guard cpus <= 8192 else { throw c.fail("CPU count \(cpus) is implausible", at: c.offset - 4) }
+        var label = String(decoding: try c.read(10, what: "the section label"), as: UTF8.self)
+        if label == "options  \0" {
+            while true {
+                let id = try c.u16("an option id")
+                if id == 0 { break }
+                let size = try c.u32("an option size")
+                let at = c.offset
+                try c.skip(UInt64(size), what: "option \(id)")
+                readOption(id: id, data: UnsafeRawBufferPointer(rebasing: c.bytes[at..<(at + Int(size))]), bigEndian: c.bigEndian)
+            }
+            label = String(decoding: try c.read(10, what: "the section label"), as: UTF8.self)
+        }
+        if label == "latency  \0" {
+            throw c.fail("this is a latency-tracer file (text), not flyrecord event data")
+        }
+        guard label == "flyrecord\0" else { throw c.fail("expected \"flyrecord\" after the header sections", at: c.offset - 10) }
+        for cpu in 0..<cpus {
+            let offset = try c.u64("CPU \(cpu)'s data offset")
+            let size = try c.u64("CPU \(cpu)'s data size")
+            try checkRange(offset, size, cpu: cpu, c)
+            cpuData.append(CPUData(cpu: cpu, offset: offset, size: size))
+        }
+        try checkPages(c)
+    }
+
+    mutating func walkFormats(_ c: inout Cursor) throws(TraceFileError) {
+        let ftraceCount = try c.u32("the ftrace format count")
+        for i in 0..<ftraceCount { try c.skip(try c.u64("ftrace format \(i)'s size"), what: "ftrace format \(i)") }
+        let systems = try c.u32("the event system count")
+        for _ in 0..<systems {
+            let name = try c.cString("an event system name")
+            let count = try c.u32("the event count of system \(name)")
+            for i in 0..<count { try c.skip(try c.u64("\(name) format \(i)'s size"), what: "format \(i) of system \(name)") }
+        }
+    }
+
+    func checkRange(_ offset: UInt64, _ size: UInt64, cpu: Int, _ c: Cursor) throws(TraceFileError) {
+        let fileSize = UInt64(c.bytes.count)
+        guard offset <= fileSize, size <= fileSize - offset else {
+            throw TraceFileError(path: c.path, message: "CPU \(cpu)'s data (\(size) bytes at offset \(offset)) runs past the end of the file (\(fileSize) bytes): truncated",
+                                 byteOffset: min(offset, fileSize))
+        }
+    }
+
+    /// Each ring-buffer page's commit (bytes used) must fit in the page, or kbuffer reads beyond it.
+    func checkPages(_ c: Cursor) throws(TraceFileError) {
+        let headerSize = 8 + longSize
+        for data in cpuData {
+            var page = data.offset
+            while page + UInt64(headerSize) <= data.offset + data.size {
+                var pc = Cursor(bytes: c.bytes, offset: Int(page) + 8, bigEndian: c.bigEndian, path: c.path)
+                let raw = longSize == 8 ? try pc.u64("a page header") : UInt64(try pc.u32("a page header"))
+                let commit = raw & 0x0fff_ffff  // the top bits flag missed events
+                guard commit <= UInt64(pageSize - headerSize) else {
+                    throw TraceFileError(path: c.path, message: "CPU \(data.cpu): ring-buffer page claims \(commit) bytes of data, more than a \(pageSize)-byte page holds: corrupt", byteOffset: page)
+                }
+                page += UInt64(pageSize)
+            }
+        }
+    }
+
+    // MARK: version 7: sections found through chained OPTIONS sections.
+
+    mutating func walkVersion7(_ c: inout Cursor) throws(TraceFileError) {
+        compression = try c.cString("the compression name", max: 64)
+        _ = try c.cString("the compression version", max: 64)
+        var next = try c.u64("the first options offset")
+        var visited = Set<UInt64>()
+        var sawDone = false
+        while next != 0 {
+            guard visited.insert(next).inserted else { throw c.fail("options sections form a loop", at: Int(next)) }
+            guard next < UInt64(c.bytes.count) else {
+                throw c.fail("options section at offset \(next) is past the end of the file (\(c.bytes.count) bytes): truncated", at: c.bytes.count)
+            }
+            var s = Cursor(bytes: c.bytes, offset: Int(next), bigEndian: c.bigEndian, path: c.path)
+            let sectionID = try s.u16("an options section header")
+            let flags = try s.u16("an options section header")
+            noteStringID(try s.u32("an options section header"))
+            let size = try s.u64("an options section size")
+            guard sectionID == 0 else { throw s.fail("expected an options section, found section id \(sectionID)", at: Int(next)) }
+            let start = s.offset
+            try s.skip(size, what: "an options section")
+            furthestSectionEnd = max(furthestSectionEnd, s.offset)
+            next = 0
+            if flags & 1 != 0 {
+                // A compressed options section: its sizes are checked; its content is libtracecmd's.
+                var z = Cursor(bytes: c.bytes, offset: start, bigEndian: c.bigEndian, path: c.path)
+                let compressed = try z.u32("a compression header")
+                _ = try z.u32("a compression header")
+                guard UInt64(compressed) + 8 <= size else { throw z.fail("compressed options larger than their section") }
+                sawDone = true
+                break
+            }
+            var o = Cursor(bytes: UnsafeRawBufferPointer(rebasing: c.bytes[0..<(start + Int(size))]), offset: start, bigEndian: c.bigEndian, path: c.path)
+            while o.offset < start + Int(size) {
+                let id = try o.u16("an option id")
+                let optionSize = try o.u32("an option size")
+                let at = o.offset
+                try o.skip(UInt64(optionSize), what: "option \(id)")
+                let data = UnsafeRawBufferPointer(rebasing: c.bytes[at..<(at + Int(optionSize))])
+                if id == 0 {
+                    guard optionSize == 8 else { throw o.fail("DONE option has size \(optionSize), not 8", at: at) }
+                    var d = Cursor(bytes: data, offset: 0, bigEndian: c.bigEndian, path: c.path)
+                    next = try d.u64("the next options offset")
+                    sawDone = true
+                    break
+                }
+                try readOptionV7(id: id, data: data, c)
+            }
+        }
+        guard sawDone else { throw c.fail("the options sections do not end with DONE: truncated or corrupt") }
+        try checkCPUDataV7(c)
+        try checkTrailingSections(c)
+    }
+
+    mutating func readOptionV7(id: UInt16, data: UnsafeRawBufferPointer, _ c: Cursor) throws(TraceFileError) {
+        switch id {
+        case 3: // BUFFER: offset, name, clock, page size, cpu count, (cpu, offset, size)...
+            var b = Cursor(bytes: data, offset: 0, bigEndian: c.bigEndian, path: c.path)
+            let sectionOffset = try b.u64("a BUFFER option")
+            let name = try b.cString("a BUFFER option's instance name")
+            let clock = try b.cString("a BUFFER option's clock")
+            _ = try b.u32("a BUFFER option's page size")
+            let count = try b.u32("a BUFFER option's CPU count")
+            guard sectionOffset <= UInt64(c.bytes.count) else {
+                throw c.fail("buffer \"\(name)\" data section at \(sectionOffset) is past the end of the file: truncated", at: c.bytes.count)
+            }
+            if name.isEmpty { self.clock = clock }
+            for _ in 0..<count {
+                let cpu = Int(try b.u32("a BUFFER option's CPU id"))
+                let offset = try b.u64("a BUFFER option's CPU offset")
+                let size = try b.u64("a BUFFER option's CPU size")
+                try checkRange(offset, size, cpu: cpu, c)
+                furthestSectionEnd = max(furthestSectionEnd, Int(min(UInt64(c.bytes.count), offset + size + (compression == "none" ? 0 : 4))))
+                if name.isEmpty { cpuData.append(CPUData(cpu: cpu, offset: offset, size: size)) }
+            }
+        case 16, 17, 18, 19, 20, 21:
+            // Offsets of the metadata sections: each must hold at least its header.
+            var b = Cursor(bytes: data, offset: 0, bigEndian: c.bigEndian, path: c.path)
+            let offset = try b.u64("a section offset option")
+            var s = Cursor(bytes: c.bytes, offset: 0, bigEndian: c.bigEndian, path: c.path)
+            guard offset <= UInt64(c.bytes.count) else {
+                throw c.fail("section (option \(id)) at offset \(offset) is past the end of the file: truncated", at: c.bytes.count)
+            }
+            s.offset = Int(offset)
+            _ = try s.read(4, what: "a section header")
+            noteStringID(try s.u32("a section header"))
+            try s.skip(try s.u64("a section size"), what: "the section of option \(id)")
+            furthestSectionEnd = max(furthestSectionEnd, s.offset)
+        default:
+            readOption(id: id, data: data, bigEndian: c.bigEndian)
+        }
+    }
+
+    mutating func readOption(id: UInt16, data: UnsafeRawBufferPointer, bigEndian: Bool) {
+        let text = { String(decoding: data.prefix { $0 != 0 }, as: UTF8.self) }
+        switch id {
+        case 2: cpuStats.append(text())
+        case 4 where clock == nil:
+            // TRACECLOCK is the whole `trace_clock` file: "[local] global counter": the selected one is bracketed.
+            let all = text()
+            if let open = all.firstIndex(of: "["), let close = all[open...].firstIndex(of: "]") {
+                clock = String(all[all.index(after: open)..<close])
+            }
+        case 5: kernelRelease = text().split(separator: " ").dropFirst(2).first.map(String.init)
+        default: break
+        }
+    }
+
+    /// Sections no option points to (the strings section) follow the last one: each must be whole.
+    func checkTrailingSections(_ c: Cursor) throws(TraceFileError) {
+        var t = Cursor(bytes: c.bytes, offset: furthestSectionEnd, bigEndian: c.bigEndian, path: c.path)
+        var stringBytes: UInt64 = 0
+        while t.offset < c.bytes.count {
+            let id = try t.u16("a section header")
+            _ = try t.read(6, what: "a section header")
+            let size = try t.u64("a section size")
+            try t.skip(size, what: "the section at offset \(t.offset - 16)")
+            if id == 15 { stringBytes += size }
+        }
+        if let largestStringID, UInt64(largestStringID) >= stringBytes {
+            throw c.fail("the strings section is missing or short (section headers name string \(largestStringID), it holds \(stringBytes) bytes): truncated", at: c.bytes.count)
+        }
+    }
+
+    mutating func noteStringID(_ id: UInt32) {
+        largestStringID = max(largestStringID ?? 0, id)
+    }
+
+    /// Compressed CPU data is a chunk table; uncompressed data is ring-buffer pages.
+    func checkCPUDataV7(_ c: Cursor) throws(TraceFileError) {
+        guard compression != "none" else { return try checkPages(c) }
+        for data in cpuData where data.size > 0 {
+            // trace-cmd counts the chunks after the 4-byte chunk count in `size`.
+            let end = min(UInt64(c.bytes.count), data.offset + data.size + 4)
+            var z = Cursor(bytes: UnsafeRawBufferPointer(rebasing: c.bytes[0..<Int(end)]),
+                           offset: Int(data.offset), bigEndian: c.bigEndian, path: c.path)
+            let chunks = try z.u32("CPU \(data.cpu)'s chunk count")
+            for i in 0..<chunks {
+                let compressed = try z.u32("CPU \(data.cpu) chunk \(i)'s header")
+                _ = try z.u32("CPU \(data.cpu) chunk \(i)'s header")
+                try z.skip(UInt64(compressed), what: "CPU \(data.cpu)'s compressed chunk \(i)")
+            }
+        }
+    }
+}

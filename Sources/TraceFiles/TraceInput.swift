@@ -1,0 +1,70 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import OndemandTraceCore
+import SystemPackage
+
+/// What the reader hands over, in trace order.
+public enum TraceItem: Sendable {
+    case event(TraceEvent)
+    /// The ring buffer dropped events on `cpu` before `timestamp` (count nil: dropped, number unknown).
+    case lost(cpu: Int32, count: Int64?, timestamp: UInt64)
+}
+
+/// What reading a file found besides its events.
+public struct ReadSummary: Sendable, Equatable {
+    public enum Format: String, Sendable { case traceDat = "trace.dat", text }
+    public var path: String
+    public var format: Format
+    /// e.g. `trace.dat v7, zstd` or `text`.
+    public var formatDescription: String
+    /// All records (trace.dat) or lines (text) seen, selected or not.
+    public var recordsSeen = 0
+    /// Events handed over.
+    public var eventsDelivered = 0
+    /// On-demand events among them.
+    public var ondemandEvents = 0
+    /// Text lines that were not events, comments or status lines.
+    public var unparsedLines = 0
+    public var firstUnparsedLine: Int?
+    /// Events the ring buffer dropped, by CPU, as far as the trace says (nil count: unknown number).
+    public var lostEvents: [Int32: Int64] = [:]
+    public var lostEventsUnknownCount = 0
+    public var kernelRelease: String?
+    public var clock: String?
+    /// `per_cpu/cpuN/stats` text stored in a trace.dat (CPUSTAT options), one per CPU.
+    public var cpuStats: [String] = []
+}
+
+public enum TraceInput {
+    /// Reads `path` (a trace.dat file or text; `-` is standard input, text), detecting which by
+    /// content, and hands every selected event to `body` in timestamp order (text: line order).
+    /// `formats` are format files for text input; the kernel 6.12 ones are used if nil.
+    public static func read(path: String, selection: EventSelection, textFormats: [EventLayout]? = nil,
+                            _ body: (TraceItem) throws -> Void) throws -> ReadSummary {
+        if path == "-" {
+            return try TextTraceReader.read(from: FileDescriptor.standardInput, path: path, selection: selection,
+                                            formats: textFormats, body)
+        }
+        let file = try MappedFile(path: path)
+        guard file.bytes.count > 0 else { throw TraceFileError(path: path, message: "empty file") }
+        let prefix = Array(file.bytes.prefix(4096))
+        if TraceDatStructure.looksLikeTraceDat(prefix) {
+            let structure = try TraceDatStructure.parse(file.bytes, path: path)
+            return try TraceDatReader.read(path: path, structure: structure, selection: selection, body)
+        }
+        guard isText(prefix) else {
+            throw TraceFileError(path: path, message: "not a trace file: neither trace.dat (it starts with 17 08 44 'tracing') nor text", byteOffset: 0)
+        }
+        return try TextTraceReader.read(bytes: file.bytes, path: path, selection: selection, formats: textFormats, body)
+    }
+
+    static func isText(_ prefix: [UInt8]) -> Bool {
+        guard !prefix.contains(0) else { return false }
+        let control = prefix.filter { $0 < 0x20 && $0 != 0x0a && $0 != 0x09 && $0 != 0x0d }.count
+        // Allow a cut multi-byte character at the end of the sample.
+        var sample = prefix
+        while let last = sample.last, last & 0xc0 == 0x80 || last >= 0xc0 { sample.removeLast() ; if sample.count < prefix.count - 4 { break } }
+        return control == 0 && String(validating: sample, as: UTF8.self) != nil
+    }
+}

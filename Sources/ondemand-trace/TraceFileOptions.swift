@@ -1,0 +1,52 @@
+import ArgumentParser
+import OndemandTraceCore
+import TraceFiles
+
+/// The input options every command that reads a trace shares.
+struct TraceFileOptions: ParsableArguments {
+    @Argument(help: ArgumentHelp(
+        "A trace: trace.dat (trace-cmd or `ondemand-trace record`, file version 6 or 7), tracefs text (`trace`, `trace_pipe`) or `trace-cmd report` output; `-` reads text from standard input.",
+        valueName: "trace-file"))
+    var path: String
+
+    @Option(name: .customLong("formats"), help: ArgumentHelp(
+        "For text input: a directory of the traced kernel's format files (`events/cachefiles/*/format`), when its print formats differ from 6.12's.",
+        valueName: "dir"))
+    var formatsDirectory: String?
+
+    func textFormats() throws -> [EventLayout]? {
+        guard let formatsDirectory else { return nil }
+        return try FormatDirectory.load(formatsDirectory)
+    }
+}
+
+/// Exit status 2 with a one-line message: bad input, not a crash.
+struct InputFailure: Error, CustomStringConvertible {
+    var description: String
+}
+
+extension ParsableCommand {
+    /// Runs `body`, turning the reader's errors into one line on stderr and exit status 2.
+    func reportingInputErrors<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as TraceFileError {
+            printError("ondemand-trace: \(error)")
+            throw ExitCode(2)
+        } catch let error as InputFailure {
+            printError("ondemand-trace: \(error)")
+            throw ExitCode(2)
+        }
+    }
+}
+
+func printError(_ message: String) {
+    var stderr = StandardError()
+    print(message, to: &stderr)
+}
+
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        FileHandleWriter.write(string, fd: 2)
+    }
+}
