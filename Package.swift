@@ -33,15 +33,18 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        // Recording: a private tracefs instance read through libtracefs, written as trace.dat v6.
+        .target(name: "TraceRecording", dependencies: ["CTrace"]),
         .executableTarget(
             name: "ondemand-trace",
             dependencies: [
-                "OndemandTraceCore", "TraceFiles",
+                "OndemandTraceCore", "TraceFiles", "TraceRecording",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "OndemandTraceCoreTests", dependencies: ["OndemandTraceCore"]),
         .testTarget(name: "TraceFilesTests", dependencies: ["TraceFiles", "OndemandTraceCore"]),
         .testTarget(name: "CLITests", dependencies: ["OndemandTraceCore"]),
+        .testTarget(name: "TraceRecordingTests", dependencies: ["TraceRecording", "TraceFiles", "OndemandTraceCore"]),
     ]
 )
