@@ -56,7 +56,8 @@ public enum Tracefs {
     /// SIGKILL). Returns the names removed.
     @discardableResult
     public static func removeStaleInstances() -> [String] {
-        guard let list = tracefs_instances("^\(InstanceName.prefix)[0-9]+$") else { return [] }
+        // libtracefs compiles a basic regex: no `+`.
+        guard let list = tracefs_instances("^\(InstanceName.prefix)[0-9][0-9]*$") else { return [] }
         defer { tracefs_list_free(list) }
         var removed: [String] = []
         for name in strings(list) {
@@ -169,7 +170,13 @@ final class TracefsInstance {
     func destroy() {
         guard let handle else { return }
         tracefs_trace_off(handle)
-        tracefs_instance_destroy(handle)
+        // EBUSY while a file of the instance is still open somewhere, e.g. in a child that another
+        // thread is spawning (it holds copies of our descriptors until its exec): retry briefly.
+        for _ in 0..<50 {
+            errno = 0
+            if tracefs_instance_destroy(handle) == 0 || errno != EBUSY { break }
+            usleep(20_000)
+        }
         tracefs_instance_free(handle)
         self.handle = nil
     }
