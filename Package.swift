@@ -40,8 +40,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "OndemandTraceCoreTests", dependencies: ["OndemandTraceCore"]),
-        .testTarget(name: "TraceFilesTests", dependencies: ["TraceFiles", "OndemandTraceCore"]),
-        .testTarget(name: "CLITests", dependencies: ["OndemandTraceCore"]),
+        // Paths to the repository and the shared real traces; running the real binary.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "OndemandTraceCoreTests", dependencies: ["OndemandTraceCore", "TestSupport"]),
+        .testTarget(name: "TraceFilesTests", dependencies: ["TraceFiles", "OndemandTraceCore", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["OndemandTraceCore", "TestSupport"]),
     ]
 )
