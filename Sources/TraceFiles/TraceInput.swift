@@ -24,6 +24,8 @@ public struct ReadSummary: Sendable, Equatable {
     public var eventsDelivered = 0
     /// On-demand events among them.
     public var ondemandEvents = 0
+    /// trace.dat records whose event id has no format in the file (not decodable, not counted as events).
+    public var recordsWithoutFormat = 0
     /// Text lines that were not events, comments or status lines.
     public var unparsedLines = 0
     public var firstUnparsedLine: Int?

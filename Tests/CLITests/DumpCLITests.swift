@@ -37,6 +37,16 @@ import TestSupport
         #expect(result.stdout == "      4.409061 [001] mount-119            read       obj=1 msg_id=0 object_id=0 start=8192 len=4096\n")
     }
 
+    @Test func textWithTheTracedKernelsFormatFiles() throws {
+        let starter = Fixtures.shared + "/real-traces/starter"
+        let result = try Run.odt("dump", "--formats", starter + "/formats/cachefiles", starter + "/trace.txt")
+        #expect(result.status == 0)
+        #expect(result.stdout.split(separator: "\n").count == 70)
+        let bad = try Run.odt("dump", "--formats", "/nonexistent", starter + "/trace.txt")
+        #expect(bad.status == 2)
+        #expect(bad.stderr.hasPrefix("ondemand-trace: /nonexistent: cannot open formats directory"))
+    }
+
     @Test(arguments: [
         ("/nonexistent/trace.dat", "ondemand-trace: /nonexistent/trace.dat: cannot open: No such file or directory"),
         ("/etc/hostname", "no cachefiles on-demand events (1 lines read, 1 not understood, the first at line 1)"),

@@ -141,6 +141,26 @@ import TestSupport
         Self.expectFileError(v6, containing: "corrupt")
     }
 
+    /// Found by scripts/fuzz: a corrupt ftrace format size makes libtraceevent's parser
+    /// dereference NULL. The metadata probe in a child process turns that into an error.
+    @Test func formatThatCrashesLibtraceeventIsAnError() throws {
+        let dir = try TempDir()
+        let v6 = dir.path + "/v6.dat"
+        _ = try Run.program("trace-cmd", ["convert", "--file-version", "6", "--compression", "none",
+                                          "-i", RealTraceTests.starter + "/trace.dat", "-o", v6])
+        var bytes = try Fixtures.bytes(v6)
+        let patch: [(offset: Int, old: UInt8, new: UInt8)] = [
+            (11031, 0x33, 0x01), (11032, 0x31, 0x00), (11033, 0x5d, 0x00), (11034, 0x3b, 0x00), (11035, 0x09, 0x00),
+            (11036, 0x6f, 0x0f), (11037, 0x66, 0x8e), (11038, 0x66, 0x8b), (676852, 0x6f, 0x75), (676853, 0x5f, 0x6e),
+        ]
+        for p in patch {
+            try #require(bytes[p.offset] == p.old, "trace-cmd convert wrote a different layout at \(p.offset)")
+            bytes[p.offset] = p.new
+        }
+        try Fixtures.write(bytes, to: v6)
+        Self.expectFileError(v6, containing: "metadata (event formats, kallsyms or cmdlines) is corrupt")
+    }
+
     @Test func randomBytesAndEmptyFiles() throws {
         let dir = try TempDir()
         let path = dir.path + "/random.bin"
