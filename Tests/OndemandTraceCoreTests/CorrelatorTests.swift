@@ -187,6 +187,19 @@ struct EventScript {
         #expect(r.reads.count == 1 && r.reads[0].msgID == 5 && !r.reads[0].rangeWritten)
     }
 
+    /// A READ missing from the trace (lost, or before the recording): its write and cread must
+    /// not steal the next, still unwritten READ.
+    @Test func creadAfterAStrayWriteIsNotPinnedOnAnotherRead() {
+        var s = EventScript()
+        s.write(1, 1 << 20, 4096, at: 0)             // for a READ the trace does not hold
+        s.read(1, 0, 4096, at: 5)
+        s.cread(1, msg: 3, at: 10)
+        s.write(1, 0, 4096, at: 20); s.cread(1, msg: 4, at: 30)
+        let r = s.run()
+        #expect(r.kinds() == [.creadWithoutRead])
+        #expect(r.readMsgIDs == [0: 4])
+    }
+
     @Test func fdReleaseWithOutstandingReadsAndCloseWithoutRelease() {
         var s = EventScript()
         s.open(1, at: 0); s.copen(1, msg: 0, at: 1)

@@ -68,6 +68,9 @@ public final class Correlator {
         var lifetime: ObjectLifetime
         var reads: [PendingRead] = []
         var opens: [PendingOpen] = []
+        /// Daemon threads whose last fd_write (since their last cread) covered no outstanding READ:
+        /// their next cread answers a READ the trace does not hold.
+        var strayWriters: Set<Int32> = []
         init(obj: UInt32, timestamp: UInt64) { lifetime = ObjectLifetime(obj: obj, firstSeen: timestamp) }
     }
 
@@ -152,14 +155,17 @@ public final class Correlator {
             state.lifetime.bytesWritten += length
             state.lifetime.fdWrites += 1
             let end = start &+ Int64(clamping: length)
+            var coveredAny = false
             for i in state.reads.indices where !state.reads[i].isWritten {
                 let r = state.reads[i]
                 let overlap = min(end, r.start &+ Int64(clamping: r.length)) - max(start, r.start)
                 guard overlap > 0 else { continue }
+                coveredAny = true
                 state.reads[i].covered = min(r.length, r.covered + UInt64(overlap))
                 state.reads[i].writerPid = event.pid
                 state.reads[i].lastWrite = t
             }
+            if coveredAny { state.strayWriters.remove(event.pid) } else { state.strayWriters.insert(event.pid) }
         case .cread(let c):
             completeRead(state, msgID: c.msgID, pid: event.pid, at: t)
         case .open(let o):
@@ -227,13 +233,16 @@ public final class Correlator {
             }
             if let best { index = best; join = .thread }
             else if let i = reads.firstIndex(where: { $0.isWritten && $0.markerMsg == nil }) { index = i }
+            else if state.strayWriters.contains(pid) { index = nil } // it wrote for a READ not in the trace
             else if let i = reads.firstIndex(where: { $0.writerPid == pid && $0.markerMsg == nil }) { index = i }
             else if let i = reads.firstIndex(where: { $0.markerMsg == nil }) { index = i }
         }
         let obj = state.lifetime.obj
+        let strayWrite = state.strayWriters.remove(pid) != nil
         guard let index else {
             onAnomaly(Anomaly(kind: .creadWithoutRead, obj: obj, timestamp: t,
-                              detail: "cread msg_id=\(msgID.map(String.init) ?? "-") with no outstanding read"))
+                              detail: "cread msg_id=\(msgID.map(String.init) ?? "-") with no outstanding read"
+                                + (strayWrite ? " (its thread wrote a range no outstanding read asked for)" : "")))
             return
         }
         let r = state.reads.remove(at: index)
