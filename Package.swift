@@ -42,9 +42,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "OndemandTraceCoreTests", dependencies: ["OndemandTraceCore"]),
-        .testTarget(name: "TraceFilesTests", dependencies: ["TraceFiles", "OndemandTraceCore"]),
-        .testTarget(name: "CLITests", dependencies: ["OndemandTraceCore"]),
+        // Paths to the repository and the shared real traces; running the real binary.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // libFuzzer target over the trace readers (scripts/fuzz); a corpus replayer otherwise.
+        .executableTarget(name: "ondemand-trace-fuzz", dependencies: ["OndemandTraceCore", "TraceFiles"]),
+        .testTarget(name: "OndemandTraceCoreTests", dependencies: ["OndemandTraceCore", "TestSupport"]),
+        .testTarget(name: "TraceFilesTests", dependencies: ["TraceFiles", "OndemandTraceCore", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "TraceRecordingTests", dependencies: ["TraceRecording", "TraceFiles", "OndemandTraceCore"]),
     ]
 )
