@@ -228,3 +228,28 @@ struct RecordingTracefsTests {
         #expect(!Self.instanceExists(InstanceName.forProcess(recorder.pid)))
     }
 }
+
+@Suite(.enabled(if: HostTracefs.usable, "needs root and tracefs"))
+struct LiveCLITests {
+    @Test func liveLinesCountTheMarkersOfEachInterval() throws {
+        let dir = TraceDatV6WriterTests.temporaryDirectory()
+        defer { _ = system("rm -rf '\(dir)'") }
+        let script = "sleep 0.5; for i in 1 2 3 4 5; do echo \"odt1 pickup read msg=$i oid=1 off=0 len=4096\" > \(RecordingTracefsTests.instancesDirectory)/ondemand-trace-$PPID/trace_marker; done; sleep 0.7"
+        let result = try Subprocess.odt("record", "--live", "--interval", "250ms", "--events", "ftrace:print", "-o", dir + "/live.dat", "--", "/bin/sh", "-c", script)
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count >= 4)
+        #expect(lines.allSatisfy { $0.contains("s reads 0 (0 answered, 0 KiB) | opens 0 (0 answered) | anomalies 0 | records ") })
+        let markers = lines.compactMap { line in line.split(separator: " ").last.flatMap { Int($0) } }
+        #expect(markers.reduce(0, +) == 5, "\(result.stdout)")
+    }
+
+    @Test func countStopsTheRecording() throws {
+        let dir = TraceDatV6WriterTests.temporaryDirectory()
+        defer { _ = system("rm -rf '\(dir)'") }
+        let result = try Subprocess.odt("record", "--live", "--interval", "100ms", "--count", "3", "--events", "ftrace:print", "-o", dir + "/count.dat")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.split(separator: "\n").count == 3)
+        #expect(access(dir + "/count.dat", F_OK) == 0)
+    }
+}
