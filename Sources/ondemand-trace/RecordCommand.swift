@@ -168,6 +168,8 @@ struct Record: ParsableCommand {
             + "), \(result.fileSize / 1024) KiB"
         if let childStatus {
             summary += "; \(command[0]) " + describeExit(childStatus)
+        } else if let child {
+            summary += "; \(command[0]) (pid \(child)) is still running"
         }
         printError(summary)
         if result.lostEvents > 0 {

@@ -193,6 +193,13 @@ struct RecordingTracefsTests {
         #expect(access("/tmp/odt-never.dat", F_OK) != 0)
     }
 
+    @Test func withoutPermissionItIsOneLine() throws {
+        try #require(access("/usr/bin/setpriv", X_OK) == 0, "no setpriv")
+        let result = try Subprocess.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+                                         Subprocess.binary, "record", "--events", "ftrace:print", "-o", "/tmp/odt-never.dat"])
+        Self.expectOneLineError(result, "/instances: permission denied: recording needs root (or CAP_SYS_ADMIN)")
+    }
+
     @Test func withoutCachefilesTheDefaultFailsClearly() throws {
         try #require(Tracefs.events(ofSystem: "cachefiles").isEmpty, "this kernel has cachefiles")
         let result = try Subprocess.odt("record", "-o", "/tmp/odt-never.dat", "--duration", "1")
