@@ -11,6 +11,8 @@ public struct EventSelection: OptionSet, Sendable {
     public static let cachefilesOther = EventSelection(rawValue: 4)
     /// `ftrace:print` records (`trace_marker` writes, e.g. our daemon's markers).
     public static let markers = EventSelection(rawValue: 8)
+    /// Events of every other system (e.g. `sched`), kept by field name; not part of `.all`.
+    public static let otherSystems = EventSelection(rawValue: 16)
 
     public static let report: EventSelection = [.ondemand, .cachefilesErrors, .markers]
     public static let all: EventSelection = [.ondemand, .cachefilesErrors, .cachefilesOther, .markers]
@@ -91,6 +93,9 @@ public struct BinaryEventDecoder: Sendable {
         if layout.system == "ftrace", layout.name == "print", selection.contains(.markers),
            let buf = layout.field(named: "buf") {
             return .marker(buf: buf)
+        }
+        if selection.contains(.otherSystems), layout.system != "ftrace" {
+            return .generic(layout)
         }
         return .skip
     }
