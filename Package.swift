@@ -33,10 +33,13 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        // The cachefiles on-demand daemon: /dev/cachefiles, blobs, threads, trace markers.
+        .target(name: "CDaemonSys"),
+        .target(name: "OndemandDaemon", dependencies: ["OndemandTraceCore", "CDaemonSys"]),
         .executableTarget(
             name: "ondemand-trace",
             dependencies: [
-                "OndemandTraceCore", "TraceFiles",
+                "OndemandTraceCore", "TraceFiles", "OndemandDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
