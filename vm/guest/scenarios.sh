@@ -54,7 +54,37 @@ run_scenario() {
     echo "== $name done: mount rc $(cat $out/mount.rc), daemon rc $(cat $out/daemon.rc)"
 }
 
+# The daemon's refusals on a real kernel: a cache dir on tmpfs, a second daemon (devnode busy), an
+# fsid with no blob, an fsid that tries to name a path outside the source directory.
+special_errors() {
+    name=$1 out=$share/out/$1
+    mkdir -p $out /cache/$name /tmp/tmpfs-cache
+    echo "== $name: daemon refusals"
+    $bin daemon --cache-dir /tmp/tmpfs-cache --source-dir /tmp/blobs 2> $out/tmpfs.err
+    echo $? > $out/tmpfs.rc
+    dmesg -c > /dev/null
+    rm -f /tmp/ready
+    $bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name --log $out/daemon.log \
+        --ready-file /tmp/ready 2> $out/daemon.err &
+    pid=$!
+    n=0
+    while [ ! -e /tmp/ready ] && kill -0 $pid 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    $bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs 2> $out/busy.err
+    echo $? > $out/busy.rc
+    timeout 20 mount -t erofs none -o fsid=missing /mnt/img 2> $out/missing.err
+    echo $? > $out/missing.rc
+    timeout 20 mount -t erofs none -o fsid=../blobs/small /mnt/img 2> $out/escape.err
+    echo $? > $out/escape.rc
+    timeout 20 mount -t erofs none -o fsid=.. /mnt/img 2> $out/dotdot.err
+    echo $? > $out/dotdot.rc
+    kill -TERM $pid; wait $pid
+    echo $? > $out/daemon.rc
+    dmesg > $out/dmesg.txt
+    echo "== $name done"
+}
+
 while read -r line; do
     case "$line" in ''|'#'*) continue ;; esac
-    run_scenario $line
+    set -- $line
+    if [ "$2" = - ]; then special_$3 $1; else run_scenario "$@"; fi
 done < $share/plan
