@@ -166,7 +166,8 @@ import TestSupport
         let path = dir.path + "/random.bin"
         var generator = SystemRandomNumberGenerator()
         for size in [1, 2, 9, 10, 64, 4096, 100_000] {
-            try Fixtures.write((0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) | 0x80 }, to: path)
+            // 0xFF never occurs in UTF-8 (nor starts a trace.dat): not text, not a trace.
+            try Fixtures.write([0xff] + (1..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }, to: path)
             Self.expectFileError(path, containing: "not a trace file")
         }
         // Random bytes behind a valid magic number and version.

@@ -1,0 +1,90 @@
+# Runs in the test VM (busybox sh, from /init). Each line of /mnt/host/plan is one scenario:
+#   NAME FSID WORKLOAD [DAEMON-OPTION...]
+# For each: a fresh cache directory and tracefs instance, the daemon with markers into that
+# instance, mount, workload, umount, daemon stop (SIGTERM), then the trace and logs go to
+# /mnt/host/out/NAME/. Every step that could block has a timeout.
+share=/mnt/host
+bin=$share/bin/ondemand-trace
+tracing=/sys/kernel/tracing
+mkdir -p /tmp/blobs
+cp $share/blobs/* /tmp/blobs/   # serve from RAM, not 9p: the figures are the daemon's, not 9p's
+echo "guest: $(uname -r), $(nproc) cpus, blobs: $(ls /tmp/blobs | tr '\n' ' ')"
+
+uptime_ms() { read up _ < /proc/uptime; echo "${up%.*}${up#*.}0"; }
+
+run_scenario() {
+    name=$1 fsid=$2 workload=$3; shift 3
+    out=$share/out/$name inst=$tracing/instances/$name
+    mkdir -p $out /cache/$name
+    echo "== $name: fsid=$fsid workload=$workload daemon options: $*"
+    mkdir $inst
+    echo mono > $inst/trace_clock
+    echo 4096 > $inst/buffer_size_kb
+    echo 1 > $inst/events/cachefiles/enable
+    dmesg -c > /dev/null
+    rm -f /tmp/ready
+    $bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name \
+        --marker-file $inst/trace_marker --log $out/daemon.log --ready-file /tmp/ready "$@" \
+        2> $out/daemon.err &
+    pid=$!
+    n=0
+    while [ ! -e /tmp/ready ] && kill -0 $pid 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    if [ ! -e /tmp/ready ]; then
+        echo "daemon did not become ready: $(cat $out/daemon.err)"
+    fi
+    start=$(uptime_ms)
+    timeout 20 mount -t erofs none -o fsid=$fsid /mnt/img 2> $out/mount.err
+    echo $? > $out/mount.rc
+    if [ "$(cat $out/mount.rc)" = 0 ]; then
+        timeout 60 sh -c ". $share/workloads.sh; workload_$workload" > $out/md5.txt 2> $out/workload.err
+        echo $? > $out/workload.rc
+        echo $(( $(uptime_ms) - start )) > $out/workload.ms
+        timeout 10 umount /mnt/img || umount -l /mnt/img
+    fi
+    kill -TERM $pid 2>/dev/null
+    n=0
+    while kill -0 $pid 2>/dev/null && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+    kill -KILL $pid 2>/dev/null
+    wait $pid
+    echo $? > $out/daemon.rc
+    echo 0 > $inst/tracing_on
+    cat $inst/trace > $out/trace.txt
+    for c in $inst/per_cpu/cpu*; do echo "${c##*/}"; cat $c/stats; done > $out/ringbuffer-stats.txt
+    dmesg > $out/dmesg.txt
+    echo "== $name done: mount rc $(cat $out/mount.rc), daemon rc $(cat $out/daemon.rc)"
+}
+
+# The daemon's refusals on a real kernel: a cache dir on tmpfs, a second daemon (devnode busy), an
+# fsid with no blob, an fsid that tries to name a path outside the source directory.
+special_errors() {
+    name=$1 out=$share/out/$1
+    mkdir -p $out /cache/$name /tmp/tmpfs-cache
+    echo "== $name: daemon refusals"
+    $bin daemon --cache-dir /tmp/tmpfs-cache --source-dir /tmp/blobs 2> $out/tmpfs.err
+    echo $? > $out/tmpfs.rc
+    dmesg -c > /dev/null
+    rm -f /tmp/ready
+    $bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name --log $out/daemon.log \
+        --ready-file /tmp/ready 2> $out/daemon.err &
+    pid=$!
+    n=0
+    while [ ! -e /tmp/ready ] && kill -0 $pid 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    $bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs 2> $out/busy.err
+    echo $? > $out/busy.rc
+    timeout 20 mount -t erofs none -o fsid=missing /mnt/img 2> $out/missing.err
+    echo $? > $out/missing.rc
+    timeout 20 mount -t erofs none -o fsid=../blobs/small /mnt/img 2> $out/escape.err
+    echo $? > $out/escape.rc
+    timeout 20 mount -t erofs none -o fsid=.. /mnt/img 2> $out/dotdot.err
+    echo $? > $out/dotdot.rc
+    kill -TERM $pid; wait $pid
+    echo $? > $out/daemon.rc
+    dmesg > $out/dmesg.txt
+    echo "== $name done"
+}
+
+while read -r line; do
+    case "$line" in ''|'#'*) continue ;; esac
+    set -- $line
+    if [ "$2" = - ]; then special_$3 $1; else run_scenario "$@"; fi
+done < $share/plan
