@@ -14,6 +14,9 @@ BENCH_DIR=${BENCH_DIR:-bench-out}
 SIZES=${SIZES:-"250000 1000000"}
 RUNS=${RUNS:-3}
 mkdir -p "$BENCH_DIR"
+for tool in gcc python3 trace-cmd pkg-config; do
+    command -v "$tool" >/dev/null || { echo "report-bench: needs $tool (scripts/install-deps installs trace-cmd, pkg-config)"; exit 2; }
+done
 
 swift build -c release --product ondemand-trace >/dev/null
 REPORT=$(swift build -c release --show-bin-path)/ondemand-trace

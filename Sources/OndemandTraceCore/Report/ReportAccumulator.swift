@@ -72,6 +72,7 @@ public struct ReportAccumulator {
     public var byReader: [ReaderKey: BreakdownRow] {
         Dictionary(uniqueKeysWithValues: zip(readerKeys, readerRows))
     }
+    /// How the READs were tied to their answers.
     public var joins: [RequestRecord.Join: Int] {
         var out: [RequestRecord.Join: Int] = [:]
         for (i, join) in RequestRecord.Join.allCases.enumerated() where joinCounts[i] > 0 { out[join] = joinCounts[i] }
@@ -126,13 +127,13 @@ public struct ReportAccumulator {
         guard filter.admits(r) else { return false }
         if firstIssued == nil || r.issued < firstIssued! { firstIssued = r.issued }
         if let c = r.completed, lastCompleted == nil || c > lastCompleted! { lastCompleted = c }
-        joinCounts[RequestRecord.Join.allCases.firstIndex(of: r.join)!] += 1
         let latency = r.latency
         switch r.kind {
         case .open:
             opens.count += 1
             if let latency { opens.matched += 1; opens.latency.record(nanoseconds: latency) }
         case .read:
+            joinCounts[RequestRecord.Join.allCases.firstIndex(of: r.join)!] += 1
             let length = r.length ?? 0
             reads.count += 1
             reads.bytes += length
