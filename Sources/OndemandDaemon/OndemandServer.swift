@@ -57,6 +57,8 @@ public final class OndemandServer: Sendable {
     let openCounter = Atomic<Int>(0)
     let totals = Mutex(Totals())
     let signalFD: Int32
+    let leader = Mutex<Void>(())
+    let stopping = Atomic<Bool>(false)
 
     /// Checks the directories, opens the devnode and binds (or restores); after this returns the
     /// kernel may send requests. SIGTERM and SIGINT are blocked here and handled by `serve()`.
@@ -111,6 +113,9 @@ public final class OndemandServer: Sendable {
     }
 
     static func explainBindFailure(_ error: DaemonError, cacheDirectory: String) -> DaemonError {
+        if error.errno == ENOBUFS {
+            return DaemonError("bind ondemand failed with ENOBUFS: the filesystem of \(cacheDirectory) is too full for cachefiles (free space or inodes below its bstop/fstop limits)", errno: ENOBUFS)
+        }
         guard error.errno == EOPNOTSUPP else { return error }
         var fs = statfs()
         let tmpfsMagic = 0x0102_1994
@@ -155,36 +160,11 @@ public final class OndemandServer: Sendable {
         defer { free(data) }
         let dataBuffer = UnsafeMutableRawBufferPointer(start: data, count: dataCapacity)
 
-        var fds = [pollfd(fd: device.fd, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
         while true {
-            fds[0].revents = 0
-            fds[1].revents = 0
-            let ready = poll(&fds, nfds_t(fds.count), -1)
-            if ready < 0 {
-                if errno == EINTR { continue }
-                log("poll failed: \(describeErrno(errno)); stopping")
-                return
-            }
-            if fds[1].revents != 0 {
-                return  // SIGTERM/SIGINT: left unread so every worker sees it
-            }
-            if fds[0].revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 {
-                log("\(device.path): poll reported an error; stopping")
-                return
-            }
-            let n: Int
-            do { n = try device.readMessage(into: buffer) } catch {
-                log("\(error); stopping")
-                return
-            }
-            guard n > 0 else { continue }
             let message: CachefilesMessage
-            do {
-                message = try CachefilesMessage.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            } catch {
-                log("\(device.path): undecodable message: \(error)")
-                continue
+            switch nextMessage(buffer) {
+            case .stop: return
+            case .message(let m): message = m
             }
             let now = monotonicNanoseconds()
             totals.withLock { t in
@@ -196,6 +176,45 @@ public final class OndemandServer: Sendable {
             case .read(let read): handleRead(message, read, data: dataBuffer)
             case .close: handleClose(message)
             }
+        }
+    }
+
+    private enum Next { case message(CachefilesMessage), stop }
+
+    /// Waits for the next request. One thread at a time polls and reads (leader/followers): the
+    /// kernel wakes every poller of /dev/cachefiles for each request, and all but one would read
+    /// nothing. The leader hands over as soon as it has a message, then serves it.
+    private func nextMessage(_ buffer: UnsafeMutableRawBufferPointer) -> Next {
+        leader.withLock { _ -> Next in
+            var fds = [pollfd(fd: device.fd, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
+            while !stopping.load(ordering: .relaxed) {
+                fds[0].revents = 0
+                fds[1].revents = 0
+                if poll(&fds, nfds_t(fds.count), -1) < 0 {
+                    if errno == EINTR { continue }
+                    log("poll failed: \(describeErrno(errno)); stopping")
+                    break
+                }
+                if fds[1].revents != 0 { break }  // SIGTERM/SIGINT
+                if fds[0].revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 {
+                    log("\(device.path): poll reported an error; stopping")
+                    break
+                }
+                let n: Int
+                do { n = try device.readMessage(into: buffer) } catch {
+                    log("\(error); stopping")
+                    break
+                }
+                guard n > 0 else { continue }
+                do {
+                    return .message(try CachefilesMessage.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<n])))
+                } catch {
+                    log("\(device.path): undecodable message: \(error)")
+                }
+            }
+            stopping.store(true, ordering: .relaxed)
+            return .stop
         }
     }
 

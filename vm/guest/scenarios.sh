@@ -1,5 +1,5 @@
 # Runs in the test VM (busybox sh, from /init). Each line of /mnt/host/plan is one scenario:
-#   NAME FSID WORKLOAD [DAEMON-OPTION...]
+#   NAME FSID WORKLOAD [@minimal|@quiet] [DAEMON-OPTION...]
 # For each: a fresh cache directory and tracefs instance, the daemon with markers into that
 # instance, mount, workload, umount, daemon stop (SIGTERM), then the trace and logs go to
 # /mnt/host/out/NAME/. Every step that could block has a timeout.
@@ -23,9 +23,15 @@ run_scenario() {
     echo 1 > $inst/events/cachefiles/enable
     dmesg -c > /dev/null
     rm -f /tmp/ready
-    $bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name \
-        --marker-file $inst/trace_marker --log $out/daemon.log --ready-file /tmp/ready "$@" \
-        2> $out/daemon.err &
+    # @minimal: the benchmark's C baseline daemon; @quiet: ours without markers (as the baseline).
+    case "$1" in
+        @minimal) shift; $share/bin/minimal-daemon /cache/$name /tmp/blobs /tmp/ready > $out/daemon.log 2> $out/daemon.err & ;;
+        @quiet) shift; $bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name \
+            --log $out/daemon.log --ready-file /tmp/ready "$@" 2> $out/daemon.err & ;;
+        *) $bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name \
+            --marker-file $inst/trace_marker --log $out/daemon.log --ready-file /tmp/ready "$@" \
+            2> $out/daemon.err & ;;
+    esac
     pid=$!
     n=0
     while [ ! -e /tmp/ready ] && kill -0 $pid 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
@@ -51,6 +57,7 @@ run_scenario() {
     cat $inst/trace > $out/trace.txt
     for c in $inst/per_cpu/cpu*; do echo "${c##*/}"; cat $c/stats; done > $out/ringbuffer-stats.txt
     dmesg > $out/dmesg.txt
+    rm -rf /cache/$name   # the next scenario starts from a cold, roomy cache
     echo "== $name done: mount rc $(cat $out/mount.rc), daemon rc $(cat $out/daemon.rc)"
 }
 
