@@ -1,5 +1,5 @@
 # Runs in the test VM (busybox sh, from /init). Each line of /mnt/host/plan is one scenario:
-#   NAME FSID WORKLOAD [@minimal|@quiet] [DAEMON-OPTION...]
+#   NAME FSID WORKLOAD[:SECONDS] [@minimal|@quiet] [DAEMON-OPTION...]
 # For each: a fresh cache directory and tracefs instance, the daemon with markers into that
 # instance, mount, workload, umount, daemon stop (SIGTERM), then the trace and logs go to
 # /mnt/host/out/NAME/. Every step that could block has a timeout.
@@ -13,7 +13,8 @@ echo "guest: $(uname -r), $(nproc) cpus, blobs: $(ls /tmp/blobs | tr '\n' ' ')"
 uptime_ms() { read up _ < /proc/uptime; echo "${up%.*}${up#*.}0"; }
 
 run_scenario() {
-    name=$1 fsid=$2 workload=$3; shift 3
+    name=$1 fsid=$2 workload=${3%%:*} limit=${3#*:}; shift 3
+    [ "$limit" = "$workload" ] && limit=60   # WORKLOAD[:SECONDS]: the workload's time limit
     out=$share/out/$name inst=$tracing/instances/$name
     mkdir -p $out /cache/$name
     echo "== $name: fsid=$fsid workload=$workload daemon options: $*"
@@ -42,7 +43,7 @@ run_scenario() {
     timeout 20 mount -t erofs none -o fsid=$fsid /mnt/img 2> $out/mount.err
     echo $? > $out/mount.rc
     if [ "$(cat $out/mount.rc)" = 0 ]; then
-        timeout 60 sh -c ". $share/workloads.sh; workload_$workload" > $out/md5.txt 2> $out/workload.err
+        timeout $limit sh -c ". $share/workloads.sh; workload_$workload" > $out/md5.txt 2> $out/workload.err
         echo $? > $out/workload.rc
         echo $(( $(uptime_ms) - start )) > $out/workload.ms
         timeout 10 umount /mnt/img || umount -l /mnt/img
