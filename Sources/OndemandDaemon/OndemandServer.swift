@@ -223,12 +223,12 @@ public final class OndemandServer: Sendable {
     private func handleOpen(_ message: CachefilesMessage, _ open: CachefilesMessage.Open) {
         let msg = message.msgID, oid = message.objectID
         let index = openCounter.add(1, ordering: .relaxed).newValue
-        marker(DaemonMarker(.pickup, "open", msgID: msg, objectID: oid, fd: open.fd))
+        marker(DaemonMarker(.pickup, .open, msgID: msg, objectID: oid, fd: open.fd))
         let anonFD = Int32(bitPattern: open.fd)
 
         func refuse(_ errno: Int32, _ why: String, fault: String? = nil) {
             log("OPEN msg=\(msg) oid=\(oid) fd=\(open.fd): \(why); answering -\(describeErrno(errno))")
-            if let fault { marker(DaemonMarker(.fault, "open", msgID: msg, objectID: oid, fd: open.fd, fault: fault)) }
+            if let fault { marker(DaemonMarker(.fault, .open, msgID: msg, objectID: oid, fd: open.fd, fault: fault)) }
             let result: Int64
             do {
                 try device.command(CachefilesReply.copen(msgID: msg, errno: errno))
@@ -239,7 +239,7 @@ public final class OndemandServer: Sendable {
             }
             close(anonFD)
             totals.withLock { $0.opens += 1; $0.openErrors += 1; if fault != nil { $0.faults += 1 } }
-            marker(DaemonMarker(.done, "open", msgID: msg, objectID: oid, fd: open.fd, result: result))
+            marker(DaemonMarker(.done, .open, msgID: msg, objectID: oid, fd: open.fd, result: result))
         }
 
         if let injected = configuration.faults.openError(index: index) {
@@ -276,13 +276,13 @@ public final class OndemandServer: Sendable {
             _ = objects.withLock { $0.removeValue(forKey: oid) }
         }
         totals.withLock { $0.opens += 1 }
-        marker(DaemonMarker(.done, "open", msgID: msg, objectID: oid, fd: open.fd, result: result))
+        marker(DaemonMarker(.done, .open, msgID: msg, objectID: oid, fd: open.fd, result: result))
     }
 
     private func handleRead(_ message: CachefilesMessage, _ read: CachefilesMessage.Read, data: UnsafeMutableRawBufferPointer) {
         let msg = message.msgID, oid = message.objectID
         let index = readCounter.add(1, ordering: .relaxed).newValue
-        marker(DaemonMarker(.pickup, "read", msgID: msg, objectID: oid, offset: read.offset, length: read.length))
+        marker(DaemonMarker(.pickup, .read, msgID: msg, objectID: oid, offset: read.offset, length: read.length))
         guard let object = objects.withLock({ $0[oid] }) else {
             log("READ msg=\(msg) oid=\(oid) off=\(read.offset) len=\(read.length): no open object \(oid); cannot answer")
             return
@@ -291,7 +291,7 @@ public final class OndemandServer: Sendable {
         func injected(_ name: String) {
             let spec = actions.applied.first(where: { $0.name == name })?.spec ?? name
             log("READ msg=\(msg) oid=\(oid) off=\(read.offset) len=\(read.length): injected fault \(spec) (READ #\(index))")
-            marker(DaemonMarker(.fault, "read", msgID: msg, objectID: oid, offset: read.offset, length: read.length, fault: name))
+            marker(DaemonMarker(.fault, .read, msgID: msg, objectID: oid, offset: read.offset, length: read.length, fault: name))
             totals.withLock { $0.faults += 1 }
         }
         if actions.exitDaemon {
@@ -307,7 +307,7 @@ public final class OndemandServer: Sendable {
             case .failure(let error):
                 log("READ msg=\(msg) oid=\(oid) off=\(read.offset) len=\(read.length): \(error)")
             }
-            marker(DaemonMarker(.written, "read", msgID: msg, objectID: oid, offset: read.offset, length: read.length))
+            marker(DaemonMarker(.written, .read, msgID: msg, objectID: oid, offset: read.offset, length: read.length))
         } else {
             injected("no-data")
         }
@@ -319,7 +319,7 @@ public final class OndemandServer: Sendable {
             log("READ msg=\(msg) oid=\(oid): CACHEFILES_IOC_READ_COMPLETE failed: \(describeErrno(errno))")
         }
         totals.withLock { $0.reads += 1; $0.readBytes += written }
-        marker(DaemonMarker(.done, "read", msgID: msg, objectID: oid, result: result))
+        marker(DaemonMarker(.done, .read, msgID: msg, objectID: oid, result: result))
     }
 
     /// Copies `[offset, offset+length)` of the blob into the anonymous fd through the aligned
@@ -350,11 +350,11 @@ public final class OndemandServer: Sendable {
 
     private func handleClose(_ message: CachefilesMessage) {
         let msg = message.msgID, oid = message.objectID
-        marker(DaemonMarker(.pickup, "close", msgID: msg, objectID: oid))
+        marker(DaemonMarker(.pickup, .close, msgID: msg, objectID: oid))
         let object = objects.withLock { $0.removeValue(forKey: oid) }
         log("CLOSE msg=\(msg) oid=\(oid)" + (object == nil ? " (unknown object)" : " blob=\(object!.name)"))
         totals.withLock { $0.closes += 1 }
-        marker(DaemonMarker(.done, "close", msgID: msg, objectID: oid))
+        marker(DaemonMarker(.done, .close, msgID: msg, objectID: oid))
         // `object` goes out of scope here; its fds close once no READ still holds it.
     }
 }

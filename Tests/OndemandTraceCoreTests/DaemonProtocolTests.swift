@@ -151,11 +151,11 @@ import Testing
 
 @Suite struct DaemonMarkerTests {
     @Test func linesFollowTheDocumentedFormat() {
-        #expect(DaemonMarker(.pickup, "read", msgID: 12, objectID: 1, offset: 4096, length: 16384).line
+        #expect(DaemonMarker(.pickup, .read, msgID: 12, objectID: 1, offset: 4096, length: 16384).line
                 == "odt1 pickup read msg=12 oid=1 off=4096 len=16384")
-        #expect(DaemonMarker(.done, "read", msgID: 12, objectID: 1, result: 0).line == "odt1 done read msg=12 oid=1 res=0")
-        #expect(DaemonMarker(.done, "open", msgID: 0, objectID: 1, fd: 8, result: -5).line == "odt1 done open msg=0 oid=1 fd=8 res=-5")
-        #expect(DaemonMarker(.fault, "read", msgID: 3, objectID: 2, offset: 0, length: 4096, fault: "delay").line
+        #expect(DaemonMarker(.done, .read, msgID: 12, objectID: 1, result: 0).line == "odt1 done read msg=12 oid=1 res=0")
+        #expect(DaemonMarker(.done, .open, msgID: 0, objectID: 1, fd: 8, result: -5).line == "odt1 done open msg=0 oid=1 fd=8 res=-5")
+        #expect(DaemonMarker(.fault, .read, msgID: 3, objectID: 2, offset: 0, length: 4096, fault: "delay").line
                 == "odt1 fault read msg=3 oid=2 off=0 len=4096 fault=delay")
     }
 }

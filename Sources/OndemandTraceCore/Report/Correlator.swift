@@ -1,0 +1,347 @@
+/// Ties the kernel's on-demand records into requests, fed one event at a time in trace order.
+///
+/// On 6.8+ kernels open/read/close carry `mid=0 oid=0`, so requests are joined per object (`obj`):
+/// - READ → cread: a cread completes, in this order of preference, the READ its daemon marker
+///   names (`msg=`), the READ whose range the same thread (pid) wrote with fd_write, any READ whose
+///   range is written (oldest first), and finally the oldest outstanding READ (flagged: its range
+///   was never written). The cread's msg_id becomes the request's msg_id. msg_ids are never keys
+///   (older kernels reuse them at once).
+/// - OPEN → copen: the oldest outstanding OPEN of the object.
+///
+/// Memory holds the outstanding requests and one entry per object, not the trace.
+public final class Correlator {
+    /// One object's lifetime: OPEN(s) → copen → READs → CLOSE → fd_release.
+    public struct ObjectLifetime: Sendable, Equatable {
+        public var obj: UInt32
+        /// The daemon's object_id (from fd_release, a kernel-filled open, or a marker).
+        public var objectID: UInt32?
+        public var fd: UInt32?
+        public var opens = 0
+        public var copens = 0
+        /// Size the daemon answered in its last copen.
+        public var size: Int64?
+        public var firstSeen: UInt64
+        public var firstOpen: UInt64?
+        public var lastClose: UInt64?
+        public var lastFdRelease: UInt64?
+        public var reads = 0
+        public var readsCompleted = 0
+        public var bytesRequested: UInt64 = 0
+        public var bytesWritten: UInt64 = 0
+        public var fdWrites = 0
+
+        /// A second OPEN of the same object (6.8+ failover re-opens objects).
+        public var reopens: Int { max(0, opens - 1) }
+
+        /// First OPEN (or first record) to fd_release, or nil while the object lives on.
+        public var lifetime: UInt64? { lastFdRelease.map { $0 &- (firstOpen ?? firstSeen) } }
+    }
+
+    struct PendingRead {
+        var serial: UInt64
+        var pid: Int32
+        var comm: String?
+        var start: Int64
+        var length: UInt64
+        var issued: UInt64
+        var kernelObjectID: UInt32?
+        var covered: UInt64 = 0
+        var writerPid: Int32?
+        var lastWrite: UInt64?
+        var markerMsg: UInt32?
+        var pickedUp: UInt64?
+        var markerWritten: UInt64?
+        var isWritten: Bool { covered >= length }
+    }
+
+    struct PendingOpen {
+        var pid: Int32
+        var comm: String?
+        var fd: UInt32?
+        var issued: UInt64
+        var kernelMsgID: UInt32?
+        var markerMsg: UInt32?
+        var markerResult: Int64?
+    }
+
+    final class ObjectState {
+        var lifetime: ObjectLifetime
+        var reads: [PendingRead] = []
+        var opens: [PendingOpen] = []
+        /// Daemon threads whose last fd_write (since their last cread) covered no outstanding READ:
+        /// their next cread answers a READ the trace does not hold.
+        var strayWriters: Set<Int32> = []
+        init(obj: UInt32, timestamp: UInt64) { lifetime = ObjectLifetime(obj: obj, firstSeen: timestamp) }
+    }
+
+    private var objects: [UInt32: ObjectState] = [:]
+    /// The daemon's object_id → obj, learnt from OPEN markers (fd) to join READ markers.
+    private var objByObjectID: [UInt32: UInt32] = [:]
+    private var serial: UInt64 = 0
+    private let onRequest: (RequestRecord) -> Void
+    private let onAnomaly: (Anomaly) -> Void
+    public private(set) var firstTimestamp: UInt64?
+    public private(set) var lastTimestamp: UInt64?
+    public private(set) var markersSeen = 0
+    /// Injected faults the daemon's markers announced, by name.
+    public private(set) var faults: [String: Int] = [:]
+
+    /// `onRequest` receives each request when it is answered, and at `finish` the unanswered ones;
+    /// `onAnomaly` each anomaly when found.
+    public init(onRequest: @escaping (RequestRecord) -> Void, onAnomaly: @escaping (Anomaly) -> Void) {
+        self.onRequest = onRequest
+        self.onAnomaly = onAnomaly
+    }
+
+    public var outstandingReads: Int { objects.values.reduce(0) { $0 + $1.reads.count } }
+
+    private func object(_ obj: UInt32, _ timestamp: UInt64) -> ObjectState {
+        if let state = objects[obj] { return state }
+        let state = ObjectState(obj: obj, timestamp: timestamp)
+        objects[obj] = state
+        return state
+    }
+
+    // MARK: input
+
+    public func consume(_ event: TraceEvent) {
+        let t = event.timestamp
+        if firstTimestamp == nil { firstTimestamp = t }
+        lastTimestamp = t
+        switch event.body {
+        case .ondemand(let e): consume(e, event)
+        case .marker(let m):
+            guard let marker = DaemonMarker(text: m.text) else { return }
+            markersSeen += 1
+            consume(marker, at: t)
+        case .generic(let g):
+            let kind: Anomaly.Kind
+            switch g.name {
+            case "cachefiles_io_error": kind = .ioError
+            case "cachefiles_vfs_error": kind = .vfsError
+            default: return
+            }
+            let obj = g["obj"]?.integer.map { UInt32(truncatingIfNeeded: $0) }
+            let detail = g.fields.filter { $0.name != "obj" }.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
+            onAnomaly(Anomaly(kind: kind, obj: obj, timestamp: t, detail: detail))
+        }
+    }
+
+    /// The ring buffer dropped events on `cpu` before `timestamp` (count nil: unknown number).
+    public func noteLost(cpu: Int32, count: Int64?, timestamp: UInt64) {
+        let what = count.map { "\($0) event(s)" } ?? "an unknown number of events"
+        onAnomaly(Anomaly(kind: .lostEvents, obj: nil, timestamp: timestamp, detail: "CPU \(cpu) lost \(what)"))
+    }
+
+    private func consume(_ e: OndemandEvent, _ event: TraceEvent) {
+        guard let obj = e.obj else { return }
+        let t = event.timestamp
+        let state = object(obj, t)
+        switch e {
+        case .read(let r):
+            serial += 1
+            let length = r.len ?? 0
+            state.reads.append(PendingRead(serial: serial, pid: event.pid, comm: event.comm, start: r.start ?? 0,
+                                           length: length, issued: t, kernelObjectID: nonZero(r.objectID)))
+            state.lifetime.reads += 1
+            state.lifetime.bytesRequested += length
+            if let kernelOID = nonZero(r.objectID), let known = state.lifetime.objectID, kernelOID != known {
+                onAnomaly(Anomaly(kind: .idMismatch, obj: obj, timestamp: t,
+                                  detail: "read oid=\(kernelOID) but the object's id is \(known)"))
+            }
+        case .fdWrite(let w):
+            let start = w.start ?? 0
+            let length = w.len ?? 0
+            state.lifetime.bytesWritten += length
+            state.lifetime.fdWrites += 1
+            let end = start &+ Int64(clamping: length)
+            var coveredAny = false
+            for i in state.reads.indices where !state.reads[i].isWritten {
+                let r = state.reads[i]
+                let overlap = min(end, r.start &+ Int64(clamping: r.length)) - max(start, r.start)
+                guard overlap > 0 else { continue }
+                coveredAny = true
+                state.reads[i].covered = min(r.length, r.covered + UInt64(overlap))
+                state.reads[i].writerPid = event.pid
+                state.reads[i].lastWrite = t
+            }
+            if coveredAny { state.strayWriters.remove(event.pid) } else { state.strayWriters.insert(event.pid) }
+        case .cread(let c):
+            completeRead(state, msgID: c.msgID, pid: event.pid, at: t)
+        case .open(let o):
+            state.lifetime.opens += 1
+            if state.lifetime.firstOpen == nil { state.lifetime.firstOpen = t }
+            state.lifetime.fd = o.fd
+            if let oid = nonZero(o.objectID) { learnObjectID(state, oid, at: t, from: "open") }
+            state.opens.append(PendingOpen(pid: event.pid, comm: event.comm, fd: o.fd, issued: t,
+                                           kernelMsgID: nonZero(o.msgID)))
+        case .copen(let c):
+            state.lifetime.copens += 1
+            state.lifetime.size = c.len
+            guard !state.opens.isEmpty else {
+                onAnomaly(Anomaly(kind: .copenWithoutOpen, obj: obj, timestamp: t,
+                                  detail: "copen msg_id=\(c.msgID.map(String.init) ?? "-") with no outstanding open"))
+                return
+            }
+            let open = state.opens.removeFirst()
+            if let kernel = open.kernelMsgID, let real = c.msgID, kernel != real {
+                onAnomaly(Anomaly(kind: .idMismatch, obj: obj, timestamp: t,
+                                  detail: "open mid=\(kernel) answered by copen msg_id=\(real)"))
+            }
+            onRequest(RequestRecord(kind: .open, obj: obj, msgID: c.msgID ?? open.markerMsg, pid: open.pid,
+                                    comm: open.comm, offset: nil, length: c.len.map { UInt64(max(0, $0)) },
+                                    issued: open.issued, completed: t, join: .open))
+        case .close(let c):
+            state.lifetime.lastClose = t
+            if let oid = nonZero(c.objectID), let known = state.lifetime.objectID, oid != known {
+                onAnomaly(Anomaly(kind: .idMismatch, obj: obj, timestamp: t,
+                                  detail: "close oid=\(oid) but the object's id is \(known)"))
+            }
+        case .fdRelease(let f):
+            state.lifetime.lastFdRelease = t
+            if let oid = f.objectID { learnObjectID(state, oid, at: t, from: "fd_release") }
+            if !state.reads.isEmpty {
+                let ranges = state.reads.prefix(4).map { "\($0.start)+\($0.length)" }.joined(separator: ", ")
+                onAnomaly(Anomaly(kind: .fdReleaseWithOutstandingReads, obj: obj, timestamp: t,
+                                  detail: "\(state.reads.count) read(s) outstanding: \(ranges)"
+                                    + (state.reads.count > 4 ? ", ..." : "")))
+            }
+        }
+    }
+
+    private func nonZero(_ v: UInt32?) -> UInt32? { v == 0 ? nil : v }
+
+    private func learnObjectID(_ state: ObjectState, _ oid: UInt32, at t: UInt64, from source: String) {
+        if let known = state.lifetime.objectID, known != oid {
+            onAnomaly(Anomaly(kind: .idMismatch, obj: state.lifetime.obj, timestamp: t,
+                              detail: "\(source) oid=\(oid) but the object's id was \(known)"))
+        }
+        state.lifetime.objectID = oid
+    }
+
+    private func completeRead(_ state: ObjectState, msgID: UInt32?, pid: Int32, at t: UInt64) {
+        let reads = state.reads
+        var join = RequestRecord.Join.arrival
+        var index: Int?
+        if let msgID, let i = reads.firstIndex(where: { $0.markerMsg == msgID }) {
+            index = i; join = .marker
+        } else {
+            // Among written reads, the one this thread wrote earliest; else the oldest written.
+            var best: Int?
+            for i in reads.indices where reads[i].isWritten && reads[i].writerPid == pid && reads[i].markerMsg == nil {
+                if best == nil || reads[i].lastWrite! < reads[best!].lastWrite! { best = i }
+            }
+            if let best { index = best; join = .thread }
+            else if let i = reads.firstIndex(where: { $0.isWritten && $0.markerMsg == nil }) { index = i }
+            else if state.strayWriters.contains(pid) { index = nil } // it wrote for a READ not in the trace
+            else if let i = reads.firstIndex(where: { $0.writerPid == pid && $0.markerMsg == nil }) { index = i }
+            else if let i = reads.firstIndex(where: { $0.markerMsg == nil }) { index = i }
+        }
+        let obj = state.lifetime.obj
+        let strayWrite = state.strayWriters.remove(pid) != nil
+        guard let index else {
+            onAnomaly(Anomaly(kind: .creadWithoutRead, obj: obj, timestamp: t,
+                              detail: "cread msg_id=\(msgID.map(String.init) ?? "-") with no outstanding read"
+                                + (strayWrite ? " (its thread wrote a range no outstanding read asked for)" : "")))
+            return
+        }
+        let r = state.reads.remove(at: index)
+        state.lifetime.readsCompleted += 1
+        if !r.isWritten {
+            onAnomaly(Anomaly(kind: .creadRangeNeverWritten, obj: obj, timestamp: t,
+                              detail: "cread msg_id=\(msgID.map(String.init) ?? "-") for \(r.start)+\(r.length): "
+                                + "\(r.covered) of \(r.length) bytes written"))
+        }
+        if let m = r.markerMsg, let msgID, m != msgID {
+            onAnomaly(Anomaly(kind: .idMismatch, obj: obj, timestamp: t,
+                              detail: "marker msg=\(m) but cread msg_id=\(msgID)"))
+        }
+        onRequest(RequestRecord(kind: .read, obj: obj, msgID: msgID ?? r.markerMsg, pid: r.pid, comm: r.comm,
+                                offset: r.start, length: r.length, issued: r.issued, pickedUp: r.pickedUp,
+                                written: r.markerWritten ?? r.lastWrite, completed: t, join: join,
+                                rangeWritten: r.isWritten))
+    }
+
+    private func consume(_ m: DaemonMarker, at t: UInt64) {
+        if m.stage == .fault {
+            faults[m.fault ?? "unnamed", default: 0] += 1
+        }
+        switch m.request {
+        case .open:
+            if m.stage == .pickup || objByObjectID[m.objectID] == nil {
+                // The OPEN record carries the fd the daemon's marker names: that ties oid to obj.
+                let candidate = objects.values.filter { s in s.opens.contains { $0.fd == m.fd && $0.markerMsg == nil } }
+                    .max { ($0.opens.last?.issued ?? 0) < ($1.opens.last?.issued ?? 0) }
+                if let state = candidate, m.fd != nil {
+                    objByObjectID[m.objectID] = state.lifetime.obj
+                    if let i = state.opens.firstIndex(where: { $0.fd == m.fd && $0.markerMsg == nil }) {
+                        state.opens[i].markerMsg = m.msgID
+                    }
+                    if state.lifetime.objectID == nil { state.lifetime.objectID = m.objectID }
+                }
+            }
+            if m.stage == .done, let res = m.result, res < 0, let obj = objByObjectID[m.objectID],
+               let state = objects[obj], let i = state.opens.firstIndex(where: { $0.markerMsg == m.msgID }) {
+                state.opens[i].markerResult = res
+            }
+        case .read:
+            guard let obj = objByObjectID[m.objectID], let state = objects[obj] else { return }
+            switch m.stage {
+            case .pickup:
+                if let i = state.reads.firstIndex(where: { $0.markerMsg == nil && $0.start == m.offset && $0.length == m.length }) {
+                    state.reads[i].markerMsg = m.msgID
+                    state.reads[i].pickedUp = t
+                }
+            case .written:
+                if let i = state.reads.firstIndex(where: { $0.markerMsg == m.msgID }) { state.reads[i].markerWritten = t }
+            case .done, .fault:
+                break
+            }
+        case .close:
+            break
+        }
+    }
+
+    /// Ends the trace: outstanding requests are reported unanswered, objects closed but never
+    /// released are flagged. Returns every object's lifetime, ordered by obj.
+    public func finish() -> [ObjectLifetime] {
+        let end = lastTimestamp ?? 0
+        for state in objects.values.sorted(by: { $0.lifetime.obj < $1.lifetime.obj }) {
+            let obj = state.lifetime.obj
+            for open in state.opens {
+                let answer = open.markerResult.map { "the daemon answered \($0)" } ?? "no copen"
+                onAnomaly(Anomaly(kind: .openNeverAnswered, obj: obj, timestamp: open.issued,
+                                  detail: "open fd=\(open.fd.map(String.init) ?? "-"): \(answer) by the end of the trace"))
+                onRequest(RequestRecord(kind: .open, obj: obj, msgID: open.markerMsg, pid: open.pid, comm: open.comm,
+                                        offset: nil, length: nil, issued: open.issued, completed: nil, join: .none))
+            }
+            for r in state.reads {
+                let released = state.lifetime.lastFdRelease.map { $0 > r.issued } ?? false
+                onAnomaly(Anomaly(kind: .readNeverCompleted, obj: obj, timestamp: r.issued,
+                                  detail: "read \(r.start)+\(r.length) by \(r.comm ?? "?")-\(r.pid)"
+                                    + (r.markerMsg.map { " (msg=\($0))" } ?? "")
+                                    + ": no cread " + (released ? "before the fd was released" : "by the end of the trace")
+                                    + " (\(r.covered) of \(r.length) bytes written)"))
+                onRequest(RequestRecord(kind: .read, obj: obj, msgID: r.markerMsg, pid: r.pid, comm: r.comm,
+                                        offset: r.start, length: r.length, issued: r.issued, pickedUp: r.pickedUp,
+                                        written: r.markerWritten ?? r.lastWrite, completed: nil, join: .none,
+                                        rangeWritten: r.isWritten))
+            }
+            if let close = state.lifetime.lastClose, (state.lifetime.lastFdRelease ?? 0) < close {
+                onAnomaly(Anomaly(kind: .closedWithoutFdRelease, obj: obj, timestamp: close,
+                                  detail: "close at \(TimeText.seconds(close)) s, no fd_release by \(TimeText.seconds(end)) s"))
+            }
+            state.reads.removeAll()
+            state.opens.removeAll()
+        }
+        return objects.values.map(\.lifetime).sorted { $0.obj < $1.obj }
+    }
+}
+
+/// Trace times as the reports print them.
+public enum TimeText {
+    /// Nanoseconds as seconds with microsecond precision, e.g. `4.409061`.
+    public static func seconds(_ ns: UInt64) -> String {
+        String(ns / 1_000_000_000) + "." + String(ns % 1_000_000_000 / 1000).leftPadded(to: 6, with: "0")
+    }
+}

@@ -1,0 +1,124 @@
+import Histogram
+
+/// Latency statistics of one population of requests, in constant memory.
+///
+/// Count, sum, min and max are exact. Percentiles are exact while the population has at most
+/// `exactLimit` values (they are kept); beyond that they come from an HdrHistogram of
+/// nanoseconds: with three significant digits a reported percentile is the top of the histogram
+/// bucket holding the exact order statistic, so it is at most 0.1% (1/1024) above the exact value
+/// and never below it (`errorBound`). Breakdown recorders (per size bucket, per reader) keep at
+/// most 4096 values and use two digits (1/128, under 1%) to stay small.
+///
+/// A percentile p is the ceil(p/100 × count)-th smallest value (HdrHistogram's definition).
+public struct LatencyRecorder: Sendable {
+    public static let log2BucketCount = 40
+
+    private var histogram: Histogram<UInt64>
+    public private(set) var count: UInt64 = 0
+    public private(set) var sumNanoseconds: UInt64 = 0
+    public private(set) var minNanoseconds: UInt64 = .max
+    public private(set) var maxNanoseconds: UInt64 = 0
+    /// Counts by power-of-two microsecond bucket, like bcc's biolatency: bucket 0 holds 0-1 µs,
+    /// bucket i (i ≥ 1) holds 2^i ... 2^(i+1)-1 µs; the last bucket also holds everything above.
+    public private(set) var log2Microseconds: [UInt64]
+    public let significantDigits: Int
+    /// The values themselves while there are at most `exactLimit` of them.
+    private var exactValues: [UInt64]?
+    public let exactLimit: Int
+
+    public init(significantDigits: Int = 3, exactLimit: Int = 1 << 16) {
+        self.significantDigits = significantDigits
+        self.exactLimit = exactLimit
+        exactValues = exactLimit > 0 ? [] : nil
+        histogram = Histogram(lowestDiscernibleValue: 1, highestTrackableValue: 1 << 34,
+                              numberOfSignificantValueDigits: significantDigits >= 3 ? .three : .two)
+        histogram.autoResize = true
+        log2Microseconds = [UInt64](repeating: 0, count: Self.log2BucketCount)
+    }
+
+    /// The largest relative amount a reported percentile can exceed the exact one (0: exact).
+    public var errorBound: Double {
+        if exactValues != nil { return 0 }
+        return significantDigits >= 3 ? 1.0 / 1024 : 1.0 / 128
+    }
+
+    public mutating func record(nanoseconds: UInt64) {
+        count += 1
+        sumNanoseconds &+= nanoseconds
+        if nanoseconds < minNanoseconds { minNanoseconds = nanoseconds }
+        if nanoseconds > maxNanoseconds { maxNanoseconds = nanoseconds }
+        _ = histogram.record(nanoseconds)
+        if exactValues != nil {
+            if exactValues!.count < exactLimit { exactValues!.append(nanoseconds) } else { exactValues = nil }
+        }
+        log2Microseconds[Self.log2Bucket(microseconds: nanoseconds / 1000)] += 1
+    }
+
+    @inline(__always)
+    public static func log2Bucket(microseconds: UInt64) -> Int {
+        guard microseconds >= 2 else { return 0 }
+        return min(63 - microseconds.leadingZeroBitCount, log2BucketCount - 1)
+    }
+
+    /// The value at `percentile` (0...100) in nanoseconds (see the type's note on exactness).
+    public func percentileNanoseconds(_ percentile: Double) -> UInt64 {
+        percentilesNanoseconds([percentile])[0]
+    }
+
+    /// Several percentiles at once (one sort of the kept values).
+    public func percentilesNanoseconds(_ percentiles: [Double]) -> [UInt64] {
+        guard count > 0 else { return percentiles.map { _ in 0 } }
+        let sorted = exactValues?.sorted()
+        return percentiles.map { p in
+            if p <= 0 { return minNanoseconds }
+            if p >= 100 { return maxNanoseconds }
+            if let sorted {
+                let rank = max(1, Int((p / 100 * Double(sorted.count)).rounded(.up)))
+                return sorted[min(rank, sorted.count) - 1]
+            }
+            // Clamped: HdrHistogram reports bucket tops, which may lie beyond the exact extremes.
+            return min(max(histogram.valueAtPercentile(p), minNanoseconds), maxNanoseconds)
+        }
+    }
+
+    public var summary: LatencySummary {
+        guard count > 0 else { return LatencySummary(count: 0) }
+        let us = { (ns: UInt64) in Double(ns) / 1000 }
+        let p = percentilesNanoseconds([50, 90, 99, 99.9])
+        return LatencySummary(
+            count: count,
+            minMicroseconds: us(minNanoseconds),
+            meanMicroseconds: Double(sumNanoseconds) / Double(count) / 1000,
+            p50Microseconds: us(p[0]),
+            p90Microseconds: us(p[1]),
+            p99Microseconds: us(p[2]),
+            p999Microseconds: us(p[3]),
+            maxMicroseconds: us(maxNanoseconds))
+    }
+}
+
+/// Min, mean, percentiles and max of a latency population, in microseconds (nil when empty).
+public struct LatencySummary: Sendable, Equatable {
+    public var count: UInt64
+    public var minMicroseconds, meanMicroseconds, p50Microseconds, p90Microseconds: Double?
+    public var p99Microseconds, p999Microseconds, maxMicroseconds: Double?
+
+    public init(count: UInt64, minMicroseconds: Double? = nil, meanMicroseconds: Double? = nil,
+                p50Microseconds: Double? = nil, p90Microseconds: Double? = nil, p99Microseconds: Double? = nil,
+                p999Microseconds: Double? = nil, maxMicroseconds: Double? = nil) {
+        self.count = count
+        self.minMicroseconds = minMicroseconds
+        self.meanMicroseconds = meanMicroseconds
+        self.p50Microseconds = p50Microseconds
+        self.p90Microseconds = p90Microseconds
+        self.p99Microseconds = p99Microseconds
+        self.p999Microseconds = p999Microseconds
+        self.maxMicroseconds = maxMicroseconds
+    }
+
+    /// The columns in the order reports print them.
+    public var columns: [(name: String, value: Double?)] {
+        [("min", minMicroseconds), ("mean", meanMicroseconds), ("p50", p50Microseconds), ("p90", p90Microseconds),
+         ("p99", p99Microseconds), ("p999", p999Microseconds), ("max", maxMicroseconds)]
+    }
+}

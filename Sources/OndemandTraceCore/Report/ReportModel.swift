@@ -1,0 +1,150 @@
+/// What the report knows about the input, independent of how it was read.
+public struct TraceMetadata: Sendable, Equatable {
+    public var path: String
+    /// `trace.dat` or `text`.
+    public var format: String
+    /// e.g. `trace.dat v7, zstd`.
+    public var formatDescription: String
+    public var kernelRelease: String?
+    public var clock: String?
+    public var recordsSeen: Int
+    public var eventsDelivered: Int
+    public var ondemandEvents: Int
+
+    public init(path: String, format: String, formatDescription: String, kernelRelease: String?, clock: String?,
+                recordsSeen: Int, eventsDelivered: Int, ondemandEvents: Int) {
+        (self.path, self.format, self.formatDescription) = (path, format, formatDescription)
+        (self.kernelRelease, self.clock, self.recordsSeen) = (kernelRelease, clock, recordsSeen)
+        (self.eventsDelivered, self.ondemandEvents) = (eventsDelivered, ondemandEvents)
+    }
+}
+
+/// Events the ring buffer dropped: from lost-event markers in the data and from the per-CPU
+/// `stats` files a trace.dat may store.
+public struct LostEventCounts: Sendable, Equatable {
+    /// Counted drops in the data, by CPU.
+    public var byCPU: [Int32: Int64] = [:]
+    /// Places where the data says events were dropped without saying how many.
+    public var unknownCountRecords = 0
+    /// `overrun` + `dropped events` of each CPU's ring-buffer stats (index: CPU), when stored.
+    public var statsOverruns: [Int64] = []
+
+    public init(byCPU: [Int32: Int64] = [:], unknownCountRecords: Int = 0, statsOverruns: [Int64] = []) {
+        (self.byCPU, self.unknownCountRecords, self.statsOverruns) = (byCPU, unknownCountRecords, statsOverruns)
+    }
+
+    public var total: Int64 { byCPU.values.reduce(0, +) }
+    public var statsTotal: Int64 { statsOverruns.reduce(0, +) }
+    public var any: Bool { total > 0 || unknownCountRecords > 0 || statsTotal > 0 }
+
+    /// `overrun` plus `dropped events` from one CPU's `per_cpu/cpuN/stats` text; nil if neither is there.
+    public static func overruns(inStats text: String) -> Int64? {
+        var found: Int64?
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            let key = parts[0].trimmingSpaces
+            guard key == "overrun" || key == "dropped events",
+                  let value = Int64(parts[1].trimmingSpaces) else { continue }
+            found = (found ?? 0) + value
+        }
+        return found
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: Substring {
+        var s = self
+        while s.first == " " || s.first == "\t" { s.removeFirst() }
+        while s.last == " " || s.last == "\t" || s.last == "\r" { s.removeLast() }
+        return s
+    }
+}
+
+/// Everything `report` prints, in any format.
+public struct ReportModel {
+    public var metadata: TraceMetadata
+    public var stats: ReportAccumulator
+    /// Object lifetimes, already filtered by `--object`.
+    public var objects: [Correlator.ObjectLifetime]
+    public var lost: LostEventCounts
+    public var markersSeen: Int
+    public var faults: [String: Int]
+    /// First and last record of the trace (ns), whatever the filter.
+    public var traceStart: UInt64?
+    public var traceEnd: UInt64?
+
+    public init(metadata: TraceMetadata, stats: ReportAccumulator, objects: [Correlator.ObjectLifetime],
+                lost: LostEventCounts, markersSeen: Int, faults: [String: Int], traceStart: UInt64?, traceEnd: UInt64?) {
+        self.metadata = metadata
+        self.stats = stats
+        self.objects = stats.filter.obj.map { obj in objects.filter { $0.obj == obj } } ?? objects
+        self.lost = lost
+        self.markersSeen = markersSeen
+        self.faults = faults
+        self.traceStart = traceStart
+        self.traceEnd = traceEnd
+    }
+
+    /// Seconds from the first request to the last answer among the counted requests.
+    public var requestSpanSeconds: Double? {
+        guard let a = stats.firstIssued, let b = stats.lastCompleted, b > a else { return nil }
+        return Double(b - a) / 1e9
+    }
+
+    /// Bytes of answered READs per second of `requestSpanSeconds`.
+    public var throughputBytesPerSecond: Double? {
+        guard let span = requestSpanSeconds, span > 0 else { return nil }
+        return Double(answeredReadBytes) / span
+    }
+
+    public var answeredReadBytes: UInt64 { stats.bySize.values.reduce(0) { $0 + $1.bytes } - unansweredReadBytes }
+    public var unansweredReadBytes: UInt64 = 0
+
+    public var anomalyTotal: Int { stats.anomalyCounts.values.reduce(0, +) }
+}
+
+/// Builds a report from events: the correlator, the statistics and the report's bookkeeping.
+public final class ReportBuilder {
+    public private(set) var accumulator: ReportAccumulator
+    private var correlator: Correlator!
+    private var unansweredReadBytes: UInt64 = 0
+    private var lost = LostEventCounts()
+    /// Called with every request that passes the filter (CSV rows), in the order they close.
+    private let requestObserver: ((RequestRecord) -> Void)?
+
+    public init(filter: ReportFilter = ReportFilter(), slowThreshold: UInt64? = nil,
+                requestObserver: ((RequestRecord) -> Void)? = nil) {
+        accumulator = ReportAccumulator(filter: filter, slowThreshold: slowThreshold)
+        self.requestObserver = requestObserver
+        correlator = Correlator(
+            onRequest: { [unowned self] r in
+                guard self.accumulator.add(r) else { return }
+                if r.kind == .read, r.completed == nil { self.unansweredReadBytes += r.length ?? 0 }
+                self.requestObserver?(r)
+            },
+            onAnomaly: { [unowned self] a in self.accumulator.add(a) })
+    }
+
+    public func consume(_ event: TraceEvent) { correlator.consume(event) }
+
+    public func noteLost(cpu: Int32, count: Int64?, timestamp: UInt64) {
+        if let count { lost.byCPU[cpu, default: 0] += count } else { lost.unknownCountRecords += 1 }
+        correlator.noteLost(cpu: cpu, count: count, timestamp: timestamp)
+    }
+
+    /// Ends the input. `cpuStats`: the per-CPU ring-buffer stats a trace.dat stored, if any.
+    public func finish(metadata: TraceMetadata, cpuStats: [String] = []) -> ReportModel {
+        let objects = correlator.finish()
+        lost.statsOverruns = cpuStats.map { LostEventCounts.overruns(inStats: $0) ?? 0 }
+        for (cpu, n) in lost.statsOverruns.enumerated() where n > 0 {
+            accumulator.add(Anomaly(kind: .lostEvents, obj: nil, timestamp: correlator.lastTimestamp ?? 0,
+                                    detail: "CPU \(cpu): ring-buffer stats count \(n) overrun/dropped event(s)"))
+        }
+        var model = ReportModel(metadata: metadata, stats: accumulator, objects: objects, lost: lost,
+                                markersSeen: correlator.markersSeen, faults: correlator.faults,
+                                traceStart: correlator.firstTimestamp, traceEnd: correlator.lastTimestamp)
+        model.unansweredReadBytes = unansweredReadBytes
+        return model
+    }
+}

@@ -1,0 +1,125 @@
+/// Something wrong the correlator found, at a time of the trace.
+public struct Anomaly: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable, Comparable {
+        /// A READ with no cread by the end of the trace (daemon never answered, or died).
+        case readNeverCompleted = "read_never_completed"
+        /// An OPEN with no copen (a failed `copen <id>,-errno` leaves no record).
+        case openNeverAnswered = "open_never_answered"
+        /// A cread on an object with no outstanding READ.
+        case creadWithoutRead = "cread_without_read"
+        /// A cread completing a READ whose range was not (fully) written: the reader sees EIO.
+        case creadRangeNeverWritten = "cread_range_never_written"
+        /// The daemon closed the object's fd while READs on it were outstanding.
+        case fdReleaseWithOutstandingReads = "fd_release_with_outstanding_reads"
+        /// The kernel sent CLOSE but the daemon never closed the object's fd.
+        case closedWithoutFdRelease = "closed_without_fd_release"
+        /// A copen on an object with no outstanding OPEN.
+        case copenWithoutOpen = "copen_without_open"
+        /// The ring buffer dropped events: correlation around them may be wrong.
+        case lostEvents = "lost_events"
+        /// A `cachefiles_io_error` record.
+        case ioError = "io_error"
+        /// A `cachefiles_vfs_error` record.
+        case vfsError = "vfs_error"
+        /// A kernel-filled id (mid/oid of open/read/close, 5.19-6.7) contradicts the correlation.
+        case idMismatch = "id_mismatch"
+
+        public static func < (a: Kind, b: Kind) -> Bool {
+            allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+        }
+    }
+
+    public var kind: Kind
+    /// The cachefiles object's debug id, when the anomaly concerns one object.
+    public var obj: UInt32?
+    /// Trace time in nanoseconds.
+    public var timestamp: UInt64
+    public var detail: String
+
+    public init(kind: Kind, obj: UInt32?, timestamp: UInt64, detail: String) {
+        (self.kind, self.obj, self.timestamp, self.detail) = (kind, obj, timestamp, detail)
+    }
+}
+
+/// One READ or OPEN request as the correlator closed it: answered, or still open at the end.
+public struct RequestRecord: Sendable, Equatable {
+    public enum Kind: String, Sendable { case read, open }
+
+    /// How the answer was tied to the request.
+    public enum Join: String, Sendable {
+        /// The daemon's markers named the request (exact).
+        case marker
+        /// The same daemon thread wrote the range and issued the cread.
+        case thread
+        /// The oldest written (or, failing that, outstanding) request of the object.
+        case arrival
+        /// OPEN → copen: the oldest outstanding OPEN of the object.
+        case open
+        /// Not answered.
+        case none
+    }
+
+    public var kind: Kind
+    public var obj: UInt32
+    /// The real msg_id: from the cread/copen that answered it, or the daemon's marker.
+    public var msgID: UInt32?
+    /// The task that caused the request (READ: the reader; OPEN: the daemon thread that read it).
+    public var pid: Int32
+    public var comm: String?
+    public var offset: Int64?
+    public var length: UInt64?
+    /// Trace times in nanoseconds.
+    public var issued: UInt64
+    /// Marker `pickup`: the daemon read the request.
+    public var pickedUp: UInt64?
+    /// Marker `written`, or else the last fd_write covering the range.
+    public var written: UInt64?
+    /// The cread / copen.
+    public var completed: UInt64?
+    public var join: Join
+    /// READ: the range was fully written before the cread.
+    public var rangeWritten: Bool
+
+    public init(kind: Kind, obj: UInt32, msgID: UInt32?, pid: Int32, comm: String?, offset: Int64?, length: UInt64?,
+                issued: UInt64, pickedUp: UInt64? = nil, written: UInt64? = nil, completed: UInt64?, join: Join,
+                rangeWritten: Bool = false) {
+        (self.kind, self.obj, self.msgID, self.pid, self.comm) = (kind, obj, msgID, pid, comm)
+        (self.offset, self.length, self.issued, self.pickedUp, self.written) = (offset, length, issued, pickedUp, written)
+        (self.completed, self.join, self.rangeWritten) = (completed, join, rangeWritten)
+    }
+
+    public var isCompleted: Bool { completed != nil }
+
+    /// Request to answer, in nanoseconds.
+    public var latency: UInt64? { completed.map { $0 &- issued } }
+
+    /// Where the time went. With markers: queued (request → daemon pickup), served (pickup →
+    /// data written), completed (written → cread). Without: to_write (request → last fd_write
+    /// covering it) and to_cread (that write → cread).
+    public var stages: [(stage: Stage, nanoseconds: UInt64)] {
+        guard kind == .read, let completed else { return [] }
+        if let pickedUp, let written, pickedUp >= issued, written >= pickedUp, completed >= written {
+            return [(.queued, pickedUp - issued), (.served, written - pickedUp), (.completed, completed - written)]
+        }
+        if let written, written >= issued, completed >= written {
+            return [(.toWrite, written - issued), (.toCread, completed - written)]
+        }
+        return []
+    }
+
+    public enum Stage: String, Sendable, CaseIterable {
+        case queued, served, completed
+        case toWrite = "to_write"
+        case toCread = "to_cread"
+
+        public var explanation: String {
+            switch self {
+            case .queued: return "read -> daemon pickup (marker)"
+            case .served: return "pickup -> data written (marker)"
+            case .completed: return "written -> cread (marker)"
+            case .toWrite: return "read -> last fd_write"
+            case .toCread: return "fd_write -> cread"
+            }
+        }
+    }
+}
