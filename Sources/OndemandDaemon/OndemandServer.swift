@@ -16,6 +16,8 @@ public final class OndemandServer: Sendable {
         public var cacheDirectory: String
         public var tag = "ondemand-trace"
         public var sourceDirectory: String
+        /// Blobs named explicitly (fsid → file), served before looking in `sourceDirectory`.
+        public var blobFiles: [String: String] = [:]
         public var threads = 1
         public var faults = FaultPlan()
         /// The recording instance's trace_marker; nil when nothing records.
@@ -57,6 +59,9 @@ public final class OndemandServer: Sendable {
     let openCounter = Atomic<Int>(0)
     let totals = Mutex(Totals())
     let signalFD: Int32
+    /// Written by `stop()` to wake the polling leader.
+    let wakeFD: Int32
+    let background = Mutex<pthread_t?>(nil)
     let leader = Mutex<Void>(())
     let stopping = Atomic<Bool>(false)
 
@@ -67,8 +72,10 @@ public final class OndemandServer: Sendable {
         self.log = log
         guard configuration.threads >= 1 else { throw DaemonError("--threads must be at least 1") }
 
-        let sourceFD = open(configuration.sourceDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard sourceFD >= 0 else {
+        // An empty source directory: only `blobFiles` are served.
+        let sourceFD = configuration.sourceDirectory.isEmpty ? -1
+            : open(configuration.sourceDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard sourceFD >= 0 || configuration.sourceDirectory.isEmpty else {
             throw DaemonError("\(configuration.sourceDirectory): cannot open the source directory: \(describeErrno(errno))")
         }
         self.sourceFD = sourceFD
@@ -88,6 +95,7 @@ public final class OndemandServer: Sendable {
         sigaddset(&mask, SIGINT)
         pthread_sigmask(SIG_BLOCK, &mask, nil)
         self.signalFD = signalfd(-1, &mask, Int32(SFD_CLOEXEC))
+        self.wakeFD = eventfd(0, Int32(EFD_CLOEXEC))
 
         if let inherited = configuration.inheritedDevnodeFD {
             device = try CachefilesDevice(inheritedFD: inherited, path: configuration.devnode)
@@ -102,14 +110,17 @@ public final class OndemandServer: Sendable {
             } catch {
                 throw Self.explainBindFailure(error, cacheDirectory: configuration.cacheDirectory)
             }
-            log("bound: cache \(configuration.cacheDirectory) tag \(configuration.tag), serving \(configuration.sourceDirectory) with \(configuration.threads) thread(s)")
+            let served = (configuration.blobFiles.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                          + (configuration.sourceDirectory.isEmpty ? [] : [configuration.sourceDirectory])).joined(separator: " ")
+            log("bound: cache \(configuration.cacheDirectory) tag \(configuration.tag), serving \(served) with \(configuration.threads) thread(s)")
         }
         for fault in configuration.faults.faults { log("fault plan: \(fault.spec)") }
     }
 
     deinit {
-        close(sourceFD)
+        if sourceFD >= 0 { close(sourceFD) }
         if signalFD >= 0 { close(signalFD) }
+        if wakeFD >= 0 { close(wakeFD) }
     }
 
     static func explainBindFailure(_ error: DaemonError, cacheDirectory: String) -> DaemonError {
@@ -147,6 +158,33 @@ public final class OndemandServer: Sendable {
         let span = Double((t.lastRequest ?? 0) - (t.firstRequest ?? 0)) / 1e9
         log("stopped: \(t.opens) OPEN (\(t.openErrors) refused), \(t.reads) READ, \(t.readBytes) bytes, \(t.closes) CLOSE, \(t.faults) fault(s) injected, requests over \(JSONWriter.format(span, decimals: 6)) s")
         return t
+    }
+
+    /// Serves on a background thread (for `run`); `stop()` ends it.
+    public func start() {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { raw in
+            let server = Unmanaged<OndemandServer>.fromOpaque(raw!).takeRetainedValue()
+            _ = server.serve()
+            return nil
+        }, context)
+        if rc == 0 { background.withLock { $0 = thread } } else {
+            Unmanaged<OndemandServer>.fromOpaque(context).release()
+            log("could not start the serving thread: \(describeErrno(rc))")
+        }
+    }
+
+    /// Stops serving (requests still pending stay unanswered until the devnode closes) and
+    /// waits for the workers; returns what was served.
+    public func stop() -> Totals {
+        stopping.store(true, ordering: .relaxed)
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+        if let thread = background.withLock({ t -> pthread_t? in defer { t = nil }; return t }) {
+            pthread_join(thread, nil)
+        }
+        return totals.withLock { $0 }
     }
 
     private func workerLoop() {
@@ -187,16 +225,16 @@ public final class OndemandServer: Sendable {
     private func nextMessage(_ buffer: UnsafeMutableRawBufferPointer) -> Next {
         leader.withLock { _ -> Next in
             var fds = [pollfd(fd: device.fd, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
+                       pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
             while !stopping.load(ordering: .relaxed) {
-                fds[0].revents = 0
-                fds[1].revents = 0
+                for i in fds.indices { fds[i].revents = 0 }
                 if poll(&fds, nfds_t(fds.count), -1) < 0 {
                     if errno == EINTR { continue }
                     log("poll failed: \(describeErrno(errno)); stopping")
                     break
                 }
-                if fds[1].revents != 0 { break }  // SIGTERM/SIGINT
+                if fds[1].revents != 0 || fds[2].revents != 0 { break }  // SIGTERM/SIGINT, or stop()
                 if fds[0].revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 {
                     log("\(device.path): poll reported an error; stopping")
                     break
@@ -251,16 +289,18 @@ public final class OndemandServer: Sendable {
         case .failure(let rejection): refuse(EINVAL, "refused key: \(rejection)"); return
         case .success(let n): name = n
         }
-        let blobFD = openat(sourceFD, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        let blobPath = configuration.blobFiles[name] ?? "\(configuration.sourceDirectory)/\(name)"
+        let blobFD = configuration.blobFiles[name].map { Glibc.open($0, O_RDONLY | O_CLOEXEC) }
+            ?? (sourceFD >= 0 ? openat(sourceFD, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1)
         guard blobFD >= 0 else {
-            let e = errno
-            refuse(e == ENOENT ? ENOENT : EIO, "blob \(configuration.sourceDirectory)/\(name): \(describeErrno(e))")
+            let e = sourceFD >= 0 || configuration.blobFiles[name] != nil ? errno : ENOENT
+            refuse(e == ENOENT ? ENOENT : EIO, "blob \(blobPath): \(describeErrno(e))")
             return
         }
         var st = stat()
         guard fstat(blobFD, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
             close(blobFD)
-            refuse(EIO, "blob \(configuration.sourceDirectory)/\(name) is not a regular file")
+            refuse(EIO, "blob \(blobPath) is not a regular file")
             return
         }
         let size = UInt64(st.st_size)

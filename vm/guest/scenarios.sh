@@ -91,6 +91,27 @@ special_errors() {
     echo "== $name done"
 }
 
+# `ondemand-trace run`: daemon + recording + mount + built-in workload (verified byte for byte
+# against the image's source tree) + report, in one command; then the same with a command.
+special_run() {
+    name=$1 out=$share/out/$1
+    mkdir -p $out /cache/$name-seq /cache/$name-rnd /cache/$name-cmd
+    echo "== $name: ondemand-trace run"
+    timeout 60 $bin run --image /tmp/blobs/small --fsid small --cache-dir /cache/$name-seq --expect $share/trees/small \
+        --threads 2 --readers 2 -o $out/seq.dat --report $out/seq.json --log $out/seq-daemon.log 2> $out/seq.err
+    echo $? > $out/seq.rc
+    timeout 60 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-rnd --expect $share/trees/small \
+        --order random --block-size 8192 --readers 3 --fault delay=1ms..3ms,seed=5 \
+        -o $out/rnd.dat --report $out/rnd.json --log $out/rnd-daemon.log 2> $out/rnd.err
+    echo $? > $out/rnd.rc
+    timeout 60 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-cmd -o $out/cmd.dat --report $out/cmd.json \
+        --log $out/cmd-daemon.log -- sh -c 'md5sum hello.txt sub/12k.bin > /tmp/cmd-md5.txt; false' 2> $out/cmd.err
+    echo $? > $out/cmd.rc
+    cp /tmp/cmd-md5.txt $out/cmd-md5.txt
+    rm -rf /cache/$name-seq /cache/$name-rnd /cache/$name-cmd
+    echo "== $name done: $(cat $out/seq.rc) $(cat $out/rnd.rc) $(cat $out/cmd.rc)"
+}
+
 while read -r line; do
     case "$line" in ''|'#'*) continue ;; esac
     set -- $line
