@@ -11,8 +11,11 @@ import Synchronization
 public final class OndemandServer: Sendable {
     public struct Configuration: Sendable {
         public var devnode = "/dev/cachefiles"
-        /// A devnode fd inherited from a daemon that died (failover): no bind, `restore` instead.
+        /// A devnode fd inherited from the process that holds it across daemons (failover).
         public var inheritedDevnodeFD: Int32?
+        /// With an inherited, already bound devnode: send `restore` (the kernel re-queues the
+        /// requests the dead daemon had read but not answered) instead of binding.
+        public var restore = false
         public var cacheDirectory: String
         public var tag = "ondemand-trace"
         public var sourceDirectory: String
@@ -80,7 +83,7 @@ public final class OndemandServer: Sendable {
         }
         self.sourceFD = sourceFD
 
-        if configuration.inheritedDevnodeFD == nil {
+        if !configuration.restore {
             var st = stat()
             guard stat(configuration.cacheDirectory, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
                 throw DaemonError("\(configuration.cacheDirectory): the cache directory does not exist or is not a directory")
@@ -97,12 +100,19 @@ public final class OndemandServer: Sendable {
         self.signalFD = signalfd(-1, &mask, Int32(SFD_CLOEXEC))
         self.wakeFD = eventfd(0, Int32(EFD_CLOEXEC))
 
-        if let inherited = configuration.inheritedDevnodeFD {
+        if configuration.restore {
+            guard let inherited = configuration.inheritedDevnodeFD else {
+                throw DaemonError("restore needs the inherited devnode fd of the previous daemon (--devnode-fd)")
+            }
             device = try CachefilesDevice(inheritedFD: inherited, path: configuration.devnode)
             try device.command("restore")
-            log("restored: re-reading the requests in flight on inherited devnode fd \(inherited)")
+            log("restored: the requests in flight on inherited devnode fd \(inherited) are queued again")
         } else {
-            device = try CachefilesDevice(path: configuration.devnode)
+            if let inherited = configuration.inheritedDevnodeFD {
+                device = try CachefilesDevice(inheritedFD: inherited, path: configuration.devnode)
+            } else {
+                device = try CachefilesDevice(path: configuration.devnode)
+            }
             try device.command("dir \(configuration.cacheDirectory)")
             try device.command("tag \(configuration.tag)")
             do {

@@ -112,6 +112,44 @@ special_run() {
     echo "== $name done: $(cat $out/seq.rc) $(cat $out/rnd.rc) $(cat $out/cmd.rc)"
 }
 
+# Failover: this shell holds /dev/cachefiles (fd 3) across daemons. The first daemon exits when
+# it picks up READ #5; a second one adopts fd 3 with --restore, the kernel re-sends what was in
+# flight (re-opening the object), and the reader finishes with every checksum right.
+special_failover() {
+    name=$1 out=$share/out/$1 inst=$tracing/instances/$1
+    mkdir -p $out /cache/$name $inst
+    echo "== $name: daemon exit + restore"
+    echo mono > $inst/trace_clock
+    echo 1 > $inst/events/cachefiles/enable
+    rm -f /tmp/ready /tmp/ready2
+    exec 3<>/dev/cachefiles
+    $bin daemon --devnode-fd 3 --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name --fault exit,nth=5 \
+        --marker-file $inst/trace_marker --log $out/daemon1.log --ready-file /tmp/ready 2> $out/daemon1.err &
+    pid=$!
+    n=0
+    while [ ! -e /tmp/ready ] && kill -0 $pid 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    # (busybox timeout leaves a watcher process for up to a second: keep fd 3 away from it)
+    timeout 20 mount -t erofs none -o fsid=small /mnt/img 2> $out/mount.err 3<&-
+    echo $? > $out/mount.rc
+    (timeout 40 sh -c ". $share/workloads.sh; workload_readall" > $out/md5.txt 2> $out/workload.err; echo $? > $out/workload.rc) 3<&- &
+    reader=$!
+    wait $pid
+    echo $? > $out/daemon1.rc
+    $bin daemon --devnode-fd 3 --restore --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name \
+        --marker-file $inst/trace_marker --log $out/daemon2.log --ready-file /tmp/ready2 2> $out/daemon2.err &
+    pid=$!
+    wait $reader
+    timeout 10 umount /mnt/img 3<&- || umount -l /mnt/img
+    kill -TERM $pid; wait $pid
+    echo $? > $out/daemon2.rc
+    exec 3<&-
+    echo 0 > $inst/tracing_on
+    cat $inst/trace > $out/trace.txt
+    dmesg > $out/dmesg.txt
+    rm -rf /cache/$name
+    echo "== $name done: daemons $(cat $out/daemon1.rc) $(cat $out/daemon2.rc), reader $(cat $out/workload.rc)"
+}
+
 while read -r line; do
     case "$line" in ''|'#'*) continue ;; esac
     set -- $line
