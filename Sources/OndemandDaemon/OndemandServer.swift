@@ -11,11 +11,16 @@ import Synchronization
 public final class OndemandServer: Sendable {
     public struct Configuration: Sendable {
         public var devnode = "/dev/cachefiles"
-        /// A devnode fd inherited from a daemon that died (failover): no bind, `restore` instead.
+        /// A devnode fd inherited from the process that holds it across daemons (failover).
         public var inheritedDevnodeFD: Int32?
+        /// With an inherited, already bound devnode: send `restore` (the kernel re-queues the
+        /// requests the dead daemon had read but not answered) instead of binding.
+        public var restore = false
         public var cacheDirectory: String
         public var tag = "ondemand-trace"
         public var sourceDirectory: String
+        /// Blobs named explicitly (fsid → file), served before looking in `sourceDirectory`.
+        public var blobFiles: [String: String] = [:]
         public var threads = 1
         public var faults = FaultPlan()
         /// The recording instance's trace_marker; nil when nothing records.
@@ -57,6 +62,11 @@ public final class OndemandServer: Sendable {
     let openCounter = Atomic<Int>(0)
     let totals = Mutex(Totals())
     let signalFD: Int32
+    /// Written by `stop()` to wake the polling leader.
+    let wakeFD: Int32
+    let background = Mutex<pthread_t?>(nil)
+    let leader = Mutex<Void>(())
+    let stopping = Atomic<Bool>(false)
 
     /// Checks the directories, opens the devnode and binds (or restores); after this returns the
     /// kernel may send requests. SIGTERM and SIGINT are blocked here and handled by `serve()`.
@@ -65,13 +75,15 @@ public final class OndemandServer: Sendable {
         self.log = log
         guard configuration.threads >= 1 else { throw DaemonError("--threads must be at least 1") }
 
-        let sourceFD = open(configuration.sourceDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard sourceFD >= 0 else {
+        // An empty source directory: only `blobFiles` are served.
+        let sourceFD = configuration.sourceDirectory.isEmpty ? -1
+            : open(configuration.sourceDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard sourceFD >= 0 || configuration.sourceDirectory.isEmpty else {
             throw DaemonError("\(configuration.sourceDirectory): cannot open the source directory: \(describeErrno(errno))")
         }
         self.sourceFD = sourceFD
 
-        if configuration.inheritedDevnodeFD == nil {
+        if !configuration.restore {
             var st = stat()
             guard stat(configuration.cacheDirectory, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
                 throw DaemonError("\(configuration.cacheDirectory): the cache directory does not exist or is not a directory")
@@ -86,13 +98,21 @@ public final class OndemandServer: Sendable {
         sigaddset(&mask, SIGINT)
         pthread_sigmask(SIG_BLOCK, &mask, nil)
         self.signalFD = signalfd(-1, &mask, Int32(SFD_CLOEXEC))
+        self.wakeFD = eventfd(0, Int32(EFD_CLOEXEC))
 
-        if let inherited = configuration.inheritedDevnodeFD {
+        if configuration.restore {
+            guard let inherited = configuration.inheritedDevnodeFD else {
+                throw DaemonError("restore needs the inherited devnode fd of the previous daemon (--devnode-fd)")
+            }
             device = try CachefilesDevice(inheritedFD: inherited, path: configuration.devnode)
             try device.command("restore")
-            log("restored: re-reading the requests in flight on inherited devnode fd \(inherited)")
+            log("restored: the requests in flight on inherited devnode fd \(inherited) are queued again")
         } else {
-            device = try CachefilesDevice(path: configuration.devnode)
+            if let inherited = configuration.inheritedDevnodeFD {
+                device = try CachefilesDevice(inheritedFD: inherited, path: configuration.devnode)
+            } else {
+                device = try CachefilesDevice(path: configuration.devnode)
+            }
             try device.command("dir \(configuration.cacheDirectory)")
             try device.command("tag \(configuration.tag)")
             do {
@@ -100,17 +120,23 @@ public final class OndemandServer: Sendable {
             } catch {
                 throw Self.explainBindFailure(error, cacheDirectory: configuration.cacheDirectory)
             }
-            log("bound: cache \(configuration.cacheDirectory) tag \(configuration.tag), serving \(configuration.sourceDirectory) with \(configuration.threads) thread(s)")
+            let served = (configuration.blobFiles.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                          + (configuration.sourceDirectory.isEmpty ? [] : [configuration.sourceDirectory])).joined(separator: " ")
+            log("bound: cache \(configuration.cacheDirectory) tag \(configuration.tag), serving \(served) with \(configuration.threads) thread(s)")
         }
         for fault in configuration.faults.faults { log("fault plan: \(fault.spec)") }
     }
 
     deinit {
-        close(sourceFD)
+        if sourceFD >= 0 { close(sourceFD) }
         if signalFD >= 0 { close(signalFD) }
+        if wakeFD >= 0 { close(wakeFD) }
     }
 
     static func explainBindFailure(_ error: DaemonError, cacheDirectory: String) -> DaemonError {
+        if error.errno == ENOBUFS {
+            return DaemonError("bind ondemand failed with ENOBUFS: the filesystem of \(cacheDirectory) is too full for cachefiles (free space or inodes below its bstop/fstop limits)", errno: ENOBUFS)
+        }
         guard error.errno == EOPNOTSUPP else { return error }
         var fs = statfs()
         let tmpfsMagic = 0x0102_1994
@@ -144,6 +170,33 @@ public final class OndemandServer: Sendable {
         return t
     }
 
+    /// Serves on a background thread (for `run`); `stop()` ends it.
+    public func start() {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { raw in
+            let server = Unmanaged<OndemandServer>.fromOpaque(raw!).takeRetainedValue()
+            _ = server.serve()
+            return nil
+        }, context)
+        if rc == 0 { background.withLock { $0 = thread } } else {
+            Unmanaged<OndemandServer>.fromOpaque(context).release()
+            log("could not start the serving thread: \(describeErrno(rc))")
+        }
+    }
+
+    /// Stops serving (requests still pending stay unanswered until the devnode closes) and
+    /// waits for the workers; returns what was served.
+    public func stop() -> Totals {
+        stopping.store(true, ordering: .relaxed)
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+        if let thread = background.withLock({ t -> pthread_t? in defer { t = nil }; return t }) {
+            pthread_join(thread, nil)
+        }
+        return totals.withLock { $0 }
+    }
+
     private func workerLoop() {
         let capacity = 1 << 16
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
@@ -155,36 +208,11 @@ public final class OndemandServer: Sendable {
         defer { free(data) }
         let dataBuffer = UnsafeMutableRawBufferPointer(start: data, count: dataCapacity)
 
-        var fds = [pollfd(fd: device.fd, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
         while true {
-            fds[0].revents = 0
-            fds[1].revents = 0
-            let ready = poll(&fds, nfds_t(fds.count), -1)
-            if ready < 0 {
-                if errno == EINTR { continue }
-                log("poll failed: \(describeErrno(errno)); stopping")
-                return
-            }
-            if fds[1].revents != 0 {
-                return  // SIGTERM/SIGINT: left unread so every worker sees it
-            }
-            if fds[0].revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 {
-                log("\(device.path): poll reported an error; stopping")
-                return
-            }
-            let n: Int
-            do { n = try device.readMessage(into: buffer) } catch {
-                log("\(error); stopping")
-                return
-            }
-            guard n > 0 else { continue }
             let message: CachefilesMessage
-            do {
-                message = try CachefilesMessage.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            } catch {
-                log("\(device.path): undecodable message: \(error)")
-                continue
+            switch nextMessage(buffer) {
+            case .stop: return
+            case .message(let m): message = m
             }
             let now = monotonicNanoseconds()
             totals.withLock { t in
@@ -196,6 +224,45 @@ public final class OndemandServer: Sendable {
             case .read(let read): handleRead(message, read, data: dataBuffer)
             case .close: handleClose(message)
             }
+        }
+    }
+
+    private enum Next { case message(CachefilesMessage), stop }
+
+    /// Waits for the next request. One thread at a time polls and reads (leader/followers): the
+    /// kernel wakes every poller of /dev/cachefiles for each request, and all but one would read
+    /// nothing. The leader hands over as soon as it has a message, then serves it.
+    private func nextMessage(_ buffer: UnsafeMutableRawBufferPointer) -> Next {
+        leader.withLock { _ -> Next in
+            var fds = [pollfd(fd: device.fd, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+            while !stopping.load(ordering: .relaxed) {
+                for i in fds.indices { fds[i].revents = 0 }
+                if poll(&fds, nfds_t(fds.count), -1) < 0 {
+                    if errno == EINTR { continue }
+                    log("poll failed: \(describeErrno(errno)); stopping")
+                    break
+                }
+                if fds[1].revents != 0 || fds[2].revents != 0 { break }  // SIGTERM/SIGINT, or stop()
+                if fds[0].revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 {
+                    log("\(device.path): poll reported an error; stopping")
+                    break
+                }
+                let n: Int
+                do { n = try device.readMessage(into: buffer) } catch {
+                    log("\(error); stopping")
+                    break
+                }
+                guard n > 0 else { continue }
+                do {
+                    return .message(try CachefilesMessage.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<n])))
+                } catch {
+                    log("\(device.path): undecodable message: \(error)")
+                }
+            }
+            stopping.store(true, ordering: .relaxed)
+            return .stop
         }
     }
 
@@ -232,16 +299,18 @@ public final class OndemandServer: Sendable {
         case .failure(let rejection): refuse(EINVAL, "refused key: \(rejection)"); return
         case .success(let n): name = n
         }
-        let blobFD = openat(sourceFD, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        let blobPath = configuration.blobFiles[name] ?? "\(configuration.sourceDirectory)/\(name)"
+        let blobFD = configuration.blobFiles[name].map { Glibc.open($0, O_RDONLY | O_CLOEXEC) }
+            ?? (sourceFD >= 0 ? openat(sourceFD, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1)
         guard blobFD >= 0 else {
-            let e = errno
-            refuse(e == ENOENT ? ENOENT : EIO, "blob \(configuration.sourceDirectory)/\(name): \(describeErrno(e))")
+            let e = sourceFD >= 0 || configuration.blobFiles[name] != nil ? errno : ENOENT
+            refuse(e == ENOENT ? ENOENT : EIO, "blob \(blobPath): \(describeErrno(e))")
             return
         }
         var st = stat()
         guard fstat(blobFD, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
             close(blobFD)
-            refuse(EIO, "blob \(configuration.sourceDirectory)/\(name) is not a regular file")
+            refuse(EIO, "blob \(blobPath) is not a regular file")
             return
         }
         let size = UInt64(st.st_size)

@@ -39,6 +39,13 @@ final class MappedFile {
         bytes = UnsafeRawBufferPointer(start: mapped, count: size)
     }
 
+    /// Lets the kernel drop the pages read so far from this process (they stay in the page cache):
+    /// after the structure check has touched every ring-buffer page header, the mapping would
+    /// otherwise hold the whole file resident while libtracecmd reads it again.
+    func dropResidentPages() {
+        if let base { _ = madvise(base, bytes.count, MADV_DONTNEED) }
+    }
+
     deinit {
         if let base { munmap(base, bytes.count) }
     }

@@ -22,7 +22,21 @@ enum TraceDatReader {
             self.body = body
         }
 
+        /// Comms of pids below `directPids`, indexed by pid: hashing per record showed up in profiles.
+        var commByPid: [String??] = []
+        static let directPids = 1 << 22
+
         func comm(_ pid: Int32) -> String? {
+            guard pid >= 0, Int(pid) < Self.directPids else { return lookUpComm(pid) }
+            let i = Int(pid)
+            if i < commByPid.count, let known = commByPid[i] { return known }
+            if i >= commByPid.count { commByPid.append(contentsOf: repeatElement(nil, count: i + 1 - commByPid.count)) }
+            let name = lookUpComm(pid)
+            commByPid[i] = .some(name)
+            return name
+        }
+
+        func lookUpComm(_ pid: Int32) -> String? {
             if let known = comms[pid] { return known }
             var name: String?
             if let raw = tep_data_comm_from_pid(tep, pid) {

@@ -53,6 +53,7 @@ public enum TraceInput {
         let prefix = Array(file.bytes.prefix(4096))
         if TraceDatStructure.looksLikeTraceDat(prefix) {
             let structure = try TraceDatStructure.parse(file.bytes, path: path)
+            file.dropResidentPages()
             return try TraceDatReader.read(path: path, structure: structure, selection: selection, body)
         }
         guard isText(prefix, truncated: file.bytes.count > prefix.count) else {

@@ -28,6 +28,14 @@ struct Daemon: ParsableCommand {
               exit,nth=10              the daemon exits when it picks up the 10th READ
             Each injected fault is logged and, when recording, marked.
 
+            Failover (6.8+ kernels): a parent holds /dev/cachefiles open and passes it down; when \
+            the daemon dies, a new one started with --devnode-fd N --restore serves the requests \
+            the dead one had taken, and the readers never see an error:
+              exec 3<>/dev/cachefiles
+              ondemand-trace daemon --devnode-fd 3 --cache-dir /cache --source-dir blobs &
+              # ... the daemon dies ...
+              ondemand-trace daemon --devnode-fd 3 --restore --cache-dir /cache --source-dir blobs &
+
             With --marker-file (a tracefs instance's trace_marker), each stage of each request \
             is written as an 'odt1 ...' line (docs/markers.md) into the same ring buffer as the \
             kernel's cachefiles events.
@@ -67,11 +75,15 @@ struct Daemon: ParsableCommand {
     @Option(help: ArgumentHelp("The cachefiles devnode.", valueName: "path"))
     var devnode = "/dev/cachefiles"
 
-    @Option(help: ArgumentHelp("Failover: adopt this inherited, already bound devnode fd and send 'restore' instead of binding.", valueName: "fd"))
+    @Option(help: ArgumentHelp("Use this inherited /dev/cachefiles fd (held open by a parent across daemon restarts) instead of opening the devnode.", valueName: "fd"))
     var devnodeFd: Int32?
+
+    @Flag(help: "Failover: the inherited devnode (--devnode-fd) is already bound by a daemon that died; send 'restore' so the kernel re-sends its unanswered requests.")
+    var restore = false
 
     func validate() throws {
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if restore && devnodeFd == nil { throw ValidationError("--restore needs --devnode-fd: the devnode the previous daemon bound") }
         do { _ = try FaultPlan.parse(faults) } catch { throw ValidationError(error.description) }
     }
 
@@ -83,6 +95,7 @@ struct Daemon: ParsableCommand {
         configuration.markerPath = markerFile
         configuration.devnode = devnode
         configuration.inheritedDevnodeFD = devnodeFd
+        configuration.restore = restore
         let server: OndemandServer
         do {
             let daemonLog = try log.map { path throws(DaemonError) in try DaemonLog(path: path) } ?? DaemonLog()

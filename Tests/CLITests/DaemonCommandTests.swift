@@ -62,4 +62,18 @@ private func scratchDirectory() throws -> String {
         #expect(result.status == 2)
         #expect(result.stderr.contains("/dev/cachefiles: must run as root"))
     }
+
+    @Test func runRefusesAnFsidThatNamesAPath() throws {
+        let dir = try scratchDirectory()
+        let result = try runTool(["run", "--image", dir + "/img", "--fsid", "../x", "--cache-dir", dir + "/cache"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("fsid \"../x\": contains '/'"))
+    }
+
+    @Test func runNamesAMissingImage() throws {
+        let dir = try scratchDirectory()
+        let result = try runTool(["run", "--image", dir + "/small.erofs", "--cache-dir", dir + "/cache"])
+        #expect(result.status == 2)
+        #expect(result.stderr == "ondemand-trace run: \(dir)/small.erofs: not a readable regular file\n")
+    }
 }

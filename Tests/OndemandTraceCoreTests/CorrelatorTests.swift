@@ -121,6 +121,21 @@ struct EventScript {
         #expect(r.reads.map(\.latency) == [20_000, 35_000, 54_000])
     }
 
+    /// Overlapping READs of one object served by two threads: a write that covers both READs
+    /// belongs to the READ whose range it is, and its thread's cread completes that one.
+    @Test func overlappingRangesFollowTheWriteThatMatchesThem() {
+        var s = EventScript()
+        s.read(1, 4096, 4096, at: 0, pid: 201)          // B: inside A's range, first
+        s.read(1, 0, 16384, at: 1, pid: 202)            // A
+        s.write(1, 0, 16384, at: 10, thread: 11)        // thread 11 serves A (covers B too)
+        s.cread(1, msg: 2, at: 11, thread: 11)
+        s.write(1, 4096, 4096, at: 12, thread: 12)      // thread 12 serves B
+        s.cread(1, msg: 1, at: 13, thread: 12)
+        let r = s.run()
+        #expect(r.anomalies.isEmpty)
+        #expect(r.readMsgIDs == [0: 2, 4096: 1])
+    }
+
     /// A daemon writing one request in several pieces: the READ is written when all are in.
     @Test func readWrittenInPieces() {
         var s = EventScript()

@@ -14,3 +14,18 @@ workload_parallel4() {
     wait
     cat /tmp/part.* | sort -k2; rm -f /tmp/part.*
 }
+
+# Every file read once into /dev/null: the daemon's throughput, not md5sum's (for benchmarks).
+workload_catall() { (cd /mnt/img && find . -type f | sort | xargs cat > /dev/null) && echo "read all"; }
+
+# The same with 4 readers at once.
+workload_parallel4cat() {
+    (cd /mnt/img && find . -type f | sort) > /tmp/files
+    i=0
+    while [ $i -lt 4 ]; do
+        (cd /mnt/img && awk -v k=$i 'NR % 4 == k' /tmp/files | xargs -r cat > /dev/null) &
+        i=$((i + 1))
+    done
+    wait
+    echo "read all"
+}

@@ -227,7 +227,7 @@ public enum Errno {
     public static let names: [String: Int32] = [
         "EPERM": 1, "ENOENT": 2, "EIO": 5, "ENXIO": 6, "EAGAIN": 11, "ENOMEM": 12, "EACCES": 13,
         "EBUSY": 16, "ENODEV": 19, "EINVAL": 22, "ENOSPC": 28, "EROFS": 30, "ENAMETOOLONG": 36,
-        "ENODATA": 61, "EOPNOTSUPP": 95, "ETIMEDOUT": 110,
+        "ENODATA": 61, "EOPNOTSUPP": 95, "ENOBUFS": 105, "ETIMEDOUT": 110,
     ]
 
     public static func parse(_ text: String) -> Int32? {

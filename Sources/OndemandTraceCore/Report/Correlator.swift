@@ -68,13 +68,20 @@ public final class Correlator {
         var lifetime: ObjectLifetime
         var reads: [PendingRead] = []
         var opens: [PendingOpen] = []
-        /// Daemon threads whose last fd_write (since their last cread) covered no outstanding READ:
-        /// their next cread answers a READ the trace does not hold.
-        var strayWriters: Set<Int32> = []
+        /// Per daemon thread, the READ its last fd_write completed (its serial), or 0 when that
+        /// write covered no outstanding READ (its next cread answers a READ the trace lacks).
+        var lastWrittenBy = ThreadSlots()
         init(obj: UInt32, timestamp: UInt64) { lifetime = ObjectLifetime(obj: obj, firstSeen: timestamp) }
     }
 
-    private var objects: [UInt32: ObjectState] = [:]
+    /// Objects by obj. Debug ids come from a kernel counter, so they are small and dense: an
+    /// array indexed by obj is both compact and cheaper than hashing, per record.
+    private var objectsByID: [ObjectState?] = []
+    private var sparseObjects: [UInt32: ObjectState] = [:]
+    private static let denseLimit: UInt32 = 1 << 22
+    private var objects: [ObjectState] {
+        objectsByID.compactMap { $0 } + Array(sparseObjects.values)
+    }
     /// The daemon's object_id → obj, learnt from OPEN markers (fd) to join READ markers.
     private var objByObjectID: [UInt32: UInt32] = [:]
     private var serial: UInt64 = 0
@@ -93,13 +100,26 @@ public final class Correlator {
         self.onAnomaly = onAnomaly
     }
 
-    public var outstandingReads: Int { objects.values.reduce(0) { $0 + $1.reads.count } }
+    public var outstandingReads: Int { objects.reduce(0) { $0 + $1.reads.count } }
 
+    @inline(__always)
     private func object(_ obj: UInt32, _ timestamp: UInt64) -> ObjectState {
-        if let state = objects[obj] { return state }
+        if obj < Self.denseLimit {
+            let i = Int(obj)
+            if i < objectsByID.count, let state = objectsByID[i] { return state }
+            if i >= objectsByID.count { objectsByID.append(contentsOf: repeatElement(nil, count: max(i + 1, objectsByID.count * 2) - objectsByID.count)) }
+            let state = ObjectState(obj: obj, timestamp: timestamp)
+            objectsByID[i] = state
+            return state
+        }
+        if let state = sparseObjects[obj] { return state }
         let state = ObjectState(obj: obj, timestamp: timestamp)
-        objects[obj] = state
+        sparseObjects[obj] = state
         return state
+    }
+
+    private func existingObject(_ obj: UInt32) -> ObjectState? {
+        obj < Self.denseLimit ? (Int(obj) < objectsByID.count ? objectsByID[Int(obj)] : nil) : sparseObjects[obj]
     }
 
     // MARK: input
@@ -122,7 +142,13 @@ public final class Correlator {
             default: return
             }
             let obj = g["obj"]?.integer.map { UInt32(truncatingIfNeeded: $0) }
-            let detail = g.fields.filter { $0.name != "obj" }.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
+            let detail = g.fields.filter { $0.name != "obj" }.map { field -> String in
+                // `int error` is a negative errno; a decoder that lost the sign gives its 64-bit pattern.
+                if field.name == "error", case .unsigned(let raw) = field.value {
+                    return "error=\(Int32(truncatingIfNeeded: raw))"
+                }
+                return "\(field.name)=\(field.value)"
+            }.joined(separator: " ")
             onAnomaly(Anomaly(kind: kind, obj: obj, timestamp: t, detail: detail))
         }
     }
@@ -156,16 +182,26 @@ public final class Correlator {
             state.lifetime.fdWrites += 1
             let end = start &+ Int64(clamping: length)
             var coveredAny = false
-            for i in state.reads.indices where !state.reads[i].isWritten {
-                let r = state.reads[i]
-                let overlap = min(end, r.start &+ Int64(clamping: r.length)) - max(start, r.start)
-                guard overlap > 0 else { continue }
-                coveredAny = true
-                state.reads[i].covered = min(r.length, r.covered + UInt64(overlap))
-                state.reads[i].writerPid = event.pid
-                state.reads[i].lastWrite = t
+            var completed: (serial: UInt64, exact: Bool)?
+            let pid = event.pid
+            // One exclusive access for the whole scan (this runs once per fd_write).
+            state.reads.withUnsafeMutableBufferPointer { reads in
+                for i in reads.indices where !reads[i].isWritten {
+                    let r = reads[i]
+                    let overlap = min(end, r.start &+ Int64(clamping: r.length)) - max(start, r.start)
+                    guard overlap > 0 else { continue }
+                    coveredAny = true
+                    reads[i].covered = min(r.length, r.covered + UInt64(overlap))
+                    reads[i].writerPid = pid
+                    reads[i].lastWrite = t
+                    // The READ this write is for: the one it covers exactly, else the oldest it completes.
+                    if reads[i].isWritten, completed == nil || (!completed!.exact && r.start == start && r.length == length) {
+                        completed = (r.serial, r.start == start && r.length == length)
+                    }
+                }
             }
-            if coveredAny { state.strayWriters.remove(event.pid) } else { state.strayWriters.insert(event.pid) }
+            if let completed { state.lastWrittenBy.set(pid, completed.serial) }
+            else if !coveredAny { state.lastWrittenBy.set(pid, 0) }
         case .cread(let c):
             completeRead(state, msgID: c.msgID, pid: event.pid, at: t)
         case .open(let o):
@@ -226,19 +262,25 @@ public final class Correlator {
         if let msgID, let i = reads.firstIndex(where: { $0.markerMsg == msgID }) {
             index = i; join = .marker
         } else {
-            // Among written reads, the one this thread wrote earliest; else the oldest written.
+            // The READ this thread's last write completed; else, among written READs, the one this
+            // thread wrote earliest; else the oldest written.
             var best: Int?
-            for i in reads.indices where reads[i].isWritten && reads[i].writerPid == pid && reads[i].markerMsg == nil {
-                if best == nil || reads[i].lastWrite! < reads[best!].lastWrite! { best = i }
+            if let serial = state.lastWrittenBy.get(pid), serial != 0 {
+                best = reads.firstIndex { $0.serial == serial && $0.markerMsg == nil }
+            }
+            if best == nil {
+                for i in reads.indices where reads[i].isWritten && reads[i].writerPid == pid && reads[i].markerMsg == nil {
+                    if best == nil || reads[i].lastWrite! < reads[best!].lastWrite! { best = i }
+                }
             }
             if let best { index = best; join = .thread }
             else if let i = reads.firstIndex(where: { $0.isWritten && $0.markerMsg == nil }) { index = i }
-            else if state.strayWriters.contains(pid) { index = nil } // it wrote for a READ not in the trace
+            else if state.lastWrittenBy.get(pid) == 0 { index = nil } // it wrote for a READ not in the trace
             else if let i = reads.firstIndex(where: { $0.writerPid == pid && $0.markerMsg == nil }) { index = i }
             else if let i = reads.firstIndex(where: { $0.markerMsg == nil }) { index = i }
         }
         let obj = state.lifetime.obj
-        let strayWrite = state.strayWriters.remove(pid) != nil
+        let strayWrite = state.lastWrittenBy.remove(pid) == 0
         guard let index else {
             onAnomaly(Anomaly(kind: .creadWithoutRead, obj: obj, timestamp: t,
                               detail: "cread msg_id=\(msgID.map(String.init) ?? "-") with no outstanding read"
@@ -270,7 +312,7 @@ public final class Correlator {
         case .open:
             if m.stage == .pickup || objByObjectID[m.objectID] == nil {
                 // The OPEN record carries the fd the daemon's marker names: that ties oid to obj.
-                let candidate = objects.values.filter { s in s.opens.contains { $0.fd == m.fd && $0.markerMsg == nil } }
+                let candidate = objects.filter { s in s.opens.contains { $0.fd == m.fd && $0.markerMsg == nil } }
                     .max { ($0.opens.last?.issued ?? 0) < ($1.opens.last?.issued ?? 0) }
                 if let state = candidate, m.fd != nil {
                     objByObjectID[m.objectID] = state.lifetime.obj
@@ -281,11 +323,11 @@ public final class Correlator {
                 }
             }
             if m.stage == .done, let res = m.result, res < 0, let obj = objByObjectID[m.objectID],
-               let state = objects[obj], let i = state.opens.firstIndex(where: { $0.markerMsg == m.msgID }) {
+               let state = existingObject(obj), let i = state.opens.firstIndex(where: { $0.markerMsg == m.msgID }) {
                 state.opens[i].markerResult = res
             }
         case .read:
-            guard let obj = objByObjectID[m.objectID], let state = objects[obj] else { return }
+            guard let obj = objByObjectID[m.objectID], let state = existingObject(obj) else { return }
             switch m.stage {
             case .pickup:
                 if let i = state.reads.firstIndex(where: { $0.markerMsg == nil && $0.start == m.offset && $0.length == m.length }) {
@@ -306,7 +348,8 @@ public final class Correlator {
     /// released are flagged. Returns every object's lifetime, ordered by obj.
     public func finish() -> [ObjectLifetime] {
         let end = lastTimestamp ?? 0
-        for state in objects.values.sorted(by: { $0.lifetime.obj < $1.lifetime.obj }) {
+        let all = objects.sorted { $0.lifetime.obj < $1.lifetime.obj }
+        for state in all {
             let obj = state.lifetime.obj
             for open in state.opens {
                 let answer = open.markerResult.map { "the daemon answered \($0)" } ?? "no copen"
@@ -334,7 +377,35 @@ public final class Correlator {
             state.reads.removeAll()
             state.opens.removeAll()
         }
-        return objects.values.map(\.lifetime).sorted { $0.obj < $1.obj }
+        return all.map(\.lifetime)
+    }
+}
+
+/// A few daemon threads' values: a linear scan beats hashing for the handful of workers a daemon has.
+struct ThreadSlots {
+    private var pids: [Int32] = []
+    private var values: [UInt64] = []
+
+    func get(_ pid: Int32) -> UInt64? {
+        for i in pids.indices where pids[i] == pid { return values[i] }
+        return nil
+    }
+
+    mutating func set(_ pid: Int32, _ value: UInt64) {
+        for i in pids.indices where pids[i] == pid { values[i] = value; return }
+        pids.append(pid)
+        values.append(value)
+    }
+
+    @discardableResult
+    mutating func remove(_ pid: Int32) -> UInt64? {
+        for i in pids.indices where pids[i] == pid {
+            let value = values[i]
+            pids.swapAt(i, pids.count - 1); pids.removeLast()
+            values.swapAt(i, values.count - 1); values.removeLast()
+            return value
+        }
+        return nil
     }
 }
 
