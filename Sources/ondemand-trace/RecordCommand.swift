@@ -20,10 +20,14 @@ struct Record: ParsableCommand {
 
             Needs root (or CAP_SYS_ADMIN) and tracefs; `ondemand-trace doctor` checks everything.
 
+            --live prints, every --interval, the READs and OPENs answered in it with their \
+            latency percentiles (the report's correlation), and stops after --count lines.
+
             Examples:
               ondemand-trace record -o boot.dat --duration 30s
               ondemand-trace record -o run.dat -- ./workload.sh
-              ondemand-trace record --events sched:sched_process_exec,ftrace:print -- make -j2
+              ondemand-trace record --live --interval 1s --count 10
+              ondemand-trace record --events sched:sched_process_exec -- make
             """
     )
 
