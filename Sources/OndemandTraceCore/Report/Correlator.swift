@@ -256,28 +256,22 @@ public final class Correlator {
     }
 
     private func completeRead(_ state: ObjectState, msgID: UInt32?, pid: Int32, at t: UInt64) {
-        let reads = state.reads
-        var join = RequestRecord.Join.arrival
-        var index: Int?
-        if let msgID, let i = reads.firstIndex(where: { $0.markerMsg == msgID }) {
-            index = i; join = .marker
-        } else {
+        let lastWritten = state.lastWrittenBy.get(pid)
+        let (index, join) = state.reads.withUnsafeBufferPointer { reads -> (Int?, RequestRecord.Join) in
+            if let msgID, let i = reads.firstIndex(where: { $0.markerMsg == msgID }) { return (i, .marker) }
             // The READ this thread's last write completed; else, among written READs, the one this
             // thread wrote earliest; else the oldest written.
+            if let serial = lastWritten, serial != 0,
+               let i = reads.firstIndex(where: { $0.serial == serial && $0.markerMsg == nil }) { return (i, .thread) }
             var best: Int?
-            if let serial = state.lastWrittenBy.get(pid), serial != 0 {
-                best = reads.firstIndex { $0.serial == serial && $0.markerMsg == nil }
+            for i in reads.indices where reads[i].isWritten && reads[i].writerPid == pid && reads[i].markerMsg == nil {
+                if best == nil || reads[i].lastWrite! < reads[best!].lastWrite! { best = i }
             }
-            if best == nil {
-                for i in reads.indices where reads[i].isWritten && reads[i].writerPid == pid && reads[i].markerMsg == nil {
-                    if best == nil || reads[i].lastWrite! < reads[best!].lastWrite! { best = i }
-                }
-            }
-            if let best { index = best; join = .thread }
-            else if let i = reads.firstIndex(where: { $0.isWritten && $0.markerMsg == nil }) { index = i }
-            else if state.lastWrittenBy.get(pid) == 0 { index = nil } // it wrote for a READ not in the trace
-            else if let i = reads.firstIndex(where: { $0.writerPid == pid && $0.markerMsg == nil }) { index = i }
-            else if let i = reads.firstIndex(where: { $0.markerMsg == nil }) { index = i }
+            if let best { return (best, .thread) }
+            if let i = reads.firstIndex(where: { $0.isWritten && $0.markerMsg == nil }) { return (i, .arrival) }
+            if lastWritten == 0 { return (nil, .arrival) } // it wrote for a READ not in the trace
+            if let i = reads.firstIndex(where: { $0.writerPid == pid && $0.markerMsg == nil }) { return (i, .arrival) }
+            return (reads.firstIndex { $0.markerMsg == nil }, .arrival)
         }
         let obj = state.lifetime.obj
         let strayWrite = state.lastWrittenBy.remove(pid) == 0
@@ -381,31 +375,37 @@ public final class Correlator {
     }
 }
 
-/// A few daemon threads' values: a linear scan beats hashing for the handful of workers a daemon has.
+/// A few daemon threads' values: four kept inline (a daemon has a handful of workers), the rest
+/// in a dictionary — no allocation or hashing in the common case.
 struct ThreadSlots {
-    private var pids: [Int32] = []
-    private var values: [UInt64] = []
+    private var p0: Int32 = .min, p1: Int32 = .min, p2: Int32 = .min, p3: Int32 = .min  // .min: free
+    private var v0: UInt64 = 0, v1: UInt64 = 0, v2: UInt64 = 0, v3: UInt64 = 0
+    private var more: [Int32: UInt64] = [:]
 
     func get(_ pid: Int32) -> UInt64? {
-        for i in pids.indices where pids[i] == pid { return values[i] }
-        return nil
+        if p0 == pid { return v0 }
+        if p1 == pid { return v1 }
+        if p2 == pid { return v2 }
+        if p3 == pid { return v3 }
+        return more.isEmpty ? nil : more[pid]
     }
 
     mutating func set(_ pid: Int32, _ value: UInt64) {
-        for i in pids.indices where pids[i] == pid { values[i] = value; return }
-        pids.append(pid)
-        values.append(value)
+        if !more.isEmpty, more[pid] != nil { more[pid] = value; return }
+        if p0 == pid { v0 = value } else if p1 == pid { v1 = value }
+        else if p2 == pid { v2 = value } else if p3 == pid { v3 = value }
+        else if p0 == .min { (p0, v0) = (pid, value) } else if p1 == .min { (p1, v1) = (pid, value) }
+        else if p2 == .min { (p2, v2) = (pid, value) } else if p3 == .min { (p3, v3) = (pid, value) }
+        else { more[pid] = value }
     }
 
     @discardableResult
     mutating func remove(_ pid: Int32) -> UInt64? {
-        for i in pids.indices where pids[i] == pid {
-            let value = values[i]
-            pids.swapAt(i, pids.count - 1); pids.removeLast()
-            values.swapAt(i, values.count - 1); values.removeLast()
-            return value
-        }
-        return nil
+        if p0 == pid { p0 = .min; return v0 }
+        if p1 == pid { p1 = .min; return v1 }
+        if p2 == pid { p2 = .min; return v2 }
+        if p3 == pid { p3 = .min; return v3 }
+        return more.isEmpty ? nil : more.removeValue(forKey: pid)
     }
 }
 
