@@ -54,7 +54,7 @@ struct RingBufferWalker {
     static let missingStored: UInt64 = 1 << 30
     /// Pages behind a cursor are given back to the kernel in chunks of this many bytes, so the
     /// resident size does not grow with the trace.
-    static let releaseChunk = 32 << 20
+    static let releaseChunk = 4 << 20
 
     /// `cpuData`: (cpu, offset, size) of each CPU's pages; `commitSize`: 4 or 8 (`header_page`).
     init(file: UnsafeRawBufferPointer, cpuData: [(cpu: Int, offset: Int, size: Int)], pageSize: Int, commitSize: Int) {

@@ -93,7 +93,7 @@ struct Report: ParsableCommand {
                                     requestObserver: csvRows ? { csv.line(ReportCSV.row($0)) } : nil)
         let summary = try reportingInputErrors {
             let formats = try input.textFormats()
-            return try TraceInput.read(path: input.path, selection: .report, textFormats: formats) { item in
+            return try TraceInput.readConcurrently(path: input.path, selection: .report, textFormats: formats) { item in
                 switch item {
                 case .event(let event): builder.consume(event)
                 case let .lost(cpu, count, timestamp): builder.noteLost(cpu: cpu, count: count, timestamp: timestamp)
