@@ -64,7 +64,7 @@ public final class Correlator {
         var markerResult: Int64?
     }
 
-    final class ObjectState {
+    struct ObjectState {
         var lifetime: ObjectLifetime
         var reads: [PendingRead] = []
         var opens: [PendingOpen] = []
@@ -74,14 +74,14 @@ public final class Correlator {
         init(obj: UInt32, timestamp: UInt64) { lifetime = ObjectLifetime(obj: obj, firstSeen: timestamp) }
     }
 
-    /// Objects by obj. Debug ids come from a kernel counter, so they are small and dense: an
-    /// array indexed by obj is both compact and cheaper than hashing, per record.
-    private var objectsByID: [ObjectState?] = []
-    private var sparseObjects: [UInt32: ObjectState] = [:]
+    /// Object states, updated in place through one buffer access per record (values in a class
+    /// property would pay an exclusivity check per field touched).
+    private var states: [ObjectState] = []
+    /// Index into `states` by obj. Debug ids come from a kernel counter, so they are small and
+    /// dense: an array indexed by obj is compact and cheaper than hashing, per record.
+    private var slotByObj: [Int32] = []
+    private var sparseSlots: [UInt32: Int] = [:]
     private static let denseLimit: UInt32 = 1 << 22
-    private var objects: [ObjectState] {
-        objectsByID.compactMap { $0 } + Array(sparseObjects.values)
-    }
     /// The daemon's object_id → obj, learnt from OPEN markers (fd) to join READ markers.
     private var objByObjectID: [UInt32: UInt32] = [:]
     private var serial: UInt64 = 0
@@ -100,26 +100,38 @@ public final class Correlator {
         self.onAnomaly = onAnomaly
     }
 
-    public var outstandingReads: Int { objects.reduce(0) { $0 + $1.reads.count } }
+    public var outstandingReads: Int { states.reduce(0) { $0 + $1.reads.count } }
 
+    /// The index of obj's state, created on first sight.
     @inline(__always)
-    private func object(_ obj: UInt32, _ timestamp: UInt64) -> ObjectState {
+    private func slot(_ obj: UInt32, _ timestamp: UInt64) -> Int {
+        if let known = existingSlot(obj) { return known }
+        let index = states.count
+        states.append(ObjectState(obj: obj, timestamp: timestamp))
         if obj < Self.denseLimit {
             let i = Int(obj)
-            if i < objectsByID.count, let state = objectsByID[i] { return state }
-            if i >= objectsByID.count { objectsByID.append(contentsOf: repeatElement(nil, count: max(i + 1, objectsByID.count * 2) - objectsByID.count)) }
-            let state = ObjectState(obj: obj, timestamp: timestamp)
-            objectsByID[i] = state
-            return state
+            if i >= slotByObj.count { slotByObj.append(contentsOf: repeatElement(-1, count: max(i + 1, slotByObj.count * 2) - slotByObj.count)) }
+            slotByObj[i] = Int32(index)
+        } else {
+            sparseSlots[obj] = index
         }
-        if let state = sparseObjects[obj] { return state }
-        let state = ObjectState(obj: obj, timestamp: timestamp)
-        sparseObjects[obj] = state
-        return state
+        return index
     }
 
-    private func existingObject(_ obj: UInt32) -> ObjectState? {
-        obj < Self.denseLimit ? (Int(obj) < objectsByID.count ? objectsByID[Int(obj)] : nil) : sparseObjects[obj]
+    @inline(__always)
+    private func existingSlot(_ obj: UInt32) -> Int? {
+        if obj < Self.denseLimit {
+            let i = Int(obj)
+            guard i < slotByObj.count, slotByObj[i] >= 0 else { return nil }
+            return Int(slotByObj[i])
+        }
+        return sparseSlots[obj]
+    }
+
+    /// Runs `body` on the state at `index`, in place.
+    @inline(__always)
+    private func withState<R>(_ index: Int, _ body: (inout ObjectState) throws -> R) rethrows -> R {
+        try states.withUnsafeMutableBufferPointer { try body(&$0[index]) }
     }
 
     // MARK: input
@@ -161,8 +173,13 @@ public final class Correlator {
 
     private func consume(_ e: OndemandEvent, _ event: TraceEvent) {
         guard let obj = e.obj else { return }
+        let index = slot(obj, event.timestamp)
+        withState(index) { update(&$0, e, event) }
+    }
+
+    private func update(_ state: inout ObjectState, _ e: OndemandEvent, _ event: TraceEvent) {
+        let obj = state.lifetime.obj
         let t = event.timestamp
-        let state = object(obj, t)
         switch e {
         case .read(let r):
             serial += 1
@@ -203,12 +220,12 @@ public final class Correlator {
             if let completed { state.lastWrittenBy.set(pid, completed.serial) }
             else if !coveredAny { state.lastWrittenBy.set(pid, 0) }
         case .cread(let c):
-            completeRead(state, msgID: c.msgID, pid: event.pid, at: t)
+            completeRead(&state, msgID: c.msgID, pid: event.pid, at: t)
         case .open(let o):
             state.lifetime.opens += 1
             if state.lifetime.firstOpen == nil { state.lifetime.firstOpen = t }
             state.lifetime.fd = o.fd
-            if let oid = nonZero(o.objectID) { learnObjectID(state, oid, at: t, from: "open") }
+            if let oid = nonZero(o.objectID) { learnObjectID(&state, oid, at: t, from: "open") }
             state.opens.append(PendingOpen(pid: event.pid, comm: event.comm, fd: o.fd, issued: t,
                                            kernelMsgID: nonZero(o.msgID)))
         case .copen(let c):
@@ -235,7 +252,7 @@ public final class Correlator {
             }
         case .fdRelease(let f):
             state.lifetime.lastFdRelease = t
-            if let oid = f.objectID { learnObjectID(state, oid, at: t, from: "fd_release") }
+            if let oid = f.objectID { learnObjectID(&state, oid, at: t, from: "fd_release") }
             if !state.reads.isEmpty {
                 let ranges = state.reads.prefix(4).map { "\($0.start)+\($0.length)" }.joined(separator: ", ")
                 onAnomaly(Anomaly(kind: .fdReleaseWithOutstandingReads, obj: obj, timestamp: t,
@@ -247,7 +264,7 @@ public final class Correlator {
 
     private func nonZero(_ v: UInt32?) -> UInt32? { v == 0 ? nil : v }
 
-    private func learnObjectID(_ state: ObjectState, _ oid: UInt32, at t: UInt64, from source: String) {
+    private func learnObjectID(_ state: inout ObjectState, _ oid: UInt32, at t: UInt64, from source: String) {
         if let known = state.lifetime.objectID, known != oid {
             onAnomaly(Anomaly(kind: .idMismatch, obj: state.lifetime.obj, timestamp: t,
                               detail: "\(source) oid=\(oid) but the object's id was \(known)"))
@@ -255,7 +272,7 @@ public final class Correlator {
         state.lifetime.objectID = oid
     }
 
-    private func completeRead(_ state: ObjectState, msgID: UInt32?, pid: Int32, at t: UInt64) {
+    private func completeRead(_ state: inout ObjectState, msgID: UInt32?, pid: Int32, at t: UInt64) {
         let lastWritten = state.lastWrittenBy.get(pid)
         let (index, join) = state.reads.withUnsafeBufferPointer { reads -> (Int?, RequestRecord.Join) in
             if let msgID, let i = reads.firstIndex(where: { $0.markerMsg == msgID }) { return (i, .marker) }
@@ -304,34 +321,41 @@ public final class Correlator {
         }
         switch m.request {
         case .open:
-            if m.stage == .pickup || objByObjectID[m.objectID] == nil {
+            if m.stage == .pickup || objByObjectID[m.objectID] == nil, let fd = m.fd {
                 // The OPEN record carries the fd the daemon's marker names: that ties oid to obj.
-                let candidate = objects.filter { s in s.opens.contains { $0.fd == m.fd && $0.markerMsg == nil } }
-                    .max { ($0.opens.last?.issued ?? 0) < ($1.opens.last?.issued ?? 0) }
-                if let state = candidate, m.fd != nil {
-                    objByObjectID[m.objectID] = state.lifetime.obj
-                    if let i = state.opens.firstIndex(where: { $0.fd == m.fd && $0.markerMsg == nil }) {
-                        state.opens[i].markerMsg = m.msgID
+                let candidate = states.indices
+                    .filter { states[$0].opens.contains { $0.fd == fd && $0.markerMsg == nil } }
+                    .max { (states[$0].opens.last?.issued ?? 0) < (states[$1].opens.last?.issued ?? 0) }
+                if let index = candidate {
+                    withState(index) { state in
+                        objByObjectID[m.objectID] = state.lifetime.obj
+                        if let i = state.opens.firstIndex(where: { $0.fd == fd && $0.markerMsg == nil }) {
+                            state.opens[i].markerMsg = m.msgID
+                        }
+                        if state.lifetime.objectID == nil { state.lifetime.objectID = m.objectID }
                     }
-                    if state.lifetime.objectID == nil { state.lifetime.objectID = m.objectID }
                 }
             }
             if m.stage == .done, let res = m.result, res < 0, let obj = objByObjectID[m.objectID],
-               let state = existingObject(obj), let i = state.opens.firstIndex(where: { $0.markerMsg == m.msgID }) {
-                state.opens[i].markerResult = res
+               let index = existingSlot(obj) {
+                withState(index) { state in
+                    if let i = state.opens.firstIndex(where: { $0.markerMsg == m.msgID }) { state.opens[i].markerResult = res }
+                }
             }
         case .read:
-            guard let obj = objByObjectID[m.objectID], let state = existingObject(obj) else { return }
-            switch m.stage {
-            case .pickup:
-                if let i = state.reads.firstIndex(where: { $0.markerMsg == nil && $0.start == m.offset && $0.length == m.length }) {
-                    state.reads[i].markerMsg = m.msgID
-                    state.reads[i].pickedUp = t
+            guard let obj = objByObjectID[m.objectID], let index = existingSlot(obj) else { return }
+            withState(index) { state in
+                switch m.stage {
+                case .pickup:
+                    if let i = state.reads.firstIndex(where: { $0.markerMsg == nil && $0.start == m.offset && $0.length == m.length }) {
+                        state.reads[i].markerMsg = m.msgID
+                        state.reads[i].pickedUp = t
+                    }
+                case .written:
+                    if let i = state.reads.firstIndex(where: { $0.markerMsg == m.msgID }) { state.reads[i].markerWritten = t }
+                case .done, .fault:
+                    break
                 }
-            case .written:
-                if let i = state.reads.firstIndex(where: { $0.markerMsg == m.msgID }) { state.reads[i].markerWritten = t }
-            case .done, .fault:
-                break
             }
         case .close:
             break
@@ -342,7 +366,7 @@ public final class Correlator {
     /// released are flagged. Returns every object's lifetime, ordered by obj.
     public func finish() -> [ObjectLifetime] {
         let end = lastTimestamp ?? 0
-        let all = objects.sorted { $0.lifetime.obj < $1.lifetime.obj }
+        let all = states.sorted { $0.lifetime.obj < $1.lifetime.obj }
         for state in all {
             let obj = state.lifetime.obj
             for open in state.opens {
@@ -368,8 +392,10 @@ public final class Correlator {
                 onAnomaly(Anomaly(kind: .closedWithoutFdRelease, obj: obj, timestamp: close,
                                   detail: "close at \(TimeText.seconds(close)) s, no fd_release by \(TimeText.seconds(end)) s"))
             }
-            state.reads.removeAll()
-            state.opens.removeAll()
+        }
+        for i in states.indices {
+            states[i].reads.removeAll()
+            states[i].opens.removeAll()
         }
         return all.map(\.lifetime)
     }
