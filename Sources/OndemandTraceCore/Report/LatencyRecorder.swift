@@ -26,14 +26,18 @@ public struct LatencyRecorder: Sendable {
     private var exactValues: [UInt64]?
     public let exactLimit: Int
 
-    public init(significantDigits: Int = 3, exactLimit: Int = 1 << 16) {
+    /// Whether `log2Microseconds` is kept (the report prints it for the main populations only).
+    public let tracksLog2: Bool
+
+    public init(significantDigits: Int = 3, exactLimit: Int = 1 << 16, log2: Bool = true) {
+        tracksLog2 = log2
         self.significantDigits = significantDigits
         self.exactLimit = exactLimit
         exactValues = exactLimit > 0 ? [] : nil
         histogram = Histogram(lowestDiscernibleValue: 1, highestTrackableValue: 1 << 34,
                               numberOfSignificantValueDigits: significantDigits >= 3 ? .three : .two)
         histogram.autoResize = true
-        log2Microseconds = [UInt64](repeating: 0, count: Self.log2BucketCount)
+        log2Microseconds = [UInt64](repeating: 0, count: log2 ? Self.log2BucketCount : 0)
     }
 
     /// The largest relative amount a reported percentile can exceed the exact one (0: exact).
@@ -51,7 +55,7 @@ public struct LatencyRecorder: Sendable {
         if exactValues != nil {
             if exactValues!.count < exactLimit { exactValues!.append(nanoseconds) } else { exactValues = nil }
         }
-        log2Microseconds[Self.log2Bucket(microseconds: nanoseconds / 1000)] += 1
+        if tracksLog2 { log2Microseconds[Self.log2Bucket(microseconds: nanoseconds / 1000)] += 1 }
     }
 
     @inline(__always)
