@@ -110,6 +110,7 @@ struct Run: ParsableCommand {
         free(absoluteImage)
         configuration.threads = threads
         configuration.faults = try FaultPlan.parse(faults)
+        configuration.exitFaultEndsProcess = false  // the recording and the report must survive it
         let server: OndemandServer
         do {
             var signals = sigset_t()
