@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import OndemandTraceCore
+import Synchronization
 
 /// `/dev/cachefiles`, opened by an on-demand daemon: text commands written to it, one request
 /// message per `read()`.
@@ -9,6 +10,7 @@ public final class CachefilesDevice: Sendable {
     public let fd: Int32
     public let path: String
     private let owned: Bool
+    private let closed = Atomic<Bool>(false)
 
     /// Opens the devnode. Refuses with a message that says why: not root, no devnode, busy.
     public init(path: String = "/dev/cachefiles") throws(DaemonError) {
@@ -42,7 +44,13 @@ public final class CachefilesDevice: Sendable {
         self.owned = true
     }
 
-    deinit { if owned { close(fd) } }
+    deinit { close() }
+
+    /// Closes the devnode: the kernel unbinds the cache and fails every request still pending
+    /// (unless another process holds the devnode too). Once only.
+    public func close() {
+        if owned, !closed.exchange(true, ordering: .relaxed) { Glibc.close(fd) }
+    }
 
     /// Writes one command (`dir /cache`, `bind ondemand`, `copen 3,4096`, `restore`).
     public func command(_ text: String) throws(DaemonError) {

@@ -33,9 +33,20 @@ public enum ImageWorkload {
 
     /// Regular files under `root`, relative paths, sorted (symlinks and special files skipped).
     public static func listFiles(_ root: String) -> [String] {
+        var ignored: [String] = []
+        return listFiles(root, errors: &ignored)
+    }
+
+    /// The same, with "dir: error" for each directory that could not be listed.
+    public static func listFiles(_ root: String, errors: inout [String]) -> [String] {
         var out: [String] = []
+        var failures: [String] = []
+        defer { errors += failures }
         func walk(_ relative: String) {
-            guard let dir = opendir(relative.isEmpty ? root : root + "/" + relative) else { return }
+            guard let dir = opendir(relative.isEmpty ? root : root + "/" + relative) else {
+                failures.append("\(relative.isEmpty ? "." : relative): cannot list: \(describeErrno(errno))")
+                return
+            }
             defer { closedir(dir) }
             while let entry = readdir(dir) {
                 let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
@@ -57,8 +68,8 @@ public enum ImageWorkload {
     }
 
     public static func run(root: String, options: Options) -> Result {
-        let files = listFiles(root)
         var result = Result()
+        let files = listFiles(root, errors: &result.readErrors)
         if let expected = options.expectDirectory {
             let other = Set(listFiles(expected)), mine = Set(files)
             result.missing = mine.subtracting(other).sorted().map { "only in image: \($0)" }

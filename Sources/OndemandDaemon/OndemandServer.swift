@@ -25,6 +25,9 @@ public final class OndemandServer: Sendable {
         public var faults = FaultPlan()
         /// The recording instance's trace_marker; nil when nothing records.
         public var markerPath: String?
+        /// What the `exit` fault does: end the process (the `daemon` command), or, embedded in
+        /// another program (`run`), die as a daemon would: stop serving and close every fd.
+        public var exitFaultEndsProcess = true
 
         public init(cacheDirectory: String, sourceDirectory: String) {
             self.cacheDirectory = cacheDirectory
@@ -67,6 +70,7 @@ public final class OndemandServer: Sendable {
     let background = Mutex<pthread_t?>(nil)
     let leader = Mutex<Void>(())
     let stopping = Atomic<Bool>(false)
+    let signalled = Atomic<Bool>(false)
 
     /// Checks the directories, opens the devnode and binds (or restores); after this returns the
     /// kernel may send requests. SIGTERM and SIGINT are blocked here and handled by `serve()`.
@@ -164,6 +168,11 @@ public final class OndemandServer: Sendable {
         }
         workerLoop()
         for thread in workers { pthread_join(thread, nil) }
+        if signalled.load(ordering: .relaxed) {
+            // Nobody will answer now: let the kernel fail what is pending, so readers do not hang.
+            device.close()
+            log("stopped by a signal: devnode closed, requests still pending fail")
+        }
         let t = totals.withLock { $0 }
         let span = Double((t.lastRequest ?? 0) - (t.firstRequest ?? 0)) / 1e9
         log("stopped: \(t.opens) OPEN (\(t.openErrors) refused), \(t.reads) READ, \(t.readBytes) bytes, \(t.closes) CLOSE, \(t.faults) fault(s) injected, requests over \(JSONWriter.format(span, decimals: 6)) s")
@@ -244,7 +253,8 @@ public final class OndemandServer: Sendable {
                     log("poll failed: \(describeErrno(errno)); stopping")
                     break
                 }
-                if fds[1].revents != 0 || fds[2].revents != 0 { break }  // SIGTERM/SIGINT, or stop()
+                if fds[1].revents != 0 { signalled.store(true, ordering: .relaxed); break }  // SIGTERM/SIGINT
+                if fds[2].revents != 0 { break }  // stop()
                 if fds[0].revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 {
                     log("\(device.path): poll reported an error; stopping")
                     break
@@ -346,8 +356,17 @@ public final class OndemandServer: Sendable {
         }
         if actions.exitDaemon {
             injected("exit")
-            log("exiting now, with requests unanswered")
-            _exit(3)
+            if configuration.exitFaultEndsProcess {
+                log("exiting now, with requests unanswered")
+                _exit(3)
+            }
+            log("dying now, with requests unanswered: devnode and object fds closed, serving stopped")
+            stopping.store(true, ordering: .relaxed)
+            var one: UInt64 = 1
+            _ = write(wakeFD, &one, 8)
+            device.close()
+            objects.withLock { $0.removeAll() }
+            return
         }
         if actions.delayBeforeWrite > 0 { injected("delay"); sleepNanoseconds(actions.delayBeforeWrite) }
         var written: UInt64 = 0

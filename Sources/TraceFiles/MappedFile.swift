@@ -46,6 +46,17 @@ final class MappedFile {
         if let base { _ = madvise(base, bytes.count, MADV_DONTNEED) }
     }
 
+    /// Drops the pages of `bytes` before `offset` from this process (page cache keeps them): a
+    /// scan over a large mapped file then does not make the whole file resident.
+    static func release(_ bytes: UnsafeRawBufferPointer, upTo offset: Int) {
+        guard let base = bytes.baseAddress else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: base)
+        let alignedStart = (start + page - 1) / page * page
+        let end = (start + min(offset, bytes.count)) / page * page
+        if end > alignedStart { _ = madvise(UnsafeMutableRawPointer(bitPattern: alignedStart), end - alignedStart, MADV_DONTNEED) }
+    }
+
     deinit {
         if let base { munmap(base, bytes.count) }
     }

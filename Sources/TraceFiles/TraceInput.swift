@@ -54,7 +54,7 @@ public enum TraceInput {
         if TraceDatStructure.looksLikeTraceDat(prefix) {
             let structure = try TraceDatStructure.parse(file.bytes, path: path)
             file.dropResidentPages()
-            return try TraceDatReader.read(path: path, structure: structure, selection: selection, body)
+            return try TraceDatReader.read(path: path, structure: structure, file: file, selection: selection, body)
         }
         guard isText(prefix, truncated: file.bytes.count > prefix.count) else {
             throw TraceFileError(path: path, message: "not a trace file: neither trace.dat (it starts with 17 08 44 'tracing') nor text", byteOffset: 0)

@@ -34,17 +34,20 @@ struct Daemon: ParsableCommand {
               exec 3<>/dev/cachefiles
               ondemand-trace daemon --devnode-fd 3 --cache-dir /cache --source-dir blobs &
               # ... the daemon dies ...
-              ondemand-trace daemon --devnode-fd 3 --restore --cache-dir /cache --source-dir blobs &
+              ondemand-trace daemon --devnode-fd 3 --restore --cache-dir /cache \\
+                  --source-dir blobs &
 
             With --marker-file (a tracefs instance's trace_marker), each stage of each request \
             is written as an 'odt1 ...' line (docs/markers.md) into the same ring buffer as the \
             kernel's cachefiles events.
 
             Examples:
-              mkfs.erofs blobs/img1 rootdir/ && ondemand-trace daemon --cache-dir /var/cache/od --source-dir blobs &
+              mkfs.erofs blobs/img1 rootdir/
+              ondemand-trace daemon --cache-dir /var/cache/od --source-dir blobs &
               mount -t erofs none -o fsid=img1 /mnt/img
-              ondemand-trace daemon --cache-dir /cache --source-dir blobs --threads 4 \\
-                  --fault delay=10ms --marker-file /sys/kernel/tracing/instances/x/trace_marker
+              ondemand-trace daemon --cache-dir /cache --source-dir blobs \\
+                  --threads 4 --fault delay=10ms \\
+                  --marker-file /sys/kernel/tracing/instances/x/trace_marker
             """
     )
 

@@ -8,7 +8,7 @@ enum ReportBuilding {
                       slowThreshold: UInt64? = nil, observer: ((RequestRecord) -> Void)? = nil,
                       eventObserver: ((TraceEvent) -> Void)? = nil) throws -> (model: ReportModel, summary: ReadSummary) {
         let builder = ReportBuilder(filter: filter, slowThreshold: slowThreshold, requestObserver: observer)
-        let summary = try TraceInput.read(path: path, selection: .report, textFormats: textFormats) { item in
+        let summary = try TraceInput.readConcurrently(path: path, selection: .report, textFormats: textFormats) { item in
             switch item {
             case .event(let event):
                 builder.consume(event)

@@ -27,10 +27,14 @@ struct Run: ParsableCommand {
             a cache directory on ext4 or xfs.
 
             Examples:
-              ondemand-trace run --image small.erofs --fsid small --cache-dir /cache --expect small.tree
-              ondemand-trace run --image big.erofs --cache-dir /cache --readers 4 --threads 4 --order random
-              ondemand-trace run --image small.erofs --cache-dir /cache --fault delay=10ms -o slow.dat --report slow.json
-              ondemand-trace run --image small.erofs --cache-dir /cache -- md5sum hello.txt
+              ondemand-trace run --image small.erofs --cache-dir /cache \\
+                  --expect small.tree
+              ondemand-trace run --image big.erofs --fsid big --cache-dir /cache \\
+                  --readers 4 --threads 4 --order random
+              ondemand-trace run --image small.erofs --cache-dir /cache \\
+                  --fault delay=10ms -o slow.dat --report slow.json
+              ondemand-trace run --image small.erofs --cache-dir /cache \\
+                  -- md5sum hello.txt
             """
     )
 
@@ -110,6 +114,7 @@ struct Run: ParsableCommand {
         free(absoluteImage)
         configuration.threads = threads
         configuration.faults = try FaultPlan.parse(faults)
+        configuration.exitFaultEndsProcess = false  // the recording and the report must survive it
         let server: OndemandServer
         do {
             var signals = sigset_t()

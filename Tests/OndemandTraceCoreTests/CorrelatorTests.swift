@@ -267,6 +267,17 @@ struct EventScript {
         #expect(LostEventCounts.overruns(inStats: "entries: 5\n") == nil)
     }
 
+    @Test func threadSlotsBeyondTheInlineFour() {
+        var slots = ThreadSlots()
+        for pid in Int32(1)...6 { slots.set(pid, UInt64(pid) * 10) }
+        #expect((1...6).map { slots.get(Int32($0)) } == [10, 20, 30, 40, 50, 60])
+        #expect(slots.remove(2) == 20 && slots.get(2) == nil)
+        slots.set(6, 61)                            // stays where it is, not in the freed slot
+        #expect(slots.remove(6) == 61 && slots.get(6) == nil)
+        slots.set(-1, 7)                            // pid -1 (no pid field) is a pid like any other
+        #expect(slots.get(-1) == 7 && slots.get(Int32.min + 1) == nil)
+    }
+
     @Test func markerParsing() {
         let m = DaemonMarker(text: "odt1 done open msg=3 oid=2 fd=7 res=-2")
         #expect(m == DaemonMarker(stage: .done, request: .open, msgID: 3, objectID: 2, fd: 7, result: -2))

@@ -136,8 +136,12 @@ special_run() {
         --log $out/cmd-daemon.log -- sh -c 'md5sum hello.txt sub/12k.bin > /tmp/cmd-md5.txt; false' 2> $out/cmd.err
     echo $? > $out/cmd.rc
     cp /tmp/cmd-md5.txt $out/cmd-md5.txt
-    rm -rf /cache/$name-seq /cache/$name-rnd /cache/$name-cmd
-    echo "== $name done: $(cat $out/seq.rc) $(cat $out/rnd.rc) $(cat $out/cmd.rc)"
+    mkdir -p /cache/$name-die
+    timeout 60 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-die --expect $share/trees/small \
+        --fault exit,nth=5 -o $out/die.dat --report $out/die.json --log $out/die-daemon.log 2> $out/die.err
+    echo $? > $out/die.rc
+    rm -rf /cache/$name-seq /cache/$name-rnd /cache/$name-cmd /cache/$name-die
+    echo "== $name done: $(cat $out/seq.rc) $(cat $out/rnd.rc) $(cat $out/cmd.rc) $(cat $out/die.rc)"
 }
 
 # Failover: this shell holds /dev/cachefiles (fd 3) across daemons. The first daemon exits when

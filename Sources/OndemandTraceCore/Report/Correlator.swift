@@ -64,7 +64,7 @@ public final class Correlator {
         var markerResult: Int64?
     }
 
-    final class ObjectState {
+    struct ObjectState {
         var lifetime: ObjectLifetime
         var reads: [PendingRead] = []
         var opens: [PendingOpen] = []
@@ -74,14 +74,14 @@ public final class Correlator {
         init(obj: UInt32, timestamp: UInt64) { lifetime = ObjectLifetime(obj: obj, firstSeen: timestamp) }
     }
 
-    /// Objects by obj. Debug ids come from a kernel counter, so they are small and dense: an
-    /// array indexed by obj is both compact and cheaper than hashing, per record.
-    private var objectsByID: [ObjectState?] = []
-    private var sparseObjects: [UInt32: ObjectState] = [:]
+    /// Object states, updated in place through one buffer access per record (values in a class
+    /// property would pay an exclusivity check per field touched).
+    private var states: [ObjectState] = []
+    /// Index into `states` by obj. Debug ids come from a kernel counter, so they are small and
+    /// dense: an array indexed by obj is compact and cheaper than hashing, per record.
+    private var slotByObj: [Int32] = []
+    private var sparseSlots: [UInt32: Int] = [:]
     private static let denseLimit: UInt32 = 1 << 22
-    private var objects: [ObjectState] {
-        objectsByID.compactMap { $0 } + Array(sparseObjects.values)
-    }
     /// The daemon's object_id → obj, learnt from OPEN markers (fd) to join READ markers.
     private var objByObjectID: [UInt32: UInt32] = [:]
     private var serial: UInt64 = 0
@@ -100,26 +100,38 @@ public final class Correlator {
         self.onAnomaly = onAnomaly
     }
 
-    public var outstandingReads: Int { objects.reduce(0) { $0 + $1.reads.count } }
+    public var outstandingReads: Int { states.reduce(0) { $0 + $1.reads.count } }
 
+    /// The index of obj's state, created on first sight.
     @inline(__always)
-    private func object(_ obj: UInt32, _ timestamp: UInt64) -> ObjectState {
+    private func slot(_ obj: UInt32, _ timestamp: UInt64) -> Int {
+        if let known = existingSlot(obj) { return known }
+        let index = states.count
+        states.append(ObjectState(obj: obj, timestamp: timestamp))
         if obj < Self.denseLimit {
             let i = Int(obj)
-            if i < objectsByID.count, let state = objectsByID[i] { return state }
-            if i >= objectsByID.count { objectsByID.append(contentsOf: repeatElement(nil, count: max(i + 1, objectsByID.count * 2) - objectsByID.count)) }
-            let state = ObjectState(obj: obj, timestamp: timestamp)
-            objectsByID[i] = state
-            return state
+            if i >= slotByObj.count { slotByObj.append(contentsOf: repeatElement(-1, count: max(i + 1, slotByObj.count * 2) - slotByObj.count)) }
+            slotByObj[i] = Int32(index)
+        } else {
+            sparseSlots[obj] = index
         }
-        if let state = sparseObjects[obj] { return state }
-        let state = ObjectState(obj: obj, timestamp: timestamp)
-        sparseObjects[obj] = state
-        return state
+        return index
     }
 
-    private func existingObject(_ obj: UInt32) -> ObjectState? {
-        obj < Self.denseLimit ? (Int(obj) < objectsByID.count ? objectsByID[Int(obj)] : nil) : sparseObjects[obj]
+    @inline(__always)
+    private func existingSlot(_ obj: UInt32) -> Int? {
+        if obj < Self.denseLimit {
+            let i = Int(obj)
+            guard i < slotByObj.count, slotByObj[i] >= 0 else { return nil }
+            return Int(slotByObj[i])
+        }
+        return sparseSlots[obj]
+    }
+
+    /// Runs `body` on the state at `index`, in place.
+    @inline(__always)
+    private func withState<R>(_ index: Int, _ body: (inout ObjectState) throws -> R) rethrows -> R {
+        try states.withUnsafeMutableBufferPointer { try body(&$0[index]) }
     }
 
     // MARK: input
@@ -161,8 +173,13 @@ public final class Correlator {
 
     private func consume(_ e: OndemandEvent, _ event: TraceEvent) {
         guard let obj = e.obj else { return }
+        let index = slot(obj, event.timestamp)
+        withState(index) { update(&$0, e, event) }
+    }
+
+    private func update(_ state: inout ObjectState, _ e: OndemandEvent, _ event: TraceEvent) {
+        let obj = state.lifetime.obj
         let t = event.timestamp
-        let state = object(obj, t)
         switch e {
         case .read(let r):
             serial += 1
@@ -203,12 +220,12 @@ public final class Correlator {
             if let completed { state.lastWrittenBy.set(pid, completed.serial) }
             else if !coveredAny { state.lastWrittenBy.set(pid, 0) }
         case .cread(let c):
-            completeRead(state, msgID: c.msgID, pid: event.pid, at: t)
+            completeRead(&state, msgID: c.msgID, pid: event.pid, at: t)
         case .open(let o):
             state.lifetime.opens += 1
             if state.lifetime.firstOpen == nil { state.lifetime.firstOpen = t }
             state.lifetime.fd = o.fd
-            if let oid = nonZero(o.objectID) { learnObjectID(state, oid, at: t, from: "open") }
+            if let oid = nonZero(o.objectID) { learnObjectID(&state, oid, at: t, from: "open") }
             state.opens.append(PendingOpen(pid: event.pid, comm: event.comm, fd: o.fd, issued: t,
                                            kernelMsgID: nonZero(o.msgID)))
         case .copen(let c):
@@ -235,7 +252,7 @@ public final class Correlator {
             }
         case .fdRelease(let f):
             state.lifetime.lastFdRelease = t
-            if let oid = f.objectID { learnObjectID(state, oid, at: t, from: "fd_release") }
+            if let oid = f.objectID { learnObjectID(&state, oid, at: t, from: "fd_release") }
             if !state.reads.isEmpty {
                 let ranges = state.reads.prefix(4).map { "\($0.start)+\($0.length)" }.joined(separator: ", ")
                 onAnomaly(Anomaly(kind: .fdReleaseWithOutstandingReads, obj: obj, timestamp: t,
@@ -247,7 +264,7 @@ public final class Correlator {
 
     private func nonZero(_ v: UInt32?) -> UInt32? { v == 0 ? nil : v }
 
-    private func learnObjectID(_ state: ObjectState, _ oid: UInt32, at t: UInt64, from source: String) {
+    private func learnObjectID(_ state: inout ObjectState, _ oid: UInt32, at t: UInt64, from source: String) {
         if let known = state.lifetime.objectID, known != oid {
             onAnomaly(Anomaly(kind: .idMismatch, obj: state.lifetime.obj, timestamp: t,
                               detail: "\(source) oid=\(oid) but the object's id was \(known)"))
@@ -255,29 +272,23 @@ public final class Correlator {
         state.lifetime.objectID = oid
     }
 
-    private func completeRead(_ state: ObjectState, msgID: UInt32?, pid: Int32, at t: UInt64) {
-        let reads = state.reads
-        var join = RequestRecord.Join.arrival
-        var index: Int?
-        if let msgID, let i = reads.firstIndex(where: { $0.markerMsg == msgID }) {
-            index = i; join = .marker
-        } else {
+    private func completeRead(_ state: inout ObjectState, msgID: UInt32?, pid: Int32, at t: UInt64) {
+        let lastWritten = state.lastWrittenBy.get(pid)
+        let (index, join) = state.reads.withUnsafeBufferPointer { reads -> (Int?, RequestRecord.Join) in
+            if let msgID, let i = reads.firstIndex(where: { $0.markerMsg == msgID }) { return (i, .marker) }
             // The READ this thread's last write completed; else, among written READs, the one this
             // thread wrote earliest; else the oldest written.
+            if let serial = lastWritten, serial != 0,
+               let i = reads.firstIndex(where: { $0.serial == serial && $0.markerMsg == nil }) { return (i, .thread) }
             var best: Int?
-            if let serial = state.lastWrittenBy.get(pid), serial != 0 {
-                best = reads.firstIndex { $0.serial == serial && $0.markerMsg == nil }
+            for i in reads.indices where reads[i].isWritten && reads[i].writerPid == pid && reads[i].markerMsg == nil {
+                if best == nil || reads[i].lastWrite! < reads[best!].lastWrite! { best = i }
             }
-            if best == nil {
-                for i in reads.indices where reads[i].isWritten && reads[i].writerPid == pid && reads[i].markerMsg == nil {
-                    if best == nil || reads[i].lastWrite! < reads[best!].lastWrite! { best = i }
-                }
-            }
-            if let best { index = best; join = .thread }
-            else if let i = reads.firstIndex(where: { $0.isWritten && $0.markerMsg == nil }) { index = i }
-            else if state.lastWrittenBy.get(pid) == 0 { index = nil } // it wrote for a READ not in the trace
-            else if let i = reads.firstIndex(where: { $0.writerPid == pid && $0.markerMsg == nil }) { index = i }
-            else if let i = reads.firstIndex(where: { $0.markerMsg == nil }) { index = i }
+            if let best { return (best, .thread) }
+            if let i = reads.firstIndex(where: { $0.isWritten && $0.markerMsg == nil }) { return (i, .arrival) }
+            if lastWritten == 0 { return (nil, .arrival) } // it wrote for a READ not in the trace
+            if let i = reads.firstIndex(where: { $0.writerPid == pid && $0.markerMsg == nil }) { return (i, .arrival) }
+            return (reads.firstIndex { $0.markerMsg == nil }, .arrival)
         }
         let obj = state.lifetime.obj
         let strayWrite = state.lastWrittenBy.remove(pid) == 0
@@ -310,34 +321,41 @@ public final class Correlator {
         }
         switch m.request {
         case .open:
-            if m.stage == .pickup || objByObjectID[m.objectID] == nil {
+            if m.stage == .pickup || objByObjectID[m.objectID] == nil, let fd = m.fd {
                 // The OPEN record carries the fd the daemon's marker names: that ties oid to obj.
-                let candidate = objects.filter { s in s.opens.contains { $0.fd == m.fd && $0.markerMsg == nil } }
-                    .max { ($0.opens.last?.issued ?? 0) < ($1.opens.last?.issued ?? 0) }
-                if let state = candidate, m.fd != nil {
-                    objByObjectID[m.objectID] = state.lifetime.obj
-                    if let i = state.opens.firstIndex(where: { $0.fd == m.fd && $0.markerMsg == nil }) {
-                        state.opens[i].markerMsg = m.msgID
+                let candidate = states.indices
+                    .filter { states[$0].opens.contains { $0.fd == fd && $0.markerMsg == nil } }
+                    .max { (states[$0].opens.last?.issued ?? 0) < (states[$1].opens.last?.issued ?? 0) }
+                if let index = candidate {
+                    withState(index) { state in
+                        objByObjectID[m.objectID] = state.lifetime.obj
+                        if let i = state.opens.firstIndex(where: { $0.fd == fd && $0.markerMsg == nil }) {
+                            state.opens[i].markerMsg = m.msgID
+                        }
+                        if state.lifetime.objectID == nil { state.lifetime.objectID = m.objectID }
                     }
-                    if state.lifetime.objectID == nil { state.lifetime.objectID = m.objectID }
                 }
             }
             if m.stage == .done, let res = m.result, res < 0, let obj = objByObjectID[m.objectID],
-               let state = existingObject(obj), let i = state.opens.firstIndex(where: { $0.markerMsg == m.msgID }) {
-                state.opens[i].markerResult = res
+               let index = existingSlot(obj) {
+                withState(index) { state in
+                    if let i = state.opens.firstIndex(where: { $0.markerMsg == m.msgID }) { state.opens[i].markerResult = res }
+                }
             }
         case .read:
-            guard let obj = objByObjectID[m.objectID], let state = existingObject(obj) else { return }
-            switch m.stage {
-            case .pickup:
-                if let i = state.reads.firstIndex(where: { $0.markerMsg == nil && $0.start == m.offset && $0.length == m.length }) {
-                    state.reads[i].markerMsg = m.msgID
-                    state.reads[i].pickedUp = t
+            guard let obj = objByObjectID[m.objectID], let index = existingSlot(obj) else { return }
+            withState(index) { state in
+                switch m.stage {
+                case .pickup:
+                    if let i = state.reads.firstIndex(where: { $0.markerMsg == nil && $0.start == m.offset && $0.length == m.length }) {
+                        state.reads[i].markerMsg = m.msgID
+                        state.reads[i].pickedUp = t
+                    }
+                case .written:
+                    if let i = state.reads.firstIndex(where: { $0.markerMsg == m.msgID }) { state.reads[i].markerWritten = t }
+                case .done, .fault:
+                    break
                 }
-            case .written:
-                if let i = state.reads.firstIndex(where: { $0.markerMsg == m.msgID }) { state.reads[i].markerWritten = t }
-            case .done, .fault:
-                break
             }
         case .close:
             break
@@ -348,7 +366,7 @@ public final class Correlator {
     /// released are flagged. Returns every object's lifetime, ordered by obj.
     public func finish() -> [ObjectLifetime] {
         let end = lastTimestamp ?? 0
-        let all = objects.sorted { $0.lifetime.obj < $1.lifetime.obj }
+        let all = states.sorted { $0.lifetime.obj < $1.lifetime.obj }
         for state in all {
             let obj = state.lifetime.obj
             for open in state.opens {
@@ -374,38 +392,46 @@ public final class Correlator {
                 onAnomaly(Anomaly(kind: .closedWithoutFdRelease, obj: obj, timestamp: close,
                                   detail: "close at \(TimeText.seconds(close)) s, no fd_release by \(TimeText.seconds(end)) s"))
             }
-            state.reads.removeAll()
-            state.opens.removeAll()
+        }
+        for i in states.indices {
+            states[i].reads.removeAll()
+            states[i].opens.removeAll()
         }
         return all.map(\.lifetime)
     }
 }
 
-/// A few daemon threads' values: a linear scan beats hashing for the handful of workers a daemon has.
+/// A few daemon threads' values: four kept inline (a daemon has a handful of workers), the rest
+/// in a dictionary — no allocation or hashing in the common case.
 struct ThreadSlots {
-    private var pids: [Int32] = []
-    private var values: [UInt64] = []
+    private var p0: Int32 = .min, p1: Int32 = .min, p2: Int32 = .min, p3: Int32 = .min  // .min: free
+    private var v0: UInt64 = 0, v1: UInt64 = 0, v2: UInt64 = 0, v3: UInt64 = 0
+    private var more: [Int32: UInt64] = [:]
 
     func get(_ pid: Int32) -> UInt64? {
-        for i in pids.indices where pids[i] == pid { return values[i] }
-        return nil
+        if p0 == pid { return v0 }
+        if p1 == pid { return v1 }
+        if p2 == pid { return v2 }
+        if p3 == pid { return v3 }
+        return more.isEmpty ? nil : more[pid]
     }
 
     mutating func set(_ pid: Int32, _ value: UInt64) {
-        for i in pids.indices where pids[i] == pid { values[i] = value; return }
-        pids.append(pid)
-        values.append(value)
+        if !more.isEmpty, more[pid] != nil { more[pid] = value; return }
+        if p0 == pid { v0 = value } else if p1 == pid { v1 = value }
+        else if p2 == pid { v2 = value } else if p3 == pid { v3 = value }
+        else if p0 == .min { (p0, v0) = (pid, value) } else if p1 == .min { (p1, v1) = (pid, value) }
+        else if p2 == .min { (p2, v2) = (pid, value) } else if p3 == .min { (p3, v3) = (pid, value) }
+        else { more[pid] = value }
     }
 
     @discardableResult
     mutating func remove(_ pid: Int32) -> UInt64? {
-        for i in pids.indices where pids[i] == pid {
-            let value = values[i]
-            pids.swapAt(i, pids.count - 1); pids.removeLast()
-            values.swapAt(i, values.count - 1); values.removeLast()
-            return value
-        }
-        return nil
+        if p0 == pid { p0 = .min; return v0 }
+        if p1 == pid { p1 = .min; return v1 }
+        if p2 == pid { p2 = .min; return v2 }
+        if p3 == pid { p3 = .min; return v3 }
+        return more.isEmpty ? nil : more.removeValue(forKey: pid)
     }
 }
 

@@ -30,14 +30,18 @@ public struct LatencyRecorder: Sendable {
     private var exactValues: [UInt64]?
     public let exactLimit: Int
 
-    public init(significantDigits: Int = 3, exactLimit: Int = 1 << 16) {
+    /// Whether `log2Microseconds` is kept (the report prints it for the main populations only).
+    public let tracksLog2: Bool
+
+    public init(significantDigits: Int = 3, exactLimit: Int = 1 << 16, log2: Bool = true) {
+        tracksLog2 = log2
         self.significantDigits = significantDigits
         self.exactLimit = exactLimit
         exactValues = exactLimit > 0 ? [] : nil
         histogram = Histogram(lowestDiscernibleValue: 1, highestTrackableValue: 1 << 34,
                               numberOfSignificantValueDigits: significantDigits >= 3 ? .three : .two)
         histogram.autoResize = true
-        log2Microseconds = [UInt64](repeating: 0, count: Self.log2BucketCount)
+        log2Microseconds = [UInt64](repeating: 0, count: log2 ? Self.log2BucketCount : 0)
         fineMicroseconds = []
     }
 
@@ -56,10 +60,12 @@ public struct LatencyRecorder: Sendable {
         if exactValues != nil {
             if exactValues!.count < exactLimit { exactValues!.append(nanoseconds) } else { exactValues = nil }
         }
-        log2Microseconds[Self.log2Bucket(microseconds: nanoseconds / 1000)] += 1
-        let fine = Self.fineBucket(nanoseconds: nanoseconds)
-        if fine >= fineMicroseconds.count { fineMicroseconds += [UInt64](repeating: 0, count: fine + 1 - fineMicroseconds.count) }
-        fineMicroseconds[fine] += 1
+        if tracksLog2 {
+            log2Microseconds[Self.log2Bucket(microseconds: nanoseconds / 1000)] += 1
+            let fine = Self.fineBucket(nanoseconds: nanoseconds)
+            if fine >= fineMicroseconds.count { fineMicroseconds += [UInt64](repeating: 0, count: fine + 1 - fineMicroseconds.count) }
+            fineMicroseconds[fine] += 1
+        }
     }
 
     /// Bucket 0 holds 0-1 µs; then each octave [2^e, 2^(e+1)) µs, e ≥ 0, is cut in 16 equal parts.

@@ -108,7 +108,7 @@ public struct ReportAccumulator {
     public struct BreakdownRow: Sendable {
         public var count = 0
         public var bytes: UInt64 = 0
-        public var latency = LatencyRecorder(significantDigits: 2, exactLimit: 4096)
+        public var latency = LatencyRecorder(significantDigits: 2, exactLimit: 4096, log2: false)
 
         /// One call per request, so the row is modified in place once.
         mutating func add(length: UInt64, latency ns: UInt64?) {
@@ -146,7 +146,7 @@ public struct ReportAccumulator {
                 reads.matched += 1
                 reads.latency.record(nanoseconds: latency)
                 r.forEachStage { stage, ns in
-                    if stageRecorders[stage.index] == nil { stageRecorders[stage.index] = LatencyRecorder() }
+                    if stageRecorders[stage.index] == nil { stageRecorders[stage.index] = LatencyRecorder(log2: false) }
                     stageRecorders[stage.index]!.record(nanoseconds: ns)
                 }
             }
