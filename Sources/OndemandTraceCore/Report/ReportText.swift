@@ -58,7 +58,7 @@ public enum ReportText {
         }
         line(s.reads.latency.errorBound == 0 && s.opens.latency.errorBound == 0
              ? "  all values exact"
-             : "  percentiles from an HdrHistogram (over \(s.reads.latency.exactLimit) values): at most 0.1% above the exact value; min, mean, max exact")
+             : "  percentiles from an HdrHistogram (over \(s.reads.latency.exactLimit) values): at most 0.1% above the exact value (stages: 1%); min, mean, max exact")
 
         if sections.contains(.latency) {
             line()
