@@ -23,7 +23,7 @@ struct Report: ParsableCommand {
               ondemand-trace report --format json trace.dat | jq .reads.latency_us
               ondemand-trace report --format csv trace.dat > requests.csv
               ondemand-trace report --comm md5sum --since 4.4 --until 4.5 trace.dat
-              ondemand-trace report --min-latency 2ms trace.dat      # list the slow requests
+              ondemand-trace report --min-latency 2ms trace.dat    (lists requests of 2 ms or more)
             """
     )
 

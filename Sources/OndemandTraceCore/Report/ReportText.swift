@@ -127,7 +127,7 @@ public enum ReportText {
                  + (sections.contains(.anomalies) ? "" : " (--anomalies lists them)"))
             if sections.contains(.anomalies) {
                 var list = Table(header: ["time s", "kind", "obj", "detail"], rightAligned: [0, 2])
-                for a in s.anomalies {
+                for a in m.anomaliesByTime {
                     list.add([TimeText.seconds(a.timestamp), a.kind.rawValue, a.obj.map(String.init) ?? "-", a.detail])
                 }
                 out += list.text
