@@ -33,15 +33,26 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        // Recording: a private tracefs instance read through libtracefs, written as trace.dat v6.
+        .target(name: "TraceRecording", dependencies: ["CTrace", "OndemandTraceCore"]),
+        // The cachefiles on-demand daemon: /dev/cachefiles, blobs, threads, trace markers.
+        .target(name: "CDaemonSys"),
+        .target(name: "OndemandDaemon", dependencies: ["OndemandTraceCore", "CDaemonSys"]),
         .executableTarget(
             name: "ondemand-trace",
             dependencies: [
-                "OndemandTraceCore", "TraceFiles",
+                "OndemandTraceCore", "TraceFiles", "TraceRecording", "OndemandDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "OndemandTraceCoreTests", dependencies: ["OndemandTraceCore"]),
-        .testTarget(name: "TraceFilesTests", dependencies: ["TraceFiles", "OndemandTraceCore"]),
-        .testTarget(name: "CLITests", dependencies: ["OndemandTraceCore"]),
+        // Paths to the repository and the shared real traces; running the real binary.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // libFuzzer target over the trace readers (scripts/fuzz); a corpus replayer otherwise.
+        .executableTarget(name: "ondemand-trace-fuzz", dependencies: ["OndemandTraceCore", "TraceFiles"]),
+        .testTarget(name: "OndemandTraceCoreTests", dependencies: ["OndemandTraceCore", "TestSupport"]),
+        .testTarget(name: "TraceFilesTests", dependencies: ["TraceFiles", "OndemandTraceCore", "TestSupport"]),
+        .testTarget(name: "OndemandDaemonTests", dependencies: ["OndemandDaemon"]),
+        .testTarget(name: "CLITests", dependencies: ["OndemandTraceCore", "TestSupport"]),
+        .testTarget(name: "TraceRecordingTests", dependencies: ["TraceRecording", "TraceFiles", "OndemandTraceCore"]),
     ]
 )

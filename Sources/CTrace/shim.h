@@ -1,6 +1,5 @@
 #ifndef ONDEMAND_TRACE_CTRACE_SHIM_H
 #define ONDEMAND_TRACE_CTRACE_SHIM_H
-#define _GNU_SOURCE
 #include <sched.h>
 #include <traceevent/event-parse.h>
 #include <traceevent/kbuffer.h>

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CTrace
 import OndemandTraceCore
 
@@ -63,7 +66,12 @@ enum TraceDatReader {
                     try body(.lost(cpu: cpu, count: count, timestamp: timestamp))
                 }
                 guard data.count > 0 else { return true }
-                guard let id = decoder.eventID(of: data), decoder.isSelected(eventID: id) else { return true }
+                guard let id = decoder.eventID(of: data), decoder.isSelected(eventID: id) else {
+                    if let id = decoder.eventID(of: data), !decoder.isKnown(eventID: id) {
+                        summary.recordsWithoutFormat += 1
+                    }
+                    return true
+                }
                 guard let decoded = try decoder.decode(data) else { return true }
                 let pid = decoder.pid(of: data)
                 summary.eventsDelivered += 1
@@ -80,14 +88,38 @@ enum TraceDatReader {
         }
     }
 
+    static let openFlags = Int32(TRACECMD_FL_LOAD_NO_PLUGINS.rawValue | TRACECMD_FL_LOAD_NO_SYSTEM_PLUGINS.rawValue)
+
+    /// libtraceevent's format-file parser trusts its input and can crash on a corrupt one (found
+    /// by scripts/fuzz). So the metadata is first parsed in a child process: if that child dies,
+    /// the file is reported as corrupt instead of taking the whole program down.
+    static func probeMetadata(path: String) throws(TraceFileError) {
+        let child = fork()
+        if child == 0 {
+            // Die quietly: no Swift crash report, no library chatter.
+            for sig in [SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE] { signal(sig, SIG_DFL) }
+            let null = open("/dev/null", O_WRONLY)
+            if null >= 0 { dup2(null, 1); dup2(null, 2) }
+            if let handle = tracecmd_open(path, openFlags) { tracecmd_close(handle) }
+            _exit(0)
+        }
+        guard child > 0 else { return }  // no fork: read in-process, as trace-cmd does
+        var status: Int32 = 0
+        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+        let signal = status & 0x7f
+        if signal != 0 {
+            throw TraceFileError(path: path, message: "its metadata (event formats, kallsyms or cmdlines) is corrupt: libtracecmd crashed on it (signal \(signal))")
+        }
+    }
+
     /// `file`: the mapped file, for reading uncompressed ring-buffer pages directly (see
     /// `RingBufferWalker`); nil, or a file the walker does not agree with libtracecmd on, is read
     /// through libtracecmd.
     static func read(path: String, structure: TraceDatStructure, file: MappedFile? = nil, selection: EventSelection,
                      _ body: (TraceItem) throws -> Void) throws -> ReadSummary {
         tracecmd_set_loglevel(TEP_LOG_NONE)
-        let flags = Int32(TRACECMD_FL_LOAD_NO_PLUGINS.rawValue | TRACECMD_FL_LOAD_NO_SYSTEM_PLUGINS.rawValue)
-        guard let handle = tracecmd_open(path, flags) else {
+        try probeMetadata(path: path)
+        guard let handle = tracecmd_open(path, openFlags) else {
             throw TraceFileError(path: path, message: "libtracecmd cannot open this trace.dat (v\(structure.version), \(structure.compression)): its header sections are corrupt")
         }
         defer { tracecmd_close(handle) }

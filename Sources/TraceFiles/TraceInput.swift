@@ -24,6 +24,8 @@ public struct ReadSummary: Sendable, Equatable {
     public var eventsDelivered = 0
     /// On-demand events among them.
     public var ondemandEvents = 0
+    /// trace.dat records whose event id has no format in the file (not decodable, not counted as events).
+    public var recordsWithoutFormat = 0
     /// Text lines that were not events, comments or status lines.
     public var unparsedLines = 0
     public var firstUnparsedLine: Int?
@@ -54,18 +56,23 @@ public enum TraceInput {
             file.dropResidentPages()
             return try TraceDatReader.read(path: path, structure: structure, file: file, selection: selection, body)
         }
-        guard isText(prefix) else {
+        guard isText(prefix, truncated: file.bytes.count > prefix.count) else {
             throw TraceFileError(path: path, message: "not a trace file: neither trace.dat (it starts with 17 08 44 'tracing') nor text", byteOffset: 0)
         }
         return try TextTraceReader.read(bytes: file.bytes, path: path, selection: selection, formats: textFormats, body)
     }
 
-    static func isText(_ prefix: [UInt8]) -> Bool {
-        guard !prefix.contains(0) else { return false }
-        let control = prefix.filter { $0 < 0x20 && $0 != 0x0a && $0 != 0x09 && $0 != 0x0d }.count
-        // Allow a cut multi-byte character at the end of the sample.
-        var sample = prefix
-        while let last = sample.last, last & 0xc0 == 0x80 || last >= 0xc0 { sample.removeLast() ; if sample.count < prefix.count - 4 { break } }
-        return control == 0 && String(validating: sample, as: UTF8.self) != nil
+    /// Valid UTF-8 without NULs or control characters other than tab, CR and LF. `truncated`: the
+    /// sample is a prefix of a longer file, so a multi-byte character may be cut at its end.
+    static func isText(_ sample: [UInt8], truncated: Bool) -> Bool {
+        guard !sample.isEmpty, !sample.contains(where: { $0 < 0x20 && $0 != 0x0a && $0 != 0x09 && $0 != 0x0d }) else {
+            return false
+        }
+        if String(validating: sample, as: UTF8.self) != nil { return true }
+        guard truncated else { return false }
+        for cut in 1...3 where sample.count > cut {
+            if String(validating: sample.dropLast(cut), as: UTF8.self) != nil { return true }
+        }
+        return false
     }
 }

@@ -42,6 +42,9 @@ struct Dump: ParsableCommand {
             printError("ondemand-trace: \(NoEventsMessage.describe(summary))")
             throw ExitCode(2)
         }
+        if summary.recordsWithoutFormat > 0 {
+            printError("warning: \(summary.recordsWithoutFormat) record(s) of \(summary.path) belong to events the file has no usable format for; they were not decoded")
+        }
         if summary.unparsedLines > 0 {
             printError("note: \(summary.unparsedLines) line(s) of \(summary.path) were not trace events and were skipped (first: line \(summary.firstUnparsedLine ?? 0))")
         }

@@ -11,6 +11,8 @@ public struct EventSelection: OptionSet, Sendable {
     public static let cachefilesOther = EventSelection(rawValue: 4)
     /// `ftrace:print` records (`trace_marker` writes, e.g. our daemon's markers).
     public static let markers = EventSelection(rawValue: 8)
+    /// Events of every other system (e.g. `sched`), kept by field name; not part of `.all`.
+    public static let otherSystems = EventSelection(rawValue: 16)
 
     public static let report: EventSelection = [.ondemand, .cachefilesErrors, .markers]
     public static let all: EventSelection = [.ondemand, .cachefilesErrors, .cachefilesOther, .markers]
@@ -52,6 +54,8 @@ public struct BinaryEventDecoder: Sendable {
     }
 
     enum Entry: Sendable {
+        /// No format for this id: the file's format for it was missing or libtraceevent refused it.
+        case unknown
         case skip
         case ondemand(OndemandEvent.Kind, slots: Slots, needed: Int)
         case generic(EventLayout)
@@ -74,12 +78,17 @@ public struct BinaryEventDecoder: Sendable {
         typeSlot = Slot(offset: type?.offset ?? 0, size: type?.size ?? 2, isSigned: false)
         pidSlot = common.first { $0.name == "common_pid" }.map { Slot(offset: $0.offset, size: $0.size, isSigned: true) }
         let maxID = layouts.map(\.id).max() ?? 0
-        var entries = [Entry](repeating: .skip, count: max(0, min(maxID, 65_535)) + 1)
+        var entries = [Entry](repeating: .unknown, count: max(0, min(maxID, 65_535)) + 1)
         for layout in layouts where layout.id >= 0 && layout.id < entries.count {
             entries[layout.id] = Self.entry(for: layout, selection: selection)
         }
         self.entries = entries
-        selected = entries.map { if case .skip = $0 { return false } else { return true } }
+        selected = entries.map {
+            switch $0 {
+            case .skip, .unknown: return false
+            default: return true
+            }
+        }
     }
 
     static func entry(for layout: EventLayout, selection: EventSelection) -> Entry {
@@ -102,6 +111,9 @@ public struct BinaryEventDecoder: Sendable {
            let buf = layout.field(named: "buf") {
             return .marker(buf: buf)
         }
+        if selection.contains(.otherSystems), layout.system != "ftrace" {
+            return .generic(layout)
+        }
         return .skip
     }
 
@@ -119,6 +131,13 @@ public struct BinaryEventDecoder: Sendable {
         return selected[eventID]
     }
 
+    /// Whether the file has a format for this event id.
+    public func isKnown(eventID: Int) -> Bool {
+        guard eventID >= 0 && eventID < entries.count else { return false }
+        if case .unknown = entries[eventID] { return false }
+        return true
+    }
+
     public func pid(of data: UnsafeRawBufferPointer) -> Int32 {
         guard let pidSlot, data.count >= pidSlot.end else { return -1 }
         return Int32(truncatingIfNeeded: readSigned(data, pidSlot))
@@ -131,7 +150,7 @@ public struct BinaryEventDecoder: Sendable {
         }
         guard id < entries.count else { return nil }
         switch entries[id] {
-        case .skip:
+        case .skip, .unknown:
             return nil
         case let .ondemand(kind, slots, needed):
             guard data.count >= needed else {

@@ -136,10 +136,14 @@ public enum FormatFileParser {
         }
         var isArray = false
         var arraySuffix = ""
-        if let bracket = decl.firstIndex(of: "[") {
+        if decl.hasSuffix("]"), let bracket = decl.lastIndex(of: "[") {
+            // `char comm[16]`: the brackets follow the name.
             isArray = true
             arraySuffix = String(decl[bracket...])
             decl = String(decl[..<bracket]).trimmingWhitespace()
+        } else if decl.contains("[") {
+            // `__data_loc char[] name`: the brackets belong to the type.
+            isArray = true
         }
         // The name is the last identifier; the type is what stands before it.
         guard let nameStart = decl.lastIndex(where: { !($0.isLetter || $0.isNumber || $0 == "_") }).map({ decl.index(after: $0) })
@@ -148,7 +152,7 @@ public enum FormatFileParser {
         }
         let name = String(decl[nameStart...])
         var type = String(decl[..<nameStart]).trimmingWhitespace()
-        if isArray, !isDynamic || !type.hasSuffix("[]") { type += arraySuffix.hasPrefix("[") ? arraySuffix : "" }
+        type += arraySuffix
         guard !name.isEmpty, !type.isEmpty else {
             throw FormatError(line: line, message: "cannot read field declaration '\(declaration)'")
         }

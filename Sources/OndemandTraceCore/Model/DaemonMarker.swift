@@ -1,5 +1,6 @@
 /// One line our daemon writes to `trace_marker` (docs/markers.md), e.g.
-/// `odt1 pickup read msg=12 oid=1 off=4096 len=16384`.
+/// `odt1 pickup read msg=12 oid=1 off=4096 len=16384`. The daemon writes `line`; the report
+/// parses it back with `init?(text:)`.
 public struct DaemonMarker: Sendable, Equatable {
     public enum Stage: String, Sendable { case pickup, written, done, fault }
     public enum Request: String, Sendable { case open, read, close }
@@ -48,5 +49,23 @@ public struct DaemonMarker: Sendable, Equatable {
         guard let msg, let oid else { return nil }
         self.init(stage: stage, request: request, msgID: msg, objectID: oid, fd: fd, offset: off, length: len,
                   result: res, fault: fault)
+    }
+
+    /// The daemon's spelling: offsets as the kernel's READ message carries them (unsigned).
+    public init(_ stage: Stage, _ request: Request, msgID: UInt32, objectID: UInt32, fd: UInt32? = nil,
+                offset: UInt64? = nil, length: UInt64? = nil, result: Int64? = nil, fault: String? = nil) {
+        self.init(stage: stage, request: request, msgID: msgID, objectID: objectID, fd: fd,
+                  offset: offset.map { Int64(truncatingIfNeeded: $0) }, length: length, result: result, fault: fault)
+    }
+
+    /// The text written to `trace_marker` (without newline).
+    public var line: String {
+        var s = "\(Self.prefix)\(stage.rawValue) \(request.rawValue) msg=\(msgID) oid=\(objectID)"
+        if let fd { s += " fd=\(fd)" }
+        if let offset { s += " off=\(offset)" }
+        if let length { s += " len=\(length)" }
+        if let result { s += " res=\(result)" }
+        if let fault { s += " fault=\(fault)" }
+        return s
     }
 }

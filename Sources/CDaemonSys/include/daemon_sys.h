@@ -1,0 +1,12 @@
+#ifndef ONDEMAND_TRACE_DAEMON_SYS_H
+#define ONDEMAND_TRACE_DAEMON_SYS_H
+// Linux headers Swift's Glibc module leaves out, for the on-demand daemon.
+#include <sys/signalfd.h>
+#include <sys/vfs.h>
+#include <sys/eventfd.h>
+#include <sys/mount.h>
+
+/// ioctl(fd, CACHEFILES_IOC_READ_COMPLETE, msg_id): the request the kernel's uapi header defines
+/// as _IOW(0x98, 1, int), taking the msg_id by value. Returns -1 and sets errno on failure.
+int daemon_sys_read_complete(int fd, unsigned int msg_id);
+#endif

@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import OndemandTraceCore
+import Synchronization
+
+/// `/dev/cachefiles`, opened by an on-demand daemon: text commands written to it, one request
+/// message per `read()`.
+public final class CachefilesDevice: Sendable {
+    public let fd: Int32
+    public let path: String
+    private let owned: Bool
+    private let closed = Atomic<Bool>(false)
+
+    /// Opens the devnode. Refuses with a message that says why: not root, no devnode, busy.
+    public init(path: String = "/dev/cachefiles") throws(DaemonError) {
+        if geteuid() != 0 {
+            throw DaemonError("\(path): must run as root (the kernel lets only CAP_SYS_ADMIN open the cachefiles devnode)")
+        }
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else {
+            let e = errno
+            switch e {
+            case ENOENT, ENXIO, ENODEV:
+                throw DaemonError("\(path): no such device: this kernel has no cachefiles (CONFIG_CACHEFILES and CONFIG_CACHEFILES_ONDEMAND), or devtmpfs is not mounted on /dev")
+            case EBUSY:
+                throw DaemonError("\(path): busy: another cachefiles daemon (e.g. cachefilesd or a running ondemand-trace daemon) has it open")
+            case EPERM, EACCES:
+                throw DaemonError("\(path): permission denied (needs CAP_SYS_ADMIN)")
+            default:
+                throw DaemonError("\(path): cannot open: \(describeErrno(e))")
+            }
+        }
+        self.fd = fd
+        self.path = path
+        self.owned = true
+    }
+
+    /// Adopts a devnode fd inherited from a previous daemon (failover).
+    public init(inheritedFD fd: Int32, path: String = "/dev/cachefiles") throws(DaemonError) {
+        guard fcntl(fd, F_GETFD) >= 0 else { throw DaemonError("\(path): inherited fd \(fd) is not open") }
+        self.fd = fd
+        self.path = path
+        self.owned = true
+    }
+
+    deinit { close() }
+
+    /// Closes the devnode: the kernel unbinds the cache and fails every request still pending
+    /// (unless another process holds the devnode too). Once only.
+    public func close() {
+        if owned, !closed.exchange(true, ordering: .relaxed) { Glibc.close(fd) }
+    }
+
+    /// Writes one command (`dir /cache`, `bind ondemand`, `copen 3,4096`, `restore`).
+    public func command(_ text: String) throws(DaemonError) {
+        var text = text
+        let written = text.withUTF8 { write(fd, $0.baseAddress, $0.count) }
+        if written < 0 {
+            throw DaemonError("\(path): command \"\(text)\" failed: \(describeErrno(errno))", errno: errno)
+        }
+    }
+
+    /// Reads one message into `buffer`; 0 when the kernel had none pending (another thread got it).
+    public func readMessage(into buffer: UnsafeMutableRawBufferPointer) throws(DaemonError) -> Int {
+        while true {
+            let n = read(fd, buffer.baseAddress, buffer.count)
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            if errno == EAGAIN { return 0 }
+            throw DaemonError("\(path): read failed: \(describeErrno(errno))", errno: errno)
+        }
+    }
+}
+
+public struct DaemonError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public var errno: Int32?
+    public init(_ description: String, errno: Int32? = nil) {
+        self.description = description
+        self.errno = errno
+    }
+}
+
+/// `EIO (Input/output error)`.
+public func describeErrno(_ e: Int32) -> String {
+    let name = Errno.names.first(where: { $0.value == e })?.key ?? "errno \(e)"
+    return "\(name) (\(String(cString: strerror(e))))"
+}

@@ -1,0 +1,435 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CDaemonSys
+import OndemandTraceCore
+import Synchronization
+
+/// A cachefiles on-demand daemon: binds a cache directory in on-demand mode and serves the
+/// kernel's OPEN/READ/CLOSE requests from blobs (EROFS images) in a source directory, one blob per
+/// fsid (`<source>/<fsid>`).
+public final class OndemandServer: Sendable {
+    public struct Configuration: Sendable {
+        public var devnode = "/dev/cachefiles"
+        /// A devnode fd inherited from the process that holds it across daemons (failover).
+        public var inheritedDevnodeFD: Int32?
+        /// With an inherited, already bound devnode: send `restore` (the kernel re-queues the
+        /// requests the dead daemon had read but not answered) instead of binding.
+        public var restore = false
+        public var cacheDirectory: String
+        public var tag = "ondemand-trace"
+        public var sourceDirectory: String
+        /// Blobs named explicitly (fsid → file), served before looking in `sourceDirectory`.
+        public var blobFiles: [String: String] = [:]
+        public var threads = 1
+        public var faults = FaultPlan()
+        /// The recording instance's trace_marker; nil when nothing records.
+        public var markerPath: String?
+        /// What the `exit` fault does: end the process (the `daemon` command), or, embedded in
+        /// another program (`run`), die as a daemon would: stop serving and close every fd.
+        public var exitFaultEndsProcess = true
+
+        public init(cacheDirectory: String, sourceDirectory: String) {
+            self.cacheDirectory = cacheDirectory
+            self.sourceDirectory = sourceDirectory
+        }
+    }
+
+    /// What was served, for the exit summary and throughput figures.
+    public struct Totals: Sendable {
+        public var opens = 0, openErrors = 0, reads = 0, readBytes: UInt64 = 0, closes = 0, faults = 0
+        public var firstRequest: UInt64?, lastRequest: UInt64?
+    }
+
+    /// An object the kernel opened: its anonymous fd and the blob it reads from. Requests hold a
+    /// reference while they use the fds, so a CLOSE racing a READ on another thread cannot close
+    /// (and let the kernel reuse) an fd still being written.
+    final class OpenObject: Sendable {
+        let anonFD: Int32
+        let blobFD: Int32
+        let size: UInt64
+        let name: String
+        init(anonFD: Int32, blobFD: Int32, size: UInt64, name: String) {
+            self.anonFD = anonFD; self.blobFD = blobFD; self.size = size; self.name = name
+        }
+        deinit { close(anonFD); close(blobFD) }
+    }
+
+    public let configuration: Configuration
+    let device: CachefilesDevice
+    let sourceFD: Int32
+    let log: DaemonLog
+    let markers: TraceMarkerWriter?
+    let objects = Mutex<[UInt32: OpenObject]>([:])
+    let readCounter = Atomic<Int>(0)
+    let openCounter = Atomic<Int>(0)
+    let totals = Mutex(Totals())
+    let signalFD: Int32
+    /// Written by `stop()` to wake the polling leader.
+    let wakeFD: Int32
+    let background = Mutex<pthread_t?>(nil)
+    let leader = Mutex<Void>(())
+    let stopping = Atomic<Bool>(false)
+    let signalled = Atomic<Bool>(false)
+
+    /// Checks the directories, opens the devnode and binds (or restores); after this returns the
+    /// kernel may send requests. SIGTERM and SIGINT are blocked here and handled by `serve()`.
+    public init(_ configuration: Configuration, log: DaemonLog) throws(DaemonError) {
+        self.configuration = configuration
+        self.log = log
+        guard configuration.threads >= 1 else { throw DaemonError("--threads must be at least 1") }
+
+        // An empty source directory: only `blobFiles` are served.
+        let sourceFD = configuration.sourceDirectory.isEmpty ? -1
+            : open(configuration.sourceDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard sourceFD >= 0 || configuration.sourceDirectory.isEmpty else {
+            throw DaemonError("\(configuration.sourceDirectory): cannot open the source directory: \(describeErrno(errno))")
+        }
+        self.sourceFD = sourceFD
+
+        if !configuration.restore {
+            var st = stat()
+            guard stat(configuration.cacheDirectory, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+                throw DaemonError("\(configuration.cacheDirectory): the cache directory does not exist or is not a directory")
+            }
+        }
+        self.markers = try configuration.markerPath.map { path throws(DaemonError) in try TraceMarkerWriter(path: path) }
+
+        // Signals go to a signalfd every worker polls, so any worker can notice SIGTERM.
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        sigaddset(&mask, SIGTERM)
+        sigaddset(&mask, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &mask, nil)
+        self.signalFD = signalfd(-1, &mask, Int32(SFD_CLOEXEC))
+        self.wakeFD = eventfd(0, Int32(EFD_CLOEXEC))
+
+        if configuration.restore {
+            guard let inherited = configuration.inheritedDevnodeFD else {
+                throw DaemonError("restore needs the inherited devnode fd of the previous daemon (--devnode-fd)")
+            }
+            device = try CachefilesDevice(inheritedFD: inherited, path: configuration.devnode)
+            try device.command("restore")
+            log("restored: the requests in flight on inherited devnode fd \(inherited) are queued again")
+        } else {
+            if let inherited = configuration.inheritedDevnodeFD {
+                device = try CachefilesDevice(inheritedFD: inherited, path: configuration.devnode)
+            } else {
+                device = try CachefilesDevice(path: configuration.devnode)
+            }
+            try device.command("dir \(configuration.cacheDirectory)")
+            try device.command("tag \(configuration.tag)")
+            do {
+                try device.command("bind ondemand")
+            } catch {
+                throw Self.explainBindFailure(error, cacheDirectory: configuration.cacheDirectory)
+            }
+            let served = (configuration.blobFiles.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+                          + (configuration.sourceDirectory.isEmpty ? [] : [configuration.sourceDirectory])).joined(separator: " ")
+            log("bound: cache \(configuration.cacheDirectory) tag \(configuration.tag), serving \(served) with \(configuration.threads) thread(s)")
+        }
+        for fault in configuration.faults.faults { log("fault plan: \(fault.spec)") }
+    }
+
+    deinit {
+        if sourceFD >= 0 { close(sourceFD) }
+        if signalFD >= 0 { close(signalFD) }
+        if wakeFD >= 0 { close(wakeFD) }
+    }
+
+    static func explainBindFailure(_ error: DaemonError, cacheDirectory: String) -> DaemonError {
+        if error.errno == ENOBUFS {
+            return DaemonError("bind ondemand failed with ENOBUFS: the filesystem of \(cacheDirectory) is too full for cachefiles (free space or inodes below its bstop/fstop limits)", errno: ENOBUFS)
+        }
+        guard error.errno == EOPNOTSUPP else { return error }
+        var fs = statfs()
+        let tmpfsMagic = 0x0102_1994
+        if statfs(cacheDirectory, &fs) == 0, Int(fs.f_type) == tmpfsMagic {
+            return DaemonError("\(cacheDirectory): cachefiles refuses a cache directory on tmpfs (bind fails with EOPNOTSUPP: tmpfs has no sync_fs); put it on ext4 or xfs", errno: EOPNOTSUPP)
+        }
+        return DaemonError("bind ondemand failed with EOPNOTSUPP: the kernel lacks CONFIG_CACHEFILES_ONDEMAND, or the filesystem of \(cacheDirectory) lacks what cachefiles needs (xattrs, tmpfile, sync_fs)", errno: EOPNOTSUPP)
+    }
+
+    /// Serves until SIGTERM/SIGINT with `threads` workers, then returns what was served.
+    public func serve() -> Totals {
+        var workers: [pthread_t] = []
+        for _ in 1..<configuration.threads {
+            let context = Unmanaged.passRetained(self).toOpaque()
+            var thread = pthread_t()
+            let rc = pthread_create(&thread, nil, { raw in
+                let server = Unmanaged<OndemandServer>.fromOpaque(raw!).takeRetainedValue()
+                server.workerLoop()
+                return nil
+            }, context)
+            if rc == 0 { workers.append(thread) } else {
+                Unmanaged<OndemandServer>.fromOpaque(context).release()
+                log("could not start a worker thread: \(describeErrno(rc))")
+            }
+        }
+        workerLoop()
+        for thread in workers { pthread_join(thread, nil) }
+        if signalled.load(ordering: .relaxed) {
+            // Nobody will answer now: let the kernel fail what is pending, so readers do not hang.
+            device.close()
+            log("stopped by a signal: devnode closed, requests still pending fail")
+        }
+        let t = totals.withLock { $0 }
+        let span = Double((t.lastRequest ?? 0) - (t.firstRequest ?? 0)) / 1e9
+        log("stopped: \(t.opens) OPEN (\(t.openErrors) refused), \(t.reads) READ, \(t.readBytes) bytes, \(t.closes) CLOSE, \(t.faults) fault(s) injected, requests over \(JSONWriter.format(span, decimals: 6)) s")
+        return t
+    }
+
+    /// Serves on a background thread (for `run`); `stop()` ends it.
+    public func start() {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { raw in
+            let server = Unmanaged<OndemandServer>.fromOpaque(raw!).takeRetainedValue()
+            _ = server.serve()
+            return nil
+        }, context)
+        if rc == 0 { background.withLock { $0 = thread } } else {
+            Unmanaged<OndemandServer>.fromOpaque(context).release()
+            log("could not start the serving thread: \(describeErrno(rc))")
+        }
+    }
+
+    /// Stops serving (requests still pending stay unanswered until the devnode closes) and
+    /// waits for the workers; returns what was served.
+    public func stop() -> Totals {
+        stopping.store(true, ordering: .relaxed)
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+        if let thread = background.withLock({ t -> pthread_t? in defer { t = nil }; return t }) {
+            pthread_join(thread, nil)
+        }
+        return totals.withLock { $0 }
+    }
+
+    private func workerLoop() {
+        let capacity = 1 << 16
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
+        defer { buffer.deallocate() }
+        // Page-aligned: the anonymous fd writes to the cache file with direct I/O.
+        let dataCapacity = 1 << 20
+        var data: UnsafeMutableRawPointer?
+        guard posix_memalign(&data, 4096, dataCapacity) == 0, let data else { return }
+        defer { free(data) }
+        let dataBuffer = UnsafeMutableRawBufferPointer(start: data, count: dataCapacity)
+
+        while true {
+            let message: CachefilesMessage
+            switch nextMessage(buffer) {
+            case .stop: return
+            case .message(let m): message = m
+            }
+            let now = monotonicNanoseconds()
+            totals.withLock { t in
+                if t.firstRequest == nil { t.firstRequest = now }
+                t.lastRequest = now
+            }
+            switch message.request {
+            case .open(let open): handleOpen(message, open)
+            case .read(let read): handleRead(message, read, data: dataBuffer)
+            case .close: handleClose(message)
+            }
+        }
+    }
+
+    private enum Next { case message(CachefilesMessage), stop }
+
+    /// Waits for the next request. One thread at a time polls and reads (leader/followers): the
+    /// kernel wakes every poller of /dev/cachefiles for each request, and all but one would read
+    /// nothing. The leader hands over as soon as it has a message, then serves it.
+    private func nextMessage(_ buffer: UnsafeMutableRawBufferPointer) -> Next {
+        leader.withLock { _ -> Next in
+            var fds = [pollfd(fd: device.fd, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+            while !stopping.load(ordering: .relaxed) {
+                for i in fds.indices { fds[i].revents = 0 }
+                if poll(&fds, nfds_t(fds.count), -1) < 0 {
+                    if errno == EINTR { continue }
+                    log("poll failed: \(describeErrno(errno)); stopping")
+                    break
+                }
+                if fds[1].revents != 0 { signalled.store(true, ordering: .relaxed); break }  // SIGTERM/SIGINT
+                if fds[2].revents != 0 { break }  // stop()
+                if fds[0].revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 {
+                    log("\(device.path): poll reported an error; stopping")
+                    break
+                }
+                let n: Int
+                do { n = try device.readMessage(into: buffer) } catch {
+                    log("\(error); stopping")
+                    break
+                }
+                guard n > 0 else { continue }
+                do {
+                    return .message(try CachefilesMessage.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<n])))
+                } catch {
+                    log("\(device.path): undecodable message: \(error)")
+                }
+            }
+            stopping.store(true, ordering: .relaxed)
+            return .stop
+        }
+    }
+
+    private func marker(_ m: DaemonMarker) { markers?.write(m) }
+
+    private func handleOpen(_ message: CachefilesMessage, _ open: CachefilesMessage.Open) {
+        let msg = message.msgID, oid = message.objectID
+        let index = openCounter.add(1, ordering: .relaxed).newValue
+        marker(DaemonMarker(.pickup, .open, msgID: msg, objectID: oid, fd: open.fd))
+        let anonFD = Int32(bitPattern: open.fd)
+
+        func refuse(_ errno: Int32, _ why: String, fault: String? = nil) {
+            log("OPEN msg=\(msg) oid=\(oid) fd=\(open.fd): \(why); answering -\(describeErrno(errno))")
+            if let fault { marker(DaemonMarker(.fault, .open, msgID: msg, objectID: oid, fd: open.fd, fault: fault)) }
+            let result: Int64
+            do {
+                try device.command(CachefilesReply.copen(msgID: msg, errno: errno))
+                result = -Int64(errno)
+            } catch {
+                log("\(error)")
+                result = -Int64(error.errno ?? EIO)
+            }
+            close(anonFD)
+            totals.withLock { $0.opens += 1; $0.openErrors += 1; if fault != nil { $0.faults += 1 } }
+            marker(DaemonMarker(.done, .open, msgID: msg, objectID: oid, fd: open.fd, result: result))
+        }
+
+        if let injected = configuration.faults.openError(index: index) {
+            refuse(injected.errno, "injected fault \(injected.spec)", fault: "open-error")
+            return
+        }
+        let name: String
+        switch BlobKeys.blobName(volumeKey: open.volumeKey, cookieKey: open.cookieKey) {
+        case .failure(let rejection): refuse(EINVAL, "refused key: \(rejection)"); return
+        case .success(let n): name = n
+        }
+        let blobPath = configuration.blobFiles[name] ?? "\(configuration.sourceDirectory)/\(name)"
+        let blobFD = configuration.blobFiles[name].map { Glibc.open($0, O_RDONLY | O_CLOEXEC) }
+            ?? (sourceFD >= 0 ? openat(sourceFD, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1)
+        guard blobFD >= 0 else {
+            let e = sourceFD >= 0 || configuration.blobFiles[name] != nil ? errno : ENOENT
+            refuse(e == ENOENT ? ENOENT : EIO, "blob \(blobPath): \(describeErrno(e))")
+            return
+        }
+        var st = stat()
+        guard fstat(blobFD, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            close(blobFD)
+            refuse(EIO, "blob \(blobPath) is not a regular file")
+            return
+        }
+        let size = UInt64(st.st_size)
+        // Registered before copen: the kernel may send a READ as soon as it has the answer.
+        objects.withLock { $0[oid] = OpenObject(anonFD: anonFD, blobFD: blobFD, size: size, name: name) }
+        var result = Int64(size)
+        do {
+            try device.command(CachefilesReply.copen(msgID: msg, size: size))
+            log("OPEN msg=\(msg) oid=\(oid) fd=\(open.fd) blob=\(name) size=\(size)")
+        } catch {
+            log("OPEN msg=\(msg) oid=\(oid): \(error)")
+            result = -Int64(error.errno ?? EIO)
+            _ = objects.withLock { $0.removeValue(forKey: oid) }
+        }
+        totals.withLock { $0.opens += 1 }
+        marker(DaemonMarker(.done, .open, msgID: msg, objectID: oid, fd: open.fd, result: result))
+    }
+
+    private func handleRead(_ message: CachefilesMessage, _ read: CachefilesMessage.Read, data: UnsafeMutableRawBufferPointer) {
+        let msg = message.msgID, oid = message.objectID
+        let index = readCounter.add(1, ordering: .relaxed).newValue
+        marker(DaemonMarker(.pickup, .read, msgID: msg, objectID: oid, offset: read.offset, length: read.length))
+        guard let object = objects.withLock({ $0[oid] }) else {
+            log("READ msg=\(msg) oid=\(oid) off=\(read.offset) len=\(read.length): no open object \(oid); cannot answer")
+            return
+        }
+        let actions = configuration.faults.readActions(index: index)
+        func injected(_ name: String) {
+            let spec = actions.applied.first(where: { $0.name == name })?.spec ?? name
+            log("READ msg=\(msg) oid=\(oid) off=\(read.offset) len=\(read.length): injected fault \(spec) (READ #\(index))")
+            marker(DaemonMarker(.fault, .read, msgID: msg, objectID: oid, offset: read.offset, length: read.length, fault: name))
+            totals.withLock { $0.faults += 1 }
+        }
+        if actions.exitDaemon {
+            injected("exit")
+            if configuration.exitFaultEndsProcess {
+                log("exiting now, with requests unanswered")
+                _exit(3)
+            }
+            log("dying now, with requests unanswered: devnode and object fds closed, serving stopped")
+            stopping.store(true, ordering: .relaxed)
+            var one: UInt64 = 1
+            _ = write(wakeFD, &one, 8)
+            device.close()
+            objects.withLock { $0.removeAll() }
+            return
+        }
+        if actions.delayBeforeWrite > 0 { injected("delay"); sleepNanoseconds(actions.delayBeforeWrite) }
+        var written: UInt64 = 0
+        if actions.writeData {
+            switch copy(object, offset: read.offset, length: read.length, buffer: data) {
+            case .success(let n): written = n
+            case .failure(let error):
+                log("READ msg=\(msg) oid=\(oid) off=\(read.offset) len=\(read.length): \(error)")
+            }
+            marker(DaemonMarker(.written, .read, msgID: msg, objectID: oid, offset: read.offset, length: read.length))
+        } else {
+            injected("no-data")
+        }
+        if actions.delayAfterWrite > 0 { injected("delay"); sleepNanoseconds(actions.delayAfterWrite) }
+        guard actions.answer else { injected("never-answer"); return }
+        var result: Int64 = 0
+        if daemon_sys_read_complete(object.anonFD, msg) < 0 {
+            result = -Int64(errno)
+            log("READ msg=\(msg) oid=\(oid): CACHEFILES_IOC_READ_COMPLETE failed: \(describeErrno(errno))")
+        }
+        totals.withLock { $0.reads += 1; $0.readBytes += written }
+        marker(DaemonMarker(.done, .read, msgID: msg, objectID: oid, result: result))
+    }
+
+    /// Copies `[offset, offset+length)` of the blob into the anonymous fd through the aligned
+    /// buffer; past the blob's end (up to the requested, block-aligned length) writes zeros.
+    private func copy(_ object: OpenObject, offset: UInt64, length: UInt64, buffer: UnsafeMutableRawBufferPointer) -> Result<UInt64, DaemonError> {
+        var done: UInt64 = 0
+        while done < length {
+            let chunk = Int(min(UInt64(buffer.count), length - done))
+            let position = offset + done
+            var have = 0
+            while have < chunk {
+                let n = pread(object.blobFD, buffer.baseAddress! + have, chunk - have, off_t(position) + off_t(have))
+                if n < 0 { if errno == EINTR { continue }; return .failure(DaemonError("blob \(object.name): pread failed: \(describeErrno(errno))")) }
+                if n == 0 { break }
+                have += n
+            }
+            if have < chunk { memset(buffer.baseAddress! + have, 0, chunk - have) }
+            var put = 0
+            while put < chunk {
+                let n = pwrite(object.anonFD, buffer.baseAddress! + put, chunk - put, off_t(position) + off_t(put))
+                if n < 0 { if errno == EINTR { continue }; return .failure(DaemonError("anonymous fd: pwrite at \(position + UInt64(put)) failed: \(describeErrno(errno))")) }
+                put += n
+            }
+            done += UInt64(chunk)
+        }
+        return .success(done)
+    }
+
+    private func handleClose(_ message: CachefilesMessage) {
+        let msg = message.msgID, oid = message.objectID
+        marker(DaemonMarker(.pickup, .close, msgID: msg, objectID: oid))
+        let object = objects.withLock { $0.removeValue(forKey: oid) }
+        log("CLOSE msg=\(msg) oid=\(oid)" + (object == nil ? " (unknown object)" : " blob=\(object!.name)"))
+        totals.withLock { $0.closes += 1 }
+        marker(DaemonMarker(.done, .close, msgID: msg, objectID: oid))
+        // `object` goes out of scope here; its fds close once no READ still holds it.
+    }
+}
+
+func sleepNanoseconds(_ ns: UInt64) {
+    var request = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
+    var remaining = timespec()
+    while nanosleep(&request, &remaining) != 0, errno == EINTR { request = remaining }
+}

@@ -1,0 +1,214 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One self-contained HTML page (no scripts, no network): summary, latency histogram, latency
+/// over time, objects and anomalies, drawn as inline SVG. Every figure that the JSON report also
+/// has carries `data-metric` / `data-value` attributes with the JSON's exact value, so a test
+/// can check the page against the JSON.
+public enum HTMLReport {
+    public static func render(_ m: ReportModel, scatter: LatencyScatter) -> String {
+        let s = m.stats
+        var h = """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8">
+            <title>ondemand-trace report: \(escape(m.metadata.path))</title>
+            <style>
+            body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#1d2330;background:#fff}
+            h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:28px 0 8px;border-bottom:1px solid #dde;padding-bottom:4px}
+            .meta{color:#5a6272} table{border-collapse:collapse;margin:6px 0}
+            th,td{padding:3px 10px;text-align:right;border-bottom:1px solid #eef} th{background:#f4f6fa;font-weight:600}
+            td.l,th.l{text-align:left} .cards{display:flex;gap:12px;flex-wrap:wrap}
+            .card{border:1px solid #dde;border-radius:6px;padding:8px 14px;min-width:120px}
+            .card .v{font-size:20px;font-weight:600} .card .k{color:#5a6272;font-size:12px}
+            .bad{color:#b3261e} .ok{color:#1e7b34} svg text{font:11px system-ui,sans-serif;fill:#333}
+            </style></head><body>
+            <h1>ondemand-trace report</h1>
+            <div class="meta">\(escape(m.metadata.path)) · \(escape(m.metadata.formatDescription))\(m.metadata.kernelRelease.map { " · kernel " + escape($0) } ?? "")\(m.metadata.clock.map { " · clock " + escape($0) } ?? "") · \(m.metadata.ondemandEvents) on-demand events in \(m.metadata.recordsSeen) records</div>
+
+            """
+        // Summary cards.
+        h += "<h2>Summary</h2><div class=\"cards\">"
+        h += card("READ requests", "reads.count", Double(s.reads.count), text: String(s.reads.count))
+        h += card("answered", "reads.matched", Double(s.reads.matched), text: String(s.reads.matched))
+        h += card("unanswered", "reads.unmatched", Double(s.reads.unmatched), text: String(s.reads.unmatched), bad: s.reads.unmatched > 0)
+        h += card("bytes requested", "reads.bytes", Double(s.reads.bytes), text: ReportText.bytesText(s.reads.bytes))
+        if let t = m.throughputBytesPerSecond {
+            h += card("throughput", "reads.throughput_bytes_per_s", t.rounded(), text: fixed(t / 1_048_576, 2) + " MiB/s")
+        }
+        h += card("OPEN requests", "opens.count", Double(s.opens.count), text: String(s.opens.count))
+        h += card("anomalies", "anomalies.total", Double(m.anomalyTotal), text: String(m.anomalyTotal), bad: m.anomalyTotal > 0)
+        h += "</div>\n"
+
+        // Latency table.
+        h += "<h2>Latency (µs)</h2><table><tr><th class=\"l\">request</th><th>count</th>"
+        for c in LatencySummary(count: 0).columns { h += "<th>\(c.name)</th>" }
+        h += "</tr>"
+        h += latencyRow("read → cread", "reads.latency_us", s.reads.latency.summary)
+        h += latencyRow("open → copen", "opens.latency_us", s.opens.latency.summary)
+        for stage in RequestRecord.Stage.allCases {
+            guard let r = s.stages[stage] else { continue }
+            h += latencyRow("&nbsp;&nbsp;" + stage.rawValue + " <small>(" + escape(stage.explanation) + ")</small>", "reads.stages_us." + stage.rawValue, r.summary)
+        }
+        h += "</table>\n"
+        if s.reads.latency.errorBound > 0 {
+            h += "<p class=\"meta\">Percentiles are at most \(fixed(s.reads.latency.errorBound * 100, 2))% above the exact value.</p>"
+        }
+
+        h += "<h2>read → cread latency histogram</h2>\n" + histogramSVG(s.reads.latency.log2Microseconds)
+        h += "<h2>Latency over time</h2>\n" + scatterSVG(scatter, start: m.traceStart ?? 0)
+        h += "<h2>Objects</h2>\n" + objectsTable(m)
+        h += "<h2>Anomalies</h2>\n" + anomaliesList(m)
+        if m.lost.any {
+            h += "<p class=\"bad\" data-metric=\"lost_events.total\" data-value=\"\(m.lost.total)\">The ring buffer dropped \(m.lost.total) event(s)"
+            h += m.lost.unknownCountRecords > 0 ? " (and an unknown number in \(m.lost.unknownCountRecords) place(s))" : ""
+            h += m.lost.statsTotal > 0 ? "; ring-buffer stats count \(m.lost.statsTotal) overrun/dropped" : ""
+            h += ": correlation around them may be wrong.</p>"
+        }
+        h += "\n<p class=\"meta\">Made by ondemand-trace. Times are seconds of the trace clock.</p></body></html>\n"
+        return h
+    }
+
+    static func card(_ label: String, _ metric: String, _ value: Double, text: String, bad: Bool = false) -> String {
+        "<div class=\"card\"><div class=\"v\(bad ? " bad" : "")\" data-metric=\"\(metric)\" data-value=\"\(JSONWriter.format(value, decimals: 0))\">\(escape(text))</div><div class=\"k\">\(escape(label))</div></div>"
+    }
+
+    static func latencyRow(_ label: String, _ prefix: String, _ s: LatencySummary) -> String {
+        var row = "<tr><td class=\"l\">\(label)</td><td>\(s.count)</td>"
+        for c in s.columns {
+            if let v = c.value {
+                row += "<td data-metric=\"\(prefix).\(c.name)\" data-value=\"\(JSONWriter.format(v, decimals: 3))\">\(fixed(v, 1))</td>"
+            } else {
+                row += "<td>-</td>"
+            }
+        }
+        return row + "</tr>"
+    }
+
+    static func histogramSVG(_ counts: [UInt64]) -> String {
+        guard let last = counts.lastIndex(where: { $0 > 0 }), let first = counts.firstIndex(where: { $0 > 0 }) else {
+            return "<p class=\"meta\">No answered READ requests.</p>"
+        }
+        let buckets = Array(first...last)
+        let maxCount = Double(counts.max() ?? 1)
+        let barWidth = 44.0, height = 180.0, left = 50.0, top = 10.0, bottom = 46.0
+        let width = max(420, left + Double(buckets.count) * barWidth + 20)
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height + top + bottom))\" role=\"img\" aria-label=\"latency histogram\">"
+        svg += line(left, top, left, top + height) + line(left, top + height, width - 10, top + height)
+        for tick in [0.0, 0.5, 1.0] {
+            let y = top + height - tick * height
+            svg += "<text x=\"\(Int(left - 6))\" y=\"\(Int(y + 4))\" text-anchor=\"end\">\(Int((tick * maxCount).rounded()))</text>"
+        }
+        for (i, b) in buckets.enumerated() {
+            let c = Double(counts[b])
+            let h = c / maxCount * height
+            let x = left + Double(i) * barWidth + 4
+            let range = ReportText.log2BucketRange(b)
+            svg += "<rect x=\"\(fixed(x, 1))\" y=\"\(fixed(top + height - h, 1))\" width=\"\(Int(barWidth - 8))\" height=\"\(fixed(h, 1))\" fill=\"#3b6fd8\" data-bucket-low-us=\"\(range.low)\" data-count=\"\(counts[b])\"><title>\(range.low)-\(range.high) µs: \(counts[b])</title></rect>"
+            if counts[b] > 0 {
+                svg += "<text x=\"\(fixed(x + (barWidth - 8) / 2, 1))\" y=\"\(fixed(top + height - h - 3, 1))\" text-anchor=\"middle\">\(counts[b])</text>"
+            }
+            svg += "<text x=\"\(fixed(x + (barWidth - 8) / 2, 1))\" y=\"\(Int(top + height + 14))\" text-anchor=\"middle\">\(shortMicros(range.low))</text>"
+        }
+        svg += "<text x=\"\(Int(left + (width - left) / 2))\" y=\"\(Int(top + height + 36))\" text-anchor=\"middle\">latency, µs (log2 buckets: lower bound)</text>"
+        return svg + "</svg>\n"
+    }
+
+    static func scatterSVG(_ scatter: LatencyScatter, start: UInt64) -> String {
+        let points = scatter.points
+        guard !points.isEmpty else { return "<p class=\"meta\">No READ requests.</p>" }
+        let answered = points.compactMap(\.latency)
+        let maxLatency = max(Double(answered.max() ?? 1000), 1000)
+        let minLatency = max(1.0, Double(answered.min() ?? 1))
+        let lowExp = (log10(minLatency / 1000)).rounded(.down), highExp = (log10(maxLatency / 1000)).rounded(.up) + (answered.isEmpty ? 0 : 0)
+        let span = max(1, Double((points.map(\.issued).max() ?? start) - (points.map(\.issued).min() ?? start)))
+        let t0 = points.map(\.issued).min() ?? start
+        let width = 760.0, height = 260.0, left = 60.0, top = 16.0, bottom = 40.0
+        func x(_ t: UInt64) -> Double { left + Double(t - t0) / span * (width - left - 20) }
+        func y(_ ns: Double) -> Double {
+            let e = log10(max(ns, 1) / 1000)
+            return top + height - (e - lowExp) / max(1, highExp - lowExp) * height
+        }
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height + top + bottom))\" role=\"img\" aria-label=\"latency over time\">"
+        svg += line(left, top, left, top + height) + line(left, top + height, width - 10, top + height)
+        var e = lowExp
+        while e <= highExp {
+            let yy = top + height - (e - lowExp) / max(1, highExp - lowExp) * height
+            svg += "<text x=\"\(Int(left - 6))\" y=\"\(Int(yy + 4))\" text-anchor=\"end\">\(shortMicros(UInt64(pow10(e))))</text>"
+            svg += "<line x1=\"\(Int(left))\" y1=\"\(fixed(yy, 1))\" x2=\"\(Int(width - 10))\" y2=\"\(fixed(yy, 1))\" stroke=\"#eef\"/>"
+            e += 1
+        }
+        for p in points {
+            if let l = p.latency {
+                svg += "<circle cx=\"\(fixed(x(p.issued), 1))\" cy=\"\(fixed(y(Double(l)), 1))\" r=\"2.5\" fill=\"#3b6fd8\" fill-opacity=\"0.7\"/>"
+            } else {
+                svg += "<path d=\"M\(fixed(x(p.issued) - 3, 1)) \(Int(top + 2))l6 6m0 -6l-6 6\" stroke=\"#b3261e\" stroke-width=\"1.5\"><title>never answered (obj \(p.obj))</title></path>"
+            }
+        }
+        svg += "<text x=\"\(Int(left))\" y=\"\(Int(top + height + 16))\">\(TimeText.seconds(t0)) s</text>"
+        svg += "<text x=\"\(Int(width - 10))\" y=\"\(Int(top + height + 16))\" text-anchor=\"end\">\(TimeText.seconds(t0 + UInt64(span))) s</text>"
+        svg += "<text x=\"\(Int(left + (width - left) / 2))\" y=\"\(Int(top + height + 32))\" text-anchor=\"middle\">request time (trace clock); latency µs, log scale; × = never answered</text>"
+        svg += "</svg>\n"
+        if scatter.seen > points.count {
+            svg += "<p class=\"meta\">\(points.count) of \(scatter.seen) requests shown (evenly spread).</p>"
+        }
+        return svg
+    }
+
+    static func objectsTable(_ m: ReportModel) -> String {
+        guard !m.objects.isEmpty else { return "<p class=\"meta\">No objects.</p>" }
+        var t = "<table><tr><th>obj</th><th>object_id</th><th>size</th><th>opens</th><th>reads</th><th>answered</th><th>bytes requested</th><th>bytes written</th><th>lifetime s</th></tr>"
+        for o in m.objects.prefix(2000) {
+            t += "<tr><td>\(o.obj)</td><td>\(o.objectID.map(String.init) ?? "-")</td><td>\(o.size.map(String.init) ?? "-")</td><td>\(o.opens)</td>"
+            t += "<td data-metric=\"objects.\(o.obj).reads\" data-value=\"\(o.reads)\">\(o.reads)</td><td>\(o.readsCompleted)</td>"
+            t += "<td>\(o.bytesRequested)</td><td>\(o.bytesWritten)</td><td>\(o.lifetime.map { TimeText.seconds($0) } ?? "-")</td></tr>"
+        }
+        t += "</table>"
+        if m.objects.count > 2000 { t += "<p class=\"meta\">First 2000 of \(m.objects.count) objects.</p>" }
+        return t + "\n"
+    }
+
+    static func anomaliesList(_ m: ReportModel) -> String {
+        let s = m.stats
+        guard m.anomalyTotal > 0 else { return "<p class=\"ok\">None.</p>\n" }
+        var t = "<table><tr><th class=\"l\">kind</th><th>count</th></tr>"
+        for (kind, n) in s.anomalyCounts.sorted(by: { $0.key < $1.key }) {
+            t += "<tr><td class=\"l\">\(kind.rawValue)</td><td data-metric=\"anomalies.by_kind.\(kind.rawValue)\" data-value=\"\(n)\">\(n)</td></tr>"
+        }
+        t += "</table><table><tr><th>time s</th><th class=\"l\">kind</th><th>obj</th><th class=\"l\">detail</th></tr>"
+        for a in s.anomalies.prefix(500) {
+            t += "<tr><td>\(TimeText.seconds(a.timestamp))</td><td class=\"l bad\">\(a.kind.rawValue)</td><td>\(a.obj.map(String.init) ?? "-")</td><td class=\"l\">\(escape(a.detail))</td></tr>"
+        }
+        t += "</table>"
+        if s.anomalies.count > 500 { t += "<p class=\"meta\">First 500 of \(s.anomalies.count) listed anomalies.</p>" }
+        return t + "\n"
+    }
+
+    static func line(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double) -> String {
+        "<line x1=\"\(fixed(x1, 1))\" y1=\"\(fixed(y1, 1))\" x2=\"\(fixed(x2, 1))\" y2=\"\(fixed(y2, 1))\" stroke=\"#888\"/>"
+    }
+
+    static func shortMicros(_ us: UInt64) -> String {
+        if us >= 1_000_000 { return "\(us / 1_000_000)s" }
+        if us >= 1000 { return "\(us / 1000)ms" }
+        return "\(us)µs"
+    }
+
+    static func fixed(_ d: Double, _ decimals: Int) -> String { JSONWriter.format(d, decimals: decimals) }
+
+    static func pow10(_ e: Double) -> Double { var v = 1.0; for _ in 0..<Int(max(0, e)) { v *= 10 }; return v }
+
+    public static func escape(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,112 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Files of the output's directory: the temporary trace.dat renamed over the output on success,
+/// and one anonymous file per CPU collecting its pages until the trace.dat is assembled.
+enum OutputFiles {
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let dir = String(path[..<slash])
+        return dir.isEmpty ? "/" : dir
+    }
+
+    static func baseName(of path: String) -> String {
+        path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
+    }
+
+    static func describe(_ code: Int32) -> String {
+        switch code {
+        case ENOSPC: return "no space left on device (disk full)"
+        case EDQUOT: return "disk quota exceeded"
+        case EACCES, EPERM: return "permission denied"
+        case EROFS: return "read-only file system"
+        case ENOENT: return "no such directory"
+        default: return String(cString: strerror(code))
+        }
+    }
+
+    /// Creates `path` exclusively for writing; the error names the output the user asked for.
+    static func create(_ path: String, output: String) throws(RecordingError) -> Int32 {
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw RecordingError("\(output): cannot write the output here: \(describe(errno))")
+        }
+        return fd
+    }
+
+    /// A file that vanishes when closed or when the process dies: created, then unlinked at once.
+    static func anonymous(near output: String, tag: String) throws(RecordingError) -> Int32 {
+        let path = directory(of: output) + "/." + baseName(of: output) + ".\(tag).\(getpid()).tmp"
+        let fd = try create(path, output: output)
+        unlink(path)
+        return fd
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
+        var done = 0
+        while done < bytes.count {
+            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return errno
+            }
+            if n == 0 { return ENOSPC }
+            done += n
+        }
+        return nil
+    }
+}
+
+/// One CPU's ring-buffer pages, appended in order to an anonymous file through a buffer.
+final class CPUDataFile {
+    let fd: Int32
+    let output: String
+    private var buffer: [UInt8] = []
+    private let bufferLimit = 1 << 20
+    private(set) var size: UInt64 = 0
+
+    init(cpu: Int, output: String) throws(RecordingError) {
+        self.output = output
+        fd = try OutputFiles.anonymous(near: output, tag: "cpu\(cpu)")
+        buffer.reserveCapacity(bufferLimit)
+    }
+
+    deinit { close(fd) }
+
+    /// Appends one page (`count` may be shorter than a page: the rest is zero-filled).
+    func append(page: [UInt8], count: Int, pageSize: Int) throws(RecordingError) {
+        buffer.append(contentsOf: page[0..<min(count, pageSize)])
+        if count < pageSize { buffer.append(contentsOf: repeatElement(0, count: pageSize - count)) }
+        size += UInt64(pageSize)
+        if buffer.count >= bufferLimit { try flush() }
+    }
+
+    func flush() throws(RecordingError) {
+        guard !buffer.isEmpty else { return }
+        let failure = buffer.withUnsafeBytes { OutputFiles.writeAll(fd, $0) }
+        buffer.removeAll(keepingCapacity: true)
+        if let failure {
+            throw RecordingError("\(output): writing the recorded data failed: \(OutputFiles.describe(failure))")
+        }
+    }
+
+    /// Copies the whole file to `out` at its current position.
+    func copy(to out: Int32) throws(RecordingError) {
+        try flush()
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var offset: off_t = 0
+        while true {
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw RecordingError("\(output): reading back the recorded data failed: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { break }
+            offset += off_t(n)
+            if let failure = chunk.withUnsafeBytes({ OutputFiles.writeAll(out, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }) {
+                throw RecordingError("\(output): writing failed: \(OutputFiles.describe(failure))")
+            }
+        }
+    }
+}

@@ -1,0 +1,252 @@
+import CTrace
+import Glibc
+
+/// One prerequisite, checked: what was found and, when it is not right, the fix.
+public struct DoctorCheck: Sendable {
+    public enum Status: String, Sendable { case ok = "ok", warning = "warn", failed = "FAIL", info = "info" }
+    public var name: String
+    public var status: Status
+    public var summary: String
+    public var details: [String] = []
+    public var fix: String?
+}
+
+/// The checks of `ondemand-trace doctor`, in order: each prerequisite of recording (and of serving)
+/// on-demand requests on this machine.
+public enum Doctor {
+    public static let ondemandEvents = ["cachefiles_ondemand_open", "cachefiles_ondemand_copen", "cachefiles_ondemand_close",
+                                        "cachefiles_ondemand_read", "cachefiles_ondemand_cread", "cachefiles_ondemand_fd_write",
+                                        "cachefiles_ondemand_fd_release"]
+
+    /// Runs every check. `mount`: mount tracefs if it is absent and we may.
+    public static func run(mount: Bool = true) -> [DoctorCheck] {
+        let release = currentRelease()
+        let config = kernelConfig(release: release)
+        var checks = [privileges(), tracefs(mount: mount)]
+        if checks[1].status == .ok { checks.append(instances()) }
+        checks.append(cachefilesEvents(config: config))
+        checks.append(configCheck(config))
+        checks.append(deviceCheck(config: config))
+        checks.append(semantics(release))
+        return checks
+    }
+
+    static func currentRelease() -> String {
+        var u = utsname()
+        Glibc.uname(&u)
+        return withUnsafeBytes(of: u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
+    // MARK: privileges
+
+    static func effectiveCapabilities() -> UInt64? {
+        guard let status = readText("/proc/self/status") else { return nil }
+        for line in status.split(separator: "\n") where line.hasPrefix("CapEff:") {
+            return UInt64(line.dropFirst("CapEff:".count).trimmingPrefix(while: { $0 == "\t" || $0 == " " }), radix: 16)
+        }
+        return nil
+    }
+
+    static func privileges() -> DoctorCheck {
+        let name = "privileges"
+        let caps = effectiveCapabilities() ?? 0
+        let sysAdmin = caps & (1 << 21) != 0
+        let perfmon = caps & (1 << 38) != 0
+        if geteuid() == 0 && sysAdmin {
+            return DoctorCheck(name: name, status: .ok, summary: "running as root with CAP_SYS_ADMIN")
+        }
+        if sysAdmin {
+            return DoctorCheck(name: name, status: .ok, summary: "CAP_SYS_ADMIN: may create tracefs instances and mount tracefs")
+        }
+        if geteuid() == 0 {
+            return DoctorCheck(name: name, status: .warning, summary: "root, but without CAP_SYS_ADMIN (a restricted container?)",
+                               details: ["tracefs access follows its file permissions; mounting tracefs and /dev/cachefiles need CAP_SYS_ADMIN"],
+                               fix: "run with CAP_SYS_ADMIN (e.g. docker --cap-add SYS_ADMIN, or a privileged container)")
+        }
+        return DoctorCheck(name: name, status: .failed,
+                           summary: "not root" + (perfmon ? "; CAP_PERFMON alone does not open tracefs (root-only files) or /dev/cachefiles" : ", no CAP_SYS_ADMIN"),
+                           fix: "run as root (sudo ondemand-trace ...), or grant CAP_SYS_ADMIN: sudo setcap cap_sys_admin+ep $(command -v ondemand-trace)")
+    }
+
+    // MARK: tracefs
+
+    static func tracefs(mount: Bool) -> DoctorCheck {
+        let name = "tracefs"
+        var path: UnsafePointer<CChar>?
+        if tracefs_tracing_dir_is_mounted(false, &path) > 0 {
+            return DoctorCheck(name: name, status: .ok, summary: "mounted at \(path.map { String(cString: $0) } ?? "/sys/kernel/tracing")")
+        }
+        if mount, tracefs_tracing_dir_is_mounted(true, &path) >= 0, let dir = tracefs_tracing_dir() {
+            return DoctorCheck(name: name, status: .ok, summary: "was not mounted; mounted it at \(String(cString: dir))")
+        }
+        return DoctorCheck(name: name, status: .failed, summary: "not mounted" + (mount ? ", and mounting it failed (\(String(cString: strerror(errno))))" : ""),
+                           details: ["the kernel needs CONFIG_TRACING (tracefs); /sys/kernel/tracing is its mount point"],
+                           fix: "sudo mount -t tracefs nodev /sys/kernel/tracing")
+    }
+
+    /// Creating (and removing) an instance is exactly what `record` does first.
+    static func instances() -> DoctorCheck {
+        let name = "tracefs instances"
+        let probe = InstanceName.forProcess(getpid())
+        do {
+            let instance = try TracefsInstance(name: probe)
+            instance.destroy()
+        } catch {
+            return DoctorCheck(name: name, status: .failed, summary: error.message,
+                               fix: "run as root or with CAP_SYS_ADMIN")
+        }
+        let stale = staleInstances()
+        if !stale.isEmpty {
+            return DoctorCheck(name: name, status: .warning, summary: "can create private instances; stale ones of dead recorders: \(stale.joined(separator: ", "))",
+                               fix: "`ondemand-trace record` removes them when it starts")
+        }
+        return DoctorCheck(name: name, status: .ok, summary: "can create and remove a private instance (\(InstanceName.prefix)<pid>)")
+    }
+
+    static func staleInstances() -> [String] {
+        guard let list = tracefs_instances("^\(InstanceName.prefix)[0-9][0-9]*$") else { return [] }
+        defer { tracefs_list_free(list) }
+        return Tracefs.strings(list).filter { name in
+            guard let pid = InstanceName.ownerPID(name) else { return false }
+            return kill(pid, 0) != 0 && errno == ESRCH
+        }
+    }
+
+    // MARK: cachefiles
+
+    static func cachefilesEvents(config: (text: KernelConfig, source: String)?) -> DoctorCheck {
+        let name = "cachefiles events"
+        let events = TracefsInstance.tracingDirectory + "/events"
+        if access(events, R_OK | X_OK) != 0 {
+            return DoctorCheck(name: name, status: .failed, summary: "cannot list \(events): \(String(cString: strerror(errno)))",
+                               fix: "run as root")
+        }
+        let present = Set(Tracefs.events(ofSystem: "cachefiles"))
+        let missing = ondemandEvents.filter { !present.contains($0) }
+        if present.isEmpty {
+            var details = ["the kernel lacks CONFIG_CACHEFILES (or the cachefiles module is not loaded)"]
+            if let config {
+                details.append("\(config.source): " + ["CONFIG_CACHEFILES", "CONFIG_CACHEFILES_ONDEMAND", "CONFIG_EROFS_FS_ONDEMAND"].map(config.text.describe).joined(separator: ", "))
+            }
+            let module = config?.text["CONFIG_CACHEFILES"] == "m"
+            return DoctorCheck(name: name, status: .failed, summary: "none in this kernel (\(present.count) of 7 on-demand tracepoints)",
+                               details: details,
+                               fix: module ? "sudo modprobe cachefiles" : "boot a kernel built with CONFIG_CACHEFILES, CONFIG_CACHEFILES_ONDEMAND=y and CONFIG_EROFS_FS_ONDEMAND=y (5.19 or later)")
+        }
+        if !missing.isEmpty {
+            return DoctorCheck(name: name, status: .warning, summary: "\(present.count) cachefiles events, but no \(missing.joined(separator: ", "))",
+                               details: ["without them the on-demand round trips cannot be traced: CONFIG_CACHEFILES_ONDEMAND is probably off"],
+                               fix: "a kernel with CONFIG_CACHEFILES_ONDEMAND=y")
+        }
+        return DoctorCheck(name: name, status: .ok, summary: "all 7 on-demand tracepoints present (\(present.count) cachefiles events)")
+    }
+
+    static func kernelConfig(release: String) -> (text: KernelConfig, source: String)? {
+        if access("/proc/config.gz", R_OK) == 0, let text = command("gzip -dc /proc/config.gz 2>/dev/null"), !text.isEmpty {
+            return (KernelConfig(text: text), "/proc/config.gz")
+        }
+        let boot = "/boot/config-" + release
+        if let text = readText(boot) { return (KernelConfig(text: text), boot) }
+        return nil
+    }
+
+    static func configCheck(_ config: (text: KernelConfig, source: String)?) -> DoctorCheck {
+        let name = "kernel config"
+        let options = ["CONFIG_CACHEFILES", "CONFIG_CACHEFILES_ONDEMAND", "CONFIG_EROFS_FS", "CONFIG_EROFS_FS_ONDEMAND"]
+        guard let config else {
+            return DoctorCheck(name: name, status: .info, summary: "not found (no /proc/config.gz, no /boot/config-\(currentRelease()))",
+                               details: ["the tracepoints above are what matters for recording"])
+        }
+        let summary = options.map(config.text.describe).joined(separator: ", ")
+        let off = options.filter { !config.text.isEnabled($0) }
+        if off.isEmpty { return DoctorCheck(name: name, status: .ok, summary: summary + " (\(config.source))") }
+        return DoctorCheck(name: name, status: .failed, summary: summary + " (\(config.source))",
+                           fix: "rebuild the kernel with " + off.map { "\($0)=y" }.joined(separator: " "))
+    }
+
+    static func deviceCheck(config: (text: KernelConfig, source: String)?) -> DoctorCheck {
+        let name = "/dev/cachefiles"
+        var info = stat()
+        guard stat("/dev/cachefiles", &info) == 0 else {
+            let module = config?.text["CONFIG_CACHEFILES"] == "m"
+            return DoctorCheck(name: name, status: .failed, summary: "absent",
+                               details: ["the on-demand daemon talks to the kernel through it"],
+                               fix: module ? "sudo modprobe cachefiles" : "a kernel with CONFIG_CACHEFILES (then: mknod /dev/cachefiles c 10 $(awk '$2==\"cachefiles\"{print $1}' /proc/misc) if devtmpfs is absent)")
+        }
+        let fd = open("/dev/cachefiles", O_RDWR | O_CLOEXEC)
+        if fd >= 0 {
+            close(fd)
+            return DoctorCheck(name: name, status: .ok, summary: "present and free (no daemon holds it)")
+        }
+        let code = errno
+        if code == EBUSY {
+            let holders = holdersOfCachefiles()
+            return DoctorCheck(name: name, status: .warning,
+                               summary: "held by another daemon" + (holders.isEmpty ? "" : ": " + holders.joined(separator: ", ")),
+                               details: ["only one process may open it; `ondemand-trace run` cannot serve while it is held, `record` still works"],
+                               fix: "stop that daemon to serve requests with ondemand-trace")
+        }
+        return DoctorCheck(name: name, status: .failed, summary: "cannot open: \(String(cString: strerror(code)))",
+                           fix: code == EACCES || code == EPERM ? "run as root" : nil)
+    }
+
+    /// Processes with /dev/cachefiles open, as "comm (pid N)".
+    static func holdersOfCachefiles() -> [String] {
+        guard let proc = opendir("/proc") else { return [] }
+        defer { closedir(proc) }
+        var holders: [String] = []
+        while let entry = readdir(proc) {
+            let pid = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard Int32(pid) != nil, let fds = opendir("/proc/\(pid)/fd") else { continue }
+            defer { closedir(fds) }
+            while let fd = readdir(fds) {
+                let name = withUnsafeBytes(of: fd.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                var target = [CChar](repeating: 0, count: 256)
+                let n = readlink("/proc/\(pid)/fd/\(name)", &target, 255)
+                if n > 0, String(decoding: target[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == "/dev/cachefiles" {
+                    let comm = (readText("/proc/\(pid)/comm") ?? "?").trimmingCharacters(in: "\n")
+                    holders.append("\(comm) (pid \(pid))")
+                    break
+                }
+            }
+        }
+        return holders
+    }
+
+    static func semantics(_ text: String) -> DoctorCheck {
+        guard let release = KernelRelease(text) else {
+            return DoctorCheck(name: "kernel semantics", status: .info, summary: "cannot read the version in '\(text)'")
+        }
+        let semantics = OndemandIDSemantics.of(release)
+        return DoctorCheck(name: "kernel semantics", status: semantics == .noOndemandMode ? .failed : .info,
+                           summary: "\(text): \(semantics.explanation)",
+                           fix: semantics == .noOndemandMode ? "a 5.19 or later kernel" : nil)
+    }
+
+    // MARK: files
+
+    static func readText(_ path: String) -> String? {
+        guard let f = fopen(path, "r") else { return nil }
+        defer { fclose(f) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&buffer, 1, buffer.count, f)
+            if n <= 0 { break }
+            bytes += buffer[0..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func command(_ line: String) -> String? {
+        guard let pipe = popen(line, "r") else { return nil }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = fread(&buffer, 1, buffer.count, pipe)
+            if n <= 0 { break }
+            bytes += buffer[0..<n]
+        }
+        return pclose(pipe) == 0 ? String(decoding: bytes, as: UTF8.self) : nil
+    }
+}

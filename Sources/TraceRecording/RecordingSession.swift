@@ -1,0 +1,293 @@
+import CTrace
+import Glibc
+
+public struct RecordingOptions: Sendable {
+    /// The trace.dat to write; written to a temporary file and renamed over this path on success.
+    public var outputPath: String
+    public var events: [EventSpec]
+    /// Per-CPU ring-buffer size in KiB.
+    public var bufferSizeKB: Int
+    /// The trace clock; `mono` lines up with CLOCK_MONOTONIC (daemon markers, user timestamps).
+    public var clock: String
+    /// nil: `ondemand-trace-<pid>`, which a later start removes if this process dies without cleaning up.
+    public var instanceName: String?
+    /// How often the buffers are drained when poll() does not wake the reader first.
+    public var pollIntervalMS: Int32
+    /// Live mode: called on the reader thread after each drain with the records read, in time
+    /// order. Decode them with `recordedFormats` (e.g. `LiveLatency`).
+    public var onRecords: (@Sendable ([RawRecord]) -> Void)?
+
+    public static let defaultBufferSizeKB = 4096
+    public static let defaultClock = "mono"
+
+    public init(outputPath: String = "ondemand.dat", events: [EventSpec] = EventSpec.defaults,
+                bufferSizeKB: Int = defaultBufferSizeKB, clock: String = defaultClock,
+                instanceName: String? = nil, pollIntervalMS: Int32 = 100,
+                onRecords: (@Sendable ([RawRecord]) -> Void)? = nil) {
+        self.outputPath = outputPath
+        self.events = events
+        self.bufferSizeKB = bufferSizeKB
+        self.clock = clock
+        self.instanceName = instanceName
+        self.pollIntervalMS = pollIntervalMS
+        self.onRecords = onRecords
+    }
+}
+
+public struct RecordingResult: Sendable {
+    /// The trace.dat written.
+    public var path: String
+    public var instanceName: String
+    /// `per_cpu/cpuN/stats` at the end, by CPU (also stored in the file as CPUSTAT options).
+    public var cpuStats: [CPUBufferStats]
+    /// Records read per CPU (events and markers).
+    public var eventsPerCPU: [UInt64]
+    public var pagesPerCPU: [UInt64]
+    /// Events the ring buffer reported lost between pages, per CPU (count known).
+    public var missedPerCPU: [UInt64]
+    public var fileSize: UInt64
+    /// Instances of dead recorders removed at start.
+    public var staleInstancesRemoved: [String]
+
+    public var events: UInt64 { eventsPerCPU.reduce(0, +) }
+    /// Lost by the kernel's count (overrun, commit overrun, dropped) or the pages' missed-events count.
+    public var lostEvents: UInt64 { max(cpuStats.reduce(0) { $0 + $1.lost }, missedPerCPU.reduce(0, +)) }
+}
+
+/// One recording: a private tracefs instance with the chosen events, read on a background thread
+/// into a trace.dat (version 6) written by `stop()`.
+///
+///     let session = RecordingSession(options: RecordingOptions(outputPath: "run.dat"))
+///     try session.start()
+///     // write daemon markers to session.markerPath ...
+///     let result = try session.stop()
+///
+/// Signals are the caller's: block SIGINT/SIGTERM before `start()` (the reader thread inherits the
+/// mask) and call `stop()` when one arrives, so the instance is always removed. If the process
+/// dies anyway, the next start removes the stale instance. Not thread-safe: one owner.
+public final class RecordingSession {
+    public let options: RecordingOptions
+    public private(set) var instanceName: String
+    public private(set) var staleInstancesRemoved: [String] = []
+    private var instance: TracefsInstance?
+    private var reader: RingBufferReader?
+    private var cpuFiles: [CPUDataFile] = []
+    private var metadata: Metadata?
+    private var started = false
+
+    public init(options: RecordingOptions) {
+        self.options = options
+        instanceName = options.instanceName ?? InstanceName.forProcess(getpid())
+    }
+
+    deinit { abandon() }
+
+    /// The instance's `trace_marker`: a line written there becomes an `ftrace:print` record in the
+    /// same buffer and clock as the recorded events. nil before start().
+    public var markerPath: String? { instance.map { $0.directory + "/trace_marker" } }
+
+    /// The instance directory under tracefs (nil before start()).
+    public var instanceDirectory: String? { instance?.directory }
+
+    /// Records read so far (all CPUs); for progress lines.
+    public var eventsSoFar: UInt64 { reader?.progress.withLock { $0.events.reduce(0, +) } ?? 0 }
+
+    /// A write failure (e.g. disk full) that stopped the reader; `stop()` will throw it.
+    public var failure: RecordingError? { reader?.failure }
+
+    /// The format files (system, text) this kernel has for `events` and the markers: what a
+    /// recording of them stores, and what `LiveLatency` decodes with.
+    public static func eventFormats(_ events: [EventSpec]) throws(RecordingError) -> [(system: String, format: String)] {
+        _ = try Tracefs.directory()
+        let metadata = try Metadata.collect(events: events)
+        return metadata.ftraceFormats.map { ("ftrace", String(decoding: $0, as: UTF8.self)) }
+            + metadata.systems.flatMap { system in system.formats.map { (system.name, String(decoding: $0, as: UTF8.self)) } }
+    }
+
+    public func start() throws(RecordingError) {
+        precondition(!started, "RecordingSession.start() called twice")
+        started = true
+        do {
+            try prepare()
+        } catch {
+            abandon()
+            throw error
+        }
+    }
+
+    private func prepare() throws(RecordingError) {
+        _ = try Tracefs.directory()
+        guard geteuid() == 0 || access(TracefsInstance.tracingDirectory + "/instances", W_OK) == 0 else {
+            throw RecordingError("\(TracefsInstance.tracingDirectory)/instances: permission denied: recording needs root (or CAP_SYS_ADMIN)")
+        }
+        staleInstancesRemoved = Tracefs.removeStaleInstances()
+        try checkOutputPath()
+        let metadata = try Metadata.collect(events: options.events)
+        self.metadata = metadata
+
+        let cpus = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_CONF))))
+        for cpu in 0..<cpus { cpuFiles.append(try CPUDataFile(cpu: cpu, output: options.outputPath)) }
+
+        let instance = try TracefsInstance(name: instanceName)
+        self.instance = instance
+        instance.traceOff()
+        try instance.setBufferSize(kilobytes: options.bufferSizeKB)
+        try instance.setClock(options.clock)
+        // Wake the reader when a buffer is a quarter full instead of half (the default).
+        try? instance.write("buffer_percent", "25")
+        for spec in options.events { try instance.enable(spec) }
+
+        let pageSize = Int(getpagesize())
+        if let subbuf = instance.read("buffer_subbuf_size_kb").flatMap({ Int($0.filter(\.isNumber)) }), subbuf * 1024 != pageSize {
+            throw RecordingError("\(instance.directory): sub-buffer size is \(subbuf) KiB, not the page size; this recorder writes page-sized sub-buffers")
+        }
+        var streams: [RingBufferReader.Stream] = []
+        for cpu in 0..<cpus {
+            let fd = instance.open("per_cpu/cpu\(cpu)/trace_pipe_raw", mode: O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+            if fd < 0 {
+                if errno == ENOENT { continue }  // a possible but absent CPU: no data
+                let cause = TracefsInstance.describe(errno)
+                streams.forEach { tracefs_cpu_free_fd($0.tcpu); close($0.fd) }
+                throw RecordingError("cannot open \(instance.directory)/per_cpu/cpu\(cpu)/trace_pipe_raw: \(cause)")
+            }
+            guard let tcpu = tracefs_cpu_alloc_fd(fd, Int32(pageSize), true) else {
+                close(fd)
+                streams.forEach { tracefs_cpu_free_fd($0.tcpu); close($0.fd) }
+                throw RecordingError("libtracefs cannot read CPU \(cpu) of \(instance.directory)")
+            }
+            streams.append(.init(cpu: cpu, fd: fd, tcpu: tcpu, file: cpuFiles[cpu]))
+        }
+        let reader = try RingBufferReader(streams: streams, cpuCount: cpus, pageSize: pageSize, pollIntervalMS: options.pollIntervalMS,
+                                          onRecords: options.onRecords)
+        self.reader = reader
+        try reader.start()
+        try instance.traceOn()
+    }
+
+    private func checkOutputPath() throws(RecordingError) {
+        var info = stat()
+        if stat(options.outputPath, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
+            throw RecordingError("\(options.outputPath): is a directory; give a file name with -o")
+        }
+    }
+
+    /// Stops tracing, reads what is left, writes the trace.dat and removes the instance.
+    public func stop() throws(RecordingError) -> RecordingResult {
+        guard let instance, let reader, let metadata else {
+            throw RecordingError("the recording was not started")
+        }
+        defer { abandon() }
+        instance.traceOff()
+        reader.stopAndJoin()
+        if let failure = reader.failure { throw failure }
+        let progress = reader.progress.withLock { $0 }
+        let stats = cpuFiles.indices.map { cpu in
+            CPUBufferStats.parse(cpu: cpu, text: instance.read("per_cpu/cpu\(cpu)/stats") ?? "")
+        }
+        let clock = (instance.read("trace_clock") ?? "[\(options.clock)]").trimmingCharacters(in: "\n")
+        reader.closeStreams()
+        let header = TraceDatV6Header(
+            pageSize: reader.pageSize, headerPage: metadata.headerPage, headerEvent: metadata.headerEvent,
+            ftraceFormats: metadata.ftraceFormats, systems: metadata.systems,
+            savedCmdlines: Tracefs.readTopLevel("saved_cmdlines") ?? [],
+            options: [.text(.traceClock, clock + "\n"), .text(.uname, Self.uname())]
+                + stats.map { .cpuStat(cpu: $0.cpu, stats: $0.text) },
+            traceClock: clock, cpuDataSizes: cpuFiles.map(\.size))
+        let size = try TraceDatFileWriter.write(header: header, cpuFiles: cpuFiles, to: options.outputPath)
+        return RecordingResult(path: options.outputPath, instanceName: instanceName, cpuStats: stats,
+                               eventsPerCPU: progress.events, pagesPerCPU: progress.pages, missedPerCPU: progress.missed,
+                               fileSize: size, staleInstancesRemoved: staleInstancesRemoved)
+    }
+
+    /// Ends the recording without writing a file: the reader stops, the instance is removed.
+    public func abandon() {
+        instance?.traceOff()
+        reader?.stopAndJoin()
+        reader?.closeStreams()
+        reader = nil
+        instance?.destroy()
+        instance = nil
+        cpuFiles.removeAll()
+    }
+
+    static func uname() -> String {
+        var u = utsname()
+        Glibc.uname(&u)
+        func text<T>(_ field: T) -> String {
+            withUnsafeBytes(of: field) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        }
+        return [text(u.sysname), text(u.nodename), text(u.release), text(u.machine)].joined(separator: " ")
+    }
+}
+
+/// The kernel's descriptions the trace.dat carries: ring-buffer headers and event formats.
+struct Metadata {
+    var headerPage: [UInt8]
+    var headerEvent: [UInt8]
+    var ftraceFormats: [[UInt8]]
+    var systems: [TraceDatV6Header.EventSystem]
+
+    static func collect(events: [EventSpec]) throws(RecordingError) -> Metadata {
+        guard let headerPage = Tracefs.readTopLevel("events/header_page"),
+              let headerEvent = Tracefs.readTopLevel("events/header_event") else {
+            throw RecordingError("\(TracefsInstance.tracingDirectory)/events/header_page: cannot read: \(TracefsInstance.describe(errno))")
+        }
+        var ftrace: [[UInt8]] = []
+        var systems: [TraceDatV6Header.EventSystem] = []
+        let specs = events.contains(.marker) ? events : events + [.marker]
+        for spec in specs {
+            let names = spec.event.map { [$0] } ?? Tracefs.events(ofSystem: spec.system)
+            if names.isEmpty {
+                throw RecordingError(spec.system == "cachefiles"
+                    ? "no cachefiles events in this kernel (it lacks CONFIG_CACHEFILES, or tracefs is not mounted); see `ondemand-trace doctor`, or record other events with --events"
+                    : "no such event system '\(spec.system)' in this kernel (see \(TracefsInstance.tracingDirectory)/available_events)")
+            }
+            var formats: [[UInt8]] = []
+            for name in names {
+                guard let format = Tracefs.format(system: spec.system, event: name) else {
+                    throw RecordingError("no such event '\(spec.system):\(name)' in this kernel (see \(TracefsInstance.tracingDirectory)/available_events)")
+                }
+                formats.append(format)
+            }
+            if spec.system == "ftrace" {
+                ftrace.append(contentsOf: formats.filter { !ftrace.contains($0) })
+            } else if let index = systems.firstIndex(where: { $0.name == spec.system }) {
+                systems[index].formats.append(contentsOf: formats.filter { !systems[index].formats.contains($0) })
+            } else {
+                systems.append(.init(name: spec.system, formats: formats))
+            }
+        }
+        return Metadata(headerPage: headerPage, headerEvent: headerEvent, ftraceFormats: ftrace, systems: systems)
+    }
+}
+
+/// Assembles the trace.dat in a temporary file beside the output and renames it over the output
+/// only when every byte is written, so a failure never leaves a file that looks complete.
+enum TraceDatFileWriter {
+    static func write(header: TraceDatV6Header, cpuFiles: [CPUDataFile], to output: String) throws(RecordingError) -> UInt64 {
+        let temporary = OutputFiles.directory(of: output) + "/." + OutputFiles.baseName(of: output) + ".\(getpid()).tmp"
+        let fd = try OutputFiles.create(temporary, output: output)
+        var open = true
+        do throws(RecordingError) {
+            let (bytes, _) = header.encode()
+            if let failure = bytes.withUnsafeBytes({ OutputFiles.writeAll(fd, $0) }) {
+                throw RecordingError("\(output): writing failed: \(OutputFiles.describe(failure))")
+            }
+            for file in cpuFiles { try file.copy(to: fd) }
+            if fsync(fd) != 0 {
+                throw RecordingError("\(output): writing failed: \(OutputFiles.describe(errno))")
+            }
+            let size = UInt64(lseek(fd, 0, SEEK_END))
+            close(fd)
+            open = false
+            if rename(temporary, output) != 0 {
+                throw RecordingError("\(output): cannot rename the finished file into place: \(OutputFiles.describe(errno))")
+            }
+            return size
+        } catch {
+            if open { close(fd) }
+            unlink(temporary)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,173 @@
+import CTrace
+import Glibc
+import Synchronization
+
+/// One ring-buffer record: the event's bytes (common header first) and its time.
+public struct RawRecord: Sendable {
+    public var cpu: Int32
+    public var timestamp: UInt64
+    public var bytes: [UInt8]
+
+    public init(cpu: Int32, timestamp: UInt64, bytes: [UInt8]) {
+        (self.cpu, self.timestamp, self.bytes) = (cpu, timestamp, bytes)
+    }
+}
+
+/// Reads every CPU's `trace_pipe_raw` of an instance on a thread of its own: poll() wakes it when
+/// a buffer fills (buffer_percent) or after `pollInterval`, then every CPU is drained without
+/// blocking, page by page, through libtracefs (`tracefs_cpu_read`, `tracefs_cpu_flush` at the end).
+final class RingBufferReader: @unchecked Sendable {
+    // Only the reader thread touches `streams` between start() and join(); the counters other
+    // threads may read live in `progress`.
+    struct Stream {
+        let cpu: Int
+        let fd: Int32
+        let tcpu: OpaquePointer
+        let file: CPUDataFile
+    }
+
+    struct Progress: Sendable {
+        var pages: [UInt64]
+        var events: [UInt64]
+        /// Events the ring buffer reported lost between pages (kbuffer's missed-events count).
+        var missed: [UInt64]
+        /// Pages that said events were lost without saying how many.
+        var missedUnknown: [UInt64]
+        var failure: RecordingError?
+    }
+
+    private var streams: [Stream]
+    /// Receives each drain's records, merged in time order across CPUs (live mode only).
+    private let onRecords: (@Sendable ([RawRecord]) -> Void)?
+    private var batch: [RawRecord] = []
+    let pageSize: Int
+    let pollIntervalMS: Int32
+    private let wakeRead: Int32
+    private let wakeWrite: Int32
+    let progress: Mutex<Progress>
+    private var thread: pthread_t?
+    private let kbuf: OpaquePointer?
+
+    /// `progress` is indexed by CPU number, `0..<cpuCount`.
+    init(streams: [Stream], cpuCount: Int, pageSize: Int, pollIntervalMS: Int32,
+         onRecords: (@Sendable ([RawRecord]) -> Void)? = nil) throws(RecordingError) {
+        self.streams = streams
+        self.onRecords = onRecords
+        self.pageSize = pageSize
+        self.pollIntervalMS = pollIntervalMS
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else {
+            throw RecordingError("cannot create a pipe: \(String(cString: strerror(errno)))")
+        }
+        wakeRead = fds[0]
+        wakeWrite = fds[1]
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        let n = cpuCount
+        progress = Mutex(Progress(pages: Array(repeating: 0, count: n), events: Array(repeating: 0, count: n),
+                                  missed: Array(repeating: 0, count: n), missedUnknown: Array(repeating: 0, count: n)))
+        kbuf = kbuffer_alloc(MemoryLayout<Int>.size == 8 ? KBUFFER_LSIZE_8 : KBUFFER_LSIZE_4,
+                             UInt32(1).littleEndian == 1 ? KBUFFER_ENDIAN_LITTLE : KBUFFER_ENDIAN_BIG)
+    }
+
+    deinit {
+        close(wakeRead)
+        close(wakeWrite)
+        if let kbuf { kbuffer_free(kbuf) }
+    }
+
+    func start() throws(RecordingError) {
+        let context = Unmanaged.passRetained(self)
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { raw in
+            let reader = Unmanaged<RingBufferReader>.fromOpaque(raw!).takeRetainedValue()
+            reader.run()
+            return nil
+        }, context.toOpaque())
+        guard rc == 0 else {
+            context.release()
+            throw RecordingError("cannot start the reader thread: \(String(cString: strerror(rc)))")
+        }
+        self.thread = thread
+    }
+
+    /// Asks the thread to drain what is left and end, and waits for it. Tracing should be off.
+    func stopAndJoin() {
+        guard let thread else { return }
+        var byte: UInt8 = 1
+        _ = write(wakeWrite, &byte, 1)
+        pthread_join(thread, nil)
+        self.thread = nil
+    }
+
+    var failure: RecordingError? { progress.withLock { $0.failure } }
+
+    private func run() {
+        var pollSet = streams.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+        pollSet.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
+        var page = [UInt8](repeating: 0, count: pageSize)
+        do throws(RecordingError) {
+            while true {
+                let ready = poll(&pollSet, nfds_t(pollSet.count), pollIntervalMS)
+                if ready < 0 && errno != EINTR { break }
+                let stopping = pollSet.last!.revents != 0
+                for index in streams.indices { try drain(index, into: &page, final: stopping) }
+                if let onRecords, !batch.isEmpty {
+                    batch.sort { $0.timestamp < $1.timestamp }
+                    onRecords(batch)
+                    batch.removeAll(keepingCapacity: true)
+                }
+                if stopping { break }
+            }
+            for stream in streams { try stream.file.flush() }
+        } catch {
+            progress.withLock { $0.failure = error }
+        }
+    }
+
+    /// Reads `streams[index]` until it has nothing more; `final` uses tracefs_cpu_flush, which
+    /// also returns the page the kernel is still writing to.
+    private func drain(_ index: Int, into page: inout [UInt8], final: Bool) throws(RecordingError) {
+        let stream = streams[index]
+        while true {
+            let n = page.withUnsafeMutableBytes { buffer in
+                final ? tracefs_cpu_flush(stream.tcpu, buffer.baseAddress) : tracefs_cpu_read(stream.tcpu, buffer.baseAddress, true)
+            }
+            if n <= 0 { return }
+            try stream.file.append(page: page, count: Int(n), pageSize: pageSize)
+            let (events, missed) = page.withUnsafeMutableBytes { count($0.baseAddress!, cpu: stream.cpu) }
+            progress.withLock {
+                $0.pages[stream.cpu] += 1
+                $0.events[stream.cpu] += events
+                if missed > 0 { $0.missed[stream.cpu] += UInt64(missed) } else if missed < 0 { $0.missedUnknown[stream.cpu] += 1 }
+            }
+        }
+    }
+
+    /// Records in one page, and the events lost before it (-1: some, number unknown).
+    /// In live mode the records are also copied into `batch`.
+    private func count(_ page: UnsafeMutableRawPointer, cpu: Int) -> (UInt64, Int32) {
+        guard let kbuf, kbuffer_load_subbuffer(kbuf, page) == 0 else { return (0, 0) }
+        var events: UInt64 = 0
+        var ts: UInt64 = 0
+        var record = kbuffer_read_event(kbuf, &ts)
+        while let data = record {
+            events += 1
+            if onRecords != nil {
+                let size = Int(kbuffer_event_size(kbuf))
+                batch.append(RawRecord(cpu: Int32(cpu), timestamp: ts, bytes: Array(UnsafeRawBufferPointer(start: data, count: size))))
+            }
+            record = kbuffer_next_event(kbuf, &ts)
+        }
+        return (events, kbuffer_missed_events(kbuf))
+    }
+
+    /// Releases the libtracefs readers and closes the `trace_pipe_raw` files (before the
+    /// instance can be removed). Only after stopAndJoin().
+    func closeStreams() {
+        for stream in streams {
+            tracefs_cpu_free_fd(stream.tcpu)
+            close(stream.fd)
+        }
+        streams.removeAll()
+    }
+}

@@ -1,0 +1,69 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import OndemandTraceCore
+import TraceFiles
+
+/// Reads one input as a trace file, the way the CLI does. A crash or hang here is a bug: every
+/// malformed input must end in a `TraceFileError`.
+func readOneInput(_ data: UnsafeRawBufferPointer) {
+    guard ftruncate(scratch.fd, 0) == 0 else { return }
+    var written = 0
+    while written < data.count {
+        let n = pwrite(scratch.fd, data.baseAddress! + written, data.count - written, off_t(written))
+        if n <= 0 { return }
+        written += n
+    }
+    _ = try? TraceInput.read(path: scratch.path, selection: .all) { _ in }
+}
+
+/// One scratch file, rewritten for each input.
+let scratch: (fd: Int32, path: String) = {
+    var template = Array("/tmp/ondemand-trace-fuzz-XXXXXX".utf8CString)
+    let fd = mkstemp(&template)
+    let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    unlink(path)  // keep it reachable only through the descriptor
+    return (fd, "/proc/self/fd/\(fd)")
+}()
+
+#if FUZZING
+/// libFuzzer's callback (scripts/fuzz builds with `-sanitize=fuzzer -D FUZZING`).
+func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    guard let data else { return 0 }
+    readOneInput(UnsafeRawBufferPointer(start: data, count: size))
+    return 0
+}
+
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(_ argc: UnsafeMutablePointer<CInt>,
+                         _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+                         _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+
+/// SwiftPM links an executable target's entry point under this name; hand control to libFuzzer.
+@_cdecl("ondemand_trace_fuzz_main")
+func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var count = argc
+    var arguments = argv
+    return LLVMFuzzerRunDriver(&count, &arguments) { fuzzOneInput($0, $1) }
+}
+#else
+/// Without libFuzzer: replays the files given (a corpus, or crashes the fuzzer found).
+@main
+struct ReplayCorpus {
+    static func main() {
+        for path in CommandLine.arguments.dropFirst() {
+            guard let f = fopen(path, "r") else { continue }
+            var bytes: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let n = fread(&buffer, 1, buffer.count, f)
+                if n <= 0 { break }
+                bytes += buffer[0..<n]
+            }
+            fclose(f)
+            bytes.withUnsafeBytes { readOneInput($0) }
+            print("ok \(path)")
+        }
+    }
+}
+#endif

@@ -1,0 +1,119 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import OndemandDaemon
+import OndemandTraceCore
+
+struct Daemon: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve EROFS images to the kernel as a cachefiles on-demand daemon.",
+        discussion: """
+            Binds CACHE-DIR in on-demand mode on /dev/cachefiles and answers the kernel's \
+            requests: OPEN for fsid F is served from the file SOURCE-DIR/F (an EROFS image), READ \
+            copies the range into the object's anonymous fd and completes it, CLOSE closes the \
+            fds. Keys that could name a path outside SOURCE-DIR ('/', '..', NUL, control \
+            characters) are refused with EINVAL; a missing blob with ENOENT. Runs until SIGTERM \
+            or SIGINT. Needs root, a kernel with CONFIG_CACHEFILES_ONDEMAND, and a cache \
+            directory on ext4 or xfs (not tmpfs).
+
+            Fault and latency injection (--fault, repeatable; READs and OPENs count from 1):
+              delay=10ms               each READ waits 10 ms before its data is written
+              delay=1ms..5ms,seed=7    a reproducible random delay per READ
+              delay=2ms,after-write    wait between the data write and the completion
+              delay=20ms,every=3       only the 3rd, 6th, ... READ
+              never-answer,nth=5       the 5th READ is never completed
+              no-data,every=4          every 4th READ is completed without data
+              open-error=EIO           every OPEN is refused with -EIO (the mount fails)
+              exit,nth=10              the daemon exits when it picks up the 10th READ
+            Each injected fault is logged and, when recording, marked.
+
+            Failover (6.8+ kernels): a parent holds /dev/cachefiles open and passes it down; when \
+            the daemon dies, a new one started with --devnode-fd N --restore serves the requests \
+            the dead one had taken, and the readers never see an error:
+              exec 3<>/dev/cachefiles
+              ondemand-trace daemon --devnode-fd 3 --cache-dir /cache --source-dir blobs &
+              # ... the daemon dies ...
+              ondemand-trace daemon --devnode-fd 3 --restore --cache-dir /cache \\
+                  --source-dir blobs &
+
+            With --marker-file (a tracefs instance's trace_marker), each stage of each request \
+            is written as an 'odt1 ...' line (docs/markers.md) into the same ring buffer as the \
+            kernel's cachefiles events.
+
+            Examples:
+              mkfs.erofs blobs/img1 rootdir/
+              ondemand-trace daemon --cache-dir /var/cache/od --source-dir blobs &
+              mount -t erofs none -o fsid=img1 /mnt/img
+              ondemand-trace daemon --cache-dir /cache --source-dir blobs \\
+                  --threads 4 --fault delay=10ms \\
+                  --marker-file /sys/kernel/tracing/instances/x/trace_marker
+            """
+    )
+
+    @Option(help: ArgumentHelp("The cachefiles cache directory (on ext4/xfs).", valueName: "cache-dir"))
+    var cacheDir: String
+
+    @Option(help: ArgumentHelp("The directory of blobs: one EROFS image per fsid, named after it.", valueName: "source-dir"))
+    var sourceDir: String
+
+    @Option(help: "The cache tag.")
+    var tag = "ondemand-trace"
+
+    @Option(help: "Requests served concurrently.")
+    var threads = 1
+
+    @Option(name: .customLong("fault"), help: ArgumentHelp("A fault to inject (see above); repeatable.", valueName: "spec"))
+    var faults: [String] = []
+
+    @Option(help: ArgumentHelp("Write request markers to this trace_marker file.", valueName: "path"))
+    var markerFile: String?
+
+    @Option(help: ArgumentHelp("Append the log here instead of standard error.", valueName: "file"))
+    var log: String?
+
+    @Option(help: ArgumentHelp("Create this file once bound (for scripts waiting for the daemon).", valueName: "file"))
+    var readyFile: String?
+
+    @Option(help: ArgumentHelp("The cachefiles devnode.", valueName: "path"))
+    var devnode = "/dev/cachefiles"
+
+    @Option(help: ArgumentHelp("Use this inherited /dev/cachefiles fd (held open by a parent across daemon restarts) instead of opening the devnode.", valueName: "fd"))
+    var devnodeFd: Int32?
+
+    @Flag(help: "Failover: the inherited devnode (--devnode-fd) is already bound by a daemon that died; send 'restore' so the kernel re-sends its unanswered requests.")
+    var restore = false
+
+    func validate() throws {
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if restore && devnodeFd == nil { throw ValidationError("--restore needs --devnode-fd: the devnode the previous daemon bound") }
+        do { _ = try FaultPlan.parse(faults) } catch { throw ValidationError(error.description) }
+    }
+
+    func run() throws {
+        var configuration = OndemandServer.Configuration(cacheDirectory: cacheDir, sourceDirectory: sourceDir)
+        configuration.tag = tag
+        configuration.threads = threads
+        configuration.faults = try FaultPlan.parse(faults)
+        configuration.markerPath = markerFile
+        configuration.devnode = devnode
+        configuration.inheritedDevnodeFD = devnodeFd
+        configuration.restore = restore
+        let server: OndemandServer
+        do {
+            let daemonLog = try log.map { path throws(DaemonError) in try DaemonLog(path: path) } ?? DaemonLog()
+            server = try OndemandServer(configuration, log: daemonLog)
+            if let readyFile { try touch(readyFile) }
+        } catch {
+            printError("ondemand-trace daemon: \(error)")
+            throw ExitCode(2)
+        }
+        _ = server.serve()
+    }
+
+    private func touch(_ path: String) throws(DaemonError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw DaemonError("\(path): cannot create the ready file: \(describeErrno(errno))") }
+        close(fd)
+    }
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import TraceRecording
+
+struct Doctor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check this machine's prerequisites for recording and serving on-demand requests.",
+        discussion: """
+            Each check prints ok, warn, FAIL or info, what it found, and the fix:
+              privileges         root, or CAP_SYS_ADMIN (tracefs instances, mount, /dev/cachefiles)
+              tracefs            mounted (mounted at /sys/kernel/tracing if absent and allowed)
+              tracefs instances  a private instance can be created and removed; stale ones listed
+              cachefiles events  the 7 cachefiles_ondemand_* tracepoints exist
+              kernel config      CONFIG_CACHEFILES, _ONDEMAND, CONFIG_EROFS_FS, _ONDEMAND
+                                 (from /proc/config.gz or /boot/config-$(uname -r))
+              /dev/cachefiles    present, and not held by another daemon
+              kernel semantics   whether msg_id/object_id are filled (5.19-6.7) or 0 (6.8+,
+                                 6.1.95+, 6.6.35+) in open/read/close records
+
+            Exit status: 0 when nothing failed, 1 when a check failed.
+
+            Examples:
+              sudo ondemand-trace doctor
+              ondemand-trace doctor --no-mount
+            """
+    )
+
+    @Flag(name: .customLong("no-mount"), help: "Do not mount tracefs when it is absent; only report it.")
+    var noMount = false
+
+    func run() throws {
+        let checks = TraceRecording.Doctor.run(mount: !noMount)
+        var out = BufferedOutput()
+        let width = checks.map(\.name.count).max() ?? 0
+        for check in checks {
+            let label = check.status.rawValue
+            let tag = "[" + String(repeating: " ", count: max(0, 4 - label.count) / 2) + label
+                + String(repeating: " ", count: max(0, 4 - label.count) - max(0, 4 - label.count) / 2) + "]"
+            out.line("\(tag) \(check.name.padding(to: width)) \(check.summary)")
+            let indent = String(repeating: " ", count: 7 + width + 1)
+            for detail in check.details { out.line(indent + detail) }
+            if let fix = check.fix, check.status != .ok { out.line(indent + "fix: " + fix) }
+        }
+        let failed = checks.filter { $0.status == .failed }.count
+        out.line(failed == 0 ? "all prerequisites met" : "\(failed) check(s) failed")
+        out.flush()
+        if failed > 0 { throw ExitCode(1) }
+    }
+}
+
+extension String {
+    func padding(to width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}

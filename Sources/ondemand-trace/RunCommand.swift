@@ -1,0 +1,243 @@
+import ArgumentParser
+import Glibc
+import CDaemonSys
+import OndemandDaemon
+import OndemandTraceCore
+import TraceFiles
+import TraceRecording
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve an EROFS image on demand, mount it, drive reads, and record and report them.",
+        discussion: """
+            One command for a measured run: starts a recording (a private tracefs instance), the \
+            embedded daemon with its markers going into that recording, mounts the image with \
+            `mount -t erofs none -o fsid=FSID`, runs the workload, unmounts, stops the daemon and \
+            the recording, and writes the trace.dat and the JSON report (the same document as \
+            `report --format json`).
+
+            The built-in workload reads every file of the image once (--order sequential or \
+            random block offsets, --readers N at once); with --expect DIR every byte is compared \
+            with the same file under DIR. A command after `--` runs instead, in the mount point \
+            (also in $ONDEMAND_MOUNT). Exit status: 0 when the mount, workload and verification \
+            succeeded, 1 when one of them failed (the trace and report are still written), 2 when \
+            the run could not be set up.
+
+            Needs root, a kernel with CONFIG_CACHEFILES_ONDEMAND and CONFIG_EROFS_FS_ONDEMAND, and \
+            a cache directory on ext4 or xfs.
+
+            Examples:
+              ondemand-trace run --image small.erofs --cache-dir /cache \\
+                  --expect small.tree
+              ondemand-trace run --image big.erofs --fsid big --cache-dir /cache \\
+                  --readers 4 --threads 4 --order random
+              ondemand-trace run --image small.erofs --cache-dir /cache \\
+                  --fault delay=10ms -o slow.dat --report slow.json
+              ondemand-trace run --image small.erofs --cache-dir /cache \\
+                  -- md5sum hello.txt
+            """
+    )
+
+    @Option(help: ArgumentHelp("The EROFS image to serve.", valueName: "file"))
+    var image: String
+
+    @Option(help: ArgumentHelp("The fsid to mount it with (default: the image's file name without extension).", valueName: "name"))
+    var fsid: String?
+
+    @Option(help: ArgumentHelp("The cachefiles cache directory (ext4/xfs); use a fresh one for a cold cache.", valueName: "dir"))
+    var cacheDir: String
+
+    @Option(help: ArgumentHelp("Where to mount (default: a new directory under /tmp, removed afterwards).", valueName: "dir"))
+    var mountpoint: String?
+
+    @Option(help: "Daemon threads.")
+    var threads = 1
+
+    @Option(name: .customLong("fault"), help: ArgumentHelp("A fault to inject (see `daemon --help`); repeatable.", valueName: "spec"))
+    var faults: [String] = []
+
+    @Option(help: "Built-in workload: read every file at sequential or random block offsets.")
+    var order: ImageWorkload.Order = .sequential
+
+    @Option(help: "Built-in workload: concurrent readers.")
+    var readers = 1
+
+    @Option(help: ArgumentHelp("Built-in workload: bytes per read() (a multiple of 4096).", valueName: "bytes"))
+    var blockSize = 128 << 10
+
+    @Option(help: "Built-in workload: seed of the random order.")
+    var seed: UInt64 = 1
+
+    @Option(help: ArgumentHelp("Compare every byte read with the same files under this directory.", valueName: "dir"))
+    var expect: String?
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("The trace.dat to write.", valueName: "file"))
+    var output = "run.dat"
+
+    @Option(help: ArgumentHelp("The JSON report to write (docs/report-schema.md).", valueName: "file"))
+    var report = "run.json"
+
+    @Option(help: ArgumentHelp("The daemon's log (default: standard error).", valueName: "file"))
+    var log: String?
+
+    @Option(name: .customLong("buffer-size"), help: ArgumentHelp("Ring-buffer size per CPU, in KiB.", valueName: "KiB"))
+    var bufferSizeKB = RecordingOptions.defaultBufferSizeKB
+
+    @Argument(parsing: .postTerminator, help: ArgumentHelp("A command to run in the mount point instead of the built-in workload.", valueName: "command"))
+    var command: [String] = []
+
+    var resolvedFsid: String {
+        if let fsid { return fsid }
+        let base = image.split(separator: "/").last.map(String.init) ?? image
+        return base.split(separator: ".").first.map(String.init) ?? base
+    }
+
+    func validate() throws {
+        if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if readers < 1 { throw ValidationError("--readers must be at least 1") }
+        if blockSize < 4096 || blockSize % 4096 != 0 { throw ValidationError("--block-size must be a positive multiple of 4096") }
+        do { _ = try FaultPlan.parse(faults) } catch { throw ValidationError(error.description) }
+        if let problem = BlobKeys.nameProblem(resolvedFsid) { throw ValidationError("fsid \"\(resolvedFsid)\": \(problem)") }
+    }
+
+    func run() throws {
+        let fsid = resolvedFsid
+        var st = stat()
+        guard stat(image, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { fail("\(image): not a readable regular file") }
+
+        // SIGINT/SIGTERM go to the daemon's signalfd (blocked here, before any thread exists):
+        // an interrupted run still unmounts and writes what it has.
+        let session = RecordingSession(options: RecordingOptions(outputPath: output, bufferSizeKB: bufferSizeKB))
+        var configuration = OndemandServer.Configuration(cacheDirectory: cacheDir, sourceDirectory: "")
+        guard let absoluteImage = realpath(image, nil) else { fail("\(image): \(describeErrno(errno))") }
+        configuration.blobFiles = [fsid: String(cString: absoluteImage)]
+        free(absoluteImage)
+        configuration.threads = threads
+        configuration.faults = try FaultPlan.parse(faults)
+        configuration.exitFaultEndsProcess = false  // the recording and the report must survive it
+        let server: OndemandServer
+        do {
+            var signals = sigset_t()
+            sigemptyset(&signals)
+            sigaddset(&signals, SIGINT)
+            sigaddset(&signals, SIGTERM)
+            pthread_sigmask(SIG_BLOCK, &signals, nil)
+            try session.start()
+            configuration.markerPath = session.markerPath
+            let daemonLog = try log.map { path throws(DaemonError) in try DaemonLog(path: path) } ?? DaemonLog()
+            server = try OndemandServer(configuration, log: daemonLog)
+        } catch {
+            session.abandon()
+            fail("\(error)")
+        }
+        server.start()
+
+        var createdMountpoint: String?
+        let target: String
+        if let mountpoint { target = mountpoint } else {
+            var template = Array("/tmp/ondemand-trace-run.XXXXXX".utf8CString)
+            guard let made = mkdtemp(&template) else {
+                _ = server.stop(); session.abandon(); fail("cannot create a mount point under /tmp: \(describeErrno(errno))")
+            }
+            target = String(cString: made)
+            createdMountpoint = target
+        }
+        defer { if let createdMountpoint { rmdir(createdMountpoint) } }
+
+        var failed: [String] = []
+        let mounted = mount("none", target, "erofs", 0, "fsid=\(fsid)") == 0
+        if !mounted {
+            failed.append("mount -t erofs none -o fsid=\(fsid) \(target): \(describeErrno(errno))")
+        } else {
+            if command.isEmpty {
+                var options = ImageWorkload.Options()
+                options.order = order
+                options.readers = readers
+                options.blockSize = blockSize
+                options.seed = seed
+                options.expectDirectory = expect
+                let result = ImageWorkload.run(root: target, options: options)
+                let mib = Double(result.bytes) / 1_048_576
+                printError("workload: \(result.files) files, \(result.bytes) bytes in \(JSONWriter.format(result.seconds, decimals: 3)) s (\(JSONWriter.format(result.seconds > 0 ? mib / result.seconds : 0, decimals: 1)) MiB/s), \(order.rawValue), \(readers) reader(s)")
+                failed += result.readErrors.map { "read error: \($0)" }
+                failed += result.mismatches.map { "bytes differ from \(expect ?? "-"): \($0)" }
+                failed += result.missing
+                if expect != nil, result.verified { printError("verified: every byte equals \(expect!)") }
+            } else {
+                let status = runCommand(in: target)
+                if status != 0 { failed.append("\(command[0]) exited with status \(status)") }
+            }
+            if umount2(target, 0) != 0 {
+                failed.append("umount \(target): \(describeErrno(errno)); detached lazily")
+                umount2(target, Int32(MNT_DETACH))
+            }
+        }
+        let totals = server.stop()
+        let recorded: RecordingResult
+        do { recorded = try session.stop() } catch { fail("\(error)") }
+        printError("daemon: \(totals.opens) OPEN (\(totals.openErrors) refused), \(totals.reads) READ, \(totals.readBytes) bytes, \(totals.closes) CLOSE, \(totals.faults) fault(s) injected")
+        printError("wrote \(recorded.path): \(recorded.events) records" + (recorded.lostEvents > 0 ? ", \(recorded.lostEvents) LOST (raise --buffer-size)" : ""))
+        try writeReport(from: recorded.path)
+        for line in failed { printError("failed: \(line)") }
+        if !failed.isEmpty { throw ExitCode(1) }
+    }
+
+    /// The command after `--`, in the mount point; its exit status (128+signal if killed).
+    private func runCommand(in directory: String) -> Int32 {
+        // The child starts in the mount point: chdir around the spawn (paths we still use are absolute).
+        let previous = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        defer { if previous >= 0 { fchdir(previous); close(previous) } }
+        guard chdir(directory) == 0 else {
+            printError("ondemand-trace run: cannot enter \(directory): \(describeErrno(errno))")
+            return 127
+        }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        setenv("ONDEMAND_MOUNT", directory, 1)
+        let argv = command.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawnp(&pid, command[0], nil, &attributes, argv, environ)
+        guard rc == 0 else {
+            printError("ondemand-trace run: cannot run \(command[0]): \(String(cString: strerror(rc)))")
+            return 127
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
+    private func writeReport(from trace: String) throws {
+        let builder = ReportBuilder()
+        let summary = try reportingInputErrors {
+            try TraceInput.read(path: trace, selection: .report) { item in
+                switch item {
+                case .event(let event): builder.consume(event)
+                case let .lost(cpu, count, timestamp): builder.noteLost(cpu: cpu, count: count, timestamp: timestamp)
+                }
+            }
+        }
+        let metadata = TraceMetadata(path: summary.path, format: summary.format.rawValue,
+                                     formatDescription: summary.formatDescription, kernelRelease: summary.kernelRelease,
+                                     clock: summary.clock, recordsSeen: summary.recordsSeen,
+                                     eventsDelivered: summary.eventsDelivered, ondemandEvents: summary.ondemandEvents)
+        let model = builder.finish(metadata: metadata, cpuStats: summary.cpuStats)
+        let fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { fail("\(report): cannot write the report: \(describeErrno(errno))") }
+        FileHandleWriter.write(ReportJSON.render(model) + "\n", fd: fd)
+        close(fd)
+        printError("wrote \(report)")
+    }
+
+    private func fail(_ message: String) -> Never {
+        printError("ondemand-trace run: \(message)")
+        Glibc.exit(2)
+    }
+}
+
+extension ImageWorkload.Order: ExpressibleByArgument {}

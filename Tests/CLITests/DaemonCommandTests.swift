@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+
+/// Runs the built `ondemand-trace` (swift build puts it next to the test bundle's build products).
+private func runTool(_ arguments: [String], via wrapper: [String] = []) throws -> (status: Int32, stderr: String) {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let binary = ProcessInfo.processInfo.environment["ONDEMAND_TRACE_BIN"] ?? root.appendingPathComponent(".build/debug/ondemand-trace").path
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: wrapper.first ?? binary)
+    process.arguments = wrapper.isEmpty ? arguments : Array(wrapper.dropFirst()) + [binary] + arguments
+    let errors = Pipe()
+    process.standardError = errors
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    let data = errors.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+private func scratchDirectory() throws -> String {
+    let path = NSTemporaryDirectory() + "daemon-cli-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    try FileManager.default.createDirectory(atPath: path + "/cache", withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: path + "/blobs", withIntermediateDirectories: true)
+    return path
+}
+
+@Suite struct DaemonCommandTests {
+    @Test func aBadFaultSpecIsAUsageError() throws {
+        let dir = try scratchDirectory()
+        let result = try runTool(["daemon", "--cache-dir", dir + "/cache", "--source-dir", dir + "/blobs", "--fault", "delay=fast"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("--fault delay=fast: \"fast\" is not a duration"))
+    }
+
+    @Test func aMissingSourceDirectoryIsOneLineAndStatus2() throws {
+        let dir = try scratchDirectory()
+        let result = try runTool(["daemon", "--cache-dir", dir + "/cache", "--source-dir", dir + "/nope"])
+        #expect(result.status == 2)
+        #expect(result.stderr == "ondemand-trace daemon: \(dir)/nope: cannot open the source directory: ENOENT (No such file or directory)\n")
+    }
+
+    @Test func aMissingCacheDirectoryIsNamed() throws {
+        let dir = try scratchDirectory()
+        let result = try runTool(["daemon", "--cache-dir", dir + "/nocache", "--source-dir", dir + "/blobs"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("\(dir)/nocache: the cache directory does not exist"))
+    }
+
+    @Test func aKernelWithoutCachefilesIsExplained() throws {
+        let dir = try scratchDirectory()
+        let result = try runTool(["daemon", "--cache-dir", dir + "/cache", "--source-dir", dir + "/blobs", "--devnode", dir + "/no-devnode"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("no-devnode: no such device: this kernel has no cachefiles (CONFIG_CACHEFILES and CONFIG_CACHEFILES_ONDEMAND)"))
+    }
+
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
+    func notRootIsRefused() throws {
+        let dir = try scratchDirectory()
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir)
+        let result = try runTool(["daemon", "--cache-dir", dir + "/cache", "--source-dir", dir + "/blobs"],
+                                 via: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("/dev/cachefiles: must run as root"))
+    }
+
+    @Test func runRefusesAnFsidThatNamesAPath() throws {
+        let dir = try scratchDirectory()
+        let result = try runTool(["run", "--image", dir + "/img", "--fsid", "../x", "--cache-dir", dir + "/cache"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("fsid \"../x\": contains '/'"))
+    }
+
+    @Test func runNamesAMissingImage() throws {
+        let dir = try scratchDirectory()
+        let result = try runTool(["run", "--image", dir + "/small.erofs", "--cache-dir", dir + "/cache"])
+        #expect(result.status == 2)
+        #expect(result.stderr == "ondemand-trace run: \(dir)/small.erofs: not a readable regular file\n")
+    }
+}

@@ -1,0 +1,149 @@
+import Testing
+@testable import OndemandTraceCore
+
+@Suite struct BinaryDecoderTests {
+    static let common: [FieldLayout] = [
+        FieldLayout(name: "common_type", type: "unsigned short", offset: 0, size: 2, isSigned: false),
+        FieldLayout(name: "common_flags", type: "unsigned char", offset: 2, size: 1, isSigned: false),
+        FieldLayout(name: "common_preempt_count", type: "unsigned char", offset: 3, size: 1, isSigned: false),
+        FieldLayout(name: "common_pid", type: "int", offset: 4, size: 4, isSigned: true),
+    ]
+
+    static func record(id: UInt16, pid: Int32, size: Int, _ fill: (inout [UInt8]) -> Void) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: size)
+        withUnsafeBytes(of: id.littleEndian) { bytes.replaceSubrange(0..<2, with: $0) }
+        withUnsafeBytes(of: pid.littleEndian) { bytes.replaceSubrange(4..<8, with: $0) }
+        fill(&bytes)
+        return bytes
+    }
+
+    static func put<T: FixedWidthInteger>(_ value: T, at offset: Int, in bytes: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.replaceSubrange(offset..<(offset + MemoryLayout<T>.size), with: $0) }
+    }
+
+    @Test func decodesTheRealReadLayout() throws {
+        let layout = try FormatFileParser.parse(DefaultFormats.cachefiles[3], system: "cachefiles")
+        #expect(layout.name == "cachefiles_ondemand_read")
+        let decoder = BinaryEventDecoder(layouts: [layout], selection: .ondemand)
+        let bytes = Self.record(id: UInt16(layout.id), pid: 119, size: 40) { b in
+            Self.put(UInt32(7), at: 8, in: &b)
+            Self.put(Int64(0x201000), at: 24, in: &b)
+            Self.put(UInt64(0x3000), at: 32, in: &b)
+        }
+        let body = try bytes.withUnsafeBytes { try decoder.decode($0) }
+        #expect(body == .ondemand(.read(.init(obj: 7, msgID: 0, objectID: 0, start: 0x201000, len: 0x3000))))
+        #expect(bytes.withUnsafeBytes { decoder.pid(of: $0) } == 119)
+    }
+
+    @Test func aKernelThatMovesAndDropsFieldsStillDecodes() throws {
+        // Imagined layout: `object_id` dropped, `len` before `start`, an extra field first.
+        let layout = EventLayout(system: "cachefiles", name: "cachefiles_ondemand_read", id: 600,
+                                 fields: Self.common + [
+                                    FieldLayout(name: "flags", type: "unsigned int", offset: 8, size: 4, isSigned: false),
+                                    FieldLayout(name: "obj", type: "unsigned int", offset: 12, size: 4, isSigned: false),
+                                    FieldLayout(name: "msg_id", type: "unsigned int", offset: 16, size: 4, isSigned: false),
+                                    FieldLayout(name: "len", type: "size_t", offset: 24, size: 8, isSigned: false),
+                                    FieldLayout(name: "start", type: "loff_t", offset: 32, size: 8, isSigned: true),
+                                 ])
+        let decoder = BinaryEventDecoder(layouts: [layout], selection: .all)
+        let bytes = Self.record(id: 600, pid: 5, size: 40) { b in
+            Self.put(UInt32(0xdead), at: 8, in: &b)
+            Self.put(UInt32(3), at: 12, in: &b)
+            Self.put(UInt32(9), at: 16, in: &b)
+            Self.put(UInt64(4096), at: 24, in: &b)
+            Self.put(Int64(-1), at: 32, in: &b)
+        }
+        let body = try bytes.withUnsafeBytes { try decoder.decode($0) }
+        #expect(body == .ondemand(.read(.init(obj: 3, msgID: 9, objectID: nil, start: -1, len: 4096))))
+    }
+
+    @Test func shortRecordsAreErrorsNotZeros() throws {
+        let layout = try FormatFileParser.parse(DefaultFormats.cachefiles[3], system: "cachefiles")
+        let decoder = BinaryEventDecoder(layouts: [layout], selection: .ondemand)
+        let bytes = Self.record(id: UInt16(layout.id), pid: 1, size: 20) { _ in }
+        #expect(throws: DecodeError.shortRecord(event: "cachefiles_ondemand_read", size: 20, needed: 40)) {
+            try bytes.withUnsafeBytes { try decoder.decode($0) }
+        }
+    }
+
+    @Test func unselectedEventsAreSkipped() throws {
+        let decoder = BinaryEventDecoder(layouts: DefaultFormats.layouts, selection: .markers)
+        let read = try #require(DefaultFormats.layouts.first { $0.name == "cachefiles_ondemand_read" })
+        let bytes = Self.record(id: UInt16(read.id), pid: 1, size: 40) { _ in }
+        #expect(try bytes.withUnsafeBytes { try decoder.decode($0) } == nil)
+        #expect(!decoder.isSelected(eventID: read.id))
+    }
+
+    @Test func markersAndGenericEventsKeepTheirFields() throws {
+        let decoder = BinaryEventDecoder(layouts: DefaultFormats.layouts, selection: .all)
+        let text = Array("odt1 pickup read msg=3\n".utf8) + [0]
+        let marker = Self.record(id: 5, pid: 42, size: 16 + text.count) { b in b.replaceSubrange(16..<(16 + text.count), with: text) }
+        #expect(try marker.withUnsafeBytes { try decoder.decode($0) } == .marker(.init(text: "odt1 pickup read msg=3")))
+
+        let ioError = try #require(DefaultFormats.layouts.first { $0.name == "cachefiles_io_error" })
+        let record = Self.record(id: UInt16(ioError.id), pid: 1, size: 24) { b in
+            Self.put(UInt32(4), at: 8, in: &b)
+            Self.put(UInt32(16), at: 16, in: &b)
+            Self.put(Int16(-5), at: 20, in: &b)
+        }
+        guard case .generic(let event)? = try record.withUnsafeBytes({ try decoder.decode($0) }) else {
+            Issue.record("not a generic event"); return
+        }
+        #expect(event["obj"] == .unsigned(4))
+        #expect(event["error"] == .signed(-5))
+        #expect(event["where"] == .unsigned(16))
+    }
+}
+
+@Suite struct TextParserTests {
+    func parse(_ line: String, selection: EventSelection = .all) -> TextTraceParser.Line {
+        var parser = TextTraceParser(selection: selection)
+        return parser.parse(Substring(line))
+    }
+
+    @Test func tracefsLineWithFlagColumns() {
+        let line = "          md5sum-122     [001] .....     4.425489: cachefiles_ondemand_read: o=00000001 mid=0 oid=0 s=1000 l=4000"
+        #expect(parse(line) == .event(TraceEvent(timestamp: 4_425_489_000, cpu: 1, pid: 122, comm: "md5sum",
+                                                  body: .ondemand(.read(.init(obj: 1, msgID: 0, objectID: 0, start: 0x1000, len: 0x4000))))))
+    }
+
+    @Test func traceCmdReportLineAndOddComms() {
+        let line = "     kworker/0:0-7     [000]     4.354050: cachefiles_ondemand_cread:    o=0000001f mid=1a"
+        #expect(parse(line) == .event(TraceEvent(timestamp: 4_354_050_000, cpu: 0, pid: 7, comm: "kworker/0:0",
+                                                  body: .ondemand(.cread(.init(obj: 0x1f, msgID: 0x1a))))))
+        let tgid = "  DOM Worker-12-9 (    9) [003] d..1.  10.000000001: cachefiles_ondemand_fd_release: o=00000002 oid=5"
+        #expect(parse(tgid) == .event(TraceEvent(timestamp: 10_000_000_001, cpu: 3, pid: 9, comm: "DOM Worker-12",
+                                                  body: .ondemand(.fdRelease(.init(obj: 2, objectID: 5))))))
+    }
+
+    @Test func noFlagColumnsAndMarkers() {
+        let line = "  ondemand-117  [000]  5.000001: tracing_mark_write: odt1 done read msg=1 oid=1 res=0"
+        #expect(parse(line) == .event(TraceEvent(timestamp: 5_000_001_000, cpu: 0, pid: 117, comm: "ondemand",
+                                                  body: .marker(.init(text: "odt1 done read msg=1 oid=1 res=0")))))
+    }
+
+    @Test func missingLabelsAreAbsent() {
+        let line = "  x-1 [000] 1.000000: cachefiles_ondemand_open: o=00000003 fd=9"
+        #expect(parse(line) == .event(TraceEvent(timestamp: 1_000_000_000, cpu: 0, pid: 1, comm: "x",
+                                                  body: .ondemand(.open(.init(obj: 3, msgID: nil, objectID: nil, fd: 9, flags: nil))))))
+    }
+
+    @Test func lostEventLinesAndGarbage() {
+        #expect(parse("CPU:1 [LOST 42 EVENTS]") == .lost(cpu: 1, count: 42))
+        #expect(parse("CPU:0 [7 EVENTS DROPPED]") == .lost(cpu: 0, count: 7))
+        var parser = TextTraceParser(selection: .all)
+        #expect(parser.parse("# tracer: nop") == .none)
+        #expect(parser.parse("hello world") == .none)
+        #expect(parser.parse("   bash-1 [000] 2.000000: sched_switch: prev=a") == .none)
+        #expect(parser.unparsedLines == 1 && parser.firstUnparsedLine == 2 && parser.skippedEvents == 1)
+    }
+}
+
+@Suite struct FormattingTests {
+    @Test func jsonLineHasEveryFieldByKernelName() {
+        let event = TraceEvent(timestamp: 4_409_061_123, cpu: 1, pid: 119, comm: "mo\"unt",
+                               body: .ondemand(.copen(.init(obj: 1, msgID: nil, len: 2_117_632))))
+        #expect(EventFormatting.json(event) == #"{"event":"cachefiles_ondemand_copen","ts_ns":4409061123,"ts":4.409061123,"cpu":1,"pid":119,"comm":"mo\"unt","fields":{"obj":1,"msg_id":null,"len":2117632}}"#)
+        #expect(EventFormatting.line(event) == "      4.409061 [001] mo\"unt-119           copen      obj=1 msg_id=- len=2117632")
+    }
+}

@@ -1,0 +1,272 @@
+import Glibc
+import OndemandTraceCore
+import Testing
+import TraceFiles
+import TraceRecording
+
+/// Recording on the host's real tracefs (root needed). The host kernel has no cachefiles, so these
+/// record events every kernel has: ftrace:print (trace_marker writes) and sched:sched_process_exec.
+enum HostTracefs {
+    static let usable: Bool = {
+        guard geteuid() == 0, let dir = try? Tracefs.directory() else { return false }
+        return access(dir + "/instances", W_OK) == 0
+    }()
+    static var hasCachefiles: Bool { !Tracefs.events(ofSystem: "cachefiles").isEmpty }
+    static var hasSetpriv: Bool { access("/usr/bin/setpriv", X_OK) == 0 }
+    /// Whether a small tmpfs can be mounted here (to fill a disk).
+    static let canMountTmpfs: Bool = {
+        let dir = TraceDatV6WriterTests.temporaryDirectory()
+        defer { rmdir(dir) }
+        guard system("mount -t tmpfs -o size=64k tmpfs '\(dir)' 2>/dev/null") == 0 else { return false }
+        return system("umount '\(dir)'") == 0
+    }()
+}
+
+// Serialized: every recorder start removes stale instances, so concurrent ones would race.
+@Suite(.serialized, .enabled(if: HostTracefs.usable, "needs root and tracefs"))
+struct RecordingTracefsTests {
+    static var instancesDirectory: String { ((try? Tracefs.directory()) ?? "/sys/kernel/tracing") + "/instances" }
+
+    static func instanceExists(_ name: String) -> Bool {
+        access(instancesDirectory + "/" + name, F_OK) == 0
+    }
+
+    static func writeMarkers(_ path: String, _ lines: [String]) throws {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Subprocess.Failure(description: "cannot open \(path)") }
+        defer { close(fd) }
+        for line in lines {
+            let n = line.withCString { write(fd, $0, strlen($0)) }
+            guard n == line.utf8.count else { throw Subprocess.Failure(description: "short write to \(path)") }
+        }
+    }
+
+    /// Runs /bin/true `count` times, one after the other; their pids.
+    static func runTrue(_ count: Int) throws -> Set<Int32> {
+        var pids = Set<Int32>()
+        for _ in 0..<count {
+            let run = try Subprocess.start(["/bin/true"])
+            pids.insert(run.pid)
+            #expect(run.wait().status == 0)
+        }
+        return pids
+    }
+
+    static func events(in path: String) throws -> [TraceEvent] {
+        var events: [TraceEvent] = []
+        _ = try TraceInput.read(path: path, selection: [.markers, .otherSystems]) { item in
+            if case .event(let event) = item { events.append(event) }
+        }
+        return events
+    }
+
+    @Test func recordsMarkersAndExecsThroughTheSessionAPI() throws {
+        let dir = TraceDatV6WriterTests.temporaryDirectory()
+        defer { _ = system("rm -rf '\(dir)'") }
+        let output = dir + "/api.dat"
+        let name = "odt-test-api-\(getpid())"
+        let session = RecordingSession(options: RecordingOptions(
+            outputPath: output, events: [EventSpec(system: "sched", event: "sched_process_exec"), .marker],
+            bufferSizeKB: 1024, instanceName: name))
+        try session.start()
+        #expect(Self.instanceExists(name))
+        let markerPath = try #require(session.markerPath)
+        #expect(markerPath.hasSuffix("/instances/\(name)/trace_marker"))
+        let markers = (0..<50).map { "odt-test line \($0)\n" }
+        try Self.writeMarkers(markerPath, markers)
+        let pids = try Self.runTrue(20)
+        let result = try session.stop()
+        #expect(!Self.instanceExists(name))
+        #expect(result.path == output)
+        #expect(result.events >= 70)
+        #expect(result.lostEvents == 0)
+        #expect(result.cpuStats.count == Int(sysconf(Int32(_SC_NPROCESSORS_CONF))))
+
+        let events = try Self.events(in: output)
+        #expect(events.count == Int(result.events))
+        let texts = events.compactMap { event -> String? in
+            if case .marker(let marker) = event.body, marker.text.hasPrefix("odt-test line ") { return marker.text }
+            return nil
+        }
+        #expect(texts == markers.map { String($0.dropLast()) })
+        let execs = events.filter { $0.name == "sched_process_exec" && pids.contains($0.pid) }
+        #expect(execs.count == 20)
+        for exec in execs {
+            guard case .generic(let generic) = exec.body else { Issue.record("not generic: \(exec)"); continue }
+            #expect(generic["filename"] == .string("/bin/true"))
+            #expect(generic["pid"]?.integer == Int64(exec.pid))
+        }
+        #expect(events.map(\.timestamp) == events.map(\.timestamp).sorted())
+
+        // trace-cmd reads the same records.
+        let report = try Subprocess.run(["trace-cmd", "report", "-i", output])
+        #expect(report.status == 0, "\(report.stderr)")
+        let lines = report.stdout.split(separator: "\n")
+        #expect(lines.filter { $0.contains(" print: ") && $0.contains("odt-test line ") }.count == 50)
+        for pid in pids {
+            #expect(lines.filter { $0.contains("sched_process_exec:") && $0.contains("filename=/bin/true pid=\(pid) ") }.count == 1)
+        }
+        let stat = try Subprocess.run(["trace-cmd", "report", "--stat", "-i", output])
+        #expect(stat.stdout.contains("overrun: 0"), "\(stat.stdout)")
+    }
+
+    @Test(arguments: [SIGINT, SIGTERM])
+    func aSignalLeavesAValidFileAndNoInstance(signal: Int32) throws {
+        let dir = TraceDatV6WriterTests.temporaryDirectory()
+        defer { _ = system("rm -rf '\(dir)'") }
+        let output = dir + "/signal.dat"
+        let recorder = try Subprocess.start([Subprocess.binary, "record", "--events", "ftrace:print", "-o", output])
+        let name = InstanceName.forProcess(recorder.pid)
+        let marker = Self.instancesDirectory + "/\(name)/trace_marker"
+        // Tracing is on once the start line is printed.
+        var waited = 0
+        while !Subprocess.read(recorder.errPath).contains("recording "), waited < 200 {
+            usleep(50_000)
+            waited += 1
+        }
+        try Self.writeMarkers(marker, (0..<10).map { "before signal \($0)\n" })
+        kill(recorder.pid, signal)
+        let result = recorder.wait()
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("wrote \(output): 10 records"), "\(result.stderr)")
+        #expect(!Self.instanceExists(name))
+        let texts = try Self.events(in: output).compactMap { event -> String? in
+            if case .marker(let m) = event.body { return m.text }
+            return nil
+        }
+        #expect(texts == (0..<10).map { "before signal \($0)" })
+        #expect(try Subprocess.run(["trace-cmd", "report", "-i", output]).status == 0)
+    }
+
+    @Test func recordingStopsWhenTheCommandExits() throws {
+        let dir = TraceDatV6WriterTests.temporaryDirectory()
+        defer { _ = system("rm -rf '\(dir)'") }
+        let output = dir + "/command.dat"
+        let result = try Subprocess.odt("record", "--events", "sched:sched_process_exec", "-o", output,
+                                        "--", "/bin/sh", "-c", "/bin/true; /bin/true; /bin/true")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("sh exited with status 0"))
+        let execs = try Self.events(in: output).filter {
+            if case .generic(let g) = $0.body { return g["filename"] == .string("/bin/true") }
+            return false
+        }
+        #expect(execs.count >= 3)
+    }
+
+    @Test func staleInstancesOfDeadRecordersAreRemovedAndLiveOnesKept() throws {
+        let dead = try Subprocess.start(["/bin/true"])
+        _ = dead.wait()
+        let stale = InstanceName.forProcess(dead.pid)
+        let live = InstanceName.forProcess(1)  // init never dies
+        #expect(mkdir(Self.instancesDirectory + "/" + stale, 0o755) == 0)
+        let madeLive = mkdir(Self.instancesDirectory + "/" + live, 0o755) == 0
+        defer {
+            rmdir(Self.instancesDirectory + "/" + stale)
+            if madeLive { rmdir(Self.instancesDirectory + "/" + live) }
+        }
+        let dir = TraceDatV6WriterTests.temporaryDirectory()
+        defer { _ = system("rm -rf '\(dir)'") }
+        let session = RecordingSession(options: RecordingOptions(outputPath: dir + "/x.dat", events: [.marker],
+                                                                 bufferSizeKB: 64, instanceName: "odt-test-stale-\(getpid())"))
+        try session.start()
+        session.abandon()
+        #expect(session.staleInstancesRemoved.contains(stale))
+        #expect(!Self.instanceExists(stale))
+        #expect(Self.instanceExists(live) == madeLive)
+        #expect(!Self.instanceExists("odt-test-stale-\(getpid())"))
+    }
+
+    static func expectOneLineError(_ result: Subprocess, _ message: String, recorder pid: pid_t? = nil) {
+        #expect(result.status == 2, "\(result.stderr)")
+        // One error line; only the progress line ("recording ...") may precede it.
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.filter { $0.hasPrefix("ondemand-trace: ") }.count == 1, "\(result.stderr)")
+        #expect(lines.filter { !$0.hasPrefix("recording ") }.count == 1, "\(result.stderr)")
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+    }
+
+    @Test func errorsAreOneLineExitTwoAndLeaveNoInstance() throws {
+        let cases: [([String], String)] = [
+            (["-o", "/nonexistent-dir/x.dat", "--events", "ftrace:print"], "/nonexistent-dir/x.dat: cannot write the output here: no such directory"),
+            (["-o", "/tmp", "--events", "ftrace:print"], "/tmp: is a directory"),
+            (["--events", "nosuch:event", "-o", "/tmp/odt-never.dat"], "no such event 'nosuch:event' in this kernel"),
+            (["--events", "nosuchsystem", "-o", "/tmp/odt-never.dat"], "no such event system 'nosuchsystem'"),
+            (["--events", "ftrace:print", "--clock", "sundial", "-o", "/tmp/odt-never.dat"], "--clock sundial: this kernel has no such trace clock"),
+        ]
+        for (arguments, message) in cases {
+            let run = try Subprocess.start([Subprocess.binary, "record"] + arguments)
+            let result = run.wait()
+            Self.expectOneLineError(result, message)
+            #expect(!Self.instanceExists(InstanceName.forProcess(run.pid)))
+        }
+        #expect(access("/tmp/odt-never.dat", F_OK) != 0)
+    }
+
+    @Test(.enabled(if: HostTracefs.hasSetpriv, "needs setpriv"))
+    func withoutPermissionItIsOneLine() throws {
+        let result = try Subprocess.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+                                         Subprocess.binary, "record", "--events", "ftrace:print", "-o", "/tmp/odt-never.dat"])
+        Self.expectOneLineError(result, "/instances: permission denied: recording needs root (or CAP_SYS_ADMIN)")
+    }
+
+    @Test(.enabled(if: !HostTracefs.hasCachefiles, "this kernel has cachefiles"))
+    func withoutCachefilesTheDefaultFailsClearly() throws {
+        let result = try Subprocess.odt("record", "-o", "/tmp/odt-never.dat", "--duration", "1")
+        Self.expectOneLineError(result, "no cachefiles events in this kernel (it lacks CONFIG_CACHEFILES")
+    }
+
+    @Test func aSecondRecorderOnTheSameInstanceNameIsRefused() throws {
+        let name = "odt-test-busy-\(getpid())"
+        #expect(mkdir(Self.instancesDirectory + "/" + name, 0o755) == 0)
+        defer { rmdir(Self.instancesDirectory + "/" + name) }
+        let result = try Subprocess.odt("record", "--events", "ftrace:print", "--instance", name, "-o", "/tmp/odt-never.dat")
+        Self.expectOneLineError(result, "tracefs instance \(name) already exists: another recorder is using it")
+        #expect(Self.instanceExists(name))  // someone else's: left alone
+    }
+
+    @Test(.enabled(if: HostTracefs.canMountTmpfs, "cannot mount a small tmpfs here"))
+    func aFullDiskIsOneLineAndLeavesNoFile() throws {
+        let dir = TraceDatV6WriterTests.temporaryDirectory()
+        defer { _ = system("umount '\(dir)' 2>/dev/null; rm -rf '\(dir)'") }
+        #expect(system("mount -t tmpfs -o size=64k tmpfs '\(dir)'") == 0)
+        let output = dir + "/full.dat"
+        let recorder = try Subprocess.start([Subprocess.binary, "record", "--events", "ftrace:print", "-o", output, "--duration", "3"])
+        let marker = Self.instancesDirectory + "/\(InstanceName.forProcess(recorder.pid))/trace_marker"
+        var waited = 0
+        while !Subprocess.read(recorder.errPath).contains("recording "), waited < 200 {
+            usleep(50_000)
+            waited += 1
+        }
+        // About 1 MiB of markers: far more than 64 KiB.
+        try Self.writeMarkers(marker, (0..<8000).map { "filler line \($0) " + String(repeating: "x", count: 100) + "\n" })
+        let result = recorder.wait()
+        Self.expectOneLineError(result, "no space left on device (disk full)")
+        #expect(try Subprocess.run(["ls", "-A", dir]).stdout.isEmpty)
+        #expect(!Self.instanceExists(InstanceName.forProcess(recorder.pid)))
+    }
+}
+
+@Suite(.enabled(if: HostTracefs.usable, "needs root and tracefs"))
+struct LiveCLITests {
+    @Test func liveLinesCountTheMarkersOfEachInterval() throws {
+        let dir = TraceDatV6WriterTests.temporaryDirectory()
+        defer { _ = system("rm -rf '\(dir)'") }
+        let script = "sleep 0.5; for i in 1 2 3 4 5; do echo \"odt1 pickup read msg=$i oid=1 off=0 len=4096\" > \(RecordingTracefsTests.instancesDirectory)/ondemand-trace-$PPID/trace_marker; done; sleep 0.7"
+        let result = try Subprocess.odt("record", "--live", "--interval", "250ms", "--events", "ftrace:print", "-o", dir + "/live.dat", "--", "/bin/sh", "-c", script)
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count >= 4)
+        #expect(lines.allSatisfy { $0.contains("s reads 0 (0 answered, 0 KiB) | opens 0 (0 answered) | anomalies 0 | records ") })
+        let markers = lines.compactMap { line in line.split(separator: " ").last.flatMap { Int($0) } }
+        #expect(markers.reduce(0, +) == 5, "\(result.stdout)")
+    }
+
+    @Test func countStopsTheRecording() throws {
+        let dir = TraceDatV6WriterTests.temporaryDirectory()
+        defer { _ = system("rm -rf '\(dir)'") }
+        let result = try Subprocess.odt("record", "--live", "--interval", "100ms", "--count", "3", "--events", "ftrace:print", "-o", dir + "/count.dat")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.split(separator: "\n").count == 3)
+        #expect(access(dir + "/count.dat", F_OK) == 0)
+    }
+}

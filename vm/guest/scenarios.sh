@@ -1,0 +1,189 @@
+# Runs in the test VM (busybox sh, from /init). Each line of /mnt/host/plan is one scenario:
+#   NAME FSID WORKLOAD[:SECONDS] [@minimal|@quiet] [DAEMON-OPTION...]
+# For each: a fresh cache directory and tracefs instance, the daemon with markers into that
+# instance, mount, workload, umount, daemon stop (SIGTERM), then the trace and logs go to
+# /mnt/host/out/NAME/. Every step that could block has a timeout.
+share=/mnt/host
+bin=$share/bin/ondemand-trace
+tracing=/sys/kernel/tracing
+mkdir -p /tmp/blobs
+cp $share/blobs/* /tmp/blobs/   # serve from RAM, not 9p: the figures are the daemon's, not 9p's
+echo "guest: $(uname -r), $(nproc) cpus, blobs: $(ls /tmp/blobs | tr '\n' ' ')"
+
+uptime_ms() { read up _ < /proc/uptime; echo "${up%.*}${up#*.}0"; }
+
+run_scenario() {
+    name=$1 fsid=$2 workload=${3%%:*} limit=${3#*:}; shift 3
+    [ "$limit" = "$workload" ] && limit=60   # WORKLOAD[:SECONDS]: the workload's time limit
+    out=$share/out/$name inst=$tracing/instances/$name
+    mkdir -p $out /cache/$name
+    echo "== $name: fsid=$fsid workload=$workload daemon options: $*"
+    mkdir $inst
+    echo mono > $inst/trace_clock
+    echo 4096 > $inst/buffer_size_kb
+    echo 1 > $inst/events/cachefiles/enable
+    dmesg -c > /dev/null
+    rm -f /tmp/ready
+    # @minimal: the benchmark's C baseline daemon; @quiet: ours without markers (as the baseline).
+    case "$1" in
+        @minimal) shift; $share/bin/minimal-daemon /cache/$name /tmp/blobs /tmp/ready > $out/daemon.log 2> $out/daemon.err & ;;
+        @quiet) shift; $bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name \
+            --log $out/daemon.log --ready-file /tmp/ready "$@" 2> $out/daemon.err & ;;
+        *) $bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name \
+            --marker-file $inst/trace_marker --log $out/daemon.log --ready-file /tmp/ready "$@" \
+            2> $out/daemon.err & ;;
+    esac
+    pid=$!
+    n=0
+    while [ ! -e /tmp/ready ] && kill -0 $pid 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    if [ ! -e /tmp/ready ]; then
+        echo "daemon did not become ready: $(cat $out/daemon.err)"
+    fi
+    start=$(uptime_ms)
+    timeout 20 mount -t erofs none -o fsid=$fsid /mnt/img 2> $out/mount.err
+    echo $? > $out/mount.rc
+    if [ "$(cat $out/mount.rc)" = 0 ]; then
+        timeout $limit sh -c ". $share/workloads.sh; workload_$workload" > $out/md5.txt 2> $out/workload.err
+        echo $? > $out/workload.rc
+        echo $(( $(uptime_ms) - start )) > $out/workload.ms
+        timeout 10 umount /mnt/img || umount -l /mnt/img
+    fi
+    kill -TERM $pid 2>/dev/null
+    n=0
+    while kill -0 $pid 2>/dev/null && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+    kill -KILL $pid 2>/dev/null
+    wait $pid
+    echo $? > $out/daemon.rc
+    echo 0 > $inst/tracing_on
+    cat $inst/trace > $out/trace.txt
+    for c in $inst/per_cpu/cpu*; do echo "${c##*/}"; cat $c/stats; done > $out/ringbuffer-stats.txt
+    dmesg > $out/dmesg.txt
+    rm -rf /cache/$name   # the next scenario starts from a cold, roomy cache
+    echo "== $name done: mount rc $(cat $out/mount.rc), daemon rc $(cat $out/daemon.rc)"
+}
+
+# The daemon's refusals on a real kernel: a cache dir on tmpfs, a second daemon (devnode busy), an
+# fsid with no blob, an fsid that tries to name a path outside the source directory.
+special_errors() {
+    name=$1 out=$share/out/$1
+    mkdir -p $out /cache/$name /tmp/tmpfs-cache
+    echo "== $name: daemon refusals"
+    $bin daemon --cache-dir /tmp/tmpfs-cache --source-dir /tmp/blobs 2> $out/tmpfs.err
+    echo $? > $out/tmpfs.rc
+    dmesg -c > /dev/null
+    rm -f /tmp/ready
+    $bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name --log $out/daemon.log \
+        --ready-file /tmp/ready 2> $out/daemon.err &
+    pid=$!
+    n=0
+    while [ ! -e /tmp/ready ] && kill -0 $pid 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    $bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs 2> $out/busy.err
+    echo $? > $out/busy.rc
+    timeout 20 mount -t erofs none -o fsid=missing /mnt/img 2> $out/missing.err
+    echo $? > $out/missing.rc
+    timeout 20 mount -t erofs none -o fsid=../blobs/small /mnt/img 2> $out/escape.err
+    echo $? > $out/escape.rc
+    timeout 20 mount -t erofs none -o fsid=.. /mnt/img 2> $out/dotdot.err
+    echo $? > $out/dotdot.rc
+    kill -TERM $pid; wait $pid
+    echo $? > $out/daemon.rc
+    dmesg > $out/dmesg.txt
+    echo "== $name done"
+}
+
+# `ondemand-trace record` on a real kernel: it records the daemon serving a mount and a readall
+# (the daemon's markers go into the recorder's instance); file and logs to OUT/NAME/.
+special_record() {
+    name=$1 out=$share/out/$1 inst=odt-record
+    mkdir -p $out /cache/$name
+    echo "== $name: record"
+    cat > /tmp/record-inner.sh <<INNER
+rm -f /tmp/ready
+$bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name \\
+    --marker-file $tracing/instances/$inst/trace_marker --log $out/daemon.log --ready-file /tmp/ready 2> $out/daemon.err &
+pid=\$!
+n=0
+while [ ! -e /tmp/ready ] && [ \$n -lt 100 ]; do sleep 0.1; n=\$((n + 1)); done
+timeout 20 mount -t erofs none -o fsid=small /mnt/img 2> $out/mount.err
+echo \$? > $out/mount.rc
+(. $share/workloads.sh; workload_readall) > $out/md5.txt 2> $out/workload.err
+timeout 10 umount /mnt/img || umount -l /mnt/img
+kill -TERM \$pid; wait \$pid
+INNER
+    $bin record -o /tmp/record.dat --instance $inst -- sh /tmp/record-inner.sh > $out/record.out 2> $out/record.err
+    echo $? > $out/record.rc
+    ls $tracing/instances > $out/instances-after.txt
+    cp /tmp/record.dat $out/record.dat
+    $bin doctor > $out/doctor.txt 2>&1
+    echo $? > $out/doctor.rc
+    echo "== $name done: record rc $(cat $out/record.rc)"
+}
+
+# `ondemand-trace run`: daemon + recording + mount + built-in workload (verified byte for byte
+# against the image's source tree) + report, in one command; then the same with a command.
+special_run() {
+    name=$1 out=$share/out/$1
+    mkdir -p $out /cache/$name-seq /cache/$name-rnd /cache/$name-cmd
+    echo "== $name: ondemand-trace run"
+    timeout 60 $bin run --image /tmp/blobs/small --fsid small --cache-dir /cache/$name-seq --expect $share/trees/small \
+        --threads 2 --readers 2 -o $out/seq.dat --report $out/seq.json --log $out/seq-daemon.log 2> $out/seq.err
+    echo $? > $out/seq.rc
+    timeout 60 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-rnd --expect $share/trees/small \
+        --order random --block-size 8192 --readers 3 --fault delay=1ms..3ms,seed=5 \
+        -o $out/rnd.dat --report $out/rnd.json --log $out/rnd-daemon.log 2> $out/rnd.err
+    echo $? > $out/rnd.rc
+    timeout 60 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-cmd -o $out/cmd.dat --report $out/cmd.json \
+        --log $out/cmd-daemon.log -- sh -c 'md5sum hello.txt sub/12k.bin > /tmp/cmd-md5.txt; false' 2> $out/cmd.err
+    echo $? > $out/cmd.rc
+    cp /tmp/cmd-md5.txt $out/cmd-md5.txt
+    mkdir -p /cache/$name-die
+    timeout 60 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-die --expect $share/trees/small \
+        --fault exit,nth=5 -o $out/die.dat --report $out/die.json --log $out/die-daemon.log 2> $out/die.err
+    echo $? > $out/die.rc
+    rm -rf /cache/$name-seq /cache/$name-rnd /cache/$name-cmd /cache/$name-die
+    echo "== $name done: $(cat $out/seq.rc) $(cat $out/rnd.rc) $(cat $out/cmd.rc) $(cat $out/die.rc)"
+}
+
+# Failover: this shell holds /dev/cachefiles (fd 3) across daemons. The first daemon exits when
+# it picks up READ #5; a second one adopts fd 3 with --restore, the kernel re-sends what was in
+# flight (re-opening the object), and the reader finishes with every checksum right.
+special_failover() {
+    name=$1 out=$share/out/$1 inst=$tracing/instances/$1
+    mkdir -p $out /cache/$name $inst
+    echo "== $name: daemon exit + restore"
+    echo mono > $inst/trace_clock
+    echo 1 > $inst/events/cachefiles/enable
+    rm -f /tmp/ready /tmp/ready2
+    exec 3<>/dev/cachefiles
+    $bin daemon --devnode-fd 3 --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name --fault exit,nth=5 \
+        --marker-file $inst/trace_marker --log $out/daemon1.log --ready-file /tmp/ready 2> $out/daemon1.err &
+    pid=$!
+    n=0
+    while [ ! -e /tmp/ready ] && kill -0 $pid 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    # (busybox timeout leaves a watcher process for up to a second: keep fd 3 away from it)
+    timeout 20 mount -t erofs none -o fsid=small /mnt/img 2> $out/mount.err 3<&-
+    echo $? > $out/mount.rc
+    (timeout 40 sh -c ". $share/workloads.sh; workload_readall" > $out/md5.txt 2> $out/workload.err; echo $? > $out/workload.rc) 3<&- &
+    reader=$!
+    wait $pid
+    echo $? > $out/daemon1.rc
+    $bin daemon --devnode-fd 3 --restore --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name \
+        --marker-file $inst/trace_marker --log $out/daemon2.log --ready-file /tmp/ready2 2> $out/daemon2.err &
+    pid=$!
+    wait $reader
+    timeout 10 umount /mnt/img 3<&- || umount -l /mnt/img
+    kill -TERM $pid; wait $pid
+    echo $? > $out/daemon2.rc
+    exec 3<&-
+    echo 0 > $inst/tracing_on
+    cat $inst/trace > $out/trace.txt
+    dmesg > $out/dmesg.txt
+    rm -rf /cache/$name
+    echo "== $name done: daemons $(cat $out/daemon1.rc) $(cat $out/daemon2.rc), reader $(cat $out/workload.rc)"
+}
+
+while read -r line; do
+    case "$line" in ''|'#'*) continue ;; esac
+    set -- $line
+    if [ "$2" = - ]; then special_$3 $1; else run_scenario "$@"; fi
+done < $share/plan
