@@ -103,18 +103,25 @@ class CPUBuffer:
             extend = struct.pack("<II", 30 | ((delta & ((1 << 27) - 1)) << 5), delta >> 27)
             delta = 0
         event = extend + struct.pack("<I", (len(data) // 4) | (delta << 5)) + data
-        if len(self.page) + len(event) > PAGE - PAGE_HEADER:
+        if len(self.page) + len(event) > PAGE - PAGE_HEADER - 8:  # room for a lost-events count
             self.flush()
             self.page_ts, delta = ts, 0
             event = struct.pack("<I", (len(data) // 4)) + data
         self.page += event
         self.last_ts = ts
 
+    lose_every = 0  # every Nth page says the ring buffer dropped (pages number) events before it
+
     def flush(self):
         if not self.page:
             return
-        header = struct.pack("<QQ", self.page_ts, len(self.page))
-        self.out.write(header + self.page + bytes(PAGE - PAGE_HEADER - len(self.page)))
+        commit, tail = len(self.page), b""
+        if self.lose_every and self.pages % self.lose_every == self.lose_every - 1 and len(self.page) <= PAGE - PAGE_HEADER - 8:
+            commit |= (1 << 31) | (1 << 30)  # events missing, count stored after the data
+            tail = struct.pack("<Q", self.pages + 1)
+        header = struct.pack("<QQ", self.page_ts, commit)
+        body = self.page + tail
+        self.out.write(header + body + bytes(PAGE - PAGE_HEADER - len(body)))
         self.page = bytearray()
         self.pages += 1
 
@@ -132,6 +139,7 @@ def main():
     ap.add_argument("--readers", type=int, default=8)
     ap.add_argument("--cpus", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--lose-every", type=int, default=0, help="mark every Nth page as following lost events")
     args = ap.parse_args()
     rnd = random.Random(args.seed)
     ev = Events()
@@ -141,6 +149,7 @@ def main():
     cmdlines = "".join("%d ondemand\n" % p for p in daemon) + "".join("%d reader%d\n" % (p, i) for i, p in enumerate(readers))
     cmdlines += "90 kworker/u8:0\n"
     tmp = [args.out + ".cpu%d" % c for c in range(args.cpus)]
+    CPUBuffer.lose_every = args.lose_every
     cpus = [CPUBuffer(p) for p in tmp]
 
     pending = []  # heap of (ts, seq, cpu, bytes): records of requests in flight

@@ -25,7 +25,7 @@ struct Report: ParsableCommand {
               ondemand-trace report --format chrome trace.dat > trace.json   # open in ui.perfetto.dev
               ondemand-trace report --html report.html trace.dat
               ondemand-trace report --comm md5sum --since 4.4 --until 4.5 trace.dat
-              ondemand-trace report --min-latency 2ms trace.dat      # list the slow requests
+              ondemand-trace report --min-latency 2ms trace.dat    (lists requests of 2 ms or more)
             """
     )
 

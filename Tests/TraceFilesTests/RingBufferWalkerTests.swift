@@ -7,11 +7,15 @@ import OndemandTraceCore
 /// zstd-compressed (read by libtracecmd only), so the test converts it to an uncompressed v6
 /// file with `trace-cmd convert` (scripts/install-deps installs trace-cmd) and reads that both ways.
 @Suite(.serialized) struct RingBufferWalkerTests {
-    static func uncompressedStarter() throws -> String {
-        let out = NSTemporaryDirectory() + "odt-starter-v6-\(getpid()).dat"
+    static let lostEvents = String(StarterTraceReportTests.samples.dropLast("SampleTraces/".count)) + "Tests/Fixtures/generated-lost-events.dat"
+
+    static func uncompressedStarter() throws -> String { try uncompressed(StarterTraceReportTests.dat) }
+
+    static func uncompressed(_ input: String) throws -> String {
+        let out = NSTemporaryDirectory() + "odt-v6-\(getpid())-\(input.split(separator: "/").last!)"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/trace-cmd")
-        process.arguments = ["convert", "-i", StarterTraceReportTests.dat, "-o", out, "--file-version", "6", "--compression", "none"]
+        process.arguments = ["convert", "-i", input, "-o", out, "--file-version", "6", "--compression", "none"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -47,6 +51,27 @@ import OndemandTraceCore
         // And the same events as the compressed original.
         let original = try Self.items(StarterTraceReportTests.dat, direct: true)
         #expect(original.items == direct.items)
+    }
+
+    /// Pages flagged "events lost before this page", with stored counts: both readers report
+    /// the same drops at the same places.
+    @Test func lostEventsAgreeWithLibtracecmd() throws {
+        let path = try Self.uncompressed(Self.lostEvents)
+        defer { unlink(path) }
+        let direct = try Self.items(path, direct: true)
+        let library = try Self.items(Self.lostEvents, direct: false)
+        #expect(direct.items == library.items)
+        #expect(direct.summary.lostEvents == library.summary.lostEvents)
+        let drops = direct.items.filter { $0.lost != nil }.count
+        #expect(drops > 5 && direct.summary.lostEvents.values.reduce(0, +) > Int64(drops))
+    }
+
+    @Test func reportCountsEachDropAsAnAnomaly() throws {
+        let run = try StarterTraceReportTests.report(Self.lostEvents)
+        let drops = try Self.items(Self.lostEvents, direct: false).items.filter { $0.lost != nil }.count
+        #expect(run.model.stats.anomalyCounts == [.lostEvents: drops])
+        #expect(run.model.lost.total == run.model.lost.byCPU.values.reduce(0, +) && run.model.lost.total > 0)
+        #expect(run.model.stats.reads.count == 400 && run.model.stats.reads.matched == 400)
     }
 
     @Test func walkerReadsEveryRecordInTimeOrder() throws {

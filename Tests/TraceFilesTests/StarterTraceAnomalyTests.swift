@@ -20,7 +20,7 @@ import OndemandTraceCore
         var template = Array("/tmp/odt-anomaly-XXXXXX".utf8CString)
         let fd = mkstemp(&template)
         try #require(fd >= 0)
-        let path = String(cString: template)
+        let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         defer { unlink(path) }
         let joined = text.joined(separator: "\n")
         _ = joined.withCString { write(fd, $0, strlen($0)) }

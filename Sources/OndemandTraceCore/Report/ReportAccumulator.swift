@@ -146,7 +146,7 @@ public struct ReportAccumulator {
                 reads.matched += 1
                 reads.latency.record(nanoseconds: latency)
                 r.forEachStage { stage, ns in
-                    if stageRecorders[stage.index] == nil { stageRecorders[stage.index] = LatencyRecorder(log2: false) }
+                    if stageRecorders[stage.index] == nil { stageRecorders[stage.index] = LatencyRecorder(significantDigits: 2, log2: false) }
                     stageRecorders[stage.index]!.record(nanoseconds: ns)
                 }
             }

@@ -106,7 +106,7 @@ public enum ReportJSON {
         w.objectEnd()
         w.key("listed"); w.number(s.anomalies.count)
         w.key("list"); w.arrayStart()
-        for a in s.anomalies {
+        for a in m.anomaliesByTime {
             w.objectStart()
             w.key("kind"); w.string(a.kind.rawValue)
             w.key("obj"); optionalNumber(a.obj)

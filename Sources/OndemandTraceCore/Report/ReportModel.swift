@@ -102,6 +102,12 @@ public struct ReportModel {
     public var unansweredReadBytes: UInt64 = 0
 
     public var anomalyTotal: Int { stats.anomalyCounts.values.reduce(0, +) }
+
+    /// The listed anomalies by time (found-at-the-end ones, like reads never answered, carry the
+    /// time of their request), ties in the order found.
+    public var anomaliesByTime: [Anomaly] {
+        stats.anomalies.enumerated().sorted { ($0.element.timestamp, $0.offset) < ($1.element.timestamp, $1.offset) }.map(\.element)
+    }
 }
 
 /// Builds a report from events: the correlator, the statistics and the report's bookkeeping.

@@ -58,7 +58,7 @@ public enum ReportText {
         }
         line(s.reads.latency.errorBound == 0 && s.opens.latency.errorBound == 0
              ? "  all values exact"
-             : "  percentiles from an HdrHistogram (over \(s.reads.latency.exactLimit) values): at most 0.1% above the exact value; min, mean, max exact")
+             : "  percentiles from an HdrHistogram (over \(s.reads.latency.exactLimit) values): at most 0.1% above the exact value (stages: 1%); min, mean, max exact")
 
         if sections.contains(.latency) {
             line()
@@ -127,7 +127,7 @@ public enum ReportText {
                  + (sections.contains(.anomalies) ? "" : " (--anomalies lists them)"))
             if sections.contains(.anomalies) {
                 var list = Table(header: ["time s", "kind", "obj", "detail"], rightAligned: [0, 2])
-                for a in s.anomalies {
+                for a in m.anomaliesByTime {
                     list.add([TimeText.seconds(a.timestamp), a.kind.rawValue, a.obj.map(String.init) ?? "-", a.detail])
                 }
                 out += list.text
