@@ -128,6 +128,17 @@ import Testing
                                                   body: .ondemand(.open(.init(obj: 3, msgID: nil, objectID: nil, fd: 9, flags: nil))))))
     }
 
+    @Test func errorEventsKeepSignsAndSymbolicNames() {
+        let line = "  kworker/1:2-40 [001] ..... 7.000000: cachefiles_io_error: o=00000003 B=1f fallocate e=-5"
+        guard case .event(let event) = parse(line), case .generic(let g) = event.body else {
+            Issue.record("not a generic event"); return
+        }
+        #expect(g["obj"] == .unsigned(3))
+        #expect(g["backer"] == .unsigned(0x1f))
+        #expect(g["where"] == .string("fallocate"))
+        #expect(g["error"] == .signed(-5))
+    }
+
     @Test func lostEventLinesAndGarbage() {
         #expect(parse("CPU:1 [LOST 42 EVENTS]") == .lost(cpu: 1, count: 42))
         #expect(parse("CPU:0 [7 EVENTS DROPPED]") == .lost(cpu: 0, count: 7))

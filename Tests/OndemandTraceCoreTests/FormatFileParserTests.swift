@@ -82,5 +82,6 @@ import TestSupport
         let format = PrintFormat(parsing: #""o=%08x B=%x %s e=%d", REC->obj, REC->backer, __print_symbolic(REC->where, { 0, "a" }, { 1, "b" }), REC->error"#)
         #expect(format.labels["e"] == .init(field: "error", radix: 10))
         #expect(format.labels["B"] == .init(field: "backer", radix: 16))
+        #expect(format.unlabeled == ["where"])
     }
 }

@@ -9,15 +9,22 @@ public struct PrintFormat: Sendable, Equatable {
 
     /// Label (e.g. `mid`) to field (e.g. `msg_id`).
     public var labels: [String: Label]
+    /// Fields printed without a label (e.g. `%s` of `__print_symbolic(REC->where, ...)`), in the
+    /// order their unlabeled words appear in the text.
+    public var unlabeled: [String]
 
-    public init(labels: [String: Label]) { self.labels = labels }
+    public init(labels: [String: Label], unlabeled: [String] = []) {
+        self.labels = labels
+        self.unlabeled = unlabeled
+    }
 
     /// Parses `"o=%08x mid=%x", REC->obj, REC->msg_id`. Conversions whose argument is not a plain
     /// `REC->field` (symbolic tables, helpers) are skipped but still consume their argument.
     public init(parsing line: String) {
         var labels: [String: Label] = [:]
+        var unlabeled: [String] = []
         let chars = Array(line)
-        guard let open = chars.firstIndex(of: "\"") else { self.labels = [:]; return }
+        guard let open = chars.firstIndex(of: "\"") else { self.labels = [:]; self.unlabeled = []; return }
         var index = open + 1
         var format: [Character] = []
         while index < chars.count, chars[index] != "\"" {
@@ -39,6 +46,10 @@ public struct PrintFormat: Sendable, Equatable {
             var end = j + 1
             if conversion == "p" { while end < format.count, format[end].isLetter { end += 1 } }
             var labelEnd = i
+            let standsAlone = i == 0 || format[i - 1] == " "
+            if standsAlone, argIndex < args.count, let field = Self.fieldInside(args[argIndex]) {
+                unlabeled.append(field)
+            }
             if labelEnd > 0, format[labelEnd - 1] == "=" {
                 labelEnd -= 1
                 var labelStart = labelEnd
@@ -58,6 +69,14 @@ public struct PrintFormat: Sendable, Equatable {
             i = end
         }
         self.labels = labels
+        self.unlabeled = unlabeled
+    }
+
+    /// `REC->x` or a helper whose first argument is `REC->x` (`__print_symbolic(REC->x, ...)`).
+    static func fieldInside(_ arg: String) -> String? {
+        guard let range = arg.firstRange(of: "REC->") else { return nil }
+        let name = arg[range.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+        return name.isEmpty ? nil : String(name)
     }
 
     static func splitArguments(_ chars: [Character]) -> [String] {

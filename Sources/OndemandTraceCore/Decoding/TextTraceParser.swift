@@ -100,17 +100,20 @@ public struct TextTraceParser: Sendable {
     }
 
     static func genericFields(_ format: PrintFormat, _ payload: Substring) -> [NamedValue] {
-        payload.split(separator: " ").compactMap { token in
-            guard let eq = token.firstIndex(of: "=") else { return nil }
+        var unlabeledIndex = 0
+        return payload.split(separator: " ").compactMap { token in
+            guard let eq = token.firstIndex(of: "=") else {
+                // A word printed without a label: the next unlabeled field (a symbolic name).
+                defer { unlabeledIndex += 1 }
+                guard unlabeledIndex < format.unlabeled.count else { return nil }
+                return NamedValue(format.unlabeled[unlabeledIndex], .string(String(token)))
+            }
             let label = String(token[..<eq])
             let raw = token[token.index(after: eq)...]
-            if let mapped = format.labels[label] {
-                if let n = parseNumber(raw, radix: mapped.radix) {
-                    return NamedValue(mapped.field, .unsigned(n))
-                }
-                return NamedValue(mapped.field, .string(String(raw)))
-            }
-            return NamedValue(label, .string(String(raw)))
+            guard let mapped = format.labels[label] else { return NamedValue(label, .string(String(raw))) }
+            if mapped.radix == 10, raw.hasPrefix("-"), let n = Int64(raw) { return NamedValue(mapped.field, .signed(n)) }
+            if let n = parseNumber(raw, radix: mapped.radix) { return NamedValue(mapped.field, .unsigned(n)) }
+            return NamedValue(mapped.field, .string(String(raw)))
         }
     }
 

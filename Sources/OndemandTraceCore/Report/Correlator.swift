@@ -154,13 +154,7 @@ public final class Correlator {
             default: return
             }
             let obj = g["obj"]?.integer.map { UInt32(truncatingIfNeeded: $0) }
-            let detail = g.fields.filter { $0.name != "obj" }.map { field -> String in
-                // `int error` is a negative errno; a decoder that lost the sign gives its 64-bit pattern.
-                if field.name == "error", case .unsigned(let raw) = field.value {
-                    return "error=\(Int32(truncatingIfNeeded: raw))"
-                }
-                return "\(field.name)=\(field.value)"
-            }.joined(separator: " ")
+            let detail = g.fields.filter { $0.name != "obj" }.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
             onAnomaly(Anomaly(kind: kind, obj: obj, timestamp: t, detail: detail))
         }
     }
