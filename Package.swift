@@ -34,7 +34,7 @@ let package = Package(
             ]
         ),
         // Recording: a private tracefs instance read through libtracefs, written as trace.dat v6.
-        .target(name: "TraceRecording", dependencies: ["CTrace"]),
+        .target(name: "TraceRecording", dependencies: ["CTrace", "OndemandTraceCore"]),
         // The cachefiles on-demand daemon: /dev/cachefiles, blobs, threads, trace markers.
         .target(name: "CDaemonSys"),
         .target(name: "OndemandDaemon", dependencies: ["OndemandTraceCore", "CDaemonSys"]),

@@ -39,6 +39,24 @@ final class MappedFile {
         bytes = UnsafeRawBufferPointer(start: mapped, count: size)
     }
 
+    /// Lets the kernel drop the pages read so far from this process (they stay in the page cache):
+    /// after the structure check has touched every ring-buffer page header, the mapping would
+    /// otherwise hold the whole file resident while libtracecmd reads it again.
+    func dropResidentPages() {
+        if let base { _ = madvise(base, bytes.count, MADV_DONTNEED) }
+    }
+
+    /// Drops the pages of `bytes` before `offset` from this process (page cache keeps them): a
+    /// scan over a large mapped file then does not make the whole file resident.
+    static func release(_ bytes: UnsafeRawBufferPointer, upTo offset: Int) {
+        guard let base = bytes.baseAddress else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: base)
+        let alignedStart = (start + page - 1) / page * page
+        let end = (start + min(offset, bytes.count)) / page * page
+        if end > alignedStart { _ = madvise(UnsafeMutableRawPointer(bitPattern: alignedStart), end - alignedStart, MADV_DONTNEED) }
+    }
+
     deinit {
         if let base { munmap(base, bytes.count) }
     }

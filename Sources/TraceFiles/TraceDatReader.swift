@@ -22,7 +22,21 @@ enum TraceDatReader {
             self.body = body
         }
 
+        /// Comms of pids below `directPids`, indexed by pid: hashing per record showed up in profiles.
+        var commByPid: [String??] = []
+        static let directPids = 1 << 22
+
         func comm(_ pid: Int32) -> String? {
+            guard pid >= 0, Int(pid) < Self.directPids else { return lookUpComm(pid) }
+            let i = Int(pid)
+            if i < commByPid.count, let known = commByPid[i] { return known }
+            if i >= commByPid.count { commByPid.append(contentsOf: repeatElement(nil, count: i + 1 - commByPid.count)) }
+            let name = lookUpComm(pid)
+            commByPid[i] = .some(name)
+            return name
+        }
+
+        func lookUpComm(_ pid: Int32) -> String? {
             if let known = comms[pid] { return known }
             var name: String?
             if let raw = tep_data_comm_from_pid(tep, pid) {
@@ -35,34 +49,41 @@ enum TraceDatReader {
         }
 
         func handle(_ record: UnsafeMutablePointer<tep_record>, cpu: Int32) -> Int32 {
-            summary.recordsSeen += 1
             let r = record.pointee
+            let data = UnsafeRawBufferPointer(start: r.data, count: r.data == nil ? 0 : Int(r.size))
+            return handle(data: data, timestamp: r.ts, cpu: cpu, missedEvents: Int64(r.missed_events),
+                          offset: r.offset) ? 0 : 1
+        }
+
+        /// One record from either reader; false after an error (kept in `error`).
+        @inline(__always)
+        func handle(data: UnsafeRawBufferPointer, timestamp: UInt64, cpu: Int32, missedEvents: Int64, offset: UInt64) -> Bool {
+            summary.recordsSeen += 1
             do {
-                if r.missed_events != 0 {
-                    let count: Int64? = r.missed_events > 0 ? r.missed_events : nil
+                if missedEvents != 0 {
+                    let count: Int64? = missedEvents > 0 ? missedEvents : nil
                     if let count { summary.lostEvents[cpu, default: 0] += count } else { summary.lostEventsUnknownCount += 1 }
-                    try body(.lost(cpu: cpu, count: count, timestamp: r.ts))
+                    try body(.lost(cpu: cpu, count: count, timestamp: timestamp))
                 }
-                guard let base = r.data, r.size > 0 else { return 0 }
-                let data = UnsafeRawBufferPointer(start: base, count: Int(r.size))
+                guard data.count > 0 else { return true }
                 guard let id = decoder.eventID(of: data), decoder.isSelected(eventID: id) else {
                     if let id = decoder.eventID(of: data), !decoder.isKnown(eventID: id) {
                         summary.recordsWithoutFormat += 1
                     }
-                    return 0
+                    return true
                 }
-                guard let decoded = try decoder.decode(data) else { return 0 }
+                guard let decoded = try decoder.decode(data) else { return true }
                 let pid = decoder.pid(of: data)
                 summary.eventsDelivered += 1
                 if case .ondemand = decoded { summary.ondemandEvents += 1 }
-                try body(.event(TraceEvent(timestamp: r.ts, cpu: cpu, pid: pid, comm: comm(pid), body: decoded)))
-                return 0
+                try body(.event(TraceEvent(timestamp: timestamp, cpu: cpu, pid: pid, comm: comm(pid), body: decoded)))
+                return true
             } catch let error as DecodeError {
-                self.error = TraceFileError(path: summary.path, message: "CPU \(cpu): \(error)", byteOffset: r.offset)
-                return 1
+                self.error = TraceFileError(path: summary.path, message: "CPU \(cpu): \(error)", byteOffset: offset)
+                return false
             } catch {
                 self.error = error
-                return 1
+                return false
             }
         }
     }
@@ -91,7 +112,10 @@ enum TraceDatReader {
         }
     }
 
-    static func read(path: String, structure: TraceDatStructure, selection: EventSelection,
+    /// `file`: the mapped file, for reading uncompressed ring-buffer pages directly (see
+    /// `RingBufferWalker`); nil, or a file the walker does not agree with libtracecmd on, is read
+    /// through libtracecmd.
+    static func read(path: String, structure: TraceDatStructure, file: MappedFile? = nil, selection: EventSelection,
                      _ body: (TraceItem) throws -> Void) throws -> ReadSummary {
         tracecmd_set_loglevel(TEP_LOG_NONE)
         try probeMetadata(path: path)
@@ -112,6 +136,18 @@ enum TraceDatReader {
         summary.cpuStats = structure.cpuStats
         return try withoutActuallyEscaping(body) { body in
             let context = Context(decoder: decoder, tep: tep, summary: summary, body: body)
+            if let file, var walker = directWalker(file: file, structure: structure, handle: handle, tep: tep) {
+                do {
+                    try walker.forEach { r in
+                        context.handle(data: r.data, timestamp: r.timestamp, cpu: r.cpu, missedEvents: r.missedEvents,
+                                       offset: UInt64(r.offset))
+                    }
+                } catch let error as RingBufferWalker.WalkError {
+                    throw TraceFileError(path: path, message: "CPU \(error.cpu): \(error.message)", byteOffset: UInt64(error.offset))
+                }
+                if let error = context.error { throw error }
+                return context.summary
+            }
             let unmanaged = Unmanaged.passRetained(context)
             defer { unmanaged.release() }
             let rc = tracecmd_iterate_events(handle, nil, 0, { _, record, cpu, data in
@@ -122,6 +158,30 @@ enum TraceDatReader {
             if rc < 0 { throw TraceFileError(path: path, message: "libtracecmd failed while reading the event data") }
             return context.summary
         }
+    }
+}
+
+extension TraceDatReader {
+    /// A walker over the file's own pages when it reads them as libtracecmd does: uncompressed,
+    /// little-endian, one buffer, and the same first record (time stamp) on every CPU — which also
+    /// rules out time stamps libtracecmd would adjust (offsets, guest shifts, TSC conversion).
+    static func directWalker(file: MappedFile, structure: TraceDatStructure, handle: OpaquePointer,
+                             tep: OpaquePointer) -> RingBufferWalker? {
+        guard structure.compression == "none", !structure.bigEndian, !tep_is_file_bigendian(tep),
+              Set(structure.cpuData.map(\.cpu)).count == structure.cpuData.count else { return nil }
+        let commitSize = Int(tep_get_header_page_size(tep))
+        guard commitSize == 4 || commitSize == 8, tep_get_header_timestamp_size(tep) == 8 else { return nil }
+        let walker = RingBufferWalker(file: file.bytes,
+                                      cpuData: structure.cpuData.map { ($0.cpu, Int($0.offset), Int($0.size)) },
+                                      pageSize: structure.pageSize, commitSize: commitSize)
+        guard let ours = try? walker.firstRecords() else { return nil }
+        var theirs: [Int32: UInt64] = [:]
+        for data in structure.cpuData {
+            guard let record = tracecmd_read_cpu_first(handle, Int32(data.cpu)) else { continue }
+            theirs[Int32(data.cpu)] = record.pointee.ts
+            tracecmd_free_record(record)
+        }
+        return ours == theirs ? walker : nil
     }
 }
 

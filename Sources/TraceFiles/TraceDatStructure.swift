@@ -189,6 +189,7 @@ struct TraceDatStructure {
                     throw TraceFileError(path: c.path, message: "CPU \(data.cpu): ring-buffer page claims \(commit) bytes of data, more than a \(pageSize)-byte page holds: corrupt", byteOffset: page)
                 }
                 page += UInt64(pageSize)
+                if (page - data.offset) % (4 << 20) == 0 { MappedFile.release(c.bytes, upTo: Int(page)) }
             }
         }
     }

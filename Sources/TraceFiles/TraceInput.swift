@@ -53,7 +53,8 @@ public enum TraceInput {
         let prefix = Array(file.bytes.prefix(4096))
         if TraceDatStructure.looksLikeTraceDat(prefix) {
             let structure = try TraceDatStructure.parse(file.bytes, path: path)
-            return try TraceDatReader.read(path: path, structure: structure, selection: selection, body)
+            file.dropResidentPages()
+            return try TraceDatReader.read(path: path, structure: structure, file: file, selection: selection, body)
         }
         guard isText(prefix, truncated: file.bytes.count > prefix.count) else {
             throw TraceFileError(path: path, message: "not a trace file: neither trace.dat (it starts with 17 08 44 'tracing') nor text", byteOffset: 0)

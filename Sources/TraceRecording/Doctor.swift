@@ -116,6 +116,11 @@ public enum Doctor {
 
     static func cachefilesEvents(config: (text: KernelConfig, source: String)?) -> DoctorCheck {
         let name = "cachefiles events"
+        let events = TracefsInstance.tracingDirectory + "/events"
+        if access(events, R_OK | X_OK) != 0 {
+            return DoctorCheck(name: name, status: .failed, summary: "cannot list \(events): \(String(cString: strerror(errno)))",
+                               fix: "run as root")
+        }
         let present = Set(Tracefs.events(ofSystem: "cachefiles"))
         let missing = ondemandEvents.filter { !present.contains($0) }
         if present.isEmpty {

@@ -13,19 +13,24 @@ public struct RecordingOptions: Sendable {
     public var instanceName: String?
     /// How often the buffers are drained when poll() does not wake the reader first.
     public var pollIntervalMS: Int32
+    /// Live mode: called on the reader thread after each drain with the records read, in time
+    /// order. Decode them with `recordedFormats` (e.g. `LiveLatency`).
+    public var onRecords: (@Sendable ([RawRecord]) -> Void)?
 
     public static let defaultBufferSizeKB = 4096
     public static let defaultClock = "mono"
 
     public init(outputPath: String = "ondemand.dat", events: [EventSpec] = EventSpec.defaults,
                 bufferSizeKB: Int = defaultBufferSizeKB, clock: String = defaultClock,
-                instanceName: String? = nil, pollIntervalMS: Int32 = 100) {
+                instanceName: String? = nil, pollIntervalMS: Int32 = 100,
+                onRecords: (@Sendable ([RawRecord]) -> Void)? = nil) {
         self.outputPath = outputPath
         self.events = events
         self.bufferSizeKB = bufferSizeKB
         self.clock = clock
         self.instanceName = instanceName
         self.pollIntervalMS = pollIntervalMS
+        self.onRecords = onRecords
     }
 }
 
@@ -90,6 +95,15 @@ public final class RecordingSession {
     /// A write failure (e.g. disk full) that stopped the reader; `stop()` will throw it.
     public var failure: RecordingError? { reader?.failure }
 
+    /// The format files (system, text) this kernel has for `events` and the markers: what a
+    /// recording of them stores, and what `LiveLatency` decodes with.
+    public static func eventFormats(_ events: [EventSpec]) throws(RecordingError) -> [(system: String, format: String)] {
+        _ = try Tracefs.directory()
+        let metadata = try Metadata.collect(events: events)
+        return metadata.ftraceFormats.map { ("ftrace", String(decoding: $0, as: UTF8.self)) }
+            + metadata.systems.flatMap { system in system.formats.map { (system.name, String(decoding: $0, as: UTF8.self)) } }
+    }
+
     public func start() throws(RecordingError) {
         precondition(!started, "RecordingSession.start() called twice")
         started = true
@@ -143,7 +157,8 @@ public final class RecordingSession {
             }
             streams.append(.init(cpu: cpu, fd: fd, tcpu: tcpu, file: cpuFiles[cpu]))
         }
-        let reader = try RingBufferReader(streams: streams, cpuCount: cpus, pageSize: pageSize, pollIntervalMS: options.pollIntervalMS)
+        let reader = try RingBufferReader(streams: streams, cpuCount: cpus, pageSize: pageSize, pollIntervalMS: options.pollIntervalMS,
+                                          onRecords: options.onRecords)
         self.reader = reader
         try reader.start()
         try instance.traceOn()

@@ -2,6 +2,17 @@ import CTrace
 import Glibc
 import Synchronization
 
+/// One ring-buffer record: the event's bytes (common header first) and its time.
+public struct RawRecord: Sendable {
+    public var cpu: Int32
+    public var timestamp: UInt64
+    public var bytes: [UInt8]
+
+    public init(cpu: Int32, timestamp: UInt64, bytes: [UInt8]) {
+        (self.cpu, self.timestamp, self.bytes) = (cpu, timestamp, bytes)
+    }
+}
+
 /// Reads every CPU's `trace_pipe_raw` of an instance on a thread of its own: poll() wakes it when
 /// a buffer fills (buffer_percent) or after `pollInterval`, then every CPU is drained without
 /// blocking, page by page, through libtracefs (`tracefs_cpu_read`, `tracefs_cpu_flush` at the end).
@@ -26,6 +37,9 @@ final class RingBufferReader: @unchecked Sendable {
     }
 
     private var streams: [Stream]
+    /// Receives each drain's records, merged in time order across CPUs (live mode only).
+    private let onRecords: (@Sendable ([RawRecord]) -> Void)?
+    private var batch: [RawRecord] = []
     let pageSize: Int
     let pollIntervalMS: Int32
     private let wakeRead: Int32
@@ -35,8 +49,10 @@ final class RingBufferReader: @unchecked Sendable {
     private let kbuf: OpaquePointer?
 
     /// `progress` is indexed by CPU number, `0..<cpuCount`.
-    init(streams: [Stream], cpuCount: Int, pageSize: Int, pollIntervalMS: Int32) throws(RecordingError) {
+    init(streams: [Stream], cpuCount: Int, pageSize: Int, pollIntervalMS: Int32,
+         onRecords: (@Sendable ([RawRecord]) -> Void)? = nil) throws(RecordingError) {
         self.streams = streams
+        self.onRecords = onRecords
         self.pageSize = pageSize
         self.pollIntervalMS = pollIntervalMS
         var fds: [Int32] = [0, 0]
@@ -95,6 +111,11 @@ final class RingBufferReader: @unchecked Sendable {
                 if ready < 0 && errno != EINTR { break }
                 let stopping = pollSet.last!.revents != 0
                 for index in streams.indices { try drain(index, into: &page, final: stopping) }
+                if let onRecords, !batch.isEmpty {
+                    batch.sort { $0.timestamp < $1.timestamp }
+                    onRecords(batch)
+                    batch.removeAll(keepingCapacity: true)
+                }
                 if stopping { break }
             }
             for stream in streams { try stream.file.flush() }
@@ -113,7 +134,7 @@ final class RingBufferReader: @unchecked Sendable {
             }
             if n <= 0 { return }
             try stream.file.append(page: page, count: Int(n), pageSize: pageSize)
-            let (events, missed) = page.withUnsafeMutableBytes { count($0.baseAddress!) }
+            let (events, missed) = page.withUnsafeMutableBytes { count($0.baseAddress!, cpu: stream.cpu) }
             progress.withLock {
                 $0.pages[stream.cpu] += 1
                 $0.events[stream.cpu] += events
@@ -123,13 +144,18 @@ final class RingBufferReader: @unchecked Sendable {
     }
 
     /// Records in one page, and the events lost before it (-1: some, number unknown).
-    private func count(_ page: UnsafeMutableRawPointer) -> (UInt64, Int32) {
+    /// In live mode the records are also copied into `batch`.
+    private func count(_ page: UnsafeMutableRawPointer, cpu: Int) -> (UInt64, Int32) {
         guard let kbuf, kbuffer_load_subbuffer(kbuf, page) == 0 else { return (0, 0) }
         var events: UInt64 = 0
         var ts: UInt64 = 0
         var record = kbuffer_read_event(kbuf, &ts)
-        while record != nil {
+        while let data = record {
             events += 1
+            if onRecords != nil {
+                let size = Int(kbuffer_event_size(kbuf))
+                batch.append(RawRecord(cpu: Int32(cpu), timestamp: ts, bytes: Array(UnsafeRawBufferPointer(start: data, count: size))))
+            }
             record = kbuffer_next_event(kbuf, &ts)
         }
         return (events, kbuffer_missed_events(kbuf))

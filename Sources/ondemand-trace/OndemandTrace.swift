@@ -11,6 +11,6 @@ struct OndemandTrace: ParsableCommand {
             tracepoints. This tool reads those traces (trace.dat from trace-cmd or this tool, or \
             tracefs text) and reports what happened.
             """,
-        subcommands: [Dump.self, Report.self, Record.self, Doctor.self, Daemon.self, Run.self]
+        subcommands: [Dump.self, Report.self, Record.self, Doctor.self, Daemon.self, Run.self, Check.self]
     )
 }

@@ -38,3 +38,20 @@ struct BufferedOutput {
         buffer.removeAll(keepingCapacity: true)
     }
 }
+
+/// Writes a whole output file, or fails with one line naming it.
+enum OutputFile {
+    static func write(_ text: String, to path: String) throws {
+        guard let f = fopen(path, "w") else {
+            throw InputFailure(description: "\(path): cannot write: \(String(cString: strerror(errno)))")
+        }
+        var ok = true
+        var s = text
+        s.withUTF8 { ok = fwrite($0.baseAddress, 1, $0.count, f) == $0.count }
+        if fclose(f) != 0 { ok = false }
+        if !ok {
+            unlink(path)
+            throw InputFailure(description: "\(path): write failed: \(String(cString: strerror(errno)))")
+        }
+    }
+}

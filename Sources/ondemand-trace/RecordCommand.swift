@@ -1,5 +1,6 @@
 import ArgumentParser
 import Glibc
+import OndemandTraceCore
 import TraceRecording
 
 struct Record: ParsableCommand {
@@ -19,10 +20,14 @@ struct Record: ParsableCommand {
 
             Needs root (or CAP_SYS_ADMIN) and tracefs; `ondemand-trace doctor` checks everything.
 
+            --live prints, every --interval, the READs and OPENs answered in it with their \
+            latency percentiles (the report's correlation), and stops after --count lines.
+
             Examples:
               ondemand-trace record -o boot.dat --duration 30s
               ondemand-trace record -o run.dat -- ./workload.sh
-              ondemand-trace record --events sched:sched_process_exec,ftrace:print -- make -j2
+              ondemand-trace record --live --interval 1s --count 10
+              ondemand-trace record --events sched:sched_process_exec -- make
             """
     )
 
@@ -46,6 +51,15 @@ struct Record: ParsableCommand {
     @Option(help: ArgumentHelp("Name of the tracefs instance (default ondemand-trace-<pid>). It must not exist.", valueName: "name"))
     var instance: String?
 
+    @Flag(help: "Print a latency line every --interval while recording (the report's correlation of READs and OPENs).")
+    var live = false
+
+    @Option(help: ArgumentHelp("With --live: seconds between lines (or 500ms, 2s...).", valueName: "interval"))
+    var interval = "1"
+
+    @Option(help: ArgumentHelp("With --live: stop after this many lines.", valueName: "n"))
+    var count: Int?
+
     @Argument(parsing: .postTerminator, help: ArgumentHelp("A command to run while recording (after --); recording stops when it exits.", valueName: "command"))
     var command: [String] = []
 
@@ -53,6 +67,11 @@ struct Record: ParsableCommand {
         if let duration, DurationText.nanoseconds(duration) == nil {
             throw ValidationError("--duration '\(duration)' is not a duration (e.g. 30, 500ms, 10s, 2m)")
         }
+        if DurationText.nanoseconds(interval) == nil {
+            throw ValidationError("--interval '\(interval)' is not a duration (e.g. 1, 500ms, 2s)")
+        }
+        if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+        if count != nil && !live { throw ValidationError("--count needs --live") }
         guard bufferSizeKB >= 4, bufferSizeKB <= 4 << 20 else {
             throw ValidationError("--buffer-size \(bufferSizeKB): give KiB per CPU between 4 and \(4 << 20)")
         }
@@ -74,8 +93,18 @@ struct Record: ParsableCommand {
         for signal in [SIGINT, SIGTERM, SIGHUP, SIGCHLD] { sigaddset(&signals, signal) }
         pthread_sigmask(SIG_BLOCK, &signals, nil)
 
-        let session = RecordingSession(options: RecordingOptions(
-            outputPath: output, events: eventList, bufferSizeKB: bufferSizeKB, clock: clock, instanceName: instance))
+        var liveLatency: LiveLatency?
+        if live {
+            liveLatency = try failing { () throws(RecordingError) in
+                try LiveLatency(formats: RecordingSession.eventFormats(eventList))
+            }
+        }
+        var options = RecordingOptions(outputPath: output, events: eventList, bufferSizeKB: bufferSizeKB,
+                                       clock: clock, instanceName: instance)
+        if let liveLatency {
+            options.onRecords = { @Sendable records in liveLatency.consume(records) }
+        }
+        let session = RecordingSession(options: options)
         try failing { () throws(RecordingError) in try session.start() }
         for stale in session.staleInstancesRemoved {
             printError("note: removed stale tracefs instance \(stale) (its recorder is gone)")
@@ -93,13 +122,27 @@ struct Record: ParsableCommand {
                 throw ExitCode(2)
             }
         }
-        let deadline = duration.flatMap(DurationText.nanoseconds).map { monotonicNow() + $0 }
+        let started = monotonicNow()
+        let deadline = duration.flatMap(DurationText.nanoseconds).map { started + $0 }
+        let step = DurationText.nanoseconds(interval) ?? 1_000_000_000
+        var nextLine = started + step
+        var lines = 0
+        var out = BufferedOutput()
         var childStatus: Int32?
         waiting: while true {
             if session.failure != nil { break }
+            let now = monotonicNow()
+            if let liveLatency, now >= nextLine {
+                lines += 1
+                let elapsed = String(TimeText.seconds(now - started).dropLast(3))
+                out.line(elapsed + "s " + liveLatency.takeWindow().text)
+                out.flush()
+                nextLine += step
+                if let count, lines >= count { break }
+            }
             var wait = UInt64(200_000_000)
+            if liveLatency != nil { wait = min(wait, nextLine > now ? nextLine - now : 0) }
             if let deadline {
-                let now = monotonicNow()
                 if now >= deadline { break }
                 wait = min(wait, deadline - now)
             }
@@ -129,6 +172,8 @@ struct Record: ParsableCommand {
             + "), \(result.fileSize / 1024) KiB"
         if let childStatus {
             summary += "; \(command[0]) " + describeExit(childStatus)
+        } else if let child {
+            summary += "; \(command[0]) (pid \(child)) is still running"
         }
         printError(summary)
         if result.lostEvents > 0 {

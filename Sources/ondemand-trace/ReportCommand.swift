@@ -22,12 +22,14 @@ struct Report: ParsableCommand {
               ondemand-trace report --objects --anomalies trace.dat
               ondemand-trace report --format json trace.dat | jq .reads.latency_us
               ondemand-trace report --format csv trace.dat > requests.csv
+              ondemand-trace report --format chrome trace.dat > trace.json   # open in ui.perfetto.dev
+              ondemand-trace report --html report.html trace.dat
               ondemand-trace report --comm md5sum --since 4.4 --until 4.5 trace.dat
               ondemand-trace report --min-latency 2ms trace.dat      # list the slow requests
             """
     )
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, csv }
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, csv, chrome }
 
     @OptionGroup var input: TraceFileOptions
 
@@ -40,8 +42,11 @@ struct Report: ParsableCommand {
     @Flag(help: "List every anomaly (they are always counted).")
     var anomalies = false
 
-    @Option(help: "Output format: text, json (one document, docs/report-schema.md) or csv (one row per request).")
+    @Option(help: "Output format: text, json (one document, docs/report-schema.md), csv (one row per request) or chrome (trace-event JSON for ui.perfetto.dev / chrome://tracing).")
     var format: Format = .text
+
+    @Option(help: ArgumentHelp("Also write a self-contained HTML report (summary, histogram, latency over time, objects, anomalies) to this file.", valueName: "file"))
+    var html: String?
 
     @Option(name: .customLong("object"), help: ArgumentHelp("Only this object (the `obj` debug id).", valueName: "obj"))
     var object: UInt32?
@@ -86,36 +91,35 @@ struct Report: ParsableCommand {
         let filter = ReportFilter(obj: object, comm: comm, pid: pid,
                                   since: since.map { UInt64(($0 * 1e9).rounded()) },
                                   until: until.map { UInt64(($0 * 1e9).rounded()) })
-        var csv = BufferedOutput()
-        if format == .csv { csv.line(ReportCSV.header) }
+        var stream = BufferedOutput()
+        if format == .csv { stream.line(ReportCSV.header) }
+        var chrome = format == .chrome ? ChromeTraceWriter { FileHandleWriter.write($0, fd: 1) } : nil
+        var scatter = html != nil ? LatencyScatter() : nil
         let csvRows = format == .csv
-        let builder = ReportBuilder(filter: filter, slowThreshold: minLatency.flatMap(Self.nanoseconds),
-                                    requestObserver: csvRows ? { csv.line(ReportCSV.row($0)) } : nil)
-        let summary = try reportingInputErrors {
-            let formats = try input.textFormats()
-            return try TraceInput.read(path: input.path, selection: .report, textFormats: formats) { item in
-                switch item {
-                case .event(let event): builder.consume(event)
-                case let .lost(cpu, count, timestamp): builder.noteLost(cpu: cpu, count: count, timestamp: timestamp)
-                }
-            }
+        let observer: ((RequestRecord) -> Void)? = csvRows || chrome != nil || scatter != nil ? { request in
+            if csvRows { stream.line(ReportCSV.row(request)) }
+            chrome?.request(request)
+            scatter?.add(request)
+        } : nil
+        let (model, summary) = try reportingInputErrors {
+            try ReportBuilding.model(path: input.path, textFormats: try input.textFormats(), filter: filter,
+                                     slowThreshold: minLatency.flatMap(Self.nanoseconds), observer: observer,
+                                     eventObserver: chrome != nil ? { event in
+                                         if filter.obj == nil || event.body.ondemandObj == filter.obj { chrome?.event(event) }
+                                     } : nil)
         }
-        if summary.ondemandEvents == 0 {
-            printError("ondemand-trace: \(NoEventsMessage.describe(summary))")
-            throw ExitCode(2)
-        }
-        let metadata = TraceMetadata(path: summary.path, format: summary.format.rawValue,
-                                     formatDescription: summary.formatDescription, kernelRelease: summary.kernelRelease,
-                                     clock: summary.clock, recordsSeen: summary.recordsSeen,
-                                     eventsDelivered: summary.eventsDelivered, ondemandEvents: summary.ondemandEvents)
-        let model = builder.finish(metadata: metadata, cpuStats: summary.cpuStats)
         switch format {
         case .csv:
-            csv.flush()
+            stream.flush()
         case .json:
-            var out = BufferedOutput()
-            out.line(ReportJSON.render(model))
-            out.flush()
+            stream.line(ReportJSON.render(model))
+            stream.flush()
+        case .chrome:
+            for anomaly in model.stats.anomalies { chrome?.anomaly(anomaly) }
+            chrome?.finish(metadata: [("tool", "ondemand-trace"), ("trace", model.metadata.path),
+                                      ("format", model.metadata.formatDescription),
+                                      ("kernel_release", model.metadata.kernelRelease ?? ""),
+                                      ("clock", model.metadata.clock ?? "")])
         case .text:
             var sections: ReportText.Sections = []
             if latency { sections.insert(.latency) }
@@ -123,8 +127,19 @@ struct Report: ParsableCommand {
             if anomalies { sections.insert(.anomalies) }
             FileHandleWriter.write(ReportText.render(model, sections: sections), fd: 1)
         }
+        if let html, let scatter {
+            try reportingInputErrors { try OutputFile.write(HTMLReport.render(model, scatter: scatter), to: html) }
+        }
         if summary.unparsedLines > 0 {
             printError("note: \(summary.unparsedLines) line(s) of \(summary.path) were not trace events and were skipped (first: line \(summary.firstUnparsedLine ?? 0))")
         }
+    }
+}
+
+extension EventBody {
+    /// The object an on-demand event concerns.
+    var ondemandObj: UInt32? {
+        if case .ondemand(let e) = self { return e.obj }
+        return nil
     }
 }

@@ -15,8 +15,11 @@ struct TraceFileOptions: ParsableArguments {
     var formatsDirectory: String?
 
     func textFormats() throws -> [EventLayout]? {
-        guard let formatsDirectory else { return nil }
-        return try FormatDirectory.load(formatsDirectory)
+        try formatsDirectory.map(Self.loadFormats)
+    }
+
+    static func loadFormats(_ directory: String) throws -> [EventLayout] {
+        try FormatDirectory.load(directory)
     }
 }
 

@@ -121,6 +121,21 @@ struct EventScript {
         #expect(r.reads.map(\.latency) == [20_000, 35_000, 54_000])
     }
 
+    /// Overlapping READs of one object served by two threads: a write that covers both READs
+    /// belongs to the READ whose range it is, and its thread's cread completes that one.
+    @Test func overlappingRangesFollowTheWriteThatMatchesThem() {
+        var s = EventScript()
+        s.read(1, 4096, 4096, at: 0, pid: 201)          // B: inside A's range, first
+        s.read(1, 0, 16384, at: 1, pid: 202)            // A
+        s.write(1, 0, 16384, at: 10, thread: 11)        // thread 11 serves A (covers B too)
+        s.cread(1, msg: 2, at: 11, thread: 11)
+        s.write(1, 4096, 4096, at: 12, thread: 12)      // thread 12 serves B
+        s.cread(1, msg: 1, at: 13, thread: 12)
+        let r = s.run()
+        #expect(r.anomalies.isEmpty)
+        #expect(r.readMsgIDs == [0: 2, 4096: 1])
+    }
+
     /// A daemon writing one request in several pieces: the READ is written when all are in.
     @Test func readWrittenInPieces() {
         var s = EventScript()
@@ -250,6 +265,17 @@ struct EventScript {
         #expect(anomalies[0].detail == "CPU 1 lost 12 event(s)")
         #expect(LostEventCounts.overruns(inStats: "entries: 5\noverrun: 3\ncommit overrun: 0\ndropped events: 2\n") == 5)
         #expect(LostEventCounts.overruns(inStats: "entries: 5\n") == nil)
+    }
+
+    @Test func threadSlotsBeyondTheInlineFour() {
+        var slots = ThreadSlots()
+        for pid in Int32(1)...6 { slots.set(pid, UInt64(pid) * 10) }
+        #expect((1...6).map { slots.get(Int32($0)) } == [10, 20, 30, 40, 50, 60])
+        #expect(slots.remove(2) == 20 && slots.get(2) == nil)
+        slots.set(6, 61)                            // stays where it is, not in the freed slot
+        #expect(slots.remove(6) == 61 && slots.get(6) == nil)
+        slots.set(-1, 7)                            // pid -1 (no pid field) is a pid like any other
+        #expect(slots.get(-1) == 7 && slots.get(Int32.min + 1) == nil)
     }
 
     @Test func markerParsing() {

@@ -116,3 +116,19 @@ struct SplitMix: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+@Suite struct FineHistogramTests {
+    @Test func bucketsAreSixteenPerOctave() {
+        #expect(LatencyRecorder.fineBucket(nanoseconds: 999) == 0)
+        #expect(LatencyRecorder.fineBucket(nanoseconds: 1_000) == 1)
+        // 1000 µs: octave 9 (512-1023), sub-bucket (1000-512)/32 = 15.
+        let index = LatencyRecorder.fineBucket(nanoseconds: 1_000_000)
+        #expect(index == 1 + 9 * 16 + 15)
+        #expect(LatencyRecorder.fineBucketRange(index) == (992, 1024))
+        // Every value lies in its bucket's range.
+        for us: UInt64 in [1, 2, 3, 7, 15, 16, 17, 100, 1023, 1024, 5000, 123_456, 10_000_000] {
+            let r = LatencyRecorder.fineBucketRange(LatencyRecorder.fineBucket(nanoseconds: us * 1000))
+            #expect(r.lower <= Double(us) && Double(us) < r.upper, "\(us) µs in \(r)")
+        }
+    }
+}

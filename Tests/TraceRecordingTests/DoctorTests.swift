@@ -1,4 +1,5 @@
 import Glibc
+import OndemandTraceCore
 import Testing
 import TraceRecording
 
@@ -44,9 +45,11 @@ import TraceRecording
         #expect(config["CONFIG_LOCALVERSION"] == "\"-test\"")
     }
 
-    @Test func theTestKernelConfigHasEverythingOnDemandNeeds() throws {
-        let path = Subprocess.repo + "/../shared/testkernel/config"
-        try #require(access(path, R_OK) == 0, "no test kernel config")
+    static let testKernelConfig = Subprocess.repo + "/../shared/testkernel/config"
+
+    @Test(.enabled(if: access(KernelFactsTests.testKernelConfig, R_OK) == 0, "no test kernel config"))
+    func theTestKernelConfigHasEverythingOnDemandNeeds() throws {
+        let path = Self.testKernelConfig
         let config = KernelConfig(text: Subprocess.read(path))
         for option in ["CONFIG_CACHEFILES", "CONFIG_CACHEFILES_ONDEMAND", "CONFIG_EROFS_FS", "CONFIG_EROFS_FS_ONDEMAND"] {
             #expect(config.isEnabled(option), "\(option)")
@@ -75,5 +78,46 @@ struct DoctorCLITests {
             #expect(lines.last?.hasSuffix("check(s) failed") == true)
         }
         #expect(!result.stdout.contains("ondemand-trace-\(getpid())"))
+    }
+}
+
+/// `record --live`'s pipeline without a kernel: raw records built from the 6.12 format files go
+/// through the decoder and the report's correlator.
+@Suite struct LiveLatencyTests {
+    static let layouts = DefaultFormats.layouts
+
+    static func record(_ name: String, at timestamp: UInt64, pid: Int32 = 300, _ fields: [String: UInt64]) throws -> RawRecord {
+        let layout = try #require(layouts.first { $0.name == name })
+        var bytes = [UInt8](repeating: 0, count: layout.fields.map { $0.offset + $0.size }.max() ?? 8)
+        func put(_ value: UInt64, _ field: FieldLayout) {
+            for i in 0..<field.size { bytes[field.offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) }
+        }
+        put(UInt64(layout.id), try #require(layout.field(named: "common_type")))
+        put(UInt64(UInt32(bitPattern: pid)), try #require(layout.field(named: "common_pid")))
+        for (name, value) in fields { put(value, try #require(layout.field(named: name))) }
+        return RawRecord(cpu: 0, timestamp: timestamp, bytes: bytes)
+    }
+
+    @Test func eachWindowSumsUpTheRequestsAnsweredInIt() throws {
+        let live = try LiveLatency(formats: DefaultFormats.cachefiles.map { ("cachefiles", $0) } + [("ftrace", DefaultFormats.ftracePrint)])
+        try live.consume([
+            Self.record("cachefiles_ondemand_read", at: 1_000_000, ["obj": 1, "start": 0, "len": 4096]),
+            Self.record("cachefiles_ondemand_read", at: 1_100_000, ["obj": 1, "start": 4096, "len": 4096]),
+            Self.record("cachefiles_ondemand_cread", at: 1_250_000, ["obj": 1, "msg_id": 7]),
+        ])
+        let first = live.takeWindow()
+        #expect(first.records == 3)
+        #expect(first.reads == 1)
+        #expect(first.readsAnswered == 1)
+        #expect(first.readBytes == 4096)
+        #expect(first.readLatency.p50Microseconds == 250)
+        #expect(first.text.hasPrefix("reads 1 (1 answered, 4 KiB) p50 250us p99 250us max 250us | opens 0"))
+
+        try live.consume([Self.record("cachefiles_ondemand_cread", at: 3_100_000, ["obj": 1, "msg_id": 8])])
+        let second = live.takeWindow()
+        #expect(second.readsAnswered == 1)
+        #expect(second.readLatency.maxMicroseconds == 2000)
+        #expect(second.text.contains("max 2.0ms"))
+        #expect(live.takeWindow().reads == 0)
     }
 }

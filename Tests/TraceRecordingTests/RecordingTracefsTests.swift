@@ -11,6 +11,15 @@ enum HostTracefs {
         guard geteuid() == 0, let dir = try? Tracefs.directory() else { return false }
         return access(dir + "/instances", W_OK) == 0
     }()
+    static var hasCachefiles: Bool { !Tracefs.events(ofSystem: "cachefiles").isEmpty }
+    static var hasSetpriv: Bool { access("/usr/bin/setpriv", X_OK) == 0 }
+    /// Whether a small tmpfs can be mounted here (to fill a disk).
+    static let canMountTmpfs: Bool = {
+        let dir = TraceDatV6WriterTests.temporaryDirectory()
+        defer { rmdir(dir) }
+        guard system("mount -t tmpfs -o size=64k tmpfs '\(dir)' 2>/dev/null") == 0 else { return false }
+        return system("umount '\(dir)'") == 0
+    }()
 }
 
 // Serialized: every recorder start removes stale instances, so concurrent ones would race.
@@ -193,8 +202,15 @@ struct RecordingTracefsTests {
         #expect(access("/tmp/odt-never.dat", F_OK) != 0)
     }
 
-    @Test func withoutCachefilesTheDefaultFailsClearly() throws {
-        try #require(Tracefs.events(ofSystem: "cachefiles").isEmpty, "this kernel has cachefiles")
+    @Test(.enabled(if: HostTracefs.hasSetpriv, "needs setpriv"))
+    func withoutPermissionItIsOneLine() throws {
+        let result = try Subprocess.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+                                         Subprocess.binary, "record", "--events", "ftrace:print", "-o", "/tmp/odt-never.dat"])
+        Self.expectOneLineError(result, "/instances: permission denied: recording needs root (or CAP_SYS_ADMIN)")
+    }
+
+    @Test(.enabled(if: !HostTracefs.hasCachefiles, "this kernel has cachefiles"))
+    func withoutCachefilesTheDefaultFailsClearly() throws {
         let result = try Subprocess.odt("record", "-o", "/tmp/odt-never.dat", "--duration", "1")
         Self.expectOneLineError(result, "no cachefiles events in this kernel (it lacks CONFIG_CACHEFILES")
     }
@@ -208,10 +224,11 @@ struct RecordingTracefsTests {
         #expect(Self.instanceExists(name))  // someone else's: left alone
     }
 
-    @Test func aFullDiskIsOneLineAndLeavesNoFile() throws {
+    @Test(.enabled(if: HostTracefs.canMountTmpfs, "cannot mount a small tmpfs here"))
+    func aFullDiskIsOneLineAndLeavesNoFile() throws {
         let dir = TraceDatV6WriterTests.temporaryDirectory()
         defer { _ = system("umount '\(dir)' 2>/dev/null; rm -rf '\(dir)'") }
-        try #require(system("mount -t tmpfs -o size=64k tmpfs '\(dir)' 2>/dev/null") == 0, "cannot mount a small tmpfs here")
+        #expect(system("mount -t tmpfs -o size=64k tmpfs '\(dir)'") == 0)
         let output = dir + "/full.dat"
         let recorder = try Subprocess.start([Subprocess.binary, "record", "--events", "ftrace:print", "-o", output, "--duration", "3"])
         let marker = Self.instancesDirectory + "/\(InstanceName.forProcess(recorder.pid))/trace_marker"
@@ -226,5 +243,30 @@ struct RecordingTracefsTests {
         Self.expectOneLineError(result, "no space left on device (disk full)")
         #expect(try Subprocess.run(["ls", "-A", dir]).stdout.isEmpty)
         #expect(!Self.instanceExists(InstanceName.forProcess(recorder.pid)))
+    }
+}
+
+@Suite(.enabled(if: HostTracefs.usable, "needs root and tracefs"))
+struct LiveCLITests {
+    @Test func liveLinesCountTheMarkersOfEachInterval() throws {
+        let dir = TraceDatV6WriterTests.temporaryDirectory()
+        defer { _ = system("rm -rf '\(dir)'") }
+        let script = "sleep 0.5; for i in 1 2 3 4 5; do echo \"odt1 pickup read msg=$i oid=1 off=0 len=4096\" > \(RecordingTracefsTests.instancesDirectory)/ondemand-trace-$PPID/trace_marker; done; sleep 0.7"
+        let result = try Subprocess.odt("record", "--live", "--interval", "250ms", "--events", "ftrace:print", "-o", dir + "/live.dat", "--", "/bin/sh", "-c", script)
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count >= 4)
+        #expect(lines.allSatisfy { $0.contains("s reads 0 (0 answered, 0 KiB) | opens 0 (0 answered) | anomalies 0 | records ") })
+        let markers = lines.compactMap { line in line.split(separator: " ").last.flatMap { Int($0) } }
+        #expect(markers.reduce(0, +) == 5, "\(result.stdout)")
+    }
+
+    @Test func countStopsTheRecording() throws {
+        let dir = TraceDatV6WriterTests.temporaryDirectory()
+        defer { _ = system("rm -rf '\(dir)'") }
+        let result = try Subprocess.odt("record", "--live", "--interval", "100ms", "--count", "3", "--events", "ftrace:print", "-o", dir + "/count.dat")
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.split(separator: "\n").count == 3)
+        #expect(access(dir + "/count.dat", F_OK) == 0)
     }
 }

@@ -201,3 +201,53 @@ import TraceFiles
         #expect(InstanceName.ownerPID("mine") == nil)
     }
 }
+
+/// A file this recorder wrote on the test kernel (SampleTraces/record-6.12.dat, see its README):
+/// real cachefiles records in our v6 layout, read by our reader, trace-cmd and `report`.
+@Suite struct RecordedSampleTests {
+    static let path = Subprocess.repo + "/SampleTraces/record-6.12.dat"
+
+    @Test func ourReaderSeesEveryRecord() throws {
+        var counts: [String: Int] = [:]
+        var markers = 0
+        let summary = try TraceInput.read(path: Self.path, selection: .all) { item in
+            guard case .event(let event) = item else { return }
+            counts[event.name, default: 0] += 1
+            if case .marker(let m) = event.body, m.text.hasPrefix("odt1 ") { markers += 1 }
+        }
+        #expect(summary.formatDescription == "trace.dat v6")
+        #expect(summary.recordsSeen == 1799)
+        #expect(summary.eventsDelivered == 1799)
+        #expect(summary.kernelRelease == "6.12.117")
+        #expect(summary.clock == "mono")
+        #expect(summary.cpuStats.count == 2)
+        #expect(summary.cpuStats.allSatisfy { $0.contains("overrun: 0") && $0.contains("dropped events: 0") })
+        #expect(summary.lostEvents.isEmpty)
+        #expect(counts["cachefiles_ondemand_read"] == 49)
+        #expect(counts["cachefiles_ondemand_cread"] == 49)
+        #expect(counts["cachefiles_ondemand_fd_write"] == 49)
+        #expect(counts["cachefiles_ondemand_open"] == 1)
+        #expect(counts["cachefiles_ondemand_copen"] == 1)
+        #expect(counts["cachefiles_lookup"] == 260)
+        #expect(markers == 151)
+    }
+
+    @Test func traceCmdSeesTheSameRecords() throws {
+        let report = try Subprocess.run(["trace-cmd", "report", "-i", Self.path])
+        #expect(report.status == 0, "\(report.stderr)")
+        let lines = report.stdout.split(separator: "\n")
+        #expect(lines.filter { $0.contains(" cachefiles_ondemand_read:") }.count == 49)
+        #expect(lines.filter { $0.contains(" print: ") && $0.contains("odt1 ") }.count == 151)
+        #expect(lines.filter { $0.contains(": cachefiles_") || $0.contains(" print: ") }.count == 1799)
+        let stat = try Subprocess.run(["trace-cmd", "report", "--stat", "-i", Self.path])
+        #expect(stat.stdout.contains("CPU: 1"), "\(stat.stdout)")
+    }
+
+    @Test func reportJoinsEveryReadByItsMarkers() throws {
+        let result = try Subprocess.odt("report", Self.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("READ      49 requests: 49 answered, 0 unanswered"))
+        #expect(result.stdout.contains("markers:  151 daemon markers"))
+        #expect(result.stdout.contains("anomalies: none"))
+    }
+}

@@ -91,6 +91,34 @@ special_errors() {
     echo "== $name done"
 }
 
+# `ondemand-trace record` on a real kernel: it records the daemon serving a mount and a readall
+# (the daemon's markers go into the recorder's instance); file and logs to OUT/NAME/.
+special_record() {
+    name=$1 out=$share/out/$1 inst=odt-record
+    mkdir -p $out /cache/$name
+    echo "== $name: record"
+    cat > /tmp/record-inner.sh <<INNER
+rm -f /tmp/ready
+$bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name \\
+    --marker-file $tracing/instances/$inst/trace_marker --log $out/daemon.log --ready-file /tmp/ready 2> $out/daemon.err &
+pid=\$!
+n=0
+while [ ! -e /tmp/ready ] && [ \$n -lt 100 ]; do sleep 0.1; n=\$((n + 1)); done
+timeout 20 mount -t erofs none -o fsid=small /mnt/img 2> $out/mount.err
+echo \$? > $out/mount.rc
+(. $share/workloads.sh; workload_readall) > $out/md5.txt 2> $out/workload.err
+timeout 10 umount /mnt/img || umount -l /mnt/img
+kill -TERM \$pid; wait \$pid
+INNER
+    $bin record -o /tmp/record.dat --instance $inst -- sh /tmp/record-inner.sh > $out/record.out 2> $out/record.err
+    echo $? > $out/record.rc
+    ls $tracing/instances > $out/instances-after.txt
+    cp /tmp/record.dat $out/record.dat
+    $bin doctor > $out/doctor.txt 2>&1
+    echo $? > $out/doctor.rc
+    echo "== $name done: record rc $(cat $out/record.rc)"
+}
+
 # `ondemand-trace run`: daemon + recording + mount + built-in workload (verified byte for byte
 # against the image's source tree) + report, in one command; then the same with a command.
 special_run() {

@@ -44,16 +44,27 @@ public struct BinaryEventDecoder: Sendable {
         var end: Int { offset + size }
     }
 
+    /// Up to five field slots stored inline: decoding a record touches no reference counts.
+    struct Slots: Sendable {
+        var s0, s1, s2, s3, s4: Slot?
+        init(_ slots: [Slot?]) {
+            func at(_ i: Int) -> Slot? { i < slots.count ? slots[i] : nil }
+            (s0, s1, s2, s3, s4) = (at(0), at(1), at(2), at(3), at(4))
+        }
+    }
+
     enum Entry: Sendable {
         /// No format for this id: the file's format for it was missing or libtraceevent refused it.
         case unknown
         case skip
-        case ondemand(OndemandEvent.Kind, slots: [Slot?], needed: Int)
+        case ondemand(OndemandEvent.Kind, slots: Slots, needed: Int)
         case generic(EventLayout)
         case marker(buf: FieldLayout)
     }
 
     private var entries: [Entry]
+    /// Whether each event id is decoded: the per-record test, without copying an `Entry`.
+    private var selected: [Bool]
     private let typeSlot: Slot
     private let pidSlot: Slot?
     private let bigEndian: Bool
@@ -72,6 +83,12 @@ public struct BinaryEventDecoder: Sendable {
             entries[layout.id] = Self.entry(for: layout, selection: selection)
         }
         self.entries = entries
+        selected = entries.map {
+            switch $0 {
+            case .skip, .unknown: return false
+            default: return true
+            }
+        }
     }
 
     static func entry(for layout: EventLayout, selection: EventSelection) -> Entry {
@@ -82,7 +99,7 @@ public struct BinaryEventDecoder: Sendable {
                     layout.field(named: name).map { Slot(offset: $0.offset, size: $0.size, isSigned: $0.isSigned) }
                 }
                 let needed = slots.compactMap { $0?.end }.max() ?? 0
-                return .ondemand(kind, slots: slots, needed: needed)
+                return .ondemand(kind, slots: Slots(slots), needed: needed)
             }
             let isError = layout.name == "cachefiles_io_error" || layout.name == "cachefiles_vfs_error"
             if isError ? selection.contains(.cachefilesErrors) : selection.contains(.cachefilesOther) {
@@ -110,11 +127,8 @@ public struct BinaryEventDecoder: Sendable {
     /// Whether records of this event id would be decoded (cheap; no bytes read).
     @inline(__always)
     public func isSelected(eventID: Int) -> Bool {
-        guard eventID >= 0 && eventID < entries.count else { return false }
-        switch entries[eventID] {
-        case .skip, .unknown: return false
-        default: return true
-        }
+        guard eventID >= 0 && eventID < selected.count else { return false }
+        return selected[eventID]
     }
 
     /// Whether the file has a format for this event id.
@@ -143,9 +157,11 @@ public struct BinaryEventDecoder: Sendable {
                 throw .shortRecord(event: kind.eventName, size: data.count, needed: needed)
             }
             var values = RawFieldValues()
-            for (index, slot) in slots.enumerated() {
-                if let slot { values[index] = slot.isSigned ? UInt64(bitPattern: readSigned(data, slot)) : readUnsigned(data, slot) }
-            }
+            values.v0 = raw(data, slots.s0)
+            values.v1 = raw(data, slots.s1)
+            values.v2 = raw(data, slots.s2)
+            values.v3 = raw(data, slots.s3)
+            values.v4 = raw(data, slots.s4)
             return .ondemand(OndemandEvent(kind: kind, values: values))
         case let .generic(layout):
             var fields: [NamedValue] = []
@@ -194,6 +210,13 @@ public struct BinaryEventDecoder: Sendable {
             return .string(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[0..<end]), as: UTF8.self))
         }
         return .bytes(Array(bytes))
+    }
+
+    /// A field's bit pattern (sign-extended when signed); nil when the layout lacks the field.
+    @inline(__always)
+    func raw(_ data: UnsafeRawBufferPointer, _ slot: Slot?) -> UInt64? {
+        guard let slot else { return nil }
+        return slot.isSigned ? UInt64(bitPattern: readSigned(data, slot)) : readUnsigned(data, slot)
     }
 
     @inline(__always)

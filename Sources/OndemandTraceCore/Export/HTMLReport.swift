@@ -44,8 +44,8 @@ public enum HTMLReport {
         h += "<h2>Latency (µs)</h2><table><tr><th class=\"l\">request</th><th>count</th>"
         for c in LatencySummary(count: 0).columns { h += "<th>\(c.name)</th>" }
         h += "</tr>"
-        h += latencyRow("read → cread", "reads", s.reads.latency.summary)
-        h += latencyRow("open → copen", "opens", s.opens.latency.summary)
+        h += latencyRow("read → cread", "reads.latency_us", s.reads.latency.summary)
+        h += latencyRow("open → copen", "opens.latency_us", s.opens.latency.summary)
         for stage in RequestRecord.Stage.allCases {
             guard let r = s.stages[stage] else { continue }
             h += latencyRow("&nbsp;&nbsp;" + stage.rawValue + " <small>(" + escape(stage.explanation) + ")</small>", "reads.stages_us." + stage.rawValue, r.summary)
@@ -77,7 +77,7 @@ public enum HTMLReport {
         var row = "<tr><td class=\"l\">\(label)</td><td>\(s.count)</td>"
         for c in s.columns {
             if let v = c.value {
-                row += "<td data-metric=\"\(prefix).latency_us.\(c.name)\" data-value=\"\(JSONWriter.format(v, decimals: 3))\">\(fixed(v, 1))</td>"
+                row += "<td data-metric=\"\(prefix).\(c.name)\" data-value=\"\(JSONWriter.format(v, decimals: 3))\">\(fixed(v, 1))</td>"
             } else {
                 row += "<td>-</td>"
             }
@@ -92,7 +92,7 @@ public enum HTMLReport {
         let buckets = Array(first...last)
         let maxCount = Double(counts.max() ?? 1)
         let barWidth = 44.0, height = 180.0, left = 50.0, top = 10.0, bottom = 46.0
-        let width = left + Double(buckets.count) * barWidth + 20
+        let width = max(420, left + Double(buckets.count) * barWidth + 20)
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height + top + bottom))\" role=\"img\" aria-label=\"latency histogram\">"
         svg += line(left, top, left, top + height) + line(left, top + height, width - 10, top + height)
         for tick in [0.0, 0.5, 1.0] {

@@ -64,17 +64,24 @@ public final class Correlator {
         var markerResult: Int64?
     }
 
-    final class ObjectState {
+    struct ObjectState {
         var lifetime: ObjectLifetime
         var reads: [PendingRead] = []
         var opens: [PendingOpen] = []
-        /// Daemon threads whose last fd_write (since their last cread) covered no outstanding READ:
-        /// their next cread answers a READ the trace does not hold.
-        var strayWriters: Set<Int32> = []
+        /// Per daemon thread, the READ its last fd_write completed (its serial), or 0 when that
+        /// write covered no outstanding READ (its next cread answers a READ the trace lacks).
+        var lastWrittenBy = ThreadSlots()
         init(obj: UInt32, timestamp: UInt64) { lifetime = ObjectLifetime(obj: obj, firstSeen: timestamp) }
     }
 
-    private var objects: [UInt32: ObjectState] = [:]
+    /// Object states, updated in place through one buffer access per record (values in a class
+    /// property would pay an exclusivity check per field touched).
+    private var states: [ObjectState] = []
+    /// Index into `states` by obj. Debug ids come from a kernel counter, so they are small and
+    /// dense: an array indexed by obj is compact and cheaper than hashing, per record.
+    private var slotByObj: [Int32] = []
+    private var sparseSlots: [UInt32: Int] = [:]
+    private static let denseLimit: UInt32 = 1 << 22
     /// The daemon's object_id → obj, learnt from OPEN markers (fd) to join READ markers.
     private var objByObjectID: [UInt32: UInt32] = [:]
     private var serial: UInt64 = 0
@@ -93,13 +100,38 @@ public final class Correlator {
         self.onAnomaly = onAnomaly
     }
 
-    public var outstandingReads: Int { objects.values.reduce(0) { $0 + $1.reads.count } }
+    public var outstandingReads: Int { states.reduce(0) { $0 + $1.reads.count } }
 
-    private func object(_ obj: UInt32, _ timestamp: UInt64) -> ObjectState {
-        if let state = objects[obj] { return state }
-        let state = ObjectState(obj: obj, timestamp: timestamp)
-        objects[obj] = state
-        return state
+    /// The index of obj's state, created on first sight.
+    @inline(__always)
+    private func slot(_ obj: UInt32, _ timestamp: UInt64) -> Int {
+        if let known = existingSlot(obj) { return known }
+        let index = states.count
+        states.append(ObjectState(obj: obj, timestamp: timestamp))
+        if obj < Self.denseLimit {
+            let i = Int(obj)
+            if i >= slotByObj.count { slotByObj.append(contentsOf: repeatElement(-1, count: max(i + 1, slotByObj.count * 2) - slotByObj.count)) }
+            slotByObj[i] = Int32(index)
+        } else {
+            sparseSlots[obj] = index
+        }
+        return index
+    }
+
+    @inline(__always)
+    private func existingSlot(_ obj: UInt32) -> Int? {
+        if obj < Self.denseLimit {
+            let i = Int(obj)
+            guard i < slotByObj.count, slotByObj[i] >= 0 else { return nil }
+            return Int(slotByObj[i])
+        }
+        return sparseSlots[obj]
+    }
+
+    /// Runs `body` on the state at `index`, in place.
+    @inline(__always)
+    private func withState<R>(_ index: Int, _ body: (inout ObjectState) throws -> R) rethrows -> R {
+        try states.withUnsafeMutableBufferPointer { try body(&$0[index]) }
     }
 
     // MARK: input
@@ -122,7 +154,13 @@ public final class Correlator {
             default: return
             }
             let obj = g["obj"]?.integer.map { UInt32(truncatingIfNeeded: $0) }
-            let detail = g.fields.filter { $0.name != "obj" }.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
+            let detail = g.fields.filter { $0.name != "obj" }.map { field -> String in
+                // `int error` is a negative errno; a decoder that lost the sign gives its 64-bit pattern.
+                if field.name == "error", case .unsigned(let raw) = field.value {
+                    return "error=\(Int32(truncatingIfNeeded: raw))"
+                }
+                return "\(field.name)=\(field.value)"
+            }.joined(separator: " ")
             onAnomaly(Anomaly(kind: kind, obj: obj, timestamp: t, detail: detail))
         }
     }
@@ -135,8 +173,13 @@ public final class Correlator {
 
     private func consume(_ e: OndemandEvent, _ event: TraceEvent) {
         guard let obj = e.obj else { return }
+        let index = slot(obj, event.timestamp)
+        withState(index) { update(&$0, e, event) }
+    }
+
+    private func update(_ state: inout ObjectState, _ e: OndemandEvent, _ event: TraceEvent) {
+        let obj = state.lifetime.obj
         let t = event.timestamp
-        let state = object(obj, t)
         switch e {
         case .read(let r):
             serial += 1
@@ -156,23 +199,33 @@ public final class Correlator {
             state.lifetime.fdWrites += 1
             let end = start &+ Int64(clamping: length)
             var coveredAny = false
-            for i in state.reads.indices where !state.reads[i].isWritten {
-                let r = state.reads[i]
-                let overlap = min(end, r.start &+ Int64(clamping: r.length)) - max(start, r.start)
-                guard overlap > 0 else { continue }
-                coveredAny = true
-                state.reads[i].covered = min(r.length, r.covered + UInt64(overlap))
-                state.reads[i].writerPid = event.pid
-                state.reads[i].lastWrite = t
+            var completed: (serial: UInt64, exact: Bool)?
+            let pid = event.pid
+            // One exclusive access for the whole scan (this runs once per fd_write).
+            state.reads.withUnsafeMutableBufferPointer { reads in
+                for i in reads.indices where !reads[i].isWritten {
+                    let r = reads[i]
+                    let overlap = min(end, r.start &+ Int64(clamping: r.length)) - max(start, r.start)
+                    guard overlap > 0 else { continue }
+                    coveredAny = true
+                    reads[i].covered = min(r.length, r.covered + UInt64(overlap))
+                    reads[i].writerPid = pid
+                    reads[i].lastWrite = t
+                    // The READ this write is for: the one it covers exactly, else the oldest it completes.
+                    if reads[i].isWritten, completed == nil || (!completed!.exact && r.start == start && r.length == length) {
+                        completed = (r.serial, r.start == start && r.length == length)
+                    }
+                }
             }
-            if coveredAny { state.strayWriters.remove(event.pid) } else { state.strayWriters.insert(event.pid) }
+            if let completed { state.lastWrittenBy.set(pid, completed.serial) }
+            else if !coveredAny { state.lastWrittenBy.set(pid, 0) }
         case .cread(let c):
-            completeRead(state, msgID: c.msgID, pid: event.pid, at: t)
+            completeRead(&state, msgID: c.msgID, pid: event.pid, at: t)
         case .open(let o):
             state.lifetime.opens += 1
             if state.lifetime.firstOpen == nil { state.lifetime.firstOpen = t }
             state.lifetime.fd = o.fd
-            if let oid = nonZero(o.objectID) { learnObjectID(state, oid, at: t, from: "open") }
+            if let oid = nonZero(o.objectID) { learnObjectID(&state, oid, at: t, from: "open") }
             state.opens.append(PendingOpen(pid: event.pid, comm: event.comm, fd: o.fd, issued: t,
                                            kernelMsgID: nonZero(o.msgID)))
         case .copen(let c):
@@ -199,7 +252,7 @@ public final class Correlator {
             }
         case .fdRelease(let f):
             state.lifetime.lastFdRelease = t
-            if let oid = f.objectID { learnObjectID(state, oid, at: t, from: "fd_release") }
+            if let oid = f.objectID { learnObjectID(&state, oid, at: t, from: "fd_release") }
             if !state.reads.isEmpty {
                 let ranges = state.reads.prefix(4).map { "\($0.start)+\($0.length)" }.joined(separator: ", ")
                 onAnomaly(Anomaly(kind: .fdReleaseWithOutstandingReads, obj: obj, timestamp: t,
@@ -211,7 +264,7 @@ public final class Correlator {
 
     private func nonZero(_ v: UInt32?) -> UInt32? { v == 0 ? nil : v }
 
-    private func learnObjectID(_ state: ObjectState, _ oid: UInt32, at t: UInt64, from source: String) {
+    private func learnObjectID(_ state: inout ObjectState, _ oid: UInt32, at t: UInt64, from source: String) {
         if let known = state.lifetime.objectID, known != oid {
             onAnomaly(Anomaly(kind: .idMismatch, obj: state.lifetime.obj, timestamp: t,
                               detail: "\(source) oid=\(oid) but the object's id was \(known)"))
@@ -219,26 +272,26 @@ public final class Correlator {
         state.lifetime.objectID = oid
     }
 
-    private func completeRead(_ state: ObjectState, msgID: UInt32?, pid: Int32, at t: UInt64) {
-        let reads = state.reads
-        var join = RequestRecord.Join.arrival
-        var index: Int?
-        if let msgID, let i = reads.firstIndex(where: { $0.markerMsg == msgID }) {
-            index = i; join = .marker
-        } else {
-            // Among written reads, the one this thread wrote earliest; else the oldest written.
+    private func completeRead(_ state: inout ObjectState, msgID: UInt32?, pid: Int32, at t: UInt64) {
+        let lastWritten = state.lastWrittenBy.get(pid)
+        let (index, join) = state.reads.withUnsafeBufferPointer { reads -> (Int?, RequestRecord.Join) in
+            if let msgID, let i = reads.firstIndex(where: { $0.markerMsg == msgID }) { return (i, .marker) }
+            // The READ this thread's last write completed; else, among written READs, the one this
+            // thread wrote earliest; else the oldest written.
+            if let serial = lastWritten, serial != 0,
+               let i = reads.firstIndex(where: { $0.serial == serial && $0.markerMsg == nil }) { return (i, .thread) }
             var best: Int?
             for i in reads.indices where reads[i].isWritten && reads[i].writerPid == pid && reads[i].markerMsg == nil {
                 if best == nil || reads[i].lastWrite! < reads[best!].lastWrite! { best = i }
             }
-            if let best { index = best; join = .thread }
-            else if let i = reads.firstIndex(where: { $0.isWritten && $0.markerMsg == nil }) { index = i }
-            else if state.strayWriters.contains(pid) { index = nil } // it wrote for a READ not in the trace
-            else if let i = reads.firstIndex(where: { $0.writerPid == pid && $0.markerMsg == nil }) { index = i }
-            else if let i = reads.firstIndex(where: { $0.markerMsg == nil }) { index = i }
+            if let best { return (best, .thread) }
+            if let i = reads.firstIndex(where: { $0.isWritten && $0.markerMsg == nil }) { return (i, .arrival) }
+            if lastWritten == 0 { return (nil, .arrival) } // it wrote for a READ not in the trace
+            if let i = reads.firstIndex(where: { $0.writerPid == pid && $0.markerMsg == nil }) { return (i, .arrival) }
+            return (reads.firstIndex { $0.markerMsg == nil }, .arrival)
         }
         let obj = state.lifetime.obj
-        let strayWrite = state.strayWriters.remove(pid) != nil
+        let strayWrite = state.lastWrittenBy.remove(pid) == 0
         guard let index else {
             onAnomaly(Anomaly(kind: .creadWithoutRead, obj: obj, timestamp: t,
                               detail: "cread msg_id=\(msgID.map(String.init) ?? "-") with no outstanding read"
@@ -268,34 +321,41 @@ public final class Correlator {
         }
         switch m.request {
         case .open:
-            if m.stage == .pickup || objByObjectID[m.objectID] == nil {
+            if m.stage == .pickup || objByObjectID[m.objectID] == nil, let fd = m.fd {
                 // The OPEN record carries the fd the daemon's marker names: that ties oid to obj.
-                let candidate = objects.values.filter { s in s.opens.contains { $0.fd == m.fd && $0.markerMsg == nil } }
-                    .max { ($0.opens.last?.issued ?? 0) < ($1.opens.last?.issued ?? 0) }
-                if let state = candidate, m.fd != nil {
-                    objByObjectID[m.objectID] = state.lifetime.obj
-                    if let i = state.opens.firstIndex(where: { $0.fd == m.fd && $0.markerMsg == nil }) {
-                        state.opens[i].markerMsg = m.msgID
+                let candidate = states.indices
+                    .filter { states[$0].opens.contains { $0.fd == fd && $0.markerMsg == nil } }
+                    .max { (states[$0].opens.last?.issued ?? 0) < (states[$1].opens.last?.issued ?? 0) }
+                if let index = candidate {
+                    withState(index) { state in
+                        objByObjectID[m.objectID] = state.lifetime.obj
+                        if let i = state.opens.firstIndex(where: { $0.fd == fd && $0.markerMsg == nil }) {
+                            state.opens[i].markerMsg = m.msgID
+                        }
+                        if state.lifetime.objectID == nil { state.lifetime.objectID = m.objectID }
                     }
-                    if state.lifetime.objectID == nil { state.lifetime.objectID = m.objectID }
                 }
             }
             if m.stage == .done, let res = m.result, res < 0, let obj = objByObjectID[m.objectID],
-               let state = objects[obj], let i = state.opens.firstIndex(where: { $0.markerMsg == m.msgID }) {
-                state.opens[i].markerResult = res
+               let index = existingSlot(obj) {
+                withState(index) { state in
+                    if let i = state.opens.firstIndex(where: { $0.markerMsg == m.msgID }) { state.opens[i].markerResult = res }
+                }
             }
         case .read:
-            guard let obj = objByObjectID[m.objectID], let state = objects[obj] else { return }
-            switch m.stage {
-            case .pickup:
-                if let i = state.reads.firstIndex(where: { $0.markerMsg == nil && $0.start == m.offset && $0.length == m.length }) {
-                    state.reads[i].markerMsg = m.msgID
-                    state.reads[i].pickedUp = t
+            guard let obj = objByObjectID[m.objectID], let index = existingSlot(obj) else { return }
+            withState(index) { state in
+                switch m.stage {
+                case .pickup:
+                    if let i = state.reads.firstIndex(where: { $0.markerMsg == nil && $0.start == m.offset && $0.length == m.length }) {
+                        state.reads[i].markerMsg = m.msgID
+                        state.reads[i].pickedUp = t
+                    }
+                case .written:
+                    if let i = state.reads.firstIndex(where: { $0.markerMsg == m.msgID }) { state.reads[i].markerWritten = t }
+                case .done, .fault:
+                    break
                 }
-            case .written:
-                if let i = state.reads.firstIndex(where: { $0.markerMsg == m.msgID }) { state.reads[i].markerWritten = t }
-            case .done, .fault:
-                break
             }
         case .close:
             break
@@ -306,7 +366,8 @@ public final class Correlator {
     /// released are flagged. Returns every object's lifetime, ordered by obj.
     public func finish() -> [ObjectLifetime] {
         let end = lastTimestamp ?? 0
-        for state in objects.values.sorted(by: { $0.lifetime.obj < $1.lifetime.obj }) {
+        let all = states.sorted { $0.lifetime.obj < $1.lifetime.obj }
+        for state in all {
             let obj = state.lifetime.obj
             for open in state.opens {
                 let answer = open.markerResult.map { "the daemon answered \($0)" } ?? "no copen"
@@ -331,10 +392,46 @@ public final class Correlator {
                 onAnomaly(Anomaly(kind: .closedWithoutFdRelease, obj: obj, timestamp: close,
                                   detail: "close at \(TimeText.seconds(close)) s, no fd_release by \(TimeText.seconds(end)) s"))
             }
-            state.reads.removeAll()
-            state.opens.removeAll()
         }
-        return objects.values.map(\.lifetime).sorted { $0.obj < $1.obj }
+        for i in states.indices {
+            states[i].reads.removeAll()
+            states[i].opens.removeAll()
+        }
+        return all.map(\.lifetime)
+    }
+}
+
+/// A few daemon threads' values: four kept inline (a daemon has a handful of workers), the rest
+/// in a dictionary — no allocation or hashing in the common case.
+struct ThreadSlots {
+    private var p0: Int32 = .min, p1: Int32 = .min, p2: Int32 = .min, p3: Int32 = .min  // .min: free
+    private var v0: UInt64 = 0, v1: UInt64 = 0, v2: UInt64 = 0, v3: UInt64 = 0
+    private var more: [Int32: UInt64] = [:]
+
+    func get(_ pid: Int32) -> UInt64? {
+        if p0 == pid { return v0 }
+        if p1 == pid { return v1 }
+        if p2 == pid { return v2 }
+        if p3 == pid { return v3 }
+        return more.isEmpty ? nil : more[pid]
+    }
+
+    mutating func set(_ pid: Int32, _ value: UInt64) {
+        if !more.isEmpty, more[pid] != nil { more[pid] = value; return }
+        if p0 == pid { v0 = value } else if p1 == pid { v1 = value }
+        else if p2 == pid { v2 = value } else if p3 == pid { v3 = value }
+        else if p0 == .min { (p0, v0) = (pid, value) } else if p1 == .min { (p1, v1) = (pid, value) }
+        else if p2 == .min { (p2, v2) = (pid, value) } else if p3 == .min { (p3, v3) = (pid, value) }
+        else { more[pid] = value }
+    }
+
+    @discardableResult
+    mutating func remove(_ pid: Int32) -> UInt64? {
+        if p0 == pid { p0 = .min; return v0 }
+        if p1 == pid { p1 = .min; return v1 }
+        if p2 == pid { p2 = .min; return v2 }
+        if p3 == pid { p3 = .min; return v3 }
+        return more.isEmpty ? nil : more.removeValue(forKey: pid)
     }
 }
 

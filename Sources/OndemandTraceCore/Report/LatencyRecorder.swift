@@ -22,18 +22,27 @@ public struct LatencyRecorder: Sendable {
     /// bucket i (i ≥ 1) holds 2^i ... 2^(i+1)-1 µs; the last bucket also holds everything above.
     public private(set) var log2Microseconds: [UInt64]
     public let significantDigits: Int
+    /// Counts in log-linear buckets (`fineBucketsPerOctave` per power of two of microseconds):
+    /// fine enough for `check`'s rank test between two runs, and small in the JSON.
+    public private(set) var fineMicroseconds: [UInt64]
+    public static let fineBucketsPerOctave = 16
     /// The values themselves while there are at most `exactLimit` of them.
     private var exactValues: [UInt64]?
     public let exactLimit: Int
 
-    public init(significantDigits: Int = 3, exactLimit: Int = 1 << 16) {
+    /// Whether `log2Microseconds` is kept (the report prints it for the main populations only).
+    public let tracksLog2: Bool
+
+    public init(significantDigits: Int = 3, exactLimit: Int = 1 << 16, log2: Bool = true) {
+        tracksLog2 = log2
         self.significantDigits = significantDigits
         self.exactLimit = exactLimit
         exactValues = exactLimit > 0 ? [] : nil
         histogram = Histogram(lowestDiscernibleValue: 1, highestTrackableValue: 1 << 34,
                               numberOfSignificantValueDigits: significantDigits >= 3 ? .three : .two)
         histogram.autoResize = true
-        log2Microseconds = [UInt64](repeating: 0, count: Self.log2BucketCount)
+        log2Microseconds = [UInt64](repeating: 0, count: log2 ? Self.log2BucketCount : 0)
+        fineMicroseconds = []
     }
 
     /// The largest relative amount a reported percentile can exceed the exact one (0: exact).
@@ -51,7 +60,31 @@ public struct LatencyRecorder: Sendable {
         if exactValues != nil {
             if exactValues!.count < exactLimit { exactValues!.append(nanoseconds) } else { exactValues = nil }
         }
-        log2Microseconds[Self.log2Bucket(microseconds: nanoseconds / 1000)] += 1
+        if tracksLog2 {
+            log2Microseconds[Self.log2Bucket(microseconds: nanoseconds / 1000)] += 1
+            let fine = Self.fineBucket(nanoseconds: nanoseconds)
+            if fine >= fineMicroseconds.count { fineMicroseconds += [UInt64](repeating: 0, count: fine + 1 - fineMicroseconds.count) }
+            fineMicroseconds[fine] += 1
+        }
+    }
+
+    /// Bucket 0 holds 0-1 µs; then each octave [2^e, 2^(e+1)) µs, e ≥ 0, is cut in 16 equal parts.
+    @inline(__always)
+    public static func fineBucket(nanoseconds: UInt64) -> Int {
+        let us = nanoseconds / 1000
+        guard us >= 1 else { return 0 }
+        let e = 63 - us.leadingZeroBitCount
+        let sub = e >= 4 ? Int((us >> UInt64(e - 4)) & 15) : Int((us << UInt64(4 - e)) & 15)
+        return 1 + e * fineBucketsPerOctave + sub
+    }
+
+    /// The [lower, upper) bounds in µs of a fine bucket.
+    public static func fineBucketRange(_ index: Int) -> (lower: Double, upper: Double) {
+        guard index > 0 else { return (0, 1) }
+        let e = (index - 1) / fineBucketsPerOctave, sub = (index - 1) % fineBucketsPerOctave
+        let base = Double(UInt64(1) << UInt64(e))
+        let width = base / Double(fineBucketsPerOctave)
+        return (base + Double(sub) * width, base + Double(sub + 1) * width)
     }
 
     @inline(__always)

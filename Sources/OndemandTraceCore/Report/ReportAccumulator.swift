@@ -47,10 +47,37 @@ public struct ReportAccumulator {
 
     public private(set) var reads = RequestStats()
     public private(set) var opens = RequestStats()
-    public private(set) var stages: [RequestRecord.Stage: LatencyRecorder] = [:]
-    public private(set) var bySize: [Int: BreakdownRow] = [:]
-    public private(set) var byReader: [ReaderKey: BreakdownRow] = [:]
-    public private(set) var joins: [RequestRecord.Join: Int] = [:]
+    // Arrays, not dictionaries: updated in place once per request.
+    private var stageRecorders: [LatencyRecorder?] = Array(repeating: nil, count: RequestRecord.Stage.allCases.count)
+    private var sizeRows: [BreakdownRow?] = Array(repeating: nil, count: 64)
+    private var readerRows: [BreakdownRow] = []
+    private var readerKeys: [ReaderKey] = []
+    private var readerIndex: [ReaderKey: Int] = [:]
+    private var lastReader: (pid: Int32, comm: String?, index: Int)?
+    private var joinCounts = Array(repeating: 0, count: RequestRecord.Join.allCases.count)
+
+    /// Stage latencies of the answered READs, for the stages seen.
+    public var stages: [RequestRecord.Stage: LatencyRecorder] {
+        var out: [RequestRecord.Stage: LatencyRecorder] = [:]
+        for stage in RequestRecord.Stage.allCases { out[stage] = stageRecorders[stage.index] }
+        return out
+    }
+    /// READs by power-of-two size bucket (`sizeBucket`).
+    public var bySize: [Int: BreakdownRow] {
+        var out: [Int: BreakdownRow] = [:]
+        for (bucket, row) in sizeRows.enumerated() { if let row { out[bucket] = row } }
+        return out
+    }
+    /// READs by reader task.
+    public var byReader: [ReaderKey: BreakdownRow] {
+        Dictionary(uniqueKeysWithValues: zip(readerKeys, readerRows))
+    }
+    /// How the READs were tied to their answers.
+    public var joins: [RequestRecord.Join: Int] {
+        var out: [RequestRecord.Join: Int] = [:]
+        for (i, join) in RequestRecord.Join.allCases.enumerated() where joinCounts[i] > 0 { out[join] = joinCounts[i] }
+        return out
+    }
     public private(set) var anomalies: [Anomaly] = []
     public private(set) var anomalyCounts: [Anomaly.Kind: Int] = [:]
     public private(set) var slowRequests: [RequestRecord] = []
@@ -81,7 +108,14 @@ public struct ReportAccumulator {
     public struct BreakdownRow: Sendable {
         public var count = 0
         public var bytes: UInt64 = 0
-        public var latency = LatencyRecorder(significantDigits: 2, exactLimit: 4096)
+        public var latency = LatencyRecorder(significantDigits: 2, exactLimit: 4096, log2: false)
+
+        /// One call per request, so the row is modified in place once.
+        mutating func add(length: UInt64, latency ns: UInt64?) {
+            count += 1
+            bytes += length
+            if let ns { latency.record(nanoseconds: ns) }
+        }
     }
 
     /// The power-of-two size bucket of a request: bucket k holds lengths 2^k ... 2^(k+1)-1.
@@ -93,28 +127,28 @@ public struct ReportAccumulator {
         guard filter.admits(r) else { return false }
         if firstIssued == nil || r.issued < firstIssued! { firstIssued = r.issued }
         if let c = r.completed, lastCompleted == nil || c > lastCompleted! { lastCompleted = c }
-        joins[r.join, default: 0] += 1
         let latency = r.latency
         switch r.kind {
         case .open:
             opens.count += 1
             if let latency { opens.matched += 1; opens.latency.record(nanoseconds: latency) }
         case .read:
+            joinCounts[RequestRecord.Join.allCases.firstIndex(of: r.join)!] += 1
             let length = r.length ?? 0
             reads.count += 1
             reads.bytes += length
             let bucket = Self.sizeBucket(length)
-            let key = ReaderKey(pid: r.pid, comm: r.comm ?? "?")
-            bySize[bucket, default: BreakdownRow()].count += 1
-            bySize[bucket]!.bytes += length
-            byReader[key, default: BreakdownRow()].count += 1
-            byReader[key]!.bytes += length
+            if sizeRows[bucket] == nil { sizeRows[bucket] = BreakdownRow() }
+            sizeRows[bucket]!.add(length: length, latency: latency)
+            let reader = readerRow(pid: r.pid, comm: r.comm)
+            readerRows[reader].add(length: length, latency: latency)
             if let latency {
                 reads.matched += 1
                 reads.latency.record(nanoseconds: latency)
-                bySize[bucket]!.latency.record(nanoseconds: latency)
-                byReader[key]!.latency.record(nanoseconds: latency)
-                for (stage, ns) in r.stages { stages[stage, default: LatencyRecorder()].record(nanoseconds: ns) }
+                r.forEachStage { stage, ns in
+                    if stageRecorders[stage.index] == nil { stageRecorders[stage.index] = LatencyRecorder(log2: false) }
+                    stageRecorders[stage.index]!.record(nanoseconds: ns)
+                }
             }
         }
         if let slowThreshold, let latency, latency >= slowThreshold {
@@ -122,6 +156,22 @@ public struct ReportAccumulator {
             if slowRequests.count < listLimit { slowRequests.append(r) }
         }
         return true
+    }
+
+    private mutating func readerRow(pid: Int32, comm: String?) -> Int {
+        if let last = lastReader, last.pid == pid, last.comm == comm { return last.index }
+        let key = ReaderKey(pid: pid, comm: comm ?? "?")
+        let index: Int
+        if let known = readerIndex[key] {
+            index = known
+        } else {
+            index = readerRows.count
+            readerIndex[key] = index
+            readerKeys.append(key)
+            readerRows.append(BreakdownRow())
+        }
+        lastReader = (pid, comm, index)
+        return index
     }
 
     public mutating func add(_ a: Anomaly) {

@@ -155,6 +155,13 @@ public enum ReportJSON {
         let last = r.log2Microseconds.lastIndex { $0 > 0 } ?? -1
         if last >= 0 { for c in r.log2Microseconds[0...last] { w.number(c) } }
         w.arrayEnd()
+        // [lower_us, upper_us, count] of each non-empty log-linear bucket: what `check` tests.
+        w.key("histogram_us"); w.arrayStart()
+        for (index, count) in r.fineMicroseconds.enumerated() where count > 0 {
+            let range = LatencyRecorder.fineBucketRange(index)
+            w.arrayStart(); w.number(range.lower, decimals: 4); w.number(range.upper, decimals: 4); w.number(count); w.arrayEnd()
+        }
+        w.arrayEnd()
     }
 
     static func summary(_ w: inout JSONWriter, _ s: LatencySummary) {

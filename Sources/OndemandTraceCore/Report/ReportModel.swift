@@ -118,12 +118,12 @@ public final class ReportBuilder {
         accumulator = ReportAccumulator(filter: filter, slowThreshold: slowThreshold)
         self.requestObserver = requestObserver
         correlator = Correlator(
-            onRequest: { [unowned self] r in
+            onRequest: { [unowned(unsafe) self] r in
                 guard self.accumulator.add(r) else { return }
                 if r.kind == .read, r.completed == nil { self.unansweredReadBytes += r.length ?? 0 }
                 self.requestObserver?(r)
             },
-            onAnomaly: { [unowned self] a in self.accumulator.add(a) })
+            onAnomaly: { [unowned(unsafe) self] a in self.accumulator.add(a) })
     }
 
     public func consume(_ event: TraceEvent) { correlator.consume(event) }

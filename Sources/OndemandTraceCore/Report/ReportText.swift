@@ -26,12 +26,13 @@ public enum ReportText {
         }
         if !s.filter.isEmpty { line("filter:   \(filterText(s.filter))") }
         line()
-        line("READ      \(s.reads.count) requests: \(s.reads.matched) answered, \(s.reads.unmatched) unanswered; "
+        func requests(_ n: Int) -> String { n == 1 ? "1 request" : "\(n) requests" }
+        line("READ      \(requests(s.reads.count)): \(s.reads.matched) answered, \(s.reads.unmatched) unanswered; "
              + "\(s.reads.bytes) bytes (\(bytesText(s.reads.bytes)))")
         if let span = m.requestSpanSeconds, let tput = m.throughputBytesPerSecond {
             line("          \(fixed(span, 6)) s from first request to last answer, \(bytesText(UInt64(tput)))/s answered")
         }
-        line("OPEN      \(s.opens.count) requests: \(s.opens.matched) answered, \(s.opens.unmatched) unanswered")
+        line("OPEN      \(requests(s.opens.count)): \(s.opens.matched) answered, \(s.opens.unmatched) unanswered")
         if m.markersSeen > 0 { line("markers:  \(m.markersSeen) daemon markers (exact join, stage breakdown)") }
         if !m.faults.isEmpty {
             line("faults:   " + m.faults.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")

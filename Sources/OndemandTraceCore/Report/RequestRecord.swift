@@ -46,7 +46,7 @@ public struct RequestRecord: Sendable, Equatable {
     public enum Kind: String, Sendable { case read, open }
 
     /// How the answer was tied to the request.
-    public enum Join: String, Sendable {
+    public enum Join: String, Sendable, CaseIterable {
         /// The daemon's markers named the request (exact).
         case marker
         /// The same daemon thread wrote the range and issued the cread.
@@ -97,20 +97,36 @@ public struct RequestRecord: Sendable, Equatable {
     /// data written), completed (written → cread). Without: to_write (request → last fd_write
     /// covering it) and to_cread (that write → cread).
     public var stages: [(stage: Stage, nanoseconds: UInt64)] {
-        guard kind == .read, let completed else { return [] }
+        var out: [(stage: Stage, nanoseconds: UInt64)] = []
+        forEachStage { out.append(($0, $1)) }
+        return out
+    }
+
+    /// The stages without building an array (the report calls this once per request).
+    @inline(__always)
+    public func forEachStage(_ body: (Stage, UInt64) -> Void) {
+        guard kind == .read, let completed else { return }
         if let pickedUp, let written, pickedUp >= issued, written >= pickedUp, completed >= written {
-            return [(.queued, pickedUp - issued), (.served, written - pickedUp), (.completed, completed - written)]
+            body(.queued, pickedUp - issued); body(.served, written - pickedUp); body(.completed, completed - written)
+        } else if let written, written >= issued, completed >= written {
+            body(.toWrite, written - issued); body(.toCread, completed - written)
         }
-        if let written, written >= issued, completed >= written {
-            return [(.toWrite, written - issued), (.toCread, completed - written)]
-        }
-        return []
     }
 
     public enum Stage: String, Sendable, CaseIterable {
         case queued, served, completed
         case toWrite = "to_write"
         case toCread = "to_cread"
+
+        var index: Int {
+            switch self {
+            case .queued: return 0
+            case .served: return 1
+            case .completed: return 2
+            case .toWrite: return 3
+            case .toCread: return 4
+            }
+        }
 
         public var explanation: String {
             switch self {

@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+
+/// The real binary, run as a subprocess on the sample trace: its output must equal the golden
+/// files in Tests/Golden byte for byte. After an intended change of the output, regenerate with
+/// `UPDATE_GOLDEN=1 swift test --filter ReportGoldenTests` and review the diff.
+@Suite struct ReportGoldenTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    static func binary() throws -> URL {
+        let candidates = [".build/debug/ondemand-trace", ".build/release/ondemand-trace"].map { root.appendingPathComponent($0) }
+        return try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) },
+                            "build the executable first (swift build)")
+    }
+
+    struct Run { var status: Int32; var stdout: String; var stderr: String }
+
+    static func run(_ arguments: [String]) throws -> Run {
+        let process = Process()
+        process.executableURL = try binary()
+        process.arguments = arguments
+        process.currentDirectoryURL = root
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                   stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    static func compare(_ arguments: [String], golden name: String) throws {
+        let result = try run(arguments)
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let url = root.appendingPathComponent("Tests/Golden/\(name)")
+        if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] != nil {
+            try result.stdout.write(to: url, atomically: true, encoding: .utf8)
+        }
+        let expected = try String(contentsOf: url, encoding: .utf8)
+        #expect(result.stdout == expected, "ondemand-trace \(arguments.joined(separator: " ")) differs from Tests/Golden/\(name)")
+    }
+
+    @Test func latencyText() throws {
+        try Self.compare(["report", "--latency", "SampleTraces/starter-6.12.dat"], golden: "report-latency-starter.txt")
+    }
+
+    @Test func json() throws {
+        try Self.compare(["report", "--format", "json", "SampleTraces/starter-6.12.dat"], golden: "report-starter.json")
+    }
+
+    @Test func jsonHasTheDocumentedFields() throws {
+        let result = try Self.run(["report", "--format", "json", "SampleTraces/starter-6.12.dat"])
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(doc["schema"] as? String == "ondemand-trace/report/1")
+        let reads = try #require(doc["reads"] as? [String: Any])
+        #expect(reads["count"] as? Int == 22 && reads["matched"] as? Int == 22 && reads["unmatched"] as? Int == 0)
+        #expect(reads["bytes"] as? Int == 2_117_632)
+        let latency = try #require(reads["latency_us"] as? [String: Any])
+        for key in ["min", "mean", "p50", "p90", "p99", "p999", "max"] { #expect(latency[key] is Double, "\(key)") }
+        #expect((reads["histogram_log2_us"] as? [Int])?.reduce(0, +) == 22)
+        let opens = try #require(doc["opens"] as? [String: Any])
+        #expect(opens["count"] as? Int == 1 && opens["matched"] as? Int == 1)
+        #expect((doc["objects"] as? [[String: Any]])?.count == 1)
+        let anomalies = try #require(doc["anomalies"] as? [String: Any])
+        #expect(anomalies["total"] as? Int == 0 && (anomalies["list"] as? [Any])?.isEmpty == true)
+        let trace = try #require(doc["trace"] as? [String: Any])
+        #expect(trace["kernel_release"] as? String == "6.12.117" && trace["clock"] as? String == "local")
+        #expect((doc["lost_events"] as? [String: Any])?["total"] as? Int == 0)
+    }
+
+    @Test func csvHasOneRowPerRequest() throws {
+        let result = try Self.run(["report", "--format", "csv", "SampleTraces/starter-6.12.dat"])
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.first?.hasPrefix("kind,obj,msg_id,") == true)
+        #expect(lines.count == 1 + 22 + 1)
+        #expect(lines.filter { $0.hasPrefix("read,1,") }.count == 22)
+    }
+
+    @Test func slowRequestsAndFilters() throws {
+        let result = try Self.run(["report", "--min-latency", "8ms", "SampleTraces/starter-6.12.dat"])
+        #expect(result.stdout.contains("requests slower than 8000.0 µs: 1"))
+        let none = try Self.run(["report", "--object", "7", "SampleTraces/starter-6.12.dat"])
+        #expect(none.status == 0 && none.stdout.contains("READ      0 requests"))
+    }
+
+    @Test func badInputIsOneLineAndStatus2() throws {
+        let missing = try Self.run(["report", "SampleTraces/no-such.dat"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.split(separator: "\n").count == 1 && missing.stderr.contains("no-such.dat"))
+        let badDuration = try Self.run(["report", "--min-latency", "fast", "SampleTraces/starter-6.12.dat"])
+        #expect(badDuration.status != 0 && badDuration.stderr.contains("--min-latency"))
+    }
+}
