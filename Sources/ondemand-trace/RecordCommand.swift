@@ -167,6 +167,12 @@ struct Record: ParsableCommand {
         }
 
         let result = try failing { () throws(RecordingError) in try session.stop() }
+        if let liveLatency, lines < (count ?? .max) {
+            // The part of an interval before the stop, with what the final drain read.
+            let elapsed = String(TimeText.seconds(monotonicNow() - started).dropLast(3))
+            out.line(elapsed + "s " + liveLatency.takeWindow().text + " (final)")
+            out.flush()
+        }
         var summary = "wrote \(result.path): \(result.events) records ("
             + result.eventsPerCPU.enumerated().map { "cpu\($0.offset) \($0.element)" }.joined(separator: ", ")
             + "), \(result.fileSize / 1024) KiB"

@@ -110,7 +110,7 @@ echo \$? > $out/mount.rc
 timeout 10 umount /mnt/img || umount -l /mnt/img
 kill -TERM \$pid; wait \$pid
 INNER
-    $bin record -o /tmp/record.dat --instance $inst -- sh /tmp/record-inner.sh > $out/record.out 2> $out/record.err
+    $bin record -o /tmp/record.dat --instance $inst --live --interval 250ms -- sh /tmp/record-inner.sh > $out/record.out 2> $out/record.err
     echo $? > $out/record.rc
     ls $tracing/instances > $out/instances-after.txt
     cp /tmp/record.dat $out/record.dat
