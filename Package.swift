@@ -51,7 +51,7 @@ let package = Package(
         .executableTarget(name: "ondemand-trace-fuzz", dependencies: ["OndemandTraceCore", "TraceFiles"]),
         .testTarget(name: "OndemandTraceCoreTests", dependencies: ["OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "TraceFilesTests", dependencies: ["TraceFiles", "OndemandTraceCore", "TestSupport"]),
-        .testTarget(name: "OndemandDaemonTests", dependencies: ["OndemandDaemon"]),
+        .testTarget(name: "OndemandDaemonTests", dependencies: ["OndemandDaemon", "CDaemonSys"]),
         .testTarget(name: "CLITests", dependencies: ["OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "TraceRecordingTests", dependencies: ["TraceRecording", "TraceFiles", "OndemandTraceCore"]),
     ]

@@ -35,6 +35,8 @@ struct Run: ParsableCommand {
                   --fault delay=10ms -o slow.dat --report slow.json
               ondemand-trace run --image small.erofs --cache-dir /cache \\
                   -- md5sum hello.txt
+              ondemand-trace run --image small.erofs --cache-dir /cache \\
+                  --preset regression --report today.json
             """
     )
 
@@ -50,23 +52,38 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("Where to mount (default: a new directory under /tmp, removed afterwards).", valueName: "dir"))
     var mountpoint: String?
 
-    @Option(help: "Daemon threads.")
-    var threads = 1
+    @Option(help: "Daemon threads (default 1).")
+    var threads: Int?
 
     @Option(name: .customLong("fault"), help: ArgumentHelp("A fault to inject (see `daemon --help`); repeatable.", valueName: "spec"))
     var faults: [String] = []
 
-    @Option(help: "Built-in workload: read every file at sequential or random block offsets.")
-    var order: ImageWorkload.Order = .sequential
+    @Option(help: "Built-in workload: read every file at sequential or random block offsets (default sequential).")
+    var order: ImageWorkload.Order?
 
-    @Option(help: "Built-in workload: concurrent readers.")
-    var readers = 1
+    @Option(help: "Built-in workload: concurrent readers (default 1).")
+    var readers: Int?
 
-    @Option(help: ArgumentHelp("Built-in workload: bytes per read() (a multiple of 4096).", valueName: "bytes"))
-    var blockSize = 128 << 10
+    @Option(help: ArgumentHelp("Built-in workload: bytes per read(), a multiple of 4096 (default 131072).", valueName: "bytes"))
+    var blockSize: Int?
 
     @Option(help: "Built-in workload: seed of the random order.")
     var seed: UInt64 = 1
+
+    enum Preset: String, ExpressibleByArgument, CaseIterable { case regression }
+
+    @Option(help: ArgumentHelp("regression: the fixed workload and delays of the regression checks (1 daemon thread, 1 sequential reader, 128 KiB reads, delay=2ms on every 4th READ); compare runs of the same image with `check`.", valueName: "name"))
+    var preset: Preset?
+
+    /// The regression preset: everything that shapes the requests is fixed, so two runs of the
+    /// same image differ only in how fast the system served them.
+    static let regressionFaults = ["delay=2ms,every=4"]
+
+    var effectiveThreads: Int { threads ?? 1 }
+    var effectiveOrder: ImageWorkload.Order { order ?? .sequential }
+    var effectiveReaders: Int { readers ?? 1 }
+    var effectiveBlockSize: Int { blockSize ?? 128 << 10 }
+    var effectiveFaults: [String] { preset == .regression ? Self.regressionFaults : faults }
 
     @Option(help: ArgumentHelp("Compare every byte read with the same files under this directory.", valueName: "dir"))
     var expect: String?
@@ -93,10 +110,18 @@ struct Run: ParsableCommand {
     }
 
     func validate() throws {
-        if threads < 1 { throw ValidationError("--threads must be at least 1") }
-        if readers < 1 { throw ValidationError("--readers must be at least 1") }
-        if blockSize < 4096 || blockSize % 4096 != 0 { throw ValidationError("--block-size must be a positive multiple of 4096") }
-        do { _ = try FaultPlan.parse(faults) } catch { throw ValidationError(error.description) }
+        if preset != nil {
+            let fixed = [("--threads", threads != nil), ("--order", order != nil), ("--readers", readers != nil),
+                         ("--block-size", blockSize != nil), ("--fault", !faults.isEmpty), ("a command", !command.isEmpty)]
+            let given = fixed.filter(\.1).map(\.0)
+            if !given.isEmpty {
+                throw ValidationError("--preset \(preset!.rawValue) fixes the workload: drop \(given.joined(separator: ", "))")
+            }
+        }
+        if effectiveThreads < 1 { throw ValidationError("--threads must be at least 1") }
+        if effectiveReaders < 1 { throw ValidationError("--readers must be at least 1") }
+        if effectiveBlockSize < 4096 || effectiveBlockSize % 4096 != 0 { throw ValidationError("--block-size must be a positive multiple of 4096") }
+        do { _ = try FaultPlan.parse(effectiveFaults) } catch { throw ValidationError(error.description) }
         if let problem = BlobKeys.nameProblem(resolvedFsid) { throw ValidationError("fsid \"\(resolvedFsid)\": \(problem)") }
     }
 
@@ -112,8 +137,8 @@ struct Run: ParsableCommand {
         guard let absoluteImage = realpath(image, nil) else { fail("\(image): \(describeErrno(errno))") }
         configuration.blobFiles = [fsid: String(cString: absoluteImage)]
         free(absoluteImage)
-        configuration.threads = threads
-        configuration.faults = try FaultPlan.parse(faults)
+        configuration.threads = effectiveThreads
+        configuration.faults = try FaultPlan.parse(effectiveFaults)
         configuration.exitFaultEndsProcess = false  // the recording and the report must survive it
         let server: OndemandServer
         do {
@@ -151,14 +176,14 @@ struct Run: ParsableCommand {
         } else {
             if command.isEmpty {
                 var options = ImageWorkload.Options()
-                options.order = order
-                options.readers = readers
-                options.blockSize = blockSize
+                options.order = effectiveOrder
+                options.readers = effectiveReaders
+                options.blockSize = effectiveBlockSize
                 options.seed = seed
                 options.expectDirectory = expect
                 let result = ImageWorkload.run(root: target, options: options)
                 let mib = Double(result.bytes) / 1_048_576
-                printError("workload: \(result.files) files, \(result.bytes) bytes in \(JSONWriter.format(result.seconds, decimals: 3)) s (\(JSONWriter.format(result.seconds > 0 ? mib / result.seconds : 0, decimals: 1)) MiB/s), \(order.rawValue), \(readers) reader(s)")
+                printError("workload: \(result.files) files, \(result.bytes) bytes in \(JSONWriter.format(result.seconds, decimals: 3)) s (\(JSONWriter.format(result.seconds > 0 ? mib / result.seconds : 0, decimals: 1)) MiB/s), \(effectiveOrder.rawValue), \(effectiveReaders) reader(s)")
                 failed += result.readErrors.map { "read error: \($0)" }
                 failed += result.mismatches.map { "bytes differ from \(expect ?? "-"): \($0)" }
                 failed += result.missing
@@ -229,9 +254,55 @@ struct Run: ParsableCommand {
         let model = builder.finish(metadata: metadata, cpuStats: summary.cpuStats)
         let fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { fail("\(report): cannot write the report: \(describeErrno(errno))") }
-        FileHandleWriter.write(ReportJSON.render(model) + "\n", fd: fd)
+        FileHandleWriter.write(Self.withRunSection(ReportJSON.render(model), runIdentity()) + "\n", fd: fd)
         close(fd)
         printError("wrote \(report)")
+    }
+
+    /// What this run measured, as `check` compares it (`run` in docs/report-schema.md): two runs
+    /// are comparable when every value is equal.
+    func runIdentity() -> [(String, String)] {
+        var st = stat()
+        _ = stat(image, &st)
+        return [
+            ("preset", preset?.rawValue ?? "none"),
+            ("image", image.split(separator: "/").last.map(String.init) ?? image),
+            ("image_bytes", String(st.st_size)),
+            ("image_fnv1a64", Self.fingerprint(image).map { String($0, radix: 16) } ?? "unreadable"),
+            ("fsid", resolvedFsid),
+            ("daemon_threads", String(effectiveThreads)),
+            ("faults", effectiveFaults.joined(separator: " ")),
+            ("workload", command.isEmpty
+                ? "built-in \(effectiveOrder.rawValue) readers=\(effectiveReaders) block=\(effectiveBlockSize)"
+                    + (effectiveOrder == .random ? " seed=\(seed)" : "")
+                : command.joined(separator: " ")),
+        ]
+    }
+
+    /// Adds `"run": {...}` as the last key of the report document.
+    static func withRunSection(_ document: String, _ fields: [(String, String)]) -> String {
+        guard document.hasSuffix("}") else { return document }
+        var w = JSONWriter()
+        w.objectStart()
+        for (key, value) in fields { w.key(key); w.string(value) }
+        w.objectEnd()
+        return String(document.dropLast()) + ",\"run\":" + w.output + "}"
+    }
+
+    /// FNV-1a (64 bit) of the image file: the same image, byte for byte.
+    static func fingerprint(_ path: String) -> UInt64? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = read(fd, buffer.baseAddress, buffer.count)
+            if n < 0 { if errno == EINTR { continue }; return nil }
+            if n == 0 { return hash }
+            for byte in buffer[0..<n] { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        }
     }
 
     private func fail(_ message: String) -> Never {

@@ -76,4 +76,12 @@ private func scratchDirectory() throws -> String {
         #expect(result.status == 2)
         #expect(result.stderr == "ondemand-trace run: \(dir)/small.erofs: not a readable regular file\n")
     }
+
+    @Test func thePresetFixesTheWorkload() throws {
+        let dir = try scratchDirectory()
+        let result = try runTool(["run", "--image", dir + "/img", "--cache-dir", dir + "/cache", "--preset", "regression",
+                                  "--readers", "2", "--fault", "delay=1ms"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("--preset regression fixes the workload: drop --readers, --fault"))
+    }
 }

@@ -53,8 +53,8 @@ import TraceFiles
     @Test func refusedOpenLeavesNoCopen() throws {
         let c = try counts("vm-open-eio-6.12.txt")
         #expect(c.kinds[.open] == 1 && c.kinds[.copen] == nil && c.kinds[.read] == nil)
-        #expect(c.markers == ["odt1 pickup open msg=0 oid=1 fd=8", "odt1 fault open msg=0 oid=1 fd=8 fault=open-error",
-                              "odt1 done open msg=0 oid=1 fd=8 res=-5"])
+        #expect(c.markers == ["odt1 pickup open msg=0 oid=1 fd=9", "odt1 fault open msg=0 oid=1 fd=9 fault=open-error",
+                              "odt1 done open msg=0 oid=1 fd=9 res=-5"])
     }
 
     @Test func daemonExitLeavesTheFifthReadUncompleted() throws {
@@ -62,6 +62,17 @@ import TraceFiles
         #expect(c.kinds[.read] == 5 && c.kinds[.fdWrite] == 4 && c.kinds[.cread] == 4)
         #expect(c.markers.last == "odt1 fault read msg=5 oid=1 off=163840 len=4096 fault=exit")
         #expect(!c.creadMsgIDs.contains(5))
+    }
+
+    @Test func failoverServesEveryReadAfterTheObjectIsReopened() throws {
+        let c = try counts("vm-failover-restore-6.12.txt")
+        // The first daemon dies holding READ msg 5; after `restore` the kernel re-opens the object
+        // (a second OPEN/copen) and the new daemon answers it and every later READ.
+        #expect(c.kinds[.open] == 2 && c.kinds[.copen] == 2 && c.kinds[.fdRelease] == 2)
+        #expect(c.kinds[.read] == 49 && c.kinds[.fdWrite] == 49 && c.kinds[.cread] == 49)
+        #expect(c.reads.reduce(0) { $0 + $1.len } == 2_523_136)
+        #expect(c.markers.filter { $0.hasSuffix("fault=exit") }.count == 1)
+        #expect(c.markers.filter { $0.hasPrefix("odt1 pickup open ") }.count == 2)
     }
 }
 
