@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Benchmark of `ondemand-trace report --latency` against `trace-cmd report > /dev/null` and a bare
+# Benchmark of `ondemand-trace report --latency` (decode + correlate + report) and `dump --all`
+# (decode + print every cachefiles record) against `trace-cmd report > /dev/null` and a bare
 # C loop over libtracecmd (bench/iterate-records.c), on the same generated trace.dat files, in the
 # same run. Prints wall time (best of RUNS) and peak RSS (largest of RUNS, /usr/bin/time -v) for two
 # trace sizes, so that memory growth with the trace shows.
 #
 #   bench/report-bench.sh                 # 250k and 1M READ requests (1.5M and 6M records)
 #   SIZES="100000 2000000" RUNS=5 bench/report-bench.sh
+#   SIZES="100000 1000000 10000000" RUNS=1 bench/report-bench.sh   # issue 5's table (10^7: 1.9 GB)
 #
 # Generated traces go to $BENCH_DIR (default bench-out/, ignored by git) and are reused.
 set -euo pipefail
@@ -52,6 +54,7 @@ for n in $SIZES; do
     [ "$answered" = "$n $n" ] || { echo "report answered/count: $answered, expected $n $n"; exit 1; }
     results=()
     results+=("$(measure "ondemand-trace_report_--latency" "$REPORT" report --latency "$trace")")
+    results+=("$(measure "ondemand-trace_dump_--all" "$REPORT" dump --all "$trace")")
     results+=("$(measure "trace-cmd_report_>_/dev/null" trace-cmd report "$trace")")
     results+=("$(measure "C_loop_over_libtracecmd" "$BENCH_DIR/iterate-records" "$trace")")
     report_wall=$(echo "${results[0]}" | cut -d' ' -f2)

@@ -58,23 +58,45 @@ struct Check: ParsableCommand {
     var formatsDirectory: String?
 
     func validate() throws {
-        guard alpha > 0, alpha < 0.5 else { throw ValidationError("--alpha must be between 0 and 0.5") }
-        for spec in limits {
-            do { _ = try Limit(parsing: spec) } catch { throw ValidationError("--max \(error)") }
-        }
+        try RegressionGate.validate(limits: limits, alpha: alpha)
     }
 
     func run() throws {
         let (base, cur) = try reportingInputErrors { () -> (RunFigures, RunFigures) in
             (try Self.figures(baseline, formats: nil), try Self.figures(current, formats: formatsDirectory))
         }
-        let differences = RegressionCheck.differences(base, cur)
+        let regressed = try RegressionGate(limits: limits, alpha: alpha, allowDifferent: allowDifferent, format: format)
+            .compare(baseline: base, current: cur)
+        if regressed { throw ExitCode(1) }
+    }
+
+    /// A report JSON as it is; anything else is read as a trace and reported first.
+    static func figures(_ path: String, formats: String?) throws -> RunFigures {
+        if let data = FileManager.default.contents(atPath: path), data.first == UInt8(ascii: "{") {
+            return try RunFiguresJSON.figures(fromReportJSON: data, path: path)
+        }
+        let layouts = try formats.map { try TraceFileOptions.loadFormats($0) }
+        let (model, _) = try ReportBuilding.model(path: path, textFormats: layouts)
+        return try RunFiguresJSON.figures(fromReportJSON: Data(ReportJSON.render(model).utf8), path: path)
+    }
+}
+
+/// The comparison `check` makes, shared with `run --baseline`: prints the verdict, refuses unlike
+/// runs (exit 2) and tells whether the current run regressed.
+struct RegressionGate {
+    var limits: [String]
+    var alpha: Double
+    var allowDifferent: Bool
+    var format: Check.Format
+
+    func compare(baseline: RunFigures, current: RunFigures) throws -> Bool {
+        let differences = RegressionCheck.differences(baseline, current)
         if !differences.isEmpty && !allowDifferent {
             let list = differences.map { "\($0.key): baseline \($0.baseline), current \($0.current)" }.joined(separator: "; ")
             printError("ondemand-trace: the runs were measured differently (\(list)); pass --allow-different to compare anyway")
             throw ExitCode(2)
         }
-        let result = RegressionCheck.run(baseline: base, current: cur,
+        let result = RegressionCheck.run(baseline: baseline, current: current,
                                          limits: RegressionCheck.limits(overriding: limits.map { try! Limit(parsing: $0) }),
                                          alpha: alpha)
         switch format {
@@ -87,16 +109,13 @@ struct Check: ParsableCommand {
         case .json:
             print(CheckFormatting.json(result))
         }
-        if result.regressed { throw ExitCode(1) }
+        return result.regressed
     }
 
-    /// A report JSON as it is; anything else is read as a trace and reported first.
-    static func figures(_ path: String, formats: String?) throws -> RunFigures {
-        if let data = FileManager.default.contents(atPath: path), data.first == UInt8(ascii: "{") {
-            return try RunFiguresJSON.figures(fromReportJSON: data, path: path)
+    static func validate(limits: [String], alpha: Double) throws {
+        guard alpha > 0, alpha < 0.5 else { throw ValidationError("--alpha must be between 0 and 0.5") }
+        for spec in limits {
+            do { _ = try Limit(parsing: spec) } catch { throw ValidationError("--max \(error)") }
         }
-        let layouts = try formats.map { try TraceFileOptions.loadFormats($0) }
-        let (model, _) = try ReportBuilding.model(path: path, textFormats: layouts)
-        return try RunFiguresJSON.figures(fromReportJSON: Data(ReportJSON.render(model).utf8), path: path)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Glibc
 import CDaemonSys
 import OndemandDaemon
@@ -36,7 +37,7 @@ struct Run: ParsableCommand {
               ondemand-trace run --image small.erofs --cache-dir /cache \\
                   -- md5sum hello.txt
               ondemand-trace run --image small.erofs --cache-dir /cache \\
-                  --preset regression --report today.json
+                  --preset regression --report today.json --baseline baseline.json
             """
     )
 
@@ -84,6 +85,25 @@ struct Run: ParsableCommand {
     var effectiveReaders: Int { readers ?? 1 }
     var effectiveBlockSize: Int { blockSize ?? 128 << 10 }
     var effectiveFaults: [String] { preset == .regression ? Self.regressionFaults : faults }
+    /// What the daemon injects: the faults plus the slowdown, if any.
+    var daemonFaults: [String] { effectiveFaults + (slowdownNanoseconds.map { ["delay=\($0 / 1000)us"] } ?? []) }
+    var slowdownNanoseconds: UInt64? { slowdown.flatMap(Report.nanoseconds) }
+
+    @Option(help: ArgumentHelp("Add this delay to every READ on top of the preset or faults (e.g. 5ms): a slower system made on purpose, to prove that `check` catches it. Kept out of the run's identity, so a baseline made without it stays comparable.", valueName: "duration"))
+    var slowdown: String?
+
+    @Option(help: ArgumentHelp("After the run, compare its report with this baseline report (as `check` does) and exit 1 on a regression.", valueName: "file"))
+    var baseline: String?
+
+    @Option(name: .customLong("max"), parsing: .singleValue,
+            help: ArgumentHelp("With --baseline: a limit METRIC=VALUE, as `check --max`; repeatable.", valueName: "limit"))
+    var limits: [String] = []
+
+    @Option(help: "With --baseline: significance level of the rank test.")
+    var alpha: Double = 0.01
+
+    @Flag(help: "With --baseline: compare even when the runs were measured differently.")
+    var allowDifferent = false
 
     @Option(help: ArgumentHelp("Compare every byte read with the same files under this directory.", valueName: "dir"))
     var expect: String?
@@ -121,7 +141,10 @@ struct Run: ParsableCommand {
         if effectiveThreads < 1 { throw ValidationError("--threads must be at least 1") }
         if effectiveReaders < 1 { throw ValidationError("--readers must be at least 1") }
         if effectiveBlockSize < 4096 || effectiveBlockSize % 4096 != 0 { throw ValidationError("--block-size must be a positive multiple of 4096") }
-        do { _ = try FaultPlan.parse(effectiveFaults) } catch { throw ValidationError(error.description) }
+        if let slowdown, slowdownNanoseconds == nil { throw ValidationError("--slowdown '\(slowdown)': expected a duration like 5ms") }
+        do { _ = try FaultPlan.parse(daemonFaults) } catch { throw ValidationError(error.description) }
+        if baseline == nil, !limits.isEmpty || allowDifferent { throw ValidationError("--max and --allow-different go with --baseline") }
+        if baseline != nil { try RegressionGate.validate(limits: limits, alpha: alpha) }
         if let problem = BlobKeys.nameProblem(resolvedFsid) { throw ValidationError("fsid \"\(resolvedFsid)\": \(problem)") }
     }
 
@@ -138,7 +161,7 @@ struct Run: ParsableCommand {
         configuration.blobFiles = [fsid: String(cString: absoluteImage)]
         free(absoluteImage)
         configuration.threads = effectiveThreads
-        configuration.faults = try FaultPlan.parse(effectiveFaults)
+        configuration.faults = try FaultPlan.parse(daemonFaults)
         configuration.exitFaultEndsProcess = false  // the recording and the report must survive it
         let server: OndemandServer
         do {
@@ -202,9 +225,18 @@ struct Run: ParsableCommand {
         do { recorded = try session.stop() } catch { fail("\(error)") }
         printError("daemon: \(totals.opens) OPEN (\(totals.openErrors) refused), \(totals.reads) READ, \(totals.readBytes) bytes, \(totals.closes) CLOSE, \(totals.faults) fault(s) injected")
         printError("wrote \(recorded.path): \(recorded.events) records" + (recorded.lostEvents > 0 ? ", \(recorded.lostEvents) LOST (raise --buffer-size)" : ""))
-        try writeReport(from: recorded.path)
+        let document = try writeReport(from: recorded.path)
         for line in failed { printError("failed: \(line)") }
         if !failed.isEmpty { throw ExitCode(1) }
+        if let baseline {
+            let regressed = try reportingInputErrors { () -> Bool in
+                let base = try Check.figures(baseline, formats: nil)
+                let current = try RunFiguresJSON.figures(fromReportJSON: Data(document.utf8), path: report)
+                return try RegressionGate(limits: limits, alpha: alpha, allowDifferent: allowDifferent, format: .text)
+                    .compare(baseline: base, current: current)
+            }
+            if regressed { throw ExitCode(1) }
+        }
     }
 
     /// The command after `--`, in the mount point; its exit status (128+signal if killed).
@@ -237,7 +269,8 @@ struct Run: ParsableCommand {
         return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
-    private func writeReport(from trace: String) throws {
+    /// Writes the report file; returns its JSON.
+    private func writeReport(from trace: String) throws -> String {
         let builder = ReportBuilder()
         let summary = try reportingInputErrors {
             try TraceInput.read(path: trace, selection: .report) { item in
@@ -254,9 +287,11 @@ struct Run: ParsableCommand {
         let model = builder.finish(metadata: metadata, cpuStats: summary.cpuStats)
         let fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { fail("\(report): cannot write the report: \(describeErrno(errno))") }
-        FileHandleWriter.write(Self.withRunSection(ReportJSON.render(model), runIdentity()) + "\n", fd: fd)
+        let document = Self.withRunSection(ReportJSON.render(model), runIdentity())
+        FileHandleWriter.write(document + "\n", fd: fd)
         close(fd)
         printError("wrote \(report)")
+        return document
     }
 
     /// What this run measured, as `check` compares it (`run` in docs/report-schema.md): two runs
@@ -264,7 +299,7 @@ struct Run: ParsableCommand {
     func runIdentity() -> [(String, String)] {
         var st = stat()
         _ = stat(image, &st)
-        return [
+        var identity: [(String, String)] = [
             ("preset", preset?.rawValue ?? "none"),
             ("image", image.split(separator: "/").last.map(String.init) ?? image),
             ("image_bytes", String(st.st_size)),
@@ -277,6 +312,8 @@ struct Run: ParsableCommand {
                     + (effectiveOrder == .random ? " seed=\(seed)" : "")
                 : command.joined(separator: " ")),
         ]
+        if let slowdown { identity.append(("slowdown", slowdown)) }
+        return identity
     }
 
     /// Adds `"run": {...}` as the last key of the report document.

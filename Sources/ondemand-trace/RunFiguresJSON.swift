@@ -34,7 +34,8 @@ enum RunFiguresJSON {
         }
         var identity: [String: String] = [:]
         if let kernel = (root["trace"] as? [String: Any])?["kernel_release"] as? String { identity["kernel_release"] = kernel }
-        for (key, value) in root["run"] as? [String: Any] ?? [:] {
+        // `slowdown` is an injected delay meant to be compared against a run without it.
+        for (key, value) in root["run"] as? [String: Any] ?? [:] where key != "slowdown" {
             identity["run." + key] = "\(value)"
         }
         return RunFigures(identity: identity, values: values, readLatency: buckets.isEmpty ? nil : LatencyBuckets(buckets))
