@@ -85,7 +85,9 @@ public enum RegressionCheck {
     /// Merges user limits over the defaults: a metric given by the user replaces its default.
     public static func limits(overriding user: [Limit]) -> [Limit] {
         let named = Set(user.map(\.metric))
-        return Limit.defaults.filter { !named.contains($0.metric) } + user
+        let order = Metric.allCases
+        return (Limit.defaults.filter { !named.contains($0.metric) } + user)
+            .sorted { order.firstIndex(of: $0.metric)! < order.firstIndex(of: $1.metric)! }
     }
 }
 
