@@ -34,7 +34,7 @@ struct Dump: ParsableCommand {
             let formats = try input.textFormats()
             return try TraceInput.read(path: input.path, selection: all ? .all : .ondemand, textFormats: formats) { item in
                 guard case .event(let event) = item else { return }
-                out.line(format == .json ? EventFormatting.json(event) : EventFormatting.line(event))
+                if format == .json { out.line(EventFormatting.json(event)) } else { out.append { EventFormatting.appendLine(event, to: &$0) } }
             }
         }
         out.flush()

@@ -32,6 +32,13 @@ struct BufferedOutput {
         if buffer.utf8.count >= 1 << 16 { flush() }
     }
 
+    /// Lets `body` append one line's text in place; the newline is added here.
+    mutating func append(_ body: (inout String) -> Void) {
+        body(&buffer)
+        buffer += "\n"
+        if buffer.utf8.count >= 1 << 16 { flush() }
+    }
+
     mutating func flush() {
         guard !buffer.isEmpty else { return }
         FileHandleWriter.write(buffer, fd: fd)

@@ -2,20 +2,83 @@
 public enum EventFormatting {
     /// `    4.409061 [001] mount-119         read        obj=1 msg_id=0 object_id=0 start=0 len=4096`
     public static func line(_ event: TraceEvent) -> String {
-        var out = seconds(event.timestamp, decimals: 6).leftPadded(to: 14)
-        out += " [" + String(event.cpu).leftPadded(to: 3, with: "0") + "] "
-        out += ((event.comm ?? "<...>") + "-" + String(event.pid)).rightPadded(to: 20) + " "
+        var out = ""
+        appendLine(event, to: &out)
+        return out
+    }
+
+    /// The same line appended to `out` (no newline): a dump of millions of events builds no
+    /// intermediate strings.
+    public static func appendLine(_ event: TraceEvent, to out: inout String) {
+        var seconds = ""
+        appendSeconds(event.timestamp, decimals: 6, to: &seconds)
+        if seconds.utf8.count < 14 { out += spaces[14 - seconds.utf8.count] }
+        out += seconds
+        out += " ["
+        if event.cpu >= 0 && event.cpu < 100 { out += event.cpu < 10 ? "00" : "0" }
+        out += String(event.cpu)
+        out += "] "
+        let task = out.utf8.count
+        out += event.comm ?? "<...>"
+        out += "-"
+        out += String(event.pid)
+        pad(&out, from: task, to: 20)
+        out += " "
+        let name = out.utf8.count
         switch event.body {
         case .ondemand(let e):
-            out += e.kind.rawValue.rightPadded(to: 11)
-            out += e.fields.map { "\($0.name)=\($0.value?.description ?? "-")" }.joined(separator: " ")
+            out += e.kind.rawValue
+            pad(&out, from: name, to: 11)
+            var first = true
+            for field in e.fields {
+                if !first { out += " " }
+                first = false
+                out += field.name
+                out += "="
+                if let value = field.value { append(value, to: &out) } else { out += "-" }
+            }
         case .generic(let e):
-            out += e.name.rightPadded(to: 11) + " "
-            out += e.fields.map { "\($0.name)=\($0.value)" }.joined(separator: " ")
+            out += e.name
+            pad(&out, from: name, to: 11)
+            for field in e.fields {
+                out += " "
+                out += field.name
+                out += "="
+                append(field.value, to: &out)
+            }
         case .marker(let m):
-            out += "marker".rightPadded(to: 11) + m.text
+            out += "marker     "
+            out += m.text
         }
-        return out
+    }
+
+    static func append(_ value: FieldValue, to out: inout String) {
+        switch value {
+        case .unsigned(let n): out += String(n)
+        case .signed(let n): out += String(n)
+        default: out += value.description
+        }
+    }
+
+    /// Pads what was appended since UTF-8 offset `start` to `width` characters, on the right.
+    static func pad(_ out: inout String, from start: Int, to width: Int) {
+        let written = out.utf8.count - start
+        guard written < width else { return }
+        out += spaces[min(width - written, spaces.count - 1)]
+    }
+
+    /// Runs of 0 to 31 spaces, made once.
+    static let spaces: [String] = (0..<32).map { String(repeating: " ", count: $0) }
+
+    static func appendSeconds(_ ns: UInt64, decimals: Int, to out: inout String) {
+        out += String(ns / 1_000_000_000)
+        guard decimals > 0 else { return }
+        out += "."
+        var fraction = ns % 1_000_000_000
+        for _ in decimals..<9 { fraction /= 10 }
+        let digits = String(fraction)
+        for _ in digits.count..<decimals { out += "0" }
+        out += digits
     }
 
     /// `{"event":"cachefiles_ondemand_read","ts_ns":4409061000,"ts":4.409061,"cpu":1,"pid":119,"comm":"mount","fields":{"obj":1,...}}`
