@@ -248,20 +248,10 @@ struct Run: ParsableCommand {
             printError("ondemand-trace run: cannot enter \(directory): \(describeErrno(errno))")
             return 127
         }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
         setenv("ONDEMAND_MOUNT", directory, 1)
-        let argv = command.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, command[0], nil, &attributes, argv, environ)
-        guard rc == 0 else {
-            printError("ondemand-trace run: cannot run \(command[0]): \(String(cString: strerror(rc)))")
+        let pid: pid_t
+        do { pid = try ChildProcess.spawn(command) } catch {
+            printError("ondemand-trace run: \(error)")
             return 127
         }
         var status: Int32 = 0
