@@ -200,9 +200,34 @@ enum EventFormats {
             layouts.append(EventLayout(system: e.system.map { String(cString: $0) } ?? "",
                                        name: e.name.map { String(cString: $0) } ?? "",
                                        id: Int(e.id), fields: fields,
-                                       printFormat: e.print_fmt.format.map { "\"" + String(cString: $0) + "\"" }))
+                                       printFormat: e.print_fmt.format.map { "\"" + String(cString: $0) + "\"" },
+                                       symbols: symbols(e.print_fmt.args)))
         }
         return layouts
+    }
+
+    /// `__print_symbolic` tables as libtraceevent parsed them from the print format's arguments.
+    static func symbols(_ first: UnsafeMutablePointer<tep_print_arg>?) -> [String: [UInt64: String]] {
+        var tables: [String: [UInt64: String]] = [:]
+        var next = first
+        while let arg = next {
+            if arg.pointee.type == TEP_PRINT_SYMBOL, let field = arg.pointee.symbol.field,
+               field.pointee.type == TEP_PRINT_FIELD, let name = field.pointee.field.name {
+                var table: [UInt64: String] = [:]
+                var sym = arg.pointee.symbol.symbols
+                while let s = sym {
+                    if let v = s.pointee.value, let str = s.pointee.str {
+                        let text = String(cString: v)
+                        let value = text.hasPrefix("0x") ? UInt64(text.dropFirst(2), radix: 16) : UInt64(text)
+                        if let value { table[value] = String(cString: str) }
+                    }
+                    sym = s.pointee.next
+                }
+                if !table.isEmpty { tables[String(cString: name)] = table }
+            }
+            next = arg.pointee.next
+        }
+        return tables
     }
 
     static func appendFields(_ first: UnsafeMutablePointer<tep_format_field>?, to fields: inout [FieldLayout]) {

@@ -212,3 +212,22 @@ final class TempDir {
     }
     deinit { _ = system("rm -rf '\(path)'") }
 }
+
+import CTrace
+
+/// Enum names (`__print_symbolic`) come from the trace's own formats, as libtraceevent parsed them.
+@Suite struct SymbolTableTests {
+    @Test func ioErrorWhereNamesFromTheTraceDat() throws {
+        let handle = try #require(tracecmd_open(RealTraceTests.starter + "/trace.dat", TraceDatReader.openFlags))
+        defer { tracecmd_close(handle) }
+        let tep = try #require(tracecmd_get_tep(handle))
+        let layouts = EventFormats.layouts(of: tep)
+        let ioError = try #require(layouts.first { $0.name == "cachefiles_io_error" })
+        #expect(ioError.symbols["where"]?[16] == "write")
+        #expect(ioError.symbols["where"]?[0] == "fallocate")
+        #expect(ioError.symbols["where"]?.count == 17)
+        // The same table as the kernel's format file text gives.
+        let fromText = try FormatFileParser.parse(DefaultFormats.cachefiles[7], system: "cachefiles")
+        #expect(fromText.name == "cachefiles_io_error" && fromText.symbols == ioError.symbols)
+    }
+}

@@ -166,7 +166,10 @@ public struct BinaryEventDecoder: Sendable {
         case let .generic(layout):
             var fields: [NamedValue] = []
             for field in layout.fields where !field.name.hasPrefix("common_") {
-                guard let value = try value(of: field, in: data, event: layout.name) else { continue }
+                guard var value = try value(of: field, in: data, event: layout.name) else { continue }
+                if let table = layout.symbols[field.name], case .unsigned(let n) = value, let name = table[n] {
+                    value = .string(name)
+                }
                 fields.append(NamedValue(field.name, value))
             }
             return .generic(GenericEvent(system: layout.system, name: layout.name, fields: fields))

@@ -7,13 +7,17 @@ public struct EventLayout: Sendable, Equatable {
     public var fields: [FieldLayout]
     /// The `print fmt:` line, used to read the same event from text output.
     public var printFormat: String?
+    /// Names the kernel prints for enum values (`__print_symbolic`): field → value → name.
+    public var symbols: [String: [UInt64: String]]
 
-    public init(system: String, name: String, id: Int, fields: [FieldLayout], printFormat: String? = nil) {
+    public init(system: String, name: String, id: Int, fields: [FieldLayout], printFormat: String? = nil,
+                symbols: [String: [UInt64: String]]? = nil) {
         self.system = system
         self.name = name
         self.id = id
         self.fields = fields
         self.printFormat = printFormat
+        self.symbols = symbols ?? PrintFormat.symbolTables(printFormat ?? "")
     }
 
     public func field(named name: String) -> FieldLayout? {

@@ -102,4 +102,35 @@ public struct PrintFormat: Sendable, Equatable {
         // The text before the first comma is what followed the format string: drop it.
         return Array(args.dropFirst())
     }
+
+    /// `__print_symbolic(REC->field, { 0, "name" }, ...)` tables: field → value → name, so binary
+    /// records print the same names the kernel's text does.
+    public static func symbolTables(_ line: String) -> [String: [UInt64: String]] {
+        var tables: [String: [UInt64: String]] = [:]
+        var rest = Substring(line)
+        while let call = rest.firstRange(of: "__print_symbolic(") {
+            rest = rest[call.upperBound...]
+            guard let field = fieldInside(String(rest.prefix { $0 != "," })) else { continue }
+            var table: [UInt64: String] = [:]
+            // Pairs `{ value, "name" }` up to the closing parenthesis of the call.
+            var depth = 1
+            var body = ""
+            for c in rest {
+                if c == "(" { depth += 1 }
+                if c == ")" { depth -= 1; if depth == 0 { break } }
+                body.append(c)
+            }
+            for pair in body.split(separator: "{").dropFirst() {
+                let inside = pair.prefix { $0 != "}" }
+                let parts = inside.split(separator: ",", maxSplits: 1)
+                guard parts.count == 2 else { continue }
+                let number = parts[0].filter { !$0.isWhitespace }
+                let value = number.hasPrefix("0x") ? UInt64(number.dropFirst(2), radix: 16) : UInt64(number)
+                let name = parts[1].filter { $0 != "\"" }.trimmingWhitespace()
+                if let value { table[value] = name }
+            }
+            if !table.isEmpty { tables[field] = table }
+        }
+        return tables
+    }
 }
