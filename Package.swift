@@ -53,6 +53,6 @@ let package = Package(
         .testTarget(name: "TraceFilesTests", dependencies: ["TraceFiles", "OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "OndemandDaemonTests", dependencies: ["OndemandDaemon", "CDaemonSys"]),
         .testTarget(name: "CLITests", dependencies: ["OndemandTraceCore", "TestSupport"]),
-        .testTarget(name: "TraceRecordingTests", dependencies: ["TraceRecording", "TraceFiles", "OndemandTraceCore"]),
+        .testTarget(name: "TraceRecordingTests", dependencies: ["TraceRecording", "TraceFiles", "OndemandTraceCore", "TestSupport"]),
     ]
 )

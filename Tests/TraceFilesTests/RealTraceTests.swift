@@ -66,12 +66,18 @@ import TestSupport
         }
     }
 
-    @Test func version6ConversionDecodesTheSame() throws {
-        let dir = try TempDir()
+    /// The starter trace as file version 6, uncompressed, by `trace-cmd convert`, in `dir`.
+    static func version6(in dir: TempDir) throws -> String {
         let v6 = dir.path + "/v6.dat"
         let result = try Run.program("trace-cmd", ["convert", "--file-version", "6", "--compression", "none",
-                                                    "-i", Self.starter + "/trace.dat", "-o", v6])
+                                                    "-i", starter + "/trace.dat", "-o", v6])
         try #require(result.status == 0, "trace-cmd convert failed: \(result.stderr)")
+        return v6
+    }
+
+    @Test func version6ConversionDecodesTheSame() throws {
+        let dir = try TempDir()
+        let v6 = try Self.version6(in: dir)
         let original = try Self.events(Self.starter + "/trace.dat", selection: .all)
         let converted = try Self.events(v6, selection: .all)
         #expect(converted.summary.formatDescription == "trace.dat v6")
@@ -112,9 +118,7 @@ import TestSupport
 
     @Test func truncatedVersion6AtManyOffsets() throws {
         let dir = try TempDir()
-        let v6 = dir.path + "/v6.dat"
-        _ = try Run.program("trace-cmd", ["convert", "--file-version", "6", "--compression", "none",
-                                          "-i", RealTraceTests.starter + "/trace.dat", "-o", v6])
+        let v6 = try RealTraceTests.version6(in: dir)
         let original = try Fixtures.bytes(v6)
         try #require(original.count > 100_000)
         let path = dir.path + "/cut.dat"
@@ -129,9 +133,7 @@ import TestSupport
 
     @Test func corruptPageHeaderInVersion6() throws {
         let dir = try TempDir()
-        let v6 = dir.path + "/v6.dat"
-        _ = try Run.program("trace-cmd", ["convert", "--file-version", "6", "--compression", "none",
-                                          "-i", RealTraceTests.starter + "/trace.dat", "-o", v6])
+        let v6 = try RealTraceTests.version6(in: dir)
         var bytes = try Fixtures.bytes(v6)
         let structure = try bytes.withUnsafeBytes { try TraceDatStructure.parse($0, path: v6) }
         let firstPage = Int(try #require(structure.cpuData.first { $0.size > 0 }).offset)
@@ -145,9 +147,7 @@ import TestSupport
     /// dereference NULL. The metadata probe in a child process turns that into an error.
     @Test func formatThatCrashesLibtraceeventIsAnError() throws {
         let dir = try TempDir()
-        let v6 = dir.path + "/v6.dat"
-        _ = try Run.program("trace-cmd", ["convert", "--file-version", "6", "--compression", "none",
-                                          "-i", RealTraceTests.starter + "/trace.dat", "-o", v6])
+        let v6 = try RealTraceTests.version6(in: dir)
         var bytes = try Fixtures.bytes(v6)
         let patch: [(offset: Int, old: UInt8, new: UInt8)] = [
             (11031, 0x33, 0x01), (11032, 0x31, 0x00), (11033, 0x5d, 0x00), (11034, 0x3b, 0x00), (11035, 0x09, 0x00),

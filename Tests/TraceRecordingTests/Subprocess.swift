@@ -1,3 +1,4 @@
+import TestSupport
 import Glibc
 
 /// Runs a program with its output captured (files, so a large output never blocks it).
@@ -6,11 +7,7 @@ struct Subprocess {
     var stdout: String
     var stderr: String
 
-    static let repo: String = {
-        var parts = #filePath.split(separator: "/", omittingEmptySubsequences: false)
-        parts.removeLast(3)  // Tests/<target>/<file>
-        return parts.joined(separator: "/")
-    }()
+    static let repo = Fixtures.repo
 
     /// The ondemand-trace binary built beside the tests.
     static let binary: String = {
@@ -68,16 +65,7 @@ struct Subprocess {
     }
 
     static func read(_ path: String) -> String {
-        guard let f = fopen(path, "r") else { return "" }
-        defer { fclose(f) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&buffer, 1, buffer.count, f)
-            if n <= 0 { break }
-            bytes += buffer[0..<n]
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        (try? Fixtures.text(path)) ?? ""
     }
 
     final class Counter: @unchecked Sendable {
