@@ -261,20 +261,9 @@ struct Run: ParsableCommand {
 
     /// Writes the report file; returns its JSON.
     private func writeReport(from trace: String) throws -> String {
-        let builder = ReportBuilder()
-        let summary = try reportingInputErrors {
-            try TraceInput.read(path: trace, selection: .report) { item in
-                switch item {
-                case .event(let event): builder.consume(event)
-                case let .lost(cpu, count, timestamp): builder.noteLost(cpu: cpu, count: count, timestamp: timestamp)
-                }
-            }
+        let (model, _) = try reportingInputErrors {
+            try ReportBuilding.model(path: trace, textFormats: nil, requireOndemandEvents: false)
         }
-        let metadata = TraceMetadata(path: summary.path, format: summary.format.rawValue,
-                                     formatDescription: summary.formatDescription, kernelRelease: summary.kernelRelease,
-                                     clock: summary.clock, recordsSeen: summary.recordsSeen,
-                                     eventsDelivered: summary.eventsDelivered, ondemandEvents: summary.ondemandEvents)
-        let model = builder.finish(metadata: metadata, cpuStats: summary.cpuStats)
         let fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { fail("\(report): cannot write the report: \(describeErrno(errno))") }
         let document = Self.withRunSection(ReportJSON.render(model), runIdentity())
