@@ -158,6 +158,7 @@ public final class RecordingSession {
             streams.append(.init(cpu: cpu, fd: fd, tcpu: tcpu, file: cpuFiles[cpu]))
         }
         let reader = try RingBufferReader(streams: streams, cpuCount: cpus, pageSize: pageSize, pollIntervalMS: options.pollIntervalMS,
+                                          traceClock: options.clock,
                                           onRecords: options.onRecords)
         self.reader = reader
         try reader.start()

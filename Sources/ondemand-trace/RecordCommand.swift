@@ -170,7 +170,7 @@ struct Record: ParsableCommand {
         if let liveLatency, lines < (count ?? .max) {
             // The part of an interval before the stop, with what the final drain read.
             let elapsed = String(TimeText.seconds(monotonicNow() - started).dropLast(3))
-            out.line(elapsed + "s " + liveLatency.takeWindow().text + " (final)")
+            out.line(elapsed + "s " + liveLatency.finish().text + " (final)")
             out.flush()
         }
         var summary = "wrote \(result.path): \(result.events) records ("
