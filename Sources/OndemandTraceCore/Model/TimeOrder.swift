@@ -36,6 +36,7 @@ public struct LiveMerge<Record> {
     @usableFromInline struct Entry {
         @usableFromInline var timestamp: UInt64
         @usableFromInline var record: Record
+        @inlinable init(timestamp: UInt64, record: Record) { (self.timestamp, self.record) = (timestamp, record) }
     }
 
     /// Per CPU: records not yet released (in arrival order, which is time order) and the index
@@ -43,12 +44,13 @@ public struct LiveMerge<Record> {
     @usableFromInline var queues: [[Entry]]
     @usableFromInline var heads: [Int]
     /// Per CPU: everything it recorded up to this time has been appended.
-    public private(set) var watermarks: [UInt64]
+    @usableFromInline var marks: [UInt64]
+    public var watermarks: [UInt64] { marks }
 
     public init(cpus: Int) {
         queues = Array(repeating: [], count: max(1, cpus))
         heads = Array(repeating: 0, count: max(1, cpus))
-        watermarks = Array(repeating: 0, count: max(1, cpus))
+        marks = Array(repeating: 0, count: max(1, cpus))
     }
 
     public var cpus: Int { queues.count }
@@ -57,29 +59,34 @@ public struct LiveMerge<Record> {
     public var pending: Int { queues.indices.reduce(0) { $0 + queues[$1].count - heads[$1] } }
 
     /// The lowest watermark: every record at or before it can be released.
-    public var releasable: UInt64 { watermarks.min() ?? 0 }
+    @inlinable
+    public var releasable: UInt64 { marks.min() ?? 0 }
 
     /// A record read from `cpu` (after those read from it before).
+    @inlinable
     public mutating func append(cpu: Int, timestamp: UInt64, _ record: Record) {
         queues[cpu].append(Entry(timestamp: timestamp, record: record))
     }
 
     /// Everything `cpu` recorded up to `time` has been appended. Watermarks only move forward.
+    @inlinable
     public mutating func advance(cpu: Int, to time: UInt64) {
-        if time > watermarks[cpu] { watermarks[cpu] = time }
+        if time > marks[cpu] { marks[cpu] = time }
     }
 
     /// Hands over, in time order, every record at or before the lowest watermark.
+    @inlinable
     public mutating func release(_ body: (Record) throws -> Void) rethrows {
         try release(upTo: releasable, body)
     }
 
     /// Hands over every record left (the readers have ended: nothing older can arrive).
+    @inlinable
     public mutating func releaseAll(_ body: (Record) throws -> Void) rethrows {
         try release(upTo: .max, body)
     }
 
-    @usableFromInline
+    @inlinable
     mutating func release(upTo limit: UInt64, _ body: (Record) throws -> Void) rethrows {
         while let i = TimeOrder.first(count: queues.count, limit: limit, head: { i in
             heads[i] < queues[i].count ? (queues[i][heads[i]].timestamp, Int32(i)) : nil
