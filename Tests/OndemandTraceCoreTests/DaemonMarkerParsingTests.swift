@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import OndemandTraceCore
 
@@ -46,6 +47,8 @@ import Testing
             #expect(DaemonMarker(text: line)?.line == line || line.contains("+"))
         }
         #expect(DaemonMarker(text: "odt1 pickup read msg=4294967296 oid=1") == nil)
+        #expect(DaemonMarker(text: "odt1 pickup close msg=1 oid=-0")?.objectID == 0)  // as UInt32("-0")
+        #expect(DaemonMarker(text: "odt1 pickup close msg=1 oid=-1") == nil)
         #expect(DaemonMarker(text: "odt1  pickup  read msg=1  oid=2 ")?.objectID == 2)
         #expect(DaemonMarker(text: "odt1 pickup read msg=1 oid=2 len=18446744073709551616")?.length == nil)
     }
@@ -55,7 +58,7 @@ import Testing
         print("DaemonMarkerParsingTests: seed \(seed)")
         var rng = SplitMix(state: seed)
         let alphabet = Array(" =+-0123456789odt1msgfxlenrsaupickwdh\n".utf8)
-        for n in 0..<20_000 {
+        for n in 0..<(Int(ProcessInfo.processInfo.environment["MARKER_CASES"] ?? "") ?? 20_000) {
             var bytes = Array(Self.lines[Int(rng.next() % UInt64(Self.lines.count))].utf8)
             for _ in 0..<(1 + rng.next() % 3) {
                 let at = Int(rng.next() % UInt64(bytes.count + 1))

@@ -76,11 +76,11 @@ public struct DaemonMarker: Sendable, Equatable {
                             result: res, fault: fault)
     }
 
-    /// A decimal number with an optional sign (`-` only when `signed`), as Swift's integer
-    /// parsing reads it: (negative, magnitude); nil when empty, not a number or over UInt64.
-    static func decimal(_ v: UnsafeBufferPointer<UInt8>, signed: Bool = false) -> (negative: Bool, magnitude: UInt64)? {
+    /// A decimal number with an optional sign, as Swift's integer parsing reads it:
+    /// (negative, magnitude); nil when empty, not a number or over UInt64.
+    static func decimal(_ v: UnsafeBufferPointer<UInt8>) -> (negative: Bool, magnitude: UInt64)? {
         var i = 0, negative = false
-        if i < v.count, v[i] == UInt8(ascii: "+") || (signed && v[i] == UInt8(ascii: "-")) { negative = v[i] == UInt8(ascii: "-"); i += 1 }
+        if i < v.count, v[i] == UInt8(ascii: "+") || v[i] == UInt8(ascii: "-") { negative = v[i] == UInt8(ascii: "-"); i += 1 }
         guard i < v.count else { return nil }
         var n: UInt64 = 0
         while i < v.count {
@@ -96,11 +96,12 @@ public struct DaemonMarker: Sendable, Equatable {
     }
 
     static func unsigned<T: FixedWidthInteger & UnsignedInteger>(_ v: UnsafeBufferPointer<UInt8>) -> T? {
-        decimal(v).flatMap { T(exactly: $0.magnitude) }
+        // As `UInt32("-0")`: a minus sign is fine on zero.
+        decimal(v).flatMap { $0.negative && $0.magnitude != 0 ? nil : T(exactly: $0.magnitude) }
     }
 
     static func signed(_ v: UnsafeBufferPointer<UInt8>) -> Int64? {
-        guard let (negative, magnitude) = decimal(v, signed: true) else { return nil }
+        guard let (negative, magnitude) = decimal(v) else { return nil }
         if negative { return magnitude <= UInt64(Int64.max) + 1 ? Int64(truncatingIfNeeded: 0 &- magnitude) : nil }
         return Int64(exactly: magnitude)
     }
