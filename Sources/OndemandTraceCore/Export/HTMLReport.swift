@@ -134,7 +134,7 @@ public enum HTMLReport {
         var e = lowExp
         while e <= highExp {
             let yy = top + height - (e - lowExp) / max(1, highExp - lowExp) * height
-            svg += "<text x=\"\(Int(left - 6))\" y=\"\(Int(yy + 4))\" text-anchor=\"end\">\(shortMicros(UInt64(pow10(e))))</text>"
+            svg += "<text x=\"\(Int(left - 6))\" y=\"\(Int(yy + 4))\" text-anchor=\"end\">\(tickLabel(exponent: e))</text>"
             svg += "<line x1=\"\(Int(left))\" y1=\"\(fixed(yy, 1))\" x2=\"\(Int(width - 10))\" y2=\"\(fixed(yy, 1))\" stroke=\"#eef\"/>"
             e += 1
         }
@@ -196,7 +196,12 @@ public enum HTMLReport {
 
     static func fixed(_ d: Double, _ decimals: Int) -> String { JSONWriter.format(d, decimals: decimals) }
 
-    static func pow10(_ e: Double) -> Double { var v = 1.0; for _ in 0..<Int(max(0, e)) { v *= 10 }; return v }
+    /// The label of the axis tick at 10^`exponent` µs; exponents below 0 are sub-microsecond.
+    static func tickLabel(exponent e: Double) -> String {
+        let ns = (1000 * pow(10, e)).rounded()
+        if ns < 1000 { return "\(Int(ns))ns" }
+        return shortMicros(UInt64(ns / 1000))
+    }
 
     public static func escape(_ s: String) -> String {
         var out = ""

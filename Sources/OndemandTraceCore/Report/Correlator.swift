@@ -100,8 +100,6 @@ public final class Correlator {
         self.onAnomaly = onAnomaly
     }
 
-    public var outstandingReads: Int { states.reduce(0) { $0 + $1.reads.count } }
-
     /// The index of obj's state, created on first sight.
     @inline(__always)
     private func slot(_ obj: UInt32, _ timestamp: UInt64) -> Int {
