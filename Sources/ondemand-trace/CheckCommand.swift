@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OndemandTraceCore
+import TraceFiles
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -76,7 +77,7 @@ struct Check: ParsableCommand {
             return try RunFiguresJSON.figures(fromReportJSON: data, path: path)
         }
         let layouts = try formats.map { try TraceFileOptions.loadFormats($0) }
-        let (model, _) = try ReportBuilding.model(path: path, textFormats: layouts)
+        let (model, _) = try TraceReport.build(path: path, textFormats: layouts)
         return try RunFiguresJSON.figures(fromReportJSON: Data(ReportJSON.render(model).utf8), path: path)
     }
 }

@@ -102,11 +102,11 @@ struct Report: ParsableCommand {
             scatter?.add(request)
         } : nil
         let (model, summary) = try reportingInputErrors {
-            try ReportBuilding.model(path: input.path, textFormats: try input.textFormats(), filter: filter,
-                                     slowThreshold: minLatency.flatMap(Self.nanoseconds), observer: observer,
-                                     eventObserver: chrome != nil ? { event in
-                                         if filter.obj == nil || event.body.ondemandObj == filter.obj { chrome?.event(event) }
-                                     } : nil)
+            try TraceReport.build(path: input.path, textFormats: try input.textFormats(), filter: filter,
+                                  slowThreshold: minLatency.flatMap(Self.nanoseconds), requestObserver: observer,
+                                  eventObserver: chrome != nil ? { event in
+                                      if filter.obj == nil || event.body.ondemandObj == filter.obj { chrome?.event(event) }
+                                  } : nil)
         }
         switch format {
         case .csv:

@@ -262,7 +262,7 @@ struct Run: ParsableCommand {
     /// Writes the report file; returns its JSON.
     private func writeReport(from trace: String) throws -> String {
         let (model, _) = try reportingInputErrors {
-            try ReportBuilding.model(path: trace, textFormats: nil, requireOndemandEvents: false)
+            try TraceReport.build(path: trace, requireOndemandEvents: false)
         }
         let fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { fail("\(report): cannot write the report: \(describeErrno(errno))") }

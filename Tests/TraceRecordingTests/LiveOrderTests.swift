@@ -71,15 +71,7 @@ import TestSupport
     }
 
     static func report(_ path: String, records: Int) throws -> Totals {
-        let builder = ReportBuilder()
-        _ = try TraceInput.read(path: path, selection: .report) { item in
-            switch item {
-            case .event(let event): builder.consume(event)
-            case let .lost(cpu, count, timestamp): builder.noteLost(cpu: cpu, count: count, timestamp: timestamp)
-            }
-        }
-        let model = builder.finish(metadata: TraceMetadata(path: path, format: "trace.dat", formatDescription: "", kernelRelease: nil,
-                                                           clock: nil, recordsSeen: 0, eventsDelivered: 0, ondemandEvents: 0))
+        let (model, _) = try TraceReport.build(path: path)
         var totals = Totals()
         totals.reads = model.stats.reads.count
         totals.readsAnswered = model.stats.reads.matched
