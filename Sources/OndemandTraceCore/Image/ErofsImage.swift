@@ -76,6 +76,17 @@ public struct ErofsImage: Sendable {
                                 featureIncompat: Self.u32(bytes, sb + 80))
     }
 
+    /// The blobs' tags from the device table (`mkfs.erofs --blobdev` leaves them empty: the
+    /// mount's `-o device=` names the blob then), in device order (device k is index k - 1).
+    public var deviceTags: [String] {
+        let slotOffset = UInt64(Self.u16(bytes, Self.superblockOffset + 88)) * 128
+        return (0..<UInt64(superblock.extraDevices)).map { k in
+            let at = slotOffset + k * 128
+            guard at + 64 <= size else { return "" }
+            return String(decoding: bytes[Int(at)..<Int(at + 64)].prefix { $0 != 0 }, as: UTF8.self)
+        }
+    }
+
     // MARK: inodes
 
     struct Inode {
