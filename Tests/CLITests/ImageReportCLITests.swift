@@ -63,6 +63,21 @@ import TestSupport
         #expect(rows.count == 1 && rows[0].contains(" 19 ") && rows[0].contains(" 2097152 "))
     }
 
+    /// The HTML page draws the waterfall: a row per file in first-miss order, a bar per READ.
+    @Test func theHTMLWaterfallHasARowPerFile() throws {
+        let image = try Image()
+        let html = image.dir + "/report.html"
+        let result = try Run.odt("report", "--image", image.path, "--html", html, Self.plain)
+        #expect(result.status == 0, "\(result.stderr)")
+        let page = try Fixtures.text(html)
+        let section = try #require(page.range(of: "Files, in the order the readers first missed them")).upperBound
+        let waterfall = page[section...].prefix { _ in true }.components(separatedBy: "<h2>")[0]
+        let rows = waterfall.components(separatedBy: "data-file=\"").dropFirst().map { $0.prefix { $0 != "\"" } }
+        #expect(rows.count == 14 && rows.contains("sub/2m.bin") && rows.contains("(metadata)"))
+        let bars = waterfall.components(separatedBy: "<rect ").count - 1
+        #expect(bars >= 49, "at least one bar per READ (\(bars))")
+    }
+
     @Test func imagesThatDoNotFitAreOneLineExitTwo() throws {
         let image = try Image()
         let other = image.dir + "/other.bin"

@@ -28,7 +28,12 @@ public struct FileBlame: Sendable {
         public var totalWait: UInt64 = 0
         public var unanswered = 0
         public var readers: Set<ReportAccumulator.ReaderKey> = []
+        /// Each READ's issue and answer (nil: never answered), the first `FileBlame.spanLimit`:
+        /// the bars of the HTML waterfall.
+        public var spans: [(issued: UInt64, completed: UInt64?)] = []
     }
+
+    public static let spanLimit = 256
 
     public private(set) var rows: [ImageRangeMap.Owner: Row] = [:]
 
@@ -48,8 +53,14 @@ public struct FileBlame: Sendable {
                 row.unanswered += 1
             }
             row.readers.insert(.init(pid: r.pid, comm: r.comm ?? "?"))
+            if row.spans.count < Self.spanLimit { row.spans.append((r.issued, r.completed)) }
             rows[owner] = row
         }
+    }
+
+    /// In the order the readers first missed them (ties: the path): the picture of a start-up.
+    public var byFirstMiss: [Row] {
+        rows.values.sorted { ($0.firstMiss, $0.owner) < ($1.firstMiss, $1.owner) }
     }
 
     /// Most total wait first (ties: the path).
