@@ -104,16 +104,17 @@ struct Report: ParsableCommand {
                                   since: since.map { UInt64(($0 * 1e9).rounded()) },
                                   until: until.map { UInt64(($0 * 1e9).rounded()) })
         var stream = BufferedOutput()
-        if format == .csv { stream.line(ReportCSV.header) }
+        if format == .csv { stream.line(images.isEmpty ? ReportCSV.header : ReportCSV.headerWithPaths) }
         var chrome = format == .chrome ? ChromeTraceWriter { FileHandleWriter.write($0, fd: 1) } : nil
         var scatter = html != nil ? LatencyScatter() : nil
-        let csvRows = format == .csv
-        var reads: [RequestRecord] = []
+        // With --image, the requests wait for the end (objects are matched to images by then).
+        let csvRows = format == .csv && images.isEmpty
+        var requests: [RequestRecord] = []
         let observer: ((RequestRecord) -> Void)? = csvRows || chrome != nil || scatter != nil || !images.isEmpty ? { request in
             if csvRows { stream.line(ReportCSV.row(request)) }
             chrome?.request(request)
             scatter?.add(request)
-            if !images.isEmpty, request.kind == .read { reads.append(request) }
+            if !images.isEmpty { requests.append(request) }
         } : nil
         var (model, summary) = try reportingInputErrors {
             try TraceReport.build(path: input.path, textFormats: try input.textFormats(), filter: filter,
@@ -122,7 +123,18 @@ struct Report: ParsableCommand {
                                       if filter.obj == nil || event.body.ondemandObj == filter.obj { chrome?.event(event) }
                                   } : nil)
         }
-        if !images.isEmpty { model.files = try blame(reads, objects: model.objects) }
+        if !images.isEmpty {
+            let sources = try imageSources(objects: model.objects)
+            var blame = FileBlame()
+            for request in requests {
+                if let source = sources[request.obj] { blame.add(request, source: source) }
+                if format == .csv {
+                    let paths = sources[request.obj].map { FileBlame.owners(of: request, source: $0).map(\.description) } ?? []
+                    stream.line(ReportCSV.row(request, paths: paths))
+                }
+            }
+            model.files = blame
+        }
         switch format {
         case .csv:
             stream.flush()
@@ -156,17 +168,15 @@ struct Report: ParsableCommand {
 }
 
 extension Report {
-    /// The READs attributed to the files of the `--image` files behind their objects.
-    func blame(_ reads: [RequestRecord], objects: [Correlator.ObjectLifetime]) throws -> FileBlame {
+    /// The `--image` files, each tied to the object it backs.
+    func imageSources(objects: [Correlator.ObjectLifetime]) throws -> [UInt32: FileBlame.Source] {
         try reportingInputErrors {
             let loaded = try ImageFiles.load(images)
-            let byObject: [UInt32: FileBlame.Source]
-            do throws(ImageMatching.Failure) { byObject = try ImageMatching.match(objects: objects, sources: loaded.sources, forced: loaded.forced) } catch {
+            do throws(ImageMatching.Failure) {
+                return try ImageMatching.match(objects: objects, sources: loaded.sources, forced: loaded.forced)
+            } catch {
                 throw InputFailure(description: error.description)
             }
-            var blame = FileBlame()
-            for read in reads { if let source = byObject[read.obj] { blame.add(read, source: source) } }
-            return blame
         }
     }
 }

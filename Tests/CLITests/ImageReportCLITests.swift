@@ -63,6 +63,21 @@ import TestSupport
         #expect(rows.count == 1 && rows[0].contains(" 19 ") && rows[0].contains(" 2097152 "))
     }
 
+    /// CSV gains a `paths` column: the owners of each READ's range.
+    @Test func csvRowsNameThePathsOfEachRead() throws {
+        let image = try Image()
+        let result = try Run.odt("report", "--format", "csv", "--image", image.path, Self.plain)
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.first?.hasSuffix(",join,range_written,paths") == true)
+        let reads = lines.filter { $0.hasPrefix("read,") }
+        #expect(reads.count == 49)
+        let owners = Set(reads.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false).last!.split(separator: ";").map(String.init) })
+        #expect(owners.count == 14 && owners.contains("hello.txt") && owners.contains("(metadata)"))
+        let plain = try Run.odt("report", "--format", "csv", Self.plain)
+        #expect(!plain.stdout.hasPrefix(lines[0]), "without --image the columns stay as they were")
+    }
+
     /// The HTML page draws the waterfall: a row per file in first-miss order, a bar per READ.
     @Test func theHTMLWaterfallHasARowPerFile() throws {
         let image = try Image()

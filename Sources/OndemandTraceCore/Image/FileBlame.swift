@@ -39,6 +39,12 @@ public struct FileBlame: Sendable {
 
     public init() {}
 
+    /// The owners of a READ's range (files, `(metadata)`, `(unattributed)`), in order.
+    public static func owners(of r: RequestRecord, source: Source) -> [ImageRangeMap.Owner] {
+        guard r.kind == .read, let offset = r.offset, offset >= 0, let length = r.length else { return [] }
+        return source.map.owners(device: source.device, offset: UInt64(offset), length: length).map(\.owner)
+    }
+
     public mutating func add(_ r: RequestRecord, source: Source) {
         guard r.kind == .read, let offset = r.offset, offset >= 0, let length = r.length else { return }
         for (owner, bytes) in source.map.owners(device: source.device, offset: UInt64(offset), length: length) {

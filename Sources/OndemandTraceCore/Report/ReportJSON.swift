@@ -230,6 +230,14 @@ public enum ReportCSV {
                 r.join.rawValue, r.kind == .read ? String(r.rangeWritten) : ""].joined(separator: ",")
     }
 
+    /// With `report --image`: a last column, the files (and `(metadata)`, `(unattributed)`) a
+    /// READ's range covered, separated by `;`.
+    public static let headerWithPaths = header + ",paths"
+
+    public static func row(_ r: RequestRecord, paths: [String]) -> String {
+        row(r) + "," + quote(paths.joined(separator: ";"))
+    }
+
     /// RFC 4180 quoting when needed.
     static func quote(_ s: String) -> String {
         guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
