@@ -150,6 +150,38 @@ import TestSupport
         #expect(text.compressed && text.extents.isEmpty)
     }
 
+    /// A bootstrap and its blob, each its own object: a READ of the blob object is blamed on the
+    /// file whose chunk lies there; objects are told apart by the size their copen answered.
+    @Test func readsOfABlobObjectAreBlamedOnTheFileWhoseChunkItHolds() throws {
+        let w = try Workspace()
+        let (bootPath, blobPath) = try w.image("boot", ["--chunksize=4096"], blob: true)
+        let boot = try ErofsImage(bytes: Self.read(bootPath))
+        let blobSize = UInt64(try Self.read(try #require(blobPath)).count)
+        let sources = try ImageMatching.sources(images: [("boot.img", boot)], blobs: [("boot.blob", blobSize)])
+        #expect(sources.map(\.device) == [0, 1])
+        var bootObject = Correlator.ObjectLifetime(obj: 1, firstSeen: 0), blobObject = Correlator.ObjectLifetime(obj: 2, firstSeen: 0)
+        bootObject.size = Int64(boot.size)
+        blobObject.size = Int64(blobSize)
+        let matched = try ImageMatching.match(objects: [bootObject, blobObject], sources: sources, forced: [:])
+        #expect(matched[1]?.name == "boot.img" && matched[2]?.name == "boot.blob")
+
+        let f7 = try #require(try boot.entries().first { $0.path == "f7.bin" })
+        let chunk = try #require(f7.extents.first { $0.device == 1 && $0.logical == 8192 })
+        var blame = FileBlame()
+        let read = RequestRecord(kind: .read, obj: 2, msgID: 1, pid: 7, comm: "cat", offset: Int64(chunk.physical), length: 8192,
+                                 issued: 5_000, completed: 9_000, join: .marker)
+        blame.add(read, source: try #require(matched[2]))
+        let rows = blame.byWait
+        #expect(rows.first?.owner == .file("f7.bin") && rows.first?.bytesRequested ?? 0 >= 4096)
+        #expect(rows.first?.totalWait == 4_000 && rows.first?.readers.count == 1)
+        #expect(blame.prefetchList.first == "f7.bin")
+
+        // Same size, two candidates: an error naming both.
+        #expect { try ImageMatching.match(objects: [bootObject], sources: sources + [sources[0]], forced: [:]) } throws: {
+            "\($0)".contains("boot.img and boot.img") && "\($0)".contains("--image 1=FILE")
+        }
+    }
+
     // MARK: hostile images
 
     static func entryOffset(_ image: ErofsImage, _ path: String) throws -> UInt64 {
