@@ -89,19 +89,6 @@ extension Substring {
     }
 }
 
-/// Durations on the command line: `30` (seconds), `500ms`, `10s`, `2m`, `1h`.
-public enum DurationText {
-    public static func nanoseconds(_ text: String) -> UInt64? {
-        let units: [(String, Double)] = [("ms", 1e6), ("us", 1e3), ("s", 1e9), ("m", 60e9), ("h", 3600e9)]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            guard let value = Double(text.dropLast(suffix.count)), value > 0, value.isFinite else { return nil }
-            return UInt64(value * scale)
-        }
-        guard let value = Double(text), value > 0, value.isFinite else { return nil }
-        return UInt64(value * 1e9)
-    }
-}
-
 /// Instances this tool creates are named `ondemand-trace-<pid>`: a dead pid marks a stale one.
 public enum InstanceName {
     public static let prefix = "ondemand-trace-"

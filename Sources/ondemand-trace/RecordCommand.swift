@@ -64,10 +64,10 @@ struct Record: ParsableCommand {
     var command: [String] = []
 
     func validate() throws {
-        if let duration, DurationText.nanoseconds(duration) == nil {
+        if let duration, (DurationText.nanoseconds(duration, bare: .seconds) ?? 0) == 0 {
             throw ValidationError("--duration '\(duration)' is not a duration (e.g. 30, 500ms, 10s, 2m)")
         }
-        if DurationText.nanoseconds(interval) == nil {
+        if (DurationText.nanoseconds(interval, bare: .seconds) ?? 0) == 0 {
             throw ValidationError("--interval '\(interval)' is not a duration (e.g. 1, 500ms, 2s)")
         }
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
@@ -94,7 +94,8 @@ struct Record: ParsableCommand {
                    + (command.isEmpty ? "; Ctrl-C to stop" : ""))
         var out = BufferedOutput()
         let loop = RecordLoop(session: session, live: live,
-                              options: .init(duration: duration.flatMap(DurationText.nanoseconds), liveInterval: self.live ? DurationText.nanoseconds(interval) : nil,
+                              options: .init(duration: duration.flatMap { DurationText.nanoseconds($0, bare: .seconds) },
+                                             liveInterval: self.live ? DurationText.nanoseconds(interval, bare: .seconds) : nil,
                                              liveCount: count, command: command),
                               line: { out.line($0); out.flush() })
         let outcome = try failing { () throws(RecordingError) in try loop.run() }

@@ -89,15 +89,7 @@ struct Report: ParsableCommand {
     }
 
     /// `2ms` → 2_000_000; a bare number is milliseconds (as fileslower takes).
-    static func nanoseconds(_ text: String) -> UInt64? {
-        let units: [(String, Double)] = [("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9)]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            guard let v = Double(text.dropLast(suffix.count)), v >= 0 else { return nil }
-            return UInt64((v * scale).rounded())
-        }
-        guard let v = Double(text), v >= 0 else { return nil }
-        return UInt64((v * 1e6).rounded())
-    }
+    static func nanoseconds(_ text: String) -> UInt64? { DurationText.nanoseconds(text, bare: .milliseconds) }
 
     func run() throws {
         let filter = ReportFilter(obj: object, comm: comm, pid: pid,

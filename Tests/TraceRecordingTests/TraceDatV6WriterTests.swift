@@ -175,15 +175,6 @@ import TraceFiles
         #expect(EventSpec.defaults.map(\.description) == ["cachefiles", "ftrace:print"])
     }
 
-    @Test func durations() {
-        #expect(DurationText.nanoseconds("30") == 30_000_000_000)
-        #expect(DurationText.nanoseconds("500ms") == 500_000_000)
-        #expect(DurationText.nanoseconds("1.5s") == 1_500_000_000)
-        #expect(DurationText.nanoseconds("2m") == 120_000_000_000)
-        #expect(DurationText.nanoseconds("0") == nil)
-        #expect(DurationText.nanoseconds("soon") == nil)
-    }
-
     @Test func cpuStatsParse() {
         let text = "entries: 5\noverrun: 12\ncommit overrun: 1\nbytes: 400\noldest event ts:  1287.499364\nnow ts:  1290.1\ndropped events: 3\nread events: 7\n"
         let stats = CPUBufferStats.parse(cpu: 1, text: text)
