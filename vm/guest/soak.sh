@@ -15,16 +15,19 @@
 #                   stopped: K = minimal (the C daemon of vm/bench, if shipped) or quiet (ours,
 #                   no logging): "after three mounts served by another daemon"
 #   image=IMG       the chunked image's name (default soak)
+#   plant=N         last, one cycle whose daemon never answers its Nth READ (--fault
+#                   never-answer,nth=N; limit 8 s): a planted hang, which must be detected with
+#                   its evidence (the proof that the detector works; vm/check-soak asserts it)
 # Out: OUT/NAME/cycles.txt (one line per cycle: phase, cycle, result, ms), per phase the
 # daemon log (--log-requests), per cycle md5.txt, and for a hang OUT/NAME/PHASE/cC/hang/.
 share=/mnt/host
 bin=$share/bin/ondemand-trace
 tracing=/sys/kernel/tracing
 name=$1; shift
-cycles=20 threads=1,2,4 limit=60 mode=fresh prelude= img=soak
+cycles=20 threads=1,2,4 limit=60 mode=fresh prelude= img=soak plant=
 for kv in "$@"; do
     case $kv in
-        cycles=*|threads=*|limit=*|mode=*|prelude=*|image=*) eval "${kv%%=*}=\${kv#*=}" ;;
+        cycles=*|threads=*|limit=*|mode=*|prelude=*|image=*|plant=*) eval "${kv%%=*}=\${kv#*=}" ;;
         *) echo "soak: unknown argument $kv"; exit 2 ;;
     esac
 done
@@ -32,7 +35,7 @@ done
 out=$share/out/$name
 mkdir -p $out /tmp/soak-src
 : > $out/cycles.txt
-echo "== $name: soak cycles=$cycles threads=$threads limit=${limit}s mode=$mode prelude=${prelude:-none} image=$img"
+echo "== $name: soak cycles=$cycles threads=$threads limit=${limit}s mode=$mode prelude=${prelude:-none} plant=${plant:-none} image=$img"
 ln -f /tmp/blobs/$img-blob /tmp/soak-src/$img-blob
 # The expected checksums come from the host's tree (9p), not from the image.
 (cd $share/trees/$img && find . -type f | sed 's|^\./||' | sort > /tmp/soak-files && xargs md5sum < /tmp/soak-files | sort -k2) > /tmp/soak-expected.md5
@@ -41,10 +44,11 @@ while [ $i -lt 4 ]; do awk -v k=$i 'NR % 4 == k' /tmp/soak-files > /tmp/soak-lis
 
 uptime_ms() { read up _ < /proc/uptime; echo "${up%.*}${up#*.}0"; }
 
-# start_daemon KIND DIR TAG THREADS: our daemon with --log-requests (KIND ours), without logging
-# (quiet) or the C daemon (minimal); sets $dpid, waits until it is bound.
+# start_daemon KIND DIR TAG THREADS [OPTION...]: our daemon with --log-requests (KIND ours),
+# without logging (quiet) or the C daemon (minimal); sets $dpid, waits until it is bound.
 start_daemon() {
     kind=$1 ddir=$2 tag=$3 nthreads=$4
+    shift 4
     mkdir -p $ddir /cache/$tag
     rm -f /tmp/soak-ready
     case $kind in
@@ -52,7 +56,7 @@ start_daemon() {
         quiet) $bin daemon --cache-dir /cache/$tag --source-dir /tmp/soak-src --tag $tag --threads $nthreads \
             --log $ddir/daemon.log --ready-file /tmp/soak-ready 2> $ddir/daemon.err & ;;
         *) $bin daemon --cache-dir /cache/$tag --source-dir /tmp/soak-src --tag $tag --threads $nthreads \
-            --log-requests --warn-after 5s --log $ddir/daemon.log --ready-file /tmp/soak-ready 2> $ddir/daemon.err & ;;
+            --log-requests --log $ddir/daemon.log --ready-file /tmp/soak-ready "$@" 2> $ddir/daemon.err & ;;
     esac
     dpid=$!
     n=0
@@ -167,7 +171,7 @@ for t in $(echo $threads | tr ',' ' '); do
     if [ $mode = same ]; then
         c=1
         while [ $c -le $cycles ]; do
-            start_daemon ours $pdir/d$c $name-t$t-c$c $t
+            start_daemon ours $pdir/d$c $name-t$t-c$c $t --warn-after 5s
             pdir=$pdir/d$c
             cycle $pdir c$c $img; hung=$?
             pdir=$out/t$t
@@ -176,13 +180,22 @@ for t in $(echo $threads | tr ',' ' '); do
             c=$((c + 1))
         done
     else
-        start_daemon ours $pdir $name-t$t $t
+        start_daemon ours $pdir $name-t$t $t --warn-after 5s
         c=1
         while [ $c -le $cycles ]; do cycle $pdir c$c $img-t$t-c$c || break; c=$((c + 1)); done
         [ $c -gt $cycles ] && stop_daemon $pdir
         rm -rf /cache/$name-t$t
     fi
 done
+if [ -n "$plant" ]; then
+    pdir=$out/planted
+    echo > $tracing/instances/soak/trace
+    start_daemon ours $pdir $name-planted 2 --warn-after 1s --fault never-answer,nth=$plant
+    keep=$limit limit=8
+    cycle $pdir c1 $img-planted && stop_daemon $pdir
+    limit=$keep
+    rm -rf /cache/$name-planted
+fi
 echo 0 > $tracing/instances/soak/tracing_on
 rmdir $tracing/instances/soak
 echo $(( $(uptime_ms) - started )) > $out/soak.ms
