@@ -16,7 +16,7 @@
 #                   no logging): "after three mounts served by another daemon"
 #   image=IMG       the chunked image's name (default soak)
 #   plant=N         last, one cycle whose daemon never answers its Nth READ (--fault
-#                   never-answer,nth=N; limit 8 s): a planted hang, which must be detected with
+#                   never-answer,nth=N; limit 5 s): a planted hang, which must be detected with
 #                   its evidence (the proof that the detector works; vm/check-soak asserts it)
 # Out: OUT/NAME/cycles.txt (one line per cycle: phase, cycle, result, ms), per phase the
 # daemon log (--log-requests), per cycle md5.txt, and for a hang OUT/NAME/PHASE/cC/hang/.
@@ -191,7 +191,7 @@ if [ -n "$plant" ]; then
     pdir=$out/planted
     echo > $tracing/instances/soak/trace
     start_daemon ours $pdir $name-planted 2 --warn-after 1s --fault never-answer,nth=$plant
-    keep=$limit limit=8
+    keep=$limit limit=5
     cycle $pdir c1 $img-planted && stop_daemon $pdir
     limit=$keep
     rm -rf /cache/$name-planted
