@@ -11,9 +11,10 @@
 #   mode=fresh      one daemon per phase; each cycle mounts a new fsid (a new cache volume), so
 #                   every cycle reads cold through the same long-running daemon
 #   mode=same       each cycle: a new daemon on a fresh cache, the same fsid every time
-#   prelude=K:N     first, N mounts (4 readers each) served by another daemon process, then
+#   prelude=K:N[:same]  first, N mounts (4 readers each) served by another daemon process, then
 #                   stopped: K = minimal (the C daemon of vm/bench, if shipped) or quiet (ours,
-#                   no logging): "after three mounts served by another daemon"
+#                   no logging): "after three mounts served by another daemon"; with :same they
+#                   mount the fsid our first cycle mounts (mode=same: IMG), else IMG-preN
 #   image=IMG       the chunked image's name (default soak)
 #   plant=N         last, one cycle whose daemon never answers its Nth READ (--fault
 #                   never-answer,nth=N; limit 5 s): a planted hang, which must be detected with
@@ -155,11 +156,13 @@ started=$(uptime_ms)
 
 if [ -n "$prelude" ]; then
     kind=${prelude%%:*} count=${prelude#*:}
+    prefsid=
+    case $count in *:same) count=${count%:same}; [ $mode = same ] && prefsid=$img || prefsid=$img-t${threads%%,*}-c1 ;; esac
     [ $kind = minimal ] && [ ! -x $share/bin/minimal-daemon ] && kind=quiet
     pdir=$out/prelude
     start_daemon $kind $pdir $name-prelude 1
     k=1
-    while [ $k -le $count ]; do cycle $pdir c$k $img-pre$k || break; k=$((k + 1)); done
+    while [ $k -le $count ]; do cycle $pdir c$k ${prefsid:-$img-pre$k} || break; k=$((k + 1)); done
     stop_daemon $pdir
     rm -rf /cache/$name-prelude
 fi
