@@ -41,15 +41,18 @@ struct Daemon: ParsableCommand {
             is written as an 'odt1 ...' line (docs/markers.md) into the same ring buffer as the \
             kernel's cachefiles events.
 
-            Where is it stuck? (log lines: docs/daemon-log.md)
-              --log-requests     a line per stage of every request: picked-up, written (READ), \
-            done, with msg, oid, off, len, the worker thread and its tid, elapsed_us
-              --warn-after 2s    a 'request slow' line for each request in flight longer than \
-            2 s (once per request), then its remaining stages
-              kill -USR1 PID     'in-flight' lines: each request picked up and not answered \
-            (stage, age, the worker holding it), each worker's state (polling, waiting, \
-            serving msg=N) and whether the devnode has a request nobody picked up yet; a \
-            separate thread answers, so the dump comes even when every worker is blocked
+            Where is it stuck? (the log lines: docs/daemon-log.md)
+              --log-requests     a line per stage of every request (picked-up,
+                                 written, done): msg, oid, off, len, worker,
+                                 tid, elapsed_us
+              --warn-after 2s    a 'request slow' line for a request in flight
+                                 longer than 2 s, once; then its later stages
+              kill -USR1 PID     'in-flight' lines: the requests picked up and
+                                 not answered (stage, age, the worker holding
+                                 each), each worker's state, whether the
+                                 devnode offers a request nobody took; a
+                                 separate thread answers, even when every
+                                 worker is blocked
 
             Examples:
               mkfs.erofs blobs/img1 rootdir/
