@@ -33,10 +33,10 @@ import Testing
         #expect(write(fd, bytes, bytes.count) == bytes.count)
     }
 
-    /// Waits (up to 10 s) until the log holds a line containing `text`; returns the log.
+    /// Waits (up to 30 s) until the log holds a line containing `text`; returns the log.
     @discardableResult
     private func waitForLog(_ path: String, containing text: String) -> String {
-        for _ in 0..<1000 {
+        for _ in 0..<3000 {
             if let log = try? String(contentsOfFile: path, encoding: .utf8), log.contains(text) { return log }
             usleep(10_000)
         }
@@ -88,6 +88,9 @@ import Testing
         send(kernelSide, CachefilesMessage(msgID: 1, objectID: 1, request: .open(.init(
             volumeKey: Array("erofs,img".utf8) + [0], cookieKey: Array("img".utf8), fd: 5, flags: 0))))
         #expect(receive(kernelSide) == "copen 1,8192")
+        // The daemon logs the OPEN done just after its copen: wait for it, so the lines below
+        // come in one order (the kernel may send a READ as soon as it has the copen).
+        waitForLog(log, containing: "request done OPEN msg=1")
         send(kernelSide, CachefilesMessage(msgID: 2, objectID: 1, request: .read(.init(offset: 4096, length: 4096))))
         waitForLog(log, containing: "request done READ msg=2")
         send(kernelSide, CachefilesMessage(msgID: 3, objectID: 7, request: .read(.init(offset: 0, length: 4096))))
@@ -134,7 +137,7 @@ import Testing
         let slow = text.split(separator: "\n").filter { $0.contains("request slow") }
         #expect(slow.count == 1)
         let age = slow.first.flatMap { $0.firstMatch(of: #/age_us=(\d+)/#).map { Int($0.1)! } } ?? 0
-        #expect(age > 300_000 && age < 2_000_000, "age \(age)")
+        #expect(age > 300_000 && age < 5_000_000, "age \(age)")
         // The READ's bytes went into the "anonymous fd" at its offset.
         let written = try Data(contentsOf: URL(fileURLWithPath: dir + "/anon"))
         #expect(Array(written.suffix(from: 4096)) == Array(blob[4096..<8192]))
