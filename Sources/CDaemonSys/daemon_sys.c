@@ -1,4 +1,7 @@
+#define _GNU_SOURCE
 #include "daemon_sys.h"
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sys/ioctl.h>
 #include <linux/ioctl.h>
 
@@ -7,4 +10,8 @@
 
 int daemon_sys_read_complete(int fd, unsigned int msg_id) {
     return ioctl(fd, CACHEFILES_IOC_READ_COMPLETE, msg_id);
+}
+
+int daemon_sys_gettid(void) {
+    return (int)syscall(SYS_gettid);
 }

@@ -46,6 +46,8 @@ public final class CachefilesDevice: Sendable {
 
     deinit { close() }
 
+    public var isClosed: Bool { closed.load(ordering: .relaxed) }
+
     /// Closes the devnode: the kernel unbinds the cache and fails every request still pending
     /// (unless another process holds the devnode too). Once only.
     public func close() {

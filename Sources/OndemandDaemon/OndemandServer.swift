@@ -28,6 +28,10 @@ public final class OndemandServer: Sendable {
         /// What the `exit` fault does: end the process (the `daemon` command), or, embedded in
         /// another program (`run`), die as a daemon would: stop serving and close every fd.
         public var exitFaultEndsProcess = true
+        /// Log every request at each stage (picked up, written, done) with its duration.
+        public var logRequests = false
+        /// Log a request still in flight after this many nanoseconds, once per request.
+        public var warnAfter: UInt64?
 
         public init(cacheDirectory: String, sourceDirectory: String) {
             self.cacheDirectory = cacheDirectory
@@ -71,6 +75,13 @@ public final class OndemandServer: Sendable {
     let leader = Mutex<Void>(())
     let stopping = Atomic<Bool>(false)
     let signalled = Atomic<Bool>(false)
+    /// The requests in hand and what each worker does (`--log-requests`, SIGUSR1, `--warn-after`).
+    let tracker: Mutex<RequestTracker>
+    /// SIGUSR1 (the in-flight dump), read by the monitor thread only, so a dump comes even when
+    /// every worker is blocked in the kernel.
+    let dumpSignalFD: Int32
+    /// Written when serving ends, to stop the monitor thread.
+    let monitorStopFD: Int32
 
     /// Checks the directories, opens the devnode and binds (or restores); after this returns the
     /// kernel may send requests. SIGTERM and SIGINT are blocked here and handled by `serve()`.
@@ -103,6 +114,13 @@ public final class OndemandServer: Sendable {
         pthread_sigmask(SIG_BLOCK, &mask, nil)
         self.signalFD = signalfd(-1, &mask, Int32(SFD_CLOEXEC))
         self.wakeFD = eventfd(0, Int32(EFD_CLOEXEC))
+        var dumpMask = sigset_t()
+        sigemptyset(&dumpMask)
+        sigaddset(&dumpMask, SIGUSR1)
+        pthread_sigmask(SIG_BLOCK, &dumpMask, nil)
+        self.dumpSignalFD = signalfd(-1, &dumpMask, Int32(SFD_CLOEXEC | SFD_NONBLOCK))
+        self.monitorStopFD = eventfd(0, Int32(EFD_CLOEXEC))
+        self.tracker = Mutex(RequestTracker(logsEveryStage: configuration.logRequests))
 
         if configuration.restore {
             guard let inherited = configuration.inheritedDevnodeFD else {
@@ -135,6 +153,8 @@ public final class OndemandServer: Sendable {
         if sourceFD >= 0 { close(sourceFD) }
         if signalFD >= 0 { close(signalFD) }
         if wakeFD >= 0 { close(wakeFD) }
+        if dumpSignalFD >= 0 { close(dumpSignalFD) }
+        if monitorStopFD >= 0 { close(monitorStopFD) }
     }
 
     static func explainBindFailure(_ error: DaemonError, cacheDirectory: String) -> DaemonError {
@@ -152,22 +172,16 @@ public final class OndemandServer: Sendable {
 
     /// Serves until SIGTERM/SIGINT with `threads` workers, then returns what was served.
     public func serve() -> Totals {
+        let monitor = spawn("the monitor thread") { $0.monitorLoop() }
         var workers: [pthread_t] = []
-        for _ in 1..<configuration.threads {
-            let context = Unmanaged.passRetained(self).toOpaque()
-            var thread = pthread_t()
-            let rc = pthread_create(&thread, nil, { raw in
-                let server = Unmanaged<OndemandServer>.fromOpaque(raw!).takeRetainedValue()
-                server.workerLoop()
-                return nil
-            }, context)
-            if rc == 0 { workers.append(thread) } else {
-                Unmanaged<OndemandServer>.fromOpaque(context).release()
-                log("could not start a worker thread: \(describeErrno(rc))")
-            }
+        for index in stride(from: 2, through: configuration.threads, by: 1) {
+            if let thread = spawn("a worker thread", { $0.workerLoop(index: index) }) { workers.append(thread) }
         }
-        workerLoop()
+        workerLoop(index: 1)
         for thread in workers { pthread_join(thread, nil) }
+        var one: UInt64 = 1
+        _ = write(monitorStopFD, &one, 8)
+        if let monitor { pthread_join(monitor, nil) }
         if signalled.load(ordering: .relaxed) {
             // Nobody will answer now: let the kernel fail what is pending, so readers do not hang.
             device.close()
@@ -206,7 +220,79 @@ public final class OndemandServer: Sendable {
         return totals.withLock { $0 }
     }
 
-    private func workerLoop() {
+    /// Runs `body` on a new thread; nil (logged) when the thread could not start.
+    private func spawn(_ what: String, _ body: @escaping @Sendable (OndemandServer) -> Void) -> pthread_t? {
+        final class Start: Sendable {
+            let server: OndemandServer
+            let body: @Sendable (OndemandServer) -> Void
+            init(_ server: OndemandServer, _ body: @escaping @Sendable (OndemandServer) -> Void) { self.server = server; self.body = body }
+        }
+        let context = Unmanaged.passRetained(Start(self, body)).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { raw in
+            let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
+            start.body(start.server)
+            return nil
+        }, context)
+        guard rc == 0 else {
+            Unmanaged<Start>.fromOpaque(context).release()
+            log("could not start \(what): \(describeErrno(rc))")
+            return nil
+        }
+        return thread
+    }
+
+    /// Logs the lines a tracker update returns (outside the lock).
+    private func track(_ body: (inout RequestTracker) -> [String]) {
+        let lines = tracker.withLock { body(&$0) }
+        for line in lines { log(line) }
+    }
+
+    /// The monitor thread: the in-flight dump on SIGUSR1 and, with `--warn-after`, the requests
+    /// in flight too long. It never touches the devnode's requests, so it answers even when every
+    /// worker is stuck.
+    private func monitorLoop() {
+        let limit = configuration.warnAfter
+        let timeout = limit.map { Int32(RequestTracker.checkInterval(forThreshold: $0) / 1_000_000) } ?? -1
+        var fds = [pollfd(fd: dumpSignalFD, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: monitorStopFD, events: Int16(POLLIN), revents: 0)]
+        while true {
+            for i in fds.indices { fds[i].revents = 0 }
+            if poll(&fds, nfds_t(fds.count), timeout) < 0 {
+                if errno == EINTR { continue }
+                log("monitor: poll failed: \(describeErrno(errno)); no more SIGUSR1 dumps or warnings")
+                return
+            }
+            if fds[1].revents != 0 { return }
+            if fds[0].revents != 0 {
+                var info = signalfd_siginfo()
+                while read(dumpSignalFD, &info, MemoryLayout<signalfd_siginfo>.size) > 0 {}
+                let pending = devnodePending()
+                let now = monotonicNanoseconds()
+                track { $0.dump(now: now, devnodePending: pending) }
+            }
+            if let limit {
+                let now = monotonicNanoseconds()
+                track { $0.overdue(threshold: limit, now: now) }
+            }
+        }
+    }
+
+    /// Whether the kernel reports a request waiting to be read (poll with no wait); nil once the
+    /// devnode is closed.
+    private func devnodePending() -> Bool? {
+        guard !device.isClosed else { return nil }
+        var fd = pollfd(fd: device.fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&fd, 1, 0) >= 0 else { return nil }
+        return fd.revents & Int16(POLLIN) != 0
+    }
+
+    private struct WorkerID { var index: Int; var tid: Int32 }
+
+    private func workerLoop(index: Int) {
+        let me = WorkerID(index: index, tid: daemon_sys_gettid())
+        tracker.withLock { $0.workerStarted(index, tid: me.tid, now: monotonicNanoseconds()) }
+        defer { tracker.withLock { $0.worker(index, is: .stopped, now: monotonicNanoseconds()) } }
         let capacity = 1 << 16
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
         defer { buffer.deallocate() }
@@ -219,7 +305,7 @@ public final class OndemandServer: Sendable {
 
         while true {
             let message: CachefilesMessage
-            switch nextMessage(buffer) {
+            switch nextMessage(buffer, worker: index) {
             case .stop: return
             case .message(let m): message = m
             }
@@ -229,9 +315,9 @@ public final class OndemandServer: Sendable {
                 t.lastRequest = now
             }
             switch message.request {
-            case .open(let open): handleOpen(message, open)
-            case .read(let read): handleRead(message, read, data: dataBuffer)
-            case .close: handleClose(message)
+            case .open(let open): handleOpen(message, open, me, at: now)
+            case .read(let read): handleRead(message, read, data: dataBuffer, me, at: now)
+            case .close: handleClose(message, me, at: now)
             }
         }
     }
@@ -241,8 +327,10 @@ public final class OndemandServer: Sendable {
     /// Waits for the next request. One thread at a time polls and reads (leader/followers): the
     /// kernel wakes every poller of /dev/cachefiles for each request, and all but one would read
     /// nothing. The leader hands over as soon as it has a message, then serves it.
-    private func nextMessage(_ buffer: UnsafeMutableRawBufferPointer) -> Next {
-        leader.withLock { _ -> Next in
+    private func nextMessage(_ buffer: UnsafeMutableRawBufferPointer, worker: Int) -> Next {
+        tracker.withLock { $0.worker(worker, is: .waiting, now: monotonicNanoseconds()) }
+        return leader.withLock { _ -> Next in
+            tracker.withLock { $0.worker(worker, is: .polling, now: monotonicNanoseconds()) }
             var fds = [pollfd(fd: device.fd, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
@@ -278,9 +366,10 @@ public final class OndemandServer: Sendable {
 
     private func marker(_ m: DaemonMarker) { markers?.write(m) }
 
-    private func handleOpen(_ message: CachefilesMessage, _ open: CachefilesMessage.Open) {
+    private func handleOpen(_ message: CachefilesMessage, _ open: CachefilesMessage.Open, _ me: WorkerID, at pickup: UInt64) {
         let msg = message.msgID, oid = message.objectID
         let index = openCounter.add(1, ordering: .relaxed).newValue
+        track { $0.pickedUp(.init(kind: .open, msgID: msg, objectID: oid, fd: open.fd, pickedUpAt: pickup, worker: me.index, tid: me.tid)) }
         marker(DaemonMarker(.pickup, .open, msgID: msg, objectID: oid, fd: open.fd))
         let anonFD = Int32(bitPattern: open.fd)
 
@@ -297,6 +386,7 @@ public final class OndemandServer: Sendable {
             }
             close(anonFD)
             totals.withLock { $0.opens += 1; $0.openErrors += 1; if fault != nil { $0.faults += 1 } }
+            track { $0.done(msgID: msg, result: result, now: monotonicNanoseconds()) }
             marker(DaemonMarker(.done, .open, msgID: msg, objectID: oid, fd: open.fd, result: result))
         }
 
@@ -336,15 +426,20 @@ public final class OndemandServer: Sendable {
             _ = objects.withLock { $0.removeValue(forKey: oid) }
         }
         totals.withLock { $0.opens += 1 }
+        track { $0.done(msgID: msg, result: result, now: monotonicNanoseconds()) }
         marker(DaemonMarker(.done, .open, msgID: msg, objectID: oid, fd: open.fd, result: result))
     }
 
-    private func handleRead(_ message: CachefilesMessage, _ read: CachefilesMessage.Read, data: UnsafeMutableRawBufferPointer) {
+    private func handleRead(_ message: CachefilesMessage, _ read: CachefilesMessage.Read, data: UnsafeMutableRawBufferPointer,
+                            _ me: WorkerID, at pickup: UInt64) {
         let msg = message.msgID, oid = message.objectID
         let index = readCounter.add(1, ordering: .relaxed).newValue
+        track { $0.pickedUp(.init(kind: .read, msgID: msg, objectID: oid, offset: read.offset, length: read.length,
+                                  pickedUpAt: pickup, worker: me.index, tid: me.tid)) }
         marker(DaemonMarker(.pickup, .read, msgID: msg, objectID: oid, offset: read.offset, length: read.length))
         guard let object = objects.withLock({ $0[oid] }) else {
             log("READ msg=\(msg) oid=\(oid) off=\(read.offset) len=\(read.length): no open object \(oid); cannot answer")
+            track { $0.abandoned(msgID: msg, reason: "no-open-object", now: monotonicNanoseconds()) }
             return
         }
         let actions = configuration.faults.readActions(index: index)
@@ -361,6 +456,7 @@ public final class OndemandServer: Sendable {
                 _exit(3)
             }
             log("dying now, with requests unanswered: devnode and object fds closed, serving stopped")
+            track { $0.abandoned(msgID: msg, reason: "exit", now: monotonicNanoseconds()) }
             stopping.store(true, ordering: .relaxed)
             var one: UInt64 = 1
             _ = write(wakeFD, &one, 8)
@@ -377,17 +473,23 @@ public final class OndemandServer: Sendable {
                 log("READ msg=\(msg) oid=\(oid) off=\(read.offset) len=\(read.length): \(error)")
             }
             marker(DaemonMarker(.written, .read, msgID: msg, objectID: oid, offset: read.offset, length: read.length))
+            track { $0.written(msgID: msg, bytes: written, now: monotonicNanoseconds()) }
         } else {
             injected("no-data")
         }
         if actions.delayAfterWrite > 0 { injected("delay"); sleepNanoseconds(actions.delayAfterWrite) }
-        guard actions.answer else { injected("never-answer"); return }
+        guard actions.answer else {
+            injected("never-answer")
+            track { $0.abandoned(msgID: msg, reason: "never-answer", now: monotonicNanoseconds()) }
+            return
+        }
         var result: Int64 = 0
         if daemon_sys_read_complete(object.anonFD, msg) < 0 {
             result = -Int64(errno)
             log("READ msg=\(msg) oid=\(oid): CACHEFILES_IOC_READ_COMPLETE failed: \(describeErrno(errno))")
         }
         totals.withLock { $0.reads += 1; $0.readBytes += written }
+        track { $0.done(msgID: msg, result: result, now: monotonicNanoseconds()) }
         marker(DaemonMarker(.done, .read, msgID: msg, objectID: oid, result: result))
     }
 
@@ -417,12 +519,14 @@ public final class OndemandServer: Sendable {
         return .success(done)
     }
 
-    private func handleClose(_ message: CachefilesMessage) {
+    private func handleClose(_ message: CachefilesMessage, _ me: WorkerID, at pickup: UInt64) {
         let msg = message.msgID, oid = message.objectID
+        track { $0.pickedUp(.init(kind: .close, msgID: msg, objectID: oid, pickedUpAt: pickup, worker: me.index, tid: me.tid)) }
         marker(DaemonMarker(.pickup, .close, msgID: msg, objectID: oid))
         let object = objects.withLock { $0.removeValue(forKey: oid) }
         log("CLOSE msg=\(msg) oid=\(oid)" + (object == nil ? " (unknown object)" : " blob=\(object!.name)"))
         totals.withLock { $0.closes += 1 }
+        track { $0.done(msgID: msg, result: 0, now: monotonicNanoseconds()) }
         marker(DaemonMarker(.done, .close, msgID: msg, objectID: oid))
         // `object` goes out of scope here; its fds close once no READ still holds it.
     }

@@ -41,6 +41,19 @@ struct Daemon: ParsableCommand {
             is written as an 'odt1 ...' line (docs/markers.md) into the same ring buffer as the \
             kernel's cachefiles events.
 
+            Where is it stuck? (the log lines: docs/daemon-log.md)
+              --log-requests     a line per stage of every request (picked-up,
+                                 written, done): msg, oid, off, len, worker,
+                                 tid, elapsed_us
+              --warn-after 2s    a 'request slow' line for a request in flight
+                                 longer than 2 s, once; then its later stages
+              kill -USR1 PID     'in-flight' lines: the requests picked up and
+                                 not answered (stage, age, the worker holding
+                                 each), each worker's state, whether the
+                                 devnode offers a request nobody took; a
+                                 separate thread answers, even when every
+                                 worker is blocked
+
             Examples:
               mkfs.erofs blobs/img1 rootdir/
               ondemand-trace daemon --cache-dir /var/cache/od --source-dir blobs &
@@ -81,6 +94,12 @@ struct Daemon: ParsableCommand {
     @Option(help: ArgumentHelp("Use this inherited /dev/cachefiles fd (held open by a parent across daemon restarts) instead of opening the devnode.", valueName: "fd"))
     var devnodeFd: Int32?
 
+    @Flag(help: "Log every request at each stage (picked-up, written, done) with its ids, range, thread and duration.")
+    var logRequests = false
+
+    @Option(help: ArgumentHelp("Log a request still in flight after this long (e.g. 2s, 500ms), once per request.", valueName: "duration"))
+    var warnAfter: String?
+
     @Flag(help: "Failover: the inherited devnode (--devnode-fd) is already bound by a daemon that died; send 'restore' so the kernel re-sends its unanswered requests.")
     var restore = false
 
@@ -88,6 +107,16 @@ struct Daemon: ParsableCommand {
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if restore && devnodeFd == nil { throw ValidationError("--restore needs --devnode-fd: the devnode the previous daemon bound") }
         do { _ = try FaultPlan.parse(faults) } catch { throw ValidationError(error.description) }
+        _ = try Self.warnAfterNanoseconds(warnAfter)
+    }
+
+    /// `--warn-after 2s` → nanoseconds (shared with `run`).
+    static func warnAfterNanoseconds(_ text: String?) throws -> UInt64? {
+        guard let text else { return nil }
+        guard let ns = Duration.parseNanoseconds(text), ns > 0 else {
+            throw ValidationError("--warn-after '\(text)': expected a positive duration like 2s or 500ms")
+        }
+        return ns
     }
 
     func run() throws {
@@ -99,6 +128,8 @@ struct Daemon: ParsableCommand {
         configuration.devnode = devnode
         configuration.inheritedDevnodeFD = devnodeFd
         configuration.restore = restore
+        configuration.logRequests = logRequests
+        configuration.warnAfter = try Self.warnAfterNanoseconds(warnAfter)
         let server: OndemandServer
         do {
             let daemonLog = try log.map { path throws(DaemonError) in try DaemonLog(path: path) } ?? DaemonLog()

@@ -117,6 +117,12 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("The daemon's log (default: standard error).", valueName: "file"))
     var log: String?
 
+    @Flag(help: "The daemon logs every request at each stage (see `daemon --help`).")
+    var logRequests = false
+
+    @Option(help: ArgumentHelp("The daemon logs a request still in flight after this long, once per request.", valueName: "duration"))
+    var warnAfter: String?
+
     @Option(name: .customLong("buffer-size"), help: ArgumentHelp("Ring-buffer size per CPU, in KiB.", valueName: "KiB"))
     var bufferSizeKB = RecordingOptions.defaultBufferSizeKB
 
@@ -145,6 +151,7 @@ struct Run: ParsableCommand {
         do { _ = try FaultPlan.parse(daemonFaults) } catch { throw ValidationError(error.description) }
         if baseline == nil, !limits.isEmpty || allowDifferent { throw ValidationError("--max and --allow-different go with --baseline") }
         if baseline != nil { try RegressionGate.validate(limits: limits, alpha: alpha) }
+        _ = try Daemon.warnAfterNanoseconds(warnAfter)
         if let problem = BlobKeys.nameProblem(resolvedFsid) { throw ValidationError("fsid \"\(resolvedFsid)\": \(problem)") }
     }
 
@@ -163,12 +170,15 @@ struct Run: ParsableCommand {
         configuration.threads = effectiveThreads
         configuration.faults = try FaultPlan.parse(daemonFaults)
         configuration.exitFaultEndsProcess = false  // the recording and the report must survive it
+        configuration.logRequests = logRequests
+        configuration.warnAfter = try Daemon.warnAfterNanoseconds(warnAfter)
         let server: OndemandServer
         do {
             var signals = sigset_t()
             sigemptyset(&signals)
             sigaddset(&signals, SIGINT)
             sigaddset(&signals, SIGTERM)
+            sigaddset(&signals, SIGUSR1)  // the daemon's in-flight dump, not the default exit
             pthread_sigmask(SIG_BLOCK, &signals, nil)
             try session.start()
             configuration.markerPath = session.markerPath

@@ -32,6 +32,18 @@ private func scratchDirectory() throws -> String {
         #expect(result.stderr.contains("--fault delay=fast: \"fast\" is not a duration"))
     }
 
+    @Test func aBadWarnAfterIsAUsageErrorInDaemonAndRun() throws {
+        let dir = try scratchDirectory()
+        for bad in ["fast", "0s"] {
+            let daemon = try runTool(["daemon", "--cache-dir", dir + "/cache", "--source-dir", dir + "/blobs", "--warn-after", bad])
+            #expect(daemon.status == 64)
+            #expect(daemon.stderr.contains("--warn-after '\(bad)': expected a positive duration like 2s or 500ms"))
+            let run = try runTool(["run", "--image", dir + "/none", "--cache-dir", dir + "/cache", "--warn-after", bad, "--log-requests"])
+            #expect(run.status == 64)
+            #expect(run.stderr.contains("--warn-after '\(bad)': expected a positive duration"))
+        }
+    }
+
     @Test func aMissingSourceDirectoryIsOneLineAndStatus2() throws {
         let dir = try scratchDirectory()
         let result = try runTool(["daemon", "--cache-dir", dir + "/cache", "--source-dir", dir + "/nope"])

@@ -201,5 +201,6 @@ special_failover() {
 while read -r line; do
     case "$line" in ''|'#'*) continue ;; esac
     set -- $line
-    if [ "$2" = - ]; then name=$1 special=$3; shift 3; special_$special $name "$@"; else run_scenario "$@"; fi
+    if [ "$2" = - ] && [ -f $share/$3.sh ]; then n=$1 s=$3; shift 3; sh $share/$s.sh $n "$@"   # vm/guest/$3.sh NAME ARGS (the soak)
+    elif [ "$2" = - ]; then name=$1 special=$3; shift 3; special_$special $name "$@"; else run_scenario "$@"; fi
 done < $share/plan
