@@ -51,6 +51,14 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // libFuzzer target over the trace readers (scripts/fuzz); a corpus replayer otherwise.
         .executableTarget(name: "ondemand-trace-fuzz", dependencies: ["OndemandTraceCore", "TraceFiles"]),
+        // Synthetic trace.dat v6 files of on-demand traffic for benchmarks and fixtures (bench/).
+        .executableTarget(
+            name: "trace-dat-gen",
+            dependencies: [
+                "OndemandTraceCore", "TraceDatFormat",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(name: "OndemandTraceCoreTests", dependencies: ["OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "TraceDatFormatTests", dependencies: ["TraceDatFormat"]),
         .testTarget(name: "TraceFilesTests", dependencies: ["TraceFiles", "TraceDatFormat", "OndemandTraceCore", "TestSupport"]),
