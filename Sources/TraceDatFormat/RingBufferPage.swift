@@ -16,21 +16,23 @@
 /// the file walker's loop is the hot path of `report` and must specialize across the module.
 @frozen
 public struct RingBufferPage {
-    public static let timestampSize = 8
+    // The constants are inlinable computed properties, not `static let`s: another module would
+    // reach a `let` through an accessor call on every use, in the middle of the record loop.
+    @inlinable public static var timestampSize: Int { 8 }
     /// The size bits of `commit`. The kernel sets only the two flags above them; libtraceevent's
     /// kbuffer and libtracecmd (`COMMIT_MASK`) take 27 bits, and this project's files must decode
     /// as they decode them: a wider mask would call pages corrupt that they read, a narrower one
     /// would miss data they read. A sub-buffer is far smaller than 2^27 bytes either way.
-    public static let commitSizeMask: UInt64 = (1 << 27) - 1
-    public static let missedEventsFlag: UInt64 = 1 << 31
-    public static let missedCountStoredFlag: UInt64 = 1 << 30
-    public static let timeDeltaBits = 27
-    public static let timeDeltaMask: UInt64 = (1 << 27) - 1
+    @inlinable public static var commitSizeMask: UInt64 { (1 << 27) - 1 }
+    @inlinable public static var missedEventsFlag: UInt64 { 1 << 31 }
+    @inlinable public static var missedCountStoredFlag: UInt64 { 1 << 30 }
+    @inlinable public static var timeDeltaBits: Int { 27 }
+    @inlinable public static var timeDeltaMask: UInt64 { (1 << UInt64(timeDeltaBits)) - 1 }
     /// type_len values: data lengths in 4-byte words up to `maxDataTypeLen`, then the specials.
-    public static let maxDataTypeLen: UInt32 = 28
-    public static let paddingType: UInt32 = 29
-    public static let timeExtendType: UInt32 = 30
-    public static let timeStampType: UInt32 = 31
+    @inlinable public static var maxDataTypeLen: UInt32 { 28 }
+    @inlinable public static var paddingType: UInt32 { 29 }
+    @inlinable public static var timeExtendType: UInt32 { 30 }
+    @inlinable public static var timeStampType: UInt32 { 31 }
 
     @inlinable
     public static func headerSize(commitSize: Int) -> Int { timestampSize + commitSize }
@@ -133,7 +135,8 @@ public struct RingBufferPage {
         @inline(__always) @inlinable
         func u32(_ at: Int) -> UInt32 { bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self).littleEndian }
 
-        @inlinable
+        /// Always inlined: the file walker calls it for every record of a trace.
+        @inlinable @inline(__always)
         public mutating func next() throws(RingBufferPageError) -> Record? {
             while position < dataEnd {
                 let at = position
