@@ -10,7 +10,7 @@ import TraceDatFormat
 /// `tracefs_cpu_flush` at the end). Each page goes to its CPU's file as it is, and is decoded
 /// (`RingBufferPage`) to count its records and, live, to hand them on.
 final class CPUBufferDrain: @unchecked Sendable {
-    // Only the reader thread touches `streams` between start() and join(); the counters other
+    // Only the drain thread touches `streams` between start() and join(); the counters other
     // threads may read live in `progress`.
     struct Stream {
         let cpu: Int
@@ -78,8 +78,8 @@ final class CPUBufferDrain: @unchecked Sendable {
         let context = Unmanaged.passRetained(self)
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { raw in
-            let reader = Unmanaged<CPUBufferDrain>.fromOpaque(raw!).takeRetainedValue()
-            reader.run()
+            let drain = Unmanaged<CPUBufferDrain>.fromOpaque(raw!).takeRetainedValue()
+            drain.run()
             return nil
         }, context.toOpaque())
         guard rc == 0 else {
