@@ -25,16 +25,18 @@ let package = Package(
             name: "OndemandTraceCore",
             dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")]
         ),
+        // The trace.dat format, no I/O: ring-buffer pages (decoder, encoder), the v6 writer, the structure check.
+        .target(name: "TraceDatFormat"),
         // Reading trace files: trace.dat through libtracecmd, text from tracefs and trace-cmd report.
         .target(
             name: "TraceFiles",
             dependencies: [
-                "CTrace", "OndemandTraceCore",
+                "CTrace", "OndemandTraceCore", "TraceDatFormat",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         // Recording: a private tracefs instance read through libtracefs, written as trace.dat v6.
-        .target(name: "TraceRecording", dependencies: ["CTrace", "OndemandTraceCore"]),
+        .target(name: "TraceRecording", dependencies: ["CTrace", "OndemandTraceCore", "TraceDatFormat"]),
         // The cachefiles on-demand daemon: /dev/cachefiles, blobs, threads, trace markers.
         .target(name: "CDaemonSys"),
         .target(name: "OndemandDaemon", dependencies: ["OndemandTraceCore", "CDaemonSys"]),
@@ -49,10 +51,19 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // libFuzzer target over the trace readers (scripts/fuzz); a corpus replayer otherwise.
         .executableTarget(name: "ondemand-trace-fuzz", dependencies: ["OndemandTraceCore", "TraceFiles"]),
+        // Synthetic trace.dat v6 files of on-demand traffic for benchmarks and fixtures (bench/).
+        .executableTarget(
+            name: "trace-dat-gen",
+            dependencies: [
+                "OndemandTraceCore", "TraceDatFormat",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(name: "OndemandTraceCoreTests", dependencies: ["OndemandTraceCore", "TestSupport"]),
-        .testTarget(name: "TraceFilesTests", dependencies: ["TraceFiles", "OndemandTraceCore", "TestSupport"]),
+        .testTarget(name: "TraceDatFormatTests", dependencies: ["TraceDatFormat"]),
+        .testTarget(name: "TraceFilesTests", dependencies: ["TraceFiles", "TraceDatFormat", "OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "OndemandDaemonTests", dependencies: ["OndemandDaemon", "CDaemonSys"]),
         .testTarget(name: "CLITests", dependencies: ["OndemandTraceCore", "TestSupport"]),
-        .testTarget(name: "TraceRecordingTests", dependencies: ["TraceRecording", "TraceFiles", "OndemandTraceCore", "TestSupport"]),
+        .testTarget(name: "TraceRecordingTests", dependencies: ["TraceRecording", "TraceFiles", "TraceDatFormat", "OndemandTraceCore", "TestSupport"]),
     ]
 )

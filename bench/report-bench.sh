@@ -9,7 +9,8 @@
 #   SIZES="100000 2000000" RUNS=5 bench/report-bench.sh
 #   SIZES="100000 1000000 10000000" RUNS=1 bench/report-bench.sh   # issue 5's table (10^7: 1.9 GB)
 #
-# Generated traces go to $BENCH_DIR (default bench-out/, ignored by git) and are reused.
+# Generated traces (trace-dat-gen, Sources/trace-dat-gen) go to $BENCH_DIR (default bench-out/,
+# ignored by git) and are reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-bench-out}
@@ -21,7 +22,9 @@ for tool in gcc python3 trace-cmd pkg-config; do
 done
 
 swift build -c release --product ondemand-trace >/dev/null
+swift build -c release --product trace-dat-gen >/dev/null
 REPORT=$(swift build -c release --show-bin-path)/ondemand-trace
+GENERATE=$(swift build -c release --show-bin-path)/trace-dat-gen
 gcc -O2 -o "$BENCH_DIR/iterate-records" bench/iterate-records.c $(pkg-config --cflags --libs libtracecmd)
 
 # measure NAME CMD...: best wall seconds and largest peak RSS (KiB) over RUNS runs.
@@ -47,7 +50,7 @@ echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); bes
 printf '%-10s %10s  %-32s %9s %8s %12s %11s %9s\n' requests records tool "wall s" "CPU s" "records/s" "peak RSS" "vs report"
 for n in $SIZES; do
     trace="$BENCH_DIR/ondemand-$n.dat"
-    [ -s "$trace" ] || python3 bench/gen-trace-dat.py "$trace" --requests "$n" > "$trace.summary"
+    [ -s "$trace" ] || "$GENERATE" "$trace" --requests "$n" > "$trace.summary"
     records=$("$BENCH_DIR/iterate-records" "$trace" | cut -d' ' -f1)
     # The report must find every request (the generator's truth is in $trace.summary).
     answered=$("$REPORT" report --format json "$trace" | python3 -c 'import json,sys; r=json.load(sys.stdin)["reads"]; print(r["matched"], r["count"])')

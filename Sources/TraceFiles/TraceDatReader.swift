@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CTrace
 import OndemandTraceCore
+import TraceDatFormat
 
 /// Reads trace.dat (versions 6 and 7, compressed or not) through libtracecmd; fields are decoded
 /// with the layouts libtraceevent parsed from the file's own format files.
@@ -113,7 +114,7 @@ enum TraceDatReader {
     }
 
     /// `file`: the mapped file, for reading uncompressed ring-buffer pages directly (see
-    /// `RingBufferWalker`); nil, or a file the walker does not agree with libtracecmd on, is read
+    /// `TraceDatPageWalker`); nil, or a file the walker does not agree with libtracecmd on, is read
     /// through libtracecmd.
     static func read(path: String, structure: TraceDatStructure, file: MappedFile? = nil, selection: EventSelection,
                      _ body: (TraceItem) throws -> Void) throws -> ReadSummary {
@@ -142,7 +143,7 @@ enum TraceDatReader {
                         context.handle(data: r.data, timestamp: r.timestamp, cpu: r.cpu, missedEvents: r.missedEvents,
                                        offset: UInt64(r.offset))
                     }
-                } catch let error as RingBufferWalker.WalkError {
+                } catch let error as TraceDatPageWalker.WalkError {
                     throw TraceFileError(path: path, message: "CPU \(error.cpu): \(error.message)", byteOffset: UInt64(error.offset))
                 }
                 if let error = context.error { throw error }
@@ -166,12 +167,12 @@ extension TraceDatReader {
     /// little-endian, one buffer, and the same first record (time stamp) on every CPU — which also
     /// rules out time stamps libtracecmd would adjust (offsets, guest shifts, TSC conversion).
     static func directWalker(file: MappedFile, structure: TraceDatStructure, handle: OpaquePointer,
-                             tep: OpaquePointer) -> RingBufferWalker? {
+                             tep: OpaquePointer) -> TraceDatPageWalker? {
         guard structure.compression == "none", !structure.bigEndian, !tep_is_file_bigendian(tep),
               Set(structure.cpuData.map(\.cpu)).count == structure.cpuData.count else { return nil }
         let commitSize = Int(tep_get_header_page_size(tep))
         guard commitSize == 4 || commitSize == 8, tep_get_header_timestamp_size(tep) == 8 else { return nil }
-        let walker = RingBufferWalker(file: file.bytes,
+        let walker = TraceDatPageWalker(file: file.bytes,
                                       cpuData: structure.cpuData.map { ($0.cpu, Int($0.offset), Int($0.size)) },
                                       pageSize: structure.pageSize, commitSize: commitSize)
         guard let ours = try? walker.firstRecords() else { return nil }

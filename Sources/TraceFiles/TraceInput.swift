@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import OndemandTraceCore
+import TraceDatFormat
 import SystemPackage
 
 /// What the reader hands over, in trace order.

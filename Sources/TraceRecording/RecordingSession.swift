@@ -1,5 +1,6 @@
 import CTrace
 import Glibc
+import TraceDatFormat
 
 public struct RecordingOptions: Sendable {
     /// The trace.dat to write; written to a temporary file and renamed over this path on success.
@@ -70,7 +71,7 @@ public final class RecordingSession {
     public private(set) var instanceName: String
     public private(set) var staleInstancesRemoved: [String] = []
     private var instance: TracefsInstance?
-    private var reader: RingBufferReader?
+    private var reader: CPUBufferDrain?
     private var cpuFiles: [CPUDataFile] = []
     private var metadata: Metadata?
     private var started = false
@@ -135,7 +136,7 @@ public final class RecordingSession {
         if let subbuf = instance.read("buffer_subbuf_size_kb").flatMap({ Int($0.filter(\.isNumber)) }), subbuf * 1024 != pageSize {
             throw RecordingError("\(instance.directory): sub-buffer size is \(subbuf) KiB, not the page size; this recorder writes page-sized sub-buffers")
         }
-        var streams: [RingBufferReader.Stream] = []
+        var streams: [CPUBufferDrain.Stream] = []
         for cpu in 0..<cpus {
             let fd = instance.open("per_cpu/cpu\(cpu)/trace_pipe_raw", mode: O_RDONLY | O_NONBLOCK | O_CLOEXEC)
             if fd < 0 {
@@ -151,7 +152,7 @@ public final class RecordingSession {
             }
             streams.append(.init(cpu: cpu, fd: fd, tcpu: tcpu, file: cpuFiles[cpu]))
         }
-        let reader = try RingBufferReader(streams: streams, cpuCount: cpus, pageSize: pageSize, pollIntervalMS: options.pollIntervalMS,
+        let reader = try CPUBufferDrain(streams: streams, cpuCount: cpus, pageSize: pageSize, pollIntervalMS: options.pollIntervalMS,
                                           traceClock: options.clock,
                                           onRecords: options.onRecords)
         self.reader = reader

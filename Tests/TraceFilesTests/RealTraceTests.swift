@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Testing
 import OndemandTraceCore
+import TraceDatFormat
 import TestSupport
 @testable import TraceFiles
 

@@ -2,6 +2,7 @@ import CTrace
 import Foundation
 import Testing
 import OndemandTraceCore
+import TraceDatFormat
 import TestSupport
 @testable import TraceFiles
 @testable import TraceRecording
@@ -33,7 +34,7 @@ import TestSupport
         defer { tracecmd_close(handle) }
         let tep = try #require(tracecmd_get_tep(handle))
         let layouts = EventFormats.layouts(of: tep)
-        var walker = RingBufferWalker(file: file.bytes, cpuData: structure.cpuData.map { ($0.cpu, Int($0.offset), Int($0.size)) },
+        var walker = TraceDatPageWalker(file: file.bytes, cpuData: structure.cpuData.map { ($0.cpu, Int($0.offset), Int($0.size)) },
                                       pageSize: structure.pageSize, commitSize: Int(tep_get_header_page_size(tep)))
         let cpus = (structure.cpuData.map(\.cpu).max() ?? 0) + 1
         var perCPU = Array(repeating: [RawRecord](), count: cpus)

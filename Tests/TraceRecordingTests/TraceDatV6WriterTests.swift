@@ -1,5 +1,6 @@
 import Glibc
 import OndemandTraceCore
+import TraceDatFormat
 import Testing
 import TraceFiles
 @testable import TraceRecording

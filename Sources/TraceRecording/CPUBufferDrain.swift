@@ -2,26 +2,15 @@ import CTrace
 import Glibc
 import OndemandTraceCore
 import Synchronization
+import TraceDatFormat
 
-/// One ring-buffer record: the event's bytes (common header first) and its time.
-public struct RawRecord: Sendable {
-    public var cpu: Int32
-    public var timestamp: UInt64
-    public var bytes: [UInt8]
-    /// Events the ring buffer lost on this CPU just before this record: 0 none, -1 some (count
-    /// unknown), else the count — as the file readers report a page's missed events.
-    public var missedEvents: Int64
-
-    public init(cpu: Int32, timestamp: UInt64, bytes: [UInt8], missedEvents: Int64 = 0) {
-        (self.cpu, self.timestamp, self.bytes, self.missedEvents) = (cpu, timestamp, bytes, missedEvents)
-    }
-}
-
-/// Reads every CPU's `trace_pipe_raw` of an instance on a thread of its own: poll() wakes it when
-/// a buffer fills (buffer_percent) or after `pollInterval`, then every CPU is drained without
-/// blocking, page by page, through libtracefs (`tracefs_cpu_read`, `tracefs_cpu_flush` at the end).
-final class RingBufferReader: @unchecked Sendable {
-    // Only the reader thread touches `streams` between start() and join(); the counters other
+/// The recorder's drain thread: reads every CPU's `trace_pipe_raw` of an instance on a thread of
+/// its own: poll() wakes it when a buffer fills (buffer_percent) or after `pollInterval`, then
+/// every CPU is drained without blocking, page by page, through libtracefs (`tracefs_cpu_read`,
+/// `tracefs_cpu_flush` at the end). Each page goes to its CPU's file as it is, and is decoded
+/// (`RingBufferPage`) to count its records and, live, to hand them on.
+final class CPUBufferDrain: @unchecked Sendable {
+    // Only the drain thread touches `streams` between start() and join(); the counters other
     // threads may read live in `progress`.
     struct Stream {
         let cpu: Int
@@ -33,7 +22,7 @@ final class RingBufferReader: @unchecked Sendable {
     struct Progress: Sendable {
         var pages: [UInt64]
         var events: [UInt64]
-        /// Events the ring buffer reported lost between pages (kbuffer's missed-events count).
+        /// Events the ring buffer reported lost between pages (the pages' missed-events counts).
         var missed: [UInt64]
         /// Pages that said events were lost without saying how many.
         var missedUnknown: [UInt64]
@@ -52,7 +41,6 @@ final class RingBufferReader: @unchecked Sendable {
     private let wakeWrite: Int32
     let progress: Mutex<Progress>
     private var thread: pthread_t?
-    private let kbuf: OpaquePointer?
     /// Live mode: the newest time stamp read so far, and the records released by the last round.
     private var newestSeen: UInt64 = 0
     private var released: [RawRecord] = []
@@ -79,22 +67,19 @@ final class RingBufferReader: @unchecked Sendable {
         let n = cpuCount
         progress = Mutex(Progress(pages: Array(repeating: 0, count: n), events: Array(repeating: 0, count: n),
                                   missed: Array(repeating: 0, count: n), missedUnknown: Array(repeating: 0, count: n)))
-        kbuf = kbuffer_alloc(MemoryLayout<Int>.size == 8 ? KBUFFER_LSIZE_8 : KBUFFER_LSIZE_4,
-                             UInt32(1).littleEndian == 1 ? KBUFFER_ENDIAN_LITTLE : KBUFFER_ENDIAN_BIG)
     }
 
     deinit {
         close(wakeRead)
         close(wakeWrite)
-        if let kbuf { kbuffer_free(kbuf) }
     }
 
     func start() throws(RecordingError) {
         let context = Unmanaged.passRetained(self)
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { raw in
-            let reader = Unmanaged<RingBufferReader>.fromOpaque(raw!).takeRetainedValue()
-            reader.run()
+            let drain = Unmanaged<CPUBufferDrain>.fromOpaque(raw!).takeRetainedValue()
+            drain.run()
             return nil
         }, context.toOpaque())
         guard rc == 0 else {
@@ -154,7 +139,7 @@ final class RingBufferReader: @unchecked Sendable {
             }
             if n <= 0 { return }
             try stream.file.append(page: page, count: Int(n), pageSize: pageSize)
-            let (events, missed) = page.withUnsafeMutableBytes { count($0.baseAddress!, cpu: stream.cpu) }
+            let (events, missed) = page.withUnsafeBytes { count(UnsafeRawBufferPointer(rebasing: $0[..<Int(n)]), cpu: stream.cpu) }
             progress.withLock {
                 $0.pages[stream.cpu] += 1
                 $0.events[stream.cpu] += events
@@ -164,24 +149,23 @@ final class RingBufferReader: @unchecked Sendable {
     }
 
     /// Records in one page, and the events lost before it (-1: some, number unknown).
-    /// In live mode the records are also handed to `merge`.
-    private func count(_ page: UnsafeMutableRawPointer, cpu: Int) -> (UInt64, Int32) {
-        guard let kbuf, kbuffer_load_subbuffer(kbuf, page) == 0 else { return (0, 0) }
+    /// In live mode the records are also handed to `merge`, the page's missed events on its first.
+    /// A page that does not hold what it claims counts the records before the fault.
+    private func count(_ bytes: UnsafeRawBufferPointer, cpu: Int) -> (UInt64, Int64) {
+        // The kernel's commit word is a long; trace_pipe_raw hands out whole sub-buffers.
+        guard let page = try? RingBufferPage(bytes, commitSize: MemoryLayout<Int>.size, pageSize: pageSize) else { return (0, 0) }
         var events: UInt64 = 0
-        var ts: UInt64 = 0
-        let missed = kbuffer_missed_events(kbuf)
-        var record = kbuffer_read_event(kbuf, &ts)
-        while let data = record {
+        var records = page.records()
+        while let record = try? records.next() {
             if onRecords != nil {
-                let size = Int(kbuffer_event_size(kbuf))
-                merge.append(cpu: cpu, timestamp: ts, RawRecord(cpu: Int32(cpu), timestamp: ts, bytes: Array(UnsafeRawBufferPointer(start: data, count: size)),
-                                                                missedEvents: events == 0 ? Int64(missed) : 0))
+                let ts = record.timestamp
+                merge.append(cpu: cpu, timestamp: ts, RawRecord(cpu: Int32(cpu), timestamp: ts, bytes: Array(record.data),
+                                                                missedEvents: record.missedEvents))
                 newestSeen = max(newestSeen, ts)
             }
             events += 1
-            record = kbuffer_next_event(kbuf, &ts)
         }
-        return (events, missed)
+        return (events, page.missedEvents)
     }
 
     /// Releases the libtracefs readers and closes the `trace_pipe_raw` files (before the
@@ -192,35 +176,5 @@ final class RingBufferReader: @unchecked Sendable {
             close(stream.fd)
         }
         streams.removeAll()
-    }
-}
-
-/// How the live reader knows a CPU's watermark (the time up to which a drain has read everything
-/// the CPU recorded). For the clocks that are a POSIX clock (`mono`, the default, `mono_raw`,
-/// `boot`) it is that clock's time just before the drain, less a margin for an event whose time
-/// was taken but whose write was not yet committed when the page was read. For other clocks it
-/// is the newest time stamp already read from any CPU: a record with that time existed before the
-/// drain began. That lags while every CPU is idle; the final drain releases everything anyway.
-struct WatermarkClock {
-    let clock: clockid_t?
-    /// Events are written with preemption off, so a time stamp reaches the page within
-    /// microseconds; 10 ms is a wide margin that costs live lines nothing visible.
-    static let commitMarginNS: UInt64 = 10_000_000
-
-    init(traceClock: String) {
-        switch traceClock {
-        case "mono": clock = CLOCK_MONOTONIC
-        case "mono_raw": clock = CLOCK_MONOTONIC_RAW
-        case "boot": clock = CLOCK_BOOTTIME
-        default: clock = nil
-        }
-    }
-
-    func now(newestSeen: UInt64) -> UInt64 {
-        guard let clock else { return newestSeen }
-        var ts = timespec()
-        clock_gettime(clock, &ts)
-        let ns = UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-        return ns > Self.commitMarginNS ? ns - Self.commitMarginNS : 0
     }
 }

@@ -1,12 +1,13 @@
 import Foundation
 import Testing
 import OndemandTraceCore
+import TraceDatFormat
 @testable import TraceFiles
 
 /// The direct page reader must hand over exactly what libtracecmd does. The sample trace is
 /// zstd-compressed (read by libtracecmd only), so the test converts it to an uncompressed v6
 /// file with `trace-cmd convert` (scripts/install-deps installs trace-cmd) and reads that both ways.
-@Suite(.serialized) struct RingBufferWalkerTests {
+@Suite(.serialized) struct TraceDatPageWalkerTests {
     static let lostEvents = String(StarterTraceReportTests.samples.dropLast("SampleTraces/".count)) + "Tests/Fixtures/generated-lost-events.dat"
 
     static func uncompressedStarter() throws -> String { try uncompressed(StarterTraceReportTests.dat) }
@@ -79,7 +80,7 @@ import OndemandTraceCore
         defer { unlink(path) }
         let file = try MappedFile(path: path)
         let structure = try TraceDatStructure.parse(file.bytes, path: path)
-        var walker = RingBufferWalker(file: file.bytes, cpuData: structure.cpuData.map { ($0.cpu, Int($0.offset), Int($0.size)) },
+        var walker = TraceDatPageWalker(file: file.bytes, cpuData: structure.cpuData.map { ($0.cpu, Int($0.offset), Int($0.size)) },
                                       pageSize: structure.pageSize, commitSize: 8)
         var count = 0, last: UInt64 = 0, ordered = true
         try walker.forEach { r in

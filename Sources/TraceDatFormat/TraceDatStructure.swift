@@ -1,34 +1,33 @@
-import OndemandTraceCore
-
 /// A structural walk over a trace.dat file (versions 6 and 7, `man 5 trace-cmd.dat.v6/.v7`) that
 /// checks every size and offset against the file before libtracecmd sees it: libtracecmd trusts
 /// them, and a file cut inside the CPU data makes it read past the end.
-struct TraceDatStructure {
-    struct CPUData {
-        var cpu: Int
-        var offset: UInt64
-        var size: UInt64
+public struct TraceDatStructure {
+    public struct CPUData: Equatable, Sendable {
+        public var cpu: Int
+        public var offset: UInt64
+        public var size: UInt64
     }
 
-    var version: Int
-    var bigEndian: Bool
-    var longSize: Int
-    var pageSize: Int
-    var compression: String
-    var cpuData: [CPUData] = []
-    var kernelRelease: String?
-    var clock: String?
+    public var version: Int
+    public var bigEndian: Bool
+    public var longSize: Int
+    public var pageSize: Int
+    public var compression: String
+    public var cpuData: [CPUData] = []
+    public var kernelRelease: String?
+    public var clock: String?
     /// `per_cpu/cpuN/stats` text saved in the file (CPUSTAT options), by CPU order.
-    var cpuStats: [String] = []
+    public var cpuStats: [String] = []
     /// v7: the end of the furthest section seen, to check what follows it.
     var furthestSectionEnd = 0
     /// v7: the largest description-string id a section header names; the strings section must hold it.
     var largestStringID: UInt32?
+    /// Called with the offset up to which ring-buffer pages were checked, every 4 MiB of a CPU's
+    /// data, so that a caller with a mapped file can drop what was read (the check has no I/O).
+    var pagesChecked: ((_ upTo: Int) -> Void)?
 
-    static let magic: [UInt8] = [0x17, 0x08, 0x44] + Array("tracing".utf8)
-
-    static func looksLikeTraceDat(_ prefix: [UInt8]) -> Bool {
-        prefix.count >= 3 && Array(prefix.prefix(3)) == Array(magic.prefix(3))
+    public static func looksLikeTraceDat(_ prefix: [UInt8]) -> Bool {
+        TraceDatFileLayout.startsLikeTraceDat(prefix)
     }
 
     /// Reads fields from the mapped file with bounds checks; every failure names the offset.
@@ -36,20 +35,19 @@ struct TraceDatStructure {
         let bytes: UnsafeRawBufferPointer
         var offset: Int
         var bigEndian = false
-        let path: String
 
-        func fail(_ message: String, at: Int? = nil) -> TraceFileError {
-            TraceFileError(path: path, message: message, byteOffset: UInt64(at ?? offset))
+        func fail(_ message: String, at: Int? = nil) -> TraceDatFormatError {
+            TraceDatFormatError(message, byteOffset: UInt64(at ?? offset))
         }
 
-        mutating func skip(_ n: UInt64, what: String) throws(TraceFileError) {
+        mutating func skip(_ n: UInt64, what: String) throws(TraceDatFormatError) {
             guard n <= UInt64(bytes.count - offset) else {
                 throw fail("file ends inside \(what) (\(n) bytes announced, \(bytes.count - offset) left): truncated")
             }
             offset += Int(n)
         }
 
-        mutating func read(_ n: Int, what: String) throws(TraceFileError) -> UnsafeRawBufferPointer {
+        mutating func read(_ n: Int, what: String) throws(TraceDatFormatError) -> UnsafeRawBufferPointer {
             guard n <= bytes.count - offset else {
                 throw fail("file ends inside \(what): truncated")
             }
@@ -57,20 +55,20 @@ struct TraceDatStructure {
             return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)])
         }
 
-        mutating func u8(_ what: String) throws(TraceFileError) -> UInt8 { try read(1, what: what)[0] }
-        mutating func u16(_ what: String) throws(TraceFileError) -> UInt16 {
+        mutating func u8(_ what: String) throws(TraceDatFormatError) -> UInt8 { try read(1, what: what)[0] }
+        mutating func u16(_ what: String) throws(TraceDatFormatError) -> UInt16 {
             let v = try read(2, what: what).loadUnaligned(as: UInt16.self)
             return bigEndian ? v.byteSwapped : v
         }
-        mutating func u32(_ what: String) throws(TraceFileError) -> UInt32 {
+        mutating func u32(_ what: String) throws(TraceDatFormatError) -> UInt32 {
             let v = try read(4, what: what).loadUnaligned(as: UInt32.self)
             return bigEndian ? v.byteSwapped : v
         }
-        mutating func u64(_ what: String) throws(TraceFileError) -> UInt64 {
+        mutating func u64(_ what: String) throws(TraceDatFormatError) -> UInt64 {
             let v = try read(8, what: what).loadUnaligned(as: UInt64.self)
             return bigEndian ? v.byteSwapped : v
         }
-        mutating func cString(_ what: String, max: Int = 4096) throws(TraceFileError) -> String {
+        mutating func cString(_ what: String, max: Int = 4096) throws(TraceDatFormatError) -> String {
             let start = offset
             let limit = min(bytes.count, offset + max)
             var end = offset
@@ -79,21 +77,23 @@ struct TraceDatStructure {
             offset = end + 1
             return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
         }
-        mutating func expect(_ text: String, what: String) throws(TraceFileError) {
+        mutating func expect(_ label: [UInt8], what: String) throws(TraceDatFormatError) {
             let at = offset
-            let got = try read(text.utf8.count, what: what)
-            guard Array(got) == Array(text.utf8) else {
-                throw fail("expected \(what) \"\(text.filter { $0 != "\0" })\"", at: at)
+            let got = try read(label.count, what: what)
+            guard got.elementsEqual(label) else {
+                throw fail("expected \(what) \"\(String(decoding: label.filter { $0 != 0 }, as: UTF8.self))\"", at: at)
             }
         }
     }
 
-    static func parse(_ bytes: UnsafeRawBufferPointer, path: String) throws(TraceFileError) -> TraceDatStructure {
-        var c = Cursor(bytes: bytes, offset: 0, path: path)
-        guard bytes.count > 0 else { throw TraceFileError(path: path, message: "empty file") }
+    /// Checks `bytes`, a whole trace.dat, and returns what its header says.
+    public static func parse(_ bytes: UnsafeRawBufferPointer,
+                             pagesChecked: ((_ upTo: Int) -> Void)? = nil) throws(TraceDatFormatError) -> TraceDatStructure {
+        var c = Cursor(bytes: bytes, offset: 0)
+        guard bytes.count > 0 else { throw TraceDatFormatError("empty file") }
         let head = try c.read(min(10, bytes.count), what: "the magic number")
-        guard Array(head) == magic else {
-            throw TraceFileError(path: path, message: "not a trace.dat file (bad magic number)", byteOffset: 0)
+        guard head.elementsEqual(TraceDatFileLayout.magic) else {
+            throw TraceDatFormatError("not a trace.dat file (bad magic number)", byteOffset: 0)
         }
         let versionText = try c.cString("the file version", max: 8)
         guard let version = Int(versionText) else { throw c.fail("file version '\(versionText)' is not a number", at: 10) }
@@ -110,7 +110,7 @@ struct TraceDatStructure {
             throw c.fail("page size \(pageSize) is not a power of two between 1 KiB and 1 MiB", at: c.offset - 4)
         }
         var s = TraceDatStructure(version: version, bigEndian: c.bigEndian, longSize: longSize,
-                                  pageSize: pageSize, compression: "none")
+                                  pageSize: pageSize, compression: "none", pagesChecked: pagesChecked)
         if version == 6 {
             try s.walkVersion6(&c)
         } else {
@@ -121,10 +121,10 @@ struct TraceDatStructure {
 
     // MARK: version 6: one sequence of sections, then options, then the flyrecord CPU table.
 
-    mutating func walkVersion6(_ c: inout Cursor) throws(TraceFileError) {
-        try c.expect("header_page\0", what: "the header_page section")
+    mutating func walkVersion6(_ c: inout Cursor) throws(TraceDatFormatError) {
+        try c.expect(TraceDatFileLayout.headerPageLabel, what: "the header_page section")
         try c.skip(try c.u64("the header_page size"), what: "header_page")
-        try c.expect("header_event\0", what: "the header_event section")
+        try c.expect(TraceDatFileLayout.headerEventLabel, what: "the header_event section")
         try c.skip(try c.u64("the header_event size"), what: "header_event")
         try walkFormats(&c)
         try c.skip(UInt64(try c.u32("the kallsyms size")), what: "kallsyms")
@@ -132,22 +132,22 @@ struct TraceDatStructure {
         try c.skip(try c.u64("the saved cmdlines size"), what: "saved cmdlines")
         let cpus = Int(try c.u32("the CPU count"))
         guard cpus <= 8192 else { throw c.fail("CPU count \(cpus) is implausible", at: c.offset - 4) }
-        var label = String(decoding: try c.read(10, what: "the section label"), as: UTF8.self)
-        if label == "options  \0" {
+        var label = Array(try c.read(10, what: "the section label"))
+        if label == TraceDatFileLayout.optionsLabel {
             while true {
                 let id = try c.u16("an option id")
-                if id == 0 { break }
+                if id == TraceDatOptionID.done.rawValue { break }
                 let size = try c.u32("an option size")
                 let at = c.offset
                 try c.skip(UInt64(size), what: "option \(id)")
                 readOption(id: id, data: UnsafeRawBufferPointer(rebasing: c.bytes[at..<(at + Int(size))]), bigEndian: c.bigEndian)
             }
-            label = String(decoding: try c.read(10, what: "the section label"), as: UTF8.self)
+            label = Array(try c.read(10, what: "the section label"))
         }
-        if label == "latency  \0" {
+        if label == TraceDatFileLayout.latencyLabel {
             throw c.fail("this is a latency-tracer file (text), not flyrecord event data")
         }
-        guard label == "flyrecord\0" else { throw c.fail("expected \"flyrecord\" after the header sections", at: c.offset - 10) }
+        guard label == TraceDatFileLayout.flyrecordLabel else { throw c.fail("expected \"flyrecord\" after the header sections", at: c.offset - 10) }
         for cpu in 0..<cpus {
             let offset = try c.u64("CPU \(cpu)'s data offset")
             let size = try c.u64("CPU \(cpu)'s data size")
@@ -157,7 +157,7 @@ struct TraceDatStructure {
         try checkPages(c)
     }
 
-    mutating func walkFormats(_ c: inout Cursor) throws(TraceFileError) {
+    mutating func walkFormats(_ c: inout Cursor) throws(TraceDatFormatError) {
         let ftraceCount = try c.u32("the ftrace format count")
         for i in 0..<ftraceCount { try c.skip(try c.u64("ftrace format \(i)'s size"), what: "ftrace format \(i)") }
         let systems = try c.u32("the event system count")
@@ -168,35 +168,35 @@ struct TraceDatStructure {
         }
     }
 
-    func checkRange(_ offset: UInt64, _ size: UInt64, cpu: Int, _ c: Cursor) throws(TraceFileError) {
+    func checkRange(_ offset: UInt64, _ size: UInt64, cpu: Int, _ c: Cursor) throws(TraceDatFormatError) {
         let fileSize = UInt64(c.bytes.count)
         guard offset <= fileSize, size <= fileSize - offset else {
-            throw TraceFileError(path: c.path, message: "CPU \(cpu)'s data (\(size) bytes at offset \(offset)) runs past the end of the file (\(fileSize) bytes): truncated",
+            throw TraceDatFormatError("CPU \(cpu)'s data (\(size) bytes at offset \(offset)) runs past the end of the file (\(fileSize) bytes): truncated",
                                  byteOffset: min(offset, fileSize))
         }
     }
 
     /// Each ring-buffer page's commit (bytes used) must fit in the page, or kbuffer reads beyond it.
-    func checkPages(_ c: Cursor) throws(TraceFileError) {
-        let headerSize = 8 + longSize
+    func checkPages(_ c: Cursor) throws(TraceDatFormatError) {
+        let headerSize = RingBufferPage.headerSize(commitSize: longSize)
         for data in cpuData {
             var page = data.offset
             while page + UInt64(headerSize) <= data.offset + data.size {
-                var pc = Cursor(bytes: c.bytes, offset: Int(page) + 8, bigEndian: c.bigEndian, path: c.path)
+                var pc = Cursor(bytes: c.bytes, offset: Int(page) + RingBufferPage.timestampSize, bigEndian: c.bigEndian)
                 let raw = longSize == 8 ? try pc.u64("a page header") : UInt64(try pc.u32("a page header"))
-                let commit = raw & 0x0fff_ffff  // the top bits flag missed events
+                let commit = raw & RingBufferPage.commitSizeMask
                 guard commit <= UInt64(pageSize - headerSize) else {
-                    throw TraceFileError(path: c.path, message: "CPU \(data.cpu): ring-buffer page claims \(commit) bytes of data, more than a \(pageSize)-byte page holds: corrupt", byteOffset: page)
+                    throw TraceDatFormatError("CPU \(data.cpu): ring-buffer page claims \(commit) bytes of data, more than a \(pageSize)-byte page holds: corrupt", byteOffset: page)
                 }
                 page += UInt64(pageSize)
-                if (page - data.offset) % (4 << 20) == 0 { MappedFile.release(c.bytes, upTo: Int(page)) }
+                if (page - data.offset) % (4 << 20) == 0 { pagesChecked?(Int(page)) }
             }
         }
     }
 
     // MARK: version 7: sections found through chained OPTIONS sections.
 
-    mutating func walkVersion7(_ c: inout Cursor) throws(TraceFileError) {
+    mutating func walkVersion7(_ c: inout Cursor) throws(TraceDatFormatError) {
         compression = try c.cString("the compression name", max: 64)
         _ = try c.cString("the compression version", max: 64)
         var next = try c.u64("the first options offset")
@@ -207,7 +207,7 @@ struct TraceDatStructure {
             guard next < UInt64(c.bytes.count) else {
                 throw c.fail("options section at offset \(next) is past the end of the file (\(c.bytes.count) bytes): truncated", at: c.bytes.count)
             }
-            var s = Cursor(bytes: c.bytes, offset: Int(next), bigEndian: c.bigEndian, path: c.path)
+            var s = Cursor(bytes: c.bytes, offset: Int(next), bigEndian: c.bigEndian)
             let sectionID = try s.u16("an options section header")
             let flags = try s.u16("an options section header")
             noteStringID(try s.u32("an options section header"))
@@ -219,23 +219,23 @@ struct TraceDatStructure {
             next = 0
             if flags & 1 != 0 {
                 // A compressed options section: its sizes are checked; its content is libtracecmd's.
-                var z = Cursor(bytes: c.bytes, offset: start, bigEndian: c.bigEndian, path: c.path)
+                var z = Cursor(bytes: c.bytes, offset: start, bigEndian: c.bigEndian)
                 let compressed = try z.u32("a compression header")
                 _ = try z.u32("a compression header")
                 guard UInt64(compressed) + 8 <= size else { throw z.fail("compressed options larger than their section") }
                 sawDone = true
                 break
             }
-            var o = Cursor(bytes: UnsafeRawBufferPointer(rebasing: c.bytes[0..<(start + Int(size))]), offset: start, bigEndian: c.bigEndian, path: c.path)
+            var o = Cursor(bytes: UnsafeRawBufferPointer(rebasing: c.bytes[0..<(start + Int(size))]), offset: start, bigEndian: c.bigEndian)
             while o.offset < start + Int(size) {
                 let id = try o.u16("an option id")
                 let optionSize = try o.u32("an option size")
                 let at = o.offset
                 try o.skip(UInt64(optionSize), what: "option \(id)")
                 let data = UnsafeRawBufferPointer(rebasing: c.bytes[at..<(at + Int(optionSize))])
-                if id == 0 {
+                if id == TraceDatOptionID.done.rawValue {
                     guard optionSize == 8 else { throw o.fail("DONE option has size \(optionSize), not 8", at: at) }
-                    var d = Cursor(bytes: data, offset: 0, bigEndian: c.bigEndian, path: c.path)
+                    var d = Cursor(bytes: data, offset: 0, bigEndian: c.bigEndian)
                     next = try d.u64("the next options offset")
                     sawDone = true
                     break
@@ -248,10 +248,10 @@ struct TraceDatStructure {
         try checkTrailingSections(c)
     }
 
-    mutating func readOptionV7(id: UInt16, data: UnsafeRawBufferPointer, _ c: Cursor) throws(TraceFileError) {
+    mutating func readOptionV7(id: UInt16, data: UnsafeRawBufferPointer, _ c: Cursor) throws(TraceDatFormatError) {
         switch id {
-        case 3: // BUFFER: offset, name, clock, page size, cpu count, (cpu, offset, size)...
-            var b = Cursor(bytes: data, offset: 0, bigEndian: c.bigEndian, path: c.path)
+        case TraceDatOptionID.buffer.rawValue: // BUFFER: offset, name, clock, page size, cpu count, (cpu, offset, size)...
+            var b = Cursor(bytes: data, offset: 0, bigEndian: c.bigEndian)
             let sectionOffset = try b.u64("a BUFFER option")
             let name = try b.cString("a BUFFER option's instance name")
             let clock = try b.cString("a BUFFER option's clock")
@@ -269,11 +269,11 @@ struct TraceDatStructure {
                 furthestSectionEnd = max(furthestSectionEnd, Int(min(UInt64(c.bytes.count), offset + size + (compression == "none" ? 0 : 4))))
                 if name.isEmpty { cpuData.append(CPUData(cpu: cpu, offset: offset, size: size)) }
             }
-        case 16, 17, 18, 19, 20, 21:
+        case TraceDatOptionID.sectionOffsets:
             // Offsets of the metadata sections: each must hold at least its header.
-            var b = Cursor(bytes: data, offset: 0, bigEndian: c.bigEndian, path: c.path)
+            var b = Cursor(bytes: data, offset: 0, bigEndian: c.bigEndian)
             let offset = try b.u64("a section offset option")
-            var s = Cursor(bytes: c.bytes, offset: 0, bigEndian: c.bigEndian, path: c.path)
+            var s = Cursor(bytes: c.bytes, offset: 0, bigEndian: c.bigEndian)
             guard offset <= UInt64(c.bytes.count) else {
                 throw c.fail("section (option \(id)) at offset \(offset) is past the end of the file: truncated", at: c.bytes.count)
             }
@@ -290,28 +290,28 @@ struct TraceDatStructure {
     mutating func readOption(id: UInt16, data: UnsafeRawBufferPointer, bigEndian: Bool) {
         let text = { String(decoding: data.prefix { $0 != 0 }, as: UTF8.self) }
         switch id {
-        case 2: cpuStats.append(text())
-        case 4 where clock == nil:
+        case TraceDatOptionID.cpuStat.rawValue: cpuStats.append(text())
+        case TraceDatOptionID.traceClock.rawValue where clock == nil:
             // TRACECLOCK is the whole `trace_clock` file: "[local] global counter": the selected one is bracketed.
             let all = text()
             if let open = all.firstIndex(of: "["), let close = all[open...].firstIndex(of: "]") {
                 clock = String(all[all.index(after: open)..<close])
             }
-        case 5: kernelRelease = text().split(separator: " ").dropFirst(2).first.map(String.init)
+        case TraceDatOptionID.uname.rawValue: kernelRelease = text().split(separator: " ").dropFirst(2).first.map(String.init)
         default: break
         }
     }
 
     /// Sections no option points to (the strings section) follow the last one: each must be whole.
-    func checkTrailingSections(_ c: Cursor) throws(TraceFileError) {
-        var t = Cursor(bytes: c.bytes, offset: furthestSectionEnd, bigEndian: c.bigEndian, path: c.path)
+    func checkTrailingSections(_ c: Cursor) throws(TraceDatFormatError) {
+        var t = Cursor(bytes: c.bytes, offset: furthestSectionEnd, bigEndian: c.bigEndian)
         var stringBytes: UInt64 = 0
         while t.offset < c.bytes.count {
             let id = try t.u16("a section header")
             _ = try t.read(6, what: "a section header")
             let size = try t.u64("a section size")
             try t.skip(size, what: "the section at offset \(t.offset - 16)")
-            if id == 15 { stringBytes += size }
+            if id == TraceDatOptionID.strings.rawValue { stringBytes += size }
         }
         if let largestStringID, UInt64(largestStringID) >= stringBytes {
             throw c.fail("the strings section is missing or short (section headers name string \(largestStringID), it holds \(stringBytes) bytes): truncated", at: c.bytes.count)
@@ -323,13 +323,13 @@ struct TraceDatStructure {
     }
 
     /// Compressed CPU data is a chunk table; uncompressed data is ring-buffer pages.
-    func checkCPUDataV7(_ c: Cursor) throws(TraceFileError) {
+    func checkCPUDataV7(_ c: Cursor) throws(TraceDatFormatError) {
         guard compression != "none" else { return try checkPages(c) }
         for data in cpuData where data.size > 0 {
             // trace-cmd counts the chunks after the 4-byte chunk count in `size`.
             let end = min(UInt64(c.bytes.count), data.offset + data.size + 4)
             var z = Cursor(bytes: UnsafeRawBufferPointer(rebasing: c.bytes[0..<Int(end)]),
-                           offset: Int(data.offset), bigEndian: c.bigEndian, path: c.path)
+                           offset: Int(data.offset), bigEndian: c.bigEndian)
             let chunks = try z.u32("CPU \(data.cpu)'s chunk count")
             for i in 0..<chunks {
                 let compressed = try z.u32("CPU \(data.cpu) chunk \(i)'s header")

@@ -17,13 +17,7 @@ public struct TraceDatV6Header: Sendable, Equatable {
         }
     }
 
-    /// Option ids from trace-cmd's `enum tracecmd_option_id`.
-    public enum OptionID: UInt16, Sendable {
-        case date = 1
-        case cpuStat = 2
-        case traceClock = 4
-        case uname = 5
-    }
+    public typealias OptionID = TraceDatOptionID
 
     public struct Option: Sendable, Equatable {
         public var id: OptionID
@@ -75,20 +69,18 @@ public struct TraceDatV6Header: Sendable, Equatable {
         self.cpuDataSizes = cpuDataSizes
     }
 
-    public static let magic: [UInt8] = [0x17, 0x08, 0x44] + Array("tracing".utf8)
-
     /// The bytes before the CPU data, padded to a page boundary, and each CPU's data offset.
     public func encode() -> (bytes: [UInt8], cpuOffsets: [UInt64]) {
         var out = ByteWriter(bigEndian: bigEndian)
-        out.append(Self.magic)
+        out.append(TraceDatFileLayout.magic)
         out.append(Array("6".utf8) + [0])
         out.append([bigEndian ? 1 : 0, UInt8(longSize)])
         out.u32(UInt32(pageSize))
 
-        out.append(Array("header_page".utf8) + [0])
+        out.append(TraceDatFileLayout.headerPageLabel)
         out.u64(UInt64(headerPage.count))
         out.append(headerPage)
-        out.append(Array("header_event".utf8) + [0])
+        out.append(TraceDatFileLayout.headerEventLabel)
         out.u64(UInt64(headerEvent.count))
         out.append(headerEvent)
 
@@ -115,15 +107,15 @@ public struct TraceDatV6Header: Sendable, Equatable {
         out.append(savedCmdlines)
 
         out.u32(UInt32(cpuDataSizes.count))
-        out.append(Array("options  ".utf8) + [0])
+        out.append(TraceDatFileLayout.optionsLabel)
         for option in options {
             out.u16(option.id.rawValue)
             out.u32(UInt32(option.data.count))
             out.append(option.data)
         }
-        out.u16(0)
+        out.u16(TraceDatOptionID.done.rawValue)
 
-        out.append(Array("flyrecord".utf8) + [0])
+        out.append(TraceDatFileLayout.flyrecordLabel)
         let clock = Array(traceClock.utf8)
         let tableEnd = out.bytes.count + cpuDataSizes.count * 16 + 8 + clock.count
         let dataStart = Self.align(tableEnd, to: pageSize)
@@ -151,20 +143,5 @@ public struct TraceDatV6Header: Sendable, Equatable {
             next += size
         }
         return offsets
-    }
-}
-
-/// Appends numbers in the file's byte order.
-struct ByteWriter {
-    var bigEndian: Bool
-    var bytes: [UInt8] = []
-
-    mutating func append(_ data: [UInt8]) { bytes.append(contentsOf: data) }
-    mutating func u16(_ v: UInt16) { appendInteger(bigEndian ? v.bigEndian : v.littleEndian) }
-    mutating func u32(_ v: UInt32) { appendInteger(bigEndian ? v.bigEndian : v.littleEndian) }
-    mutating func u64(_ v: UInt64) { appendInteger(bigEndian ? v.bigEndian : v.littleEndian) }
-
-    private mutating func appendInteger<T: FixedWidthInteger>(_ v: T) {
-        withUnsafeBytes(of: v) { bytes.append(contentsOf: $0) }
     }
 }

@@ -1,0 +1,135 @@
+import OndemandTraceCore
+import TraceDatFormat
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads the records of an uncompressed trace.dat straight from its mapped ring-buffer pages, in
+/// time order across CPUs — what libtracecmd's iteration does, without a malloc'd record and a
+/// C callback per record (the report spends most of its time there otherwise).
+///
+/// Each page is decoded by `RingBufferPage` (TraceDatFormat), which owns the layout. The caller
+/// checks the walker against libtracecmd before trusting it (`TraceDatReader`): same first record
+/// per CPU, or libtracecmd is used.
+struct TraceDatPageWalker {
+    struct Record {
+        var timestamp: UInt64
+        var cpu: Int32
+        /// Record payload (the event's fields).
+        var data: UnsafeRawBufferPointer
+        /// Byte offset of the payload in the file.
+        var offset: Int
+        /// Events lost just before this record: 0 none, -1 some (count unknown).
+        var missedEvents: Int64
+    }
+
+    struct WalkError: Error {
+        var cpu: Int32
+        var offset: Int
+        var message: String
+    }
+
+    private struct Cursor {
+        var cpu: Int32
+        /// Offset of the page being read.
+        var page: Int
+        var end: Int
+        var records = RingBufferPage.Records.empty
+        var released: Int
+        var current: Record?
+    }
+
+    private let file: UnsafeRawBufferPointer
+    private let pageSize: Int
+    private let commitSize: Int
+    private var cursors: [Cursor]
+
+    /// Pages behind a cursor are given back to the kernel in chunks of this many bytes, so the
+    /// resident size does not grow with the trace.
+    static let releaseChunk = 4 << 20
+
+    /// `cpuData`: (cpu, offset, size) of each CPU's pages; `commitSize`: 4 or 8 (`header_page`).
+    init(file: UnsafeRawBufferPointer, cpuData: [(cpu: Int, offset: Int, size: Int)], pageSize: Int, commitSize: Int) {
+        self.file = file
+        self.pageSize = pageSize
+        self.commitSize = commitSize
+        cursors = cpuData.map { d in
+            // `page` starts one page early: the first `advance` moves onto the first page.
+            Cursor(cpu: Int32(d.cpu), page: d.offset - pageSize, end: d.offset + d.size, released: d.offset)
+        }
+    }
+
+    /// The first record of each CPU, without consuming anything (for the check against libtracecmd).
+    func firstRecords() throws(WalkError) -> [Int32: UInt64] {
+        var copy = self
+        var firsts: [Int32: UInt64] = [:]
+        for i in copy.cursors.indices {
+            try copy.advance(i)
+            if let record = copy.cursors[i].current { firsts[record.cpu] = record.timestamp }
+        }
+        return firsts
+    }
+
+    /// Calls `body` with every record in `TimeOrder` (ties: the lower CPU first, as libtracecmd).
+    /// `body` returns false to stop.
+    mutating func forEach(_ body: (Record) throws -> Bool) throws {
+        for i in cursors.indices { try advance(i) }
+        while let best = TimeOrder.first(count: cursors.count, head: { i in
+            cursors[i].current.map { ($0.timestamp, $0.cpu) }
+        }) {
+            guard try body(cursors[best].current!) else { return }
+            try advance(best)
+        }
+    }
+
+    /// Moves cursor `i` to its next data record (nil at the end of its pages).
+    private mutating func advance(_ i: Int) throws(WalkError) {
+        var c = cursors[i]
+        defer { cursors[i] = c }
+        c.current = nil
+        while true {
+            let next: RingBufferPage.Record?
+            do {
+                next = try c.records.next()
+            } catch {
+                throw WalkError(cpu: c.cpu, offset: c.page + error.offset, message: error.description)
+            }
+            if let r = next {
+                c.current = Record(timestamp: r.timestamp, cpu: c.cpu, data: r.data, offset: c.page + r.offset,
+                                   missedEvents: r.missedEvents)
+                return
+            }
+            guard try nextPage(&c) else { return }
+        }
+    }
+
+    /// Moves onto the next page with data; false at the end of the CPU's pages.
+    private func nextPage(_ c: inout Cursor) throws(WalkError) -> Bool {
+        let header = RingBufferPage.headerSize(commitSize: commitSize)
+        while true {
+            c.page += pageSize
+            guard c.page + header <= c.end else { c.records = .empty; return false }
+            if c.page - c.released >= Self.releaseChunk { release(&c) }
+            let bytes = UnsafeRawBufferPointer(rebasing: file[c.page..<min(c.page + pageSize, c.end)])
+            let page: RingBufferPage
+            do {
+                page = try RingBufferPage(bytes, commitSize: commitSize, pageSize: pageSize)
+            } catch {
+                throw WalkError(cpu: c.cpu, offset: c.page + error.offset, message: error.description)
+            }
+            guard page.dataSize > 0 else { continue }
+            c.records = page.records()
+            return true
+        }
+    }
+
+    /// Gives the pages already read back to the kernel (MADV_DONTNEED on a private read-only map).
+    private func release(_ c: inout Cursor) {
+        guard let base = file.baseAddress else { return }
+        let system = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let from = c.released / system * system
+        let to = c.page / system * system
+        if to > from { _ = madvise(UnsafeMutableRawPointer(mutating: base + from), to - from, MADV_DONTNEED) }
+        c.released = to
+    }
+}
