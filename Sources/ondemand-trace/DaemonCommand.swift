@@ -113,7 +113,7 @@ struct Daemon: ParsableCommand {
     /// `--warn-after 2s` → nanoseconds (shared with `run`).
     static func warnAfterNanoseconds(_ text: String?) throws -> UInt64? {
         guard let text else { return nil }
-        guard let ns = Duration.parseNanoseconds(text), ns > 0 else {
+        guard let ns = DurationText.nanoseconds(text, bare: nil), ns > 0 else {
             throw ValidationError("--warn-after '\(text)': expected a positive duration like 2s or 500ms")
         }
         return ns

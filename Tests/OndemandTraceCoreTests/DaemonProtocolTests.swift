@@ -139,13 +139,13 @@ import Testing
     }
 
     @Test func parsesDurations() {
-        #expect(Duration.parseNanoseconds("10ms") == 10_000_000)
-        #expect(Duration.parseNanoseconds("500us") == 500_000)
-        #expect(Duration.parseNanoseconds("1.5s") == 1_500_000_000)
-        #expect(Duration.parseNanoseconds("250ns") == 250)
-        #expect(Duration.parseNanoseconds("ms") == nil)
-        #expect(Duration.parseNanoseconds("-1ms") == nil)
-        #expect(Duration.parseNanoseconds("10") == nil)
+        #expect(DurationText.nanoseconds("10ms", bare: nil) == 10_000_000)
+        #expect(DurationText.nanoseconds("500us", bare: nil) == 500_000)
+        #expect(DurationText.nanoseconds("1.5s", bare: nil) == 1_500_000_000)
+        #expect(DurationText.nanoseconds("250ns", bare: nil) == 250)
+        #expect(DurationText.nanoseconds("ms", bare: nil) == nil)
+        #expect(DurationText.nanoseconds("-1ms", bare: nil) == nil)
+        #expect(DurationText.nanoseconds("10", bare: nil) == nil)
     }
 }
 

@@ -13,6 +13,8 @@ import OndemandTraceCore
         #expect(DurationText.nanoseconds("40ns", bare: .seconds) == 40)
         #expect(DurationText.nanoseconds("1h", bare: .seconds) == 3_600_000_000_000)
         #expect(DurationText.nanoseconds("0", bare: .seconds) == 0)
+        #expect(DurationText.nanoseconds("10ms", bare: nil) == 10_000_000)
+        #expect(DurationText.nanoseconds("10", bare: nil) == nil, "fault specs need a unit")
         for bad in ["soon", "", "-1s", "1e30s", "ms", "nan", "inf"] {
             #expect(DurationText.nanoseconds(bad, bare: .seconds) == nil, "\(bad)")
         }

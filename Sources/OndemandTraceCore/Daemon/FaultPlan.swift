@@ -189,30 +189,16 @@ extension FaultPlan.Fault {
     private static func parseDelay(_ text: String, seed: UInt64, in spec: String) throws(FaultSpecError) -> FaultPlan.Delay {
         let bounds = text.split(separator: "..", omittingEmptySubsequences: false)
         if bounds.count > 1 {
-            guard bounds.count == 2, let lo = Duration.parseNanoseconds(String(bounds[0])),
-                  let hi = Duration.parseNanoseconds(String(bounds[1])), lo <= hi else {
+            guard bounds.count == 2, let lo = DurationText.nanoseconds(String(bounds[0]), bare: nil),
+                  let hi = DurationText.nanoseconds(String(bounds[1]), bare: nil), lo <= hi else {
                 throw FaultSpecError(spec: spec, reason: "\"\(text)\" is not a range MIN..MAX of durations (e.g. 1ms..5ms)")
             }
             return .uniform(minNanoseconds: lo, maxNanoseconds: hi, seed: seed)
         }
-        guard let ns = Duration.parseNanoseconds(text) else {
+        guard let ns = DurationText.nanoseconds(text, bare: nil) else {
             throw FaultSpecError(spec: spec, reason: "\"\(text)\" is not a duration (e.g. 10ms, 500us, 1s)")
         }
         return .fixed(nanoseconds: ns)
-    }
-}
-
-extension Duration {
-    /// `10ms`, `500us`, `2s`, `100ns` → nanoseconds; nil when malformed.
-    public static func parseNanoseconds(_ text: String) -> UInt64? {
-        let units: [(String, UInt64)] = [("ns", 1), ("us", 1_000), ("ms", 1_000_000), ("s", 1_000_000_000)]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            let number = text.dropLast(suffix.count)
-            if suffix == "s", number.last.map({ !$0.isNumber && $0 != "." }) == true { continue }
-            guard let value = Double(number), value >= 0, value.isFinite else { return nil }
-            return UInt64((value * Double(scale)).rounded())
-        }
-        return nil
     }
 }
 
