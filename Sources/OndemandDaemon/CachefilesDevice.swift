@@ -86,6 +86,6 @@ public struct DaemonError: Error, CustomStringConvertible, Sendable {
 
 /// `EIO (Input/output error)`.
 public func describeErrno(_ e: Int32) -> String {
-    let name = Errno.names.first(where: { $0.value == e })?.key ?? "errno \(e)"
+    let name = ErrnoName.names.first(where: { $0.value == e })?.key ?? "errno \(e)"
     return "\(name) (\(String(cString: strerror(e))))"
 }

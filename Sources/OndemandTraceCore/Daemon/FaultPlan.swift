@@ -168,7 +168,7 @@ extension FaultPlan.Fault {
         case "exit": kind = .exit
         case "open-error":
             guard let value else { throw FaultSpecError(spec: spec, reason: "open-error needs an errno, e.g. open-error=EIO") }
-            guard let errno = Errno.parse(value) else {
+            guard let errno = ErrnoName.parse(value) else {
                 throw FaultSpecError(spec: spec, reason: "\"\(value)\" is not an errno name (EIO, ENOENT, ...) or a positive number")
             }
             kind = .openError(errno: errno)
@@ -206,19 +206,4 @@ public struct FaultSpecError: Error, Equatable, CustomStringConvertible {
     public var spec: String
     public var reason: String
     public var description: String { "--fault \(spec): \(reason)" }
-}
-
-/// The errno names a fault may use.
-public enum Errno {
-    public static let names: [String: Int32] = [
-        "EPERM": 1, "ENOENT": 2, "EIO": 5, "ENXIO": 6, "EAGAIN": 11, "ENOMEM": 12, "EACCES": 13,
-        "EBUSY": 16, "ENODEV": 19, "EINVAL": 22, "ENOSPC": 28, "EROFS": 30, "ENAMETOOLONG": 36,
-        "ENODATA": 61, "EOPNOTSUPP": 95, "ENOBUFS": 105, "ETIMEDOUT": 110,
-    ]
-
-    public static func parse(_ text: String) -> Int32? {
-        if let n = names[text.uppercased()] { return n }
-        if let n = Int32(text), n > 0, n < 4096 { return n }
-        return nil
-    }
 }
