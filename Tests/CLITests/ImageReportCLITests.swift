@@ -113,7 +113,3 @@ import TestSupport
         #expect(try Run.odt("report", "--files", Self.plain).status != 0)
     }
 }
-
-extension Run {
-    static func odt(_ arguments: [String]) throws -> ProcessResult { try program(binary, arguments) }
-}

@@ -38,42 +38,6 @@ public enum Fixtures {
     }
 }
 
-/// Runs a program and captures its output and exit status.
-public struct ProcessResult: Sendable {
-    public var status: Int32
-    public var stdout: String
-    public var stderr: String
-}
-
-public enum Run {
-    /// The built `ondemand-trace` binary next to the test bundle.
-    public static var binary: String { Fixtures.repo + "/.build/debug/ondemand-trace" }
-
-    public static func program(_ path: String, _ arguments: [String], stdin: String? = nil) throws -> ProcessResult {
-        let dir = "/tmp/odt-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        mkdir(dir, 0o700)
-        defer {
-            for f in ["out", "err", "in"] { unlink(dir + "/" + f) }
-            rmdir(dir)
-        }
-        if let stdin {
-            let f = fopen(dir + "/in", "w")
-            fputs(stdin, f)
-            fclose(f)
-        }
-        let quoted = ([path] + arguments).map { "'" + $0.replacingAll("'", with: "'\\''") + "'" }.joined(separator: " ")
-        let command = "\(quoted) <\(stdin == nil ? "/dev/null" : dir + "/in") >\(dir)/out 2>\(dir)/err"
-        let raw = system(command)
-        let status: Int32 = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
-        return ProcessResult(status: status, stdout: (try? Fixtures.text(dir + "/out")) ?? "",
-                             stderr: (try? Fixtures.text(dir + "/err")) ?? "")
-    }
-
-    public static func odt(_ arguments: String..., stdin: String? = nil) throws -> ProcessResult {
-        try program(binary, arguments, stdin: stdin)
-    }
-}
-
 extension String {
     public func replacingAll(_ target: String, with replacement: String) -> String {
         split(separator: Substring(target), omittingEmptySubsequences: false).joined(separator: replacement)

@@ -51,7 +51,7 @@ import TestSupport
     }
 
     @Test func agreesWithTraceCmdReport() throws {
-        let dir = try TempDir()
+        let dir = try TemporaryDirectory("real")
         let reportText = dir.path + "/report.txt"
         let result = try Run.program("/bin/sh", ["-c", "trace-cmd report -i '\(Self.starter)/trace.dat' > '\(reportText)' 2>/dev/null"])
         try #require(result.status == 0, "trace-cmd report failed: \(result.stderr)")
@@ -68,16 +68,12 @@ import TestSupport
     }
 
     /// The starter trace as file version 6, uncompressed, by `trace-cmd convert`, in `dir`.
-    static func version6(in dir: TempDir) throws -> String {
-        let v6 = dir.path + "/v6.dat"
-        let result = try Run.program("trace-cmd", ["convert", "--file-version", "6", "--compression", "none",
-                                                    "-i", starter + "/trace.dat", "-o", v6])
-        try #require(result.status == 0, "trace-cmd convert failed: \(result.stderr)")
-        return v6
+    static func version6(in dir: TemporaryDirectory) throws -> String {
+        try Fixtures.version6(of: starter + "/trace.dat", in: dir)
     }
 
     @Test func version6ConversionDecodesTheSame() throws {
-        let dir = try TempDir()
+        let dir = try TemporaryDirectory("real")
         let v6 = try Self.version6(in: dir)
         let original = try Self.events(Self.starter + "/trace.dat", selection: .all)
         let converted = try Self.events(v6, selection: .all)
@@ -107,7 +103,7 @@ import TestSupport
 
     @Test func truncatedVersion7AtManyOffsets() throws {
         let original = try Fixtures.bytes(RealTraceTests.starter + "/trace.dat")
-        let dir = try TempDir()
+        let dir = try TemporaryDirectory("real")
         let path = dir.path + "/cut.dat"
         var offsets = Array(stride(from: 0, to: original.count, by: 211))
         offsets += Array((original.count - 400)..<original.count)
@@ -118,7 +114,7 @@ import TestSupport
     }
 
     @Test func truncatedVersion6AtManyOffsets() throws {
-        let dir = try TempDir()
+        let dir = try TemporaryDirectory("real")
         let v6 = try RealTraceTests.version6(in: dir)
         let original = try Fixtures.bytes(v6)
         try #require(original.count > 100_000)
@@ -133,7 +129,7 @@ import TestSupport
     }
 
     @Test func corruptPageHeaderInVersion6() throws {
-        let dir = try TempDir()
+        let dir = try TemporaryDirectory("real")
         let v6 = try RealTraceTests.version6(in: dir)
         var bytes = try Fixtures.bytes(v6)
         let structure = try bytes.withUnsafeBytes { try TraceDatStructure.parse($0, path: v6) }
@@ -147,7 +143,7 @@ import TestSupport
     /// Found by scripts/fuzz: a corrupt ftrace format size makes libtraceevent's parser
     /// dereference NULL. The metadata probe in a child process turns that into an error.
     @Test func formatThatCrashesLibtraceeventIsAnError() throws {
-        let dir = try TempDir()
+        let dir = try TemporaryDirectory("real")
         let v6 = try RealTraceTests.version6(in: dir)
         var bytes = try Fixtures.bytes(v6)
         let patch: [(offset: Int, old: UInt8, new: UInt8)] = [
@@ -163,7 +159,7 @@ import TestSupport
     }
 
     @Test func randomBytesAndEmptyFiles() throws {
-        let dir = try TempDir()
+        let dir = try TemporaryDirectory("real")
         let path = dir.path + "/random.bin"
         var generator = SystemRandomNumberGenerator()
         for size in [1, 2, 9, 10, 64, 4096, 100_000] {
@@ -184,7 +180,7 @@ import TestSupport
     }
 
     @Test func garbageTextIsSkippedAndCounted() throws {
-        let dir = try TempDir()
+        let dir = try TemporaryDirectory("real")
         let path = dir.path + "/mixed.txt"
         let good = "  mount-119 [001] ..... 4.409061: cachefiles_ondemand_read: o=00000001 mid=0 oid=0 s=0 l=1000"
         try Fixtures.write(Array("garbage\n\(good)\n\u{7f}more garbage\nCPU:1 [LOST 3 EVENTS]\n".utf8), to: path)
@@ -204,16 +200,6 @@ import TestSupport
 }
 
 /// A directory under /tmp removed when the value goes away.
-final class TempDir {
-    let path: String
-    init() throws {
-        var template = Array("/tmp/odt-XXXXXX".utf8CString)
-        guard let p = mkdtemp(&template) else { throw Fixtures.Failure(description: "mkdtemp failed") }
-        path = String(cString: p)
-    }
-    deinit { _ = system("rm -rf '\(path)'") }
-}
-
 import CTrace
 
 /// Enum names (`__print_symbolic`) come from the trace's own formats, as libtraceevent parsed them.

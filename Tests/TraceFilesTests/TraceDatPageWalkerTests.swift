@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import OndemandTraceCore
 import TraceDatFormat
 @testable import TraceFiles
@@ -9,21 +10,6 @@ import TraceDatFormat
 /// file with `trace-cmd convert` (scripts/install-deps installs trace-cmd) and reads that both ways.
 @Suite(.serialized) struct TraceDatPageWalkerTests {
     static let lostEvents = String(StarterTraceReportTests.samples.dropLast("SampleTraces/".count)) + "Tests/Fixtures/generated-lost-events.dat"
-
-    static func uncompressedStarter() throws -> String { try uncompressed(StarterTraceReportTests.dat) }
-
-    static func uncompressed(_ input: String) throws -> String {
-        let out = NSTemporaryDirectory() + "odt-v6-\(getpid())-\(input.split(separator: "/").last!)"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/trace-cmd")
-        process.arguments = ["convert", "-i", input, "-o", out, "--file-version", "6", "--compression", "none"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "trace-cmd convert failed")
-        return out
-    }
 
     struct Item: Equatable { var event: TraceEvent?; var lost: String? }
 
@@ -41,8 +27,8 @@ import TraceDatFormat
     }
 
     @Test func directPagesEqualLibtracecmd() throws {
-        let path = try Self.uncompressedStarter()
-        defer { unlink(path) }
+        let scratch = try TemporaryDirectory("v6")
+        let path = try Fixtures.version6(of: StarterTraceReportTests.dat, in: scratch)
         let direct = try Self.items(path, direct: true)
         let library = try Self.items(path, direct: false)
         #expect(direct.items.count == library.items.count && direct.items.count > 1000)
@@ -57,8 +43,8 @@ import TraceDatFormat
     /// Pages flagged "events lost before this page", with stored counts: both readers report
     /// the same drops at the same places.
     @Test func lostEventsAgreeWithLibtracecmd() throws {
-        let path = try Self.uncompressed(Self.lostEvents)
-        defer { unlink(path) }
+        let scratch = try TemporaryDirectory("v6")
+        let path = try Fixtures.version6(of: Self.lostEvents, in: scratch)
         let direct = try Self.items(path, direct: true)
         let library = try Self.items(Self.lostEvents, direct: false)
         #expect(direct.items == library.items)
@@ -76,8 +62,8 @@ import TraceDatFormat
     }
 
     @Test func walkerReadsEveryRecordInTimeOrder() throws {
-        let path = try Self.uncompressedStarter()
-        defer { unlink(path) }
+        let scratch = try TemporaryDirectory("v6")
+        let path = try Fixtures.version6(of: StarterTraceReportTests.dat, in: scratch)
         let file = try MappedFile(path: path)
         let structure = try TraceDatStructure.parse(file.bytes, path: path)
         var walker = TraceDatPageWalker(file: file.bytes, cpuData: structure.cpuData.map { ($0.cpu, Int($0.offset), Int($0.size)) },

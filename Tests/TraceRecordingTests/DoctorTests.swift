@@ -1,6 +1,7 @@
 import Glibc
 import OndemandTraceCore
 import Testing
+import TestSupport
 import TraceRecording
 
 @Suite struct KernelFactsTests {
@@ -45,12 +46,12 @@ import TraceRecording
         #expect(config["CONFIG_LOCALVERSION"] == "\"-test\"")
     }
 
-    static let testKernelConfig = Subprocess.repo + "/../shared/testkernel/config"
+    static let testKernelConfig = Fixtures.repo + "/../shared/testkernel/config"
 
     @Test(.enabled(if: access(KernelFactsTests.testKernelConfig, R_OK) == 0, "no test kernel config"))
     func theTestKernelConfigHasEverythingOnDemandNeeds() throws {
         let path = Self.testKernelConfig
-        let config = KernelConfig(text: Subprocess.read(path))
+        let config = KernelConfig(text: (try? Fixtures.text(path)) ?? "")
         for option in ["CONFIG_CACHEFILES", "CONFIG_CACHEFILES_ONDEMAND", "CONFIG_EROFS_FS", "CONFIG_EROFS_FS_ONDEMAND"] {
             #expect(config.isEnabled(option), "\(option)")
         }
@@ -62,7 +63,7 @@ struct DoctorCLITests {
     /// This host: root, tracefs mounted, no cachefiles in the kernel.
     @Test func reportsEachCheckAndFailsWithoutCachefiles() throws {
         let hasCachefiles = !Tracefs.events(ofSystem: "cachefiles").isEmpty
-        let result = try Subprocess.odt("doctor")
+        let result = try Run.odt("doctor")
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(lines.contains { $0.hasPrefix("[ ok ] privileges") && $0.contains("root") })
         #expect(lines.contains { $0.hasPrefix("[ ok ] tracefs ") && $0.contains("mounted at") })

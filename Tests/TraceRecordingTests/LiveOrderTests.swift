@@ -45,14 +45,6 @@ import TestSupport
         return Recording(layouts: layouts, perCPU: perCPU)
     }
 
-    /// A zstd v7 sample as an uncompressed v6 file (trace-cmd convert), removed by the caller.
-    static func uncompressed(_ input: String) throws -> String {
-        let out = NSTemporaryDirectory() + "odt-live-\(getpid())-\(input.split(separator: "/").last!)"
-        let result = try TestSupport.Run.program("/usr/bin/trace-cmd", ["convert", "-i", input, "-o", out, "--file-version", "6", "--compression", "none"])
-        try #require(result.status == 0, "trace-cmd convert failed: \(result.stderr)")
-        return out
-    }
-
     /// The report's figures for the same records: correlated in file order, then finished.
     struct Totals: Equatable, CustomStringConvertible {
         var reads = 0, readsAnswered = 0, readBytes: UInt64 = 0, opens = 0, opensAnswered = 0, anomalies = 0, records = 0, lost: Int64 = 0
@@ -160,8 +152,8 @@ import TestSupport
 
     @Test func liveWindowsAddUpWithTwoReadersAndLostEventPages() throws {
         for sample in [Self.samples + "starter-6.12.dat", Fixtures.repo + "/Tests/Fixtures/generated-lost-events.dat"] {
-            let path = try Self.uncompressed(sample)
-            defer { unlink(path) }
+            let scratch = try TemporaryDirectory("live")
+            let path = try Fixtures.version6(of: sample, in: scratch)
             try Self.checkSchedules(path, schedules: 20)
         }
     }

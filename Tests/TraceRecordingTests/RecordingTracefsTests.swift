@@ -1,6 +1,7 @@
 import Glibc
 import OndemandTraceCore
 import Testing
+import TestSupport
 import TraceFiles
 import TraceRecording
 
@@ -15,10 +16,10 @@ enum HostTracefs {
     static var hasSetpriv: Bool { access("/usr/bin/setpriv", X_OK) == 0 }
     /// Whether a small tmpfs can be mounted here (to fill a disk).
     static let canMountTmpfs: Bool = {
-        let dir = TraceDatV6WriterTests.temporaryDirectory()
-        defer { rmdir(dir) }
-        guard system("mount -t tmpfs -o size=64k tmpfs '\(dir)' 2>/dev/null") == 0 else { return false }
-        return system("umount '\(dir)'") == 0
+        guard let scratch = try? TemporaryDirectory("recording") else { return false }
+        let dir = scratch.path
+        guard mount("tmpfs", dir, "tmpfs", 0, "size=64k") == 0 else { return false }
+        return umount(dir) == 0
     }()
 }
 
@@ -33,11 +34,11 @@ struct RecordingTracefsTests {
 
     static func writeMarkers(_ path: String, _ lines: [String]) throws {
         let fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw Subprocess.Failure(description: "cannot open \(path)") }
+        guard fd >= 0 else { throw Run.Failure(description: "cannot open \(path)") }
         defer { close(fd) }
         for line in lines {
             let n = line.withCString { write(fd, $0, strlen($0)) }
-            guard n == line.utf8.count else { throw Subprocess.Failure(description: "short write to \(path)") }
+            guard n == line.utf8.count else { throw Run.Failure(description: "short write to \(path)") }
         }
     }
 
@@ -45,7 +46,7 @@ struct RecordingTracefsTests {
     static func runTrue(_ count: Int) throws -> Set<Int32> {
         var pids = Set<Int32>()
         for _ in 0..<count {
-            let run = try Subprocess.start(["/bin/true"])
+            let run = try Run.start(["/bin/true"])
             pids.insert(run.pid)
             #expect(run.wait().status == 0)
         }
@@ -61,8 +62,7 @@ struct RecordingTracefsTests {
     }
 
     @Test func recordsMarkersAndExecsThroughTheSessionAPI() throws {
-        let dir = TraceDatV6WriterTests.temporaryDirectory()
-        defer { _ = system("rm -rf '\(dir)'") }
+        let scratch = try TemporaryDirectory("recording"); let dir = scratch.path
         let output = dir + "/api.dat"
         let name = "odt-test-api-\(getpid())"
         let session = RecordingSession(options: RecordingOptions(
@@ -99,28 +99,27 @@ struct RecordingTracefsTests {
         #expect(events.map(\.timestamp) == events.map(\.timestamp).sorted())
 
         // trace-cmd reads the same records.
-        let report = try Subprocess.run(["trace-cmd", "report", "-i", output])
+        let report = try Run.start(["trace-cmd", "report", "-i", output]).wait()
         #expect(report.status == 0, "\(report.stderr)")
         let lines = report.stdout.split(separator: "\n")
         #expect(lines.filter { $0.contains(" print: ") && $0.contains("odt-test line ") }.count == 50)
         for pid in pids {
             #expect(lines.filter { $0.contains("sched_process_exec:") && $0.contains("filename=/bin/true pid=\(pid) ") }.count == 1)
         }
-        let stat = try Subprocess.run(["trace-cmd", "report", "--stat", "-i", output])
+        let stat = try Run.start(["trace-cmd", "report", "--stat", "-i", output]).wait()
         #expect(stat.stdout.contains("overrun: 0"), "\(stat.stdout)")
     }
 
     @Test(arguments: [SIGINT, SIGTERM])
     func aSignalLeavesAValidFileAndNoInstance(signal: Int32) throws {
-        let dir = TraceDatV6WriterTests.temporaryDirectory()
-        defer { _ = system("rm -rf '\(dir)'") }
+        let scratch = try TemporaryDirectory("recording"); let dir = scratch.path
         let output = dir + "/signal.dat"
-        let recorder = try Subprocess.start([Subprocess.binary, "record", "--events", "ftrace:print", "-o", output])
+        let recorder = try Run.start([Run.binary, "record", "--events", "ftrace:print", "-o", output])
         let name = InstanceName.forProcess(recorder.pid)
         let marker = Self.instancesDirectory + "/\(name)/trace_marker"
         // Tracing is on once the start line is printed.
         var waited = 0
-        while !Subprocess.read(recorder.errPath).contains("recording "), waited < 200 {
+        while !recorder.stderrSoFar.contains("recording "), waited < 200 {
             usleep(50_000)
             waited += 1
         }
@@ -135,14 +134,13 @@ struct RecordingTracefsTests {
             return nil
         }
         #expect(texts == (0..<10).map { "before signal \($0)" })
-        #expect(try Subprocess.run(["trace-cmd", "report", "-i", output]).status == 0)
+        #expect(try Run.start(["trace-cmd", "report", "-i", output]).wait().status == 0)
     }
 
     @Test func recordingStopsWhenTheCommandExits() throws {
-        let dir = TraceDatV6WriterTests.temporaryDirectory()
-        defer { _ = system("rm -rf '\(dir)'") }
+        let scratch = try TemporaryDirectory("recording"); let dir = scratch.path
         let output = dir + "/command.dat"
-        let result = try Subprocess.odt("record", "--events", "sched:sched_process_exec", "-o", output,
+        let result = try Run.odt("record", "--events", "sched:sched_process_exec", "-o", output,
                                         "--", "/bin/sh", "-c", "/bin/true; /bin/true; /bin/true")
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("sh exited with status 0"))
@@ -154,7 +152,7 @@ struct RecordingTracefsTests {
     }
 
     @Test func staleInstancesOfDeadRecordersAreRemovedAndLiveOnesKept() throws {
-        let dead = try Subprocess.start(["/bin/true"])
+        let dead = try Run.start(["/bin/true"])
         _ = dead.wait()
         let stale = InstanceName.forProcess(dead.pid)
         let live = InstanceName.forProcess(1)  // init never dies
@@ -164,8 +162,7 @@ struct RecordingTracefsTests {
             rmdir(Self.instancesDirectory + "/" + stale)
             if madeLive { rmdir(Self.instancesDirectory + "/" + live) }
         }
-        let dir = TraceDatV6WriterTests.temporaryDirectory()
-        defer { _ = system("rm -rf '\(dir)'") }
+        let scratch = try TemporaryDirectory("recording"); let dir = scratch.path
         let session = RecordingSession(options: RecordingOptions(outputPath: dir + "/x.dat", events: [.marker],
                                                                  bufferSizeKB: 64, instanceName: "odt-test-stale-\(getpid())"))
         try session.start()
@@ -176,7 +173,7 @@ struct RecordingTracefsTests {
         #expect(!Self.instanceExists("odt-test-stale-\(getpid())"))
     }
 
-    static func expectOneLineError(_ result: Subprocess, _ message: String, recorder pid: pid_t? = nil) {
+    static func expectOneLineError(_ result: ProcessResult, _ message: String, recorder pid: pid_t? = nil) {
         #expect(result.status == 2, "\(result.stderr)")
         // One error line; only the progress line ("recording ...") may precede it.
         let lines = result.stderr.split(separator: "\n")
@@ -194,7 +191,7 @@ struct RecordingTracefsTests {
             (["--events", "ftrace:print", "--clock", "sundial", "-o", "/tmp/odt-never.dat"], "--clock sundial: this kernel has no such trace clock"),
         ]
         for (arguments, message) in cases {
-            let run = try Subprocess.start([Subprocess.binary, "record"] + arguments)
+            let run = try Run.start([Run.binary, "record"] + arguments)
             let result = run.wait()
             Self.expectOneLineError(result, message)
             #expect(!Self.instanceExists(InstanceName.forProcess(run.pid)))
@@ -204,14 +201,14 @@ struct RecordingTracefsTests {
 
     @Test(.enabled(if: HostTracefs.hasSetpriv, "needs setpriv"))
     func withoutPermissionItIsOneLine() throws {
-        let result = try Subprocess.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
-                                         Subprocess.binary, "record", "--events", "ftrace:print", "-o", "/tmp/odt-never.dat"])
+        let result = try Run.start(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+                                         Run.binary, "record", "--events", "ftrace:print", "-o", "/tmp/odt-never.dat"]).wait()
         Self.expectOneLineError(result, "/instances: permission denied: recording needs root (or CAP_SYS_ADMIN)")
     }
 
     @Test(.enabled(if: !HostTracefs.hasCachefiles, "this kernel has cachefiles"))
     func withoutCachefilesTheDefaultFailsClearly() throws {
-        let result = try Subprocess.odt("record", "-o", "/tmp/odt-never.dat", "--duration", "1")
+        let result = try Run.odt("record", "-o", "/tmp/odt-never.dat", "--duration", "1")
         Self.expectOneLineError(result, "no cachefiles events in this kernel (it lacks CONFIG_CACHEFILES")
     }
 
@@ -219,21 +216,21 @@ struct RecordingTracefsTests {
         let name = "odt-test-busy-\(getpid())"
         #expect(mkdir(Self.instancesDirectory + "/" + name, 0o755) == 0)
         defer { rmdir(Self.instancesDirectory + "/" + name) }
-        let result = try Subprocess.odt("record", "--events", "ftrace:print", "--instance", name, "-o", "/tmp/odt-never.dat")
+        let result = try Run.odt("record", "--events", "ftrace:print", "--instance", name, "-o", "/tmp/odt-never.dat")
         Self.expectOneLineError(result, "tracefs instance \(name) already exists: another recorder is using it")
         #expect(Self.instanceExists(name))  // someone else's: left alone
     }
 
     @Test(.enabled(if: HostTracefs.canMountTmpfs, "cannot mount a small tmpfs here"))
     func aFullDiskIsOneLineAndLeavesNoFile() throws {
-        let dir = TraceDatV6WriterTests.temporaryDirectory()
-        defer { _ = system("umount '\(dir)' 2>/dev/null; rm -rf '\(dir)'") }
-        #expect(system("mount -t tmpfs -o size=64k tmpfs '\(dir)'") == 0)
+        let scratch = try TemporaryDirectory("recording"); let dir = scratch.path
+        defer { umount(dir) }
+        #expect(mount("tmpfs", dir, "tmpfs", 0, "size=64k") == 0)
         let output = dir + "/full.dat"
-        let recorder = try Subprocess.start([Subprocess.binary, "record", "--events", "ftrace:print", "-o", output, "--duration", "3"])
+        let recorder = try Run.start([Run.binary, "record", "--events", "ftrace:print", "-o", output, "--duration", "3"])
         let marker = Self.instancesDirectory + "/\(InstanceName.forProcess(recorder.pid))/trace_marker"
         var waited = 0
-        while !Subprocess.read(recorder.errPath).contains("recording "), waited < 200 {
+        while !recorder.stderrSoFar.contains("recording "), waited < 200 {
             usleep(50_000)
             waited += 1
         }
@@ -241,7 +238,7 @@ struct RecordingTracefsTests {
         try Self.writeMarkers(marker, (0..<8000).map { "filler line \($0) " + String(repeating: "x", count: 100) + "\n" })
         let result = recorder.wait()
         Self.expectOneLineError(result, "no space left on device (disk full)")
-        #expect(try Subprocess.run(["ls", "-A", dir]).stdout.isEmpty)
+        #expect(try Run.start(["ls", "-A", dir]).wait().stdout.isEmpty)
         #expect(!Self.instanceExists(InstanceName.forProcess(recorder.pid)))
     }
 }
@@ -249,10 +246,9 @@ struct RecordingTracefsTests {
 @Suite(.enabled(if: HostTracefs.usable, "needs root and tracefs"))
 struct LiveCLITests {
     @Test func liveLinesCountTheMarkersOfEachInterval() throws {
-        let dir = TraceDatV6WriterTests.temporaryDirectory()
-        defer { _ = system("rm -rf '\(dir)'") }
+        let scratch = try TemporaryDirectory("recording"); let dir = scratch.path
         let script = "sleep 0.5; for i in 1 2 3 4 5; do echo \"odt1 pickup read msg=$i oid=1 off=0 len=4096\" > \(RecordingTracefsTests.instancesDirectory)/ondemand-trace-$PPID/trace_marker; done; sleep 0.7"
-        let result = try Subprocess.odt("record", "--live", "--interval", "250ms", "--events", "ftrace:print", "-o", dir + "/live.dat", "--", "/bin/sh", "-c", script)
+        let result = try Run.odt("record", "--live", "--interval", "250ms", "--events", "ftrace:print", "-o", dir + "/live.dat", "--", "/bin/sh", "-c", script)
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n")
         #expect(lines.count >= 5)
@@ -263,9 +259,8 @@ struct LiveCLITests {
     }
 
     @Test func countStopsTheRecording() throws {
-        let dir = TraceDatV6WriterTests.temporaryDirectory()
-        defer { _ = system("rm -rf '\(dir)'") }
-        let result = try Subprocess.odt("record", "--live", "--interval", "100ms", "--count", "3", "--events", "ftrace:print", "-o", dir + "/count.dat")
+        let scratch = try TemporaryDirectory("recording"); let dir = scratch.path
+        let result = try Run.odt("record", "--live", "--interval", "100ms", "--count", "3", "--events", "ftrace:print", "-o", dir + "/count.dat")
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.split(separator: "\n").count == 3)
         #expect(access(dir + "/count.dat", F_OK) == 0)
@@ -277,14 +272,13 @@ struct LostEventsTests {
     /// A burst far larger than a tiny buffer, written between two drains: the kernel overwrites
     /// events, and the recorder says how many, stores the stats and still writes a valid file.
     @Test func aBurstIntoATinyBufferIsReportedAndStored() throws {
-        let dir = TraceDatV6WriterTests.temporaryDirectory()
-        defer { _ = system("rm -rf '\(dir)'") }
+        let scratch = try TemporaryDirectory("recording"); let dir = scratch.path
         let output = dir + "/lost.dat"
-        let recorder = try Subprocess.start([Subprocess.binary, "record", "--events", "ftrace:print", "--buffer-size", "16",
+        let recorder = try Run.start([Run.binary, "record", "--events", "ftrace:print", "--buffer-size", "16",
                                              "-o", output, "--duration", "2"])
         let marker = RecordingTracefsTests.instancesDirectory + "/\(InstanceName.forProcess(recorder.pid))/trace_marker"
         var waited = 0
-        while !Subprocess.read(recorder.errPath).contains("recording "), waited < 200 {
+        while !recorder.stderrSoFar.contains("recording "), waited < 200 {
             usleep(50_000)
             waited += 1
         }

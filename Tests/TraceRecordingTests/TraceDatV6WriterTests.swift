@@ -2,6 +2,7 @@ import Glibc
 import OndemandTraceCore
 import TraceDatFormat
 import Testing
+import TestSupport
 import TraceFiles
 @testable import TraceRecording
 
@@ -115,14 +116,8 @@ import TraceFiles
         return page + [UInt8](repeating: 0, count: 4096 - page.count)
     }
 
-    static func temporaryDirectory() -> String {
-        var template = Array("/tmp/odt-writer-XXXXXX".utf8CString)
-        return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
-    }
-
     @Test func aWrittenFileReadsBackThroughOurReaderAndTraceCmd() throws {
-        let dir = Self.temporaryDirectory()
-        defer { _ = system("rm -rf '\(dir)'") }
+        let scratch = try TemporaryDirectory("writer"); let dir = scratch.path
         let output = dir + "/synthetic.dat"
         let cpu0 = try CPUDataFile(cpu: 0, output: output)
         let cpu1 = try CPUDataFile(cpu: 1, output: output)
@@ -143,7 +138,7 @@ import TraceFiles
         #expect(events.map(\.body) == [.marker(.init(text: "odt1 pickup read msg=1 oid=1")), .marker(.init(text: "on cpu one")), .marker(.init(text: "second"))])
         #expect(events[0].comm == "marker-task")
 
-        let report = try Subprocess.run(["trace-cmd", "report", "-i", output])
+        let report = try Run.start(["trace-cmd", "report", "-i", output]).wait()
         #expect(report.status == 0, "\(report.stderr)")
         let lines = report.stdout.split(separator: "\n").filter { $0.contains("print:") }
         #expect(lines.count == 3)
@@ -153,12 +148,11 @@ import TraceFiles
     }
 
     @Test func aFailedWriteLeavesNoFile() throws {
-        let dir = Self.temporaryDirectory()
-        defer { _ = system("rm -rf '\(dir)'") }
+        let scratch = try TemporaryDirectory("writer"); let dir = scratch.path
         let output = dir + "/out.dat"
         let cpu0 = try CPUDataFile(cpu: 0, output: output)
         // The destination directory vanishes before the file is assembled.
-        _ = system("rm -rf '\(dir)'")
+        TemporaryDirectory.remove(dir)
         #expect(throws: RecordingError.self) {
             try TraceDatFileWriter.write(header: Self.header(sizes: [0]), cpuFiles: [cpu0], to: output)
         }
@@ -197,7 +191,7 @@ import TraceFiles
 /// A file this recorder wrote on the test kernel (SampleTraces/record-6.12.dat, see its README):
 /// real cachefiles records in our v6 layout, read by our reader, trace-cmd and `report`.
 @Suite struct RecordedSampleTests {
-    static let path = Subprocess.repo + "/SampleTraces/record-6.12.dat"
+    static let path = Fixtures.repo + "/SampleTraces/record-6.12.dat"
 
     @Test func ourReaderSeesEveryRecord() throws {
         var counts: [String: Int] = [:]
@@ -225,18 +219,18 @@ import TraceFiles
     }
 
     @Test func traceCmdSeesTheSameRecords() throws {
-        let report = try Subprocess.run(["trace-cmd", "report", "-i", Self.path])
+        let report = try Run.start(["trace-cmd", "report", "-i", Self.path]).wait()
         #expect(report.status == 0, "\(report.stderr)")
         let lines = report.stdout.split(separator: "\n")
         #expect(lines.filter { $0.contains(" cachefiles_ondemand_read:") }.count == 49)
         #expect(lines.filter { $0.contains(" print: ") && $0.contains("odt1 ") }.count == 151)
         #expect(lines.filter { $0.contains(": cachefiles_") || $0.contains(" print: ") }.count == 1799)
-        let stat = try Subprocess.run(["trace-cmd", "report", "--stat", "-i", Self.path])
+        let stat = try Run.start(["trace-cmd", "report", "--stat", "-i", Self.path]).wait()
         #expect(stat.stdout.contains("CPU: 1"), "\(stat.stdout)")
     }
 
     @Test func reportJoinsEveryReadByItsMarkers() throws {
-        let result = try Subprocess.odt("report", Self.path)
+        let result = try Run.odt("report", Self.path)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("READ      49 requests: 49 answered, 0 unanswered"))
         #expect(result.stdout.contains("markers:  151 daemon markers"))
