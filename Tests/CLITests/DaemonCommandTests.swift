@@ -1,39 +1,31 @@
 import Foundation
 import Testing
+import TestSupport
 
-/// Runs the built `ondemand-trace` (swift build puts it next to the test bundle's build products).
+/// Runs the built `ondemand-trace` (through `wrapper`, e.g. setpriv, when given).
 private func runTool(_ arguments: [String], via wrapper: [String] = []) throws -> (status: Int32, stderr: String) {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let binary = ProcessInfo.processInfo.environment["ONDEMAND_TRACE_BIN"] ?? root.appendingPathComponent(".build/debug/ondemand-trace").path
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: wrapper.first ?? binary)
-    process.arguments = wrapper.isEmpty ? arguments : Array(wrapper.dropFirst()) + [binary] + arguments
-    let errors = Pipe()
-    process.standardError = errors
-    process.standardOutput = FileHandle.nullDevice
-    try process.run()
-    let data = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let argv = wrapper.isEmpty ? [Run.binary] + arguments : wrapper + [Run.binary] + arguments
+    let result = try Run.start(argv).wait()
+    return (result.status, result.stderr)
 }
 
-private func scratchDirectory() throws -> String {
-    let path = NSTemporaryDirectory() + "daemon-cli-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    try FileManager.default.createDirectory(atPath: path + "/cache", withIntermediateDirectories: true)
-    try FileManager.default.createDirectory(atPath: path + "/blobs", withIntermediateDirectories: true)
-    return path
+/// A directory with an empty `cache` and `blobs`, removed after the test.
+private func scratchDirectory() throws -> TemporaryDirectory {
+    let scratch = try TemporaryDirectory("daemon-cli")
+    for sub in ["cache", "blobs"] { mkdir(scratch.path + "/" + sub, 0o755) }
+    return scratch
 }
 
 @Suite struct DaemonCommandTests {
     @Test func aBadFaultSpecIsAUsageError() throws {
-        let dir = try scratchDirectory()
+        let scratch = try scratchDirectory(); let dir = scratch.path
         let result = try runTool(["daemon", "--cache-dir", dir + "/cache", "--source-dir", dir + "/blobs", "--fault", "delay=fast"])
         #expect(result.status == 64)
         #expect(result.stderr.contains("--fault delay=fast: \"fast\" is not a duration"))
     }
 
     @Test func aBadWarnAfterIsAUsageErrorInDaemonAndRun() throws {
-        let dir = try scratchDirectory()
+        let scratch = try scratchDirectory(); let dir = scratch.path
         for bad in ["fast", "0s"] {
             let daemon = try runTool(["daemon", "--cache-dir", dir + "/cache", "--source-dir", dir + "/blobs", "--warn-after", bad])
             #expect(daemon.status == 64)
@@ -45,21 +37,21 @@ private func scratchDirectory() throws -> String {
     }
 
     @Test func aMissingSourceDirectoryIsOneLineAndStatus2() throws {
-        let dir = try scratchDirectory()
+        let scratch = try scratchDirectory(); let dir = scratch.path
         let result = try runTool(["daemon", "--cache-dir", dir + "/cache", "--source-dir", dir + "/nope"])
         #expect(result.status == 2)
         #expect(result.stderr == "ondemand-trace daemon: \(dir)/nope: cannot open the source directory: ENOENT (No such file or directory)\n")
     }
 
     @Test func aMissingCacheDirectoryIsNamed() throws {
-        let dir = try scratchDirectory()
+        let scratch = try scratchDirectory(); let dir = scratch.path
         let result = try runTool(["daemon", "--cache-dir", dir + "/nocache", "--source-dir", dir + "/blobs"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("\(dir)/nocache: the cache directory does not exist"))
     }
 
     @Test func aKernelWithoutCachefilesIsExplained() throws {
-        let dir = try scratchDirectory()
+        let scratch = try scratchDirectory(); let dir = scratch.path
         let result = try runTool(["daemon", "--cache-dir", dir + "/cache", "--source-dir", dir + "/blobs", "--devnode", dir + "/no-devnode"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("no-devnode: no such device: this kernel has no cachefiles (CONFIG_CACHEFILES and CONFIG_CACHEFILES_ONDEMAND)"))
@@ -67,7 +59,7 @@ private func scratchDirectory() throws -> String {
 
     @Test(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
     func notRootIsRefused() throws {
-        let dir = try scratchDirectory()
+        let scratch = try scratchDirectory(); let dir = scratch.path
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir)
         let result = try runTool(["daemon", "--cache-dir", dir + "/cache", "--source-dir", dir + "/blobs"],
                                  via: ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
@@ -76,21 +68,21 @@ private func scratchDirectory() throws -> String {
     }
 
     @Test func runRefusesAnFsidThatNamesAPath() throws {
-        let dir = try scratchDirectory()
+        let scratch = try scratchDirectory(); let dir = scratch.path
         let result = try runTool(["run", "--image", dir + "/img", "--fsid", "../x", "--cache-dir", dir + "/cache"])
         #expect(result.status == 64)
         #expect(result.stderr.contains("fsid \"../x\": contains '/'"))
     }
 
     @Test func runNamesAMissingImage() throws {
-        let dir = try scratchDirectory()
+        let scratch = try scratchDirectory(); let dir = scratch.path
         let result = try runTool(["run", "--image", dir + "/small.erofs", "--cache-dir", dir + "/cache"])
         #expect(result.status == 2)
         #expect(result.stderr == "ondemand-trace run: \(dir)/small.erofs: not a readable regular file\n")
     }
 
     @Test func thePresetFixesTheWorkload() throws {
-        let dir = try scratchDirectory()
+        let scratch = try scratchDirectory(); let dir = scratch.path
         let result = try runTool(["run", "--image", dir + "/img", "--cache-dir", dir + "/cache", "--preset", "regression",
                                   "--readers", "2", "--fault", "delay=1ms"])
         #expect(result.status == 64)

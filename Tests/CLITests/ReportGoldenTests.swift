@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The real binary, run as a subprocess on the sample trace: its output must equal the golden
 /// files in Tests/Golden byte for byte. After an intended change of the output, regenerate with
@@ -8,28 +9,9 @@ import Testing
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    static func binary() throws -> URL {
-        let candidates = [".build/debug/ondemand-trace", ".build/release/ondemand-trace"].map { root.appendingPathComponent($0) }
-        return try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) },
-                            "build the executable first (swift build)")
-    }
-
-    struct Run { var status: Int32; var stdout: String; var stderr: String }
-
-    static func run(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = try binary()
-        process.arguments = arguments
-        process.currentDirectoryURL = root
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                   stderr: String(decoding: stderr, as: UTF8.self))
+    /// The binary run from the repository root: the golden files hold the relative paths.
+    static func run(_ arguments: [String]) throws -> ProcessResult {
+        try TestSupport.Run.program(TestSupport.Run.binary, arguments, directory: root.path)
     }
 
     static func compare(_ arguments: [String], golden name: String) throws {

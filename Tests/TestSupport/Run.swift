@@ -55,7 +55,8 @@ public enum Run {
         }
     }
 
-    public static func start(_ argv: [String], stdin: String? = nil) throws -> Running {
+    /// `directory`: where the program starts (default: here).
+    public static func start(_ argv: [String], stdin: String? = nil, directory: String? = nil) throws -> Running {
         let input = try memoryFile("stdin"), out = try memoryFile("stdout"), err = try memoryFile("stderr")
         defer { close(input) }
         if let stdin {
@@ -69,6 +70,8 @@ public enum Run {
         if stdin == nil { posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) } else { posix_spawn_file_actions_adddup2(&actions, input, 0) }
         posix_spawn_file_actions_adddup2(&actions, out, 1)
         posix_spawn_file_actions_adddup2(&actions, err, 2)
+        // env -C: the child changes directory, not this (multi-threaded) test process.
+        let argv = directory.map { ["/usr/bin/env", "-C", $0] + argv } ?? argv
         let args = argv.map { strdup($0) } + [nil]
         defer { args.forEach { free($0) } }
         var pid: pid_t = 0
@@ -80,8 +83,8 @@ public enum Run {
         return Running(pid: pid, out: out, err: err)
     }
 
-    public static func program(_ path: String, _ arguments: [String], stdin: String? = nil) throws -> ProcessResult {
-        try start([path] + arguments, stdin: stdin).wait()
+    public static func program(_ path: String, _ arguments: [String], stdin: String? = nil, directory: String? = nil) throws -> ProcessResult {
+        try start([path] + arguments, stdin: stdin, directory: directory).wait()
     }
 
     public static func odt(_ arguments: String..., stdin: String? = nil) throws -> ProcessResult {
