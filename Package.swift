@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "OndemandTraceCoreTests", dependencies: ["OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "TraceDatFormatTests", dependencies: ["TraceDatFormat"]),
         .testTarget(name: "TraceFilesTests", dependencies: ["TraceFiles", "TraceDatFormat", "OndemandTraceCore", "TestSupport"]),
-        .testTarget(name: "OndemandDaemonTests", dependencies: ["OndemandDaemon", "CDaemonSys"]),
+        .testTarget(name: "OndemandDaemonTests", dependencies: ["OndemandDaemon", "CDaemonSys", "OndemandTraceCore"]),
         .testTarget(name: "CLITests", dependencies: ["OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "TraceRecordingTests", dependencies: ["TraceRecording", "TraceFiles", "TraceDatFormat", "OndemandTraceCore", "TestSupport"]),
     ]

@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import OndemandTraceCore
 #endif
 import Synchronization
 
@@ -150,18 +151,5 @@ public enum ImageWorkload {
             if stat(expected, &est) == 0, Int(est.st_size) != size { mismatch = true }
         }
         return (total, nil, mismatch)
-    }
-}
-
-/// A small seeded generator: the same `--seed` gives the same random offsets.
-public struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

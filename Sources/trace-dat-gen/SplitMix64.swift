@@ -1,16 +1,8 @@
-/// A seeded generator (SplitMix64): the same seed gives the same trace on every machine.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
+import OndemandTraceCore
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-
+/// The generator's draws as the traffic model takes them (modulo: the same seed gives the same
+/// trace on every machine, and the fixture made with it stays reproducible).
+extension SplitMix64 {
     mutating func next(below n: Int) -> UInt64 { next() % UInt64(n) }
     mutating func next(in range: ClosedRange<UInt64>) -> UInt64 { range.lowerBound + next() % (range.upperBound - range.lowerBound + 1) }
 }

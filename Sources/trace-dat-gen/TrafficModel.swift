@@ -1,3 +1,4 @@
+import OndemandTraceCore
 /// The requests of the synthetic trace and their records, in time order: READs every 10-40 µs
 /// over `objects`, served by the first free of `threads` daemon threads (pick-up 2-10 µs, write
 /// 10-60 µs, 1% of them 0.5-3 ms slower, complete 3-20 µs), the daemon's records on the CPU of

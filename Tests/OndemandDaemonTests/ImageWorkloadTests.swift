@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import OndemandDaemon
+import OndemandTraceCore
 
 /// The built-in workload of `run`, on plain directories (the mounted image's role is played by
 /// a copy of the tree): listing, byte-for-byte verification, random order, several readers.

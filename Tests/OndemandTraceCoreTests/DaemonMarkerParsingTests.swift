@@ -56,7 +56,7 @@ import Testing
     @Test func mutatedLinesParseAsTheReference() {
         let seed = UInt64.random(in: 0...UInt64.max)
         print("DaemonMarkerParsingTests: seed \(seed)")
-        var rng = SplitMix(state: seed)
+        var rng = SplitMix64(seed: seed)
         let alphabet = Array(" =+-0123456789odt1msgfxlenrsaupickwdh\n".utf8)
         for n in 0..<(Int(ProcessInfo.processInfo.environment["MARKER_CASES"] ?? "") ?? 20_000) {
             var bytes = Array(Self.lines[Int(rng.next() % UInt64(Self.lines.count))].utf8)
@@ -75,14 +75,4 @@ import Testing
         }
     }
 
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 }

@@ -23,7 +23,7 @@ import TestSupport
         deinit { try? FileManager.default.removeItem(atPath: dir) }
 
         func makeTree() throws {
-            var rng = SplitMix(state: seed)
+            var rng = SplitMix64(seed: seed)
             let fm = FileManager.default
             let src = dir + "/src"
             try fm.createDirectory(atPath: src + "/sub/deeper", withIntermediateDirectories: true)
@@ -55,16 +55,6 @@ import TestSupport
         }
     }
 
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     static func read(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
 

@@ -52,7 +52,7 @@ import Testing
     }
 
     @Test func aShiftOfFiveMillisecondsIsSignificantAndNoiseIsNot() throws {
-        var generator = SplitMix(seed: 11)
+        var generator = SplitMix64(seed: 11)
         let base = (0..<60).map { _ in 800 + Double(generator.next() % 400) }
         let same = (0..<60).map { _ in 800 + Double(generator.next() % 400) }
         let slow = base.map { $0 + 5000 }
@@ -104,18 +104,6 @@ import Testing
     }
 }
 
-/// A deterministic generator for test data.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite struct FineHistogramTests {
     @Test func bucketsAreSixteenPerOctave() {

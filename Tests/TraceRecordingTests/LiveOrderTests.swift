@@ -77,24 +77,13 @@ import TestSupport
         return totals
     }
 
-    /// SplitMix64: a small generator whose seed is printed, so a failing schedule replays.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     /// Replays the recorder's reading: rounds at random gaps (sometimes seconds: every CPU idle),
     /// the CPUs drained in a random order within a round, a random time apart; a drain returns
     /// the CPU's records whose write has committed (time stamp + a random delay below the margin),
     /// partial pages included; the CPU's watermark is the drain's start less the margin. Windows
     /// are taken at random rounds; the last one after the final drain, as `record` does.
-    static func liveWindows(_ recording: Recording, rng: inout Seeded) -> [LiveLatency.Window] {
+    static func liveWindows(_ recording: Recording, rng: inout SplitMix64) -> [LiveLatency.Window] {
         let live = LiveLatency(layouts: recording.layouts)
         var merge = LiveMerge<RawRecord>(cpus: recording.cpus)
         var next = Array(repeating: 0, count: recording.cpus)
@@ -136,7 +125,7 @@ import TestSupport
         let expected = try report(path, records: recording.all.count)
         let seed = UInt64.random(in: 0...UInt64.max)
         print("LiveOrderTests: \(path.split(separator: "/").last!): seed \(seed), \(schedules) schedules, report: \(expected)")
-        var rng = Seeded(state: seed)
+        var rng = SplitMix64(seed: seed)
         for schedule in 0..<schedules {
             let windows = liveWindows(recording, rng: &rng)
             let got = Totals(windows: windows)

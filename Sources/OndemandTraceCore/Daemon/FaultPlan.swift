@@ -124,10 +124,7 @@ extension FaultPlan.Delay {
         case let .uniform(lo, hi, seed):
             // SplitMix64 of (seed, index): the same request gets the same delay on every run and
             // in every thread, with no shared generator state.
-            var z = seed &+ UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
+            let z = SplitMix64.mix(seed &+ UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15)
             let span = hi - lo
             return span == UInt64.max ? z : lo + z % (span + 1)
         }
