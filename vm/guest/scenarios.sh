@@ -140,22 +140,52 @@ special_run() {
     timeout 60 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-die --expect $share/trees/small \
         --fault exit,nth=5 -o $out/die.dat --report $out/die.json --log $out/die-daemon.log 2> $out/die.err
     echo $? > $out/die.rc
-    # The regression preset: reg1 is the baseline; reg2 is checked against it as it runs, and so is
-    # reg3, made 5 ms slower per READ on purpose. Limits sized for the noise of a VM under TCG.
-    limits="--max p50=+3ms --max mean=+3ms --max p90=+50ms --max p99=+100ms --max throughput=-60%"
-    for i in 1 2 3; do
-        mkdir -p /cache/$name-reg$i
+    # The regression preset with its defaults (a warm-up, then 5 runs of 12 passes each) and the
+    # default limits: regbase is the baseline set; regcur, made the same way, is checked against it
+    # as it runs, and so is regslow, made 5 ms slower per READ on purpose.
+    for set in base cur slow; do
+        mkdir -p /cache/$name-reg$set
         extra=""
-        [ $i -ge 2 ] && extra="--baseline $out/reg1.json $limits"
-        [ $i = 3 ] && extra="$extra --slowdown 5ms"
-        timeout 60 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-reg$i --preset regression \
-            -o $out/reg$i.dat --report $out/reg$i.json --log $out/reg$i-daemon.log $extra \
-            > $out/reg$i.check 2> $out/reg$i.err
-        echo $? > $out/reg$i.rc
-        rm -rf /cache/$name-reg$i
+        [ $set != base ] && extra="--baseline $out/regbase.json"
+        [ $set = slow ] && extra="$extra --slowdown 5ms"
+        timeout 150 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-reg$set --preset regression \
+            -o /tmp/reg$set.dat --report $out/reg$set.json --log $out/reg$set-daemon.log $extra \
+            > $out/reg$set.check 2> $out/reg$set.err
+        echo $? > $out/reg$set.rc
+        ls /cache/$name-reg$set > $out/reg$set.cache-left
+        rm -rf /cache/$name-reg$set /tmp/reg$set-*.dat
     done
     rm -rf /cache/$name-seq /cache/$name-rnd /cache/$name-cmd /cache/$name-die
-    echo "== $name done: $(cat $out/seq.rc) $(cat $out/rnd.rc) $(cat $out/cmd.rc) $(cat $out/die.rc) $(cat $out/reg1.rc) $(cat $out/reg2.rc) $(cat $out/reg3.rc)"
+    echo "== $name done: $(cat $out/seq.rc) $(cat $out/rnd.rc) $(cat $out/cmd.rc) $(cat $out/die.rc) $(cat $out/regbase.rc) $(cat $out/regcur.rc) $(cat $out/regslow.rc)"
+}
+
+# The gate's own measurement (vm/bench/gate): one warm-up, IDENTICAL preset runs, then SLOWED runs
+# at each slowdown, each run its own report (1 run, no warm-up) so the host can draw sets from them.
+#   NAME - gate IDENTICAL SLOWED SLOWDOWN...
+special_gate() {
+    name=$1 identical=$2 slowed=$3; shift 3
+    out=$share/out/$name
+    mkdir -p $out /cache/$name
+    echo "== $name: $identical identical preset runs, $slowed at each of: $*"
+    timeout 120 $bin run --image /tmp/blobs/small --cache-dir /cache/$name --preset regression --repeat 1 \
+        -o /tmp/gate.dat --report /tmp/gate-warmup.json 2> $out/warmup.err
+    echo "warm-up rc $?"
+    i=1
+    for kind in identical "$@"; do
+        count=$slowed extra="--slowdown $kind"
+        [ $kind = identical ] && count=$identical extra=""
+        n=1
+        while [ $n -le $count ]; do
+            timeout 120 $bin run --image /tmp/blobs/small --cache-dir /cache/$name --preset regression --repeat 1 --warmup 0 \
+                $extra -o /tmp/gate.dat --report $out/$kind-$n.json 2> $out/$kind-$n.err
+            rc=$?
+            [ $rc = 0 ] || echo "$kind-$n: rc $rc: $(tail -2 $out/$kind-$n.err)"
+            rm -rf /cache/$name/* /tmp/gate*.dat
+            n=$((n + 1)) i=$((i + 1))
+        done
+        echo "$kind: $count runs done at $(cut -d' ' -f1 /proc/uptime) s"
+    done
+    echo "== $name done"
 }
 
 # Failover: this shell holds /dev/cachefiles (fd 3) across daemons. The first daemon exits when
@@ -199,5 +229,5 @@ special_failover() {
 while read -r line; do
     case "$line" in ''|'#'*) continue ;; esac
     set -- $line
-    if [ "$2" = - ]; then special_$3 $1; else run_scenario "$@"; fi
+    if [ "$2" = - ]; then name=$1 special=$3; shift 3; special_$special $name "$@"; else run_scenario "$@"; fi
 done < $share/plan
