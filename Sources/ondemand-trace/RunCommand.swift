@@ -24,6 +24,15 @@ struct Run: ParsableCommand {
             succeeded, 1 when one of them failed (the trace and report are still written), 2 when \
             the run could not be set up.
 
+            Repeated runs: --repeat N makes N measured runs after --warmup runs (default 1) that \
+            are not counted, each with a fresh daemon and its own cache directory DIR/run-N \
+            (removed after the run) and trace (run.dat -> run-1.dat, ...). The report (schema 2) \
+            holds each run's figures in `runs` and the pooled ones at the top level: `check` \
+            compares the runs of two such reports, the run as the unit. --passes P reads the \
+            image P times per run, each pass mounted with a fresh fsid (FSID-pass1, ...) so the \
+            daemon serves it again. With --preset regression or --repeat, the daemon's threads \
+            are pinned to the last CPU and the readers to the others (--no-pin to leave them).
+
             Needs root, a kernel with CONFIG_CACHEFILES_ONDEMAND and CONFIG_EROFS_FS_ONDEMAND, and \
             a cache directory on ext4 or xfs.
 
@@ -36,6 +45,8 @@ struct Run: ParsableCommand {
                   --fault delay=10ms -o slow.dat --report slow.json
               ondemand-trace run --image small.erofs --cache-dir /cache \\
                   -- md5sum hello.txt
+              ondemand-trace run --image small.erofs --cache-dir /cache \\
+                  --preset regression --report baseline.json
               ondemand-trace run --image small.erofs --cache-dir /cache \\
                   --preset regression --report today.json --baseline baseline.json
             """
@@ -73,7 +84,7 @@ struct Run: ParsableCommand {
 
     enum Preset: String, ExpressibleByArgument, CaseIterable { case regression }
 
-    @Option(help: ArgumentHelp("regression: the fixed workload and delays of the regression checks (1 daemon thread, 1 sequential reader, 128 KiB reads, delay=2ms on every 4th READ); compare runs of the same image with `check`.", valueName: "name"))
+    @Option(help: ArgumentHelp("regression: the fixed workload and delays of the regression checks (1 daemon thread, 1 sequential reader, 128 KiB reads, delay=2ms on every 4th READ, 12 passes per run), 1 warm-up then --repeat 5 runs, CPUs pinned; compare two such reports with `check` (docs/regression-method.md).", valueName: "name"))
     var preset: Preset?
 
     /// The regression preset: everything that shapes the requests is fixed, so two runs of the
@@ -250,7 +261,7 @@ struct Run: ParsableCommand {
         configuration.threads = effectiveThreads
         configuration.faults = try! FaultPlan.parse(daemonFaults)   // validated
         configuration.exitFaultEndsProcess = false  // the recording and the report must survive it
-        let server: OndemandServer
+        var server: OndemandServer!
         do {
             var signals = sigset_t()
             sigemptyset(&signals)
@@ -316,6 +327,9 @@ struct Run: ParsableCommand {
             if !failed.isEmpty { break }
         }
         let totals = server.stop()
+        // Release the daemon before the recording ends: its devnode (the next run binds a new
+        // cache) and its trace_marker fd (the recording's instance cannot be removed while open).
+        server = nil
         let recorded: RecordingResult
         do { recorded = try session.stop() } catch { fail("\(error)") }
         printError("daemon: \(totals.opens) OPEN (\(totals.openErrors) refused), \(totals.reads) READ, \(totals.readBytes) bytes, \(totals.closes) CLOSE, \(totals.faults) fault(s) injected")
