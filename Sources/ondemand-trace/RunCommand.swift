@@ -217,13 +217,17 @@ struct Run: ParsableCommand {
             }
             if !outcome.failed.isEmpty { break }   // a broken run: report what there is, exit 1
         }
-        let document = try writeReport(measured, pinned: pinned)
+        let (section, pooled) = try writeReport(measured, pinned: pinned)
         for line in failed { printError("failed: \(line)") }
         if !failed.isEmpty { throw ExitCode(1) }
         if let baseline {
             let regressed = try reportingInputErrors { () -> Bool in
                 let base = try Check.baselineSet(baseline)
-                let current = try RunFiguresJSON.runSet(fromReportJSON: Data(document.utf8), path: report)
+                // The figures straight from the models, named as a report's would be.
+                var identity: [String: String] = [:]
+                for (key, value) in section where !RunReport.notIdentity.contains(key) { identity["run." + key] = value }
+                let runs = measured.map { RunFigures(report: $0.model, identity: identity) }
+                let current = RunSet(runs: runs, pooled: RunFigures(report: pooled, identity: identity))
                 return try RegressionGate(limits: limits, alpha: alpha, allowDifferent: allowDifferent, format: .text)
                     .compare(baseline: base, current: current)
             }
@@ -357,8 +361,8 @@ struct Run: ParsableCommand {
         return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
-    /// Writes the report file (the measured runs pooled, then each run); returns its JSON.
-    private func writeReport(_ runs: [RunReport.Entry], pinned: String) throws -> String {
+    /// Writes the report file (the measured runs pooled, then each run); returns its run section.
+    private func writeReport(_ runs: [RunReport.Entry], pinned: String) throws -> (section: [(String, String)], pooled: ReportModel) {
         guard !runs.isEmpty else { fail("no measured run to report") }
         let (pooled, _) = try reportingInputErrors {
             try ReportBuilding.model(paths: runs.map(\.trace), textFormats: nil, requireOndemandEvents: false)
@@ -371,7 +375,7 @@ struct Run: ParsableCommand {
         FileHandleWriter.write(document + "\n", fd: fd)
         close(fd)
         printError("wrote \(report)" + (runs.count > 1 ? " (\(runs.count) runs)" : ""))
-        return document
+        return (section, pooled)
     }
 
     /// What this run measured, as `check` compares it (`run` in docs/report-schema.md): two runs

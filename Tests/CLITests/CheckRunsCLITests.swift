@@ -127,6 +127,24 @@ import TestSupport
         Self.expectOneLineError(try Run.odt("check", "--baseline", base, cur), naming: cur, "run 3 has no answered READ")
     }
 
+    /// A trace's figures are built from the report model (no JSON round trip): they must equal
+    /// the figures read back from that trace's report JSON, metric by metric.
+    @Test func aTraceAndItsReportGiveTheSameFigures() throws {
+        let report = Self.temporary("plain.json")
+        defer { unlink(report) }
+        _ = try Run.program("/bin/sh", ["-c", "'\(Run.binary)' report --format json '\(Self.plain)' > '\(report)'"])
+        let all = ["p50", "p90", "p99", "p999", "mean", "max", "open_p50", "open_p99", "unmatched", "anomalies", "throughput", "requests_per_s"]
+        let result = try Run.program(Run.binary, ["check", "--format", "json", "--baseline", report, Self.plain] + all.flatMap { ["--max", "\($0)=\($0 == "throughput" || $0 == "requests_per_s" ? "-" : "+")1%"] })
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let rows = try #require(doc["metrics"] as? [[String: Any]])
+        #expect(rows.count == all.count)
+        for row in rows {
+            let b = row["baseline"] as? Double, c = row["current"] as? Double
+            #expect(b != nil && b == c, "\(row)")
+        }
+    }
+
     @Test func unlikeBaselinesAreRefused() throws {
         let a = try Self.document(Self.baseFactors), b = try Self.document(Self.baseFactors, preset: "none"), cur = try Self.document(Self.baseFactors)
         defer { unlink(a); unlink(b); unlink(cur) }
