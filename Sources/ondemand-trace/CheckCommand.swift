@@ -14,18 +14,16 @@ struct Check: ParsableCommand {
             The run is the unit. Machine load, cache state and the scheduler move a whole run, \
             so the requests of one run are not independent samples of "the system". For each \
             metric check takes one value per run on each side (each run's p50, ...) and:
-              - compares them with a two-sided Mann-Whitney U test (exact for small samples, as \
-                benchstat does);
-              - estimates the change as the median of all current/baseline ratios \
-                (Hodges-Lehmann) with its distribution-free interval at 1-alpha confidence \
-                (5+5 runs at alpha 0.01: 99.2%);
-              - REGRESSION only when the whole interval lies past the limit; improved when it \
-                lies on the good side of 0; ~ when the change is not significant; ok otherwise;
-              - states the noise floor ("min. detectable"): the smallest change caught 95% of \
-                the time given the baseline's run-to-run spread and these run counts. A limit \
-                closer to 0 than that floor says "cannot judge" instead of passing silently \
-                (a clear regression past the limit is still reported). Take more runs, or \
-                loosen the limit.
+            - a two-sided Mann-Whitney U test across the runs (exact for small samples, as \
+            benchstat does);
+            - the change: the median of all current/baseline ratios (Hodges-Lehmann), with \
+            its distribution-free interval at 1-alpha confidence (5+5 runs at alpha 0.01: 99.2%);
+            - REGRESSION only when the whole interval lies past the limit; improved when it \
+            lies on the good side of 0; ~ when the change is not significant; ok otherwise;
+            - the noise floor ("min. detectable"): the smallest change caught 95% of the time \
+            given the baseline's run-to-run spread and these run counts. A limit closer to 0 \
+            than that says "cannot judge" instead of passing silently (a regression past the \
+            limit is still reported): take more runs, or loosen the limit.
             Counts (unmatched, anomalies) take the worst run and regress on the limit alone.
             With one run on a side the run-to-run noise is unknown: check warns and falls back \
             to the per-request test of READ latencies (one-sided Mann-Whitney on histogram_us), \
@@ -49,12 +47,13 @@ struct Check: ParsableCommand {
             (not a report, unreadable input, a run without READs, unlike runs).
 
             Examples:
-              ondemand-trace run --preset regression --image small.erofs --cache-dir /cache \\
-                  --report baseline.json            # once, kept in your repository
-              ondemand-trace run --preset regression --image small.erofs --cache-dir /cache \\
-                  --report today.json
+              ondemand-trace run --preset regression --image small.erofs \\
+                  --cache-dir /cache --report baseline.json     # kept in your repository
+              ondemand-trace run --preset regression --image small.erofs \\
+                  --cache-dir /cache --report today.json
               ondemand-trace check --baseline baseline.json today.json
-              ondemand-trace check --baseline baseline.json --max p99=+50% --format json today.json
+              ondemand-trace check --baseline baseline.json --max p99=+50% \\
+                  --format json today.json
               ondemand-trace check --baseline mon.json --baseline tue.json today.json
             """
     )
