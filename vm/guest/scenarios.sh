@@ -140,50 +140,63 @@ special_run() {
     timeout 60 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-die --expect $share/trees/small \
         --fault exit,nth=5 -o $out/die.dat --report $out/die.json --log $out/die-daemon.log 2> $out/die.err
     echo $? > $out/die.rc
-    # The regression preset with its defaults (a warm-up, then 5 runs of 12 passes each) and the
-    # default limits: regbase is the baseline set; regcur, made the same way, is checked against it
-    # as it runs, and so is regslow, made 5 ms slower per READ on purpose.
-    for set in base cur slow; do
-        mkdir -p /cache/$name-reg$set
-        extra=""
-        [ $set != base ] && extra="--baseline $out/regbase.json"
-        [ $set = slow ] && extra="$extra --slowdown 5ms"
-        timeout 150 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-reg$set --preset regression \
-            -o /tmp/reg$set.dat --report $out/reg$set.json --log $out/reg$set-daemon.log $extra \
-            > $out/reg$set.check 2> $out/reg$set.err
-        echo $? > $out/reg$set.rc
-        ls /cache/$name-reg$set > $out/reg$set.cache-left
-        rm -rf /cache/$name-reg$set /tmp/reg$set-*.dat
+    # The regression preset. regset: its defaults (a warm-up, then --repeat runs of 12 passes, each
+    # on a fresh cache subdirectory), 2 runs to check the document. Then baseline, current and
+    # 5 ms slower runs interleaved (base1 cur1 slow1 base2 ...), so that the host's changing load
+    # falls on the three sets alike; the host's `check` compares them as sets of 5 runs with the
+    # default limits. The last slow run also checks itself against regset (`run --baseline`).
+    mkdir -p /cache/$name-regset /cache/$name-reg
+    timeout 150 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-regset --preset regression --repeat 2 \
+        -o /tmp/regset.dat --report $out/regset.json --log $out/regset-daemon.log > $out/regset.check 2> $out/regset.err
+    echo $? > $out/regset.rc
+    ls /cache/$name-regset > $out/regset.cache-left
+    rm -rf /cache/$name-regset /tmp/regset*.dat
+    for i in 1 2 3 4 5; do
+        for set in base cur slow; do
+            extra=""
+            [ $set = slow ] && extra="--slowdown 5ms"
+            [ $set$i = slow5 ] && extra="$extra --baseline $out/regset.json"
+            timeout 60 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-reg --preset regression --repeat 1 --warmup 0 \
+                -o /tmp/reg.dat --report $out/reg$set$i.json --log $out/reg-daemon.log $extra > $out/reg$set$i.check 2> $out/reg$set$i.err
+            echo $? > $out/reg$set$i.rc
+            rm -rf /cache/$name-reg/* /tmp/reg.dat
+        done
     done
     rm -rf /cache/$name-seq /cache/$name-rnd /cache/$name-cmd /cache/$name-die
-    echo "== $name done: $(cat $out/seq.rc) $(cat $out/rnd.rc) $(cat $out/cmd.rc) $(cat $out/die.rc) $(cat $out/regbase.rc) $(cat $out/regcur.rc) $(cat $out/regslow.rc)"
+    echo "== $name done: $(cat $out/seq.rc) $(cat $out/rnd.rc) $(cat $out/cmd.rc) $(cat $out/die.rc) $(cat $out/regset.rc) $(cat $out/regslow5.rc)"
 }
 
-# The gate's own measurement (vm/bench/gate): one warm-up, IDENTICAL preset runs, then SLOWED runs
-# at each slowdown, each run its own report (1 run, no warm-up) so the host can draw sets from them.
-#   NAME - gate IDENTICAL SLOWED SLOWDOWN...
+# The gate's own measurement (vm/bench/gate): one warm-up, then ROUNDS rounds, each making
+# PER-ROUND identical preset runs and one run at each slowdown, interleaved (identical, slowed...,
+# identical), so that the host's changing load falls on every kind alike; each run its own
+# report (1 run, no warm-up) from which the host draws sets.
+#   NAME - gate ROUNDS PER-ROUND SLOWDOWN...
 special_gate() {
-    name=$1 identical=$2 slowed=$3; shift 3
+    name=$1 rounds=$2 per=$3; shift 3
     out=$share/out/$name
     mkdir -p $out /cache/$name
-    echo "== $name: $identical identical preset runs, $slowed at each of: $*"
+    echo "== $name: $rounds rounds of $per identical preset runs and one at each of: $*"
     timeout 120 $bin run --image /tmp/blobs/small --cache-dir /cache/$name --preset regression --repeat 1 \
         -o /tmp/gate.dat --report /tmp/gate-warmup.json 2> $out/warmup.err
     echo "warm-up rc $?"
-    i=1
-    for kind in identical "$@"; do
-        count=$slowed extra="--slowdown $kind"
-        [ $kind = identical ] && count=$identical extra=""
-        n=1
-        while [ $n -le $count ]; do
+    rm -rf /cache/$name/* /tmp/gate*.dat
+    r=1 n=1
+    while [ $r -le $rounds ]; do
+        half=$(( (per + 1) / 2 ))
+        kinds=""
+        k=1; while [ $k -le $half ]; do kinds="$kinds identical"; k=$((k + 1)); done
+        kinds="$kinds $*"
+        k=$((half + 1)); while [ $k -le $per ]; do kinds="$kinds identical"; k=$((k + 1)); done
+        for kind in $kinds; do
+            if [ $kind = identical ]; then extra="" file=identical-$n; n=$((n + 1)); else extra="--slowdown $kind" file=$kind-$r; fi
             timeout 120 $bin run --image /tmp/blobs/small --cache-dir /cache/$name --preset regression --repeat 1 --warmup 0 \
-                $extra -o /tmp/gate.dat --report $out/$kind-$n.json 2> $out/$kind-$n.err
+                $extra -o /tmp/gate.dat --report $out/$file.json 2> $out/$file.err
             rc=$?
-            [ $rc = 0 ] || echo "$kind-$n: rc $rc: $(tail -2 $out/$kind-$n.err)"
+            [ $rc = 0 ] || echo "$file: rc $rc: $(tail -2 $out/$file.err)"
             rm -rf /cache/$name/* /tmp/gate*.dat
-            n=$((n + 1)) i=$((i + 1))
         done
-        echo "$kind: $count runs done at $(cut -d' ' -f1 /proc/uptime) s"
+        echo "round $r done at $(cut -d' ' -f1 /proc/uptime) s"
+        r=$((r + 1))
     done
     echo "== $name done"
 }
