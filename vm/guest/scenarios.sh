@@ -140,13 +140,14 @@ special_run() {
     timeout 60 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-die --expect $share/trees/small \
         --fault exit,nth=5 -o $out/die.dat --report $out/die.json --log $out/die-daemon.log 2> $out/die.err
     echo $? > $out/die.rc
-    # The regression preset. regset: its defaults (a warm-up, then --repeat runs of 12 passes, each
-    # on a fresh cache subdirectory), 2 runs to check the document. Then baseline, current and
-    # 5 ms slower runs interleaved (base1 cur1 slow1 base2 ...), so that the host's changing load
-    # falls on the three sets alike; the host's `check` compares them as sets of 5 runs with the
-    # default limits. The last slow run also checks itself against regset (`run --baseline`).
+    # The regression preset. regset: repeated runs as the preset makes them (a warm-up, then
+    # --repeat runs, each on a fresh cache subdirectory), 2 runs of 1 pass to check the document
+    # quickly. Then baseline, current and 5 ms slower runs of the preset (12 passes) interleaved
+    # (base1 cur1 slow1 base2 ...), so that the host's changing load falls on the three sets
+    # alike; the host's `check` compares them as sets of 5 runs with the default limits. The last
+    # slow run also checks itself as it ends (`run --baseline`) against base1: 1 vs 1 run.
     mkdir -p /cache/$name-regset /cache/$name-reg
-    timeout 150 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-regset --preset regression --repeat 2 \
+    timeout 150 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-regset --preset regression --repeat 2 --passes 1 \
         -o /tmp/regset.dat --report $out/regset.json --log $out/regset-daemon.log > $out/regset.check 2> $out/regset.err
     echo $? > $out/regset.rc
     ls /cache/$name-regset > $out/regset.cache-left
@@ -155,7 +156,7 @@ special_run() {
         for set in base cur slow; do
             extra=""
             [ $set = slow ] && extra="--slowdown 5ms"
-            [ $set$i = slow5 ] && extra="$extra --baseline $out/regset.json"
+            [ $set$i = slow5 ] && extra="$extra --baseline $out/regbase1.json"
             timeout 60 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-reg --preset regression --repeat 1 --warmup 0 \
                 -o /tmp/reg.dat --report $out/reg$set$i.json --log $out/reg-daemon.log $extra > $out/reg$set$i.check 2> $out/reg$set$i.err
             echo $? > $out/reg$set$i.rc
