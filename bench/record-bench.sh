@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): the highest trace_marker event rate `ondemand-trace record` sustains on
 # this host without lost events, and its CPU use, next to a plain `cat per_cpu/cpuN/trace_pipe_raw`
-# copy and `trace-cmd record` under the same load. Needs root and tracefs.
+# copy and `trace-cmd record` under the same load, and what `--live` adds (odt-live rows: the same
+# recording with every record decoded and correlated for the live lines). Needs root and tracefs.
 #
 #   bench/record-bench.sh                       # rates 25k..400k events/s, 3 s each, 4096 KiB/CPU
 #   RATES="100000 200000" SECONDS_PER_RATE=5 BUFFER_KB=1024 bench/record-bench.sh
@@ -42,21 +43,26 @@ report() {  # tool target sent achieved recorded lost cpu_seconds
 : > "$out/results.txt"
 
 for rate in "${rates[@]}"; do
-    # ondemand-trace record, in its own instance, stopped by --duration.
-    instance=odt-bench-$$
-    rm -f "$out/odt.dat"
-    /usr/bin/time -f "%U %S" -o "$out/odt.time" "$odt" record --events ftrace:print --instance "$instance" \
-        --buffer-size "$buffer_kb" -o "$out/odt.dat" --duration "$wall" 2> "$out/odt.log" &
-    recorder=$!
-    wait_for "$tracing/instances/$instance/trace_marker"
-    sleep 0.5
-    read -r sent achieved < <("$out/marker-load" "$tracing/instances/$instance/trace_marker" "$rate" "$seconds")
-    wait "$recorder" || { echo "ondemand-trace failed: $(tail -1 "$out/odt.log")" >&2; exit 2; }
-    recorded=$(sed -n 's/^wrote .*: \([0-9]*\) records.*/\1/p' "$out/odt.log")
-    lost=$(sed -n 's/^warning: the ring buffer lost \([0-9]*\) events.*/\1/p' "$out/odt.log")
-    lost=${lost:-0}
-    [ "$recorded" = "$sent" ] || lost=$((lost > sent - recorded ? lost : sent - recorded))
-    report ondemand-trace "$rate" "$sent" "$achieved" "$recorded" "$lost" "$(cpu_seconds "$out/odt.time")"
+    # ondemand-trace record, in its own instance, stopped by --duration; then the same with --live
+    # (every record merged across CPUs, decoded and correlated, a line per second).
+    for mode in plain live; do
+        instance=odt-bench-$$
+        rm -f "$out/odt.dat"
+        live=(); tool=ondemand-trace
+        [ "$mode" = live ] && live=(--live --interval 1s) tool=odt-live
+        /usr/bin/time -f "%U %S" -o "$out/odt.time" "$odt" record --events ftrace:print --instance "$instance" \
+            --buffer-size "$buffer_kb" -o "$out/odt.dat" --duration "$wall" "${live[@]}" > "$out/odt-$mode.out" 2> "$out/odt.log" &
+        recorder=$!
+        wait_for "$tracing/instances/$instance/trace_marker"
+        sleep 0.5
+        read -r sent achieved < <("$out/marker-load" "$tracing/instances/$instance/trace_marker" "$rate" "$seconds")
+        wait "$recorder" || { echo "ondemand-trace failed: $(tail -1 "$out/odt.log")" >&2; exit 2; }
+        recorded=$(sed -n 's/^wrote .*: \([0-9]*\) records.*/\1/p' "$out/odt.log")
+        lost=$(sed -n 's/^warning: the ring buffer lost \([0-9]*\) events.*/\1/p' "$out/odt.log")
+        lost=${lost:-0}
+        [ "$recorded" = "$sent" ] || lost=$((lost > sent - recorded ? lost : sent - recorded))
+        report "$tool" "$rate" "$sent" "$achieved" "$recorded" "$lost" "$(cpu_seconds "$out/odt.time")"
+    done
 
     # cat trace_pipe_raw, one per CPU, into files: the floor any recorder pays.
     dir=$tracing/instances/cat-bench-$$

@@ -1,3 +1,4 @@
+import OndemandTraceCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -78,17 +79,13 @@ struct RingBufferWalker {
         return firsts
     }
 
-    /// Calls `body` with every record in time order (ties: the lower CPU first, as libtracecmd).
+    /// Calls `body` with every record in `TimeOrder` (ties: the lower CPU first, as libtracecmd).
     /// `body` returns false to stop.
     mutating func forEach(_ body: (Record) throws -> Bool) throws {
         for i in cursors.indices { try advance(i) }
-        while true {
-            var best = -1
-            var bestTS = UInt64.max
-            for i in cursors.indices {
-                if let r = cursors[i].current, best < 0 || r.timestamp < bestTS { best = i; bestTS = r.timestamp }
-            }
-            guard best >= 0 else { return }
+        while let best = TimeOrder.first(count: cursors.count, head: { i in
+            cursors[i].current.map { ($0.timestamp, $0.cpu) }
+        }) {
             guard try body(cursors[best].current!) else { return }
             try advance(best)
         }

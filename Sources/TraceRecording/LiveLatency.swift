@@ -71,7 +71,7 @@ public final class LiveLatency: Sendable {
     private let state: Mutex<State>
 
     /// `formats`: the recorded events' format files (`RecordingSession.eventFormats`).
-    public init(formats: [(system: String, format: String)]) throws(RecordingError) {
+    public convenience init(formats: [(system: String, format: String)]) throws(RecordingError) {
         var layouts: [EventLayout] = []
         for (system, text) in formats {
             do {
@@ -80,14 +80,26 @@ public final class LiveLatency: Sendable {
                 throw RecordingError("cannot parse the format of a \(system) event: \(error)")
             }
         }
+        self.init(layouts: layouts)
+    }
+
+    public init(layouts: [EventLayout]) {
         decoder = BinaryEventDecoder(layouts: layouts, selection: .report)
         state = Mutex(State())
     }
 
-    /// Decodes and correlates records (in time order). Called on the recorder's reader thread.
+    /// Decodes and correlates records, which must come in `TimeOrder` across CPUs (as the
+    /// recorder's `LiveMerge` releases them): a cread seen before its READ would count as an
+    /// anomaly and its READ as unanswered. Called on the recorder's reader thread.
     public func consume(_ records: [RawRecord]) {
         state.withLock { state in
             for record in records {
+                if record.missedEvents != 0 {
+                    // As the report does for a file: the loss is an anomaly at this point in time.
+                    state.window.lost += max(0, record.missedEvents)
+                    state.correlator.noteLost(cpu: record.cpu, count: record.missedEvents > 0 ? record.missedEvents : nil,
+                                              timestamp: record.timestamp)
+                }
                 state.window.records += 1
                 let body = record.bytes.withUnsafeBytes { try? decoder.decode($0) } ?? nil
                 guard let body else { continue }
@@ -98,13 +110,17 @@ public final class LiveLatency: Sendable {
         }
     }
 
-    /// Notes events the ring buffer lost (shown in the window's line).
-    public func noteLost(_ count: Int64) {
-        state.withLock { $0.window.lost += count }
-    }
-
     /// The interval since the last call, and starts a new one.
     public func takeWindow() -> Window {
         state.withLock { $0.take() }
+    }
+
+    /// The last interval, after the last records: requests still open are counted as the report
+    /// counts them at the end of a file (unanswered), so the windows add up to the file's report.
+    public func finish() -> Window {
+        state.withLock { state in
+            _ = state.correlator.finish()
+            return state.take()
+        }
     }
 }

@@ -86,12 +86,6 @@ public final class RecordingSession {
     /// same buffer and clock as the recorded events. nil before start().
     public var markerPath: String? { instance.map { $0.directory + "/trace_marker" } }
 
-    /// The instance directory under tracefs (nil before start()).
-    public var instanceDirectory: String? { instance?.directory }
-
-    /// Records read so far (all CPUs); for progress lines.
-    public var eventsSoFar: UInt64 { reader?.progress.withLock { $0.events.reduce(0, +) } ?? 0 }
-
     /// A write failure (e.g. disk full) that stopped the reader; `stop()` will throw it.
     public var failure: RecordingError? { reader?.failure }
 
@@ -158,6 +152,7 @@ public final class RecordingSession {
             streams.append(.init(cpu: cpu, fd: fd, tcpu: tcpu, file: cpuFiles[cpu]))
         }
         let reader = try RingBufferReader(streams: streams, cpuCount: cpus, pageSize: pageSize, pollIntervalMS: options.pollIntervalMS,
+                                          traceClock: options.clock,
                                           onRecords: options.onRecords)
         self.reader = reader
         try reader.start()

@@ -1,5 +1,6 @@
 import CTrace
 import Glibc
+import OndemandTraceCore
 import Synchronization
 
 /// One ring-buffer record: the event's bytes (common header first) and its time.
@@ -7,9 +8,12 @@ public struct RawRecord: Sendable {
     public var cpu: Int32
     public var timestamp: UInt64
     public var bytes: [UInt8]
+    /// Events the ring buffer lost on this CPU just before this record: 0 none, -1 some (count
+    /// unknown), else the count — as the file readers report a page's missed events.
+    public var missedEvents: Int64
 
-    public init(cpu: Int32, timestamp: UInt64, bytes: [UInt8]) {
-        (self.cpu, self.timestamp, self.bytes) = (cpu, timestamp, bytes)
+    public init(cpu: Int32, timestamp: UInt64, bytes: [UInt8], missedEvents: Int64 = 0) {
+        (self.cpu, self.timestamp, self.bytes, self.missedEvents) = (cpu, timestamp, bytes, missedEvents)
     }
 }
 
@@ -37,9 +41,11 @@ final class RingBufferReader: @unchecked Sendable {
     }
 
     private var streams: [Stream]
-    /// Receives each drain's records, merged in time order across CPUs (live mode only).
+    /// Receives the records in time order across CPUs (live mode only), as `merge` releases them.
     private let onRecords: (@Sendable ([RawRecord]) -> Void)?
-    private var batch: [RawRecord] = []
+    /// Live mode: holds records until no CPU can still deliver an older one (see `LiveMerge`).
+    private var merge: LiveMerge<RawRecord>
+    private let watermarkClock: WatermarkClock
     let pageSize: Int
     let pollIntervalMS: Int32
     private let wakeRead: Int32
@@ -47,12 +53,20 @@ final class RingBufferReader: @unchecked Sendable {
     let progress: Mutex<Progress>
     private var thread: pthread_t?
     private let kbuf: OpaquePointer?
+    /// Live mode: the newest time stamp read so far, and the records released by the last round.
+    private var newestSeen: UInt64 = 0
+    private var released: [RawRecord] = []
 
     /// `progress` is indexed by CPU number, `0..<cpuCount`.
-    init(streams: [Stream], cpuCount: Int, pageSize: Int, pollIntervalMS: Int32,
+    /// `traceClock`: the instance's trace clock, which says how a CPU's watermark is known.
+    init(streams: [Stream], cpuCount: Int, pageSize: Int, pollIntervalMS: Int32, traceClock: String = "mono",
          onRecords: (@Sendable ([RawRecord]) -> Void)? = nil) throws(RecordingError) {
         self.streams = streams
         self.onRecords = onRecords
+        merge = LiveMerge(cpus: cpuCount)
+        // A CPU without a stream (possible but absent) records nothing: it never holds others back.
+        for cpu in 0..<cpuCount where !streams.contains(where: { $0.cpu == cpu }) { merge.advance(cpu: cpu, to: .max) }
+        watermarkClock = WatermarkClock(traceClock: traceClock)
         self.pageSize = pageSize
         self.pollIntervalMS = pollIntervalMS
         var fds: [Int32] = [0, 0]
@@ -110,11 +124,17 @@ final class RingBufferReader: @unchecked Sendable {
                 let ready = poll(&pollSet, nfds_t(pollSet.count), pollIntervalMS)
                 if ready < 0 && errno != EINTR { break }
                 let stopping = pollSet.last!.revents != 0
-                for index in streams.indices { try drain(index, into: &page, final: stopping) }
-                if let onRecords, !batch.isEmpty {
-                    batch.sort { $0.timestamp < $1.timestamp }
-                    onRecords(batch)
-                    batch.removeAll(keepingCapacity: true)
+                for index in streams.indices {
+                    // Read the watermark before the drain: what the CPU recorded before this
+                    // moment is in the pages the drain returns (read() hands out partial pages).
+                    let watermark = watermarkClock.now(newestSeen: newestSeen)
+                    try drain(index, into: &page, final: stopping)
+                    merge.advance(cpu: streams[index].cpu, to: watermark)
+                }
+                if stopping { merge.releaseAll { released.append($0) } } else { merge.release { released.append($0) } }
+                if let onRecords, !released.isEmpty {
+                    onRecords(released)
+                    released.removeAll(keepingCapacity: true)
                 }
                 if stopping { break }
             }
@@ -144,21 +164,24 @@ final class RingBufferReader: @unchecked Sendable {
     }
 
     /// Records in one page, and the events lost before it (-1: some, number unknown).
-    /// In live mode the records are also copied into `batch`.
+    /// In live mode the records are also handed to `merge`.
     private func count(_ page: UnsafeMutableRawPointer, cpu: Int) -> (UInt64, Int32) {
         guard let kbuf, kbuffer_load_subbuffer(kbuf, page) == 0 else { return (0, 0) }
         var events: UInt64 = 0
         var ts: UInt64 = 0
+        let missed = kbuffer_missed_events(kbuf)
         var record = kbuffer_read_event(kbuf, &ts)
         while let data = record {
-            events += 1
             if onRecords != nil {
                 let size = Int(kbuffer_event_size(kbuf))
-                batch.append(RawRecord(cpu: Int32(cpu), timestamp: ts, bytes: Array(UnsafeRawBufferPointer(start: data, count: size))))
+                merge.append(cpu: cpu, timestamp: ts, RawRecord(cpu: Int32(cpu), timestamp: ts, bytes: Array(UnsafeRawBufferPointer(start: data, count: size)),
+                                                                missedEvents: events == 0 ? Int64(missed) : 0))
+                newestSeen = max(newestSeen, ts)
             }
+            events += 1
             record = kbuffer_next_event(kbuf, &ts)
         }
-        return (events, kbuffer_missed_events(kbuf))
+        return (events, missed)
     }
 
     /// Releases the libtracefs readers and closes the `trace_pipe_raw` files (before the
@@ -169,5 +192,35 @@ final class RingBufferReader: @unchecked Sendable {
             close(stream.fd)
         }
         streams.removeAll()
+    }
+}
+
+/// How the live reader knows a CPU's watermark (the time up to which a drain has read everything
+/// the CPU recorded). For the clocks that are a POSIX clock (`mono`, the default, `mono_raw`,
+/// `boot`) it is that clock's time just before the drain, less a margin for an event whose time
+/// was taken but whose write was not yet committed when the page was read. For other clocks it
+/// is the newest time stamp already read from any CPU: a record with that time existed before the
+/// drain began. That lags while every CPU is idle; the final drain releases everything anyway.
+struct WatermarkClock {
+    let clock: clockid_t?
+    /// Events are written with preemption off, so a time stamp reaches the page within
+    /// microseconds; 10 ms is a wide margin that costs live lines nothing visible.
+    static let commitMarginNS: UInt64 = 10_000_000
+
+    init(traceClock: String) {
+        switch traceClock {
+        case "mono": clock = CLOCK_MONOTONIC
+        case "mono_raw": clock = CLOCK_MONOTONIC_RAW
+        case "boot": clock = CLOCK_BOOTTIME
+        default: clock = nil
+        }
+    }
+
+    func now(newestSeen: UInt64) -> UInt64 {
+        guard let clock else { return newestSeen }
+        var ts = timespec()
+        clock_gettime(clock, &ts)
+        let ns = UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+        return ns > Self.commitMarginNS ? ns - Self.commitMarginNS : 0
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import OndemandTraceCore
+import TraceFiles
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -115,7 +116,7 @@ struct Check: ParsableCommand {
             return try RunFiguresJSON.runSet(fromReportJSON: try readWhole(path), path: path)
         }
         let layouts = try formats.map { try TraceFileOptions.loadFormats($0) }
-        let (model, _) = try ReportBuilding.model(path: path, textFormats: layouts)
+        let (model, _) = try TraceReport.build(path: path, textFormats: layouts)
         let figures = RunFigures(report: model)
         guard figures.readsMeasured > 0 else {
             throw InputFailure(description: "\(path): no answered READ in the trace: nothing to compare")

@@ -39,7 +39,7 @@ struct Dump: ParsableCommand {
         }
         out.flush()
         if summary.ondemandEvents == 0 {
-            printError("ondemand-trace: \(NoEventsMessage.describe(summary))")
+            printError("ondemand-trace: \(TraceReport.noOndemandEvents(summary))")
             throw ExitCode(2)
         }
         if summary.recordsWithoutFormat > 0 {
@@ -48,16 +48,5 @@ struct Dump: ParsableCommand {
         if summary.unparsedLines > 0 {
             printError("note: \(summary.unparsedLines) line(s) of \(summary.path) were not trace events and were skipped (first: line \(summary.firstUnparsedLine ?? 0))")
         }
-    }
-}
-
-enum NoEventsMessage {
-    static func describe(_ summary: ReadSummary) -> String {
-        var text = "\(summary.path == "-" ? "<stdin>" : summary.path): no cachefiles on-demand events"
-        text += summary.format == .text
-            ? " (\(summary.recordsSeen) lines read, \(summary.unparsedLines) not understood"
-                + (summary.firstUnparsedLine.map { ", the first at line \($0)" } ?? "") + ")"
-            : " in \(summary.recordsSeen) records (\(summary.formatDescription))"
-        return text
     }
 }

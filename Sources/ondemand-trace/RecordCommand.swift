@@ -78,32 +78,13 @@ struct Record: ParsableCommand {
     }
 
     func run() throws {
-        var eventList = EventSpec.defaults
-        if let events {
-            do throws(RecordingError) {
-                eventList = try EventSpec.parseList(events)
-            } catch {
-                throw ValidationError(error.message)
-            }
-        }
-        // Signals are taken synchronously with sigtimedwait: blocked before the reader thread
-        // exists, so it inherits the mask and no signal can kill us with the instance left behind.
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        for signal in [SIGINT, SIGTERM, SIGHUP, SIGCHLD] { sigaddset(&signals, signal) }
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
-
-        var liveLatency: LiveLatency?
-        if live {
-            liveLatency = try failing { () throws(RecordingError) in
-                try LiveLatency(formats: RecordingSession.eventFormats(eventList))
-            }
-        }
-        var options = RecordingOptions(outputPath: output, events: eventList, bufferSizeKB: bufferSizeKB,
-                                       clock: clock, instanceName: instance)
-        if let liveLatency {
-            options.onRecords = { @Sendable records in liveLatency.consume(records) }
-        }
+        let eventList = try events.map { list in
+            do throws(RecordingError) { return try EventSpec.parseList(list) } catch { throw ValidationError(error.message) }
+        } ?? EventSpec.defaults
+        RecordLoop.blockSignals()
+        let live = try self.live ? failing { () throws(RecordingError) in try LiveLatency(formats: RecordingSession.eventFormats(eventList)) } : nil
+        var options = RecordingOptions(outputPath: output, events: eventList, bufferSizeKB: bufferSizeKB, clock: clock, instanceName: instance)
+        if let live { options.onRecords = { @Sendable records in live.consume(records) } }
         let session = RecordingSession(options: options)
         try failing { () throws(RecordingError) in try session.start() }
         for stale in session.staleInstancesRemoved {
@@ -111,87 +92,41 @@ struct Record: ParsableCommand {
         }
         printError("recording \(eventList.map(\.description).joined(separator: ",")) in tracefs instance \(session.instanceName) into \(output)"
                    + (command.isEmpty ? "; Ctrl-C to stop" : ""))
-
-        var child: pid_t?
-        if !command.isEmpty {
-            do {
-                child = try spawn(command)
-            } catch {
-                session.abandon()
-                printError("ondemand-trace: \(error)")
-                throw ExitCode(2)
-            }
-        }
-        let started = monotonicNow()
-        let deadline = duration.flatMap(DurationText.nanoseconds).map { started + $0 }
-        let step = DurationText.nanoseconds(interval) ?? 1_000_000_000
-        var nextLine = started + step
-        var lines = 0
         var out = BufferedOutput()
-        var childStatus: Int32?
-        waiting: while true {
-            if session.failure != nil { break }
-            let now = monotonicNow()
-            if let liveLatency, now >= nextLine {
-                lines += 1
-                let elapsed = String(TimeText.seconds(now - started).dropLast(3))
-                out.line(elapsed + "s " + liveLatency.takeWindow().text)
-                out.flush()
-                nextLine += step
-                if let count, lines >= count { break }
-            }
-            var wait = UInt64(200_000_000)
-            if liveLatency != nil { wait = min(wait, nextLine > now ? nextLine - now : 0) }
-            if let deadline {
-                if now >= deadline { break }
-                wait = min(wait, deadline - now)
-            }
-            var timeout = timespec(tv_sec: Int(wait / 1_000_000_000), tv_nsec: Int(wait % 1_000_000_000))
-            var info = siginfo_t()
-            let signal = sigtimedwait(&signals, &info, &timeout)
-            switch signal {
-            case SIGCHLD:
-                if let pid = child {
-                    var status: Int32 = 0
-                    if waitpid(pid, &status, WNOHANG) == pid {
-                        childStatus = status
-                        break waiting
-                    }
-                }
-            case SIGINT, SIGTERM, SIGHUP:
-                if let pid = child { kill(pid, signal) }
-                break waiting
-            default:
-                continue
-            }
-        }
+        let loop = RecordLoop(session: session, live: live,
+                              options: .init(duration: duration.flatMap(DurationText.nanoseconds), liveInterval: self.live ? DurationText.nanoseconds(interval) : nil,
+                                             liveCount: count, command: command),
+                              line: { out.line($0); out.flush() })
+        let outcome = try failing { () throws(RecordingError) in try loop.run() }
+        printError(summary(outcome))
+        if let warning = lostWarning(outcome.result) { printError(warning) }
+    }
 
-        let result = try failing { () throws(RecordingError) in try session.stop() }
-        if let liveLatency, lines < (count ?? .max) {
-            // The part of an interval before the stop, with what the final drain read.
-            let elapsed = String(TimeText.seconds(monotonicNow() - started).dropLast(3))
-            out.line(elapsed + "s " + liveLatency.takeWindow().text + " (final)")
-            out.flush()
-        }
-        var summary = "wrote \(result.path): \(result.events) records ("
+    /// "wrote FILE: N records (cpu0 …), K KiB; COMMAND exited with status 0".
+    func summary(_ outcome: RecordLoop.Outcome) -> String {
+        let result = outcome.result
+        var text = "wrote \(result.path): \(result.events) records ("
             + result.eventsPerCPU.enumerated().map { "cpu\($0.offset) \($0.element)" }.joined(separator: ", ")
             + "), \(result.fileSize / 1024) KiB"
-        if let childStatus {
-            summary += "; \(command[0]) " + describeExit(childStatus)
-        } else if let child {
-            summary += "; \(command[0]) (pid \(child)) is still running"
+        if let status = outcome.childStatus {
+            text += "; \(command[0]) " + ChildProcess.describe(status)
+        } else if let child = outcome.child {
+            text += "; \(command[0]) (pid \(child)) is still running"
         }
-        printError(summary)
-        if result.lostEvents > 0 {
-            var perCPU: [String] = []
-            for stats in result.cpuStats where stats.lost > 0 || result.missedPerCPU[stats.cpu] > 0 {
-                var text = "cpu\(stats.cpu) overrun \(stats.overrun), dropped \(stats.droppedEvents)"
-                if stats.commitOverrun > 0 { text += ", commit overrun \(stats.commitOverrun)" }
-                if result.missedPerCPU[stats.cpu] > 0 { text += ", missed \(result.missedPerCPU[stats.cpu])" }
-                perCPU.append(text)
-            }
-            printError("warning: the ring buffer lost \(result.lostEvents) events (\(perCPU.joined(separator: "; "))); raise --buffer-size (now \(bufferSizeKB) KiB per CPU)")
+        return text
+    }
+
+    /// The warning when the ring buffer lost events, with the numbers per CPU.
+    func lostWarning(_ result: RecordingResult) -> String? {
+        guard result.lostEvents > 0 else { return nil }
+        var perCPU: [String] = []
+        for stats in result.cpuStats where stats.lost > 0 || result.missedPerCPU[stats.cpu] > 0 {
+            var text = "cpu\(stats.cpu) overrun \(stats.overrun), dropped \(stats.droppedEvents)"
+            if stats.commitOverrun > 0 { text += ", commit overrun \(stats.commitOverrun)" }
+            if result.missedPerCPU[stats.cpu] > 0 { text += ", missed \(result.missedPerCPU[stats.cpu])" }
+            perCPU.append(text)
         }
+        return "warning: the ring buffer lost \(result.lostEvents) events (\(perCPU.joined(separator: "; "))); raise --buffer-size (now \(bufferSizeKB) KiB per CPU)"
     }
 
     /// A recording error: one line, exit status 2.
@@ -202,21 +137,5 @@ struct Record: ParsableCommand {
             printError("ondemand-trace: \(error)")
             throw ExitCode(2)
         }
-    }
-
-    func spawn(_ command: [String]) throws -> pid_t {
-        do { return try ChildProcess.spawn(command) } catch { throw RecordingError("\(error)") }
-    }
-
-    func describeExit(_ status: Int32) -> String {
-        let signal = status & 0x7f
-        if signal == 0 { return "exited with status \((status >> 8) & 0xff)" }
-        return "was killed by signal \(signal)"
-    }
-
-    func monotonicNow() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 }

@@ -67,7 +67,19 @@ struct Report: ParsableCommand {
                                valueName: "duration"))
     var minLatency: String?
 
+    @Option(name: .customLong("image"), parsing: .singleValue, help: ArgumentHelp(
+        "The EROFS image (or blob) behind the trace's objects, to say which files each READ was for; repeatable: a bootstrap and its blobs. Matched to an object by the size its copen answered; OBJ=FILE forces it.",
+        valueName: "file"))
+    var images: [String] = []
+
+    @Flag(help: "With --image: the per-file table (total and max wait, READs, bytes, first miss, readers), most waited-for first.")
+    var files = false
+
+    @Option(help: ArgumentHelp("With --image: write the image's paths in first-miss order, one per line (a prefetch list, as `nydus-image create --prefetch-policy fs` reads).", valueName: "file"))
+    var prefetchList: String?
+
     func validate() throws {
+        if images.isEmpty, files || prefetchList != nil { throw ValidationError("--files and --prefetch-list need --image") }
         if let minLatency, Self.nanoseconds(minLatency) == nil {
             throw ValidationError("--min-latency '\(minLatency)': expected a duration like 500us, 2ms or 1.5s")
         }
@@ -92,21 +104,36 @@ struct Report: ParsableCommand {
                                   since: since.map { UInt64(($0 * 1e9).rounded()) },
                                   until: until.map { UInt64(($0 * 1e9).rounded()) })
         var stream = BufferedOutput()
-        if format == .csv { stream.line(ReportCSV.header) }
+        if format == .csv { stream.line(images.isEmpty ? ReportCSV.header : ReportCSV.headerWithPaths) }
         var chrome = format == .chrome ? ChromeTraceWriter { FileHandleWriter.write($0, fd: 1) } : nil
         var scatter = html != nil ? LatencyScatter() : nil
-        let csvRows = format == .csv
-        let observer: ((RequestRecord) -> Void)? = csvRows || chrome != nil || scatter != nil ? { request in
+        // With --image, the requests wait for the end (objects are matched to images by then).
+        let csvRows = format == .csv && images.isEmpty
+        var requests: [RequestRecord] = []
+        let observer: ((RequestRecord) -> Void)? = csvRows || chrome != nil || scatter != nil || !images.isEmpty ? { request in
             if csvRows { stream.line(ReportCSV.row(request)) }
             chrome?.request(request)
             scatter?.add(request)
+            if !images.isEmpty { requests.append(request) }
         } : nil
-        let (model, summary) = try reportingInputErrors {
-            try ReportBuilding.model(path: input.path, textFormats: try input.textFormats(), filter: filter,
-                                     slowThreshold: minLatency.flatMap(Self.nanoseconds), observer: observer,
-                                     eventObserver: chrome != nil ? { event in
-                                         if filter.obj == nil || event.body.ondemandObj == filter.obj { chrome?.event(event) }
-                                     } : nil)
+        var (model, summary) = try reportingInputErrors {
+            try TraceReport.build(path: input.path, textFormats: try input.textFormats(), filter: filter,
+                                  slowThreshold: minLatency.flatMap(Self.nanoseconds), requestObserver: observer,
+                                  eventObserver: chrome != nil ? { event in
+                                      if filter.obj == nil || event.body.ondemandObj == filter.obj { chrome?.event(event) }
+                                  } : nil)
+        }
+        if !images.isEmpty {
+            let sources = try imageSources(objects: model.objects)
+            var blame = FileBlame()
+            for request in requests {
+                if let source = sources[request.obj] { blame.add(request, source: source) }
+                if format == .csv {
+                    let paths = sources[request.obj].map { FileBlame.owners(of: request, source: $0).map(\.description) } ?? []
+                    stream.line(ReportCSV.row(request, paths: paths))
+                }
+            }
+            model.files = blame
         }
         switch format {
         case .csv:
@@ -125,13 +152,31 @@ struct Report: ParsableCommand {
             if latency { sections.insert(.latency) }
             if objects { sections.insert(.objects) }
             if anomalies { sections.insert(.anomalies) }
+            if files { sections.insert(.files) }
             FileHandleWriter.write(ReportText.render(model, sections: sections), fd: 1)
+        }
+        if let prefetchList, let blame = model.files {
+            try reportingInputErrors { try OutputFile.write(blame.prefetchList.map { $0 + "\n" }.joined(), to: prefetchList) }
         }
         if let html, let scatter {
             try reportingInputErrors { try OutputFile.write(HTMLReport.render(model, scatter: scatter), to: html) }
         }
         if summary.unparsedLines > 0 {
             printError("note: \(summary.unparsedLines) line(s) of \(summary.path) were not trace events and were skipped (first: line \(summary.firstUnparsedLine ?? 0))")
+        }
+    }
+}
+
+extension Report {
+    /// The `--image` files, each tied to the object it backs.
+    func imageSources(objects: [Correlator.ObjectLifetime]) throws -> [UInt32: FileBlame.Source] {
+        try reportingInputErrors {
+            let loaded = try ImageFiles.load(images)
+            do throws(ImageMatching.Failure) {
+                return try ImageMatching.match(objects: objects, sources: loaded.sources, forced: loaded.forced)
+            } catch {
+                throw InputFailure(description: error.description)
+            }
         }
     }
 }

@@ -211,7 +211,7 @@ struct Run: ParsableCommand {
                 unlink(outcome.trace)
             } else {
                 let (model, _) = try reportingInputErrors {
-                    try ReportBuilding.model(path: outcome.trace, textFormats: nil, requireOndemandEvents: false)
+                    try TraceReport.build(path: outcome.trace, requireOndemandEvents: false)
                 }
                 measured.append(RunReport.Entry(trace: outcome.trace, cacheDirectory: cache, model: model))
             }
@@ -365,7 +365,7 @@ struct Run: ParsableCommand {
     private func writeReport(_ runs: [RunReport.Entry], pinned: String) throws -> (section: [(String, String)], pooled: ReportModel) {
         guard !runs.isEmpty else { fail("no measured run to report") }
         let (pooled, _) = try reportingInputErrors {
-            try ReportBuilding.model(paths: runs.map(\.trace), textFormats: nil, requireOndemandEvents: false)
+            try TraceReport.build(paths: runs.map(\.trace), requireOndemandEvents: false)
         }
         let fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { fail("\(report): cannot write the report: \(describeErrno(errno))") }

@@ -66,6 +66,18 @@ struct EventScript {
 }
 
 @Suite struct CorrelatorTests {
+    /// A cread stamped before its READ (clocks that differ between CPUs, an edited text trace)
+    /// once made the latency wrap around and the histogram trap.
+    @Test func aRecordOlderThanTheOneBeforeItIsClampedAndReported() {
+        var s = EventScript()
+        s.open(1, at: 0); s.copen(1, msg: 0, at: 50)
+        s.read(1, 0, 4096, at: 500); s.write(1, 0, 4096, at: 400); s.cread(1, msg: 1, at: 450)
+        let r = s.run()
+        #expect(r.kinds() == [.timeWentBackwards, .timeWentBackwards])
+        #expect(r.reads.map(\.latency) == [0])
+        #expect(r.anomalies[0].detail.hasPrefix("a record at 1.000400 s on CPU 0 comes after one at 1.000500 s"))
+    }
+
     @Test func singleThreadedInOrderRoundTrips() {
         var s = EventScript()
         s.open(1, at: 0); s.copen(1, msg: 0, at: 50)

@@ -19,18 +19,8 @@ import OndemandTraceCore
 
     static func report(_ path: String, filter: ReportFilter = ReportFilter()) throws -> Run {
         var requests: [RequestRecord] = []
-        let builder = ReportBuilder(filter: filter, requestObserver: { requests.append($0) })
-        let summary = try TraceInput.read(path: path, selection: .report) { item in
-            switch item {
-            case .event(let e): builder.consume(e)
-            case let .lost(cpu, count, t): builder.noteLost(cpu: cpu, count: count, timestamp: t)
-            }
-        }
-        let metadata = TraceMetadata(path: path, format: summary.format.rawValue, formatDescription: summary.formatDescription,
-                                     kernelRelease: summary.kernelRelease, clock: summary.clock,
-                                     recordsSeen: summary.recordsSeen, eventsDelivered: summary.eventsDelivered,
-                                     ondemandEvents: summary.ondemandEvents)
-        return Run(model: builder.finish(metadata: metadata, cpuStats: summary.cpuStats), requests: requests)
+        let (model, _) = try TraceReport.build(path: path, filter: filter, requestObserver: { requests.append($0) })
+        return Run(model: model, requests: requests)
     }
 
     /// daemon.log: `READ  mid=3 oid=1 off=2101248 len=4096 (small)` → (offset, length) → msg_id.

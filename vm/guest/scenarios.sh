@@ -91,31 +91,33 @@ special_errors() {
     echo "== $name done"
 }
 
-# `ondemand-trace record` on a real kernel: it records the daemon serving a mount and a readall
-# (the daemon's markers go into the recorder's instance); file and logs to OUT/NAME/.
+# `ondemand-trace record` on a real kernel: it records the daemon serving a mount and a workload
+# (the daemon's markers go into the recorder's instance) with --live lines; file and logs to
+# OUT/NAME/. Plan: NAME - record [WORKLOAD [DAEMON-THREADS]] (default readall, 1 thread).
 special_record() {
-    name=$1 out=$share/out/$1 inst=odt-record
+    name=$1 workload=${2:-readall} threads=${3:-1} out=$share/out/$1 inst=odt-$1
     mkdir -p $out /cache/$name
-    echo "== $name: record"
+    echo "== $name: record ($workload, $threads daemon thread(s))"
     cat > /tmp/record-inner.sh <<INNER
 rm -f /tmp/ready
-$bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name \\
+$bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name --threads $threads \\
     --marker-file $tracing/instances/$inst/trace_marker --log $out/daemon.log --ready-file /tmp/ready 2> $out/daemon.err &
 pid=\$!
 n=0
 while [ ! -e /tmp/ready ] && [ \$n -lt 100 ]; do sleep 0.1; n=\$((n + 1)); done
 timeout 20 mount -t erofs none -o fsid=small /mnt/img 2> $out/mount.err
 echo \$? > $out/mount.rc
-(. $share/workloads.sh; workload_readall) > $out/md5.txt 2> $out/workload.err
+(. $share/workloads.sh; workload_$workload) > $out/md5.txt 2> $out/workload.err
 timeout 10 umount /mnt/img || umount -l /mnt/img
 kill -TERM \$pid; wait \$pid
 INNER
     $bin record -o /tmp/record.dat --instance $inst --live --interval 250ms -- sh /tmp/record-inner.sh > $out/record.out 2> $out/record.err
     echo $? > $out/record.rc
     ls $tracing/instances > $out/instances-after.txt
-    cp /tmp/record.dat $out/record.dat
+    mv /tmp/record.dat $out/record.dat
     $bin doctor > $out/doctor.txt 2>&1
     echo $? > $out/doctor.rc
+    rm -rf /cache/$name
     echo "== $name done: record rc $(cat $out/record.rc)"
 }
 

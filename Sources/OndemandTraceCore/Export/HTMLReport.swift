@@ -57,6 +57,9 @@ public enum HTMLReport {
 
         h += "<h2>read → cread latency histogram</h2>\n" + histogramSVG(s.reads.latency.log2Microseconds)
         h += "<h2>Latency over time</h2>\n" + scatterSVG(scatter, start: m.traceStart ?? 0)
+        if let files = m.files {
+            h += "<h2>Files, in the order the readers first missed them</h2>\n" + waterfallSVG(files, start: m.traceStart ?? 0, end: m.traceEnd ?? 0)
+        }
         h += "<h2>Objects</h2>\n" + objectsTable(m)
         h += "<h2>Anomalies</h2>\n" + anomaliesList(m)
         if m.lost.any {
@@ -134,7 +137,7 @@ public enum HTMLReport {
         var e = lowExp
         while e <= highExp {
             let yy = top + height - (e - lowExp) / max(1, highExp - lowExp) * height
-            svg += "<text x=\"\(Int(left - 6))\" y=\"\(Int(yy + 4))\" text-anchor=\"end\">\(shortMicros(UInt64(pow10(e))))</text>"
+            svg += "<text x=\"\(Int(left - 6))\" y=\"\(Int(yy + 4))\" text-anchor=\"end\">\(tickLabel(exponent: e))</text>"
             svg += "<line x1=\"\(Int(left))\" y1=\"\(fixed(yy, 1))\" x2=\"\(Int(width - 10))\" y2=\"\(fixed(yy, 1))\" stroke=\"#eef\"/>"
             e += 1
         }
@@ -196,7 +199,44 @@ public enum HTMLReport {
 
     static func fixed(_ d: Double, _ decimals: Int) -> String { JSONWriter.format(d, decimals: decimals) }
 
-    static func pow10(_ e: Double) -> Double { var v = 1.0; for _ in 0..<Int(max(0, e)) { v *= 10 }; return v }
+    /// One row per file (the first `waterfallRows` missed), a bar from each READ to its answer
+    /// (red to the end of the trace when it never came): what a start-up waited for, and when.
+    static func waterfallSVG(_ blame: FileBlame, start: UInt64, end: UInt64) -> String {
+        let rows = Array(blame.byFirstMiss.prefix(waterfallRows))
+        guard !rows.isEmpty else { return "<p class=\"meta\">No READ touched a file of the image.</p>" }
+        let t0 = rows.map(\.firstMiss).min() ?? start
+        let t1 = max(end, rows.flatMap { $0.spans.map { $0.completed ?? $0.issued } }.max() ?? t0, t0 + 1)
+        let label = 220.0, width = 980.0, rowHeight = 14.0, top = 8.0
+        let height = top + Double(rows.count) * rowHeight + 30
+        func x(_ t: UInt64) -> Double { label + Double(t &- t0) / Double(t1 - t0) * (width - label - 10) }
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"file waterfall\">"
+        for (i, row) in rows.enumerated() {
+            let y = top + Double(i) * rowHeight
+            let name = row.owner.description
+            let shown = name.count > 34 ? "…" + String(name.suffix(33)) : name
+            svg += "<text x=\"\(Int(label - 6))\" y=\"\(fixed(y + 10, 1))\" text-anchor=\"end\" data-file=\"\(escape(name))\"><title>\(escape(name)): \(row.reads) READ(s), \(fixed(Double(row.totalWait) / 1e6, 3)) ms waited</title>\(escape(shown))</text>"
+            for span in row.spans {
+                let a = x(span.issued), b = x(span.completed ?? t1)
+                svg += "<rect x=\"\(fixed(a, 1))\" y=\"\(fixed(y + 2, 1))\" width=\"\(fixed(max(1, b - a), 1))\" height=\"\(Int(rowHeight - 4))\" fill=\"\(span.completed == nil ? "#b3261e" : "#3b6fd8")\" fill-opacity=\"0.75\"/>"
+            }
+        }
+        let axis = top + Double(rows.count) * rowHeight + 4
+        svg += line(label, axis, width - 10, axis)
+        svg += "<text x=\"\(Int(label))\" y=\"\(Int(axis + 16))\">\(TimeText.seconds(t0)) s</text>"
+        svg += "<text x=\"\(Int(width - 10))\" y=\"\(Int(axis + 16))\" text-anchor=\"end\">\(TimeText.seconds(t1)) s</text>"
+        svg += "</svg>\n"
+        if blame.rows.count > rows.count { svg += "<p class=\"meta\">The first \(rows.count) of \(blame.rows.count) files; all are in the JSON report (`files`).</p>" }
+        return svg
+    }
+
+    static let waterfallRows = 80
+
+    /// The label of the axis tick at 10^`exponent` µs; exponents below 0 are sub-microsecond.
+    static func tickLabel(exponent e: Double) -> String {
+        let ns = (1000 * pow(10, e)).rounded()
+        if ns < 1000 { return "\(Int(ns))ns" }
+        return shortMicros(UInt64(ns / 1000))
+    }
 
     public static func escape(_ s: String) -> String {
         var out = ""

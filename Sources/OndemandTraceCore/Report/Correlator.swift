@@ -100,8 +100,6 @@ public final class Correlator {
         self.onAnomaly = onAnomaly
     }
 
-    public var outstandingReads: Int { states.reduce(0) { $0 + $1.reads.count } }
-
     /// The index of obj's state, created on first sight.
     @inline(__always)
     private func slot(_ obj: UInt32, _ timestamp: UInt64) -> Int {
@@ -137,6 +135,17 @@ public final class Correlator {
     // MARK: input
 
     public func consume(_ event: TraceEvent) {
+        var event = event
+        if let last = lastTimestamp, event.timestamp < last {
+            // Records must come in time order (`TimeOrder`). One that does not (clocks that
+            // differ between CPUs, an edited text trace) is taken at the time already reached,
+            // so no latency is negative, and is reported.
+            var obj: UInt32?
+            if case .ondemand(let e) = event.body { obj = e.obj }
+            onAnomaly(Anomaly(kind: .timeWentBackwards, obj: obj, timestamp: last,
+                              detail: "a record at \(TimeText.seconds(event.timestamp)) s on CPU \(event.cpu) comes after one at \(TimeText.seconds(last)) s; taken as \(TimeText.seconds(last)) s (record with a global clock, e.g. trace_clock mono)"))
+            event.timestamp = last
+        }
         let t = event.timestamp
         if firstTimestamp == nil { firstTimestamp = t }
         lastTimestamp = t

@@ -138,8 +138,29 @@ public enum ReportJSON {
         for r in s.slowRequests { request(&w, r) }
         w.arrayEnd()
         w.objectEnd()
+        if let files = m.files { fileBlame(&w, files) }
         w.objectEnd()
         return w.output
+    }
+
+    /// `files`: per file (and `(metadata)`, `(unattributed)`), most total wait first.
+    static func fileBlame(_ w: inout JSONWriter, _ blame: FileBlame) {
+        w.key("files"); w.arrayStart()
+        for row in blame.byWait {
+            w.objectStart()
+            w.key("path"); w.string(row.owner.description)
+            w.key("first_miss_s"); w.raw(JSONWriter.format(Double(row.firstMiss) / 1e9, decimals: 9))
+            w.key("reads"); w.number(row.reads)
+            w.key("unanswered"); w.number(row.unanswered)
+            w.key("bytes_requested"); w.number(Int64(row.bytesRequested))
+            w.key("wait_total_us"); w.number(Double(row.totalWait) / 1000, decimals: 3)
+            w.key("wait_us"); summary(&w, row.wait.summary)
+            w.key("readers"); w.arrayStart()
+            for reader in row.readers.sorted() { w.string("\(reader.comm)-\(reader.pid)") }
+            w.arrayEnd()
+            w.objectEnd()
+        }
+        w.arrayEnd()
     }
 
     static func requestCounts(_ w: inout JSONWriter, _ r: ReportAccumulator.RequestStats) {
@@ -207,6 +228,14 @@ public enum ReportCSV {
                 sec(r.issued), sec(r.pickedUp), sec(r.written), sec(r.completed),
                 r.latency.map { JSONWriter.format(Double($0) / 1000, decimals: 3) } ?? "",
                 r.join.rawValue, r.kind == .read ? String(r.rangeWritten) : ""].joined(separator: ",")
+    }
+
+    /// With `report --image`: a last column, the files (and `(metadata)`, `(unattributed)`) a
+    /// READ's range covered, separated by `;`.
+    public static let headerWithPaths = header + ",paths"
+
+    public static func row(_ r: RequestRecord, paths: [String]) -> String {
+        row(r) + "," + quote(paths.joined(separator: ";"))
     }
 
     /// RFC 4180 quoting when needed.

@@ -100,6 +100,8 @@ public struct ReportModel {
 
     public var answeredReadBytes: UInt64 { stats.bySize.values.reduce(0) { $0 + $1.bytes } - unansweredReadBytes }
     public var unansweredReadBytes: UInt64 = 0
+    /// Which files the READs were for (`report --image`); nil without images.
+    public var files: FileBlame?
 
     public var anomalyTotal: Int { stats.anomalyCounts.values.reduce(0, +) }
 

@@ -8,6 +8,8 @@ public enum ReportText {
         public static let objects = Sections(rawValue: 2)
         /// Every anomaly listed (their counts are always printed).
         public static let anomalies = Sections(rawValue: 4)
+        /// Per file of the image(s) (`report --image`): which files the readers waited for.
+        public static let files = Sections(rawValue: 8)
     }
 
     public static func render(_ m: ReportModel, sections: Sections) -> String {
@@ -116,6 +118,19 @@ public enum ReportText {
             if !reopened.isEmpty {
                 line("  reopened: " + reopened.map { "obj \($0.obj) ×\($0.reopens)" }.joined(separator: ", "))
             }
+        }
+
+        if sections.contains(.files), let blame = m.files {
+            line()
+            line("files: \(blame.rows.count) (by total wait; a READ over several files counts for each)")
+            var files = Table(header: ["wait ms", "max ms", "reads", "unanswered", "bytes", "first miss s", "readers", "path"],
+                              rightAligned: Set(0...6))
+            for row in blame.byWait {
+                files.add([fixed(Double(row.totalWait) / 1e6, 3), row.wait.count > 0 ? fixed(Double(row.wait.maxNanoseconds) / 1e6, 3) : "-",
+                           String(row.reads), String(row.unanswered), String(row.bytesRequested),
+                           TimeText.seconds(row.firstMiss), String(row.readers.count), row.owner.description])
+            }
+            out += files.text
         }
 
         line()

@@ -23,6 +23,8 @@ public struct Anomaly: Sendable, Equatable {
         case vfsError = "vfs_error"
         /// A kernel-filled id (mid/oid of open/read/close, 5.19-6.7) contradicts the correlation.
         case idMismatch = "id_mismatch"
+        /// A record older than the one before it: the trace's clock is not one order across CPUs.
+        case timeWentBackwards = "time_went_backwards"
 
         public static func < (a: Kind, b: Kind) -> Bool {
             allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!

@@ -1,0 +1,270 @@
+/// Reads an EROFS image's metadata (fs/erofs/erofs_fs.h): the superblock, compact and extended
+/// inodes, directories, and where each file's bytes lie — flat-plain and flat-inline data, and
+/// chunk-based files (chunk indexes with a device per chunk, or block maps) of a bootstrap whose
+/// data lives in blobs. Pure: it works on the image's bytes, so `report --image` can say which
+/// file each on-demand READ of the image or a blob was for.
+///
+/// Every offset and count the image states is checked against its size and sane limits before it
+/// is used: a hostile image gets an `ErofsError`, never a trap or a loop.
+public struct ErofsImage: Sendable {
+    public struct Superblock: Sendable, Equatable {
+        public var blockSizeBits: Int
+        public var rootNid: UInt64
+        public var metaBlockAddress: UInt64
+        public var inodeCount: UInt64
+        public var blocks: UInt64
+        public var extraDevices: Int
+        public var featureIncompat: UInt32
+        public var blockSize: UInt64 { 1 << UInt64(blockSizeBits) }
+    }
+
+    /// A run of a file's blocks: `length` bytes from `logical` in the file stand at `physical` on
+    /// `device` (0: this image; k ≥ 1: the k-th blob, `-o device=`). Whole blocks, the last one
+    /// padded, except an inline tail, which is exact.
+    public struct Extent: Sendable, Equatable, Hashable {
+        public var logical: UInt64
+        public var physical: UInt64
+        public var length: UInt64
+        public var device: Int
+        public init(logical: UInt64, physical: UInt64, length: UInt64, device: Int) {
+            (self.logical, self.physical, self.length, self.device) = (logical, physical, length, device)
+        }
+    }
+
+    public enum Kind: String, Sendable { case file, directory, symlink, other }
+
+    /// One inode reached from the root, with its path relative to the root (no leading `/`; the
+    /// root itself is "").
+    public struct Entry: Sendable {
+        public var path: String
+        public var nid: UInt64
+        public var kind: Kind
+        public var size: UInt64
+        public var layout: Int
+        /// Where the data stands; empty for compressed files (see `compressed`).
+        public var extents: [Extent]
+        /// Compressed data: its physical clusters are not mapped, so its reads count as unattributed.
+        public var compressed: Bool
+        /// The inode's own bytes in the image (inode, xattrs, chunk table; not an inline tail).
+        public var metadata: Range<UInt64>
+    }
+
+    public static let superblockOffset: UInt64 = 1024
+    public static let magic: UInt32 = 0xE0F5_E1E2
+    public static let nullAddress: UInt32 = 0xFFFF_FFFF
+    /// Limits far above real images that keep a hostile one from costing hours.
+    public static let maxEntries = 10_000_000
+    public static let maxDepth = 4096
+
+    public let superblock: Superblock
+    public let size: UInt64
+    private let bytes: [UInt8]
+
+    public init(bytes: [UInt8]) throws(ErofsError) {
+        self.bytes = bytes
+        size = UInt64(bytes.count)
+        let sb = Self.superblockOffset
+        guard size >= sb + 128 else { throw ErofsError("too small for an EROFS superblock (\(size) bytes)", at: 0) }
+        guard Self.u32(bytes, sb) == Self.magic else {
+            throw ErofsError("not an EROFS image (magic 0x\(String(Self.u32(bytes, sb), radix: 16)), expected 0xe0f5e1e2)", at: sb)
+        }
+        let bits = Int(bytes[Int(sb) + 12])
+        guard (9...16).contains(bits) else { throw ErofsError("block size 2^\(bits) is not supported", at: sb + 12) }
+        superblock = Superblock(blockSizeBits: bits, rootNid: UInt64(Self.u16(bytes, sb + 14)),
+                                metaBlockAddress: UInt64(Self.u32(bytes, sb + 40)), inodeCount: Self.u64(bytes, sb + 16),
+                                blocks: UInt64(Self.u32(bytes, sb + 36)), extraDevices: Int(Self.u16(bytes, sb + 86)),
+                                featureIncompat: Self.u32(bytes, sb + 80))
+    }
+
+    /// The blobs' tags from the device table (`mkfs.erofs --blobdev` leaves them empty: the
+    /// mount's `-o device=` names the blob then), in device order (device k is index k - 1).
+    public var deviceTags: [String] {
+        let slotOffset = UInt64(Self.u16(bytes, Self.superblockOffset + 88)) * 128
+        return (0..<UInt64(superblock.extraDevices)).map { k in
+            let at = slotOffset + k * 128
+            guard at + 64 <= size else { return "" }
+            return String(decoding: bytes[Int(at)..<Int(at + 64)].prefix { $0 != 0 }, as: UTF8.self)
+        }
+    }
+
+    // MARK: inodes
+
+    struct Inode {
+        var nid: UInt64
+        var offset: UInt64
+        var extended: Bool
+        var layout: Int
+        var mode: UInt16
+        var size: UInt64
+        var rawAddress: UInt32
+        /// The end of inode + xattrs: where an inline tail or a chunk table starts.
+        var bodyEnd: UInt64
+        var kind: Kind {
+            switch mode & 0o170000 {
+            case 0o100000: return .file
+            case 0o040000: return .directory
+            case 0o120000: return .symlink
+            default: return .other
+            }
+        }
+    }
+
+    func inode(_ nid: UInt64) throws(ErofsError) -> Inode {
+        let (offset, overflow) = (superblock.metaBlockAddress << UInt64(superblock.blockSizeBits)).addingReportingOverflow(nid.multipliedReportingOverflow(by: 32).partialValue)
+        guard !overflow, nid < (1 << 48), offset + 32 <= size else { throw ErofsError("inode \(nid) lies past the end of the image", at: offset) }
+        let format = Self.u16(bytes, offset)
+        let extended = format & 1 == 1
+        let layout = Int((format >> 1) & 7)
+        guard !extended || offset + 64 <= size else { throw ErofsError("inode \(nid) lies past the end of the image", at: offset) }
+        let xattrCount = UInt64(Self.u16(bytes, offset + 2))
+        let xattrSize: UInt64 = xattrCount == 0 ? 0 : 12 + (xattrCount - 1) * 4
+        let size = extended ? Self.u64(bytes, offset + 8) : UInt64(Self.u32(bytes, offset + 8))
+        return Inode(nid: nid, offset: offset, extended: extended, layout: layout, mode: Self.u16(bytes, offset + 4),
+                     size: size, rawAddress: Self.u32(bytes, offset + 16), bodyEnd: offset + (extended ? 64 : 32) + xattrSize)
+    }
+
+    /// The extents of an inode's data; nil for compressed layouts.
+    func extents(_ inode: Inode) throws(ErofsError) -> (extents: [Extent], metadataEnd: UInt64)? {
+        let block = superblock.blockSize
+        switch inode.layout {
+        case 0, 2:  // flat plain; flat inline: full blocks, then the tail right after the inode
+            // Extents cover whole blocks (what the kernel reads), but for an inline tail.
+            let tail = inode.layout == 2 ? inode.size % block : 0
+            let full = (inode.size - tail + block - 1) / block * block
+            var out: [Extent] = []
+            if full > 0 {
+                let start = UInt64(inode.rawAddress) << UInt64(superblock.blockSizeBits)
+                let (end, overflow) = start.addingReportingOverflow(full)
+                guard !overflow, end <= size else {
+                    throw ErofsError("inode \(inode.nid): data at \(start) + \(full) lies past the end of the image", at: inode.offset)
+                }
+                out.append(Extent(logical: 0, physical: start, length: full, device: 0))
+            }
+            if tail > 0 {
+                guard inode.bodyEnd + tail <= size, inode.bodyEnd % block + tail <= block else {
+                    throw ErofsError("inode \(inode.nid): inline data crosses a block or the end of the image", at: inode.offset)
+                }
+                out.append(Extent(logical: full, physical: inode.bodyEnd, length: tail, device: 0))
+            }
+            return (out, inode.bodyEnd)
+        case 4:
+            return try chunks(inode)
+        case 1, 3:
+            return nil
+        default:
+            throw ErofsError("inode \(inode.nid): unknown data layout \(inode.layout)", at: inode.offset)
+        }
+    }
+
+    /// Chunk-based data: the chunk format in the inode says the chunk size and whether the table
+    /// holds 8-byte indexes (with a device per chunk) or 4-byte block addresses.
+    func chunks(_ inode: Inode) throws(ErofsError) -> (extents: [Extent], metadataEnd: UInt64) {
+        let block = superblock.blockSize
+        let format = inode.rawAddress
+        let chunkBits = UInt64(superblock.blockSizeBits) + UInt64(format & 0x1f)
+        guard chunkBits < 48 else { throw ErofsError("inode \(inode.nid): chunk size 2^\(chunkBits) is absurd", at: inode.offset) }
+        let chunk: UInt64 = 1 << chunkBits
+        let count = (inode.size + chunk - 1) >> chunkBits
+        let indexed = format & 0x20 != 0
+        let entry: UInt64 = indexed ? 8 : 4
+        let table = indexed ? (inode.bodyEnd + 7) & ~7 : inode.bodyEnd
+        guard count <= UInt64(Self.maxEntries), table + count * entry <= size else {
+            throw ErofsError("inode \(inode.nid): a table of \(count) chunks lies past the end of the image", at: table)
+        }
+        var out: [Extent] = []
+        for i in 0..<count {
+            let at = table + i * entry
+            let device = indexed ? Int(Self.u16(bytes, at + 2)) : 0
+            let address = indexed ? Self.u32(bytes, at + 4) : Self.u32(bytes, at)
+            guard address != Self.nullAddress else { continue }  // a hole
+            guard device <= superblock.extraDevices else {
+                throw ErofsError("inode \(inode.nid): chunk \(i) names device \(device); the image has \(superblock.extraDevices) extra device(s)", at: at)
+            }
+            let length = min(chunk, (inode.size - i * chunk + block - 1) / block * block)
+            let physical = UInt64(address) << UInt64(superblock.blockSizeBits)
+            guard device != 0 || physical + length <= size else {
+                throw ErofsError("inode \(inode.nid): chunk \(i) lies past the end of the image", at: at)
+            }
+            out.append(Extent(logical: i * chunk, physical: physical, length: length, device: device))
+        }
+        return (out, table + count * entry)
+    }
+
+    // MARK: directories and the tree
+
+    /// Every inode reached from the root, depth first, directories before their entries (in
+    /// the order the directory lists them: by name).
+    public func entries() throws(ErofsError) -> [Entry] {
+        var out: [Entry] = []
+        var visited = Set<UInt64>()
+        var stack: [(nid: UInt64, path: String, depth: Int)] = [(superblock.rootNid, "", 0)]
+        while let (nid, path, depth) = stack.popLast() {
+            guard out.count < Self.maxEntries, depth < Self.maxDepth else { throw ErofsError("more than \(Self.maxEntries) inodes or \(Self.maxDepth) levels", at: nil) }
+            let inode = try inode(nid)
+            // A file may have several names (hard links); a directory reached twice is a loop.
+            guard visited.insert(nid).inserted || inode.kind != .directory else {
+                throw ErofsError("directory loop: directory inode \(nid) is reached again as \(path)", at: inode.offset)
+            }
+            let mapped = try extents(inode)
+            out.append(Entry(path: path, nid: nid, kind: inode.kind, size: inode.size, layout: inode.layout,
+                             extents: mapped?.extents ?? [], compressed: mapped == nil, metadata: inode.offset..<(mapped?.metadataEnd ?? inode.bodyEnd)))
+            guard inode.kind == .directory else { continue }
+            guard let mapped else { throw ErofsError("directory \(path.isEmpty ? "/" : path) is compressed; not supported", at: inode.offset) }
+            let children = try directory(inode, mapped.extents, path: path)
+            for child in children.reversed() { stack.append((child.nid, path.isEmpty ? child.name : path + "/" + child.name, depth + 1)) }
+        }
+        return out
+    }
+
+    /// A directory's entries but `.` and `..`, from its blocks: each block starts with 12-byte
+    /// dirents (nid u64, nameoff u16, type u8, reserved u8); the first nameoff says how many.
+    func directory(_ inode: Inode, _ extents: [Extent], path: String) throws(ErofsError) -> [(nid: UInt64, name: String)] {
+        let block = superblock.blockSize
+        var data: [UInt8] = []
+        for e in extents {
+            guard e.device == 0 else { throw ErofsError("directory \(path.isEmpty ? "/" : path): its data is on device \(e.device), not in the image", at: inode.offset) }
+            data += bytes[Int(e.physical)..<Int(e.physical + e.length)]
+        }
+        var out: [(nid: UInt64, name: String)] = []
+        var start: UInt64 = 0
+        while start < UInt64(data.count) {
+            let end = min(start + block, UInt64(data.count))
+            guard end - start >= 12 else { throw ErofsError("directory \(path.isEmpty ? "/" : path): a block too short for an entry", at: inode.offset) }
+            let first = UInt64(Self.u16(data, start + 8))
+            guard first >= 12, first % 12 == 0, first <= end - start else {
+                throw ErofsError("directory \(path.isEmpty ? "/" : path): corrupt entry table (first name at \(first))", at: inode.offset)
+            }
+            let count = first / 12
+            for i in 0..<count {
+                let at = start + i * 12
+                let nameStart = start + UInt64(Self.u16(data, at + 8))
+                var nameEnd = i + 1 < count ? start + UInt64(Self.u16(data, at + 20)) : end
+                guard nameStart < nameEnd, nameEnd <= end else {
+                    throw ErofsError("directory \(path.isEmpty ? "/" : path): corrupt name offsets", at: inode.offset)
+                }
+                if i + 1 == count, let nul = data[Int(nameStart)..<Int(nameEnd)].firstIndex(of: 0) { nameEnd = UInt64(nul) }
+                let name = String(decoding: data[Int(nameStart)..<Int(nameEnd)], as: UTF8.self)
+                guard !name.isEmpty, !name.contains("/") else {
+                    throw ErofsError("directory \(path.isEmpty ? "/" : path): an entry with an empty name or a '/' in it", at: inode.offset)
+                }
+                if name != "." && name != ".." { out.append((Self.u64(data, at), name)) }
+            }
+            start = end
+        }
+        return out
+    }
+
+    // MARK: little-endian reads (callers check bounds)
+
+    static func u16(_ b: [UInt8], _ at: UInt64) -> UInt16 { UInt16(b[Int(at)]) | UInt16(b[Int(at) + 1]) << 8 }
+    static func u32(_ b: [UInt8], _ at: UInt64) -> UInt32 { UInt32(u16(b, at)) | UInt32(u16(b, at + 2)) << 16 }
+    static func u64(_ b: [UInt8], _ at: UInt64) -> UInt64 { UInt64(u32(b, at)) | UInt64(u32(b, at + 4)) << 32 }
+}
+
+/// An image whose metadata cannot be read, with where (byte offset) when known.
+public struct ErofsError: Error, Equatable, CustomStringConvertible {
+    public var message: String
+    public var offset: UInt64?
+    public init(_ message: String, at offset: UInt64?) { (self.message, self.offset) = (message, offset) }
+    public var description: String { message + (offset.map { " (at byte \($0))" } ?? "") }
+}

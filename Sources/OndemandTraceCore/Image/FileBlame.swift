@@ -1,0 +1,153 @@
+/// Which files made the readers wait: each READ's range, on the image or blob behind its object,
+/// mapped to the files (and metadata) it covers. A READ that spans several files counts for each
+/// (its reader waited for all of them); its bytes are split exactly.
+public struct FileBlame: Sendable {
+    /// An image or blob file that can back a cachefiles object.
+    public struct Source: Sendable {
+        /// The name given (`--image NAME` or `OBJ=NAME`).
+        public var name: String
+        public var size: UInt64
+        /// The byte owners of the EROFS image this source belongs to (its bootstrap's for a blob).
+        public var map: ImageRangeMap
+        /// 0: the image itself; k: its k-th blob.
+        public var device: Int
+
+        public init(name: String, size: UInt64, map: ImageRangeMap, device: Int) {
+            (self.name, self.size, self.map, self.device) = (name, size, map, device)
+        }
+    }
+
+    public struct Row: Sendable {
+        public var owner: ImageRangeMap.Owner
+        public var firstMiss: UInt64
+        public var reads = 0
+        /// The bytes of READs that fell on this owner.
+        public var bytesRequested: UInt64 = 0
+        /// Round trips of the READs that touched it (answered ones).
+        public var wait = LatencyRecorder(significantDigits: 3, exactLimit: 1 << 12, log2: false)
+        public var totalWait: UInt64 = 0
+        public var unanswered = 0
+        public var readers: Set<ReportAccumulator.ReaderKey> = []
+        /// Each READ's issue and answer (nil: never answered), the first `FileBlame.spanLimit`:
+        /// the bars of the HTML waterfall.
+        public var spans: [(issued: UInt64, completed: UInt64?)] = []
+    }
+
+    public static let spanLimit = 256
+
+    public private(set) var rows: [ImageRangeMap.Owner: Row] = [:]
+
+    public init() {}
+
+    /// The owners of a READ's range (files, `(metadata)`, `(unattributed)`), in order.
+    public static func owners(of r: RequestRecord, source: Source) -> [ImageRangeMap.Owner] {
+        guard r.kind == .read, let offset = r.offset, offset >= 0, let length = r.length else { return [] }
+        return source.map.owners(device: source.device, offset: UInt64(offset), length: length).map(\.owner)
+    }
+
+    public mutating func add(_ r: RequestRecord, source: Source) {
+        guard r.kind == .read, let offset = r.offset, offset >= 0, let length = r.length else { return }
+        for (owner, bytes) in source.map.owners(device: source.device, offset: UInt64(offset), length: length) {
+            var row = rows[owner] ?? Row(owner: owner, firstMiss: r.issued)
+            row.firstMiss = min(row.firstMiss, r.issued)
+            row.reads += 1
+            row.bytesRequested += bytes
+            if let latency = r.latency {
+                row.wait.record(nanoseconds: latency)
+                row.totalWait += latency
+            } else {
+                row.unanswered += 1
+            }
+            row.readers.insert(.init(pid: r.pid, comm: r.comm ?? "?"))
+            if row.spans.count < Self.spanLimit { row.spans.append((r.issued, r.completed)) }
+            rows[owner] = row
+        }
+    }
+
+    /// In the order the readers first missed them (ties: the path): the picture of a start-up.
+    public var byFirstMiss: [Row] {
+        rows.values.sorted { ($0.firstMiss, $0.owner) < ($1.firstMiss, $1.owner) }
+    }
+
+    /// Most total wait first (ties: the path).
+    public var byWait: [Row] {
+        rows.values.sorted { ($0.totalWait, $1.owner) > ($1.totalWait, $0.owner) }
+    }
+
+    /// The files' paths in the order the readers first missed them: a prefetch list
+    /// (`nydus-image create --prefetch-policy fs` reads one path per line).
+    public var prefetchList: [String] {
+        rows.values.compactMap { row -> (UInt64, String)? in
+            if case .file(let path) = row.owner { return (row.firstMiss, path) }
+            return nil
+        }.sorted { $0 < $1 }.map(\.1)
+    }
+}
+
+/// Ties each cachefiles object to the image or blob that backs it: by `OBJ=NAME` when forced,
+/// else by the size its copen answered (the backing file's size). Two sources of one size, or an
+/// image no object matches, are errors that name the candidates.
+public enum ImageMatching {
+    public struct Failure: Error, Equatable, CustomStringConvertible {
+        public var description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    /// `images`: EROFS images (bootstraps); `blobs`: other files, each a blob of one of them —
+    /// the device whose slot tag is the blob's file name, else the only extra device, else the
+    /// blobs of an image in the order given.
+    public static func sources(images: [(name: String, image: ErofsImage)], blobs: [(name: String, size: UInt64)]) throws(Failure) -> [FileBlame.Source] {
+        var out: [FileBlame.Source] = []
+        var maps: [(name: String, image: ErofsImage, map: ImageRangeMap)] = []
+        for (name, image) in images {
+            let entries: [ErofsImage.Entry]
+            do { entries = try image.entries() } catch { throw Failure("\(name): \(error)") }
+            let map = ImageRangeMap(image: image, entries: entries)
+            maps.append((name, image, map))
+            out.append(.init(name: name, size: image.size, map: map, device: 0))
+        }
+        let withBlobs = maps.filter { $0.image.superblock.extraDevices > 0 }
+        var next: [String: Int] = [:]
+        for blob in blobs {
+            let base = blob.name.split(separator: "/").last.map(String.init) ?? blob.name
+            if let tagged = withBlobs.first(where: { $0.image.deviceTags.contains(base) }) {
+                out.append(.init(name: blob.name, size: blob.size, map: tagged.map, device: tagged.image.deviceTags.firstIndex(of: base)! + 1))
+                continue
+            }
+            guard withBlobs.count == 1, let owner = withBlobs.first else {
+                throw Failure("\(blob.name): not an EROFS image, and no single bootstrap with blobs (-o device=) to attach it to"
+                              + (withBlobs.isEmpty ? "" : " (candidates: \(withBlobs.map(\.name).joined(separator: ", ")))"))
+            }
+            let device = (next[owner.name] ?? 0) + 1
+            guard device <= owner.image.superblock.extraDevices else {
+                throw Failure("\(blob.name): \(owner.name) has \(owner.image.superblock.extraDevices) blob(s); more were given")
+            }
+            next[owner.name] = device
+            out.append(.init(name: blob.name, size: blob.size, map: owner.map, device: device))
+        }
+        return out
+    }
+
+    public static func match(objects: [Correlator.ObjectLifetime], sources: [FileBlame.Source],
+                             forced: [UInt32: String]) throws(Failure) -> [UInt32: FileBlame.Source] {
+        var out: [UInt32: FileBlame.Source] = [:]
+        for object in objects {
+            if let name = forced[object.obj] {
+                guard let source = sources.first(where: { $0.name == name }) else { throw Failure("--image \(object.obj)=\(name): no such image given") }
+                out[object.obj] = source
+                continue
+            }
+            guard let size = object.size, size > 0 else { continue }
+            let candidates = sources.filter { $0.size == UInt64(size) }
+            if candidates.count > 1 {
+                throw Failure("object \(object.obj) (\(size) bytes) matches \(candidates.map(\.name).joined(separator: " and ")) by size; say which with --image \(object.obj)=FILE")
+            }
+            if let source = candidates.first { out[object.obj] = source }
+        }
+        for source in sources where !out.values.contains(where: { $0.name == source.name }) {
+            let sizes = objects.compactMap { o in o.size.map { "obj \(o.obj): \($0)" } }.joined(separator: ", ")
+            throw Failure("\(source.name) (\(source.size) bytes) backs no object of the trace (object sizes from copen: \(sizes.isEmpty ? "none" : sizes)); force one with --image OBJ=FILE")
+        }
+        return out
+    }
+}

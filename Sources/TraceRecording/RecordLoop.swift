@@ -1,0 +1,124 @@
+import Glibc
+
+/// What `record` does between starting and stopping a recording: runs the command after `--`,
+/// waits for the end — the duration, Ctrl-C/SIGTERM/SIGHUP (passed on to the command), the
+/// command exiting, a reader failure, or `liveCount` live lines — and prints a live line every
+/// `liveInterval`; then stops the recording, and with live lines prints the last (partial)
+/// interval after the final drain.
+///
+/// Signals are taken synchronously with `sigtimedwait`: `blockSignals()` must run before the
+/// recording starts, so the reader thread inherits the mask and no signal can kill the process
+/// with the tracefs instance left behind.
+public struct RecordLoop {
+    public struct Options: Sendable {
+        /// Nanoseconds; nil: until a signal or the command's end.
+        public var duration: UInt64?
+        /// Nanoseconds between live lines; nil: no live lines.
+        public var liveInterval: UInt64?
+        public var liveCount: Int?
+        public var command: [String]
+
+        public init(duration: UInt64? = nil, liveInterval: UInt64? = nil, liveCount: Int? = nil, command: [String] = []) {
+            (self.duration, self.liveInterval, self.liveCount, self.command) = (duration, liveInterval, liveCount, command)
+        }
+    }
+
+    public struct Outcome: Sendable {
+        public var result: RecordingResult
+        /// The command's pid, and its wait status when it ended before the recording did.
+        public var child: pid_t?
+        public var childStatus: Int32?
+    }
+
+    public static let signals = [SIGINT, SIGTERM, SIGHUP, SIGCHLD]
+
+    /// Blocks the signals the loop waits for, in the calling thread and the threads it starts.
+    public static func blockSignals() {
+        var set = signalSet()
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
+    static func signalSet() -> sigset_t {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in signals { sigaddset(&set, signal) }
+        return set
+    }
+
+    let session: RecordingSession
+    let live: LiveLatency?
+    let options: Options
+    /// Receives each live line (its text, without newline).
+    let line: (String) -> Void
+
+    public init(session: RecordingSession, live: LiveLatency?, options: Options, line: @escaping (String) -> Void) {
+        (self.session, self.live, self.options, self.line) = (session, live, options, line)
+    }
+
+    /// Runs until the end, then stops the recording. The session must have been started.
+    public func run() throws(RecordingError) -> Outcome {
+        var child: pid_t?
+        if !options.command.isEmpty {
+            do { child = try ChildProcess.spawn(options.command) } catch {
+                session.abandon()
+                throw RecordingError(error.description)
+            }
+        }
+        let started = Self.monotonicNow()
+        var lines = 0
+        let childStatus = wait(child: child, started: started, lines: &lines)
+        let result = try session.stop()
+        if let live, lines < (options.liveCount ?? .max) {
+            line(Self.elapsed(since: started) + " " + live.finish().text + " (final)")
+        }
+        return Outcome(result: result, child: child, childStatus: childStatus)
+    }
+
+    /// Waits for the end, printing live lines; the child's wait status if it ended.
+    private func wait(child: pid_t?, started: UInt64, lines: inout Int) -> Int32? {
+        var signals = Self.signalSet()
+        let deadline = options.duration.map { started + $0 }
+        var nextLine = options.liveInterval.map { started + $0 }
+        while session.failure == nil {
+            let now = Self.monotonicNow()
+            if let live, let due = nextLine, now >= due {
+                lines += 1
+                line(Self.elapsed(since: started) + " " + live.takeWindow().text)
+                nextLine = due + options.liveInterval!
+                if let count = options.liveCount, lines >= count { return nil }
+            }
+            var wait = UInt64(200_000_000)
+            if let due = nextLine { wait = min(wait, due > now ? due - now : 0) }
+            if let deadline {
+                if now >= deadline { return nil }
+                wait = min(wait, deadline - now)
+            }
+            var timeout = timespec(tv_sec: Int(wait / 1_000_000_000), tv_nsec: Int(wait % 1_000_000_000))
+            var info = siginfo_t()
+            switch sigtimedwait(&signals, &info, &timeout) {
+            case SIGCHLD:
+                var status: Int32 = 0
+                if let child, waitpid(child, &status, WNOHANG) == child { return status }
+            case let signal where signal == SIGINT || signal == SIGTERM || signal == SIGHUP:
+                if let child { kill(child, signal) }
+                return nil
+            default:
+                continue
+            }
+        }
+        return nil
+    }
+
+    /// "1.250s": time since the start, in milliseconds.
+    static func elapsed(since start: UInt64) -> String {
+        let ms = (monotonicNow() - start) / 1_000_000
+        let fraction = String(ms % 1000)
+        return "\(ms / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction + "s"
+    }
+
+    static func monotonicNow() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+}

@@ -1,0 +1,226 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import OndemandTraceCore
+
+/// The EROFS reader against erofs-utils: images made by `mkfs.erofs` from a seeded random tree,
+/// every path and every file's extents compared with what `dump.erofs` says (the independent
+/// truth), then hostile versions of the same images.
+@Suite(.serialized) struct ErofsImageTests {
+    final class Workspace {
+        let dir: String
+        let seed: UInt64
+        /// Relative paths of the tree's regular files, symlinks and directories.
+        var paths: Set<String> = []
+
+        init() throws {
+            seed = UInt64.random(in: 0...UInt64.max)
+            print("ErofsImageTests: seed \(seed)")
+            dir = NSTemporaryDirectory() + "odt-erofs-\(getpid())-\(seed % 100_000)"
+            try makeTree()
+        }
+
+        deinit { try? FileManager.default.removeItem(atPath: dir) }
+
+        func makeTree() throws {
+            var rng = SplitMix(state: seed)
+            let fm = FileManager.default
+            let src = dir + "/src"
+            try fm.createDirectory(atPath: src + "/sub/deeper", withIntermediateDirectories: true)
+            try fm.createDirectory(atPath: src + "/many", withIntermediateDirectories: true)
+            paths = ["sub", "sub/deeper", "many"]
+            func file(_ path: String, _ size: Int, compressible: Bool = false) throws {
+                var bytes = [UInt8](repeating: 0, count: size)
+                for i in bytes.indices { bytes[i] = compressible ? UInt8(ascii: "a") + UInt8(i / 64 % 7) : UInt8(truncatingIfNeeded: rng.next()) }
+                try Data(bytes).write(to: URL(fileURLWithPath: src + "/" + path))
+                paths.insert(path)
+            }
+            for (i, size) in [0, 1, 4095, 4096, 4097, 10_000, 65_536, 300_001].enumerated() { try file("f\(i).bin", size) }
+            try file("sub/text.txt", 20_000, compressible: true)
+            try file("sub/deeper/random.bin", Int(rng.next() % 200_000) + 1)
+            for i in 0..<120 { try file("many/entry-with-a-rather-long-name-\(i).dat", Int(rng.next() % 9000)) }
+            try fm.createSymbolicLink(atPath: src + "/link", withDestinationPath: "f1.bin")
+            try fm.linkItem(atPath: src + "/f5.bin", toPath: src + "/sub/hardlink.bin")
+            paths.formUnion(["link", "sub/hardlink.bin"])
+        }
+
+        /// Makes an image; returns its path (and the blob's, with `blob`).
+        func image(_ name: String, _ options: [String], blob: Bool = false) throws -> (image: String, blob: String?) {
+            let image = dir + "/" + name + ".img", blobPath = blob ? dir + "/" + name + ".blob" : nil
+            var args = ["-T0", "--all-root"] + options
+            if let blobPath { args.append("--blobdev=" + blobPath) }
+            let result = try TestSupport.Run.program("/usr/bin/mkfs.erofs", args + [image, dir + "/src"])
+            try #require(result.status == 0, "mkfs.erofs \(args): \(result.stderr)")
+            return (image, blobPath)
+        }
+    }
+
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static func read(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
+
+    /// `dump.erofs -e`'s extents of one path, adjacent ones merged: "N: L0..L1 | len : P0..P1 | len [# device D]".
+    static func dumpExtents(_ image: String, blob: String?, path: String) throws -> (extents: [ErofsImage.Extent], layout: Int) {
+        var args = ["--path=/" + path, "-e", image]
+        if let blob { args.insert("--device=" + blob, at: 0) }
+        let result = try TestSupport.Run.program("/usr/bin/dump.erofs", args)
+        try #require(result.status == 0, "dump.erofs \(args): \(result.stderr)")
+        var extents: [ErofsImage.Extent] = []
+        var layout = -1
+        for line in result.stdout.split(separator: "\n") {
+            if let r = line.range(of: "Layout: ") { layout = Int(line[r.upperBound...].prefix { $0.isNumber }) ?? -1 }
+            let parts = line.split(whereSeparator: { " |:.#".contains($0) }).map(String.init)
+            guard parts.count >= 7, Int(parts[0]) != nil, let l0 = UInt64(parts[1]), let p0 = UInt64(parts[4]), let len = UInt64(parts[3]) else { continue }
+            let device = line.contains("# device") ? Int(parts.last!) ?? -1 : 0
+            extents.append(.init(logical: l0, physical: p0, length: len, device: device))
+        }
+        return (merged(extents), layout)
+    }
+
+    static func merged(_ extents: [ErofsImage.Extent]) -> [ErofsImage.Extent] {
+        var out: [ErofsImage.Extent] = []
+        for e in extents.sorted(by: { $0.logical < $1.logical }) where e.length > 0 {
+            if var last = out.last, last.device == e.device, last.logical + last.length == e.logical, last.physical + last.length == e.physical {
+                last.length += e.length
+                out[out.count - 1] = last
+            } else {
+                out.append(e)
+            }
+        }
+        return out
+    }
+
+    /// Compares an image with dump.erofs; how many compressed inodes it met.
+    @discardableResult
+    static func check(_ w: Workspace, _ name: String, _ options: [String], blob: Bool = false) throws -> Int {
+        let (path, blobPath) = try w.image(name, options, blob: blob)
+        let image = try ErofsImage(bytes: read(path))
+        let entries = try image.entries()
+        #expect(Set(entries.map(\.path)).subtracting([""]) == w.paths, "\(name): paths")
+        #expect(image.superblock.extraDevices == (blob ? 1 : 0))
+        let map = ImageRangeMap(image: image, entries: entries)
+        var compared = 0, compressed = 0
+        for entry in entries where entry.kind == .file || entry.kind == .directory {
+            guard !entry.path.hasPrefix("many/") || entry.path.hasSuffix("-7.dat") else { continue }  // a sample of the bulk
+            let truth = try dumpExtents(path, blob: blobPath, path: entry.path)
+            #expect(entry.layout == truth.layout, "\(name): \(entry.path) layout")
+            if [1, 3].contains(truth.layout) {
+                #expect(entry.compressed, "\(name): \(entry.path) is compressed")
+                compressed += 1
+                continue
+            }
+            #expect(merged(entry.extents) == truth.extents, "seed \(w.seed), \(name): \(entry.path)")
+            for e in merged(entry.extents) where entry.kind == .file {
+                let owners = map.owners(device: e.device, offset: e.physical, length: e.length)
+                #expect(owners.count == 1 && owners[0].bytes == e.length, "\(name): \(entry.path) owns its extent")
+            }
+            compared += 1
+        }
+        #expect(compared + compressed >= 16, "\(name): \(compared) inodes compared with dump.erofs")
+        #expect(map.owners(device: 0, offset: 1024, length: 128).map(\.owner) == [.metadata])
+        return compressed
+    }
+
+    @Test func flatImagesMatchDumpErofs() throws {
+        let w = try Workspace()
+        try Self.check(w, "plain", [])
+        try Self.check(w, "extended", ["-Eforce-inode-extended"])
+    }
+
+    @Test func chunkBasedImagesWithABlobMatchDumpErofs() throws {
+        let w = try Workspace()
+        try Self.check(w, "chunked", ["--chunksize=8192"])
+        try Self.check(w, "bootstrap", ["--chunksize=4096"], blob: true)
+    }
+
+    @Test func compressedFilesAreKnownButNotMapped() throws {
+        let w = try Workspace()
+        #expect(try Self.check(w, "lz4", ["-zlz4hc"]) >= 1)
+        let image = try ErofsImage(bytes: Self.read(w.dir + "/lz4.img"))
+        let text = try #require(try image.entries().first { $0.path == "sub/text.txt" })
+        #expect(text.compressed && text.extents.isEmpty)
+    }
+
+    /// A bootstrap and its blob, each its own object: a READ of the blob object is blamed on the
+    /// file whose chunk lies there; objects are told apart by the size their copen answered.
+    @Test func readsOfABlobObjectAreBlamedOnTheFileWhoseChunkItHolds() throws {
+        let w = try Workspace()
+        let (bootPath, blobPath) = try w.image("boot", ["--chunksize=4096"], blob: true)
+        let boot = try ErofsImage(bytes: Self.read(bootPath))
+        let blobSize = UInt64(try Self.read(try #require(blobPath)).count)
+        let sources = try ImageMatching.sources(images: [("boot.img", boot)], blobs: [("boot.blob", blobSize)])
+        #expect(sources.map(\.device) == [0, 1])
+        var bootObject = Correlator.ObjectLifetime(obj: 1, firstSeen: 0), blobObject = Correlator.ObjectLifetime(obj: 2, firstSeen: 0)
+        bootObject.size = Int64(boot.size)
+        blobObject.size = Int64(blobSize)
+        let matched = try ImageMatching.match(objects: [bootObject, blobObject], sources: sources, forced: [:])
+        #expect(matched[1]?.name == "boot.img" && matched[2]?.name == "boot.blob")
+
+        let f7 = try #require(try boot.entries().first { $0.path == "f7.bin" })
+        let chunk = try #require(f7.extents.first { $0.device == 1 && $0.logical == 8192 })
+        var blame = FileBlame()
+        let read = RequestRecord(kind: .read, obj: 2, msgID: 1, pid: 7, comm: "cat", offset: Int64(chunk.physical), length: 8192,
+                                 issued: 5_000, completed: 9_000, join: .marker)
+        blame.add(read, source: try #require(matched[2]))
+        let rows = blame.byWait
+        #expect(rows.first?.owner == .file("f7.bin") && rows.first?.bytesRequested ?? 0 >= 4096)
+        #expect(rows.first?.totalWait == 4_000 && rows.first?.readers.count == 1)
+        #expect(blame.prefetchList.first == "f7.bin")
+
+        // Same size, two candidates: an error naming both.
+        #expect { try ImageMatching.match(objects: [bootObject], sources: sources + [sources[0]], forced: [:]) } throws: {
+            "\($0)".contains("boot.img and boot.img") && "\($0)".contains("--image 1=FILE")
+        }
+    }
+
+    // MARK: hostile images
+
+    static func entryOffset(_ image: ErofsImage, _ path: String) throws -> UInt64 {
+        try #require(try image.entries().first { $0.path == path }).metadata.lowerBound
+    }
+
+    @Test func hostileImagesGetAClearError() throws {
+        let w = try Workspace()
+        let (path, _) = try w.image("plain", [])
+        let good = try Self.read(path)
+        let image = try ErofsImage(bytes: good)
+
+        #expect(throws: ErofsError.self) { try ErofsImage(bytes: Array(good.prefix(1000))) }
+        var bad = good
+        bad[1024] ^= 0xff
+        #expect { try ErofsImage(bytes: bad) } throws: { "\($0)".contains("not an EROFS image") }
+
+        // A file's data address far past the end.
+        bad = good
+        let f = Int(try Self.entryOffset(image, "f7.bin"))
+        bad[f + 16] = 0xff; bad[f + 17] = 0xff; bad[f + 18] = 0x00; bad[f + 19] = 0x01
+        #expect { try ErofsImage(bytes: bad).entries() } throws: { "\($0)".contains("past the end of the image") }
+
+        // A directory whose entry points back at the root: a loop.
+        bad = good
+        let sub = try #require(try image.entries().first { $0.path == "sub/deeper" })
+        let deeperInode = try image.inode(sub.nid)
+        let deeperExtents = try #require(try image.extents(deeperInode)).extents
+        let block = Int(deeperExtents[0].physical)
+        let firstNameOff = Int(ErofsImage.u16(good, UInt64(block + 8)))
+        for i in 0..<(firstNameOff / 12) {  // every entry of sub/deeper now names the root
+            let root = image.superblock.rootNid
+            for b in 0..<8 { bad[block + i * 12 + b] = UInt8(truncatingIfNeeded: root >> (8 * UInt64(b))) }
+        }
+        #expect { try ErofsImage(bytes: bad).entries() } throws: { "\($0)".contains("directory loop") }
+
+        // A directory block whose entry table claims more than the block.
+        bad = good
+        bad[block + 8] = 0xff; bad[block + 9] = 0x7f
+        #expect { try ErofsImage(bytes: bad).entries() } throws: { "\($0)".contains("corrupt entry table") }
+    }
+}
