@@ -149,6 +149,7 @@ special_run() {
     # alike; the host's `check` compares them as sets of 5 runs with the default limits. The last
     # slow run also checks itself as it ends (`run --baseline`) against base1: 1 vs 1 run.
     mkdir -p /cache/$name-regset /cache/$name-reg
+    preset_started=$(uptime_ms)
     timeout 150 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-regset --preset regression --repeat 2 --passes 1 \
         -o /tmp/regset.dat --report $out/regset.json --log $out/regset-daemon.log > $out/regset.check 2> $out/regset.err
     echo $? > $out/regset.rc
@@ -165,6 +166,7 @@ special_run() {
             rm -rf /cache/$name-reg/* /tmp/reg.dat
         done
     done
+    echo "preset runs (18): $(( ($(uptime_ms) - preset_started) / 1000 )) s"
     rm -rf /cache/$name-seq /cache/$name-rnd /cache/$name-cmd /cache/$name-die
     echo "== $name done: $(cat $out/seq.rc) $(cat $out/rnd.rc) $(cat $out/cmd.rc) $(cat $out/die.rc) $(cat $out/regset.rc) $(cat $out/regslow5.rc)"
 }
