@@ -364,9 +364,10 @@ struct Run: ParsableCommand {
     /// Writes the report file (the measured runs pooled, then each run); returns its run section.
     private func writeReport(_ runs: [RunReport.Entry], pinned: String) throws -> (section: [(String, String)], pooled: ReportModel) {
         guard !runs.isEmpty else { fail("no measured run to report") }
-        let (pooled, _) = try reportingInputErrors {
+        // One run is its own pool: no second reading of its trace.
+        let pooled = try runs.count == 1 ? runs[0].model : reportingInputErrors {
             try TraceReport.build(paths: runs.map(\.trace), requireOndemandEvents: false)
-        }
+        }.model
         let fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { fail("\(report): cannot write the report: \(describeErrno(errno))") }
         var section = runIdentity()
