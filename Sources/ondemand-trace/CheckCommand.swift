@@ -5,15 +5,35 @@ import TraceFiles
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Compare a run with a stored baseline; exit 1 on a regression.",
+        abstract: "Compare runs with stored baseline runs; exit 1 on a regression.",
         discussion: """
-            CURRENT is a trace (any input `report` reads) or a report JSON (`report --format json`); \
-            the baseline is a report JSON kept in your repository. Each metric is compared against \
-            its limit; a READ latency metric (p50, p90, p99, p999, mean, max) counts as a \
-            regression only when it is past its limit AND a one-sided Mann-Whitney U test on the \
-            two runs' per-request latencies (the reports' histogram_us) says the current run is \
-            slower with p < --alpha. Counts (unmatched, anomalies) and throughput, one value per \
-            run, regress on the limit alone.
+            The baseline is a report JSON kept in your repository, best made by \
+            `run --preset regression` (5 measured runs after a warm-up); CURRENT is another such \
+            report, a single-run report (`report --format json`) or a trace. --baseline and \
+            CURRENT may each be given several times: their runs are pooled per side.
+
+            The run is the unit. Machine load, cache state and the scheduler move a whole run, \
+            so the requests of one run are not independent samples of "the system". For each \
+            metric check takes one value per run on each side (each run's p50, ...) and:
+            - a two-sided Mann-Whitney U test across the runs (exact for small samples, as \
+            benchstat does);
+            - the change: the median of all current/baseline ratios (Hodges-Lehmann), with \
+            its distribution-free interval at 1-alpha confidence (5+5 runs at alpha 0.01: 99.2%);
+            - REGRESSION only when the whole interval lies past the limit; improved when it \
+            lies on the good side of 0; ~ when the change is not significant; ok otherwise;
+            - the noise floor ("min. detectable"): the smallest change caught 95% of the time \
+            given the baseline's run-to-run spread and these run counts. A limit closer to 0 \
+            than that says "cannot judge" instead of passing silently (a regression past the \
+            limit is still reported): take more runs, or loosen the limit.
+            Counts (unmatched, anomalies) take the worst run and regress on the limit alone.
+            With one run on a side the run-to-run noise is unknown: check warns and falls back \
+            to the per-request test of READ latencies (one-sided Mann-Whitney on histogram_us), \
+            which calls almost any difference between two runs real.
+            Method, and how many runs to take: docs/regression-method.md.
+
+            Output: one line per metric: baseline median ± spread (sd of the runs' logs, about \
+            the coefficient of variation), current median ± spread, change [interval], p, runs \
+            on each side (n=5/5), min. detectable, limit, verdict.
 
             Default limits: p50=+10% p90=+15% p99=+20% mean=+10% unmatched=0 anomalies=0 \
             throughput=-10%. A --max for a metric replaces its default. Forms: +10% / -10% \
@@ -21,32 +41,37 @@ struct Check: ParsableCommand {
             Metrics: p50 p90 p99 p999 mean max open_p50 open_p99 unmatched anomalies throughput \
             requests_per_s.
 
-            Runs measured differently (kernel release; workload preset, image, daemon settings \
-            that `run` records in the report) are refused unless --allow-different.
+            Runs measured differently (kernel release; workload preset, image, passes, daemon \
+            settings that `run` records in the report) are refused unless --allow-different.
 
-            Exit status: 0 within limits, 1 regression, 2 error (unreadable input, unlike runs).
+            Exit status: 0 within limits (also "~", "cannot judge"), 1 regression, 2 error \
+            (not a report, unreadable input, a run without READs, unlike runs).
 
             Examples:
-              ondemand-trace report --format json base.dat > baseline.json
-              ondemand-trace check --baseline baseline.json current.dat
-              ondemand-trace check --baseline baseline.json --max p99=+5% --max unmatched=2 current.json
-              ondemand-trace check --baseline baseline.json --format json current.dat > verdict.json
+              ondemand-trace run --preset regression --image small.erofs \\
+                  --cache-dir /cache --report baseline.json     # kept in your repository
+              ondemand-trace run --preset regression --image small.erofs \\
+                  --cache-dir /cache --report today.json
+              ondemand-trace check --baseline baseline.json today.json
+              ondemand-trace check --baseline baseline.json --max p99=+50% \\
+                  --format json today.json
+              ondemand-trace check --baseline mon.json --baseline tue.json today.json
             """
     )
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
 
-    @Option(help: ArgumentHelp("The baseline: a report JSON.", valueName: "file"))
-    var baseline: String
+    @Option(help: ArgumentHelp("The baseline: a report JSON; repeatable (runs pooled).", valueName: "file"))
+    var baseline: [String]
 
-    @Argument(help: ArgumentHelp("The current run: a trace or a report JSON.", valueName: "current"))
-    var current: String
+    @Argument(help: ArgumentHelp("The current runs: report JSONs or traces (runs pooled).", valueName: "current"))
+    var current: [String]
 
     @Option(name: .customLong("max"), parsing: .singleValue,
             help: ArgumentHelp("A limit METRIC=VALUE; repeatable (e.g. --max p99=+20% --max unmatched=0).", valueName: "limit"))
     var limits: [String] = []
 
-    @Option(help: "Significance level of the rank test (0.01: 99% confidence).")
+    @Option(help: "Significance level of the tests and 1 - confidence of the interval (0.01: 99%).")
     var alpha: Double = 0.01
 
     @Flag(help: "Compare runs even when kernel, preset, image or daemon settings differ.")
@@ -59,26 +84,63 @@ struct Check: ParsableCommand {
     var formatsDirectory: String?
 
     func validate() throws {
+        if baseline.isEmpty { throw ValidationError("--baseline is required") }
+        if current.isEmpty { throw ValidationError("give the current run(s): a report JSON or a trace") }
         try RegressionGate.validate(limits: limits, alpha: alpha)
     }
 
     func run() throws {
-        let (base, cur) = try reportingInputErrors { () -> (RunFigures, RunFigures) in
-            (try Self.figures(baseline, formats: nil), try Self.figures(current, formats: formatsDirectory))
+        let (base, cur) = try reportingInputErrors { () -> (RunSet, RunSet) in
+            let base = try baseline.map { try Self.baselineSet($0) }
+            let cur = try current.map { try Self.runSet($0, formats: formatsDirectory) }
+            try RegressionGate.requireAlike(base, names: baseline, allowDifferent: allowDifferent)
+            try RegressionGate.requireAlike(cur, names: current, allowDifferent: allowDifferent)
+            return (RunSet(merging: base), RunSet(merging: cur))
         }
         let regressed = try RegressionGate(limits: limits, alpha: alpha, allowDifferent: allowDifferent, format: format)
             .compare(baseline: base, current: cur)
         if regressed { throw ExitCode(1) }
     }
 
+    /// A baseline must be a report document (not a trace: it is what the repository keeps).
+    static func baselineSet(_ path: String) throws -> RunSet {
+        guard try startsLikeJSON(path) else {
+            throw InputFailure(description: "\(path): not a report (a baseline is a report JSON: `run --report` or `report --format json`)")
+        }
+        return try RunFiguresJSON.runSet(fromReportJSON: try readWhole(path), path: path)
+    }
+
     /// A report JSON as it is; anything else is read as a trace and reported first.
-    static func figures(_ path: String, formats: String?) throws -> RunFigures {
-        if let data = FileManager.default.contents(atPath: path), data.first == UInt8(ascii: "{") {
-            return try RunFiguresJSON.figures(fromReportJSON: data, path: path)
+    static func runSet(_ path: String, formats: String?) throws -> RunSet {
+        if try startsLikeJSON(path) {
+            return try RunFiguresJSON.runSet(fromReportJSON: try readWhole(path), path: path)
         }
         let layouts = try formats.map { try TraceFileOptions.loadFormats($0) }
         let (model, _) = try TraceReport.build(path: path, textFormats: layouts)
-        return try RunFiguresJSON.figures(fromReportJSON: Data(ReportJSON.render(model).utf8), path: path)
+        let figures = RunFigures(report: model)
+        guard figures.readsMeasured > 0 else {
+            throw InputFailure(description: "\(path): no answered READ in the trace: nothing to compare")
+        }
+        return RunSet(single: figures)
+    }
+
+    /// Whether the file's first non-blank byte is `{` (reads at most the first 4 KiB).
+    static func startsLikeJSON(_ path: String) throws -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw InputFailure(description: "\(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n >= 0 else { throw InputFailure(description: "\(path): \(String(cString: strerror(errno)))") }
+        let first = buffer[0..<n].first { ![0x20, 0x09, 0x0a, 0x0d].contains($0) }
+        return first == UInt8(ascii: "{")
+    }
+
+    static func readWhole(_ path: String) throws -> Data {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw InputFailure(description: "\(path): cannot read")
+        }
+        return data
     }
 }
 
@@ -90,16 +152,20 @@ struct RegressionGate {
     var allowDifferent: Bool
     var format: Check.Format
 
-    func compare(baseline: RunFigures, current: RunFigures) throws -> Bool {
-        let differences = RegressionCheck.differences(baseline, current)
+    func compare(baseline: RunSet, current: RunSet) throws -> Bool {
+        let differences = RegressionCheck.differences(baseline.pooled, current.pooled)
         if !differences.isEmpty && !allowDifferent {
             let list = differences.map { "\($0.key): baseline \($0.baseline), current \($0.current)" }.joined(separator: "; ")
             printError("ondemand-trace: the runs were measured differently (\(list)); pass --allow-different to compare anyway")
             throw ExitCode(2)
         }
-        let result = RegressionCheck.run(baseline: baseline, current: current,
+        var result = RegressionCheck.run(baseline: baseline, current: current,
                                          limits: RegressionCheck.limits(overriding: limits.map { try! Limit(parsing: $0) }),
                                          alpha: alpha)
+        let few = (baseline.runs + current.runs).filter { $0.readsMeasured < RegressionGate.readsPerRun }.count
+        if few > 0 {
+            result.warnings.append("\(few) run(s) with fewer than \(RegressionGate.readsPerRun) READs: each run's p99 and p99.9 rest on a handful of requests")
+        }
         switch format {
         case .text:
             var text = CheckFormatting.table(result)
@@ -111,6 +177,21 @@ struct RegressionGate {
             print(CheckFormatting.json(result))
         }
         return result.regressed
+    }
+
+    /// The READs a run should have for its percentiles to mean something (the preset's floor).
+    static let readsPerRun = 400
+
+    /// Every document on both sides must describe the same measurement (exit 2 otherwise).
+    static func requireAlike(_ sets: [RunSet], names: [String], allowDifferent: Bool) throws {
+        guard !allowDifferent, let first = sets.first else { return }
+        for (set, name) in zip(sets, names).dropFirst() {
+            let differences = RegressionCheck.differences(first.pooled, set.pooled)
+            if !differences.isEmpty {
+                let list = differences.map { "\($0.key): \(names[0]) \($0.baseline), \(name) \($0.current)" }.joined(separator: "; ")
+                throw InputFailure(description: "the runs were measured differently (\(list)); pass --allow-different to compare anyway")
+            }
+        }
     }
 
     static func validate(limits: [String], alpha: Double) throws {

@@ -24,6 +24,15 @@ struct Run: ParsableCommand {
             succeeded, 1 when one of them failed (the trace and report are still written), 2 when \
             the run could not be set up.
 
+            Repeated runs: --repeat N makes N measured runs after --warmup runs (default 1) that \
+            are not counted, each with a fresh daemon and its own cache directory DIR/run-N \
+            (removed after the run) and trace (run.dat -> run-1.dat, ...). The report (schema 2) \
+            holds each run's figures in `runs` and the pooled ones at the top level: `check` \
+            compares the runs of two such reports, the run as the unit. --passes P reads the \
+            image P times per run, each pass mounted with a fresh fsid (FSID-pass1, ...) so the \
+            daemon serves it again. With --preset regression or --repeat, the daemon's threads \
+            are pinned to the last CPU and the readers to the others (--no-pin to leave them).
+
             Needs root, a kernel with CONFIG_CACHEFILES_ONDEMAND and CONFIG_EROFS_FS_ONDEMAND, and \
             a cache directory on ext4 or xfs.
 
@@ -36,6 +45,8 @@ struct Run: ParsableCommand {
                   --fault delay=10ms -o slow.dat --report slow.json
               ondemand-trace run --image small.erofs --cache-dir /cache \\
                   -- md5sum hello.txt
+              ondemand-trace run --image small.erofs --cache-dir /cache \\
+                  --preset regression --report baseline.json
               ondemand-trace run --image small.erofs --cache-dir /cache \\
                   --preset regression --report today.json --baseline baseline.json
             """
@@ -73,21 +84,41 @@ struct Run: ParsableCommand {
 
     enum Preset: String, ExpressibleByArgument, CaseIterable { case regression }
 
-    @Option(help: ArgumentHelp("regression: the fixed workload and delays of the regression checks (1 daemon thread, 1 sequential reader, 128 KiB reads, delay=2ms on every 4th READ); compare runs of the same image with `check`.", valueName: "name"))
+    @Option(help: ArgumentHelp("regression: the fixed workload and delays of the regression checks (1 daemon thread, 1 sequential reader, 128 KiB reads, delay=2ms on every 4th READ, 12 passes per run), 1 warm-up then --repeat 5 runs, CPUs pinned; compare two such reports with `check` (docs/regression-method.md).", valueName: "name"))
     var preset: Preset?
 
     /// The regression preset: everything that shapes the requests is fixed, so two runs of the
     /// same image differ only in how fast the system served them.
     static let regressionFaults = ["delay=2ms,every=4"]
+    /// Passes per run of the regression preset: 12 × 37 READs with the VM's small image.
+    static let regressionPasses = 12
 
     var effectiveThreads: Int { threads ?? 1 }
     var effectiveOrder: ImageWorkload.Order { order ?? .sequential }
     var effectiveReaders: Int { readers ?? 1 }
     var effectiveBlockSize: Int { blockSize ?? 128 << 10 }
     var effectiveFaults: [String] { preset == .regression ? Self.regressionFaults : faults }
+    var effectiveRepeat: Int { repeatCount ?? (preset == .regression ? 5 : 1) }
+    var effectiveWarmup: Int { warmup ?? (preset != nil || repeatCount != nil ? 1 : 0) }
+    var effectivePasses: Int { passes ?? (preset == .regression ? Self.regressionPasses : 1) }
+    var effectivePin: Bool { pin ?? (preset != nil || repeatCount != nil) }
+    /// A run per cache subdirectory and trace file (`-o` and `--cache-dir` used as given otherwise).
+    var multiRun: Bool { effectiveRepeat > 1 || effectiveWarmup > 0 }
     /// What the daemon injects: the faults plus the slowdown, if any.
     var daemonFaults: [String] { effectiveFaults + (slowdownNanoseconds.map { ["delay=\($0 / 1000)us"] } ?? []) }
     var slowdownNanoseconds: UInt64? { slowdown.flatMap(Report.nanoseconds) }
+
+    @Option(name: .customLong("repeat"), help: ArgumentHelp("Measured runs of the same image and workload, each with a fresh daemon and a fresh cache directory (a subdirectory run-N of --cache-dir); the report holds each run's figures and the pooled ones (default 1; 5 with --preset regression).", valueName: "n"))
+    var repeatCount: Int?
+
+    @Option(help: ArgumentHelp("Runs made first and not counted (default 1 with --repeat or --preset, else 0).", valueName: "n"))
+    var warmup: Int?
+
+    @Option(help: ArgumentHelp("Passes over the image per run, each mounted with a fresh fsid (FSID-passN) so every pass is served by the daemon again (default 1; 12 with --preset regression: >= 400 READs with vm/make-image's small image).", valueName: "n"))
+    var passes: Int?
+
+    @Flag(inversion: .prefixedNo, help: "Pin the daemon's threads to the last CPU and the readers to the others (when at least 2 CPUs are allowed); default: on with --preset or --repeat.")
+    var pin: Bool?
 
     @Option(help: ArgumentHelp("Add this delay to every READ on top of the preset or faults (e.g. 5ms): a slower system made on purpose, to prove that `check` catches it. Kept out of the run's identity, so a baseline made without it stays comparable.", valueName: "duration"))
     var slowdown: String?
@@ -145,6 +176,10 @@ struct Run: ParsableCommand {
             }
         }
         if effectiveThreads < 1 { throw ValidationError("--threads must be at least 1") }
+        if effectiveRepeat < 1 || effectiveRepeat > 1000 { throw ValidationError("--repeat must be between 1 and 1000") }
+        if effectiveWarmup < 0 || effectiveWarmup > 100 { throw ValidationError("--warmup must be between 0 and 100") }
+        if effectivePasses < 1 || effectivePasses > 1000 { throw ValidationError("--passes must be between 1 and 1000") }
+        if effectivePasses > 1, !command.isEmpty { throw ValidationError("--passes goes with the built-in workload, not a command") }
         if effectiveReaders < 1 { throw ValidationError("--readers must be at least 1") }
         if effectiveBlockSize < 4096 || effectiveBlockSize % 4096 != 0 { throw ValidationError("--block-size must be a positive multiple of 4096") }
         if let slowdown, slowdownNanoseconds == nil { throw ValidationError("--slowdown '\(slowdown)': expected a duration like 5ms") }
@@ -156,23 +191,90 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        let fsid = resolvedFsid
         var st = stat()
         guard stat(image, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { fail("\(image): not a readable regular file") }
+        let pinning = effectivePin ? CPUPinning.plan() : nil
+        let pinned = !effectivePin ? "off" : pinning?.description ?? "no (fewer than 2 CPUs allowed)"
+        if effectivePin { printError("pinning: \(pinned)") }
+
+        // Warm-up runs first (not counted), then the measured ones; each on its own cache directory.
+        var measured: [RunReport.Entry] = []
+        var failed: [String] = []
+        let total = effectiveWarmup + effectiveRepeat
+        for index in 0..<total {
+            let isWarmup = index < effectiveWarmup
+            let number = index - effectiveWarmup + 1
+            let label = isWarmup ? "warmup\(index + 1)" : "run-\(number)"
+            let cache = multiRun ? cacheDir + "/" + label : cacheDir
+            let trace = !multiRun ? output : isWarmup ? Self.numbered(output, label) : effectiveRepeat == 1 ? output : Self.numbered(output, String(number))
+            if multiRun {
+                guard mkdir(cache, 0o755) == 0 else { fail("\(cache): cannot create the run's cache directory: \(describeErrno(errno)) (use a fresh --cache-dir)") }
+                printError(isWarmup ? "warm-up run \(index + 1) of \(effectiveWarmup) (not counted)" : "run \(number) of \(effectiveRepeat)")
+            }
+            let outcome = measureOnce(cacheDirectory: cache, trace: trace, pinning: pinning)
+            if multiRun { Self.removeTree(cache) }
+            failed += outcome.failed.map { multiRun ? "\(label): \($0)" : $0 }
+            if isWarmup {
+                unlink(outcome.trace)
+            } else {
+                let (model, _) = try reportingInputErrors {
+                    try TraceReport.build(path: outcome.trace, requireOndemandEvents: false)
+                }
+                measured.append(RunReport.Entry(trace: outcome.trace, cacheDirectory: cache, model: model))
+            }
+            if !outcome.failed.isEmpty { break }   // a broken run: report what there is, exit 1
+        }
+        let (section, pooled) = try writeReport(measured, pinned: pinned)
+        for line in failed { printError("failed: \(line)") }
+        if !failed.isEmpty { throw ExitCode(1) }
+        if let baseline {
+            let regressed = try reportingInputErrors { () -> Bool in
+                let base = try Check.baselineSet(baseline)
+                // The figures straight from the models, named as a report's would be.
+                var identity: [String: String] = [:]
+                for (key, value) in section where !RunReport.notIdentity.contains(key) { identity["run." + key] = value }
+                let runs = measured.map { RunFigures(report: $0.model, identity: identity) }
+                let current = RunSet(runs: runs, pooled: RunFigures(report: pooled, identity: identity))
+                return try RegressionGate(limits: limits, alpha: alpha, allowDifferent: allowDifferent, format: .text)
+                    .compare(baseline: base, current: current)
+            }
+            if regressed { throw ExitCode(1) }
+        }
+    }
+
+    /// `run.dat` -> `run-3.dat`.
+    static func numbered(_ path: String, _ suffix: String) -> String {
+        let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
+        if let dot = path[slash...].lastIndex(of: "."), dot != slash {
+            return String(path[..<dot]) + "-" + suffix + String(path[dot...])
+        }
+        return path + "-" + suffix
+    }
+
+    /// Removes a run's cache directory (ours: created by this run).
+    static func removeTree(_ path: String) {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    /// One run: recording, daemon, mount, workload (passes), umount; returns the trace written and
+    /// what failed.
+    private func measureOnce(cacheDirectory: String, trace: String, pinning: CPUPinning?) -> (trace: String, failed: [String]) {
+        let fsid = resolvedFsid
+        let passFsids = effectivePasses == 1 ? [fsid] : (1...effectivePasses).map { "\(fsid)-pass\($0)" }
 
         // SIGINT/SIGTERM go to the daemon's signalfd (blocked here, before any thread exists):
         // an interrupted run still unmounts and writes what it has.
-        let session = RecordingSession(options: RecordingOptions(outputPath: output, bufferSizeKB: bufferSizeKB))
-        var configuration = OndemandServer.Configuration(cacheDirectory: cacheDir, sourceDirectory: "")
+        let session = RecordingSession(options: RecordingOptions(outputPath: trace, bufferSizeKB: bufferSizeKB))
+        var configuration = OndemandServer.Configuration(cacheDirectory: cacheDirectory, sourceDirectory: "")
         guard let absoluteImage = realpath(image, nil) else { fail("\(image): \(describeErrno(errno))") }
-        configuration.blobFiles = [fsid: String(cString: absoluteImage)]
+        configuration.blobFiles = Dictionary(uniqueKeysWithValues: passFsids.map { ($0, String(cString: absoluteImage)) })
         free(absoluteImage)
         configuration.threads = effectiveThreads
-        configuration.faults = try FaultPlan.parse(daemonFaults)
+        configuration.faults = try! FaultPlan.parse(daemonFaults)   // validated
         configuration.exitFaultEndsProcess = false  // the recording and the report must survive it
         configuration.logRequests = logRequests
-        configuration.warnAfter = try Daemon.warnAfterNanoseconds(warnAfter)
-        let server: OndemandServer
+        configuration.warnAfter = (try? Daemon.warnAfterNanoseconds(warnAfter)) ?? nil  // validated
+        var server: OndemandServer!
         do {
             var signals = sigset_t()
             sigemptyset(&signals)
@@ -188,7 +290,12 @@ struct Run: ParsableCommand {
             session.abandon()
             fail("\(error)")
         }
+        // The daemon's threads inherit this thread's CPUs when they start; the readers (and the
+        // mount) get the others.
+        pinning?.pinDaemon()
         server.start()
+        pinning?.pinReaders()
+        defer { pinning?.restore() }
 
         var createdMountpoint: String?
         let target: String
@@ -203,10 +310,12 @@ struct Run: ParsableCommand {
         defer { if let createdMountpoint { rmdir(createdMountpoint) } }
 
         var failed: [String] = []
-        let mounted = mount("none", target, "erofs", 0, "fsid=\(fsid)") == 0
-        if !mounted {
-            failed.append("mount -t erofs none -o fsid=\(fsid) \(target): \(describeErrno(errno))")
-        } else {
+        for passFsid in passFsids {
+            let mounted = mount("none", target, "erofs", 0, "fsid=\(passFsid)") == 0
+            if !mounted {
+                failed.append("mount -t erofs none -o fsid=\(passFsid) \(target): \(describeErrno(errno))")
+                break
+            }
             if command.isEmpty {
                 var options = ImageWorkload.Options()
                 options.order = effectiveOrder
@@ -216,7 +325,7 @@ struct Run: ParsableCommand {
                 options.expectDirectory = expect
                 let result = ImageWorkload.run(root: target, options: options)
                 let mib = Double(result.bytes) / 1_048_576
-                printError("workload: \(result.files) files, \(result.bytes) bytes in \(JSONWriter.format(result.seconds, decimals: 3)) s (\(JSONWriter.format(result.seconds > 0 ? mib / result.seconds : 0, decimals: 1)) MiB/s), \(effectiveOrder.rawValue), \(effectiveReaders) reader(s)")
+                printError("workload: \(result.files) files, \(result.bytes) bytes in \(JSONWriter.format(result.seconds, decimals: 3)) s (\(JSONWriter.format(result.seconds > 0 ? mib / result.seconds : 0, decimals: 1)) MiB/s), \(effectiveOrder.rawValue), \(effectiveReaders) reader(s)" + (passFsids.count > 1 ? ", fsid \(passFsid)" : ""))
                 failed += result.readErrors.map { "read error: \($0)" }
                 failed += result.mismatches.map { "bytes differ from \(expect ?? "-"): \($0)" }
                 failed += result.missing
@@ -229,24 +338,17 @@ struct Run: ParsableCommand {
                 failed.append("umount \(target): \(describeErrno(errno)); detached lazily")
                 umount2(target, Int32(MNT_DETACH))
             }
+            if !failed.isEmpty { break }
         }
         let totals = server.stop()
+        // Release the daemon before the recording ends: its devnode (the next run binds a new
+        // cache) and its trace_marker fd (the recording's instance cannot be removed while open).
+        server = nil
         let recorded: RecordingResult
         do { recorded = try session.stop() } catch { fail("\(error)") }
         printError("daemon: \(totals.opens) OPEN (\(totals.openErrors) refused), \(totals.reads) READ, \(totals.readBytes) bytes, \(totals.closes) CLOSE, \(totals.faults) fault(s) injected")
         printError("wrote \(recorded.path): \(recorded.events) records" + (recorded.lostEvents > 0 ? ", \(recorded.lostEvents) LOST (raise --buffer-size)" : ""))
-        let document = try writeReport(from: recorded.path)
-        for line in failed { printError("failed: \(line)") }
-        if !failed.isEmpty { throw ExitCode(1) }
-        if let baseline {
-            let regressed = try reportingInputErrors { () -> Bool in
-                let base = try Check.figures(baseline, formats: nil)
-                let current = try RunFiguresJSON.figures(fromReportJSON: Data(document.utf8), path: report)
-                return try RegressionGate(limits: limits, alpha: alpha, allowDifferent: allowDifferent, format: .text)
-                    .compare(baseline: base, current: current)
-            }
-            if regressed { throw ExitCode(1) }
-        }
+        return (recorded.path, failed)
     }
 
     /// The command after `--`, in the mount point; its exit status (128+signal if killed).
@@ -269,18 +371,22 @@ struct Run: ParsableCommand {
         return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
-    /// Writes the report file; returns its JSON.
-    private func writeReport(from trace: String) throws -> String {
-        let (model, _) = try reportingInputErrors {
-            try TraceReport.build(path: trace, requireOndemandEvents: false)
-        }
+    /// Writes the report file (the measured runs pooled, then each run); returns its run section.
+    private func writeReport(_ runs: [RunReport.Entry], pinned: String) throws -> (section: [(String, String)], pooled: ReportModel) {
+        guard !runs.isEmpty else { fail("no measured run to report") }
+        // One run is its own pool: no second reading of its trace.
+        let pooled = try runs.count == 1 ? runs[0].model : reportingInputErrors {
+            try TraceReport.build(paths: runs.map(\.trace), requireOndemandEvents: false)
+        }.model
         let fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { fail("\(report): cannot write the report: \(describeErrno(errno))") }
-        let document = Self.withRunSection(ReportJSON.render(model), runIdentity())
+        var section = runIdentity()
+        section += [("runs", String(runs.count)), ("warmup", String(effectiveWarmup)), ("pinned", pinned)]
+        let document = RunReport.render(pooled: pooled, runs: runs, run: section)
         FileHandleWriter.write(document + "\n", fd: fd)
         close(fd)
-        printError("wrote \(report)")
-        return document
+        printError("wrote \(report)" + (runs.count > 1 ? " (\(runs.count) runs)" : ""))
+        return (section, pooled)
     }
 
     /// What this run measured, as `check` compares it (`run` in docs/report-schema.md): two runs
@@ -296,6 +402,7 @@ struct Run: ParsableCommand {
             ("fsid", resolvedFsid),
             ("daemon_threads", String(effectiveThreads)),
             ("faults", effectiveFaults.joined(separator: " ")),
+            ("passes", String(effectivePasses)),
             ("workload", command.isEmpty
                 ? "built-in \(effectiveOrder.rawValue) readers=\(effectiveReaders) block=\(effectiveBlockSize)"
                     + (effectiveOrder == .random ? " seed=\(seed)" : "")
@@ -303,16 +410,6 @@ struct Run: ParsableCommand {
         ]
         if let slowdown { identity.append(("slowdown", slowdown)) }
         return identity
-    }
-
-    /// Adds `"run": {...}` as the last key of the report document.
-    static func withRunSection(_ document: String, _ fields: [(String, String)]) -> String {
-        guard document.hasSuffix("}") else { return document }
-        var w = JSONWriter()
-        w.objectStart()
-        for (key, value) in fields { w.key(key); w.string(value) }
-        w.objectEnd()
-        return String(document.dropLast()) + ",\"run\":" + w.output + "}"
     }
 
     /// FNV-1a (64 bit) of the image file: the same image, byte for byte.

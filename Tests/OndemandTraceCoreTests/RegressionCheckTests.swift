@@ -86,7 +86,7 @@ import Testing
         let cur = Self.figures(p50: 1200, latencies: [950, 1050, 1150, 4000])
         let result = RegressionCheck.run(baseline: base, current: cur, limits: [try! Limit(parsing: "p50=+10%")])
         #expect(result.rows[0].exceeded)
-        #expect(result.rows[0].verdict == .noise)
+        #expect(result.rows[0].verdict == .notSignificant)
         #expect(!result.regressed)
     }
 

@@ -70,6 +70,9 @@ public enum Run {
         if stdin == nil { posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) } else { posix_spawn_file_actions_adddup2(&actions, input, 0) }
         posix_spawn_file_actions_adddup2(&actions, out, 1)
         posix_spawn_file_actions_adddup2(&actions, err, 2)
+        // Nothing else this (multi-threaded) process has open reaches the child: a recording's
+        // tracefs files held by a child would keep another test's instance from being removed.
+        if let closeFrom = Self.closeFrom { _ = closeFrom(&actions, 3) }
         // env -C: the child changes directory, not this (multi-threaded) test process.
         let argv = directory.map { ["/usr/bin/env", "-C", $0] + argv } ?? argv
         let args = argv.map { strdup($0) } + [nil]
@@ -94,6 +97,10 @@ public enum Run {
     public static func odt(_ arguments: [String], stdin: String? = nil) throws -> ProcessResult {
         try program(binary, arguments, stdin: stdin)
     }
+
+    typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+; not in Swift's Glibc module).
+    static let closeFrom: CloseFrom? = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np").map { unsafeBitCast($0, to: CloseFrom.self) }
 
     /// An unlinked temporary file: no name in /tmp from the moment it exists.
     static func memoryFile(_ name: String) throws -> Int32 {

@@ -142,22 +142,68 @@ special_run() {
     timeout 60 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-die --expect $share/trees/small \
         --fault exit,nth=5 -o $out/die.dat --report $out/die.json --log $out/die-daemon.log 2> $out/die.err
     echo $? > $out/die.rc
-    # The regression preset: reg1 is the baseline; reg2 is checked against it as it runs, and so is
-    # reg3, made 5 ms slower per READ on purpose. Limits sized for the noise of a VM under TCG.
-    limits="--max p50=+3ms --max mean=+3ms --max p90=+50ms --max p99=+100ms --max throughput=-60%"
-    for i in 1 2 3; do
-        mkdir -p /cache/$name-reg$i
-        extra=""
-        [ $i -ge 2 ] && extra="--baseline $out/reg1.json $limits"
-        [ $i = 3 ] && extra="$extra --slowdown 5ms"
-        timeout 60 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-reg$i --preset regression \
-            -o $out/reg$i.dat --report $out/reg$i.json --log $out/reg$i-daemon.log $extra \
-            > $out/reg$i.check 2> $out/reg$i.err
-        echo $? > $out/reg$i.rc
-        rm -rf /cache/$name-reg$i
+    # The regression preset. regset: repeated runs as the preset makes them (a warm-up, then
+    # --repeat runs, each on a fresh cache subdirectory), 2 runs of 1 pass to check the document
+    # quickly. Then baseline, current and 5 ms slower runs of the preset (12 passes) interleaved
+    # (base1 cur1 slow1 base2 ...), so that the host's changing load falls on the three sets
+    # alike; the host's `check` compares them as sets of 5 runs with the default limits. The last
+    # slow run also checks itself as it ends (`run --baseline`) against base1: 1 vs 1 run.
+    mkdir -p /cache/$name-regset /cache/$name-reg
+    preset_started=$(uptime_ms)
+    timeout 150 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-regset --preset regression --repeat 2 --passes 1 \
+        -o /tmp/regset.dat --report $out/regset.json --log $out/regset-daemon.log > $out/regset.check 2> $out/regset.err
+    echo $? > $out/regset.rc
+    ls /cache/$name-regset > $out/regset.cache-left
+    rm -rf /cache/$name-regset /tmp/regset*.dat
+    for i in 1 2 3 4 5; do
+        for set in base cur slow; do
+            extra=""
+            [ $set = slow ] && extra="--slowdown 5ms"
+            [ $set$i = slow5 ] && extra="$extra --baseline $out/regbase1.json"
+            timeout 60 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-reg --preset regression --repeat 1 --warmup 0 \
+                -o /tmp/reg.dat --report $out/reg$set$i.json --log $out/reg-daemon.log $extra > $out/reg$set$i.check 2> $out/reg$set$i.err
+            echo $? > $out/reg$set$i.rc
+            rm -rf /cache/$name-reg/* /tmp/reg.dat
+        done
     done
+    echo "preset runs (18): $(( ($(uptime_ms) - preset_started) / 1000 )) s"
     rm -rf /cache/$name-seq /cache/$name-rnd /cache/$name-cmd /cache/$name-die
-    echo "== $name done: $(cat $out/seq.rc) $(cat $out/rnd.rc) $(cat $out/cmd.rc) $(cat $out/die.rc) $(cat $out/reg1.rc) $(cat $out/reg2.rc) $(cat $out/reg3.rc)"
+    echo "== $name done: $(cat $out/seq.rc) $(cat $out/rnd.rc) $(cat $out/cmd.rc) $(cat $out/die.rc) $(cat $out/regset.rc) $(cat $out/regslow5.rc)"
+}
+
+# The gate's own measurement (vm/bench/gate): one warm-up, then ROUNDS rounds, each making
+# PER-ROUND identical preset runs and one run at each slowdown, interleaved (identical, slowed...,
+# identical), so that the host's changing load falls on every kind alike; each run its own
+# report (1 run, no warm-up) from which the host draws sets.
+#   NAME - gate ROUNDS PER-ROUND SLOWDOWN...
+special_gate() {
+    name=$1 rounds=$2 per=$3; shift 3
+    out=$share/out/$name
+    mkdir -p $out /cache/$name
+    echo "== $name: $rounds rounds of $per identical preset runs and one at each of: $*"
+    timeout 120 $bin run --image /tmp/blobs/small --cache-dir /cache/$name --preset regression --repeat 1 \
+        -o /tmp/gate.dat --report /tmp/gate-warmup.json 2> $out/warmup.err
+    echo "warm-up rc $?"
+    rm -rf /cache/$name/* /tmp/gate*.dat
+    r=1 n=1
+    while [ $r -le $rounds ]; do
+        half=$(( (per + 1) / 2 ))
+        kinds=""
+        k=1; while [ $k -le $half ]; do kinds="$kinds identical"; k=$((k + 1)); done
+        kinds="$kinds $*"
+        k=$((half + 1)); while [ $k -le $per ]; do kinds="$kinds identical"; k=$((k + 1)); done
+        for kind in $kinds; do
+            if [ $kind = identical ]; then extra="" file=identical-$n; n=$((n + 1)); else extra="--slowdown $kind" file=$kind-$r; fi
+            timeout 120 $bin run --image /tmp/blobs/small --cache-dir /cache/$name --preset regression --repeat 1 --warmup 0 \
+                $extra -o /tmp/gate.dat --report $out/$file.json 2> $out/$file.err
+            rc=$?
+            [ $rc = 0 ] || echo "$file: rc $rc: $(tail -2 $out/$file.err)"
+            rm -rf /cache/$name/* /tmp/gate*.dat
+        done
+        echo "round $r done at $(cut -d' ' -f1 /proc/uptime) s"
+        r=$((r + 1))
+    done
+    echo "== $name done"
 }
 
 # Failover: this shell holds /dev/cachefiles (fd 3) across daemons. The first daemon exits when

@@ -110,6 +110,9 @@ public enum Metric: String, Sendable, CaseIterable, Equatable {
     /// Latency metrics of READ requests are tested on the per-request samples.
     public var isReadLatency: Bool { [.p50, .p90, .p99, .p999, .mean, .max].contains(self) }
 
+    /// Counts of things that should not happen: judged on the worst run, without a test.
+    public var isCount: Bool { self == .unmatched || self == .anomalies }
+
     public var unitLabel: String {
         switch unit {
         case .microseconds: return "µs"

@@ -2,7 +2,7 @@
 public enum ReportJSON {
     public static let schema = "ondemand-trace/report/1"
 
-    public static func render(_ m: ReportModel) -> String {
+    public static func render(_ m: ReportModel, schema: String = schema) -> String {
         var w = JSONWriter()
         let s = m.stats
         func optional(_ v: String?) { if let v { w.string(v) } else { w.null() } }
