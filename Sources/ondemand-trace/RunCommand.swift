@@ -345,7 +345,10 @@ struct Run: ParsableCommand {
         // cache) and its trace_marker fd (the recording's instance cannot be removed while open).
         server = nil
         let recorded: RecordingResult
-        do { recorded = try session.stop() } catch { fail("\(error)") }
+        do { recorded = try session.stop() } catch {
+            if let createdMountpoint { rmdir(createdMountpoint) }  // fail() exits: no defer runs
+            fail("\(error)")
+        }
         printError("daemon: \(totals.opens) OPEN (\(totals.openErrors) refused), \(totals.reads) READ, \(totals.readBytes) bytes, \(totals.closes) CLOSE, \(totals.faults) fault(s) injected")
         printError("wrote \(recorded.path): \(recorded.events) records" + (recorded.lostEvents > 0 ? ", \(recorded.lostEvents) LOST (raise --buffer-size)" : ""))
         return (recorded.path, failed)

@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// A new directory under /tmp, removed with everything in it when the last reference goes.
-public final class TemporaryDirectory {
+public final class TemporaryDirectory: Sendable {
     public let path: String
 
     public init(_ tag: String = "test") throws {
