@@ -62,3 +62,14 @@ enum OutputFile {
         }
     }
 }
+
+func printError(_ message: String) {
+    var stderr = StandardError()
+    print(message, to: &stderr)
+}
+
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        FileHandleWriter.write(string, fd: 2)
+    }
+}

@@ -95,50 +95,54 @@ struct Report: ParsableCommand {
         let filter = ReportFilter(obj: object, comm: comm, pid: pid,
                                   since: since.map { UInt64(($0 * 1e9).rounded()) },
                                   until: until.map { UInt64(($0 * 1e9).rounded()) })
-        var stream = BufferedOutput()
-        if format == .csv { stream.line(images.isEmpty ? ReportCSV.header : ReportCSV.headerWithPaths) }
-        var chrome = format == .chrome ? ChromeTraceWriter { FileHandleWriter.write($0, fd: 1) } : nil
-        var scatter = html != nil ? LatencyScatter() : nil
-        // With --image, the requests wait for the end (objects are matched to images by then).
-        let csvRows = format == .csv && images.isEmpty
-        var requests: [RequestRecord] = []
-        let observer: ((RequestRecord) -> Void)? = csvRows || chrome != nil || scatter != nil || !images.isEmpty ? { request in
-            if csvRows { stream.line(ReportCSV.row(request)) }
-            chrome?.request(request)
-            scatter?.add(request)
-            if !images.isEmpty { requests.append(request) }
-        } : nil
+        let sinks = RequestSinks(format: format, html: html != nil, keepRequests: !images.isEmpty)
         var (model, summary) = try reportingInputErrors {
             try TraceReport.build(path: input.path, textFormats: try input.textFormats(), filter: filter,
-                                  slowThreshold: minLatency.flatMap(Self.nanoseconds), requestObserver: observer,
-                                  eventObserver: chrome != nil ? { event in
-                                      if filter.obj == nil || event.body.ondemandObj == filter.obj { chrome?.event(event) }
-                                  } : nil)
+                                  slowThreshold: minLatency.flatMap(Self.nanoseconds), requestObserver: sinks.requestObserver,
+                                  eventObserver: sinks.eventObserver(filter))
         }
-        if !images.isEmpty {
-            let sources = try imageSources(objects: model.objects)
-            var blame = FileBlame()
-            for request in requests {
-                if let source = sources[request.obj] { blame.add(request, source: source) }
-                if format == .csv {
-                    let paths = sources[request.obj].map { FileBlame.owners(of: request, source: $0).map(\.description) } ?? []
-                    stream.line(ReportCSV.row(request, paths: paths))
-                }
+        if !images.isEmpty { model.files = try blame(sinks, objects: model.objects) }
+        emit(model, sinks)
+        if let prefetchList, let blame = model.files {
+            try reportingInputErrors { try OutputFile.write(blame.prefetchList.map { $0 + "\n" }.joined(), to: prefetchList) }
+        }
+        if let html, let scatter = sinks.scatter {
+            try reportingInputErrors { try OutputFile.write(HTMLReport.render(model, scatter: scatter), to: html) }
+        }
+        if summary.unparsedLines > 0 {
+            printError("note: \(summary.unparsedLines) line(s) of \(summary.path) were not trace events and were skipped (first: line \(summary.firstUnparsedLine ?? 0))")
+        }
+    }
+
+    /// The READs tied to the files of the `--image` files behind their objects (and, for CSV,
+    /// each request's row with its paths, now that objects are matched).
+    func blame(_ sinks: RequestSinks, objects: [Correlator.ObjectLifetime]) throws -> FileBlame {
+        let sources = try imageSources(objects: objects)
+        var blame = FileBlame()
+        for request in sinks.kept {
+            if let source = sources[request.obj] { blame.add(request, source: source) }
+            if format == .csv {
+                let paths = sources[request.obj].map { FileBlame.owners(of: request, source: $0).map(\.description) } ?? []
+                sinks.stream.line(ReportCSV.row(request, paths: paths))
             }
-            model.files = blame
         }
+        return blame
+    }
+
+    /// The report on standard output, in the chosen format.
+    func emit(_ model: ReportModel, _ sinks: RequestSinks) {
         switch format {
         case .csv:
-            stream.flush()
+            sinks.stream.flush()
         case .json:
-            stream.line(ReportJSON.render(model))
-            stream.flush()
+            sinks.stream.line(ReportJSON.render(model))
+            sinks.stream.flush()
         case .chrome:
-            for anomaly in model.stats.anomalies { chrome?.anomaly(anomaly) }
-            chrome?.finish(metadata: [("tool", "ondemand-trace"), ("trace", model.metadata.path),
-                                      ("format", model.metadata.formatDescription),
-                                      ("kernel_release", model.metadata.kernelRelease ?? ""),
-                                      ("clock", model.metadata.clock ?? "")])
+            for anomaly in model.stats.anomalies { sinks.chrome?.anomaly(anomaly) }
+            sinks.chrome?.finish(metadata: [("tool", "ondemand-trace"), ("trace", model.metadata.path),
+                                            ("format", model.metadata.formatDescription),
+                                            ("kernel_release", model.metadata.kernelRelease ?? ""),
+                                            ("clock", model.metadata.clock ?? "")])
         case .text:
             var sections: ReportText.Sections = []
             if latency { sections.insert(.latency) }
@@ -147,14 +151,42 @@ struct Report: ParsableCommand {
             if files { sections.insert(.files) }
             FileHandleWriter.write(ReportText.render(model, sections: sections), fd: 1)
         }
-        if let prefetchList, let blame = model.files {
-            try reportingInputErrors { try OutputFile.write(blame.prefetchList.map { $0 + "\n" }.joined(), to: prefetchList) }
+    }
+}
+
+/// Where each request goes while the trace is read: CSV rows (streamed, or kept for `--image`,
+/// whose paths are known only once objects are matched), the Chrome trace, the HTML scatter.
+final class RequestSinks {
+    var stream = BufferedOutput()
+    var chrome: ChromeTraceWriter?
+    var scatter: LatencyScatter?
+    private(set) var kept: [RequestRecord] = []
+    private let csvRows: Bool
+    private let keepRequests: Bool
+
+    init(format: Report.Format, html: Bool, keepRequests: Bool) {
+        self.keepRequests = keepRequests
+        csvRows = format == .csv && !keepRequests
+        if format == .csv { stream.line(keepRequests ? ReportCSV.headerWithPaths : ReportCSV.header) }
+        if format == .chrome { chrome = ChromeTraceWriter { FileHandleWriter.write($0, fd: 1) } }
+        if html { scatter = LatencyScatter() }
+    }
+
+    var requestObserver: ((RequestRecord) -> Void)? {
+        guard csvRows || chrome != nil || scatter != nil || keepRequests else { return nil }
+        return { [self] request in
+            if csvRows { stream.line(ReportCSV.row(request)) }
+            chrome?.request(request)
+            scatter?.add(request)
+            if keepRequests { kept.append(request) }
         }
-        if let html, let scatter {
-            try reportingInputErrors { try OutputFile.write(HTMLReport.render(model, scatter: scatter), to: html) }
-        }
-        if summary.unparsedLines > 0 {
-            printError("note: \(summary.unparsedLines) line(s) of \(summary.path) were not trace events and were skipped (first: line \(summary.firstUnparsedLine ?? 0))")
+    }
+
+    /// The Chrome trace's records (opens, closes, markers of the filtered object).
+    func eventObserver(_ filter: ReportFilter) -> ((TraceEvent) -> Void)? {
+        guard chrome != nil else { return nil }
+        return { [self] event in
+            if filter.obj == nil || event.body.ondemandObj == filter.obj { chrome?.event(event) }
         }
     }
 }

@@ -22,34 +22,3 @@ struct TraceFileOptions: ParsableArguments {
         try FormatDirectory.load(directory)
     }
 }
-
-/// Exit status 2 with a one-line message: bad input, not a crash.
-struct InputFailure: Error, CustomStringConvertible {
-    var description: String
-}
-
-extension ParsableCommand {
-    /// Runs `body`, turning the reader's errors into one line on stderr and exit status 2.
-    func reportingInputErrors<T>(_ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as TraceFileError {
-            printError("ondemand-trace: \(error)")
-            throw ExitCode(2)
-        } catch let error as InputFailure {
-            printError("ondemand-trace: \(error)")
-            throw ExitCode(2)
-        }
-    }
-}
-
-func printError(_ message: String) {
-    var stderr = StandardError()
-    print(message, to: &stderr)
-}
-
-struct StandardError: TextOutputStream {
-    mutating func write(_ string: String) {
-        FileHandleWriter.write(string, fd: 2)
-    }
-}
