@@ -369,9 +369,7 @@ struct Run: ParsableCommand {
             printError("ondemand-trace run: \(error)")
             return 127
         }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return ChildProcess.exitCode(ChildProcess.wait(pid))
     }
 
     /// Writes the report file (the measured runs pooled, then each run); returns its run section.
