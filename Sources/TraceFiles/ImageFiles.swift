@@ -37,4 +37,14 @@ public enum ImageFiles {
             throw TraceFileError(path: specs.joined(separator: ", "), message: error.description)
         }
     }
+
+    /// The images named by `specs`, each tied to the object of `objects` it backs.
+    public static func sources(_ specs: [String], for objects: [Correlator.ObjectLifetime]) throws -> [UInt32: FileBlame.Source] {
+        let loaded = try load(specs)
+        do {
+            return try ImageMatching.match(objects: objects, sources: loaded.sources, forced: loaded.forced)
+        } catch {
+            throw TraceFileError(path: "--image", message: error.description)
+        }
+    }
 }

@@ -117,16 +117,14 @@ struct Report: ParsableCommand {
     /// The READs tied to the files of the `--image` files behind their objects (and, for CSV,
     /// each request's row with its paths, now that objects are matched).
     func blame(_ sinks: RequestSinks, objects: [Correlator.ObjectLifetime]) throws -> FileBlame {
-        let sources = try imageSources(objects: objects)
-        var blame = FileBlame()
-        for request in sinks.kept {
-            if let source = sources[request.obj] { blame.add(request, source: source) }
-            if format == .csv {
+        let sources = try reportingInputErrors { try ImageFiles.sources(images, for: objects) }
+        if format == .csv {
+            for request in sinks.kept {
                 let paths = sources[request.obj].map { FileBlame.owners(of: request, source: $0).map(\.description) } ?? []
                 sinks.stream.line(ReportCSV.row(request, paths: paths))
             }
         }
-        return blame
+        return FileBlame(requests: sinks.kept, sources: sources)
     }
 
     /// The report on standard output, in the chosen format.
@@ -187,20 +185,6 @@ final class RequestSinks {
         guard chrome != nil else { return nil }
         return { [self] event in
             if filter.obj == nil || event.body.ondemandObj == filter.obj { chrome?.event(event) }
-        }
-    }
-}
-
-extension Report {
-    /// The `--image` files, each tied to the object it backs.
-    func imageSources(objects: [Correlator.ObjectLifetime]) throws -> [UInt32: FileBlame.Source] {
-        try reportingInputErrors {
-            let loaded = try ImageFiles.load(images)
-            do throws(ImageMatching.Failure) {
-                return try ImageMatching.match(objects: objects, sources: loaded.sources, forced: loaded.forced)
-            } catch {
-                throw InputFailure(description: error.description)
-            }
         }
     }
 }

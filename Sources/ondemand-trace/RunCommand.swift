@@ -154,6 +154,12 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("The daemon logs a request still in flight after this long, once per request.", valueName: "duration"))
     var warnAfter: String?
 
+    @Flag(help: "Print which files of the image the first measured run waited for (as `report --image IMG --files`); the report JSON gets `files`.")
+    var files = false
+
+    @Option(help: ArgumentHelp("Write the image's paths in the order the first measured run first missed them (as `report --prefetch-list`).", valueName: "file"))
+    var prefetchList: String?
+
     @Option(name: .customLong("buffer-size"), help: ArgumentHelp("Ring-buffer size per CPU, in KiB.", valueName: "KiB"))
     var bufferSizeKB = RecordingOptions.defaultBufferSizeKB
 
@@ -217,14 +223,28 @@ struct Run: ParsableCommand {
             if isWarmup {
                 unlink(outcome.trace)
             } else {
-                let (model, _) = try reportingInputErrors {
-                    try TraceReport.build(path: outcome.trace, requireOndemandEvents: false)
+                // The first measured run's READs, for --files / --prefetch-list: a start-up picture.
+                var requests: [RequestRecord] = []
+                let keep = measured.isEmpty && (files || prefetchList != nil)
+                var (model, _) = try reportingInputErrors {
+                    try TraceReport.build(path: outcome.trace, requestObserver: keep ? { requests.append($0) } : nil,
+                                          requireOndemandEvents: false)
+                }
+                if keep {
+                    let sources = try reportingInputErrors { try ImageFiles.sources([image], for: model.objects) }
+                    model.files = FileBlame(requests: requests, sources: sources)
                 }
                 measured.append(RunReport.Entry(trace: outcome.trace, cacheDirectory: cache, model: model))
             }
             if !outcome.failed.isEmpty { break }   // a broken run: report what there is, exit 1
         }
         let (section, pooled) = try writeReport(measured, pinned: pinned)
+        if let blame = measured.first?.model.files {
+            if files { FileHandleWriter.write(ReportText.filesTable(blame), fd: 1) }
+            if let prefetchList {
+                try reportingInputErrors { try OutputFile.write(blame.prefetchList.map { $0 + "\n" }.joined(), to: prefetchList) }
+            }
+        }
         for line in failed { printError("failed: \(line)") }
         if !failed.isEmpty { throw ExitCode(1) }
         if let baseline {
@@ -376,9 +396,10 @@ struct Run: ParsableCommand {
     private func writeReport(_ runs: [RunReport.Entry], pinned: String) throws -> (section: [(String, String)], pooled: ReportModel) {
         guard !runs.isEmpty else { fail("no measured run to report") }
         // One run is its own pool: no second reading of its trace.
-        let pooled = try runs.count == 1 ? runs[0].model : reportingInputErrors {
+        var pooled = try runs.count == 1 ? runs[0].model : reportingInputErrors {
             try TraceReport.build(paths: runs.map(\.trace), requireOndemandEvents: false)
         }.model
+        pooled.files = runs[0].model.files  // the first run's: file times of pooled runs do not compare
         let fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { fail("\(report): cannot write the report: \(describeErrno(errno))") }
         var section = runIdentity()

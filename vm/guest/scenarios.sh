@@ -128,7 +128,8 @@ special_run() {
     mkdir -p $out /cache/$name-seq /cache/$name-rnd /cache/$name-cmd
     echo "== $name: ondemand-trace run"
     timeout 60 $bin run --image /tmp/blobs/small --fsid small --cache-dir /cache/$name-seq --expect $share/trees/small \
-        --threads 2 --readers 2 -o $out/seq.dat --report $out/seq.json --log $out/seq-daemon.log 2> $out/seq.err
+        --threads 2 --readers 2 -o $out/seq.dat --report $out/seq.json --log $out/seq-daemon.log \
+        --files --prefetch-list $out/seq.prefetch > $out/seq.files 2> $out/seq.err
     echo $? > $out/seq.rc
     timeout 60 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-rnd --expect $share/trees/small \
         --order random --block-size 8192 --readers 3 --fault delay=1ms..3ms,seed=5 \

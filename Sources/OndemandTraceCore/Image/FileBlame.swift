@@ -39,6 +39,11 @@ public struct FileBlame: Sendable {
 
     public init() {}
 
+    /// Every READ of `requests` whose object has a source.
+    public init(requests: [RequestRecord], sources: [UInt32: Source]) {
+        for request in requests { if let source = sources[request.obj] { add(request, source: source) } }
+    }
+
     /// The owners of a READ's range (files, `(metadata)`, `(unattributed)`), in order.
     public static func owners(of r: RequestRecord, source: Source) -> [ImageRangeMap.Owner] {
         guard r.kind == .read, let offset = r.offset, offset >= 0, let length = r.length else { return [] }

@@ -122,15 +122,7 @@ public enum ReportText {
 
         if sections.contains(.files), let blame = m.files {
             line()
-            line("files: \(blame.rows.count) (by total wait; a READ over several files counts for each)")
-            var files = Table(header: ["wait ms", "max ms", "reads", "unanswered", "bytes", "first miss s", "readers", "path"],
-                              rightAligned: Set(0...6))
-            for row in blame.byWait {
-                files.add([fixed(Double(row.totalWait) / 1e6, 3), row.wait.count > 0 ? fixed(Double(row.wait.maxNanoseconds) / 1e6, 3) : "-",
-                           String(row.reads), String(row.unanswered), String(row.bytesRequested),
-                           TimeText.seconds(row.firstMiss), String(row.readers.count), row.owner.description])
-            }
-            out += files.text
+            out += filesTable(blame)
         }
 
         line()
@@ -156,6 +148,18 @@ public enum ReportText {
                  + ": requests around them may be mis-joined")
         }
         return out
+    }
+
+    /// `--files`: per file, most total wait first.
+    public static func filesTable(_ blame: FileBlame) -> String {
+        var files = Table(header: ["wait ms", "max ms", "reads", "unanswered", "bytes", "first miss s", "readers", "path"],
+                          rightAligned: Set(0...6))
+        for row in blame.byWait {
+            files.add([fixed(Double(row.totalWait) / 1e6, 3), row.wait.count > 0 ? fixed(Double(row.wait.maxNanoseconds) / 1e6, 3) : "-",
+                       String(row.reads), String(row.unanswered), String(row.bytesRequested),
+                       TimeText.seconds(row.firstMiss), String(row.readers.count), row.owner.description])
+        }
+        return "files: \(blame.rows.count) (by total wait; a READ over several files counts for each)\n" + files.text
     }
 
     static func breakdownLatency(_ row: ReportAccumulator.BreakdownRow) -> [String] {
