@@ -2,7 +2,8 @@
 public enum ReportJSON {
     public static let schema = "ondemand-trace/report/1"
 
-    public static func render(_ m: ReportModel, schema: String = schema) -> String {
+    /// `trailing` writes further keys (e.g. `run`'s `runs` and `run` sections) before the document closes.
+    public static func render(_ m: ReportModel, schema: String = schema, trailing: ((inout JSONWriter) -> Void)? = nil) -> String {
         var w = JSONWriter()
         let s = m.stats
         func optional(_ v: String?) { if let v { w.string(v) } else { w.null() } }
@@ -139,6 +140,7 @@ public enum ReportJSON {
         w.arrayEnd()
         w.objectEnd()
         if let files = m.files { fileBlame(&w, files) }
+        trailing?(&w)
         w.objectEnd()
         return w.output
     }

@@ -20,18 +20,14 @@ public enum RunReport {
     }
 
     public static func render(pooled: ReportModel, runs: [Entry], run: [(String, String)]) -> String {
-        var document = ReportJSON.render(pooled, schema: schema)
-        guard document.hasSuffix("}") else { return document }
-        var w = JSONWriter()
-        w.arrayStart()
-        for (i, entry) in runs.enumerated() { renderEntry(&w, index: i + 1, entry) }
-        w.arrayEnd()
-        var section = JSONWriter()
-        section.objectStart()
-        for (key, value) in run { section.key(key); section.string(value) }
-        section.objectEnd()
-        document.removeLast()
-        return document + ",\"runs\":" + w.output + ",\"run\":" + section.output + "}"
+        ReportJSON.render(pooled, schema: schema) { w in
+            w.key("runs"); w.arrayStart()
+            for (i, entry) in runs.enumerated() { renderEntry(&w, index: i + 1, entry) }
+            w.arrayEnd()
+            w.key("run"); w.objectStart()
+            for (key, value) in run { w.key(key); w.string(value) }
+            w.objectEnd()
+        }
     }
 
     static func renderEntry(_ w: inout JSONWriter, index: Int, _ entry: Entry) {
