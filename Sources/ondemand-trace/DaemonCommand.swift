@@ -94,11 +94,7 @@ struct Daemon: ParsableCommand {
     @Option(help: ArgumentHelp("Use this inherited /dev/cachefiles fd (held open by a parent across daemon restarts) instead of opening the devnode.", valueName: "fd"))
     var devnodeFd: Int32?
 
-    @Flag(help: "Log every request at each stage (picked-up, written, done) with its ids, range, thread and duration.")
-    var logRequests = false
-
-    @Option(help: ArgumentHelp("Log a request still in flight after this long (e.g. 2s, 500ms), once per request.", valueName: "duration"))
-    var warnAfter: String?
+    @OptionGroup var diagnostics: DaemonDiagnosticsOptions
 
     @Flag(help: "Failover: the inherited devnode (--devnode-fd) is already bound by a daemon that died; send 'restore' so the kernel re-sends its unanswered requests.")
     var restore = false
@@ -107,16 +103,6 @@ struct Daemon: ParsableCommand {
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if restore && devnodeFd == nil { throw ValidationError("--restore needs --devnode-fd: the devnode the previous daemon bound") }
         do { _ = try FaultPlan.parse(faults) } catch { throw ValidationError(error.description) }
-        _ = try Self.warnAfterNanoseconds(warnAfter)
-    }
-
-    /// `--warn-after 2s` → nanoseconds (shared with `run`).
-    static func warnAfterNanoseconds(_ text: String?) throws -> UInt64? {
-        guard let text else { return nil }
-        guard let ns = DurationText.nanoseconds(text, bare: nil), ns > 0 else {
-            throw ValidationError("--warn-after '\(text)': expected a positive duration like 2s or 500ms")
-        }
-        return ns
     }
 
     func run() throws {
@@ -128,8 +114,7 @@ struct Daemon: ParsableCommand {
         configuration.devnode = devnode
         configuration.inheritedDevnodeFD = devnodeFd
         configuration.restore = restore
-        configuration.logRequests = logRequests
-        configuration.warnAfter = try Self.warnAfterNanoseconds(warnAfter)
+        diagnostics.apply(to: &configuration)
         let server: OndemandServer
         do {
             let daemonLog = try log.map { path throws(DaemonError) in try DaemonLog(path: path) } ?? DaemonLog()

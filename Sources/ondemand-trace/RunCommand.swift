@@ -148,11 +148,7 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("The daemon's log (default: standard error).", valueName: "file"))
     var log: String?
 
-    @Flag(help: "The daemon logs every request at each stage (see `daemon --help`).")
-    var logRequests = false
-
-    @Option(help: ArgumentHelp("The daemon logs a request still in flight after this long, once per request.", valueName: "duration"))
-    var warnAfter: String?
+    @OptionGroup(title: "The embedded daemon's diagnostics") var diagnostics: DaemonDiagnosticsOptions
 
     @Flag(help: "Print which files of the image the first measured run waited for (as `report --image IMG --files`); the report JSON gets `files`.")
     var files = false
@@ -192,7 +188,6 @@ struct Run: ParsableCommand {
         do { _ = try FaultPlan.parse(daemonFaults) } catch { throw ValidationError(error.description) }
         if baseline == nil, !limits.isEmpty || allowDifferent { throw ValidationError("--max and --allow-different go with --baseline") }
         if baseline != nil { try RegressionGate.validate(limits: limits, alpha: alpha) }
-        _ = try Daemon.warnAfterNanoseconds(warnAfter)
         if let problem = BlobKeys.nameProblem(resolvedFsid) { throw ValidationError("fsid \"\(resolvedFsid)\": \(problem)") }
     }
 
@@ -292,8 +287,7 @@ struct Run: ParsableCommand {
         configuration.threads = effectiveThreads
         configuration.faults = try! FaultPlan.parse(daemonFaults)   // validated
         configuration.exitFaultEndsProcess = false  // the recording and the report must survive it
-        configuration.logRequests = logRequests
-        configuration.warnAfter = (try? Daemon.warnAfterNanoseconds(warnAfter)) ?? nil  // validated
+        diagnostics.apply(to: &configuration)
         var server: OndemandServer!
         do {
             var signals = sigset_t()
