@@ -106,7 +106,7 @@ struct Run: ParsableCommand {
     var multiRun: Bool { effectiveRepeat > 1 || effectiveWarmup > 0 }
     /// What the daemon injects: the faults plus the slowdown, if any.
     var daemonFaults: [String] { effectiveFaults + (slowdownNanoseconds.map { ["delay=\($0 / 1000)us"] } ?? []) }
-    var slowdownNanoseconds: UInt64? { slowdown.flatMap(Report.nanoseconds) }
+    var slowdownNanoseconds: UInt64? { slowdown.flatMap { DurationText.nanoseconds($0, bare: .milliseconds) } }
 
     @Option(name: .customLong("repeat"), help: ArgumentHelp("Measured runs of the same image and workload, each with a fresh daemon and a fresh cache directory (a subdirectory run-N of --cache-dir); the report holds each run's figures and the pooled ones (default 1; 5 with --preset regression).", valueName: "n"))
     var repeatCount: Int?

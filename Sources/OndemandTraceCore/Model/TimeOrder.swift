@@ -45,15 +45,12 @@ public struct LiveMerge<Record> {
     @usableFromInline var heads: [Int]
     /// Per CPU: everything it recorded up to this time has been appended.
     @usableFromInline var marks: [UInt64]
-    public var watermarks: [UInt64] { marks }
 
     public init(cpus: Int) {
         queues = Array(repeating: [], count: max(1, cpus))
         heads = Array(repeating: 0, count: max(1, cpus))
         marks = Array(repeating: 0, count: max(1, cpus))
     }
-
-    public var cpus: Int { queues.count }
 
     /// Records held back, waiting for a watermark.
     public var pending: Int { queues.indices.reduce(0) { $0 + queues[$1].count - heads[$1] } }
