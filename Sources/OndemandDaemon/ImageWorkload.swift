@@ -2,6 +2,7 @@
 import Glibc
 import OndemandTraceCore
 #endif
+import SystemCalls
 import Synchronization
 
 /// The built-in workload of `run`: read every regular file of a mounted image once, sequentially

@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import SystemCalls
 #endif
 import OndemandTraceCore
 
@@ -8,7 +9,7 @@ import OndemandTraceCore
 public enum FormatDirectory {
     public static func load(_ directory: String) throws(TraceFileError) -> [EventLayout] {
         guard let dir = opendir(directory) else {
-            throw TraceFileError(path: directory, message: "cannot open formats directory: \(String(cString: strerror(errno)))")
+            throw TraceFileError(path: directory, message: "cannot open formats directory: \(describeErrno(errno))")
         }
         defer { closedir(dir) }
         var layouts: [EventLayout] = []

@@ -1,5 +1,6 @@
 import CTrace
 import Glibc
+import SystemCalls
 
 /// One prerequisite, checked: what was found and, when it is not right, the fix.
 public struct DoctorCheck: Sendable {
@@ -79,7 +80,7 @@ public enum Doctor {
         if mount, tracefs_tracing_dir_is_mounted(true, &path) >= 0, let dir = tracefs_tracing_dir() {
             return DoctorCheck(name: name, status: .ok, summary: "was not mounted; mounted it at \(String(cString: dir))")
         }
-        return DoctorCheck(name: name, status: .failed, summary: "not mounted" + (mount ? ", and mounting it failed (\(String(cString: strerror(errno))))" : ""),
+        return DoctorCheck(name: name, status: .failed, summary: "not mounted" + (mount ? ", and mounting it failed (\(describeErrno(errno)))" : ""),
                            details: ["the kernel needs CONFIG_TRACING (tracefs); /sys/kernel/tracing is its mount point"],
                            fix: "sudo mount -t tracefs nodev /sys/kernel/tracing")
     }
@@ -118,7 +119,7 @@ public enum Doctor {
         let name = "cachefiles events"
         let events = TracefsInstance.tracingDirectory + "/events"
         if access(events, R_OK | X_OK) != 0 {
-            return DoctorCheck(name: name, status: .failed, summary: "cannot list \(events): \(String(cString: strerror(errno)))",
+            return DoctorCheck(name: name, status: .failed, summary: "cannot list \(events): \(describeErrno(errno))",
                                fix: "run as root")
         }
         let present = Set(Tracefs.events(ofSystem: "cachefiles"))
@@ -186,7 +187,7 @@ public enum Doctor {
                                details: ["only one process may open it; `ondemand-trace run` cannot serve while it is held, `record` still works"],
                                fix: "stop that daemon to serve requests with ondemand-trace")
         }
-        return DoctorCheck(name: name, status: .failed, summary: "cannot open: \(String(cString: strerror(code)))",
+        return DoctorCheck(name: name, status: .failed, summary: "cannot open: \(describeErrno(code))",
                            fix: code == EACCES || code == EPERM ? "run as root" : nil)
     }
 

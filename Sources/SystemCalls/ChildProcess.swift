@@ -20,20 +20,25 @@ public enum ChildProcess {
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
         let rc = posix_spawnp(&pid, command[0], nil, &attributes, argv, environ)
-        guard rc == 0 else { throw SpawnError(description: "cannot run \(command[0]): \(String(cString: strerror(rc)))") }
+        guard rc == 0 else { throw SpawnError(description: "cannot run \(command[0]): \(describeErrno(rc))") }
         return pid
     }
 
     /// Waits for `pid` (retrying on EINTR); its wait status.
     public static func wait(_ pid: pid_t) -> Int32 {
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        _ = retryingInterrupted { waitpid(pid, &status, 0) }
         return status
     }
 
     /// A wait status as a shell's exit code: the status, or 128 + the signal that killed it.
     public static func exitCode(_ status: Int32) -> Int32 {
         status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
+    /// The signal that killed the child, or nil when it exited.
+    public static func killingSignal(_ status: Int32) -> Int32? {
+        status & 0x7f == 0 ? nil : status & 0x7f
     }
 
     /// "exited with status N" / "was killed by signal N".
