@@ -81,6 +81,27 @@ private func scratchDirectory() throws -> TemporaryDirectory {
         #expect(result.stderr == "ondemand-trace run: \(dir)/small.erofs: not a readable regular file\n")
     }
 
+    /// Set-up failing after the recording started (no /dev/cachefiles here, or not root): one line,
+    /// exit 2, and nothing of the run left behind: no cache subdirectory, no report, no tracefs
+    /// instance, no mount point under /tmp.
+    @Test func aRunThatCannotStartLeavesNothingBehind() throws {
+        let scratch = try scratchDirectory(); let dir = scratch.path
+        FileManager.default.createFile(atPath: dir + "/small.erofs", contents: Data(repeating: 0, count: 8192))
+        let mountpoints = { Set(((try? Fixtures.list("/tmp")) ?? []).filter { $0.hasPrefix("ondemand-trace-run.") }) }
+        let before = mountpoints()
+        let running = try Run.start([Run.binary, "run", "--image", dir + "/small.erofs", "--cache-dir", dir + "/cache", "--repeat", "2",
+                                     "--no-pin", "-o", dir + "/run.dat", "--report", dir + "/run.json"])
+        let result = running.wait()
+        #expect(result.status == 2)
+        let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("ondemand-trace run: ") }
+        #expect(errors.count == 1 && result.stderr.hasSuffix("\n") && errors[0] == result.stderr.split(separator: "\n").last!, "\(result.stderr)")
+        #expect(try Fixtures.list(dir + "/cache").isEmpty)
+        #expect(try Fixtures.list(dir) .sorted() == ["blobs", "cache", "small.erofs"])
+        let instances = (try? Fixtures.list("/sys/kernel/tracing/instances")) ?? []
+        #expect(!instances.contains("ondemand-trace-\(running.pid)"))
+        #expect(mountpoints().subtracting(before).isEmpty)
+    }
+
     @Test func thePresetFixesTheWorkload() throws {
         let scratch = try scratchDirectory(); let dir = scratch.path
         let result = try runTool(["run", "--image", dir + "/img", "--cache-dir", dir + "/cache", "--preset", "regression",
