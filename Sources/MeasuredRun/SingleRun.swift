@@ -110,12 +110,11 @@ struct SingleRun {
         return failed
     }
 
-    /// The command after `--`, started in the mount point (`env -C`: posix_spawn has no chdir
-    /// here), with `$ONDEMAND_MOUNT` set.
+    /// The command after `--`, started in the mount point with `$ONDEMAND_MOUNT` set.
     private func commandWorkload(at target: String) -> [String] {
         let pid: pid_t
-        do { pid = try ChildProcess.spawn(["/usr/bin/env", "-C", target, "ONDEMAND_MOUNT=\(target)"] + plan.command) } catch {
-            return ["\(plan.command[0]): \(error)"]
+        do { pid = try ChildProcess.spawn(plan.command, in: target, environment: ["ONDEMAND_MOUNT": target]) } catch {
+            return ["\(error)"]
         }
         let status = ChildProcess.exitCode(ChildProcess.wait(pid))
         return status == 0 ? [] : ["\(plan.command[0]) exited with status \(status)"]
