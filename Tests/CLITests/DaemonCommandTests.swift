@@ -102,6 +102,36 @@ private func scratchDirectory() throws -> TemporaryDirectory {
         #expect(mountpoints().subtracting(before).isEmpty)
     }
 
+    /// `run --blob/--domain/--daemon-command/--no-daemon`: what cannot work is refused before anything starts.
+    @Test(arguments: [
+        (["--blob", "a/b/../x=/tmp/blob"], 2, "blob a/b/../x=/tmp/blob: not a readable regular file"),  // '/' before '=': a path
+        (["--blob", "..=/tmp/blob"], 64, "tag \"..\" contains '..'"),
+        (["--blob", "t=/x", "--blob", "t=/y"], 64, "tag \"t\" given twice"),
+        (["--blob", "img=/x"], 64, "is the image's fsid"),
+        (["--blob", "a,b=/x"], 64, "contains ','"),
+        (["--domain", "d/1"], 64, "--domain \"d/1\": contains '/'"),
+        (["--daemon-command", "true", "--no-daemon"], 64, "exclude each other"),
+        (["--daemon-command", "true", "--threads", "2"], 64, "--cache-dir, --threads go with the embedded daemon"),
+        (["--daemon-command", "true", "--daemon-timeout", "0"], 64, "--daemon-timeout '0'"),
+    ] as [([String], Int32, String)])
+    func runRefusesBlobAndDaemonOptionsThatCannotWork(extra: [String], status: Int32, message: String) throws {
+        let scratch = try scratchDirectory(); let dir = scratch.path
+        FileManager.default.createFile(atPath: dir + "/img", contents: Data(repeating: 0, count: 4096))
+        let result = try runTool(["run", "--image", dir + "/img", "--cache-dir", dir + "/cache"] + extra)
+        #expect(result.status == status, "\(result.stderr)")
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+    }
+
+    @Test func runNamesAMissingBlobAndTheEmbeddedDaemonNeedsACacheDir() throws {
+        let scratch = try scratchDirectory(); let dir = scratch.path
+        FileManager.default.createFile(atPath: dir + "/img", contents: Data(repeating: 0, count: 4096))
+        let missing = try runTool(["run", "--image", dir + "/img", "--cache-dir", dir + "/cache", "--blob", dir + "/none"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr == "ondemand-trace run: blob \(dir)/none: not a readable regular file\n")
+        let noCache = try runTool(["run", "--image", dir + "/img"])
+        #expect(noCache.status == 64 && noCache.stderr.contains("--cache-dir is required for the embedded daemon"), "\(noCache.stderr)")
+    }
+
     @Test func thePresetFixesTheWorkload() throws {
         let scratch = try scratchDirectory(); let dir = scratch.path
         let result = try runTool(["run", "--image", dir + "/img", "--cache-dir", dir + "/cache", "--preset", "regression",
