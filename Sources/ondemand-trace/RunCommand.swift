@@ -18,9 +18,10 @@ struct Run: ParsableCommand {
             The built-in workload reads every file of the image once (--order sequential or \
             random block offsets, --readers N at once); with --expect DIR every byte is compared \
             with the same file under DIR. A command after `--` runs instead, in the mount point \
-            (also in $ONDEMAND_MOUNT). Exit status: 0 when the mount, workload and verification \
+            (also in $ONDEMAND_MOUNT). Exit status: 0 when the workload and verification \
             succeeded, 1 when one of them failed (the trace and report are still written), 2 when \
-            the run could not be set up.
+            the run could not be set up (bad input, no cachefiles, a daemon that never bound a \
+            cache, a mount the kernel refused).
 
             Repeated runs: --repeat N makes N measured runs after --warmup runs (default 1) that \
             are not counted, each with a fresh daemon and its own cache directory DIR/run-N \
@@ -31,8 +32,18 @@ struct Run: ParsableCommand {
             daemon serves it again. With --preset regression or --repeat, the daemon's threads \
             are pinned to the last CPU and the readers to the others (--no-pin to leave them).
 
+            Bootstrap + blobs (Nydus-style images, `mkfs.erofs --blobdev`): each --blob FILE is \
+            served beside the image and mounted as device=TAG (the file's name, or TAG=FILE), in \
+            the image's device order; --domain ID mounts with domain_id=ID, where images share \
+            their blobs. Another daemon (nydusd, or yours): --daemon-command 'CMD' starts it per \
+            run with `sh -c` and waits until it has bound a cache (--daemon-timeout), then stops \
+            it with SIGTERM; --no-daemon uses the one already serving. Without our markers the \
+            report joins requests by range; everything else (recording, workload, --expect, \
+            --repeat, --baseline) is the same. A mount the kernel refuses is exit 2, with the \
+            kernel log's reason.
+
             Needs root, a kernel with CONFIG_CACHEFILES_ONDEMAND and CONFIG_EROFS_FS_ONDEMAND, and \
-            a cache directory on ext4 or xfs.
+            for the embedded daemon a cache directory on ext4 or xfs.
 
             Examples:
               ondemand-trace run --image small.erofs --cache-dir /cache \\
@@ -43,6 +54,10 @@ struct Run: ParsableCommand {
                   --fault delay=10ms -o slow.dat --report slow.json
               ondemand-trace run --image small.erofs --cache-dir /cache \\
                   -- md5sum hello.txt
+              ondemand-trace run --image boot.erofs --blob data.blob --cache-dir /cache \\
+                  --readers 4 --expect boot.tree
+              ondemand-trace run --image boot.erofs --blob data.blob --expect boot.tree \\
+                  --daemon-command 'nydusd ...' --repeat 5 --report mine.json
               ondemand-trace run --image small.erofs --cache-dir /cache \\
                   --preset regression --report baseline.json
               ondemand-trace run --image small.erofs --cache-dir /cache \\
