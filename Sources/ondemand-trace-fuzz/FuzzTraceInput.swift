@@ -17,6 +17,26 @@ func readOneInput(_ data: UnsafeRawBufferPointer) {
     _ = try? TraceInput.read(path: scratch.path, selection: .all) { _ in }
 }
 
+/// Reads one input as an EROFS image, the way `report --image` does: the tree, the range map,
+/// and the owners of a few ranges. Every malformed image must end in an `ErofsError`.
+func readOneImage(_ data: UnsafeRawBufferPointer) {
+    guard let image = try? ErofsImage(bytes: Array(data)), let entries = try? image.entries() else { return }
+    let map = ImageRangeMap(image: image, entries: entries)
+    _ = image.deviceTags
+    for e in entries.prefix(64) {
+        for x in e.extents.prefix(4) { _ = map.owners(device: x.device, offset: x.physical, length: x.length) }
+    }
+    _ = map.owners(device: 0, offset: 0, length: image.size)
+}
+
+/// Which reader the inputs are for: `ONDEMAND_TRACE_FUZZ=image` (scripts/fuzz SECONDS image)
+/// for EROFS images, else trace files.
+let fuzzImages = getenv("ONDEMAND_TRACE_FUZZ").map { String(cString: $0) == "image" } ?? false
+
+func fuzzOne(_ data: UnsafeRawBufferPointer) {
+    if fuzzImages { readOneImage(data) } else { readOneInput(data) }
+}
+
 /// One scratch file, rewritten for each input.
 let scratch: (fd: Int32, path: String) = {
     var template = Array("/tmp/ondemand-trace-fuzz-XXXXXX".utf8CString)
@@ -30,7 +50,7 @@ let scratch: (fd: Int32, path: String) = {
 /// libFuzzer's callback (scripts/fuzz builds with `-sanitize=fuzzer -D FUZZING`).
 func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data else { return 0 }
-    readOneInput(UnsafeRawBufferPointer(start: data, count: size))
+    fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
     return 0
 }
 
@@ -61,7 +81,7 @@ struct ReplayCorpus {
                 bytes += buffer[0..<n]
             }
             fclose(f)
-            bytes.withUnsafeBytes { readOneInput($0) }
+            bytes.withUnsafeBytes { fuzzOne($0) }
             print("ok \(path)")
         }
     }

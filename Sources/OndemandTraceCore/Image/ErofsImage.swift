@@ -20,14 +20,17 @@ public struct ErofsImage: Sendable {
 
     /// A run of a file's blocks: `length` bytes from `logical` in the file stand at `physical` on
     /// `device` (0: this image; k ≥ 1: the k-th blob, `-o device=`). Whole blocks, the last one
-    /// padded, except an inline tail, which is exact.
+    /// padded, except an inline tail, which is exact. A compressed file's pcluster: `length`
+    /// bytes at `physical` (what a READ of it touches) decompress to `logicalLength` bytes from
+    /// `logical`; nil for data stored as is.
     public struct Extent: Sendable, Equatable, Hashable {
         public var logical: UInt64
         public var physical: UInt64
         public var length: UInt64
         public var device: Int
-        public init(logical: UInt64, physical: UInt64, length: UInt64, device: Int) {
-            (self.logical, self.physical, self.length, self.device) = (logical, physical, length, device)
+        public var logicalLength: UInt64?
+        public init(logical: UInt64, physical: UInt64, length: UInt64, device: Int, logicalLength: UInt64? = nil) {
+            (self.logical, self.physical, self.length, self.device, self.logicalLength) = (logical, physical, length, device, logicalLength)
         }
     }
 
@@ -41,11 +44,15 @@ public struct ErofsImage: Sendable {
         public var kind: Kind
         public var size: UInt64
         public var layout: Int
-        /// Where the data stands; empty for compressed files (see `compressed`).
+        /// Where the data stands: blocks, chunks, or a compressed file's pclusters.
         public var extents: [Extent]
-        /// Compressed data: its physical clusters are not mapped, so its reads count as unattributed.
+        /// Compressed (layouts 1 and 3): `extents` are its pclusters, from the compression index.
         public var compressed: Bool
-        /// The inode's own bytes in the image (inode, xattrs, chunk table; not an inline tail).
+        /// Part of the data lies where `extents` cannot say (a fragment in the packed inode, an
+        /// index format this reader does not know): reads of it count as unattributed.
+        public var unmapped: Bool
+        /// The inode's own bytes in the image (inode, xattrs, chunk table or compression index;
+        /// not an inline tail).
         public var metadata: Range<UInt64>
     }
 
@@ -58,7 +65,7 @@ public struct ErofsImage: Sendable {
 
     public let superblock: Superblock
     public let size: UInt64
-    private let bytes: [UInt8]
+    let bytes: [UInt8]
 
     public init(bytes: [UInt8]) throws(ErofsError) {
         self.bytes = bytes
@@ -123,7 +130,7 @@ public struct ErofsImage: Sendable {
                      size: size, rawAddress: Self.u32(bytes, offset + 16), bodyEnd: offset + (extended ? 64 : 32) + xattrSize)
     }
 
-    /// The extents of an inode's data; nil for compressed layouts.
+    /// The extents of an inode's data; nil for compressed layouts (see `compressedExtents`).
     func extents(_ inode: Inode) throws(ErofsError) -> (extents: [Extent], metadataEnd: UInt64)? {
         let block = superblock.blockSize
         switch inode.layout {
@@ -197,6 +204,8 @@ public struct ErofsImage: Sendable {
     public func entries() throws(ErofsError) -> [Entry] {
         var out: [Entry] = []
         var visited = Set<UInt64>()
+        var compressed: [UInt64: (extents: [Extent], metadataEnd: UInt64, unmapped: Bool)] = [:]  // hard links decode once
+        var budget = size / 2 + 64
         var stack: [(nid: UInt64, path: String, depth: Int)] = [(superblock.rootNid, "", 0)]
         while let (nid, path, depth) = stack.popLast() {
             guard out.count < Self.maxEntries, depth < Self.maxDepth else { throw ErofsError("more than \(Self.maxEntries) inodes or \(Self.maxDepth) levels", at: nil) }
@@ -205,11 +214,19 @@ public struct ErofsImage: Sendable {
             guard visited.insert(nid).inserted || inode.kind != .directory else {
                 throw ErofsError("directory loop: directory inode \(nid) is reached again as \(path)", at: inode.offset)
             }
-            let mapped = try extents(inode)
+            guard let mapped = try extents(inode) else {
+                guard inode.kind != .directory else { throw ErofsError("directory \(path.isEmpty ? "/" : path) is compressed; not supported", at: inode.offset) }
+                var z = compressed[nid]
+                if z == nil { z = try compressedExtents(inode, budget: &budget) }
+                guard let z else { continue }
+                compressed[nid] = z
+                out.append(Entry(path: path, nid: nid, kind: inode.kind, size: inode.size, layout: inode.layout, extents: z.extents,
+                                 compressed: true, unmapped: z.unmapped, metadata: inode.offset..<z.metadataEnd))
+                continue
+            }
             out.append(Entry(path: path, nid: nid, kind: inode.kind, size: inode.size, layout: inode.layout,
-                             extents: mapped?.extents ?? [], compressed: mapped == nil, metadata: inode.offset..<(mapped?.metadataEnd ?? inode.bodyEnd)))
+                             extents: mapped.extents, compressed: false, unmapped: false, metadata: inode.offset..<mapped.metadataEnd))
             guard inode.kind == .directory else { continue }
-            guard let mapped else { throw ErofsError("directory \(path.isEmpty ? "/" : path) is compressed; not supported", at: inode.offset) }
             let children = try directory(inode, mapped.extents, path: path)
             for child in children.reversed() { stack.append((child.nid, path.isEmpty ? child.name : path + "/" + child.name, depth + 1)) }
         }
