@@ -293,6 +293,15 @@ import TestSupport
         bad[f + 16] = 0xff; bad[f + 17] = 0xff; bad[f + 18] = 0x00; bad[f + 19] = 0x01
         #expect { try ErofsImage(bytes: bad).entries() } throws: { "\($0)".contains("past the end of the image") }
 
+        // An extended inode whose size is near 2^64: rounding it up to blocks must not trap
+        // (found by scripts/fuzz image).
+        let (extendedPath, _) = try w.image("extended", ["-Eforce-inode-extended"])
+        let extendedGood = try Self.read(extendedPath)
+        var huge = extendedGood
+        let g = Int(try Self.entryOffset(try ErofsImage(bytes: extendedGood), "f7.bin"))
+        for b in 0..<8 { huge[g + 8 + b] = b == 0 ? 0x01 : 0xff }
+        #expect { try ErofsImage(bytes: huge).entries() } throws: { "\($0)".contains("is absurd") }
+
         // A directory whose entry points back at the root: a loop.
         bad = good
         let sub = try #require(try image.entries().first { $0.path == "sub/deeper" })

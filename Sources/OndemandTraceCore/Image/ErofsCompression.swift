@@ -61,8 +61,8 @@ extension ErofsImage {
     /// `logicalLength`: the bytes they decompress to), the end of its index (metadata), and
     /// whether part of the data lies where no extent can say (a fragment in the packed inode, an
     /// unknown index format, a device the image does not map).
-    /// `budget`: lclusters still allowed to be decoded in this image (each costs at least 2 bytes
-    /// of index, so a hostile image cannot make many inodes share one huge index).
+    /// `budget`: bytes of index still allowed to be read in this image (each lcluster costs at
+    /// least 2, so a hostile image cannot make many inodes share one huge index).
     func compressedExtents(_ inode: Inode, budget: inout UInt64) throws(ErofsError) -> (extents: [Extent], metadataEnd: UInt64, unmapped: Bool) {
         guard inode.kind == .file else { throw fail(inode, "a compressed \(inode.kind.rawValue) is not supported") }
         let headerAt = (inode.bodyEnd + 7) & ~7
@@ -91,10 +91,10 @@ extension ErofsImage {
         }
         let count = (inode.size - 1) >> UInt64(lclusterBits) + 1
         let totalBlocks = (inode.size - 1) >> UInt64(blockBits) + 1
-        guard count <= budget, totalBlocks <= size else {
+        guard count * 2 <= budget, totalBlocks <= size else {
             throw fail(inode, "an index of \(count) logical clusters is more than the image holds", at: headerAt)
         }
-        budget -= count
+        budget -= count * 2
         var index = CompressionIndex(inode: inode, advise: advise, lclusterBits: lclusterBits, count: count, totalBlocks: totalBlocks,
                                      inlineSize: advise & (Self.adviseInlinePcluster | Self.adviseFragmentPcluster) == Self.adviseInlinePcluster ? UInt64(Self.u16(bytes, headerAt + 2)) : 0,
                                      base: headerAt + (compact ? 8 : 16))
