@@ -177,30 +177,26 @@ extension ErofsImage {
         }
         guard lo < 1 << UInt64(index.lclusterBits) else { throw fail(index.inode, "record \(lcn) starts its cluster at \(lo), past the cluster", at: pack) }
         record.clusterofs = lo
-        // The pack's address is its first head's block; count the blocks of the heads before this one.
-        var nblk: UInt64 = big ? 0 : 1
+        // The pack's last 4 bytes address a block; this head's pcluster starts after the blocks
+        // of the pclusters whose heads come before it in the pack (walking back over NONHEADs).
+        var blocksBefore: UInt64 = big ? 0 : 1
         var j = i
         while j > 0 {
             j -= 1
             let (value, kind) = decode(j)
-            if kind == .nonhead {
-                if !big {
-                    j -= Int(value)
-                } else if value & Self.cblkcntFlag != 0 {
-                    j -= 1
-                    nblk += value & ~Self.cblkcntFlag
-                    continue
-                } else {
-                    guard value > 1 else { throw fail(index.inode, "record \(lcn): a big-pcluster pack with a plain distance of \(value)", at: pack) }
-                    j -= Int(value) - 2
-                    continue
-                }
-                if j >= 0 { nblk += 1 }
-            } else {
-                nblk += 1
+            guard kind == .nonhead else { blocksBefore += 1; continue }
+            if !big {  // 1 block per pcluster: skip back to the NONHEAD's head, count it if in the pack
+                j -= Int(value)
+                if j >= 0 { blocksBefore += 1 }
+            } else if value & Self.cblkcntFlag != 0 {  // a big pcluster's first NONHEAD: its size, then its head
+                j -= 1
+                blocksBefore += value & ~Self.cblkcntFlag
+            } else {  // a later NONHEAD: skip to the one that holds the size
+                guard value > 1 else { throw fail(index.inode, "record \(lcn): a big-pcluster pack with a plain distance of \(value)", at: pack) }
+                j -= Int(value) - 2
             }
         }
-        record.pblk = UInt64(Self.u32(bytes, pack + packSize - 4)) + nblk
+        record.pblk = UInt64(Self.u32(bytes, pack + packSize - 4)) + blocksBefore
         return record
     }
 
