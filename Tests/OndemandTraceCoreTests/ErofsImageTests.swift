@@ -233,6 +233,28 @@ import TestSupport
         try #require(try image.entries().first { $0.path == path }).metadata.lowerBound
     }
 
+    /// A file kept whole in the packed inode (the map header's top bit, `-Efragments` of newer
+    /// erofs-utils): known to exist, no extent claimed, its former pclusters unattributed — never
+    /// given to another file.
+    @Test func aFragmentFileIsKnownButItsBytesStayUnattributed() throws {
+        let w = try Workspace()
+        let (path, _) = try w.image("frag", ["-zlz4hc", "-C16384"])
+        var bytes = try Self.read(path)
+        let image = try ErofsImage(bytes: bytes)
+        let entry = try #require(try image.entries().filter { $0.compressed && !$0.extents.isEmpty }.max { $0.size < $1.size })
+        let header = Int((try image.inode(entry.nid).bodyEnd + 7) / 8 * 8)
+        bytes[header + 7] |= 0x80
+        let edited = try ErofsImage(bytes: bytes)
+        let entries = try edited.entries()
+        let now = try #require(entries.first { $0.path == entry.path })
+        #expect(now.compressed && now.unmapped && now.extents.isEmpty)
+        let map = ImageRangeMap(image: edited, entries: entries)
+        #expect(map.unmappedFiles == [entry.path])
+        for e in entry.extents {
+            #expect(map.owners(device: 0, offset: e.physical, length: e.length).map(\.owner) == [.unattributed], "\(entry.path) at \(e.physical)")
+        }
+    }
+
     /// Compression indexes that lie: each gets an ErofsError naming the problem, never a trap.
     @Test func hostileCompressionIndexesGetAClearError() throws {
         let w = try Workspace()
