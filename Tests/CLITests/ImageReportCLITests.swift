@@ -116,6 +116,24 @@ import OndemandTraceCore
         #expect(bytes["bin/app"] == 28_672, "two big pclusters, 16 + 12 KiB")
     }
 
+    /// A compressed file whose size claims far more clusters than its index holds: one line
+    /// naming the image and the inode, exit 2.
+    @Test func aLyingCompressionIndexIsOneLineExitTwo() throws {
+        let imagePath = Fixtures.repo + "/SampleTraces/vm-lz4.erofs"
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: imagePath)))
+        let app = try #require(try ErofsImage(bytes: bytes).entries().first { $0.path == "bin/app" })
+        for b in 0..<4 { bytes[Int(app.metadata.lowerBound) + 8 + b] = 0xff }  // a compact inode's size
+        let dir = NSTemporaryDirectory() + "odt-lz4-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bad = dir + "/bad.erofs"
+        try Fixtures.write(bytes, to: bad)
+        let result = try Run.odt("report", "--files", "--image", bad, Fixtures.repo + "/SampleTraces/vm-lz4-6.12.txt")
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1 && result.stderr.contains(bad)
+                && result.stderr.contains("inode \(app.nid)") && result.stderr.contains("more than the image holds"), "\(result.stderr)")
+    }
+
     @Test func imagesThatDoNotFitAreOneLineExitTwo() throws {
         let image = try Image()
         let other = image.dir + "/other.bin"
