@@ -114,6 +114,15 @@ import OndemandTraceCore
             #expect(bytes[entry.path] == owned, "\(entry.path): \(bytes[entry.path] ?? 0) bytes blamed, \(owned) on disk")
         }
         #expect(bytes["bin/app"] == 28_672, "two big pclusters, 16 + 12 KiB")
+        // The kernel fetched each pcluster stored in blocks of its own with exactly one READ of
+        // exactly its range: the index says what a READ of compressed data touches.
+        let csv = try Run.odt("report", "--format", "csv", "--image", imagePath, Fixtures.repo + "/SampleTraces/vm-lz4-6.12.txt")
+        let reads = Set(csv.stdout.split(separator: "\n").filter { $0.hasPrefix("read,") }.map { line in
+            let f = line.split(separator: ",", omittingEmptySubsequences: false)
+            return "\(f[5])+\(f[6])"
+        })
+        let pclusters = regular.filter(\.compressed).flatMap(\.extents).filter { $0.physical % 4096 == 0 }
+        #expect(pclusters.count == 3 && pclusters.allSatisfy { reads.contains("\($0.physical)+\($0.length)") }, "\(pclusters) in \(reads)")
     }
 
     /// A compressed file whose size claims far more clusters than its index holds: one line
