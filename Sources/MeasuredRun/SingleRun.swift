@@ -29,7 +29,7 @@ struct SingleRun {
         // The daemon's threads inherit this thread's CPUs when they start; the readers (and the
         // mount) get the others.
         pinning?.pinDaemon()
-        let daemon: RunDaemon
+        var daemon: RunDaemon?
         do { daemon = try start(markers: session.markerPath, cacheDirectory: cacheDirectory) } catch {
             pinning?.restore()
             session.abandon()
@@ -42,12 +42,14 @@ struct SingleRun {
         do throws(RunError) {
             try withMountpoint { target in runPasses(at: target, into: &outcome) }
         } catch {
-            _ = daemon.stop(); session.abandon()
+            _ = daemon!.stop(); daemon = nil; session.abandon()
             throw error
         }
-        // Stop the daemon before the recording ends: its devnode (the next run binds a new
-        // cache) and its trace_marker fd (the recording's instance cannot be removed while open).
-        progress(daemon.stop())
+        // Stop and release the daemon before the recording ends: its devnode (the next run binds
+        // a new cache) and its trace_marker fd (the recording's instance cannot be removed while
+        // open: the next run would find it busy).
+        progress(daemon!.stop())
+        daemon = nil
         let recorded: RecordingResult
         do { recorded = try session.stop() } catch { throw RunError("\(error)") }
         progress("wrote \(recorded.path): \(recorded.events) records" + (recorded.lostEvents > 0 ? ", \(recorded.lostEvents) LOST (raise --buffer-size)" : ""))
@@ -105,9 +107,13 @@ struct SingleRun {
             let kernelLog = KernelLog()
             guard mount("none", target, "erofs", 0, options) == 0 else {
                 let code = errno
-                let said = (kernelLog?.newMessages() ?? []).filter { $0.contains("erofs") || $0.contains("cachefiles") || $0.contains("fscache") }
+                let said = (kernelLog?.newMessages() ?? []).filter {
+                    ($0.contains("erofs") || $0.contains("cachefiles") || $0.contains("fscache")) && !$0.contains("[deprecated]")
+                }
+                // The image names data blobs that were not given: the usual first mistake.
+                let hint = plan.blobs.isEmpty && said.contains { $0.contains("device tag") } ? " (the image has data blobs: give each with --blob)" : ""
                 outcome.failed.append("the kernel refused mount -t erofs none -o \(options) \(target): \(describeErrno(code))"
-                                      + (said.isEmpty ? "" : "; kernel log: " + said.joined(separator: " | ")))
+                                      + (said.isEmpty ? "" : "; kernel log: " + said.joined(separator: " | ")) + hint)
                 outcome.mountRefused = true
                 return
             }

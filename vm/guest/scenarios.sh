@@ -193,6 +193,11 @@ special_runblob() {
         --daemon-command "exec $bin daemon --cache-dir /cache/$name-ext --source-dir /tmp/blobs --tag ext --threads 2 --log $out/ext-daemon.log" \
         2> $out/ext.err
     echo $? > $out/ext.rc
+    # a bootstrap and two blobs (vm/make-image twoblobs), 4 readers
+    mkdir -p /cache/$name-two
+    timeout 120 $bin run --image /tmp/blobs/duo --blob /tmp/blobs/duo-blob --blob /tmp/blobs/duo-blob2 --cache-dir /cache/$name-two \
+        --expect $share/trees/duo --readers 4 --threads 2 -o $out/two.dat --report $out/two.json --log $out/two-daemon.log 2> $out/two.err
+    echo $? > $out/two.rc
     timeout 30 $bin run --image $img --blob /tmp/blobs/missing --cache-dir /cache/$name-ref 2> $out/missing.err
     echo $? > $out/missing.rc
     timeout 30 $bin run --image $img --blob $blob --daemon-command "exit 3" -o /tmp/x.dat --report /tmp/x.json 2> $out/exits.err
@@ -205,7 +210,7 @@ special_runblob() {
     cat /proc/fs/fscache/caches > $out/caches.txt
     for p in /proc/[0-9]*; do tr '\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c "^sleep 20" > $out/sleepers-left
     rm -rf /cache/$name-*
-    echo "== $name done: $(cat $out/ref.rc) $(cat $out/emb.rc) $(cat $out/dom.rc) $(cat $out/ext.rc) $(cat $out/missing.rc) $(cat $out/exits.rc) $(cat $out/nobind.rc)"
+    echo "== $name done: $(cat $out/ref.rc) $(cat $out/emb.rc) $(cat $out/dom.rc) $(cat $out/ext.rc) $(cat $out/two.rc) $(cat $out/missing.rc) $(cat $out/exits.rc) $(cat $out/nobind.rc)"
 }
 
 # The gate's own measurement (vm/bench/gate): one warm-up, then ROUNDS rounds, each making
