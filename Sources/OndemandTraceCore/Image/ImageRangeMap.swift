@@ -6,7 +6,7 @@ public struct ImageRangeMap: Sendable {
         case file(String)
         /// Superblock, inodes, xattrs, chunk tables and directory blocks.
         case metadata
-        /// Bytes no file claims, or claimed by compressed data whose clusters are not mapped.
+        /// Bytes no file claims (padding, free blocks, the packed inode's fragments).
         case unattributed
 
         public var description: String {
@@ -26,8 +26,9 @@ public struct ImageRangeMap: Sendable {
 
     /// Per device: non-overlapping segments sorted by start.
     private var segments: [Int: [Segment]] = [:]
-    /// Paths of compressed files: their reads are unattributed, but the file is known to exist.
-    public private(set) var compressedFiles: [String] = []
+    /// Paths of files part of whose data the map cannot place (`ErofsImage.Entry.unmapped`):
+    /// reads of that part are unattributed, but the file is known to exist.
+    public private(set) var unmappedFiles: [String] = []
 
     public init(image: ErofsImage, entries: [ErofsImage.Entry]) {
         var files: [Int: [Segment]] = [:]
@@ -39,7 +40,7 @@ public struct ImageRangeMap: Sendable {
         metadata.append(blocks(0..<(ErofsImage.superblockOffset + 128)))
         for entry in entries {
             metadata.append(blocks(entry.metadata))
-            if entry.compressed { compressedFiles.append(entry.path); continue }
+            if entry.unmapped { unmappedFiles.append(entry.path) }
             for e in entry.extents where e.length > 0 {
                 let segment = Segment(start: e.physical, end: e.physical + e.length,
                                       owner: entry.kind == .directory ? .metadata : .file(entry.path))
