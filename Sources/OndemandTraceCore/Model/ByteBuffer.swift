@@ -58,7 +58,12 @@ public final class ByteBuffer {
     public func append(_ byte: UInt8, repeating n: Int) {
         guard n > 0 else { return }
         reserve(n)
-        (base + count).initialize(repeating: byte, count: n)
+        let target = base + count
+        if n <= 32 {
+            for i in 0..<n { target[i] = byte }
+        } else {
+            target.initialize(repeating: byte, count: n)
+        }
         count += n
     }
 
