@@ -212,22 +212,83 @@ public final class EventLineWriter {
     /// Time stamp, CPU and task, up to the event name's column.
     @inline(__always)
     private func appendTextHead(_ timestamp: UInt64, _ cpu: Int32, _ pid: Int32, _ comm: String?, to out: ByteBuffer) {
-        let width = ByteBuffer.secondsWidth(timestamp, decimals: 6)
-        if width < 14 { out.append(0x20, repeating: 14 - width) }
-        out.appendSeconds(timestamp, decimals: 6)
+        appendWholeSeconds(timestamp, to: out)
+        out.appendDecimal((timestamp % 1_000_000_000) / 1_000, zeroPaddedTo: 6)
         out.append(0x20)
         out.append(0x5b)
         if cpu >= 0 && cpu < 100 { out.append(0x30, repeating: cpu < 10 ? 2 : 1) }
         out.appendDecimal(Int64(cpu))
         out.append(0x5d)
         out.append(0x20)
-        let task = out.count
-        if let comm { out.append(comm) } else { out.append("<...>") }
-        out.append(0x2d)
-        out.appendDecimal(Int64(pid))
-        let written = out.count - task
-        if written < 20 { out.append(0x20, repeating: min(20 - written, 31)) }
-        out.append(0x20)
+        appendTask(pid, comm, to: out)
+    }
+
+    // MARK: What repeats from line to line
+
+    /// The whole seconds of the last time stamp and their bytes up to the decimal point (text:
+    /// with the padding to the time column): time stamps rise, so they rarely change.
+    @exclusivity(unchecked) private var lastWholeSeconds = UInt64.max
+    private let wholeSeconds = ByteBuffer(capacity: 64)
+
+    @inline(__always)
+    private func appendWholeSeconds(_ timestamp: UInt64, to out: ByteBuffer) {
+        let whole = timestamp / 1_000_000_000
+        if whole != lastWholeSeconds {
+            wholeSeconds.removeAll()
+            if format == .text {
+                let width = ByteBuffer.secondsWidth(timestamp, decimals: 6)
+                if width < 14 { wholeSeconds.append(0x20, repeating: 14 - width) }
+            }
+            wholeSeconds.appendDecimal(whole)
+            wholeSeconds.append(0x2e)
+            lastWholeSeconds = whole
+        }
+        out.append(0..<wholeSeconds.count, of: wholeSeconds)
+    }
+
+    /// The task part of recent lines by pid (slot: pid mod 256): text `comm-pid` padded and the
+    /// space after it; JSON `,"pid":N,"comm":"…","fields":{`; CSV `pid,comm`.
+    private struct TaskEntry {
+        var pid: Int32
+        var comm: String?
+        var bytes: Range<Int>
+    }
+    @exclusivity(unchecked) private var taskCache = [TaskEntry?](repeating: nil, count: 256)
+    private let tasks = ByteBuffer(capacity: 1 << 14)
+
+    @inline(__always)
+    private func appendTask(_ pid: Int32, _ comm: String?, to out: ByteBuffer) {
+        let slot = Int(UInt32(bitPattern: pid) & 255)
+        if let entry = taskCache[slot], entry.pid == pid, entry.comm == comm {
+            out.append(entry.bytes, of: tasks)
+            return
+        }
+        if tasks.count > 1 << 20 {
+            tasks.removeAll()
+            for i in taskCache.indices { taskCache[i] = nil }
+        }
+        let start = tasks.count
+        switch format {
+        case .text:
+            if let comm { tasks.append(comm) } else { tasks.append("<...>") }
+            tasks.append(0x2d)
+            tasks.appendDecimal(Int64(pid))
+            let written = tasks.count - start
+            if written < 20 { tasks.append(0x20, repeating: min(20 - written, 31)) }
+            tasks.append(0x20)
+        case .json:
+            tasks.append(#","pid":"#)
+            tasks.appendDecimal(Int64(pid))
+            tasks.append(#","comm":"#)
+            if let comm { Self.appendJSONString(comm, to: tasks) } else { tasks.append("null") }
+            tasks.append(#","fields":{"#)
+        case .csv:
+            tasks.appendDecimal(Int64(pid))
+            tasks.append(0x2c)
+            if let comm { Self.appendCSV(comm, to: tasks) }
+        }
+        taskCache[slot] = TaskEntry(pid: pid, comm: comm, bytes: start..<tasks.count)
+        out.append(start..<tasks.count, of: tasks)
     }
 
     @inline(__always)
@@ -282,14 +343,11 @@ public final class EventLineWriter {
         out.append(encoded.header, of: names)
         out.appendDecimal(timestamp)
         out.append(#","ts":"#)
-        out.appendSeconds(timestamp, decimals: 9)
+        appendWholeSeconds(timestamp, to: out)
+        out.appendDecimal(timestamp % 1_000_000_000, zeroPaddedTo: 9)
         out.append(#","cpu":"#)
         out.appendDecimal(Int64(cpu))
-        out.append(#","pid":"#)
-        out.appendDecimal(Int64(pid))
-        out.append(#","comm":"#)
-        if let comm { Self.appendJSONString(comm, to: out) } else { out.append("null") }
-        out.append(#","fields":{"#)
+        appendTask(pid, comm, to: out)
     }
 
     @inline(__always)
@@ -378,13 +436,12 @@ public final class EventLineWriter {
         out.append(encoded.header, of: names)
         out.appendDecimal(timestamp)
         out.append(0x2c)
-        out.appendSeconds(timestamp, decimals: 9)
+        appendWholeSeconds(timestamp, to: out)
+        out.appendDecimal(timestamp % 1_000_000_000, zeroPaddedTo: 9)
         out.append(0x2c)
         out.appendDecimal(Int64(cpu))
         out.append(0x2c)
-        out.appendDecimal(Int64(pid))
-        out.append(0x2c)
-        if let comm { Self.appendCSV(comm, to: out) }
+        appendTask(pid, comm, to: out)
         for i in cellRanges.indices { cellRanges[i] = 0..<0 }
         cells.removeAll()
     }
