@@ -31,19 +31,26 @@ let package = Package(
         .target(
             name: "TraceFiles",
             dependencies: [
-                "CTrace", "OndemandTraceCore", "TraceDatFormat",
+                "CTrace", "OndemandTraceCore", "TraceDatFormat", "SystemCalls",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        // The one OS layer: errors as values, EINTR retried in one place, whole files, child processes.
+        .target(
+            name: "SystemCalls",
+            dependencies: ["OndemandTraceCore", .product(name: "SystemPackage", package: "swift-system")]
+        ),
         // Recording: a private tracefs instance read through libtracefs, written as trace.dat v6.
-        .target(name: "TraceRecording", dependencies: ["CTrace", "OndemandTraceCore", "TraceDatFormat"]),
+        .target(name: "TraceRecording", dependencies: ["CTrace", "OndemandTraceCore", "TraceDatFormat", "SystemCalls"]),
         // The cachefiles on-demand daemon: /dev/cachefiles, blobs, threads, trace markers.
         .target(name: "CDaemonSys"),
-        .target(name: "OndemandDaemon", dependencies: ["OndemandTraceCore", "CDaemonSys"]),
+        .target(name: "OndemandDaemon", dependencies: ["OndemandTraceCore", "CDaemonSys", "SystemCalls"]),
+        // `run`: recording + daemon + mount + workload, repeated, reported (the command's library).
+        .target(name: "MeasuredRun", dependencies: ["OndemandTraceCore", "TraceFiles", "TraceRecording", "OndemandDaemon", "SystemCalls"]),
         .executableTarget(
             name: "ondemand-trace",
             dependencies: [
-                "OndemandTraceCore", "TraceFiles", "TraceRecording", "OndemandDaemon",
+                "OndemandTraceCore", "TraceFiles", "TraceRecording", "OndemandDaemon", "MeasuredRun", "SystemCalls",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -61,8 +68,9 @@ let package = Package(
         ),
         .testTarget(name: "OndemandTraceCoreTests", dependencies: ["OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "TraceDatFormatTests", dependencies: ["TraceDatFormat"]),
+        .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls", "TestSupport"]),
         .testTarget(name: "TraceFilesTests", dependencies: ["TraceFiles", "TraceDatFormat", "OndemandTraceCore", "TestSupport"]),
-        .testTarget(name: "OndemandDaemonTests", dependencies: ["OndemandDaemon", "CDaemonSys", "OndemandTraceCore"]),
+        .testTarget(name: "OndemandDaemonTests", dependencies: ["OndemandDaemon", "CDaemonSys", "OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "TraceRecordingTests", dependencies: ["TraceRecording", "TraceFiles", "TraceDatFormat", "OndemandTraceCore", "TestSupport"]),
     ]

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemCalls
 import OndemandTraceCore
 import Synchronization
 
@@ -65,13 +66,10 @@ public final class CachefilesDevice: Sendable {
 
     /// Reads one message into `buffer`; 0 when the kernel had none pending (another thread got it).
     public func readMessage(into buffer: UnsafeMutableRawBufferPointer) throws(DaemonError) -> Int {
-        while true {
-            let n = read(fd, buffer.baseAddress, buffer.count)
-            if n >= 0 { return n }
-            if errno == EINTR { continue }
-            if errno == EAGAIN { return 0 }
-            throw DaemonError("\(path): read failed: \(describeErrno(errno))", errno: errno)
-        }
+        let n = retryingInterrupted { read(fd, buffer.baseAddress, buffer.count) }
+        if n >= 0 { return n }
+        if errno == EAGAIN { return 0 }
+        throw DaemonError("\(path): read failed: \(describeErrno(errno))", errno: errno)
     }
 }
 
@@ -84,8 +82,3 @@ public struct DaemonError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// `EIO (Input/output error)`.
-public func describeErrno(_ e: Int32) -> String {
-    let name = ErrnoName.names.first(where: { $0.value == e })?.key ?? "errno \(e)"
-    return "\(name) (\(String(cString: strerror(e))))"
-}

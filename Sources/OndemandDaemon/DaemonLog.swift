@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemCalls
 import OndemandTraceCore
 
 /// The daemon's log: one line per event, prefixed with CLOCK_MONOTONIC seconds (the clock the

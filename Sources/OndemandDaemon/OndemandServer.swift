@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemCalls
 import CDaemonSys
 import OndemandTraceCore
 import Synchronization
@@ -258,8 +259,7 @@ public final class OndemandServer: Sendable {
                    pollfd(fd: monitorStopFD, events: Int16(POLLIN), revents: 0)]
         while true {
             for i in fds.indices { fds[i].revents = 0 }
-            if poll(&fds, nfds_t(fds.count), timeout) < 0 {
-                if errno == EINTR { continue }
+            if retryingInterrupted({ poll(&fds, nfds_t(fds.count), timeout) }) < 0 {
                 log("monitor: poll failed: \(describeErrno(errno)); no more SIGUSR1 dumps or warnings")
                 return
             }
@@ -336,8 +336,7 @@ public final class OndemandServer: Sendable {
                        pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
             while !stopping.load(ordering: .relaxed) {
                 for i in fds.indices { fds[i].revents = 0 }
-                if poll(&fds, nfds_t(fds.count), -1) < 0 {
-                    if errno == EINTR { continue }
+                if retryingInterrupted({ poll(&fds, nfds_t(fds.count), -1) }) < 0 {
                     log("poll failed: \(describeErrno(errno)); stopping")
                     break
                 }
@@ -502,16 +501,16 @@ public final class OndemandServer: Sendable {
             let position = offset + done
             var have = 0
             while have < chunk {
-                let n = pread(object.blobFD, buffer.baseAddress! + have, chunk - have, off_t(position) + off_t(have))
-                if n < 0 { if errno == EINTR { continue }; return .failure(DaemonError("blob \(object.name): pread failed: \(describeErrno(errno))")) }
+                let n = retryingInterrupted { pread(object.blobFD, buffer.baseAddress! + have, chunk - have, off_t(position) + off_t(have)) }
+                if n < 0 { return .failure(DaemonError("blob \(object.name): pread failed: \(describeErrno(errno))")) }
                 if n == 0 { break }
                 have += n
             }
             if have < chunk { memset(buffer.baseAddress! + have, 0, chunk - have) }
             var put = 0
             while put < chunk {
-                let n = pwrite(object.anonFD, buffer.baseAddress! + put, chunk - put, off_t(position) + off_t(put))
-                if n < 0 { if errno == EINTR { continue }; return .failure(DaemonError("anonymous fd: pwrite at \(position + UInt64(put)) failed: \(describeErrno(errno))")) }
+                let n = retryingInterrupted { pwrite(object.anonFD, buffer.baseAddress! + put, chunk - put, off_t(position) + off_t(put)) }
+                if n < 0 { return .failure(DaemonError("anonymous fd: pwrite at \(position + UInt64(put)) failed: \(describeErrno(errno))")) }
                 put += n
             }
             done += UInt64(chunk)
@@ -530,10 +529,4 @@ public final class OndemandServer: Sendable {
         marker(DaemonMarker(.done, .close, msgID: msg, objectID: oid))
         // `object` goes out of scope here; its fds close once no READ still holds it.
     }
-}
-
-func sleepNanoseconds(_ ns: UInt64) {
-    var request = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
-    var remaining = timespec()
-    while nanosleep(&request, &remaining) != 0, errno == EINTR { request = remaining }
 }

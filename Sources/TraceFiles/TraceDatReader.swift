@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import SystemCalls
 #endif
 import CTrace
 import OndemandTraceCore
@@ -125,10 +126,7 @@ enum TraceDatReader {
             _exit(0)
         }
         guard child > 0 else { return }  // no fork: read in-process, as trace-cmd does
-        var status: Int32 = 0
-        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
-        let signal = status & 0x7f
-        if signal != 0 {
+        if let signal = ChildProcess.killingSignal(ChildProcess.wait(child)) {
             throw TraceFileError(path: path, message: "its metadata (event formats, kallsyms or cmdlines) is corrupt: libtracecmd crashed on it (signal \(signal))")
         }
     }

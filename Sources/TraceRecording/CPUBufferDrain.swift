@@ -1,5 +1,6 @@
 import CTrace
 import Glibc
+import SystemCalls
 import OndemandTraceCore
 import Synchronization
 import TraceDatFormat
@@ -59,7 +60,7 @@ final class CPUBufferDrain: @unchecked Sendable {
         self.pollIntervalMS = pollIntervalMS
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else {
-            throw RecordingError("cannot create a pipe: \(String(cString: strerror(errno)))")
+            throw RecordingError("cannot create a pipe: \(describeErrno(errno))")
         }
         wakeRead = fds[0]
         wakeWrite = fds[1]
@@ -84,7 +85,7 @@ final class CPUBufferDrain: @unchecked Sendable {
         }, context.toOpaque())
         guard rc == 0 else {
             context.release()
-            throw RecordingError("cannot start the reader thread: \(String(cString: strerror(rc)))")
+            throw RecordingError("cannot start the reader thread: \(describeErrno(rc))")
         }
         self.thread = thread
     }
@@ -106,8 +107,7 @@ final class CPUBufferDrain: @unchecked Sendable {
         var page = [UInt8](repeating: 0, count: pageSize)
         do throws(RecordingError) {
             while true {
-                let ready = poll(&pollSet, nfds_t(pollSet.count), pollIntervalMS)
-                if ready < 0 && errno != EINTR { break }
+                if retryingInterrupted({ poll(&pollSet, nfds_t(pollSet.count), pollIntervalMS) }) < 0 { break }
                 let stopping = pollSet.last!.revents != 0
                 for index in streams.indices {
                     // Read the watermark before the drain: what the CPU recorded before this

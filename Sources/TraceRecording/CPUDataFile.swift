@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import SystemCalls
 #endif
 
 /// Files of the output's directory: the temporary trace.dat renamed over the output on success,
@@ -22,7 +23,7 @@ enum OutputFiles {
         case EACCES, EPERM: return "permission denied"
         case EROFS: return "read-only file system"
         case ENOENT: return "no such directory"
-        default: return String(cString: strerror(code))
+        default: return describeErrno(code)
         }
     }
 
@@ -44,17 +45,7 @@ enum OutputFiles {
     }
 
     static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
-        var done = 0
-        while done < bytes.count {
-            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                return errno
-            }
-            if n == 0 { return ENOSPC }
-            done += n
-        }
-        return nil
+        FileContents.writeAll(fd, bytes)
     }
 }
 
@@ -97,10 +88,9 @@ final class CPUDataFile {
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         var offset: off_t = 0
         while true {
-            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) }
+            let n = retryingInterrupted { chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) } }
             if n < 0 {
-                if errno == EINTR { continue }
-                throw RecordingError("\(output): reading back the recorded data failed: \(String(cString: strerror(errno)))")
+                throw RecordingError("\(output): reading back the recorded data failed: \(describeErrno(errno))")
             }
             if n == 0 { break }
             offset += off_t(n)

@@ -1,5 +1,6 @@
 import CTrace
 import Glibc
+import SystemCalls
 
 /// One prerequisite, checked: what was found and, when it is not right, the fix.
 public struct DoctorCheck: Sendable {
@@ -79,7 +80,7 @@ public enum Doctor {
         if mount, tracefs_tracing_dir_is_mounted(true, &path) >= 0, let dir = tracefs_tracing_dir() {
             return DoctorCheck(name: name, status: .ok, summary: "was not mounted; mounted it at \(String(cString: dir))")
         }
-        return DoctorCheck(name: name, status: .failed, summary: "not mounted" + (mount ? ", and mounting it failed (\(String(cString: strerror(errno))))" : ""),
+        return DoctorCheck(name: name, status: .failed, summary: "not mounted" + (mount ? ", and mounting it failed (\(describeErrno(errno)))" : ""),
                            details: ["the kernel needs CONFIG_TRACING (tracefs); /sys/kernel/tracing is its mount point"],
                            fix: "sudo mount -t tracefs nodev /sys/kernel/tracing")
     }
@@ -118,7 +119,7 @@ public enum Doctor {
         let name = "cachefiles events"
         let events = TracefsInstance.tracingDirectory + "/events"
         if access(events, R_OK | X_OK) != 0 {
-            return DoctorCheck(name: name, status: .failed, summary: "cannot list \(events): \(String(cString: strerror(errno)))",
+            return DoctorCheck(name: name, status: .failed, summary: "cannot list \(events): \(describeErrno(errno))",
                                fix: "run as root")
         }
         let present = Set(Tracefs.events(ofSystem: "cachefiles"))
@@ -186,21 +187,15 @@ public enum Doctor {
                                details: ["only one process may open it; `ondemand-trace run` cannot serve while it is held, `record` still works"],
                                fix: "stop that daemon to serve requests with ondemand-trace")
         }
-        return DoctorCheck(name: name, status: .failed, summary: "cannot open: \(String(cString: strerror(code)))",
+        return DoctorCheck(name: name, status: .failed, summary: "cannot open: \(describeErrno(code))",
                            fix: code == EACCES || code == EPERM ? "run as root" : nil)
     }
 
     /// Processes with /dev/cachefiles open, as "comm (pid N)".
     static func holdersOfCachefiles() -> [String] {
-        guard let proc = opendir("/proc") else { return [] }
-        defer { closedir(proc) }
         var holders: [String] = []
-        while let entry = readdir(proc) {
-            let pid = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard Int32(pid) != nil, let fds = opendir("/proc/\(pid)/fd") else { continue }
-            defer { closedir(fds) }
-            while let fd = readdir(fds) {
-                let name = withUnsafeBytes(of: fd.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        for pid in (try? FileContents.directoryEntries("/proc")) ?? [] where Int32(pid) != nil {
+            for name in (try? FileContents.directoryEntries("/proc/\(pid)/fd")) ?? [] {
                 var target = [CChar](repeating: 0, count: 256)
                 let n = readlink("/proc/\(pid)/fd/\(name)", &target, 255)
                 if n > 0, String(decoding: target[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == "/dev/cachefiles" {
@@ -226,16 +221,7 @@ public enum Doctor {
     // MARK: files
 
     static func readText(_ path: String) -> String? {
-        guard let f = fopen(path, "r") else { return nil }
-        defer { fclose(f) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&buffer, 1, buffer.count, f)
-            if n <= 0 { break }
-            bytes += buffer[0..<n]
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        try? FileContents.readText(path)
     }
 
     static func command(_ line: String) -> String? {

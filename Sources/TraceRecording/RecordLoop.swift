@@ -1,4 +1,5 @@
 import Glibc
+import SystemCalls
 
 /// What `record` does between starting and stopping a recording: runs the command after `--`,
 /// waits for the end — the duration, Ctrl-C/SIGTERM/SIGHUP (passed on to the command), the

@@ -1,5 +1,6 @@
 import CTrace
 import Glibc
+import SystemCalls
 
 /// The tracefs mount, found (and mounted if absent) by libtracefs.
 public enum Tracefs {
@@ -112,7 +113,7 @@ final class TracefsInstance {
         switch code {
         case EACCES, EPERM: return "permission denied (run as root, or with CAP_SYS_ADMIN)"
         case ENOENT: return "no such file (is tracefs mounted?)"
-        default: return String(cString: strerror(code))
+        default: return describeErrno(code)
         }
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SystemCalls
 import Foundation
 import OndemandTraceCore
 import TraceFiles
@@ -67,15 +68,7 @@ struct Check: ParsableCommand {
     @Argument(help: ArgumentHelp("The current runs: report JSONs or traces (runs pooled).", valueName: "current"))
     var current: [String]
 
-    @Option(name: .customLong("max"), parsing: .singleValue,
-            help: ArgumentHelp("A limit METRIC=VALUE; repeatable (e.g. --max p99=+20% --max unmatched=0).", valueName: "limit"))
-    var limits: [String] = []
-
-    @Option(help: "Significance level of the tests and 1 - confidence of the interval (0.01: 99%).")
-    var alpha: Double = 0.01
-
-    @Flag(help: "Compare runs even when kernel, preset, image or daemon settings differ.")
-    var allowDifferent = false
+    @OptionGroup(title: "The verdict") var regression: RegressionOptions
 
     @Option(help: "Output: text (a table) or json.")
     var format: Format = .text
@@ -86,18 +79,17 @@ struct Check: ParsableCommand {
     func validate() throws {
         if baseline.isEmpty { throw ValidationError("--baseline is required") }
         if current.isEmpty { throw ValidationError("give the current run(s): a report JSON or a trace") }
-        try RegressionGate.validate(limits: limits, alpha: alpha)
     }
 
     func run() throws {
         let (base, cur) = try reportingInputErrors { () -> (RunSet, RunSet) in
             let base = try baseline.map { try Self.baselineSet($0) }
             let cur = try current.map { try Self.runSet($0, formats: formatsDirectory) }
-            try RegressionGate.requireAlike(base, names: baseline, allowDifferent: allowDifferent)
-            try RegressionGate.requireAlike(cur, names: current, allowDifferent: allowDifferent)
+            try RegressionGate.requireAlike(base, names: baseline, allowDifferent: regression.allowDifferent)
+            try RegressionGate.requireAlike(cur, names: current, allowDifferent: regression.allowDifferent)
             return (RunSet(merging: base), RunSet(merging: cur))
         }
-        let regressed = try RegressionGate(limits: limits, alpha: alpha, allowDifferent: allowDifferent, format: format)
+        let regressed = try regression.gate(format: format)
             .compare(baseline: base, current: cur)
         if regressed { throw ExitCode(1) }
     }
@@ -126,21 +118,14 @@ struct Check: ParsableCommand {
 
     /// Whether the file's first non-blank byte is `{` (reads at most the first 4 KiB).
     static func startsLikeJSON(_ path: String) throws -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw InputFailure(description: "\(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard n >= 0 else { throw InputFailure(description: "\(path): \(String(cString: strerror(errno)))") }
-        let first = buffer[0..<n].first { ![0x20, 0x09, 0x0a, 0x0d].contains($0) }
+        let head: [UInt8]
+        do { head = try FileContents.read(path, limit: 4096) } catch { throw InputFailure(description: error.description) }
+        let first = head.first { ![0x20, 0x09, 0x0a, 0x0d].contains($0) }
         return first == UInt8(ascii: "{")
     }
 
     static func readWhole(_ path: String) throws -> Data {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw InputFailure(description: "\(path): cannot read")
-        }
-        return data
+        do { return Data(try FileContents.read(path)) } catch { throw InputFailure(description: error.description) }
     }
 }
 

@@ -1,19 +1,13 @@
 #if canImport(Glibc)
 import Glibc
+import SystemCalls
 #endif
 
 /// Buffered writes to stdout/stderr: a million-line dump must not make a million syscalls.
 enum FileHandleWriter {
     static func write(_ string: String, fd: Int32) {
         var s = string
-        s.withUTF8 { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n <= 0 { if errno == EINTR { continue }; return }
-                offset += n
-            }
-        }
+        _ = s.withUTF8 { FileContents.writeAll(fd, UnsafeRawBufferPointer($0)) }
     }
 }
 
@@ -50,7 +44,7 @@ struct BufferedOutput {
 enum OutputFile {
     static func write(_ text: String, to path: String) throws {
         guard let f = fopen(path, "w") else {
-            throw InputFailure(description: "\(path): cannot write: \(String(cString: strerror(errno)))")
+            throw InputFailure(description: "\(path): cannot write: \(describeErrno(errno))")
         }
         var ok = true
         var s = text
@@ -58,7 +52,7 @@ enum OutputFile {
         if fclose(f) != 0 { ok = false }
         if !ok {
             unlink(path)
-            throw InputFailure(description: "\(path): write failed: \(String(cString: strerror(errno)))")
+            throw InputFailure(description: "\(path): write failed: \(describeErrno(errno))")
         }
     }
 }

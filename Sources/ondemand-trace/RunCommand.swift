@@ -1,7 +1,5 @@
 import ArgumentParser
-import Foundation
-import Glibc
-import CDaemonSys
+import MeasuredRun
 import OndemandDaemon
 import OndemandTraceCore
 import TraceFiles
@@ -20,9 +18,10 @@ struct Run: ParsableCommand {
             The built-in workload reads every file of the image once (--order sequential or \
             random block offsets, --readers N at once); with --expect DIR every byte is compared \
             with the same file under DIR. A command after `--` runs instead, in the mount point \
-            (also in $ONDEMAND_MOUNT). Exit status: 0 when the mount, workload and verification \
+            (also in $ONDEMAND_MOUNT). Exit status: 0 when the workload and verification \
             succeeded, 1 when one of them failed (the trace and report are still written), 2 when \
-            the run could not be set up.
+            the run could not be set up (bad input, no cachefiles, a daemon that never bound a \
+            cache, a mount the kernel refused).
 
             Repeated runs: --repeat N makes N measured runs after --warmup runs (default 1) that \
             are not counted, each with a fresh daemon and its own cache directory DIR/run-N \
@@ -33,8 +32,18 @@ struct Run: ParsableCommand {
             daemon serves it again. With --preset regression or --repeat, the daemon's threads \
             are pinned to the last CPU and the readers to the others (--no-pin to leave them).
 
+            Bootstrap + blobs (Nydus-style images, `mkfs.erofs --blobdev`): each --blob FILE is \
+            served beside the image and mounted as device=TAG (the file's name, or TAG=FILE), in \
+            the image's device order; --domain ID mounts with domain_id=ID, where images share \
+            their blobs. Another daemon (nydusd, or yours): --daemon-command 'CMD' starts it per \
+            run with `sh -c` and waits until it has bound a cache (--daemon-timeout), then stops \
+            it with SIGTERM; --no-daemon uses the one already serving. Without our markers the \
+            report joins requests by range; everything else (recording, workload, --expect, \
+            --repeat, --baseline) is the same. A mount the kernel refuses is exit 2, with the \
+            kernel log's reason.
+
             Needs root, a kernel with CONFIG_CACHEFILES_ONDEMAND and CONFIG_EROFS_FS_ONDEMAND, and \
-            a cache directory on ext4 or xfs.
+            for the embedded daemon a cache directory on ext4 or xfs.
 
             Examples:
               ondemand-trace run --image small.erofs --cache-dir /cache \\
@@ -45,6 +54,10 @@ struct Run: ParsableCommand {
                   --fault delay=10ms -o slow.dat --report slow.json
               ondemand-trace run --image small.erofs --cache-dir /cache \\
                   -- md5sum hello.txt
+              ondemand-trace run --image boot.erofs --blob data.blob --cache-dir /cache \\
+                  --readers 4 --expect boot.tree
+              ondemand-trace run --image boot.erofs --blob data.blob --expect boot.tree \\
+                  --daemon-command 'nydusd ...' --repeat 5 --report mine.json
               ondemand-trace run --image small.erofs --cache-dir /cache \\
                   --preset regression --report baseline.json
               ondemand-trace run --image small.erofs --cache-dir /cache \\
@@ -58,8 +71,23 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("The fsid to mount it with (default: the image's file name without extension).", valueName: "name"))
     var fsid: String?
 
-    @Option(help: ArgumentHelp("The cachefiles cache directory (ext4/xfs); use a fresh one for a cold cache.", valueName: "dir"))
-    var cacheDir: String
+    @Option(help: ArgumentHelp("The embedded daemon's cachefiles cache directory (ext4/xfs); use a fresh one for a cold cache.", valueName: "dir"))
+    var cacheDir: String?
+
+    @Option(name: .customLong("blob"), help: ArgumentHelp("A data blob of the image (bootstrap + blobs, `mkfs.erofs --blobdev`): FILE, asked for by its file name, or TAG=FILE; served beside the image and mounted with device=TAG; repeatable, in the image's device order.", valueName: "[tag=]file"))
+    var blobs: [String] = []
+
+    @Option(help: ArgumentHelp("Mount with domain_id=ID: images of one domain share their blobs.", valueName: "id"))
+    var domain: String?
+
+    @Option(help: ArgumentHelp("Serve with your daemon instead of ours: `sh -c COMMAND` started per run (it binds its own cache; the run waits for a newly bound cache in /proc/fs/fscache/caches) and stopped with SIGTERM at the end. No markers: requests are joined by range.", valueName: "command"))
+    var daemonCommand: String?
+
+    @Option(help: ArgumentHelp("With --daemon-command: how long to wait for it to bind a cache (default 10s).", valueName: "duration"))
+    var daemonTimeout = "10s"
+
+    @Flag(help: "A daemon is already serving (a cache is bound): start none.")
+    var noDaemon = false
 
     @Option(help: ArgumentHelp("Where to mount (default: a new directory under /tmp, removed afterwards).", valueName: "dir"))
     var mountpoint: String?
@@ -126,15 +154,7 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("After the run, compare its report with this baseline report (as `check` does) and exit 1 on a regression.", valueName: "file"))
     var baseline: String?
 
-    @Option(name: .customLong("max"), parsing: .singleValue,
-            help: ArgumentHelp("With --baseline: a limit METRIC=VALUE, as `check --max`; repeatable.", valueName: "limit"))
-    var limits: [String] = []
-
-    @Option(help: "With --baseline: significance level of the rank test.")
-    var alpha: Double = 0.01
-
-    @Flag(help: "With --baseline: compare even when the runs were measured differently.")
-    var allowDifferent = false
+    @OptionGroup(title: "With --baseline: the verdict, as `check` gives it") var regression: RegressionOptions
 
     @Option(help: ArgumentHelp("Compare every byte read with the same files under this directory.", valueName: "dir"))
     var expect: String?
@@ -169,6 +189,39 @@ struct Run: ParsableCommand {
     }
 
     func validate() throws {
+        try validateWorkload()
+        try validateDaemon()
+        if baseline == nil, regression.isSet { throw ValidationError("--max and --allow-different go with --baseline") }
+        if let problem = BlobKeys.nameProblem(resolvedFsid) { throw ValidationError("fsid \"\(resolvedFsid)\": \(problem)") }
+        if let domain, let problem = BlobKeys.nameProblem(domain) ?? (domain.contains(",") ? "contains ','" : nil) {
+            throw ValidationError("--domain \"\(domain)\": \(problem)")
+        }
+        do { try RunBlob.requireDistinct(try blobs.map(RunBlob.parse), fsid: resolvedFsid) } catch { throw ValidationError(error.description) }
+    }
+
+    /// Who serves: ours (its options), or another daemon (none of ours apply).
+    func validateDaemon() throws {
+        let foreign = daemonCommand != nil || noDaemon
+        if daemonCommand != nil, noDaemon { throw ValidationError("--daemon-command and --no-daemon exclude each other") }
+        if daemonTimeoutNanoseconds == nil { throw ValidationError("--daemon-timeout '\(daemonTimeout)': expected a positive duration like 10s") }
+        guard foreign else {
+            if cacheDir == nil { throw ValidationError("--cache-dir is required for the embedded daemon") }
+            return
+        }
+        let ours = [("--cache-dir", cacheDir != nil), ("--threads", threads != nil), ("--fault", !faults.isEmpty),
+                    ("--slowdown", slowdown != nil), ("--log", log != nil), ("--preset", preset != nil),
+                    ("--log-requests", diagnostics.logRequests), ("--warn-after", diagnostics.warnAfter != nil)]
+        let given = ours.filter(\.1).map(\.0)
+        if !given.isEmpty {
+            throw ValidationError("\(given.joined(separator: ", ")) go\(given.count == 1 ? "es" : "") with the embedded daemon, not --daemon-command or --no-daemon")
+        }
+    }
+
+    var daemonTimeoutNanoseconds: UInt64? {
+        DurationText.nanoseconds(daemonTimeout, bare: .seconds).flatMap { $0 > 0 ? $0 : nil }
+    }
+
+    func validateWorkload() throws {
         if preset != nil {
             let fixed = [("--threads", threads != nil), ("--order", order != nil), ("--readers", readers != nil),
                          ("--block-size", blockSize != nil), ("--fault", !faults.isEmpty), ("a command", !command.isEmpty)]
@@ -186,267 +239,54 @@ struct Run: ParsableCommand {
         if effectiveBlockSize < 4096 || effectiveBlockSize % 4096 != 0 { throw ValidationError("--block-size must be a positive multiple of 4096") }
         if let slowdown, slowdownNanoseconds == nil { throw ValidationError("--slowdown '\(slowdown)': expected a duration like 5ms") }
         do { _ = try FaultPlan.parse(daemonFaults) } catch { throw ValidationError(error.description) }
-        if baseline == nil, !limits.isEmpty || allowDifferent { throw ValidationError("--max and --allow-different go with --baseline") }
-        if baseline != nil { try RegressionGate.validate(limits: limits, alpha: alpha) }
-        if let problem = BlobKeys.nameProblem(resolvedFsid) { throw ValidationError("fsid \"\(resolvedFsid)\": \(problem)") }
     }
 
     func run() throws {
-        var st = stat()
-        guard stat(image, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { fail("\(image): not a readable regular file") }
-        let pinning = effectivePin ? CPUPinning.plan() : nil
-        let pinned = !effectivePin ? "off" : pinning?.description ?? "no (fewer than 2 CPUs allowed)"
-        if effectivePin { printError("pinning: \(pinned)") }
-
-        // Warm-up runs first (not counted), then the measured ones; each on its own cache directory.
-        var measured: [RunReport.Entry] = []
-        var failed: [String] = []
-        let total = effectiveWarmup + effectiveRepeat
-        for index in 0..<total {
-            let isWarmup = index < effectiveWarmup
-            let number = index - effectiveWarmup + 1
-            let label = isWarmup ? "warmup\(index + 1)" : "run-\(number)"
-            let cache = multiRun ? cacheDir + "/" + label : cacheDir
-            let trace = !multiRun ? output : isWarmup ? Self.numbered(output, label) : effectiveRepeat == 1 ? output : Self.numbered(output, String(number))
-            if multiRun {
-                guard mkdir(cache, 0o755) == 0 else { fail("\(cache): cannot create the run's cache directory: \(describeErrno(errno)) (use a fresh --cache-dir)") }
-                printError(isWarmup ? "warm-up run \(index + 1) of \(effectiveWarmup) (not counted)" : "run \(number) of \(effectiveRepeat)")
-            }
-            let outcome = measureOnce(cacheDirectory: cache, trace: trace, pinning: pinning)
-            if multiRun { Self.removeTree(cache) }
-            failed += outcome.failed.map { multiRun ? "\(label): \($0)" : $0 }
-            if isWarmup {
-                unlink(outcome.trace)
-            } else {
-                // The first measured run's READs, for --files / --prefetch-list: a start-up picture.
-                var requests: [RequestRecord] = []
-                let keep = measured.isEmpty && (files || prefetchList != nil)
-                var (model, _) = try reportingInputErrors {
-                    try TraceReport.build(path: outcome.trace, requestObserver: keep ? { requests.append($0) } : nil,
-                                          requireOndemandEvents: false)
-                }
-                if keep {
-                    let sources = try reportingInputErrors { try ImageFiles.sources([image], for: model.objects) }
-                    model.files = FileBlame(requests: requests, sources: sources)
-                }
-                measured.append(RunReport.Entry(trace: outcome.trace, cacheDirectory: cache, model: model))
-            }
-            if !outcome.failed.isEmpty { break }   // a broken run: report what there is, exit 1
+        let result: RunSeries.Result
+        do { result = try RunSeries(plan: try plan(), progress: printError).execute() } catch let error as RunError {
+            printError("ondemand-trace run: \(error)")
+            throw ExitCode(2)
         }
-        let (section, pooled) = try writeReport(measured, pinned: pinned)
-        if let blame = measured.first?.model.files {
+        if let blame = result.files {
             if files { FileHandleWriter.write(ReportText.filesTable(blame), fd: 1) }
             if let prefetchList {
                 try reportingInputErrors { try OutputFile.write(blame.prefetchList.map { $0 + "\n" }.joined(), to: prefetchList) }
             }
         }
-        for line in failed { printError("failed: \(line)") }
-        if !failed.isEmpty { throw ExitCode(1) }
+        for line in result.failed { printError("failed: \(line)") }
+        if !result.failed.isEmpty { throw ExitCode(1) }
         if let baseline {
-            let regressed = try reportingInputErrors { () -> Bool in
-                let base = try Check.baselineSet(baseline)
-                // The figures straight from the models, named as a report's would be.
-                var identity: [String: String] = [:]
-                for (key, value) in section where !RunReport.notIdentity.contains(key) { identity["run." + key] = value }
-                let runs = measured.map { RunFigures(report: $0.model, identity: identity) }
-                let current = RunSet(runs: runs, pooled: RunFigures(report: pooled, identity: identity))
-                return try RegressionGate(limits: limits, alpha: alpha, allowDifferent: allowDifferent, format: .text)
-                    .compare(baseline: base, current: current)
+            let regressed = try reportingInputErrors {
+                try regression.gate(format: .text).compare(baseline: try Check.baselineSet(baseline), current: result.runSet)
             }
             if regressed { throw ExitCode(1) }
         }
     }
 
-    /// `run.dat` -> `run-3.dat`.
-    static func numbered(_ path: String, _ suffix: String) -> String {
-        let slash = path.lastIndex(of: "/").map { path.index(after: $0) } ?? path.startIndex
-        if let dot = path[slash...].lastIndex(of: "."), dot != slash {
-            return String(path[..<dot]) + "-" + suffix + String(path[dot...])
-        }
-        return path + "-" + suffix
-    }
-
-    /// Removes a run's cache directory (ours: created by this run).
-    static func removeTree(_ path: String) {
-        try? FileManager.default.removeItem(atPath: path)
-    }
-
-    /// One run: recording, daemon, mount, workload (passes), umount; returns the trace written and
-    /// what failed.
-    private func measureOnce(cacheDirectory: String, trace: String, pinning: CPUPinning?) -> (trace: String, failed: [String]) {
-        let fsid = resolvedFsid
-        let passFsids = effectivePasses == 1 ? [fsid] : (1...effectivePasses).map { "\(fsid)-pass\($0)" }
-
-        // SIGINT/SIGTERM go to the daemon's signalfd (blocked here, before any thread exists):
-        // an interrupted run still unmounts and writes what it has.
-        let session = RecordingSession(options: RecordingOptions(outputPath: trace, bufferSizeKB: bufferSizeKB))
-        var configuration = OndemandServer.Configuration(cacheDirectory: cacheDirectory, sourceDirectory: "")
-        guard let absoluteImage = realpath(image, nil) else { fail("\(image): \(describeErrno(errno))") }
-        configuration.blobFiles = Dictionary(uniqueKeysWithValues: passFsids.map { ($0, String(cString: absoluteImage)) })
-        free(absoluteImage)
-        configuration.threads = effectiveThreads
-        configuration.faults = try! FaultPlan.parse(daemonFaults)   // validated
-        configuration.exitFaultEndsProcess = false  // the recording and the report must survive it
-        diagnostics.apply(to: &configuration)
-        var server: OndemandServer!
-        do {
-            var signals = sigset_t()
-            sigemptyset(&signals)
-            sigaddset(&signals, SIGINT)
-            sigaddset(&signals, SIGTERM)
-            sigaddset(&signals, SIGUSR1)  // the daemon's in-flight dump, not the default exit
-            pthread_sigmask(SIG_BLOCK, &signals, nil)
-            try session.start()
-            configuration.markerPath = session.markerPath
-            let daemonLog = try log.map { path throws(DaemonError) in try DaemonLog(path: path) } ?? DaemonLog()
-            server = try OndemandServer(configuration, log: daemonLog)
-        } catch {
-            session.abandon()
-            fail("\(error)")
-        }
-        // The daemon's threads inherit this thread's CPUs when they start; the readers (and the
-        // mount) get the others.
-        pinning?.pinDaemon()
-        server.start()
-        pinning?.pinReaders()
-        defer { pinning?.restore() }
-
-        var createdMountpoint: String?
-        let target: String
-        if let mountpoint { target = mountpoint } else {
-            var template = Array("/tmp/ondemand-trace-run.XXXXXX".utf8CString)
-            guard let made = mkdtemp(&template) else {
-                _ = server.stop(); session.abandon(); fail("cannot create a mount point under /tmp: \(describeErrno(errno))")
-            }
-            target = String(cString: made)
-            createdMountpoint = target
-        }
-        defer { if let createdMountpoint { rmdir(createdMountpoint) } }
-
-        var failed: [String] = []
-        for passFsid in passFsids {
-            let mounted = mount("none", target, "erofs", 0, "fsid=\(passFsid)") == 0
-            if !mounted {
-                failed.append("mount -t erofs none -o fsid=\(passFsid) \(target): \(describeErrno(errno))")
-                break
-            }
-            if command.isEmpty {
-                var options = ImageWorkload.Options()
-                options.order = effectiveOrder
-                options.readers = effectiveReaders
-                options.blockSize = effectiveBlockSize
-                options.seed = seed
-                options.expectDirectory = expect
-                let result = ImageWorkload.run(root: target, options: options)
-                let mib = Double(result.bytes) / 1_048_576
-                printError("workload: \(result.files) files, \(result.bytes) bytes in \(JSONWriter.format(result.seconds, decimals: 3)) s (\(JSONWriter.format(result.seconds > 0 ? mib / result.seconds : 0, decimals: 1)) MiB/s), \(effectiveOrder.rawValue), \(effectiveReaders) reader(s)" + (passFsids.count > 1 ? ", fsid \(passFsid)" : ""))
-                failed += result.readErrors.map { "read error: \($0)" }
-                failed += result.mismatches.map { "bytes differ from \(expect ?? "-"): \($0)" }
-                failed += result.missing
-                if expect != nil, result.verified { printError("verified: every byte equals \(expect!)") }
-            } else {
-                let status = runCommand(in: target)
-                if status != 0 { failed.append("\(command[0]) exited with status \(status)") }
-            }
-            if umount2(target, 0) != 0 {
-                failed.append("umount \(target): \(describeErrno(errno)); detached lazily")
-                umount2(target, Int32(MNT_DETACH))
-            }
-            if !failed.isEmpty { break }
-        }
-        let totals = server.stop()
-        // Release the daemon before the recording ends: its devnode (the next run binds a new
-        // cache) and its trace_marker fd (the recording's instance cannot be removed while open).
-        server = nil
-        let recorded: RecordingResult
-        do { recorded = try session.stop() } catch {
-            if let createdMountpoint { rmdir(createdMountpoint) }  // fail() exits: no defer runs
-            fail("\(error)")
-        }
-        printError("daemon: \(totals.opens) OPEN (\(totals.openErrors) refused), \(totals.reads) READ, \(totals.readBytes) bytes, \(totals.closes) CLOSE, \(totals.faults) fault(s) injected")
-        printError("wrote \(recorded.path): \(recorded.events) records" + (recorded.lostEvents > 0 ? ", \(recorded.lostEvents) LOST (raise --buffer-size)" : ""))
-        return (recorded.path, failed)
-    }
-
-    /// The command after `--`, in the mount point; its exit status (128+signal if killed).
-    private func runCommand(in directory: String) -> Int32 {
-        // The child starts in the mount point: chdir around the spawn (paths we still use are absolute).
-        let previous = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        defer { if previous >= 0 { fchdir(previous); close(previous) } }
-        guard chdir(directory) == 0 else {
-            printError("ondemand-trace run: cannot enter \(directory): \(describeErrno(errno))")
-            return 127
-        }
-        setenv("ONDEMAND_MOUNT", directory, 1)
-        let pid: pid_t
-        do { pid = try ChildProcess.spawn(command) } catch {
-            printError("ondemand-trace run: \(error)")
-            return 127
-        }
-        return ChildProcess.exitCode(ChildProcess.wait(pid))
-    }
-
-    /// Writes the report file (the measured runs pooled, then each run); returns its run section.
-    private func writeReport(_ runs: [RunReport.Entry], pinned: String) throws -> (section: [(String, String)], pooled: ReportModel) {
-        guard !runs.isEmpty else { fail("no measured run to report") }
-        // One run is its own pool: no second reading of its trace.
-        var pooled = try runs.count == 1 ? runs[0].model : reportingInputErrors {
-            try TraceReport.build(paths: runs.map(\.trace), requireOndemandEvents: false)
-        }.model
-        pooled.files = runs[0].model.files  // the first run's: file times of pooled runs do not compare
-        let fd = open(report, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { fail("\(report): cannot write the report: \(describeErrno(errno))") }
-        var section = runIdentity()
-        section += [("runs", String(runs.count)), ("warmup", String(effectiveWarmup)), ("pinned", pinned)]
-        let document = RunReport.render(pooled: pooled, runs: runs, run: section)
-        FileHandleWriter.write(document + "\n", fd: fd)
-        close(fd)
-        printError("wrote \(report)" + (runs.count > 1 ? " (\(runs.count) runs)" : ""))
-        return (section, pooled)
-    }
-
-    /// What this run measured, as `check` compares it (`run` in docs/report-schema.md): two runs
-    /// are comparable when every value is equal.
-    func runIdentity() -> [(String, String)] {
-        var st = stat()
-        _ = stat(image, &st)
-        var identity: [(String, String)] = [
-            ("preset", preset?.rawValue ?? "none"),
-            ("image", image.split(separator: "/").last.map(String.init) ?? image),
-            ("image_bytes", String(st.st_size)),
-            ("image_fnv1a64", Self.fingerprint(image).map { String($0, radix: 16) } ?? "unreadable"),
-            ("fsid", resolvedFsid),
-            ("daemon_threads", String(effectiveThreads)),
-            ("faults", effectiveFaults.joined(separator: " ")),
-            ("passes", String(effectivePasses)),
-            ("workload", command.isEmpty
-                ? "built-in \(effectiveOrder.rawValue) readers=\(effectiveReaders) block=\(effectiveBlockSize)"
-                    + (effectiveOrder == .random ? " seed=\(seed)" : "")
-                : command.joined(separator: " ")),
-        ]
-        if let slowdown { identity.append(("slowdown", slowdown)) }
-        return identity
-    }
-
-    /// FNV-1a (64 bit) of the image file: the same image, byte for byte.
-    static func fingerprint(_ path: String) -> UInt64? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let n = read(fd, buffer.baseAddress, buffer.count)
-            if n < 0 { if errno == EINTR { continue }; return nil }
-            if n == 0 { return hash }
-            for byte in buffer[0..<n] { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        }
-    }
-
-    private func fail(_ message: String) -> Never {
-        printError("ondemand-trace run: \(message)")
-        Glibc.exit(2)
+    /// The options as a plan (validated already).
+    func plan() throws -> RunPlan {
+        var daemon = OndemandServer.Configuration(cacheDirectory: cacheDir ?? "", sourceDirectory: "")
+        daemon.threads = effectiveThreads
+        daemon.faults = try FaultPlan.parse(daemonFaults)
+        diagnostics.apply(to: &daemon)
+        var plan = RunPlan(image: image, fsid: resolvedFsid, cacheDirectory: cacheDir ?? "", daemon: daemon, bufferSizeKB: bufferSizeKB)
+        plan.blobs = try blobs.map(RunBlob.parse)
+        plan.domain = domain
+        if let daemonCommand { plan.daemonSource = .command(daemonCommand, bindTimeout: daemonTimeoutNanoseconds!) }
+        if noDaemon { plan.daemonSource = .alreadyServing }
+        plan.mountpoint = mountpoint
+        plan.daemonLog = log
+        plan.workload.order = effectiveOrder
+        plan.workload.readers = effectiveReaders
+        plan.workload.blockSize = effectiveBlockSize
+        plan.workload.seed = seed
+        plan.workload.expectDirectory = expect
+        plan.command = command
+        (plan.measuredRuns, plan.warmupRuns, plan.passes, plan.pin) = (effectiveRepeat, effectiveWarmup, effectivePasses, effectivePin)
+        (plan.traceOutput, plan.reportOutput) = (output, report)
+        plan.blameFiles = files || prefetchList != nil
+        (plan.preset, plan.faultSpecs, plan.slowdown) = (preset?.rawValue, effectiveFaults, slowdown)
+        return plan
     }
 }
 

@@ -4,12 +4,12 @@ import Glibc
 /// mount) on the others, so the two do not take turns on one CPU. Set per thread with
 /// sched_setaffinity; threads inherit their creator's CPUs, so the daemon's threads are pinned by
 /// starting them from a pinned thread. Only when at least 2 CPUs are allowed.
-struct CPUPinning: CustomStringConvertible {
+public struct CPUPinning: CustomStringConvertible {
     let daemonCPUs: [Int]
     let readerCPUs: [Int]
     let original: cpu_set_t
 
-    static func plan() -> CPUPinning? {
+    public static func plan() -> CPUPinning? {
         var set = cpu_set_t()
         guard Self.sched_getaffinity(0, MemoryLayout<cpu_set_t>.size, &set) == 0 else { return nil }
         let allowed = cpus(in: set)
@@ -17,13 +17,13 @@ struct CPUPinning: CustomStringConvertible {
         return CPUPinning(daemonCPUs: [allowed.last!], readerCPUs: Array(allowed.dropLast()), original: set)
     }
 
-    var description: String {
+    public var description: String {
         "daemon threads on cpu \(list(daemonCPUs)), readers on cpu \(list(readerCPUs)), recorder unpinned"
     }
 
-    func pinDaemon() { Self.setCalling(daemonCPUs) }
-    func pinReaders() { Self.setCalling(readerCPUs) }
-    func restore() {
+    public func pinDaemon() { Self.setCalling(daemonCPUs) }
+    public func pinReaders() { Self.setCalling(readerCPUs) }
+    public func restore() {
         var set = original
         Self.sched_setaffinity(0, MemoryLayout<cpu_set_t>.size, &set)
     }

@@ -1,0 +1,160 @@
+import Glibc
+import OndemandDaemon
+import OndemandTraceCore
+import SystemCalls
+import TraceRecording
+
+/// One run: recording, daemon (ours with its markers into the recording, or the user's), then per
+/// pass mount, workload and umount; the daemon and the recording stopped. Whatever fails after
+/// the set-up is an entry in `failed`, so the trace is still written; every path out removes
+/// what it made.
+struct SingleRun {
+    let plan: RunPlan
+    let progress: (String) -> Void
+
+    struct Outcome {
+        var trace: String
+        var failed: [String]
+        /// The kernel refused a mount: the run could not be set up (exit 2), though its trace
+        /// is written.
+        var mountRefused = false
+    }
+
+    func measure(cacheDirectory: String, trace: String, pinning: CPUPinning?) throws(RunError) -> Outcome {
+        // SIGINT/SIGTERM go to the daemon's signalfd (blocked here, before any thread exists):
+        // an interrupted run still unmounts and writes what it has.
+        Self.blockDaemonSignals()
+        let session = RecordingSession(options: RecordingOptions(outputPath: trace, bufferSizeKB: plan.bufferSizeKB))
+        do { try session.start() } catch { throw RunError("\(error)") }
+        // The daemon's threads inherit this thread's CPUs when they start; the readers (and the
+        // mount) get the others.
+        pinning?.pinDaemon()
+        var daemon: RunDaemon?
+        do { daemon = try start(markers: session.markerPath, cacheDirectory: cacheDirectory) } catch {
+            pinning?.restore()
+            session.abandon()
+            throw error
+        }
+        pinning?.pinReaders()
+        defer { pinning?.restore() }
+
+        var outcome = Outcome(trace: trace, failed: [])
+        do throws(RunError) {
+            try withMountpoint { target in runPasses(at: target, into: &outcome) }
+        } catch {
+            _ = daemon!.stop(); daemon = nil; session.abandon()
+            throw error
+        }
+        // Stop and release the daemon before the recording ends: its devnode (the next run binds
+        // a new cache) and its trace_marker fd (the recording's instance cannot be removed while
+        // open: the next run would find it busy).
+        progress(daemon!.stop())
+        daemon = nil
+        let recorded: RecordingResult
+        do { recorded = try session.stop() } catch { throw RunError("\(error)") }
+        progress("wrote \(recorded.path): \(recorded.events) records" + (recorded.lostEvents > 0 ? ", \(recorded.lostEvents) LOST (raise --buffer-size)" : ""))
+        outcome.trace = recorded.path
+        return outcome
+    }
+
+    /// Whoever serves: the embedded daemon writing its markers into the recording, or the user's.
+    private func start(markers: String?, cacheDirectory: String) throws(RunError) -> RunDaemon {
+        switch plan.daemonSource {
+        case .command(let command, let timeout):
+            return try RunDaemon.startCommand(command, bindTimeout: timeout, progress: progress)
+        case .alreadyServing:
+            return try RunDaemon.requireBoundCache()
+        case .embedded:
+            var configuration = plan.daemon
+            configuration.cacheDirectory = cacheDirectory
+            let image = try absolute(plan.image)
+            configuration.blobFiles = Dictionary(uniqueKeysWithValues: plan.passFsids.map { ($0, image) })
+            for blob in plan.blobs { configuration.blobFiles[blob.tag] = try absolute(blob.path) }
+            configuration.exitFaultEndsProcess = false  // the recording and the report must survive it
+            configuration.markerPath = markers
+            do {
+                let log = try plan.daemonLog.map { path throws(DaemonError) in try DaemonLog(path: path) } ?? DaemonLog()
+                let server = try OndemandServer(configuration, log: log)
+                server.start()
+                return .embedded(server)
+            } catch { throw RunError("\(error)") }
+        }
+    }
+
+    private func absolute(_ path: String) throws(RunError) -> String {
+        guard let resolved = realpath(path, nil) else { throw RunError("\(path): \(describeErrno(errno))") }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// Runs `body` in the plan's mount point, or in a fresh one under /tmp that is removed after.
+    private func withMountpoint(_ body: (String) -> Void) throws(RunError) {
+        if let mountpoint = plan.mountpoint { return body(mountpoint) }
+        var template = Array("/tmp/ondemand-trace-run.XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw RunError("cannot create a mount point under /tmp: \(describeErrno(errno))")
+        }
+        let target = String(cString: made)
+        defer { rmdir(target) }
+        body(target)
+    }
+
+    /// Each pass: mount with its fsid, the workload, umount. Stops at the first failure.
+    private func runPasses(at target: String, into outcome: inout Outcome) {
+        let fsids = plan.passFsids
+        for fsid in fsids {
+            let options = plan.mountOptions(fsid: fsid)
+            let kernelLog = KernelLog()
+            guard mount("none", target, "erofs", 0, options) == 0 else {
+                let code = errno
+                let said = (kernelLog?.newMessages() ?? []).filter {
+                    ($0.contains("erofs") || $0.contains("cachefiles") || $0.contains("fscache")) && !$0.contains("[deprecated]")
+                }
+                // The image names data blobs that were not given: the usual first mistake.
+                let hint = plan.blobs.isEmpty && said.contains { $0.contains("device tag") } ? " (the image has data blobs: give each with --blob)" : ""
+                outcome.failed.append("the kernel refused mount -t erofs none -o \(options) \(target): \(describeErrno(code))"
+                                      + (said.isEmpty ? "" : "; kernel log: " + said.joined(separator: " | ")) + hint)
+                outcome.mountRefused = true
+                return
+            }
+            outcome.failed += plan.command.isEmpty ? builtInWorkload(at: target, pass: fsids.count > 1 ? fsid : nil)
+                                                   : commandWorkload(at: target)
+            if umount2(target, 0) != 0 {
+                outcome.failed.append("umount \(target): \(describeErrno(errno)); detached lazily")
+                umount2(target, Int32(MNT_DETACH))
+            }
+            if !outcome.failed.isEmpty { return }
+        }
+    }
+
+    private func builtInWorkload(at target: String, pass fsid: String?) -> [String] {
+        let options = plan.workload, expect = options.expectDirectory
+        let result = ImageWorkload.run(root: target, options: options)
+        let mib = Double(result.bytes) / 1_048_576
+        progress("workload: \(result.files) files, \(result.bytes) bytes in \(JSONWriter.format(result.seconds, decimals: 3)) s (\(JSONWriter.format(result.seconds > 0 ? mib / result.seconds : 0, decimals: 1)) MiB/s), \(options.order.rawValue), \(options.readers) reader(s)" + (fsid.map { ", fsid \($0)" } ?? ""))
+        var failed = result.readErrors.map { "read error: \($0)" }
+        failed += result.mismatches.map { "bytes differ from \(expect ?? "-"): \($0)" }
+        failed += result.missing
+        if let expect, result.verified { progress("verified: every byte equals \(expect)") }
+        return failed
+    }
+
+    /// The command after `--`, started in the mount point with `$ONDEMAND_MOUNT` set.
+    private func commandWorkload(at target: String) -> [String] {
+        let pid: pid_t
+        do { pid = try ChildProcess.spawn(plan.command, in: target, environment: ["ONDEMAND_MOUNT": target]) } catch {
+            return ["\(error)"]
+        }
+        let status = ChildProcess.exitCode(ChildProcess.wait(pid))
+        return status == 0 ? [] : ["\(plan.command[0]) exited with status \(status)"]
+    }
+
+    private static func blockDaemonSignals() {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGUSR1)  // the daemon's in-flight dump, not the default exit
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+    }
+}
