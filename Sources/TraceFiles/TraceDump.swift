@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import OndemandTraceCore
+import SystemCalls
 
 /// `dump`: every selected event of a trace as a line of text, JSON or CSV (`EventLineWriter`),
 /// written to a file descriptor in large writes. Reading runs on a second thread (`Pipelined`):
@@ -124,19 +125,12 @@ struct DescriptorSink {
     /// The reader of a pipe went away.
     struct Closed: Error {}
 
-    /// Writes all of `buffer` and empties it; retries on EINTR and short writes.
+    /// Writes all of `buffer` (`FileContents.writeAll`: short writes continued, EINTR retried)
+    /// and empties it.
     func write(_ buffer: ByteBuffer) throws {
-        var done = 0
-        let bytes = buffer.bytes
-        while done < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
-            if n < 0 {
-                if errno == EINTR { continue }
-                if errno == EPIPE { throw Closed() }
-                throw TraceFileError(path: fd == 1 ? "standard output" : "fd \(fd)",
-                                     message: "write failed: \(String(cString: strerror(errno)))")
-            }
-            done += n
+        if let error = FileContents.writeAll(fd, buffer.bytes) {
+            if error == EPIPE { throw Closed() }
+            throw TraceFileError(path: fd == 1 ? "standard output" : "fd \(fd)", message: "write failed: \(describeErrno(error))")
         }
         buffer.removeAll()
     }
