@@ -60,13 +60,13 @@ public enum TraceDump {
         let decoder = direct.decoder
         let columns = format == .csv ? EventLineWriter.csvColumns(layouts: decoder.layouts, selection: selection) : []
         // One writer per thread: each encodes names for itself, the bytes are the same.
-        let writer = EventLineWriter(format: format, csvColumns: columns)
-        let readerWriter = EventLineWriter(format: format, csvColumns: columns)
+        let writer = EventLineWriter(format: format, csvColumns: columns, decoder: decoder)
+        let readerWriter = EventLineWriter(format: format, csvColumns: columns, decoder: decoder)
         writer.appendHeader(to: out)
-        func line(_ r: DirectTraceDat.Record, _ writer: EventLineWriter, _ out: ByteBuffer) throws {
+        @inline(__always)
+        func line(_ r: borrowing DirectTraceDat.Record, _ writer: EventLineWriter, _ out: ByteBuffer) throws {
             do {
-                try writer.append(record: r.data, timestamp: r.timestamp, cpu: r.cpu, pid: r.pid, comm: r.comm,
-                                  decoder: decoder, to: out)
+                try writer.append(record: r.data, timestamp: r.timestamp, cpu: r.cpu, pid: r.pid, comm: r.comm, to: out)
             } catch {
                 throw TraceFileError(path: path, message: "CPU \(r.cpu): \(error)", byteOffset: UInt64(r.offset))
             }

@@ -274,14 +274,15 @@ import Testing
         var rng = SplitMix64(seed: seed)
         let decoder = BinaryEventDecoder(layouts: Self.layouts, selection: .all)
         let columns = EventLineWriter.csvColumns(layouts: Self.layouts, selection: .all)
-        let direct = EventLineWriter(format: format, csvColumns: columns), viaEvent = EventLineWriter(format: format, csvColumns: columns)
+        let direct = EventLineWriter(format: format, csvColumns: columns, decoder: decoder)
+        let viaEvent = EventLineWriter(format: format, csvColumns: columns)
         let a = ByteBuffer(), b = ByteBuffer()
         for i in 0..<3_000 {
             let bytes = Self.record(&rng)
             let timestamp = rng.next() >> 20
             try bytes.withUnsafeBytes { data in
                 let pid = decoder.pid(of: data)
-                try direct.append(record: data, timestamp: timestamp, cpu: Int32(i % 3), pid: pid, comm: "c", decoder: decoder, to: a)
+                try direct.append(record: data, timestamp: timestamp, cpu: Int32(i % 3), pid: pid, comm: "c", to: a)
                 let body = try #require(try decoder.decode(data))
                 viaEvent.append(TraceEvent(timestamp: timestamp, cpu: Int32(i % 3), pid: pid, comm: "c", body: body), to: b)
             }
@@ -291,14 +292,14 @@ import Testing
 
     @Test func aShortRecordIsAnErrorNotAZero() throws {
         let decoder = BinaryEventDecoder(layouts: Self.layouts, selection: .all)
-        let writer = EventLineWriter(format: .text)
+        let writer = EventLineWriter(format: .text, decoder: decoder)
         let out = ByteBuffer()
         for (id, size) in [(600, 20), (602, 14)] {
             var bytes = [UInt8](repeating: 0, count: size)
             bytes[0] = UInt8(id & 0xff)
             bytes[1] = UInt8(id >> 8)
             #expect(throws: DecodeError.self) {
-                try bytes.withUnsafeBytes { try writer.append(record: $0, timestamp: 1, cpu: 0, pid: 1, comm: nil, decoder: decoder, to: out) }
+                try bytes.withUnsafeBytes { try writer.append(record: $0, timestamp: 1, cpu: 0, pid: 1, comm: nil, to: out) }
             }
         }
     }

@@ -44,10 +44,15 @@ public final class EventLineWriter {
     @exclusivity(unchecked) private var cellRanges: [Range<Int>] = []
     private let cells = ByteBuffer(capacity: 1 << 10)
 
+    /// Decodes the records given to `append(record:…)`.
+    private let decoder: BinaryEventDecoder
+
     /// `csvColumns`: the field columns of a CSV (`csvColumns(layouts:selection:)`); ignored otherwise.
-    public init(format: Format, csvColumns: [String] = []) {
+    /// `decoder`: how the records given to `append(record:…)` are decoded.
+    public init(format: Format, csvColumns: [String] = [], decoder: BinaryEventDecoder = BinaryEventDecoder(layouts: [], selection: [])) {
         self.format = format
         self.csvColumns = csvColumns
+        self.decoder = decoder
         for (i, name) in csvColumns.enumerated() where csvColumnIndex[name] == nil { csvColumnIndex[name] = i }
         cellRanges = Array(repeating: 0..<0, count: csvColumns.count)
         for kind in OndemandEvent.Kind.allCases {
@@ -492,11 +497,11 @@ public final class EventLineWriter {
 
     // MARK: Records straight from their bytes
 
-    /// Appends the line of one ring-buffer record (the bytes after its header), decoded with
-    /// `decoder`'s layouts as `decoder.decode` would and written as `append` writes that event,
-    /// byte for byte — without building the event: no array, no string per field.
+    /// Appends the line of one ring-buffer record (the bytes after its header), decoded with the
+    /// writer's decoder as `decoder.decode` would and written as `append` writes that event, byte
+    /// for byte — without building the event: no array, no string per field.
     public func append(record data: UnsafeRawBufferPointer, timestamp: UInt64, cpu: Int32, pid: Int32, comm: String?,
-                       decoder: BinaryEventDecoder, to out: ByteBuffer) throws(DecodeError) {
+                       to out: ByteBuffer) throws(DecodeError) {
         guard let id = decoder.eventID(of: data) else {
             throw .shortRecord(event: "record", size: data.count, needed: 2)
         }
