@@ -13,7 +13,8 @@ struct Dump: ParsableCommand {
 
             CSV: a header line, then one row per event: event,ts_ns,ts,cpu,pid,comm and a column \
             per field name of the selected events (the union over their formats; empty when an \
-            event lacks the field), quoted per RFC 4180.
+            event lacks the field), quoted per RFC 4180, and a last column other_fields with \
+            the fields that have none as name=value (text input's events without a format).
 
             Examples:
               ondemand-trace dump trace.dat

@@ -212,11 +212,15 @@ import Testing
                                  body: .generic(GenericEvent(system: "cachefiles", name: "cachefiles_ref",
                                                              fields: [NamedValue("obj", .unsigned(3)), NamedValue("why", .string("get")),
                                                                       NamedValue("not_a_column", .unsigned(9))]))), to: out)
+        writer.append(TraceEvent(timestamp: 7, cpu: 0, pid: 1, comm: "x",
+                                 body: .generic(GenericEvent(system: "cachefiles", name: "cachefiles_ref",
+                                                             fields: [NamedValue("a", .string("\"b\"")), NamedValue("c", .string("1,2"))]))), to: out)
         #expect(String(decoding: out.bytes, as: UTF8.self) == """
-            event,ts_ns,ts,cpu,pid,comm,obj,msg_id,len,buf,why
-            cachefiles_ondemand_copen,4409061123,4.409061123,1,119,"mo,unt",1,,-5,,
-            print,5000000000,5.000000000,0,70,,,,,"say ""hi""\r\nthere",
-            cachefiles_ref,6,0.000000006,0,1," x",3,,,,get
+            event,ts_ns,ts,cpu,pid,comm,obj,msg_id,len,buf,why,other_fields
+            cachefiles_ondemand_copen,4409061123,4.409061123,1,119,"mo,unt",1,,-5,,,
+            print,5000000000,5.000000000,0,70,,,,,"say ""hi""\r\nthere",,
+            cachefiles_ref,6,0.000000006,0,1," x",3,,,,get,not_a_column=9
+            cachefiles_ref,7,0.000000007,0,1,x,,,,,,"a=""b"" c=1,2"
 
             """)
     }

@@ -43,6 +43,9 @@ public final class EventLineWriter {
     /// CSV: where each field column's value of the current row lies in `cells` (empty: absent).
     @exclusivity(unchecked) private var cellRanges: [Range<Int>] = []
     private let cells = ByteBuffer(capacity: 1 << 10)
+    /// CSV: the current row's fields that have no column, as `name=value` separated by spaces
+    /// (text input's events without a format keep their printed labels as names).
+    private let otherFields = ByteBuffer(capacity: 256)
 
     /// Decodes the records given to `append(record:…)`.
     private let decoder: BinaryEventDecoder
@@ -88,7 +91,7 @@ public final class EventLineWriter {
             out.append(0x2c)
             Self.appendCSV(column, to: out)
         }
-        out.append(0x0a)
+        out.append(",other_fields\n")
     }
 
     private func encode(name: String, textName: String, fields: [String], textFirstSpace: Bool) -> Encoded {
@@ -414,8 +417,9 @@ public final class EventLineWriter {
 
     // MARK: CSV
 
-    /// `event,ts_ns,ts,cpu,pid,comm,<columns>`: numbers as in JSON, absent fields empty, bytes as
-    /// hex separated by spaces (as the text), quoted per RFC 4180 when needed.
+    /// `event,ts_ns,ts,cpu,pid,comm,<columns>,other_fields`: numbers as in JSON, absent fields
+    /// empty, bytes as hex separated by spaces (as the text), quoted per RFC 4180 when needed;
+    /// fields without a column go to `other_fields` as `name=value` separated by spaces.
     private func appendCSVRow(_ event: TraceEvent, to out: ByteBuffer) {
         let encoded = encoded(event.body)
         appendCSVHead(encoded, event.timestamp, event.cpu, event.pid, event.comm, to: out)
@@ -426,10 +430,10 @@ public final class EventLineWriter {
             for (i, field) in e.fields.enumerated() {
                 let column = i < encoded.fieldCount && fieldNames[encoded.firstField + i] == field.name
                     ? fieldColumns[encoded.firstField + i] : (csvColumnIndex[field.name] ?? -1)
-                setCell(column, field.value)
+                setCell(column, field.value, name: field.name)
             }
         case .marker(let m):
-            setCell(fieldColumns[encoded.firstField], .string(m.text))
+            setCell(fieldColumns[encoded.firstField], .string(m.text), name: "buf")
         }
         appendCells(to: out)
     }
@@ -449,13 +453,19 @@ public final class EventLineWriter {
         appendTask(pid, comm, to: out)
         for i in cellRanges.indices { cellRanges[i] = 0..<0 }
         cells.removeAll()
+        otherFields.removeAll()
     }
 
     @inline(__always)
     private func setOndemandCells(_ encoded: Encoded, _ values: RawValues) {
         for i in 0..<values.count {
             let column = fieldColumns[encoded.firstField + i]
-            guard column >= 0, let value = values.values[i] else { continue }
+            guard let value = values.values[i] else { continue }
+            guard column >= 0 else {
+                startOtherField(fieldNames[encoded.firstField + i])
+                Self.appendRaw(value, signed: values.isSigned(i), to: otherFields)
+                continue
+            }
             let start = cells.count
             Self.appendRaw(value, signed: values.isSigned(i), to: cells)
             cellRanges[column] = start..<cells.count
@@ -463,11 +473,21 @@ public final class EventLineWriter {
     }
 
     @inline(__always)
-    private func setCell(_ column: Int, _ value: FieldValue) {
-        guard column >= 0 else { return }
+    private func setCell(_ column: Int, _ value: FieldValue, name: String) {
+        guard column >= 0 else {
+            startOtherField(name)
+            Self.appendText(value, to: otherFields)
+            return
+        }
         let start = cells.count
         if case .string(let s) = value { Self.appendCSV(s, to: cells) } else { Self.appendText(value, to: cells) }
         cellRanges[column] = start..<cells.count
+    }
+
+    private func startOtherField(_ name: String) {
+        if otherFields.count > 0 { otherFields.append(0x20) }
+        otherFields.append(name)
+        otherFields.append(0x3d)
     }
 
     @inline(__always)
@@ -476,23 +496,27 @@ public final class EventLineWriter {
             out.append(0x2c)
             out.append(range, of: cells)
         }
+        out.append(0x2c)
+        if otherFields.count > 0 { Self.appendCSV(otherFields.bytes, to: out) }
     }
 
     /// A CSV field: as is, or in double quotes (inner quotes doubled) when it holds a comma, a
     /// quote, CR or LF, or starts or ends with a space (RFC 4180).
     static func appendCSV(_ s: String, to out: ByteBuffer) {
         var s = s
-        s.withUTF8 { utf8 in
-            let needsQuotes = utf8.contains { $0 == 0x2c || $0 == 0x22 || $0 == 0x0a || $0 == 0x0d }
-                || utf8.first == 0x20 || utf8.last == 0x20
-            guard needsQuotes else { out.append(UnsafeRawBufferPointer(utf8)); return }
-            out.append(0x22)
-            for b in utf8 {
-                if b == 0x22 { out.append(0x22) }
-                out.append(b)
-            }
-            out.append(0x22)
+        s.withUTF8 { appendCSV(UnsafeRawBufferPointer($0), to: out) }
+    }
+
+    static func appendCSV(_ utf8: UnsafeRawBufferPointer, to out: ByteBuffer) {
+        let needsQuotes = utf8.contains { $0 == 0x2c || $0 == 0x22 || $0 == 0x0a || $0 == 0x0d }
+            || utf8.first == 0x20 || utf8.last == 0x20
+        guard needsQuotes else { out.append(utf8); return }
+        out.append(0x22)
+        for b in utf8 {
+            if b == 0x22 { out.append(0x22) }
+            out.append(b)
         }
+        out.append(0x22)
     }
 
     // MARK: Records straight from their bytes
@@ -569,7 +593,7 @@ public final class EventLineWriter {
                     out.append(fieldPrefixes[encoded.firstField + i], of: names)
                     Self.appendJSON(value, to: out)
                 case .csv:
-                    setCell(fieldColumns[encoded.firstField + i], value)
+                    setCell(fieldColumns[encoded.firstField + i], value, name: fieldNames[encoded.firstField + i])
                 }
             }
             switch format {
