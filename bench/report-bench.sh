@@ -16,35 +16,9 @@ cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-bench-out}
 SIZES=${SIZES:-"250000 1000000"}
 RUNS=${RUNS:-3}
-mkdir -p "$BENCH_DIR"
-for tool in gcc python3 trace-cmd pkg-config; do
-    command -v "$tool" >/dev/null || { echo "report-bench: needs $tool (scripts/install-deps installs trace-cmd, pkg-config)"; exit 2; }
-done
-
-swift build -c release --product ondemand-trace >/dev/null
-swift build -c release --product trace-dat-gen >/dev/null
-REPORT=$(swift build -c release --show-bin-path)/ondemand-trace
-GENERATE=$(swift build -c release --show-bin-path)/trace-dat-gen
-gcc -O2 -o "$BENCH_DIR/iterate-records" bench/iterate-records.c $(pkg-config --cflags --libs libtracecmd)
-
-# measure NAME CMD...: best wall seconds and largest peak RSS (KiB) over RUNS runs.
-measure() {
-    local name=$1; shift
-    local best="" rss=0 user=""
-    for _ in $(seq "$RUNS"); do
-        /usr/bin/time -v -o "$BENCH_DIR/time.txt" "$@" >/dev/null 2>"$BENCH_DIR/stderr.txt" || {
-            echo "$name failed:"; cat "$BENCH_DIR/stderr.txt"; exit 1; }
-        local wall kib
-        wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$BENCH_DIR/time.txt")
-        kib=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$BENCH_DIR/time.txt")
-        if [ -z "$best" ] || awk -v a="$wall" -v b="$best" 'BEGIN { exit !(a < b) }'; then
-            best=$wall
-            user=$(awk -F': ' '/User time \(seconds\)/ { u = $2 } /System time \(seconds\)/ { s = $2 } END { print u + s }' "$BENCH_DIR/time.txt")
-        fi
-        [ "$kib" -gt "$rss" ] && rss=$kib
-    done
-    echo "$name $best $rss $user"
-}
+BENCH=report-bench
+. bench/bench-lib.sh
+REPORT=$ODT
 
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); best of $RUNS runs each"
 printf '%-10s %10s  %-32s %9s %8s %12s %11s %9s\n' requests records tool "wall s" "CPU s" "records/s" "peak RSS" "vs report"
@@ -62,7 +36,7 @@ for n in $SIZES; do
     results+=("$(measure "C_loop_over_libtracecmd" "$BENCH_DIR/iterate-records" "$trace")")
     report_wall=$(echo "${results[0]}" | cut -d' ' -f2)
     for r in "${results[@]}"; do
-        read -r name wall kib cpu <<<"$r"
+        read -r name wall cpu kib <<<"$r"
         awk -v n="$n" -v rec="$records" -v name="${name//_/ }" -v w="$wall" -v c="$cpu" -v k="$kib" -v base="$report_wall" \
             'BEGIN { printf "%-10d %10d  %-32s %9.2f %8.2f %12.0f %8.1f MiB %8.2fx\n", n, rec, name, w, c, rec / w, k / 1024, w / base }'
     done

@@ -120,21 +120,27 @@ public final class EventLineWriter {
 
     private func encodePrefix(_ field: String, index: Int, textFirstSpace: Bool) -> Range<Int> {
         let start = names.count
+        appendFieldPrefix(field, index: index, textFirstSpace: textFirstSpace, to: names)
+        return start..<names.count
+    }
+
+    /// What stands before field `index`'s value: ` name=` in text, `,"name":` in JSON, nothing in CSV.
+    @inline(__always)
+    private func appendFieldPrefix(_ field: String, index: Int, textFirstSpace: Bool, to out: ByteBuffer) {
         switch format {
         case .text:
-            if index > 0 || textFirstSpace { names.append(0x20) }
-            names.append(field)
-            names.append(0x3d)
+            if index > 0 || textFirstSpace { out.append(0x20) }
+            out.append(field)
+            out.append(0x3d)
         case .json:
-            if index > 0 { names.append(0x2c) }
-            names.append(0x22)
-            Self.appendJSONEscaped(field, to: names)
-            names.append(0x22)
-            names.append(0x3a)
+            if index > 0 { out.append(0x2c) }
+            out.append(0x22)
+            Self.appendJSONEscaped(field, to: out)
+            out.append(0x22)
+            out.append(0x3a)
         case .csv:
             break
         }
-        return start..<names.count
     }
 
     /// Appends `event`'s line and its newline.
@@ -180,20 +186,7 @@ public final class EventLineWriter {
             out.append(fieldPrefixes[encoded.firstField + i], of: names)
             return
         }
-        switch format {
-        case .text:
-            if i > 0 || textFirstSpace { out.append(0x20) }
-            out.append(name)
-            out.append(0x3d)
-        case .json:
-            if i > 0 { out.append(0x2c) }
-            out.append(0x22)
-            Self.appendJSONEscaped(name, to: out)
-            out.append(0x22)
-            out.append(0x3a)
-        case .csv:
-            break
-        }
+        appendFieldPrefix(name, index: i, textFirstSpace: textFirstSpace, to: out)
     }
 
     // MARK: Text
