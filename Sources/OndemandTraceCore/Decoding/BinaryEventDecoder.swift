@@ -13,9 +13,18 @@ public struct EventSelection: OptionSet, Sendable {
     public static let markers = EventSelection(rawValue: 8)
     /// Events of every other system (e.g. `sched`), kept by field name; not part of `.all`.
     public static let otherSystems = EventSelection(rawValue: 16)
+    /// `cachefiles_ref` (an object's cookie), `cachefiles_prep_read` and `cachefiles_read` (a
+    /// reader going on after its READ): decoded with only the fields the report uses (`obj`,
+    /// `cookie`) unless `.cachefilesOther` asks for all of them.
+    public static let objectTies = EventSelection(rawValue: 32)
 
-    public static let report: EventSelection = [.ondemand, .cachefilesErrors, .markers]
+    public static let report: EventSelection = [.ondemand, .cachefilesErrors, .markers, .objectTies]
     public static let all: EventSelection = [.ondemand, .cachefilesErrors, .cachefilesOther, .markers]
+
+    /// The events of `.objectTies` and the fields the report reads of each.
+    public static let tieFields: [String: [String]] = [
+        "cachefiles_ref": ["obj", "cookie"], "cachefiles_prep_read": ["obj"], "cachefiles_read": ["obj"],
+    ]
 }
 
 public enum DecodeError: Error, Equatable, CustomStringConvertible {
@@ -59,6 +68,8 @@ public struct BinaryEventDecoder: Sendable {
         case skip
         case ondemand(OndemandEvent.Kind, slots: Slots, needed: Int)
         case generic(EventLayout)
+        /// Only the listed fields (`EventSelection.objectTies`).
+        case slim(EventLayout, [FieldLayout])
         case marker(buf: FieldLayout)
     }
 
@@ -100,6 +111,10 @@ public struct BinaryEventDecoder: Sendable {
                 }
                 let needed = slots.compactMap { $0?.end }.max() ?? 0
                 return .ondemand(kind, slots: Slots(slots), needed: needed)
+            }
+            if !selection.contains(.cachefilesOther), selection.contains(.objectTies),
+               let names = EventSelection.tieFields[layout.name] {
+                return .slim(layout, names.compactMap { layout.field(named: $0) })
             }
             let isError = layout.name == "cachefiles_io_error" || layout.name == "cachefiles_vfs_error"
             if isError ? selection.contains(.cachefilesErrors) : selection.contains(.cachefilesOther) {
@@ -171,6 +186,13 @@ public struct BinaryEventDecoder: Sendable {
                     value = .string(name)
                 }
                 fields.append(NamedValue(field.name, value))
+            }
+            return .generic(GenericEvent(system: layout.system, name: layout.name, fields: fields))
+        case let .slim(layout, wanted):
+            var fields: [NamedValue] = []
+            fields.reserveCapacity(wanted.count)
+            for field in wanted {
+                if let value = try value(of: field, in: data, event: layout.name) { fields.append(NamedValue(field.name, value)) }
             }
             return .generic(GenericEvent(system: layout.system, name: layout.name, fields: fields))
         case let .marker(buf):

@@ -68,6 +68,28 @@ public struct LatencyRecorder: Sendable {
         }
     }
 
+    /// Adds `other`'s values, as if each had been recorded here (recorders of one configuration).
+    public mutating func merge(_ other: LatencyRecorder) {
+        guard other.count > 0 else { return }
+        count += other.count
+        sumNanoseconds &+= other.sumNanoseconds
+        minNanoseconds = min(minNanoseconds, other.minNanoseconds)
+        maxNanoseconds = max(maxNanoseconds, other.maxNanoseconds)
+        histogram.add(other.histogram)
+        if let mine = exactValues, let theirs = other.exactValues, mine.count + theirs.count <= exactLimit {
+            exactValues = mine + theirs
+        } else {
+            exactValues = nil
+        }
+        if tracksLog2 && other.tracksLog2 {
+            for (i, n) in other.log2Microseconds.enumerated() { log2Microseconds[i] += n }
+            if other.fineMicroseconds.count > fineMicroseconds.count {
+                fineMicroseconds += [UInt64](repeating: 0, count: other.fineMicroseconds.count - fineMicroseconds.count)
+            }
+            for (i, n) in other.fineMicroseconds.enumerated() { fineMicroseconds[i] += n }
+        }
+    }
+
     /// Bucket 0 holds 0-1 µs; then each octave [2^e, 2^(e+1)) µs, e ≥ 0, is cut in 16 equal parts.
     @inline(__always)
     public static func fineBucket(nanoseconds: UInt64) -> Int {
