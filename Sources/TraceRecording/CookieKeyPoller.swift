@@ -12,7 +12,7 @@ public final class CookieKeyPoller {
     public static let cookiesPath = "/proc/fs/fscache/cookies"
     public static let volumesPath = "/proc/fs/fscache/volumes"
 
-    private let fd: Int32
+    private var fd: Int32
     private let cookiesPath: String
     private let volumesPath: String
     private var known = Set<UInt32>()
@@ -29,11 +29,19 @@ public final class CookieKeyPoller {
         (self.fd, self.cookiesPath, self.volumesPath) = (fd, cookiesPath, volumesPath)
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// The last poll; then the marker file is closed (an open file keeps the instance from
+    /// being removed).
+    public func finish() {
+        poll()
+        if fd >= 0 { close(fd) }
+        fd = -1
+    }
 
     /// Reads the tables once and writes the new cookies' lines.
     public func poll() {
-        guard let cookies = try? FileContents.readText(cookiesPath) else { return }
+        guard fd >= 0, let cookies = try? FileContents.readText(cookiesPath) else { return }
         let volumes = (try? FileContents.readText(volumesPath)) ?? ""
         for line in FscacheProcTables.newLines(cookies: cookies, volumes: volumes, known: &known) {
             var text = line.line + "\n"

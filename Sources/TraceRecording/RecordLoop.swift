@@ -68,6 +68,7 @@ public struct RecordLoop {
         var child: pid_t?
         if !options.command.isEmpty {
             do { child = try ChildProcess.spawn(options.command) } catch {
+                cookies?.finish()
                 session.abandon()
                 throw RecordingError(error.description)
             }
@@ -75,7 +76,7 @@ public struct RecordLoop {
         let started = Self.monotonicNow()
         var lines = 0
         let childStatus = wait(child: child, started: started, lines: &lines, cookies: cookies)
-        cookies?.poll()
+        cookies?.finish()
         let result = try session.stop()
         if let live, lines < (options.liveCount ?? .max) {
             line(Self.elapsed(since: started) + " " + live.finish().text + " (final)")

@@ -182,7 +182,7 @@ public enum HTMLReport {
             let sum = row.latency.summary
             func us(_ v: Double?) -> String { v.map { fixed($0, 1) } ?? "-" }
             t += "<tr><td class=\"l\">\(escape(row.name?.blob ?? "(unnamed)"))</td><td class=\"l\">\(escape(row.name?.volume ?? "-"))</td>"
-            t += "<td>\(row.objects)</td><td data-metric=\"blobs.\(i).reads\" data-value=\"\(row.reads)\">\(row.reads)</td><td>\(row.readsAnswered)</td>"
+            t += "<td>\(row.objects)</td><td>\(row.reads)</td><td>\(row.readsAnswered)</td>"
             t += "<td>\(row.bytesRequested)</td><td>\(us(sum.p50Microseconds))</td><td>\(us(sum.p99Microseconds))</td><td>\(us(sum.maxMicroseconds))</td></tr>"
         }
         return t + "</table>\n"
