@@ -68,6 +68,7 @@ let package = Package(
         ),
         .testTarget(name: "OndemandTraceCoreTests", dependencies: ["OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "TraceDatFormatTests", dependencies: ["TraceDatFormat"]),
+        .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls", "TestSupport"]),
         .testTarget(name: "TraceFilesTests", dependencies: ["TraceFiles", "TraceDatFormat", "OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "OndemandDaemonTests", dependencies: ["OndemandDaemon", "CDaemonSys", "OndemandTraceCore"]),
         .testTarget(name: "CLITests", dependencies: ["OndemandTraceCore", "TestSupport"]),

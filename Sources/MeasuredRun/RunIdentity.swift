@@ -13,11 +13,22 @@ public enum RunIdentity {
             ("image_bytes", String(st.st_size)),
             ("image_fnv1a64", fingerprint(plan.image).map { String($0, radix: 16) } ?? "unreadable"),
             ("fsid", plan.fsid),
-            ("daemon_threads", String(plan.daemon.threads)),
+            ("daemon_threads", plan.daemonSource == .embedded ? String(plan.daemon.threads) : "-"),
             ("faults", plan.faultSpecs.joined(separator: " ")),
             ("passes", String(plan.passes)),
             ("workload", plan.workloadDescription),
         ]
+        // Only when used, so that reports made before these existed stay comparable.
+        if !plan.blobs.isEmpty {
+            identity.append(("blobs", plan.blobs.map { "\($0.tag):\(fingerprint($0.path).map { String($0, radix: 16) } ?? "unreadable")" }
+                .joined(separator: " ")))
+        }
+        if let domain = plan.domain { identity.append(("domain", domain)) }
+        switch plan.daemonSource {
+        case .embedded: break
+        case .command(let command, _): identity.append(("daemon", "command: " + command))
+        case .alreadyServing: identity.append(("daemon", "already serving"))
+        }
         if let slowdown = plan.slowdown { identity.append(("slowdown", slowdown)) }
         return identity
     }

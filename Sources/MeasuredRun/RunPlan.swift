@@ -6,7 +6,14 @@ import OndemandTraceCore
 public struct RunPlan: Sendable {
     public var image: String
     public var fsid: String
-    /// The cachefiles cache directory; with several runs each gets a subdirectory `run-N`.
+    /// Data blobs beside the image (bootstrap + blobs), mounted with `device=TAG` each.
+    public var blobs: [RunBlob] = []
+    /// `domain_id=`: images of one domain share their blobs (each blob opened once).
+    public var domain: String?
+    /// Who serves the requests.
+    public var daemonSource = DaemonSource.embedded
+    /// The cachefiles cache directory of the embedded daemon; with several runs each gets a
+    /// subdirectory `run-N`.
     public var cacheDirectory: String
     /// Where to mount; nil: a fresh directory under /tmp, removed afterwards.
     public var mountpoint: String?
@@ -39,6 +46,22 @@ public struct RunPlan: Sendable {
         self.cacheDirectory = cacheDirectory
         self.daemon = daemon
         self.bufferSizeKB = bufferSizeKB
+    }
+
+    public enum DaemonSource: Sendable, Equatable {
+        /// Ours, in this process, writing markers into the recording.
+        case embedded
+        /// The user's: `sh -c COMMAND`, started per run; the run waits until it binds a cache
+        /// (at most `bindTimeout` ns) and stops it with SIGTERM at the end.
+        case command(String, bindTimeout: UInt64)
+        /// One already serving: nothing started, a bound cache required.
+        case alreadyServing
+    }
+
+    /// The `-o` of pass `fsid`'s mount.
+    public func mountOptions(fsid: String) -> String {
+        (["fsid=\(fsid)"] + (domain.map { ["domain_id=\($0)"] } ?? []) + blobs.map { "device=\($0.tag)" })
+            .joined(separator: ",")
     }
 
     /// A run per cache subdirectory and trace file (`traceOutput` and `cacheDirectory` used as

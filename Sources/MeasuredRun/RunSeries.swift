@@ -22,7 +22,7 @@ public struct RunSeries {
         public var pooled: ReportModel
         /// The report's `run` section: identity first, then runs, warmup, pinned.
         public var section: [(String, String)]
-        /// What failed in the measured thing: mount, workload, verification (exit 1).
+        /// What failed in the measured thing: umount, workload, verification (exit 1).
         public var failed: [String]
         /// The first measured run's files (with `blameFiles`).
         public var files: FileBlame? { runs.first?.model.files }
@@ -37,9 +37,11 @@ public struct RunSeries {
     }
 
     public func execute() throws -> Result {
-        var st = stat()
-        guard stat(plan.image, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-            throw RunError("\(plan.image): not a readable regular file")
+        for (path, what) in [(plan.image, "")] + plan.blobs.map({ ($0.path, "blob ") }) {
+            var st = stat()
+            guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, access(path, R_OK) == 0 else {
+                throw RunError("\(what)\(path): not a readable regular file")
+            }
         }
         let pinning = plan.pin ? CPUPinning.plan() : nil
         let pinned = !plan.pin ? "off" : pinning?.description ?? "no (fewer than 2 CPUs allowed)"
@@ -47,10 +49,12 @@ public struct RunSeries {
         var measured: [RunReport.Entry] = []
         var failed: [String] = []
         for index in 0..<(plan.warmupRuns + plan.measuredRuns) {
-            let (entry, runFailed) = try runOne(index: index, pinning: pinning, first: measured.isEmpty)
+            let (entry, outcome) = try runOne(index: index, pinning: pinning, first: measured.isEmpty)
+            // A refused mount: the run could not be set up (exit 2), whatever ran before.
+            if outcome.mountRefused { throw RunError(outcome.failed.joined(separator: "; ")) }
             if let entry { measured.append(entry) }
-            failed += runFailed
-            if !runFailed.isEmpty { break }   // a broken run: report what there is, exit 1
+            failed += outcome.failed
+            if !outcome.failed.isEmpty { break }   // a broken run: report what there is, exit 1
         }
         guard !measured.isEmpty else { throw RunError("no measured run to report") }
         var section = RunIdentity.section(of: plan)
@@ -59,33 +63,35 @@ public struct RunSeries {
         return Result(runs: measured, pooled: pooled, section: section, failed: failed)
     }
 
-    /// Run `index` (warm-ups first): its report entry (nil for a warm-up) and what failed.
-    private func runOne(index: Int, pinning: CPUPinning?, first: Bool) throws -> (RunReport.Entry?, [String]) {
+    /// Run `index` (warm-ups first): its report entry (nil for a warm-up) and its outcome.
+    private func runOne(index: Int, pinning: CPUPinning?, first: Bool) throws -> (RunReport.Entry?, SingleRun.Outcome) {
         let isWarmup = index < plan.warmupRuns
         let number = index - plan.warmupRuns + 1
         let label = isWarmup ? "warmup\(index + 1)" : "run-\(number)"
-        let cache = plan.multiRun ? plan.cacheDirectory + "/" + label : plan.cacheDirectory
+        // The embedded daemon's cache: a fresh subdirectory per run (another daemon keeps its own).
+        let ownCache = plan.multiRun && plan.daemonSource == .embedded
+        let cache = ownCache ? plan.cacheDirectory + "/" + label : plan.cacheDirectory
         let trace = !plan.multiRun ? plan.traceOutput
             : isWarmup ? RunPlan.numbered(plan.traceOutput, label)
             : plan.measuredRuns == 1 ? plan.traceOutput : RunPlan.numbered(plan.traceOutput, String(number))
+        if ownCache, mkdir(cache, 0o755) != 0 {
+            throw RunError("\(cache): cannot create the run's cache directory: \(describeErrno(errno)) (use a fresh --cache-dir)")
+        }
         if plan.multiRun {
-            guard mkdir(cache, 0o755) == 0 else {
-                throw RunError("\(cache): cannot create the run's cache directory: \(describeErrno(errno)) (use a fresh --cache-dir)")
-            }
             progress(isWarmup ? "warm-up run \(index + 1) of \(plan.warmupRuns) (not counted)" : "run \(number) of \(plan.measuredRuns)")
         }
-        let outcome: SingleRun.Outcome
+        var outcome: SingleRun.Outcome
         do { outcome = try SingleRun(plan: plan, progress: progress).measure(cacheDirectory: cache, trace: trace, pinning: pinning) } catch {
-            if plan.multiRun { Self.removeTree(cache) }
+            if ownCache { Self.removeTree(cache) }
             throw error
         }
-        if plan.multiRun { Self.removeTree(cache) }
-        let failed = outcome.failed.map { plan.multiRun ? "\(label): \($0)" : $0 }
-        if isWarmup {
-            unlink(outcome.trace)
-            return (nil, failed)
+        if ownCache { Self.removeTree(cache) }
+        outcome.failed = outcome.failed.map { plan.multiRun ? "\(label): \($0)" : $0 }
+        if isWarmup || outcome.mountRefused {
+            unlink(outcome.trace)  // a refused mount: nothing was measured
+            return (nil, outcome)
         }
-        return (try entry(trace: outcome.trace, cacheDirectory: cache, blame: first && plan.blameFiles), failed)
+        return (try entry(trace: outcome.trace, cacheDirectory: cache, blame: first && plan.blameFiles), outcome)
     }
 
     /// A measured run's report; the first one's READs mapped to the image's files when asked
@@ -95,7 +101,8 @@ public struct RunSeries {
         var (model, _) = try TraceReport.build(path: trace, requestObserver: blame ? { requests.append($0) } : nil,
                                                requireOndemandEvents: false)
         if blame {
-            model.files = FileBlame(requests: requests, sources: try ImageFiles.sources([plan.image], for: model.objects))
+            let images = [plan.image] + plan.blobs.map(\.path)
+            model.files = FileBlame(requests: requests, sources: try ImageFiles.sources(images, for: model.objects))
         }
         return RunReport.Entry(trace: trace, cacheDirectory: cacheDirectory, model: model)
     }

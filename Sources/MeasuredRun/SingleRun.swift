@@ -4,9 +4,10 @@ import OndemandTraceCore
 import SystemCalls
 import TraceRecording
 
-/// One run: recording, daemon (its markers into the recording), then per pass mount, workload and
-/// umount; the daemon and the recording stopped. Whatever fails after the set-up is an entry in
-/// `failed`, so the trace is still written; every path out removes what it made.
+/// One run: recording, daemon (ours with its markers into the recording, or the user's), then per
+/// pass mount, workload and umount; the daemon and the recording stopped. Whatever fails after
+/// the set-up is an entry in `failed`, so the trace is still written; every path out removes
+/// what it made.
 struct SingleRun {
     let plan: RunPlan
     let progress: (String) -> Void
@@ -14,6 +15,9 @@ struct SingleRun {
     struct Outcome {
         var trace: String
         var failed: [String]
+        /// The kernel refused a mount: the run could not be set up (exit 2), though its trace
+        /// is written.
+        var mountRefused = false
     }
 
     func measure(cacheDirectory: String, trace: String, pinning: CPUPinning?) throws(RunError) -> Outcome {
@@ -21,53 +25,70 @@ struct SingleRun {
         // an interrupted run still unmounts and writes what it has.
         Self.blockDaemonSignals()
         let session = RecordingSession(options: RecordingOptions(outputPath: trace, bufferSizeKB: plan.bufferSizeKB))
-        var server: OndemandServer? = try start(session, cacheDirectory: cacheDirectory)
+        do { try session.start() } catch { throw RunError("\(error)") }
         // The daemon's threads inherit this thread's CPUs when they start; the readers (and the
         // mount) get the others.
         pinning?.pinDaemon()
-        server!.start()
+        var daemon: RunDaemon?
+        do { daemon = try start(markers: session.markerPath, cacheDirectory: cacheDirectory) } catch {
+            pinning?.restore()
+            session.abandon()
+            throw error
+        }
         pinning?.pinReaders()
         defer { pinning?.restore() }
 
-        var failed: [String] = []
+        var outcome = Outcome(trace: trace, failed: [])
         do throws(RunError) {
-            failed = try withMountpoint { target in runPasses(at: target) }
+            try withMountpoint { target in runPasses(at: target, into: &outcome) }
         } catch {
-            _ = server!.stop(); server = nil; session.abandon()
+            _ = daemon!.stop(); daemon = nil; session.abandon()
             throw error
         }
-        let totals = server!.stop()
-        // Release the daemon before the recording ends: its devnode (the next run binds a new
-        // cache) and its trace_marker fd (the recording's instance cannot be removed while open).
-        server = nil
+        // Stop and release the daemon before the recording ends: its devnode (the next run binds
+        // a new cache) and its trace_marker fd (the recording's instance cannot be removed while
+        // open: the next run would find it busy).
+        progress(daemon!.stop())
+        daemon = nil
         let recorded: RecordingResult
         do { recorded = try session.stop() } catch { throw RunError("\(error)") }
-        progress("daemon: \(totals.opens) OPEN (\(totals.openErrors) refused), \(totals.reads) READ, \(totals.readBytes) bytes, \(totals.closes) CLOSE, \(totals.faults) fault(s) injected")
         progress("wrote \(recorded.path): \(recorded.events) records" + (recorded.lostEvents > 0 ? ", \(recorded.lostEvents) LOST (raise --buffer-size)" : ""))
-        return Outcome(trace: recorded.path, failed: failed)
+        outcome.trace = recorded.path
+        return outcome
     }
 
-    /// The recording, then the daemon writing its markers into it.
-    private func start(_ session: RecordingSession, cacheDirectory: String) throws(RunError) -> OndemandServer {
-        var configuration = plan.daemon
-        configuration.cacheDirectory = cacheDirectory
-        guard let absoluteImage = realpath(plan.image, nil) else { throw RunError("\(plan.image): \(describeErrno(errno))") }
-        configuration.blobFiles = Dictionary(uniqueKeysWithValues: plan.passFsids.map { ($0, String(cString: absoluteImage)) })
-        free(absoluteImage)
-        configuration.exitFaultEndsProcess = false  // the recording and the report must survive it
-        do {
-            try session.start()
-            configuration.markerPath = session.markerPath
-            let log = try plan.daemonLog.map { path throws(DaemonError) in try DaemonLog(path: path) } ?? DaemonLog()
-            return try OndemandServer(configuration, log: log)
-        } catch {
-            session.abandon()
-            throw RunError("\(error)")
+    /// Whoever serves: the embedded daemon writing its markers into the recording, or the user's.
+    private func start(markers: String?, cacheDirectory: String) throws(RunError) -> RunDaemon {
+        switch plan.daemonSource {
+        case .command(let command, let timeout):
+            return try RunDaemon.startCommand(command, bindTimeout: timeout, progress: progress)
+        case .alreadyServing:
+            return try RunDaemon.requireBoundCache()
+        case .embedded:
+            var configuration = plan.daemon
+            configuration.cacheDirectory = cacheDirectory
+            let image = try absolute(plan.image)
+            configuration.blobFiles = Dictionary(uniqueKeysWithValues: plan.passFsids.map { ($0, image) })
+            for blob in plan.blobs { configuration.blobFiles[blob.tag] = try absolute(blob.path) }
+            configuration.exitFaultEndsProcess = false  // the recording and the report must survive it
+            configuration.markerPath = markers
+            do {
+                let log = try plan.daemonLog.map { path throws(DaemonError) in try DaemonLog(path: path) } ?? DaemonLog()
+                let server = try OndemandServer(configuration, log: log)
+                server.start()
+                return .embedded(server)
+            } catch { throw RunError("\(error)") }
         }
+    }
+
+    private func absolute(_ path: String) throws(RunError) -> String {
+        guard let resolved = realpath(path, nil) else { throw RunError("\(path): \(describeErrno(errno))") }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// Runs `body` in the plan's mount point, or in a fresh one under /tmp that is removed after.
-    private func withMountpoint(_ body: (String) -> [String]) throws(RunError) -> [String] {
+    private func withMountpoint(_ body: (String) -> Void) throws(RunError) {
         if let mountpoint = plan.mountpoint { return body(mountpoint) }
         var template = Array("/tmp/ondemand-trace-run.XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else {
@@ -75,27 +96,31 @@ struct SingleRun {
         }
         let target = String(cString: made)
         defer { rmdir(target) }
-        return body(target)
+        body(target)
     }
 
     /// Each pass: mount with its fsid, the workload, umount. Stops at the first failure.
-    private func runPasses(at target: String) -> [String] {
-        var failed: [String] = []
+    private func runPasses(at target: String, into outcome: inout Outcome) {
         let fsids = plan.passFsids
         for fsid in fsids {
-            guard mount("none", target, "erofs", 0, "fsid=\(fsid)") == 0 else {
-                failed.append("mount -t erofs none -o fsid=\(fsid) \(target): \(describeErrno(errno))")
-                break
+            let options = plan.mountOptions(fsid: fsid)
+            let kernelLog = KernelLog()
+            guard mount("none", target, "erofs", 0, options) == 0 else {
+                let code = errno
+                let said = (kernelLog?.newMessages() ?? []).filter { $0.contains("erofs") || $0.contains("cachefiles") || $0.contains("fscache") }
+                outcome.failed.append("the kernel refused mount -t erofs none -o \(options) \(target): \(describeErrno(code))"
+                                      + (said.isEmpty ? "" : "; kernel log: " + said.joined(separator: " | ")))
+                outcome.mountRefused = true
+                return
             }
-            failed += plan.command.isEmpty ? builtInWorkload(at: target, pass: fsids.count > 1 ? fsid : nil)
-                                           : commandWorkload(at: target)
+            outcome.failed += plan.command.isEmpty ? builtInWorkload(at: target, pass: fsids.count > 1 ? fsid : nil)
+                                                   : commandWorkload(at: target)
             if umount2(target, 0) != 0 {
-                failed.append("umount \(target): \(describeErrno(errno)); detached lazily")
+                outcome.failed.append("umount \(target): \(describeErrno(errno)); detached lazily")
                 umount2(target, Int32(MNT_DETACH))
             }
-            if !failed.isEmpty { break }
+            if !outcome.failed.isEmpty { return }
         }
-        return failed
     }
 
     private func builtInWorkload(at target: String, pass fsid: String?) -> [String] {
@@ -110,12 +135,11 @@ struct SingleRun {
         return failed
     }
 
-    /// The command after `--`, started in the mount point (`env -C`: posix_spawn has no chdir
-    /// here), with `$ONDEMAND_MOUNT` set.
+    /// The command after `--`, started in the mount point with `$ONDEMAND_MOUNT` set.
     private func commandWorkload(at target: String) -> [String] {
         let pid: pid_t
-        do { pid = try ChildProcess.spawn(["/usr/bin/env", "-C", target, "ONDEMAND_MOUNT=\(target)"] + plan.command) } catch {
-            return ["\(plan.command[0]): \(error)"]
+        do { pid = try ChildProcess.spawn(plan.command, in: target, environment: ["ONDEMAND_MOUNT": target]) } catch {
+            return ["\(error)"]
         }
         let status = ChildProcess.exitCode(ChildProcess.wait(pid))
         return status == 0 ? [] : ["\(plan.command[0]) exited with status \(status)"]

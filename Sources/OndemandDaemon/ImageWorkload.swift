@@ -45,16 +45,12 @@ public enum ImageWorkload {
         var failures: [String] = []
         defer { errors += failures }
         func walk(_ relative: String) {
-            guard let dir = opendir(relative.isEmpty ? root : root + "/" + relative) else {
-                failures.append("\(relative.isEmpty ? "." : relative): cannot list: \(describeErrno(errno))")
+            let names: [String]
+            do { names = try FileContents.directoryEntries(relative.isEmpty ? root : root + "/" + relative) } catch {
+                failures.append("\(relative.isEmpty ? "." : relative): cannot list: \(describeErrno(error.errno))")
                 return
             }
-            defer { closedir(dir) }
-            while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-                }
-                if name == "." || name == ".." { continue }
+            for name in names {
                 let path = relative.isEmpty ? name : relative + "/" + name
                 var st = stat()
                 guard lstat(root + "/" + path, &st) == 0 else { continue }

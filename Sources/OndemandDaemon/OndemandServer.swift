@@ -533,9 +533,3 @@ public final class OndemandServer: Sendable {
         // `object` goes out of scope here; its fds close once no READ still holds it.
     }
 }
-
-func sleepNanoseconds(_ ns: UInt64) {
-    var request = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
-    var remaining = timespec()
-    while nanosleep(&request, &remaining) != 0, errno == EINTR { request = remaining }
-}

@@ -8,7 +8,17 @@ public enum ChildProcess {
 
     /// Starts `command` (looked up in PATH) with every signal unblocked: the recorder and the
     /// daemon block SIGINT/SIGTERM for their own signal handling, the child must not inherit that.
-    public static func spawn(_ command: [String]) throws(SpawnError) -> pid_t {
+    /// `directory`: where the child starts (this process stays where it is: other threads use
+    /// relative paths). `environment`: variables added to this process's.
+    public static func spawn(_ command: [String], in directory: String? = nil,
+                             environment: [String: String] = [:]) throws(SpawnError) -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if let directory {
+            guard let addChdir = Self.addChdir else { throw SpawnError(description: "cannot start a command in \(directory): this C library has no posix_spawn_file_actions_addchdir_np") }
+            _ = addChdir(&actions, directory)
+        }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -18,11 +28,25 @@ public enum ChildProcess {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
         let argv = command.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
+        var inherited: [String] = []
+        var entry = environ
+        while let variable = entry.pointee {
+            let text = String(cString: variable)
+            if !environment.keys.contains(where: { text.hasPrefix($0 + "=") }) { inherited.append(text) }
+            entry += 1
+        }
+        let envp = (inherited + environment.map { "\($0.key)=\($0.value)" }).map { strdup($0) } + [nil]
+        defer { envp.forEach { free($0) } }
         var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, command[0], nil, &attributes, argv, environ)
+        let rc = posix_spawnp(&pid, command[0], &actions, &attributes, argv, envp)
         guard rc == 0 else { throw SpawnError(description: "cannot run \(command[0]): \(describeErrno(rc))") }
         return pid
     }
+
+    typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
+    /// glibc's `posix_spawn_file_actions_addchdir_np` (2.29+; not in Swift's Glibc module).
+    static let addChdir: AddChdir? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addchdir_np")
+        .map { unsafeBitCast($0, to: AddChdir.self) }
 
     /// Waits for `pid` (retrying on EINTR); its wait status.
     public static func wait(_ pid: pid_t) -> Int32 {

@@ -193,15 +193,9 @@ public enum Doctor {
 
     /// Processes with /dev/cachefiles open, as "comm (pid N)".
     static func holdersOfCachefiles() -> [String] {
-        guard let proc = opendir("/proc") else { return [] }
-        defer { closedir(proc) }
         var holders: [String] = []
-        while let entry = readdir(proc) {
-            let pid = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard Int32(pid) != nil, let fds = opendir("/proc/\(pid)/fd") else { continue }
-            defer { closedir(fds) }
-            while let fd = readdir(fds) {
-                let name = withUnsafeBytes(of: fd.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        for pid in (try? FileContents.directoryEntries("/proc")) ?? [] where Int32(pid) != nil {
+            for name in (try? FileContents.directoryEntries("/proc/\(pid)/fd")) ?? [] {
                 var target = [CChar](repeating: 0, count: 256)
                 let n = readlink("/proc/\(pid)/fd/\(name)", &target, 255)
                 if n > 0, String(decoding: target[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == "/dev/cachefiles" {
@@ -227,16 +221,7 @@ public enum Doctor {
     // MARK: files
 
     static func readText(_ path: String) -> String? {
-        guard let f = fopen(path, "r") else { return nil }
-        defer { fclose(f) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&buffer, 1, buffer.count, f)
-            if n <= 0 { break }
-            bytes += buffer[0..<n]
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        try? FileContents.readText(path)
     }
 
     static func command(_ line: String) -> String? {

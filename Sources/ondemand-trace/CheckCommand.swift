@@ -118,21 +118,14 @@ struct Check: ParsableCommand {
 
     /// Whether the file's first non-blank byte is `{` (reads at most the first 4 KiB).
     static func startsLikeJSON(_ path: String) throws -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw InputFailure(description: "\(path): \(describeErrno(errno))") }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard n >= 0 else { throw InputFailure(description: "\(path): \(describeErrno(errno))") }
-        let first = buffer[0..<n].first { ![0x20, 0x09, 0x0a, 0x0d].contains($0) }
+        let head: [UInt8]
+        do { head = try FileContents.read(path, limit: 4096) } catch { throw InputFailure(description: error.description) }
+        let first = head.first { ![0x20, 0x09, 0x0a, 0x0d].contains($0) }
         return first == UInt8(ascii: "{")
     }
 
     static func readWhole(_ path: String) throws -> Data {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw InputFailure(description: "\(path): cannot read")
-        }
-        return data
+        do { return Data(try FileContents.read(path)) } catch { throw InputFailure(description: error.description) }
     }
 }
 

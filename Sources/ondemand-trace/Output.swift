@@ -7,7 +7,7 @@ import SystemCalls
 enum FileHandleWriter {
     static func write(_ string: String, fd: Int32) {
         var s = string
-        s.withUTF8 { FileContents.writeAll(fd, UnsafeRawBufferPointer($0)) }
+        _ = s.withUTF8 { FileContents.writeAll(fd, UnsafeRawBufferPointer($0)) }
     }
 }
 

@@ -18,9 +18,10 @@ struct Run: ParsableCommand {
             The built-in workload reads every file of the image once (--order sequential or \
             random block offsets, --readers N at once); with --expect DIR every byte is compared \
             with the same file under DIR. A command after `--` runs instead, in the mount point \
-            (also in $ONDEMAND_MOUNT). Exit status: 0 when the mount, workload and verification \
+            (also in $ONDEMAND_MOUNT). Exit status: 0 when the workload and verification \
             succeeded, 1 when one of them failed (the trace and report are still written), 2 when \
-            the run could not be set up.
+            the run could not be set up (bad input, no cachefiles, a daemon that never bound a \
+            cache, a mount the kernel refused).
 
             Repeated runs: --repeat N makes N measured runs after --warmup runs (default 1) that \
             are not counted, each with a fresh daemon and its own cache directory DIR/run-N \
@@ -31,8 +32,18 @@ struct Run: ParsableCommand {
             daemon serves it again. With --preset regression or --repeat, the daemon's threads \
             are pinned to the last CPU and the readers to the others (--no-pin to leave them).
 
+            Bootstrap + blobs (Nydus-style images, `mkfs.erofs --blobdev`): each --blob FILE is \
+            served beside the image and mounted as device=TAG (the file's name, or TAG=FILE), in \
+            the image's device order; --domain ID mounts with domain_id=ID, where images share \
+            their blobs. Another daemon (nydusd, or yours): --daemon-command 'CMD' starts it per \
+            run with `sh -c` and waits until it has bound a cache (--daemon-timeout), then stops \
+            it with SIGTERM; --no-daemon uses the one already serving. Without our markers the \
+            report joins requests by range; everything else (recording, workload, --expect, \
+            --repeat, --baseline) is the same. A mount the kernel refuses is exit 2, with the \
+            kernel log's reason.
+
             Needs root, a kernel with CONFIG_CACHEFILES_ONDEMAND and CONFIG_EROFS_FS_ONDEMAND, and \
-            a cache directory on ext4 or xfs.
+            for the embedded daemon a cache directory on ext4 or xfs.
 
             Examples:
               ondemand-trace run --image small.erofs --cache-dir /cache \\
@@ -43,6 +54,10 @@ struct Run: ParsableCommand {
                   --fault delay=10ms -o slow.dat --report slow.json
               ondemand-trace run --image small.erofs --cache-dir /cache \\
                   -- md5sum hello.txt
+              ondemand-trace run --image boot.erofs --blob data.blob --cache-dir /cache \\
+                  --readers 4 --expect boot.tree
+              ondemand-trace run --image boot.erofs --blob data.blob --expect boot.tree \\
+                  --daemon-command 'nydusd ...' --repeat 5 --report mine.json
               ondemand-trace run --image small.erofs --cache-dir /cache \\
                   --preset regression --report baseline.json
               ondemand-trace run --image small.erofs --cache-dir /cache \\
@@ -56,8 +71,23 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("The fsid to mount it with (default: the image's file name without extension).", valueName: "name"))
     var fsid: String?
 
-    @Option(help: ArgumentHelp("The cachefiles cache directory (ext4/xfs); use a fresh one for a cold cache.", valueName: "dir"))
-    var cacheDir: String
+    @Option(help: ArgumentHelp("The embedded daemon's cachefiles cache directory (ext4/xfs); use a fresh one for a cold cache.", valueName: "dir"))
+    var cacheDir: String?
+
+    @Option(name: .customLong("blob"), help: ArgumentHelp("A data blob of the image (bootstrap + blobs, `mkfs.erofs --blobdev`): FILE, asked for by its file name, or TAG=FILE; served beside the image and mounted with device=TAG; repeatable, in the image's device order.", valueName: "[tag=]file"))
+    var blobs: [String] = []
+
+    @Option(help: ArgumentHelp("Mount with domain_id=ID: images of one domain share their blobs.", valueName: "id"))
+    var domain: String?
+
+    @Option(help: ArgumentHelp("Serve with your daemon instead of ours: `sh -c COMMAND` started per run (it binds its own cache; the run waits for a newly bound cache in /proc/fs/fscache/caches) and stopped with SIGTERM at the end. No markers: requests are joined by range.", valueName: "command"))
+    var daemonCommand: String?
+
+    @Option(help: ArgumentHelp("With --daemon-command: how long to wait for it to bind a cache (default 10s).", valueName: "duration"))
+    var daemonTimeout = "10s"
+
+    @Flag(help: "A daemon is already serving (a cache is bound): start none.")
+    var noDaemon = false
 
     @Option(help: ArgumentHelp("Where to mount (default: a new directory under /tmp, removed afterwards).", valueName: "dir"))
     var mountpoint: String?
@@ -159,6 +189,39 @@ struct Run: ParsableCommand {
     }
 
     func validate() throws {
+        try validateWorkload()
+        try validateDaemon()
+        if baseline == nil, regression.isSet { throw ValidationError("--max and --allow-different go with --baseline") }
+        if let problem = BlobKeys.nameProblem(resolvedFsid) { throw ValidationError("fsid \"\(resolvedFsid)\": \(problem)") }
+        if let domain, let problem = BlobKeys.nameProblem(domain) ?? (domain.contains(",") ? "contains ','" : nil) {
+            throw ValidationError("--domain \"\(domain)\": \(problem)")
+        }
+        do { try RunBlob.requireDistinct(try blobs.map(RunBlob.parse), fsid: resolvedFsid) } catch { throw ValidationError(error.description) }
+    }
+
+    /// Who serves: ours (its options), or another daemon (none of ours apply).
+    func validateDaemon() throws {
+        let foreign = daemonCommand != nil || noDaemon
+        if daemonCommand != nil, noDaemon { throw ValidationError("--daemon-command and --no-daemon exclude each other") }
+        if daemonTimeoutNanoseconds == nil { throw ValidationError("--daemon-timeout '\(daemonTimeout)': expected a positive duration like 10s") }
+        guard foreign else {
+            if cacheDir == nil { throw ValidationError("--cache-dir is required for the embedded daemon") }
+            return
+        }
+        let ours = [("--cache-dir", cacheDir != nil), ("--threads", threads != nil), ("--fault", !faults.isEmpty),
+                    ("--slowdown", slowdown != nil), ("--log", log != nil), ("--preset", preset != nil),
+                    ("--log-requests", diagnostics.logRequests), ("--warn-after", diagnostics.warnAfter != nil)]
+        let given = ours.filter(\.1).map(\.0)
+        if !given.isEmpty {
+            throw ValidationError("\(given.joined(separator: ", ")) go\(given.count == 1 ? "es" : "") with the embedded daemon, not --daemon-command or --no-daemon")
+        }
+    }
+
+    var daemonTimeoutNanoseconds: UInt64? {
+        DurationText.nanoseconds(daemonTimeout, bare: .seconds).flatMap { $0 > 0 ? $0 : nil }
+    }
+
+    func validateWorkload() throws {
         if preset != nil {
             let fixed = [("--threads", threads != nil), ("--order", order != nil), ("--readers", readers != nil),
                          ("--block-size", blockSize != nil), ("--fault", !faults.isEmpty), ("a command", !command.isEmpty)]
@@ -176,8 +239,6 @@ struct Run: ParsableCommand {
         if effectiveBlockSize < 4096 || effectiveBlockSize % 4096 != 0 { throw ValidationError("--block-size must be a positive multiple of 4096") }
         if let slowdown, slowdownNanoseconds == nil { throw ValidationError("--slowdown '\(slowdown)': expected a duration like 5ms") }
         do { _ = try FaultPlan.parse(daemonFaults) } catch { throw ValidationError(error.description) }
-        if baseline == nil, regression.isSet { throw ValidationError("--max and --allow-different go with --baseline") }
-        if let problem = BlobKeys.nameProblem(resolvedFsid) { throw ValidationError("fsid \"\(resolvedFsid)\": \(problem)") }
     }
 
     func run() throws {
@@ -204,11 +265,15 @@ struct Run: ParsableCommand {
 
     /// The options as a plan (validated already).
     func plan() throws -> RunPlan {
-        var daemon = OndemandServer.Configuration(cacheDirectory: cacheDir, sourceDirectory: "")
+        var daemon = OndemandServer.Configuration(cacheDirectory: cacheDir ?? "", sourceDirectory: "")
         daemon.threads = effectiveThreads
         daemon.faults = try FaultPlan.parse(daemonFaults)
         diagnostics.apply(to: &daemon)
-        var plan = RunPlan(image: image, fsid: resolvedFsid, cacheDirectory: cacheDir, daemon: daemon, bufferSizeKB: bufferSizeKB)
+        var plan = RunPlan(image: image, fsid: resolvedFsid, cacheDirectory: cacheDir ?? "", daemon: daemon, bufferSizeKB: bufferSizeKB)
+        plan.blobs = try blobs.map(RunBlob.parse)
+        plan.domain = domain
+        if let daemonCommand { plan.daemonSource = .command(daemonCommand, bindTimeout: daemonTimeoutNanoseconds!) }
+        if noDaemon { plan.daemonSource = .alreadyServing }
         plan.mountpoint = mountpoint
         plan.daemonLog = log
         plan.workload.order = effectiveOrder

@@ -81,6 +81,57 @@ private func scratchDirectory() throws -> TemporaryDirectory {
         #expect(result.stderr == "ondemand-trace run: \(dir)/small.erofs: not a readable regular file\n")
     }
 
+    /// Set-up failing after the recording started (no /dev/cachefiles here, or not root): one line,
+    /// exit 2, and nothing of the run left behind: no cache subdirectory, no report, no tracefs
+    /// instance, no mount point under /tmp.
+    @Test func aRunThatCannotStartLeavesNothingBehind() throws {
+        let scratch = try scratchDirectory(); let dir = scratch.path
+        FileManager.default.createFile(atPath: dir + "/small.erofs", contents: Data(repeating: 0, count: 8192))
+        let mountpoints = { Set(((try? Fixtures.list("/tmp")) ?? []).filter { $0.hasPrefix("ondemand-trace-run.") }) }
+        let before = mountpoints()
+        let running = try Run.start([Run.binary, "run", "--image", dir + "/small.erofs", "--cache-dir", dir + "/cache", "--repeat", "2",
+                                     "--no-pin", "-o", dir + "/run.dat", "--report", dir + "/run.json"])
+        let result = running.wait()
+        #expect(result.status == 2)
+        let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("ondemand-trace run: ") }
+        #expect(errors.count == 1 && result.stderr.hasSuffix("\n") && errors[0] == result.stderr.split(separator: "\n").last!, "\(result.stderr)")
+        #expect(try Fixtures.list(dir + "/cache").isEmpty)
+        #expect(try Fixtures.list(dir) .sorted() == ["blobs", "cache", "small.erofs"])
+        let instances = (try? Fixtures.list("/sys/kernel/tracing/instances")) ?? []
+        #expect(!instances.contains("ondemand-trace-\(running.pid)"))
+        #expect(mountpoints().subtracting(before).isEmpty)
+    }
+
+    /// `run --blob/--domain/--daemon-command/--no-daemon`: what cannot work is refused before anything starts.
+    @Test(arguments: [
+        (["--blob", "a/b/../x=/tmp/blob"], 2, "blob a/b/../x=/tmp/blob: not a readable regular file"),  // '/' before '=': a path
+        (["--blob", "..=/tmp/blob"], 64, "tag \"..\" contains '..'"),
+        (["--blob", "t=/x", "--blob", "t=/y"], 64, "tag \"t\" given twice"),
+        (["--blob", "img=/x"], 64, "is the image's fsid"),
+        (["--blob", "a,b=/x"], 64, "contains ','"),
+        (["--domain", "d/1"], 64, "--domain \"d/1\": contains '/'"),
+        (["--daemon-command", "true", "--no-daemon"], 64, "exclude each other"),
+        (["--daemon-command", "true", "--threads", "2"], 64, "--cache-dir, --threads go with the embedded daemon"),
+        (["--daemon-command", "true", "--daemon-timeout", "0"], 64, "--daemon-timeout '0'"),
+    ] as [([String], Int32, String)])
+    func runRefusesBlobAndDaemonOptionsThatCannotWork(extra: [String], status: Int32, message: String) throws {
+        let scratch = try scratchDirectory(); let dir = scratch.path
+        FileManager.default.createFile(atPath: dir + "/img", contents: Data(repeating: 0, count: 4096))
+        let result = try runTool(["run", "--image", dir + "/img", "--cache-dir", dir + "/cache"] + extra)
+        #expect(result.status == status, "\(result.stderr)")
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+    }
+
+    @Test func runNamesAMissingBlobAndTheEmbeddedDaemonNeedsACacheDir() throws {
+        let scratch = try scratchDirectory(); let dir = scratch.path
+        FileManager.default.createFile(atPath: dir + "/img", contents: Data(repeating: 0, count: 4096))
+        let missing = try runTool(["run", "--image", dir + "/img", "--cache-dir", dir + "/cache", "--blob", dir + "/none"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr == "ondemand-trace run: blob \(dir)/none: not a readable regular file\n")
+        let noCache = try runTool(["run", "--image", dir + "/img"])
+        #expect(noCache.status == 64 && noCache.stderr.contains("--cache-dir is required for the embedded daemon"), "\(noCache.stderr)")
+    }
+
     @Test func thePresetFixesTheWorkload() throws {
         let scratch = try scratchDirectory(); let dir = scratch.path
         let result = try runTool(["run", "--image", dir + "/img", "--cache-dir", dir + "/cache", "--preset", "regression",

@@ -2,17 +2,13 @@ import Foundation
 import Glibc
 @testable import OndemandTraceCore
 import Testing
+import TestSupport
 
 /// `daemon --log-requests --warn-after` and the SIGUSR1 dump, end to end through the real binary,
 /// with a socketpair standing in for /dev/cachefiles (`--devnode-fd`): the test reads the daemon's
 /// commands and sends it the kernel's messages, one per SOCK_SEQPACKET packet as the devnode gives
 /// one per read(). No kernel with cachefiles needed.
 @Suite(.serialized) struct DaemonLogTests {
-    private static let binary: String = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return ProcessInfo.processInfo.environment["ONDEMAND_TRACE_BIN"] ?? root.appendingPathComponent(".build/debug/ondemand-trace").path
-    }()
-
     /// An fd number at or above 100 (so the child's dup2 targets 3 and 5 cannot collide).
     private func high(_ fd: Int32) -> Int32 {
         let moved = fcntl(fd, F_DUPFD_CLOEXEC, 100)
@@ -52,8 +48,8 @@ import Testing
     }
 
     @Test func logsEachStageWarnsOnceAndDumpsWhatIsInFlightOnSIGUSR1() throws {
-        let dir = NSTemporaryDirectory() + "daemon-log-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let temporary = try TemporaryDirectory("daemon-log")
+        let dir = temporary.path
         try FileManager.default.createDirectory(atPath: dir + "/cache", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: dir + "/blobs", withIntermediateDirectories: true)
         let blob = (0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
@@ -67,20 +63,10 @@ import Testing
         let anon = high(open(dir + "/anon", O_RDWR | O_CREAT | O_CLOEXEC, 0o600))
         defer { close(kernelSide); close(anon) }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, daemonSide, 3)
-        posix_spawn_file_actions_adddup2(&actions, anon, 5)
-        let arguments = [Self.binary, "daemon", "--devnode-fd", "3", "--cache-dir", dir + "/cache", "--source-dir", dir + "/blobs",
-                         "--threads", "2", "--log", log, "--log-requests", "--warn-after", "300ms"]
-        var argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        #expect(posix_spawn(&pid, Self.binary, &actions, nil, &argv, environ) == 0)
+        let daemon = try Run.start([Run.binary, "daemon", "--devnode-fd", "3", "--cache-dir", dir + "/cache", "--source-dir", dir + "/blobs",
+                                    "--threads", "2", "--log", log, "--log-requests", "--warn-after", "300ms"],
+                                   descriptors: [3: daemonSide, 5: anon])
         close(daemonSide)
-        var exited = false
-        defer { if !exited { kill(pid, SIGKILL); var s: Int32 = 0; waitpid(pid, &s, 0) } }
 
         #expect(receive(kernelSide) == "dir \(dir)/cache")
         #expect(receive(kernelSide) == "tag ondemand-trace")
@@ -96,15 +82,13 @@ import Testing
         send(kernelSide, CachefilesMessage(msgID: 3, objectID: 7, request: .read(.init(offset: 0, length: 4096))))
         waitForLog(log, containing: "request slow READ msg=3")
         usleep(400_000)  // a second check interval: still one warning
-        #expect(kill(pid, SIGUSR1) == 0)
+        daemon.signal(SIGUSR1)
         waitForLog(log, containing: "in-flight: end")
         send(kernelSide, CachefilesMessage(msgID: 4, objectID: 1, request: .close))
         waitForLog(log, containing: "request done CLOSE msg=4")
-        #expect(kill(pid, SIGTERM) == 0)
-        var status: Int32 = 0
-        #expect(waitpid(pid, &status, 0) == pid)
-        exited = true
-        #expect(status & 0x7f == 0 && (status >> 8) & 0xff == 0, "exit status \(status)")
+        daemon.signal(SIGTERM)
+        let result = daemon.wait()
+        #expect(result.status == 0, "exit status \(result.status): \(result.stderr)")
 
         let text = try String(contentsOfFile: log, encoding: .utf8)
         let lines = normalized(text)
@@ -132,7 +116,7 @@ import Testing
         #expect(workers.count == 2)
         #expect(workers.allSatisfy { $0.hasSuffix(" polling for_us=N") || $0.hasSuffix(" waiting for_us=N") }, "\(workers)")
         let dumpWorkers = text.split(separator: "\n").filter { $0.contains("in-flight worker=") }
-        #expect(dumpWorkers.first?.contains("in-flight worker=1 tid=\(pid) ") == true, "worker 1 is the main thread: \(dumpWorkers)")
+        #expect(dumpWorkers.first?.contains("in-flight worker=1 tid=\(daemon.pid) ") == true, "worker 1 is the main thread: \(dumpWorkers)")
         // The slow READ was reported once; the age in it is past the limit.
         let slow = text.split(separator: "\n").filter { $0.contains("request slow") }
         #expect(slow.count == 1)

@@ -172,3 +172,28 @@ extension EventScript {
         }
     }
 }
+
+@Suite struct BlobCheckTests {
+    static func figures(_ blobs: [String: BlobFigures]) -> RunFigures {
+        RunFigures(identity: [:], values: [.p50: 100, .p99: 200], readLatency: nil, blobs: blobs)
+    }
+
+    /// Blobs both sides name get a line each (sorted); a blob named on one side only does not.
+    @Test func blobsOnBothSidesAreCompared() {
+        let base = Self.figures(["b": BlobFigures(reads: 10, p50: 100, p99: 400, max: 500),
+                                 "a": BlobFigures(reads: 5, p50: 50, p99: 80, max: 90),
+                                 "only-base": BlobFigures(reads: 1, p50: 1, p99: 1, max: 1)])
+        let cur = Self.figures(["b": BlobFigures(reads: 10, p50: 150, p99: 400, max: 600),
+                                "a": BlobFigures(reads: 5, p50: 50, p99: 88, max: 90)])
+        let result = RegressionCheck.run(baseline: base, current: cur, limits: Limit.defaults)
+        #expect(result.blobs.map(\.blob) == ["a", "b"])
+        let text = CheckFormatting.table(result)
+        #expect(text.contains("per blob (both sides name their objects; baseline -> current, not judged):"))
+        let line = text.split(separator: "\n").first { $0.hasPrefix("b ") }.map(String.init) ?? ""
+        #expect(line.contains("10 -> 10") && line.contains("100.0 -> 150.0 (+50%)") && line.contains("400.0 -> 400.0 (+0.0%)")
+                && line.contains("500.0 -> 600.0 (+20%)"), "\(line)")
+        #expect(CheckFormatting.json(result).contains(#""blobs":[{"blob":"a","baseline":{"reads":5,"p50_us":50.000,"p99_us":80.000,"max_us":90.000}"#))
+        let unnamed = RegressionCheck.run(baseline: Self.figures([:]), current: cur, limits: Limit.defaults)
+        #expect(unnamed.blobs.isEmpty && !CheckFormatting.table(unnamed).contains("per blob"))
+    }
+}

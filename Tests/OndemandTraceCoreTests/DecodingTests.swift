@@ -22,7 +22,7 @@ import Testing
     }
 
     @Test func decodesTheRealReadLayout() throws {
-        let layout = try FormatFileParser.parse(DefaultFormats.cachefiles[3], system: "cachefiles")
+        let layout = try FormatFileParser.parse(DefaultFormats.format(named: "cachefiles_ondemand_read")!, system: "cachefiles")
         #expect(layout.name == "cachefiles_ondemand_read")
         let decoder = BinaryEventDecoder(layouts: [layout], selection: .ondemand)
         let bytes = Self.record(id: UInt16(layout.id), pid: 119, size: 40) { b in
@@ -58,7 +58,7 @@ import Testing
     }
 
     @Test func shortRecordsAreErrorsNotZeros() throws {
-        let layout = try FormatFileParser.parse(DefaultFormats.cachefiles[3], system: "cachefiles")
+        let layout = try FormatFileParser.parse(DefaultFormats.format(named: "cachefiles_ondemand_read")!, system: "cachefiles")
         let decoder = BinaryEventDecoder(layouts: [layout], selection: .ondemand)
         let bytes = Self.record(id: UInt16(layout.id), pid: 1, size: 20) { _ in }
         #expect(throws: DecodeError.shortRecord(event: "cachefiles_ondemand_read", size: 20, needed: 40)) {

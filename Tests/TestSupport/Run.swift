@@ -41,6 +41,9 @@ public enum Run {
 
         init(pid: pid_t, out: Int32, err: Int32) { (self.pid, self.out, self.err) = (pid, out, err) }
 
+        private var exited = false
+        deinit { if !exited { kill(pid, SIGKILL); var s: Int32 = 0; waitpid(pid, &s, 0); close(out); close(err) } }
+
         public func signal(_ signal: Int32) { kill(pid, signal) }
 
         /// What it has written to stderr so far (while it runs).
@@ -49,14 +52,17 @@ public enum Run {
         public func wait() -> ProcessResult {
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            exited = true
             defer { close(out); close(err) }
             let code = status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
             return ProcessResult(status: code, stdout: Run.contents(out), stderr: Run.contents(err))
         }
     }
 
-    /// `directory`: where the program starts (default: here).
-    public static func start(_ argv: [String], stdin: String? = nil, directory: String? = nil) throws -> Running {
+    /// `directory`: where the program starts (default: here). `descriptors`: fds handed to the
+    /// child, as child fd → this process's fd (e.g. a socket as the daemon's devnode).
+    public static func start(_ argv: [String], stdin: String? = nil, directory: String? = nil,
+                             descriptors: [Int32: Int32] = [:]) throws -> Running {
         let input = try memoryFile("stdin"), out = try memoryFile("stdout"), err = try memoryFile("stderr")
         defer { close(input) }
         if let stdin {
@@ -70,9 +76,10 @@ public enum Run {
         if stdin == nil { posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) } else { posix_spawn_file_actions_adddup2(&actions, input, 0) }
         posix_spawn_file_actions_adddup2(&actions, out, 1)
         posix_spawn_file_actions_adddup2(&actions, err, 2)
+        for (child, parent) in descriptors.sorted(by: { $0.key < $1.key }) { posix_spawn_file_actions_adddup2(&actions, parent, child) }
         // Nothing else this (multi-threaded) process has open reaches the child: a recording's
         // tracefs files held by a child would keep another test's instance from being removed.
-        if let closeFrom = Self.closeFrom { _ = closeFrom(&actions, 3) }
+        if let closeFrom = Self.closeFrom { _ = closeFrom(&actions, (descriptors.keys.max() ?? 2) + 1) }
         // env -C: the child changes directory, not this (multi-threaded) test process.
         let argv = directory.map { ["/usr/bin/env", "-C", $0] + argv } ?? argv
         let args = argv.map { strdup($0) } + [nil]

@@ -214,7 +214,7 @@ import CTrace
         #expect(ioError.symbols["where"]?[0] == "fallocate")
         #expect(ioError.symbols["where"]?.count == 17)
         // The same table as the kernel's format file text gives.
-        let fromText = try FormatFileParser.parse(DefaultFormats.cachefiles[7], system: "cachefiles")
+        let fromText = try FormatFileParser.parse(DefaultFormats.format(named: "cachefiles_io_error")!, system: "cachefiles")
         #expect(fromText.name == "cachefiles_io_error" && fromText.symbols == ioError.symbols)
     }
 }

@@ -3,7 +3,8 @@
 #   round "unmarked": the daemon is a separate process started before the recording and writes no
 #                     markers (standing in for nydusd): names must come from what record learns
 #                     itself (/proc/fs/fscache tables + cachefiles_ref);
-#   round "marked":   the daemon runs under record and writes its markers (with the OPEN keys).
+#   round "marked":   the daemon runs under record and writes its markers (with the OPEN keys);
+#                     record --no-cookie-keys, so the names come from the markers alone.
 # Results to OUT/NAME/<round>/.   Plan line: NAME - blobnames IMAGE
 share=/mnt/host
 bin=$share/bin/ondemand-trace
@@ -37,7 +38,9 @@ for round in unmarked marked; do
         [ $round = marked ] && echo "kill -TERM \$dpid; wait \$dpid; echo \$? > $out/daemon.rc"
     } > /tmp/blobnames-inner.sh
     [ $round = unmarked ] && start_daemon $round $out
-    $bin record -o /tmp/blobnames.dat --instance $inst -- sh /tmp/blobnames-inner.sh > $out/record.out 2> $out/record.err
+    keys=""
+    [ $round = marked ] && keys=--no-cookie-keys   # names from the OPEN markers alone
+    $bin record -o /tmp/blobnames.dat --instance $inst $keys -- sh /tmp/blobnames-inner.sh > $out/record.out 2> $out/record.err
     echo $? > $out/record.rc
     if [ $round = unmarked ]; then kill -TERM $dpid; wait $dpid; echo $? > $out/daemon.rc; fi
     ls $tracing/instances > $out/instances-after.txt

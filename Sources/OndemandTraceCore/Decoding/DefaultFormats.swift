@@ -4,6 +4,12 @@
 /// say which `label=` is which field unless the user gives the trace's own (`--formats DIR`).
 public enum DefaultFormats {
     public static let kernelRelease = "6.12.117"
+
+    /// The format file of event `name` (e.g. "cachefiles_ondemand_read"), nil when not built in.
+    public static func format(named name: String) -> String? {
+        cachefiles.first { $0.hasPrefix("name: \(name)\n") }
+    }
+
     public static let cachefiles: [String] = [
         #"""
         name: cachefiles_ondemand_open

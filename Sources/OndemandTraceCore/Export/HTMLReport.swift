@@ -127,7 +127,7 @@ public enum HTMLReport {
         let answered = points.compactMap(\.latency)
         let maxLatency = max(Double(answered.max() ?? 1000), 1000)
         let minLatency = max(1.0, Double(answered.min() ?? 1))
-        let lowExp = (log10(minLatency / 1000)).rounded(.down), highExp = (log10(maxLatency / 1000)).rounded(.up) + (answered.isEmpty ? 0 : 0)
+        let lowExp = (log10(minLatency / 1000)).rounded(.down), highExp = (log10(maxLatency / 1000)).rounded(.up)
         let span = max(1, Double((points.map(\.issued).max() ?? start) - (points.map(\.issued).min() ?? start)))
         let t0 = points.map(\.issued).min() ?? start
         let width = 760.0, height = 260.0, left = 60.0, top = 16.0, bottom = 40.0

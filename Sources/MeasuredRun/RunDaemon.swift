@@ -1,0 +1,81 @@
+import Glibc
+import OndemandDaemon
+import OndemandTraceCore
+import SystemCalls
+
+/// Whoever serves a run's requests: started after the recording, stopped before it ends.
+enum RunDaemon {
+    case embedded(OndemandServer)
+    case command(pid_t, String)
+    case alreadyServing
+
+    static let caches = "/proc/fs/fscache/caches"
+
+    /// The user's daemon, `sh -c command`, once it has bound a cache.
+    static func startCommand(_ command: String, bindTimeout: UInt64, progress: (String) -> Void) throws(RunError) -> RunDaemon {
+        let before = try boundCaches()
+        let pid: pid_t
+        do { pid = try ChildProcess.spawn(["/bin/sh", "-c", command]) } catch { throw RunError("--daemon-command: \(error)") }
+        let deadline = monotonicNanoseconds() + bindTimeout
+        while true {
+            var status: Int32 = 0
+            if retryingInterrupted({ waitpid(pid, &status, WNOHANG) }) == pid {
+                throw RunError("--daemon-command '\(command)' \(ChildProcess.describe(status)) before it bound a cache")
+            }
+            if let bound = FscacheCaches.newlyBound(before: before, now: try boundCaches()).first {
+                progress("daemon: '\(command)' (pid \(pid)) bound cache \(bound.name)")
+                return .command(pid, command)
+            }
+            if monotonicNanoseconds() >= deadline {
+                _ = stop(pid)
+                throw RunError("--daemon-command '\(command)' bound no cache within \(bindTimeout % 1_000_000_000 == 0 ? "\(bindTimeout / 1_000_000_000) s" : "\(bindTimeout / 1_000_000) ms") (no new active cache in \(caches)); stopped it")
+            }
+            usleep(20_000)
+        }
+    }
+
+    /// A daemon already serving: some cache must be bound.
+    static func requireBoundCache() throws(RunError) -> RunDaemon {
+        guard try boundCaches().contains(where: { $0.state == "A" }) else {
+            throw RunError("--no-daemon: no cache is bound (\(caches) lists no active cache): start the daemon first")
+        }
+        return .alreadyServing
+    }
+
+    static func boundCaches() throws(RunError) -> [FscacheCaches.Cache] {
+        do { return FscacheCaches.parse(try FileContents.readText(caches)) } catch {
+            throw RunError("\(error) (is fscache built into this kernel?)")
+        }
+    }
+
+    /// Stops it; the line that says how it ended.
+    func stop() -> String {
+        switch self {
+        case .embedded(let server):
+            let t = server.stop()
+            return "daemon: \(t.opens) OPEN (\(t.openErrors) refused), \(t.reads) READ, \(t.readBytes) bytes, \(t.closes) CLOSE, \(t.faults) fault(s) injected"
+        case .command(let pid, let command):
+            return "daemon: '\(command)' " + Self.stop(pid)
+        case .alreadyServing:
+            return "daemon: left serving (--no-daemon)"
+        }
+    }
+
+    /// SIGTERM, 10 s to exit, then SIGKILL; how it ended.
+    static func stop(_ pid: pid_t) -> String {
+        kill(pid, SIGTERM)
+        for _ in 0..<500 {
+            var status: Int32 = 0
+            if retryingInterrupted({ waitpid(pid, &status, WNOHANG) }) == pid { return ChildProcess.describe(status) }
+            usleep(20_000)
+        }
+        kill(pid, SIGKILL)
+        return ChildProcess.describe(ChildProcess.wait(pid)) + " (did not exit within 10 s of SIGTERM)"
+    }
+
+    private static func monotonicNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+}
