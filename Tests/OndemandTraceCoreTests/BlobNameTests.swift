@@ -197,3 +197,31 @@ extension EventScript {
         #expect(unnamed.blobs.isEmpty && !CheckFormatting.table(unnamed).contains("per blob"))
     }
 }
+
+@Suite struct ObjectTieDecodingTests {
+    static func ref(_ layout: EventLayout, obj: UInt64, cookie: UInt64, why: UInt64) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: layout.fields.map { $0.offset + $0.size }.max() ?? 8)
+        func put(_ value: UInt64, _ name: String) throws {
+            let field = try #require(layout.field(named: name))
+            for i in 0..<field.size { bytes[field.offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) }
+        }
+        try put(UInt64(layout.id), "common_type"); try put(obj, "obj"); try put(cookie, "cookie"); try put(why, "why")
+        return bytes
+    }
+
+    /// For the report only the rare cachefiles_ref records are decoded (NEW obj, the OPEN's GET
+    /// ondemand_fd, SEE lookup_cookie), with obj and cookie; dump (`.all`) gets every one whole.
+    @Test func theReportDecodesOnlyTheRefsThatTieAnObjectToItsCookie() throws {
+        let layouts = DefaultFormats.layouts
+        let layout = try #require(layouts.first { $0.name == "cachefiles_ref" })
+        let report = BinaryEventDecoder(layouts: layouts, selection: .report)
+        let all = BinaryEventDecoder(layouts: layouts, selection: .all)
+        let new = try Self.ref(layout, obj: 7, cookie: 3, why: 1), ioreq = try Self.ref(layout, obj: 7, cookie: 3, why: 0)
+        let decoded = try new.withUnsafeBytes { try report.decode($0) }
+        guard case .generic(let g)? = decoded else { Issue.record("not decoded: \(String(describing: decoded))"); return }
+        #expect(g.fields.map(\.name) == ["obj", "cookie"] && g["obj"]?.integer == 7 && g["cookie"]?.integer == 3)
+        #expect(try ioreq.withUnsafeBytes { try report.decode($0) } == nil)
+        guard case .generic(let full)? = try ioreq.withUnsafeBytes({ try all.decode($0) }) else { Issue.record("dump lost it"); return }
+        #expect(full.fields.map(\.name) == ["obj", "cookie", "why", "usage"])
+    }
+}

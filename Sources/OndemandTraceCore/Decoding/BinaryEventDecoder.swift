@@ -25,6 +25,9 @@ public struct EventSelection: OptionSet, Sendable {
     public static let tieFields: [String: [String]] = [
         "cachefiles_ref": ["obj", "cookie"], "cachefiles_prep_read": ["obj"], "cachefiles_read": ["obj"],
     ]
+    /// Of `cachefiles_ref` (several per READ) only these, once or twice per object, are decoded
+    /// for `.objectTies`: the object's creation (before its OPEN), its OPEN, its cookie's lookup.
+    public static let tieRefReasons: Set<String> = ["NEW obj", "GET ondemand_fd", "SEE lookup_cookie"]
 }
 
 public enum DecodeError: Error, Equatable, CustomStringConvertible {
@@ -68,8 +71,9 @@ public struct BinaryEventDecoder: Sendable {
         case skip
         case ondemand(OndemandEvent.Kind, slots: Slots, needed: Int)
         case generic(EventLayout)
-        /// Only the listed fields (`EventSelection.objectTies`).
-        case slim(EventLayout, [FieldLayout])
+        /// Only the listed fields (`EventSelection.objectTies`); with `only`, only records whose
+        /// field holds one of the values.
+        case slim(EventLayout, [FieldLayout], only: (slot: Slot, values: Set<UInt64>)?)
         case marker(buf: FieldLayout)
     }
 
@@ -114,7 +118,12 @@ public struct BinaryEventDecoder: Sendable {
             }
             if !selection.contains(.cachefilesOther), selection.contains(.objectTies),
                let names = EventSelection.tieFields[layout.name] {
-                return .slim(layout, names.compactMap { layout.field(named: $0) })
+                var only: (slot: Slot, values: Set<UInt64>)?
+                if layout.name == "cachefiles_ref", let why = layout.field(named: "why"), let table = layout.symbols["why"] {
+                    let values = Set(table.filter { EventSelection.tieRefReasons.contains($0.value) }.keys)
+                    if !values.isEmpty { only = (Slot(offset: why.offset, size: why.size, isSigned: false), values) }
+                }
+                return .slim(layout, names.compactMap { layout.field(named: $0) }, only: only)
             }
             let isError = layout.name == "cachefiles_io_error" || layout.name == "cachefiles_vfs_error"
             if isError ? selection.contains(.cachefilesErrors) : selection.contains(.cachefilesOther) {
@@ -188,7 +197,11 @@ public struct BinaryEventDecoder: Sendable {
                 fields.append(NamedValue(field.name, value))
             }
             return .generic(GenericEvent(system: layout.system, name: layout.name, fields: fields))
-        case let .slim(layout, wanted):
+        case let .slim(layout, wanted, only):
+            if let only {
+                guard data.count >= only.slot.end else { throw .shortRecord(event: layout.name, size: data.count, needed: only.slot.end) }
+                guard only.values.contains(readUnsigned(data, only.slot)) else { return nil }
+            }
             var fields: [NamedValue] = []
             fields.reserveCapacity(wanted.count)
             for field in wanted {

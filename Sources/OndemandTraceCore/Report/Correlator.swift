@@ -7,6 +7,11 @@
 ///   was never written). The cread's msg_id becomes the request's msg_id. msg_ids are never keys
 ///   (older kernels reuse them at once).
 /// - OPEN → copen: the oldest outstanding OPEN of the object.
+/// - Names: an object's volume and cookie key come from names given up front, our daemon's OPEN
+///   `pickup` marker (its fd names the object), or `record`'s cookie lines (`CookieKeyLine`) tied
+///   through `cachefiles_ref` (obj and cookie ids) — whichever comes, whenever it comes.
+/// - Resumption: an answered READ is handed on when its reader's next `cachefiles_prep_read` /
+///   `cachefiles_read` on the object shows it went on (`resumed`), or at its next READ or the end.
 ///
 /// Memory holds the outstanding requests and one entry per object, not the trace.
 public final class Correlator {

@@ -67,8 +67,9 @@ public struct ReportAccumulator {
     private var readerIndex: [ReaderKey: Int] = [:]
     private var lastReader: (pid: Int32, comm: String?, index: Int)?
     private var joinCounts = Array(repeating: 0, count: RequestRecord.Join.allCases.count)
-    private var objectRows: [UInt32: BreakdownRow] = [:]
-    private var lastObject: (obj: UInt32, row: BreakdownRow)?
+    /// By obj: debug ids are small and dense (see `Correlator`), so an array, updated in place.
+    private var objectRows: [BreakdownRow?] = []
+    private var sparseObjectRows: [UInt32: BreakdownRow] = [:]
     /// READ → the reader resumed, of the READs whose reader the trace shows resuming.
     public private(set) var stall = LatencyRecorder(significantDigits: 2, log2: false)
 
@@ -90,8 +91,8 @@ public struct ReportAccumulator {
     }
     /// READs by object (count, bytes, latency of the answered ones): the per-blob table.
     public var byObject: [UInt32: BreakdownRow] {
-        var out = objectRows
-        if let last = lastObject { out[last.obj] = last.row }
+        var out = sparseObjectRows
+        for (obj, row) in objectRows.enumerated() { if let row { out[UInt32(obj)] = row } }
         return out
     }
     /// How the READs were tied to their answers.
@@ -182,13 +183,12 @@ public struct ReportAccumulator {
         return true
     }
 
-    /// The row of the last object is kept aside: READs come in runs on one object.
     private mutating func addToObject(_ obj: UInt32, length: UInt64, latency: UInt64?) {
-        if lastObject?.obj != obj {
-            if let last = lastObject { objectRows[last.obj] = last.row }
-            lastObject = (obj, objectRows.removeValue(forKey: obj) ?? BreakdownRow())
-        }
-        lastObject!.row.add(length: length, latency: latency)
+        guard obj < 1 << 22 else { sparseObjectRows[obj, default: BreakdownRow()].add(length: length, latency: latency); return }
+        let i = Int(obj)
+        if i >= objectRows.count { objectRows += [BreakdownRow?](repeating: nil, count: max(i + 1, objectRows.count * 2) - objectRows.count) }
+        if objectRows[i] == nil { objectRows[i] = BreakdownRow() }
+        objectRows[i]!.add(length: length, latency: latency)
     }
 
     private mutating func readerRow(pid: Int32, comm: String?) -> Int {
