@@ -87,10 +87,8 @@ public struct RunSeries {
         }
         if ownCache { Self.removeTree(cache) }
         outcome.failed = outcome.failed.map { plan.multiRun ? "\(label): \($0)" : $0 }
-        if isWarmup || outcome.mountRefused {
-            unlink(outcome.trace)  // a refused mount: nothing was measured
-            return (nil, outcome)
-        }
+        if isWarmup { unlink(outcome.trace) }
+        if isWarmup || outcome.mountRefused { return (nil, outcome) }  // a refused mount's trace stays, for the post-mortem
         return (try entry(trace: outcome.trace, cacheDirectory: cache, blame: first && plan.blameFiles), outcome)
     }
 

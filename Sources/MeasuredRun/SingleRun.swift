@@ -107,9 +107,13 @@ struct SingleRun {
             let kernelLog = KernelLog()
             guard mount("none", target, "erofs", 0, options) == 0 else {
                 let code = errno
-                let said = (kernelLog?.newMessages() ?? []).filter { $0.contains("erofs") || $0.contains("cachefiles") || $0.contains("fscache") }
+                let said = (kernelLog?.newMessages() ?? []).filter {
+                    ($0.contains("erofs") || $0.contains("cachefiles") || $0.contains("fscache")) && !$0.contains("[deprecated]")
+                }
+                // The image names data blobs that were not given: the usual first mistake.
+                let hint = plan.blobs.isEmpty && said.contains { $0.contains("device tag") } ? " (the image has data blobs: give each with --blob)" : ""
                 outcome.failed.append("the kernel refused mount -t erofs none -o \(options) \(target): \(describeErrno(code))"
-                                      + (said.isEmpty ? "" : "; kernel log: " + said.joined(separator: " | ")))
+                                      + (said.isEmpty ? "" : "; kernel log: " + said.joined(separator: " | ")) + hint)
                 outcome.mountRefused = true
                 return
             }

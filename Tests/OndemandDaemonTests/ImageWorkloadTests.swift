@@ -2,14 +2,16 @@ import Foundation
 import Testing
 @testable import OndemandDaemon
 import OndemandTraceCore
+import TestSupport
 
 /// The built-in workload of `run`, on plain directories (the mounted image's role is played by
 /// a copy of the tree): listing, byte-for-byte verification, random order, several readers.
 @Suite struct ImageWorkloadTests {
-    let root: String
+    let scratch: TemporaryDirectory
+    var root: String { scratch.path }
 
     init() throws {
-        root = NSTemporaryDirectory() + "workload-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        scratch = try TemporaryDirectory("workload")
         for (path, size) in [("a.bin", 300_000), ("sub/b.bin", 4096), ("sub/deeper/c.txt", 17), ("empty", 0)] {
             for side in ["image", "expected"] {
                 let full = "\(root)/\(side)/\(path)"

@@ -193,6 +193,11 @@ special_runblob() {
         --daemon-command "exec $bin daemon --cache-dir /cache/$name-ext --source-dir /tmp/blobs --tag ext --threads 2 --log $out/ext-daemon.log" \
         2> $out/ext.err
     echo $? > $out/ext.rc
+    # a bootstrap and two blobs (vm/make-image twoblobs), 4 readers
+    mkdir -p /cache/$name-two
+    timeout 120 $bin run --image /tmp/blobs/duo --blob /tmp/blobs/duo-blob --blob /tmp/blobs/duo-blob2 --cache-dir /cache/$name-two \
+        --expect $share/trees/duo --readers 4 --threads 2 -o $out/two.dat --report $out/two.json --log $out/two-daemon.log 2> $out/two.err
+    echo $? > $out/two.rc
     timeout 30 $bin run --image $img --blob /tmp/blobs/missing --cache-dir /cache/$name-ref 2> $out/missing.err
     echo $? > $out/missing.rc
     timeout 30 $bin run --image $img --blob $blob --daemon-command "exit 3" -o /tmp/x.dat --report /tmp/x.json 2> $out/exits.err
@@ -205,7 +210,42 @@ special_runblob() {
     cat /proc/fs/fscache/caches > $out/caches.txt
     for p in /proc/[0-9]*; do tr '\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c "^sleep 20" > $out/sleepers-left
     rm -rf /cache/$name-*
-    echo "== $name done: $(cat $out/ref.rc) $(cat $out/emb.rc) $(cat $out/dom.rc) $(cat $out/ext.rc) $(cat $out/missing.rc) $(cat $out/exits.rc) $(cat $out/nobind.rc)"
+    echo "== $name done: $(cat $out/ref.rc) $(cat $out/emb.rc) $(cat $out/dom.rc) $(cat $out/ext.rc) $(cat $out/two.rc) $(cat $out/missing.rc) $(cat $out/exits.rc) $(cat $out/nobind.rc)"
+}
+
+# Two images sharing a blob through one domain, mounted at once: soak and a copy of its
+# bootstrap under another fsid (soakb), both with device=soak-blob and domain_id=shared. In the
+# domain the blob is one cookie: the kernel opens it once for both mounts.
+special_domain() {
+    name=$1 out=$share/out/$1 inst=$tracing/instances/$1
+    mkdir -p $out /cache/$name /mnt/img2
+    echo "== $name: two images sharing a blob in one domain"
+    cp /tmp/blobs/soak /tmp/blobs/soakb
+    mkdir $inst
+    echo mono > $inst/trace_clock
+    echo 4096 > $inst/buffer_size_kb
+    echo 1 > $inst/events/cachefiles/enable
+    rm -f /tmp/ready
+    $bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name --marker-file $inst/trace_marker \
+        --log $out/daemon.log --ready-file /tmp/ready 2> $out/daemon.err &
+    pid=$!
+    n=0
+    while [ ! -e /tmp/ready ] && kill -0 $pid 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    timeout 20 mount -t erofs none -o fsid=soak,domain_id=shared,device=soak-blob /mnt/img 2> $out/mount1.err
+    echo $? > $out/mount1.rc
+    timeout 20 mount -t erofs none -o fsid=soakb,domain_id=shared,device=soak-blob /mnt/img2 2> $out/mount2.err
+    echo $? > $out/mount2.rc
+    (cd /mnt/img && timeout 60 find . -type f | LC_ALL=C sort | sed 's|^\./||' | timeout 60 xargs md5sum) > $out/md5-1.txt 2> $out/workload.err
+    (cd /mnt/img2 && timeout 60 find . -type f | LC_ALL=C sort | sed 's|^\./||' | timeout 60 xargs md5sum) > $out/md5-2.txt 2>> $out/workload.err
+    timeout 10 umount /mnt/img || umount -l /mnt/img
+    timeout 10 umount /mnt/img2 || umount -l /mnt/img2
+    kill -TERM $pid; wait $pid
+    echo $? > $out/daemon.rc
+    echo 0 > $inst/tracing_on
+    cat $inst/trace > $out/trace.txt
+    rmdir $inst
+    rm -rf /cache/$name /tmp/blobs/soakb
+    echo "== $name done: mounts $(cat $out/mount1.rc) $(cat $out/mount2.rc), daemon $(cat $out/daemon.rc)"
 }
 
 # The gate's own measurement (vm/bench/gate): one warm-up, then ROUNDS rounds, each making
