@@ -10,7 +10,10 @@ struct Report: ParsableCommand {
             daemon's markers when the trace has them, else by the daemon thread that wrote the \
             range, else by arrival order), each OPEN to its copen. The report gives request counts, \
             bytes, latency percentiles (min, mean, p50, p90, p99, p99.9, max in µs) and, with \
-            markers, where the time went (queued, served, completed). Anomalies are always counted: \
+            markers, where the time went (queued, served, completed); when the trace shows the \
+            reader going on, resumed (cread -> its next record on the object) and its stall \
+            (read -> resumed). Objects are named by volume and cookie key (the blob) when the \
+            trace says so (docs/markers.md) or --blob-names does. Anomalies are always counted: \
             reads never answered, opens never answered, creads without a read or without data, \
             fd_release with reads outstanding, close without fd_release, lost events, \
             cachefiles_io_error/vfs_error.
@@ -26,6 +29,9 @@ struct Report: ParsableCommand {
               ondemand-trace report --html report.html trace.dat
               ondemand-trace report --comm md5sum --since 4.4 --until 4.5 trace.dat
               ondemand-trace report --min-latency 2ms trace.dat    (lists requests of 2 ms or more)
+              ondemand-trace report --blobs --objects trace.dat    (which blob: volume and cookie key)
+              ondemand-trace report --blob mdblob.img trace.dat
+              ondemand-trace report --blob-names 1=md.img --blob-names 2=mdblob.img trace-cmd.dat
             """
     )
 
