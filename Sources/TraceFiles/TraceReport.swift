@@ -25,20 +25,21 @@ public enum TraceReport {
     /// every path and sums the records; format and kernel come from the first trace.
     public static func build(paths: [String], textFormats: [EventLayout]? = nil, filter: ReportFilter = ReportFilter(),
                              slowThreshold: UInt64? = nil, names: [UInt32: BlobName] = [:], namesFirst: Bool = false,
-                             requestObserver: ((RequestRecord) -> Void)? = nil,
+                             selection: EventSelection = .report, requestObserver: ((RequestRecord) -> Void)? = nil,
                              eventObserver: ((TraceEvent) -> Void)? = nil,
                              requireOndemandEvents: Bool = true) throws -> (model: ReportModel, summary: ReadSummary) {
         precondition(!paths.isEmpty)
         var names = names, filter = filter
         if namesFirst || filter.blob != nil {
-            let first = try build(paths: paths, textFormats: textFormats, names: names, requireOndemandEvents: false)
+            let first = try build(paths: paths, textFormats: textFormats, names: names, selection: .names,
+                                  requireOndemandEvents: false)
             for o in first.model.objects { if let name = o.name, names[o.obj] == nil { names[o.obj] = name } }
             if let blob = filter.blob { filter.blobObjects = Set(names.filter { $0.value.blob == blob }.keys) }
         }
         let builder = ReportBuilder(filter: filter, slowThreshold: slowThreshold, names: names, requestObserver: requestObserver)
         var summaries: [ReadSummary] = []
         for path in paths {
-            summaries.append(try TraceInput.readConcurrently(path: path, selection: .report, textFormats: textFormats) { item in
+            summaries.append(try TraceInput.readConcurrently(path: path, selection: selection, textFormats: textFormats) { item in
                 switch item {
                 case .event(let event):
                     builder.consume(event)

@@ -17,6 +17,10 @@ public struct EventSelection: OptionSet, Sendable {
     /// reader going on after its READ): decoded with only the fields the report uses (`obj`,
     /// `cookie`) unless `.cachefilesOther` asks for all of them.
     public static let objectTies = EventSelection(rawValue: 32)
+    /// `cachefiles_ondemand_open` alone (the names pass: an OPEN marker names the object by fd).
+    public static let ondemandOpens = EventSelection(rawValue: 64)
+    /// What naming objects takes: OPENs, markers and the ties (`TraceReport`'s first pass).
+    public static let names: EventSelection = [.ondemandOpens, .markers, .objectTies]
 
     public static let report: EventSelection = [.ondemand, .cachefilesErrors, .markers, .objectTies]
     public static let all: EventSelection = [.ondemand, .cachefilesErrors, .cachefilesOther, .markers]
@@ -109,7 +113,7 @@ public struct BinaryEventDecoder: Sendable {
     static func entry(for layout: EventLayout, selection: EventSelection) -> Entry {
         if layout.system == "cachefiles" {
             if let kind = OndemandEvent.Kind(eventName: layout.name) {
-                guard selection.contains(.ondemand) else { return .skip }
+                guard selection.contains(.ondemand) || (kind == .open && selection.contains(.ondemandOpens)) else { return .skip }
                 let slots = kind.fieldNames.map { name in
                     layout.field(named: name).map { Slot(offset: $0.offset, size: $0.size, isSigned: $0.isSigned) }
                 }

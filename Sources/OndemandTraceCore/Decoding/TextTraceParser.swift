@@ -67,7 +67,10 @@ public struct TextTraceParser: Sendable {
         default:
             switch entries[header.event] {
             case let .ondemand(kind, format)?:
-                guard selection.contains(.ondemand) else { skippedEvents += 1; return .none }
+                guard selection.contains(.ondemand) || (kind == .open && selection.contains(.ondemandOpens)) else {
+                    skippedEvents += 1
+                    return .none
+                }
                 body = .ondemand(Self.ondemand(kind, format, header.payload))
             case let .generic(system, format)?:
                 let isError = header.event == "cachefiles_io_error" || header.event == "cachefiles_vfs_error"
