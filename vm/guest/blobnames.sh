@@ -35,6 +35,9 @@ for round in unmarked marked; do
         echo "cat /proc/fs/fscache/cookies > $out/cookies.txt; cat /proc/fs/fscache/volumes > $out/volumes.txt"
         echo "(. $share/workloads.sh; workload_parallel4) > $out/md5.txt 2> $out/workload.err"
         echo "timeout 10 umount /mnt/img || umount -l /mnt/img"
+        # The unmarked daemon lives on after the command: give it time to close the objects'
+        # fds (CLOSE -> fd_release) before the recording stops.
+        [ $round = unmarked ] && echo "sleep 1"
         [ $round = marked ] && echo "kill -TERM \$dpid; wait \$dpid; echo \$? > $out/daemon.rc"
     } > /tmp/blobnames-inner.sh
     [ $round = unmarked ] && start_daemon $round $out
