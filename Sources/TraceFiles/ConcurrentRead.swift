@@ -13,55 +13,62 @@ extension TraceInput {
     public static func readConcurrently(path: String, selection: EventSelection, textFormats: [EventLayout]? = nil,
                                         batchSize: Int = 4096, depth: Int = 8,
                                         _ body: (TraceItem) throws -> Void) throws -> ReadSummary {
-        let channel = BatchChannel(depth: depth)
-        let job = ReaderJob(path: path, selection: selection, textFormats: textFormats, batchSize: batchSize, channel: channel)
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(job).toOpaque()
-        let rc = pthread_create(&thread, nil, { raw in
-            let job = Unmanaged<ReaderJob>.fromOpaque(raw!).takeRetainedValue()
-            job.run()
-            return nil
-        }, context)
-        guard rc == 0 else {
-            Unmanaged<ReaderJob>.fromOpaque(context).release()
-            return try read(path: path, selection: selection, textFormats: textFormats, body)
-        }
-        var failure: (any Error)?
-        while let batch = channel.take() {
-            do {
-                for item in batch { try body(item) }
-            } catch {
-                failure = error
-                channel.cancel()
-                break
-            }
-        }
-        pthread_join(thread, nil)
-        if let failure { throw failure }
-        return try channel.outcome!.get()
+        try Pipelined.run(batchSize: batchSize, depth: depth, produce: { emit in
+            try TraceInput.read(path: path, selection: selection, textFormats: textFormats, emit)
+        }, consume: body)
     }
 }
 
-/// What the reader thread runs: `TraceInput.read`, its items packed into batches.
-private final class ReaderJob: @unchecked Sendable {
-    let path: String
-    let selection: EventSelection
-    let textFormats: [EventLayout]?
-    let batchSize: Int
-    let channel: BatchChannel
-
-    init(path: String, selection: EventSelection, textFormats: [EventLayout]?, batchSize: Int, channel: BatchChannel) {
-        (self.path, self.selection, self.textFormats, self.batchSize, self.channel) = (path, selection, textFormats, batchSize, channel)
+/// One producer thread and the calling thread as consumer, items handed over in batches.
+enum Pipelined {
+    /// Runs `produce` on a new thread; every item it emits reaches `consume` on the calling thread,
+    /// in order. Returns what `produce` returned once `consume` saw every item. An error from
+    /// `consume` stops the producer (its `emit` throws) and is thrown; an error from `produce` is
+    /// thrown after the items before it were consumed. Without a thread, runs both on this one.
+    static func run<Item, Outcome>(batchSize: Int, depth: Int,
+                                   produce: (_ emit: (Item) throws -> Void) throws -> Outcome,
+                                   consume: (Item) throws -> Void) throws -> Outcome {
+        try withoutActuallyEscaping(produce) { produce in
+            let channel = BatchChannel<Item, Outcome>(depth: depth)
+            // Made here, where Item is known: the per-item work is specialised, not generic.
+            let job = ThreadJob { produceBatches(batchSize: max(1, batchSize), channel: channel, produce: produce) }
+            var thread = pthread_t()
+            let context = Unmanaged<ThreadJob>.passRetained(job).toOpaque()
+            let rc = pthread_create(&thread, nil, { raw in
+                Unmanaged<ThreadJob>.fromOpaque(raw!).takeRetainedValue().work()
+                return nil
+            }, context)
+            guard rc == 0 else {
+                Unmanaged<ThreadJob>.fromOpaque(context).release()
+                return try produce(consume)
+            }
+            var failure: (any Error)?
+            while let batch = channel.take() {
+                do {
+                    for item in batch { try consume(item) }
+                } catch {
+                    failure = error
+                    channel.cancel()
+                    break
+                }
+            }
+            pthread_join(thread, nil)
+            if let failure { throw failure }
+            return try channel.outcome!.get()
+        }
     }
 
     struct Cancelled: Error {}
 
-    func run() {
-        var batch: [TraceItem] = []
+    /// The producer thread's work: `produce`, its items packed into batches for `channel`.
+    @inline(__always)
+    private static func produceBatches<Item, Outcome>(batchSize: Int, channel: BatchChannel<Item, Outcome>,
+                                                      produce: (_ emit: (Item) throws -> Void) throws -> Outcome) {
+        var batch: [Item] = []
         batch.reserveCapacity(batchSize)
-        let outcome: Result<ReadSummary, any Error>
+        let outcome: Result<Outcome, any Error>
         do {
-            let summary = try TraceInput.read(path: path, selection: selection, textFormats: textFormats) { item in
+            let value = try produce { item in
                 batch.append(item)
                 if batch.count == batchSize {
                     guard channel.put(batch) else { throw Cancelled() }
@@ -69,7 +76,7 @@ private final class ReaderJob: @unchecked Sendable {
                 }
             }
             if !batch.isEmpty { _ = channel.put(batch) }
-            outcome = .success(summary)
+            outcome = .success(value)
         } catch {
             if !batch.isEmpty { _ = channel.put(batch) }
             outcome = .failure(error)
@@ -78,17 +85,24 @@ private final class ReaderJob: @unchecked Sendable {
     }
 }
 
+/// What a thread started by `Pipelined` runs. Lives only while `Pipelined.run` waits for the
+/// thread, so the closures it holds do not outlive their captures.
+private final class ThreadJob: @unchecked Sendable {
+    let work: () -> Void
+    init(_ work: @escaping () -> Void) { self.work = work }
+}
+
 /// A bounded queue of batches between one producer and one consumer thread.
-private final class BatchChannel: @unchecked Sendable {
+private final class BatchChannel<Item, Outcome>: @unchecked Sendable {
     private var mutex = pthread_mutex_t()
     private var changed = pthread_cond_t()
-    private var batches: [[TraceItem]] = []
+    private var batches: [[Item]] = []
     private var head = 0
     private var finished = false
     private var cancelled = false
     private let depth: Int
     /// Set when the producer is done (read under the mutex, or after joining the thread).
-    private(set) var outcome: Result<ReadSummary, any Error>?
+    private(set) var outcome: Result<Outcome, any Error>?
 
     init(depth: Int) {
         self.depth = max(1, depth)
@@ -102,7 +116,7 @@ private final class BatchChannel: @unchecked Sendable {
     }
 
     /// Blocks while `depth` batches wait; false when the consumer gave up.
-    func put(_ batch: [TraceItem]) -> Bool {
+    func put(_ batch: [Item]) -> Bool {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         while batches.count - head >= depth && !cancelled { pthread_cond_wait(&changed, &mutex) }
@@ -112,7 +126,7 @@ private final class BatchChannel: @unchecked Sendable {
         return true
     }
 
-    func finish(_ outcome: Result<ReadSummary, any Error>) {
+    func finish(_ outcome: Result<Outcome, any Error>) {
         pthread_mutex_lock(&mutex)
         self.outcome = outcome
         finished = true
@@ -121,7 +135,7 @@ private final class BatchChannel: @unchecked Sendable {
     }
 
     /// The next batch; nil once the producer finished and everything was taken.
-    func take() -> [TraceItem]? {
+    func take() -> [Item]? {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         while head == batches.count && !finished { pthread_cond_wait(&changed, &mutex) }

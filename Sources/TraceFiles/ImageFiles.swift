@@ -34,7 +34,7 @@ public enum ImageFiles {
         do {
             return Loaded(sources: try ImageMatching.sources(images: images, blobs: blobs), forced: forced)
         } catch {
-            throw TraceFileError(path: specs.joined(separator: ", "), message: error.description)
+            throw TraceFileError(path: "--image", message: error.description)  // the message names the image
         }
     }
 

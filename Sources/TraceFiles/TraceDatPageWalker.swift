@@ -47,6 +47,9 @@ struct TraceDatPageWalker {
     /// Pages behind a cursor are given back to the kernel in chunks of this many bytes, so the
     /// resident size does not grow with the trace.
     static let releaseChunk = 4 << 20
+    /// The pages of the last chunk read stay mapped: a consumer on another thread (`dump`'s
+    /// writer) may still be reading records from them, and would fault them back in.
+    static let releaseLag = 4 << 20
 
     /// `cpuData`: (cpu, offset, size) of each CPU's pages; `commitSize`: 4 or 8 (`header_page`).
     init(file: UnsafeRawBufferPointer, cpuData: [(cpu: Int, offset: Int, size: Int)], pageSize: Int, commitSize: Int) {
@@ -109,7 +112,7 @@ struct TraceDatPageWalker {
         while true {
             c.page += pageSize
             guard c.page + header <= c.end else { c.records = .empty; return false }
-            if c.page - c.released >= Self.releaseChunk { release(&c) }
+            if c.page - c.released >= Self.releaseChunk + Self.releaseLag { release(&c) }
             let bytes = UnsafeRawBufferPointer(rebasing: file[c.page..<min(c.page + pageSize, c.end)])
             let page: RingBufferPage
             do {
@@ -128,7 +131,7 @@ struct TraceDatPageWalker {
         guard let base = file.baseAddress else { return }
         let system = Int(sysconf(Int32(_SC_PAGESIZE)))
         let from = c.released / system * system
-        let to = c.page / system * system
+        let to = (c.page - Self.releaseLag) / system * system
         if to > from { _ = madvise(UnsafeMutableRawPointer(mutating: base + from), to - from, MADV_DONTNEED) }
         c.released = to
     }

@@ -13,7 +13,7 @@ enum TraceDatReader {
         let decoder: BinaryEventDecoder
         let tep: OpaquePointer
         let body: (TraceItem) throws -> Void
-        var summary: ReadSummary
+        @exclusivity(unchecked) var summary: ReadSummary
         var error: (any Error)?
         var comms: [Int32: String?] = [:]
 
@@ -25,7 +25,7 @@ enum TraceDatReader {
         }
 
         /// Comms of pids below `directPids`, indexed by pid: hashing per record showed up in profiles.
-        var commByPid: [String??] = []
+        @exclusivity(unchecked) var commByPid: [String??] = []
         static let directPids = 1 << 22
 
         func comm(_ pid: Int32) -> String? {
@@ -48,6 +48,26 @@ enum TraceDatReader {
             if pid == 0 { name = name ?? "<idle>" }
             comms[pid] = name
             return name
+        }
+
+        /// The direct path's accounting of one record, as `handle` counts it: true when the record
+        /// is selected (and so counted as delivered).
+        @inline(__always)
+        func select(data: UnsafeRawBufferPointer, cpu: Int32, missedEvents: Int64) -> Bool {
+            summary.recordsSeen += 1
+            if missedEvents != 0 {
+                if missedEvents > 0 { summary.lostEvents[cpu, default: 0] += missedEvents } else { summary.lostEventsUnknownCount += 1 }
+            }
+            guard data.count > 0 else { return false }
+            guard let id = decoder.eventID(of: data), decoder.isSelected(eventID: id) else {
+                if let id = decoder.eventID(of: data), !decoder.isKnown(eventID: id) {
+                    summary.recordsWithoutFormat += 1
+                }
+                return false
+            }
+            summary.eventsDelivered += 1
+            if decoder.isOndemand(eventID: id) { summary.ondemandEvents += 1 }
+            return true
         }
 
         func handle(_ record: UnsafeMutablePointer<tep_record>, cpu: Int32) -> Int32 {
@@ -111,28 +131,52 @@ enum TraceDatReader {
         }
     }
 
-    /// `file`: the mapped file, for reading uncompressed ring-buffer pages directly (see
-    /// `TraceDatPageWalker`); nil, or a file the walker does not agree with libtracecmd on, is read
-    /// through libtracecmd.
-    static func read(path: String, structure: TraceDatStructure, file: MappedFile? = nil, selection: EventSelection,
-                     _ body: (TraceItem) throws -> Void) throws -> ReadSummary {
+    /// The layouts of the file's format files, as `read` decodes with them.
+    static func layouts(path: String) throws -> [EventLayout] {
+        tracecmd_set_loglevel(TEP_LOG_NONE)
+        try probeMetadata(path: path)
+        guard let handle = tracecmd_open(path, openFlags) else {
+            throw TraceFileError(path: path, message: "libtracecmd cannot open this trace.dat: its header sections are corrupt")
+        }
+        defer { tracecmd_close(handle) }
+        guard let tep = tracecmd_get_tep(handle) else { throw TraceFileError(path: path, message: "libtracecmd gave no event formats") }
+        return EventFormats.layouts(of: tep)
+    }
+
+    /// Opens the file through libtracecmd (its metadata parsed in a child first) and makes the
+    /// decoder from its format files. The caller closes the handle.
+    static func openFile(path: String, structure: TraceDatStructure,
+                     selection: EventSelection) throws -> (OpaquePointer, OpaquePointer, BinaryEventDecoder, ReadSummary) {
         tracecmd_set_loglevel(TEP_LOG_NONE)
         try probeMetadata(path: path)
         guard let handle = tracecmd_open(path, openFlags) else {
             throw TraceFileError(path: path, message: "libtracecmd cannot open this trace.dat (v\(structure.version), \(structure.compression)): its header sections are corrupt")
         }
-        defer { tracecmd_close(handle) }
         guard let tep = tracecmd_get_tep(handle) else {
+            tracecmd_close(handle)
             throw TraceFileError(path: path, message: "libtracecmd gave no event formats")
         }
         let layouts = EventFormats.layouts(of: tep)
-        guard !layouts.isEmpty else { throw TraceFileError(path: path, message: "the file holds no event formats") }
+        guard !layouts.isEmpty else {
+            tracecmd_close(handle)
+            throw TraceFileError(path: path, message: "the file holds no event formats")
+        }
         let decoder = BinaryEventDecoder(layouts: layouts, selection: selection, bigEndian: tep_is_file_bigendian(tep))
         var summary = ReadSummary(path: path, format: .traceDat,
                                   formatDescription: "trace.dat v\(structure.version)" + (structure.compression == "none" ? "" : ", \(structure.compression)"))
         summary.kernelRelease = structure.kernelRelease
         summary.clock = structure.clock
         summary.cpuStats = structure.cpuStats
+        return (handle, tep, decoder, summary)
+    }
+
+    /// `file`: the mapped file, for reading uncompressed ring-buffer pages directly (see
+    /// `TraceDatPageWalker`); nil, or a file the walker does not agree with libtracecmd on, is read
+    /// through libtracecmd.
+    static func read(path: String, structure: TraceDatStructure, file: MappedFile? = nil, selection: EventSelection,
+                     _ body: (TraceItem) throws -> Void) throws -> ReadSummary {
+        let (handle, tep, decoder, summary) = try openFile(path: path, structure: structure, selection: selection)
+        defer { tracecmd_close(handle) }
         return try withoutActuallyEscaping(body) { body in
             let context = Context(decoder: decoder, tep: tep, summary: summary, body: body)
             if let file, var walker = directWalker(file: file, structure: structure, handle: handle, tep: tep) {
@@ -243,5 +287,66 @@ enum EventFormats {
                                       isRelative: flags & UInt(TEP_FIELD_IS_RELATIVE.rawValue) != 0))
             next = f.next
         }
+    }
+}
+
+/// A trace.dat read straight from its mapped pages, its selected records handed over undecoded
+/// (`dump`: the line writer formats them from their bytes). `open` gives nil for input the page
+/// walker does not read (text, compressed, big-endian, ...): `TraceInput.read` reads that.
+final class DirectTraceDat {
+    struct Record {
+        var timestamp: UInt64
+        var cpu: Int32
+        var pid: Int32
+        var comm: String?
+        /// The payload, in the mapped file (valid while this reader lives).
+        var data: UnsafeRawBufferPointer
+        /// Byte offset of the payload in the file.
+        var offset: Int
+    }
+
+    let decoder: BinaryEventDecoder
+    private let file: MappedFile
+    private let handle: OpaquePointer
+    private let context: TraceDatReader.Context
+    private var walker: TraceDatPageWalker
+
+    private init(file: MappedFile, handle: OpaquePointer, context: TraceDatReader.Context, walker: TraceDatPageWalker) {
+        (self.file, self.handle, self.context, self.walker) = (file, handle, context, walker)
+        decoder = context.decoder
+    }
+
+    deinit { tracecmd_close(handle) }
+
+    static func open(path: String, selection: EventSelection) throws -> DirectTraceDat? {
+        guard path != "-" else { return nil }
+        let file = try MappedFile(path: path)
+        guard file.bytes.count > 0, TraceDatStructure.looksLikeTraceDat(Array(file.bytes.prefix(4096))) else { return nil }
+        let structure = try TraceDatStructure.parse(file.bytes, path: path)
+        file.dropResidentPages()
+        let (handle, tep, decoder, summary) = try TraceDatReader.openFile(path: path, structure: structure, selection: selection)
+        guard let walker = TraceDatReader.directWalker(file: file, structure: structure, handle: handle, tep: tep) else {
+            tracecmd_close(handle)
+            return nil
+        }
+        let context = TraceDatReader.Context(decoder: decoder, tep: tep, summary: summary, body: { _ in })
+        return DirectTraceDat(file: file, handle: handle, context: context, walker: walker)
+    }
+
+    /// Walks every record in time order, counting them as `TraceDatReader.read` does, and hands
+    /// the selected ones to `body`. Once only.
+    func walk(_ body: (Record) throws -> Void) throws -> ReadSummary {
+        let context = self.context
+        do {
+            try walker.forEach { r in
+                guard context.select(data: r.data, cpu: r.cpu, missedEvents: r.missedEvents) else { return true }
+                let pid = context.decoder.pid(of: r.data)
+                try body(Record(timestamp: r.timestamp, cpu: r.cpu, pid: pid, comm: context.comm(pid), data: r.data, offset: r.offset))
+                return true
+            }
+        } catch let error as TraceDatPageWalker.WalkError {
+            throw TraceFileError(path: context.summary.path, message: "CPU \(error.cpu): \(error.message)", byteOffset: UInt64(error.offset))
+        }
+        return context.summary
     }
 }

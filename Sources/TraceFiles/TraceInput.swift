@@ -63,6 +63,17 @@ public enum TraceInput {
         return try TextTraceReader.read(bytes: file.bytes, path: path, selection: selection, formats: textFormats, body)
     }
 
+    /// The event layouts `read` decodes `path` with, for output that names every field before the
+    /// first event (`dump --format csv`): a trace.dat's own format files; for text, `textFormats`
+    /// or the built-in 6.12 ones.
+    public static func layouts(path: String, textFormats: [EventLayout]? = nil) throws -> [EventLayout] {
+        let text = textFormats ?? DefaultFormats.layouts
+        guard path != "-" else { return text }
+        let file = try MappedFile(path: path)
+        guard TraceDatStructure.looksLikeTraceDat(Array(file.bytes.prefix(4096))) else { return text }
+        return try TraceDatReader.layouts(path: path)
+    }
+
     /// Valid UTF-8 without NULs or control characters other than tab, CR and LF. `truncated`: the
     /// sample is a prefix of a longer file, so a multi-byte character may be cut at its end.
     static func isText(_ sample: [UInt8], truncated: Bool) -> Bool {

@@ -8,36 +8,37 @@ struct Dump: ParsableCommand {
         discussion: """
             Every cachefiles_ondemand_* record becomes one line with its timestamp (seconds of \
             the trace clock), CPU, task and every field by its kernel name. A field this kernel's \
-            format lacks prints as '-' (JSON: null), never as 0. On 6.8+ kernels msg_id and \
-            object_id read 0 in open/read/close records: that is what the kernel recorded.
+            format lacks prints as '-' (JSON: null; CSV: empty), never as 0. On 6.8+ kernels msg_id \
+            and object_id read 0 in open/read/close records: that is what the kernel recorded.
+
+            CSV: a header line, then one row per event: event,ts_ns,ts,cpu,pid,comm and a column \
+            per field name of the selected events (the union over their formats; empty when an \
+            event lacks the field), quoted per RFC 4180, and a last column other_fields with \
+            the fields that have none as name=value (text input's events without a format).
 
             Examples:
               ondemand-trace dump trace.dat
               ondemand-trace dump --all --format json trace.dat | jq .
+              ondemand-trace dump --format csv trace.dat > events.csv
               cat /sys/kernel/tracing/trace | ondemand-trace dump -
             """
     )
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
-
     @OptionGroup var input: TraceFileOptions
 
-    @Option(help: "Output format: text (aligned lines) or json (one object per line).")
-    var format: Format = .text
+    @Option(help: "Output format: text (aligned lines), json (one object per line) or csv (a header, a row per event).")
+    var format: EventLineWriter.Format = .text
 
     @Flag(help: "Include the other cachefiles events and ftrace:print markers.")
     var all = false
 
     func run() throws {
-        var out = BufferedOutput()
-        let summary = try reportingInputErrors {
-            let formats = try input.textFormats()
-            return try TraceInput.read(path: input.path, selection: all ? .all : .ondemand, textFormats: formats) { item in
-                guard case .event(let event) = item else { return }
-                if format == .json { out.line(EventFormatting.json(event)) } else { out.append { EventFormatting.appendLine(event, to: &$0) } }
-            }
+        let read = try reportingInputErrors {
+            try TraceDump.write(path: input.path, selection: all ? .all : .ondemand, format: format,
+                                textFormats: try input.textFormats())
         }
-        out.flush()
+        // nil: the output was closed (`| head`): nothing more to say.
+        guard let summary = read else { return }
         if summary.ondemandEvents == 0 {
             printError("ondemand-trace: \(TraceReport.noOndemandEvents(summary))")
             throw ExitCode(2)
@@ -50,3 +51,5 @@ struct Dump: ParsableCommand {
         }
     }
 }
+
+extension EventLineWriter.Format: ExpressibleByArgument {}

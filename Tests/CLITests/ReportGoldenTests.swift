@@ -33,6 +33,25 @@ import TestSupport
         try Self.compare(["report", "--format", "json", "SampleTraces/starter-6.12.dat"], golden: "report-starter.json")
     }
 
+    /// `report --files --image` on the lz4 sample: every byte of the image attributed, compressed
+    /// files by their pclusters (SampleTraces/README.md).
+    @Test func filesOfTheLz4Sample() throws {
+        try Self.compare(["report", "--files", "--image", "SampleTraces/vm-lz4.erofs", "SampleTraces/vm-lz4-6.12.txt"],
+                         golden: "report-files-lz4.txt")
+    }
+
+    /// `--prefetch-list` on the lz4 sample: the list itself is the golden file.
+    @Test func prefetchListOfTheLz4Sample() throws {
+        let list = NSTemporaryDirectory() + "odt-prefetch-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).txt"
+        defer { try? FileManager.default.removeItem(atPath: list) }
+        let result = try Self.run(["report", "--image", "SampleTraces/vm-lz4.erofs", "--prefetch-list", list, "SampleTraces/vm-lz4-6.12.txt"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let url = Self.root.appendingPathComponent("Tests/Golden/prefetch-lz4.txt")
+        let written = try String(contentsOfFile: list, encoding: .utf8)
+        if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] != nil { try written.write(to: url, atomically: true, encoding: .utf8) }
+        #expect(written == (try String(contentsOf: url, encoding: .utf8)), "the prefetch list differs from Tests/Golden/prefetch-lz4.txt")
+    }
+
     @Test func jsonHasTheDocumentedFields() throws {
         let result = try Self.run(["report", "--format", "json", "SampleTraces/starter-6.12.dat"])
         let doc = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])

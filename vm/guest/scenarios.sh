@@ -139,6 +139,12 @@ special_run() {
         --log $out/cmd-daemon.log -- sh -c 'md5sum hello.txt sub/12k.bin > /tmp/cmd-md5.txt; false' 2> $out/cmd.err
     echo $? > $out/cmd.rc
     cp /tmp/cmd-md5.txt $out/cmd-md5.txt
+    # A known subset in a known order (against the image's order): the prefetch list is exactly it.
+    mkdir -p /cache/$name-sub
+    timeout 60 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-sub -o $out/sub.dat --report $out/sub.json \
+        --prefetch-list $out/sub.prefetch -- sh -c 'cat sub/12k.bin > /dev/null && cat sub/2m.bin > /dev/null' 2> $out/sub.err
+    echo $? > $out/sub.rc
+    rm -rf /cache/$name-sub
     mkdir -p /cache/$name-die
     timeout 60 $bin run --image /tmp/blobs/small --cache-dir /cache/$name-die --expect $share/trees/small \
         --fault exit,nth=5 -o $out/die.dat --report $out/die.json --log $out/die-daemon.log 2> $out/die.err

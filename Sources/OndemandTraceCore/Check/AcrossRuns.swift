@@ -157,7 +157,7 @@ public enum NoiseFloor {
     /// q for (m, n, alpha); nil when the run counts cannot reach the confidence at all.
     public static func quantile(m: Int, n: Int, alpha: Double) -> Double? {
         guard m >= 2, n >= 1, let c = MannWhitneyExact.criticalValue(alpha: alpha, m, n) else { return nil }
-        var rng = SplitMixRandom(seed: 0x6f6e_6465_6d61_6e64 ^ UInt64(m * 1000 + n))
+        var rng = GaussianRandom(seed: 0x6f6e_6465_6d61_6e64 ^ UInt64(m * 1000 + n))
         var lows: [Double] = []
         lows.reserveCapacity(draws)
         var x = [Double](repeating: 0, count: m), y = [Double](repeating: 0, count: n)
@@ -191,18 +191,13 @@ func median(sorted v: [Double]) -> Double {
 
 public func median(_ values: [Double]) -> Double { median(sorted: values.sorted()) }
 
-/// SplitMix64 with Box-Muller normals: deterministic for the noise-floor simulation.
-public struct SplitMixRandom: RandomNumberGenerator, Sendable {
-    var state: UInt64
+/// Normal deviates (Box-Muller) over the one seeded generator, `SplitMix64`: deterministic for
+/// the noise-floor simulation.
+public struct GaussianRandom: RandomNumberGenerator, Sendable {
+    var source: SplitMix64
     var spare: Double?
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public init(seed: UInt64) { source = SplitMix64(seed: seed) }
+    public mutating func next() -> UInt64 { source.next() }
     public mutating func nextGaussian() -> Double {
         if let s = spare { spare = nil; return s }
         let u1 = (Double(next() >> 11) + 1) / 9_007_199_254_740_993.0

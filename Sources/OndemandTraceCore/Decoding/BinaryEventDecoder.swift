@@ -74,14 +74,14 @@ public struct BinaryEventDecoder: Sendable {
         case unknown
         case skip
         case ondemand(OndemandEvent.Kind, slots: Slots, needed: Int)
-        case generic(EventLayout)
+        case generic(GenericPlan)
         /// Only the listed fields (`EventSelection.objectTies`); with `only`, only records whose
         /// field holds one of the values.
         case slim(EventLayout, [FieldLayout], only: (slot: Slot, values: Set<UInt64>)?)
         case marker(buf: FieldLayout)
     }
 
-    private var entries: [Entry]
+    private(set) var entries: [Entry]
     /// Whether each event id is decoded: the per-record test, without copying an `Entry`.
     private var selected: [Bool]
     private let typeSlot: Slot
@@ -131,7 +131,7 @@ public struct BinaryEventDecoder: Sendable {
             }
             let isError = layout.name == "cachefiles_io_error" || layout.name == "cachefiles_vfs_error"
             if isError ? selection.contains(.cachefilesErrors) : selection.contains(.cachefilesOther) {
-                return .generic(layout)
+                return .generic(GenericPlan(layout))
             }
             return .skip
         }
@@ -140,9 +140,46 @@ public struct BinaryEventDecoder: Sendable {
             return .marker(buf: buf)
         }
         if selection.contains(.otherSystems), layout.system != "ftrace" {
-            return .generic(layout)
+            return .generic(GenericPlan(layout))
         }
         return .skip
+    }
+
+    /// How a generic event is decoded, worked out once per layout: its own fields (not the
+    /// `common_` ones) and their symbol tables, small ones as arrays indexed by value.
+    final class GenericPlan: Sendable {
+        let system: String
+        let name: String
+        let fields: [FieldLayout]
+        let tables: [[UInt64: String]?]
+        /// The slot of each field that is a plain 1, 2, 4 or 8-byte number (nil: array, string, other).
+        let numeric: [Slot?]
+        let denseTables: [[String?]?]
+        let hasSymbols: Bool
+
+        init(_ layout: EventLayout) {
+            system = layout.system
+            name = layout.name
+            fields = layout.fields.filter { !$0.name.hasPrefix("common_") }
+            tables = fields.map { layout.symbols[$0.name] }
+            numeric = fields.map { field in
+                guard !field.isDynamic, !field.isArray, [1, 2, 4, 8].contains(field.size) else { return nil }
+                return Slot(offset: field.offset, size: field.size, isSigned: field.isSigned)
+            }
+            denseTables = tables.map { table in
+                guard let table, let top = table.keys.max(), top < 1024 else { return nil }
+                var dense = [String?](repeating: nil, count: Int(top) + 1)
+                for (value, name) in table { dense[Int(value)] = name }
+                return dense
+            }
+            hasSymbols = tables.contains { $0 != nil }
+        }
+
+        @inline(__always)
+        func symbol(field i: Int, value: UInt64) -> String? {
+            if let dense = denseTables[i] { return value < UInt64(dense.count) ? dense[Int(value)] : nil }
+            return tables[i]?[value]
+        }
     }
 
     /// The event id in a record's common header.
@@ -157,6 +194,12 @@ public struct BinaryEventDecoder: Sendable {
     public func isSelected(eventID: Int) -> Bool {
         guard eventID >= 0 && eventID < selected.count else { return false }
         return selected[eventID]
+    }
+
+    /// Whether records of this event id are decoded as one of the seven on-demand events.
+    public func isOndemand(eventID: Int) -> Bool {
+        guard eventID >= 0 && eventID < entries.count, case .ondemand = entries[eventID] else { return false }
+        return true
     }
 
     /// Whether the file has a format for this event id.
@@ -191,16 +234,17 @@ public struct BinaryEventDecoder: Sendable {
             values.v3 = raw(data, slots.s3)
             values.v4 = raw(data, slots.s4)
             return .ondemand(OndemandEvent(kind: kind, values: values))
-        case let .generic(layout):
+        case let .generic(plan):
             var fields: [NamedValue] = []
-            for field in layout.fields where !field.name.hasPrefix("common_") {
-                guard var value = try value(of: field, in: data, event: layout.name) else { continue }
-                if let table = layout.symbols[field.name], case .unsigned(let n) = value, let name = table[n] {
+            fields.reserveCapacity(plan.fields.count)
+            for (i, field) in plan.fields.enumerated() {
+                guard var value = try value(of: field, in: data, event: plan.name) else { continue }
+                if plan.hasSymbols, case .unsigned(let n) = value, let name = plan.symbol(field: i, value: n) {
                     value = .string(name)
                 }
                 fields.append(NamedValue(field.name, value))
             }
-            return .generic(GenericEvent(system: layout.system, name: layout.name, fields: fields))
+            return .generic(GenericEvent(system: plan.system, name: plan.name, fields: fields))
         case let .slim(layout, wanted, only):
             if let only {
                 guard data.count >= only.slot.end else { throw .shortRecord(event: layout.name, size: data.count, needed: only.slot.end) }
@@ -238,8 +282,9 @@ public struct BinaryEventDecoder: Sendable {
             guard end <= data.count, field.offset <= end else { throw .shortRecord(event: event, size: data.count, needed: end) }
             return bytesValue(field, UnsafeRawBufferPointer(rebasing: data[field.offset..<end]))
         }
-        guard [1, 2, 4, 8].contains(field.size) else {
-            return .bytes(Array(data[field.offset..<min(data.count, field.offset + field.size)]))
+        switch field.size {
+        case 1, 2, 4, 8: break
+        default: return .bytes(Array(data[field.offset..<min(data.count, field.offset + field.size)]))
         }
         let slot = Slot(offset: field.offset, size: field.size, isSigned: field.isSigned)
         guard data.count >= slot.end else { throw .shortRecord(event: event, size: data.count, needed: slot.end) }

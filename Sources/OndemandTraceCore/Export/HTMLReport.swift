@@ -221,7 +221,7 @@ public enum HTMLReport {
     static func waterfallSVG(_ blame: FileBlame, start: UInt64, end: UInt64) -> String {
         let rows = Array(blame.byFirstMiss.prefix(waterfallRows))
         guard !rows.isEmpty else { return "<p class=\"meta\">No READ touched a file of the image.</p>" }
-        let t0 = rows.map(\.firstMiss).min() ?? start
+        let t0 = rows.map(\.firstMissOfData).min() ?? start
         let t1 = max(end, rows.flatMap { $0.spans.map { $0.completed ?? $0.issued } }.max() ?? t0, t0 + 1)
         let label = 220.0, width = 980.0, rowHeight = 14.0, top = 8.0
         let height = top + Double(rows.count) * rowHeight + 30

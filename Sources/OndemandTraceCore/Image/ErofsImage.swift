@@ -20,14 +20,17 @@ public struct ErofsImage: Sendable {
 
     /// A run of a file's blocks: `length` bytes from `logical` in the file stand at `physical` on
     /// `device` (0: this image; k ≥ 1: the k-th blob, `-o device=`). Whole blocks, the last one
-    /// padded, except an inline tail, which is exact.
+    /// padded, except an inline tail, which is exact. A compressed file's pcluster: `length`
+    /// bytes at `physical` (what a READ of it touches) decompress to `logicalLength` bytes from
+    /// `logical`; nil for data stored as is.
     public struct Extent: Sendable, Equatable, Hashable {
         public var logical: UInt64
         public var physical: UInt64
         public var length: UInt64
         public var device: Int
-        public init(logical: UInt64, physical: UInt64, length: UInt64, device: Int) {
-            (self.logical, self.physical, self.length, self.device) = (logical, physical, length, device)
+        public var logicalLength: UInt64?
+        public init(logical: UInt64, physical: UInt64, length: UInt64, device: Int, logicalLength: UInt64? = nil) {
+            (self.logical, self.physical, self.length, self.device, self.logicalLength) = (logical, physical, length, device, logicalLength)
         }
     }
 
@@ -41,11 +44,15 @@ public struct ErofsImage: Sendable {
         public var kind: Kind
         public var size: UInt64
         public var layout: Int
-        /// Where the data stands; empty for compressed files (see `compressed`).
+        /// Where the data stands: blocks, chunks, or a compressed file's pclusters.
         public var extents: [Extent]
-        /// Compressed data: its physical clusters are not mapped, so its reads count as unattributed.
+        /// Compressed (layouts 1 and 3): `extents` are its pclusters, from the compression index.
         public var compressed: Bool
-        /// The inode's own bytes in the image (inode, xattrs, chunk table; not an inline tail).
+        /// Part of the data lies where `extents` cannot say (a fragment in the packed inode, an
+        /// index format this reader does not know): reads of it count as unattributed.
+        public var unmapped: Bool
+        /// The inode's own bytes in the image (inode, xattrs, chunk table or compression index;
+        /// not an inline tail).
         public var metadata: Range<UInt64>
     }
 
@@ -55,10 +62,11 @@ public struct ErofsImage: Sendable {
     /// Limits far above real images that keep a hostile one from costing hours.
     public static let maxEntries = 10_000_000
     public static let maxDepth = 4096
+    public static let maxFileSize: UInt64 = 1 << 60
 
     public let superblock: Superblock
     public let size: UInt64
-    private let bytes: [UInt8]
+    let bytes: [UInt8]
 
     public init(bytes: [UInt8]) throws(ErofsError) {
         self.bytes = bytes
@@ -119,11 +127,13 @@ public struct ErofsImage: Sendable {
         let xattrCount = UInt64(Self.u16(bytes, offset + 2))
         let xattrSize: UInt64 = xattrCount == 0 ? 0 : 12 + (xattrCount - 1) * 4
         let size = extended ? Self.u64(bytes, offset + 8) : UInt64(Self.u32(bytes, offset + 8))
+        // Sizes are rounded up to blocks and chunks: one near 2^64 would overflow (2^60 is 1 EiB).
+        guard size < Self.maxFileSize else { throw ErofsError("inode \(nid): size \(size) is absurd", at: offset + 8) }
         return Inode(nid: nid, offset: offset, extended: extended, layout: layout, mode: Self.u16(bytes, offset + 4),
                      size: size, rawAddress: Self.u32(bytes, offset + 16), bodyEnd: offset + (extended ? 64 : 32) + xattrSize)
     }
 
-    /// The extents of an inode's data; nil for compressed layouts.
+    /// The extents of an inode's data; nil for compressed layouts (see `compressedExtents`).
     func extents(_ inode: Inode) throws(ErofsError) -> (extents: [Extent], metadataEnd: UInt64)? {
         let block = superblock.blockSize
         switch inode.layout {
@@ -197,6 +207,10 @@ public struct ErofsImage: Sendable {
     public func entries() throws(ErofsError) -> [Entry] {
         var out: [Entry] = []
         var visited = Set<UInt64>()
+        var files: [UInt64: Mapped] = [:]  // hard links are decoded once
+        // Bytes of chunk tables, compression indexes and directories left to read: in a real
+        // image they are disjoint, so a hostile one cannot make many inodes share a huge one.
+        var budget = size + 4096
         var stack: [(nid: UInt64, path: String, depth: Int)] = [(superblock.rootNid, "", 0)]
         while let (nid, path, depth) = stack.popLast() {
             guard out.count < Self.maxEntries, depth < Self.maxDepth else { throw ErofsError("more than \(Self.maxEntries) inodes or \(Self.maxDepth) levels", at: nil) }
@@ -205,15 +219,35 @@ public struct ErofsImage: Sendable {
             guard visited.insert(nid).inserted || inode.kind != .directory else {
                 throw ErofsError("directory loop: directory inode \(nid) is reached again as \(path)", at: inode.offset)
             }
-            let mapped = try extents(inode)
-            out.append(Entry(path: path, nid: nid, kind: inode.kind, size: inode.size, layout: inode.layout,
-                             extents: mapped?.extents ?? [], compressed: mapped == nil, metadata: inode.offset..<(mapped?.metadataEnd ?? inode.bodyEnd)))
+            var mapped = files[nid]
+            if mapped == nil { mapped = try map(inode, path: path, budget: &budget) }
+            guard let mapped else { continue }
+            if inode.kind != .directory { files[nid] = mapped }
+            out.append(Entry(path: path, nid: nid, kind: inode.kind, size: inode.size, layout: inode.layout, extents: mapped.extents,
+                             compressed: mapped.compressed, unmapped: mapped.unmapped, metadata: inode.offset..<mapped.metadataEnd))
             guard inode.kind == .directory else { continue }
-            guard let mapped else { throw ErofsError("directory \(path.isEmpty ? "/" : path) is compressed; not supported", at: inode.offset) }
+            let bytes = mapped.extents.reduce(0) { $0 + $1.length }
+            guard bytes <= budget else { throw ErofsError("directory \(path.isEmpty ? "/" : path): its \(bytes) bytes are more than the image holds", at: inode.offset) }
+            budget -= bytes
             let children = try directory(inode, mapped.extents, path: path)
             for child in children.reversed() { stack.append((child.nid, path.isEmpty ? child.name : path + "/" + child.name, depth + 1)) }
         }
         return out
+    }
+
+    typealias Mapped = (extents: [Extent], metadataEnd: UInt64, compressed: Bool, unmapped: Bool)
+
+    /// An inode's extents, whatever its layout, its table or index charged to `budget`.
+    func map(_ inode: Inode, path: String, budget: inout UInt64) throws(ErofsError) -> Mapped {
+        guard let mapped = try extents(inode) else {
+            guard inode.kind != .directory else { throw ErofsError("directory \(path.isEmpty ? "/" : path) is compressed; not supported", at: inode.offset) }
+            let z = try compressedExtents(inode, budget: &budget)
+            return (z.extents, z.metadataEnd, true, z.unmapped)
+        }
+        let table = mapped.metadataEnd - inode.bodyEnd
+        guard table <= budget else { throw ErofsError("inode \(inode.nid): a chunk table of \(table) bytes is more than the image holds", at: inode.offset) }
+        budget -= table
+        return (mapped.extents, mapped.metadataEnd, false, false)
     }
 
     /// A directory's entries but `.` and `..`, from its blocks: each block starts with 12-byte

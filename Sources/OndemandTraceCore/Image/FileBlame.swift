@@ -20,6 +20,12 @@ public struct FileBlame: Sendable {
     public struct Row: Sendable {
         public var owner: ImageRangeMap.Owner
         public var firstMiss: UInt64
+        /// The first READ of bytes only a read of this file fetches (not an inline tail in an
+        /// inode block, which comes with the metadata), and where in it they start: nil when
+        /// there was none.
+        public var firstOwnMiss: (time: UInt64, offset: UInt64)?
+        /// When its bytes were first fetched: its own bytes, else its inline tail's block.
+        public var firstMissOfData: UInt64 { firstOwnMiss?.time ?? firstMiss }
         public var reads = 0
         /// The bytes of READs that fell on this owner.
         public var bytesRequested: UInt64 = 0
@@ -52,9 +58,12 @@ public struct FileBlame: Sendable {
 
     public mutating func add(_ r: RequestRecord, source: Source) {
         guard r.kind == .read, let offset = r.offset, offset >= 0, let length = r.length else { return }
-        for (owner, bytes) in source.map.owners(device: source.device, offset: UInt64(offset), length: length) {
+        for (owner, bytes, _, ownStart) in source.map.ownersWithInline(device: source.device, offset: UInt64(offset), length: length) {
             var row = rows[owner] ?? Row(owner: owner, firstMiss: r.issued)
             row.firstMiss = min(row.firstMiss, r.issued)
+            if let ownStart, row.firstOwnMiss.map({ (r.issued, ownStart) < ($0.time, $0.offset) }) ?? true {
+                row.firstOwnMiss = (r.issued, ownStart)
+            }
             row.reads += 1
             row.bytesRequested += bytes
             if let latency = r.latency {
@@ -69,9 +78,9 @@ public struct FileBlame: Sendable {
         }
     }
 
-    /// In the order the readers first missed them (ties: the path): the picture of a start-up.
+    /// In the order the readers first missed their data (ties: the path): the picture of a start-up.
     public var byFirstMiss: [Row] {
-        rows.values.sorted { ($0.firstMiss, $0.owner) < ($1.firstMiss, $1.owner) }
+        rows.values.sorted { ($0.firstMissOfData, $0.owner) < ($1.firstMissOfData, $1.owner) }
     }
 
     /// Most total wait first (ties: the path).
@@ -80,12 +89,15 @@ public struct FileBlame: Sendable {
     }
 
     /// The files' paths in the order the readers first missed them: a prefetch list
-    /// (`nydus-image create --prefetch-policy fs` reads one path per line).
+    /// (`nydus-image create --prefetch-policy fs` reads one path per line). A file whose only
+    /// fetched bytes were an inline tail is left out: that block came for the metadata (a lookup
+    /// reads it whether or not the file is read), and the bootstrap carries it anyway. Files
+    /// missed by one READ are in the image's order (the path breaks ties).
     public var prefetchList: [String] {
-        rows.values.compactMap { row -> (UInt64, String)? in
-            if case .file(let path) = row.owner { return (row.firstMiss, path) }
+        rows.values.compactMap { row -> (UInt64, UInt64, String)? in
+            if case .file(let path) = row.owner, let first = row.firstOwnMiss { return (first.time, first.offset, path) }
             return nil
-        }.sorted { $0 < $1 }.map(\.1)
+        }.sorted { $0 < $1 }.map(\.2)
     }
 }
 

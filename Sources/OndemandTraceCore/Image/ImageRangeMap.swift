@@ -6,7 +6,7 @@ public struct ImageRangeMap: Sendable {
         case file(String)
         /// Superblock, inodes, xattrs, chunk tables and directory blocks.
         case metadata
-        /// Bytes no file claims, or claimed by compressed data whose clusters are not mapped.
+        /// Bytes no file claims (padding, free blocks, the packed inode's fragments).
         case unattributed
 
         public var description: String {
@@ -22,12 +22,16 @@ public struct ImageRangeMap: Sendable {
         var start: UInt64
         var end: UInt64
         var owner: Owner
+        /// A file's bytes inside an inode block (an inline tail): they come with the metadata,
+        /// whoever the READ was for.
+        var inline = false
     }
 
     /// Per device: non-overlapping segments sorted by start.
     private var segments: [Int: [Segment]] = [:]
-    /// Paths of compressed files: their reads are unattributed, but the file is known to exist.
-    public private(set) var compressedFiles: [String] = []
+    /// Paths of files part of whose data the map cannot place (`ErofsImage.Entry.unmapped`):
+    /// reads of that part are unattributed, but the file is known to exist.
+    public private(set) var unmappedFiles: [String] = []
 
     public init(image: ErofsImage, entries: [ErofsImage.Entry]) {
         var files: [Int: [Segment]] = [:]
@@ -39,10 +43,11 @@ public struct ImageRangeMap: Sendable {
         metadata.append(blocks(0..<(ErofsImage.superblockOffset + 128)))
         for entry in entries {
             metadata.append(blocks(entry.metadata))
-            if entry.compressed { compressedFiles.append(entry.path); continue }
+            if entry.unmapped { unmappedFiles.append(entry.path) }
             for e in entry.extents where e.length > 0 {
                 let segment = Segment(start: e.physical, end: e.physical + e.length,
-                                      owner: entry.kind == .directory ? .metadata : .file(entry.path))
+                                      owner: entry.kind == .directory ? .metadata : .file(entry.path),
+                                      inline: e.device == 0 && e.physical % block != 0)
                 if entry.kind == .directory { metadata.append(segment) } else { files[e.device, default: []].append(segment) }
             }
         }
@@ -68,7 +73,7 @@ public struct ImageRangeMap: Sendable {
             while i < out.count && out[i].end <= piece.start { i += 1 }
             var j = i
             while j < out.count && out[j].start < piece.end {
-                if out[j].start > piece.start { merged.append(Segment(start: piece.start, end: out[j].start, owner: piece.owner)) }
+                if out[j].start > piece.start { merged.append(Segment(start: piece.start, end: out[j].start, owner: piece.owner, inline: piece.inline)) }
                 piece.start = max(piece.start, out[j].end)
                 j += 1
             }
@@ -80,6 +85,12 @@ public struct ImageRangeMap: Sendable {
 
     /// The owners of [offset, offset + length) on `device`, with the bytes of each, in order.
     public func owners(device: Int, offset: UInt64, length: UInt64) -> [(owner: Owner, bytes: UInt64)] {
+        ownersWithInline(device: device, offset: offset, length: length).map { ($0.owner, $0.bytes) }
+    }
+
+    /// The same, with the bytes of each owner that are not inline in an inode block (the ones
+    /// only a read of that file fetches) and where the first of them lies.
+    public func ownersWithInline(device: Int, offset: UInt64, length: UInt64) -> [(owner: Owner, bytes: UInt64, ownBytes: UInt64, ownStart: UInt64?)] {
         let end = offset &+ length < offset ? UInt64.max : offset + length
         let list = segments[device] ?? []
         var low = 0, high = list.count
@@ -87,21 +98,28 @@ public struct ImageRangeMap: Sendable {
             let mid = (low + high) / 2
             if list[mid].end <= offset { low = mid + 1 } else { high = mid }
         }
-        var out: [(owner: Owner, bytes: UInt64)] = []
-        func add(_ owner: Owner, _ bytes: UInt64) {
+        var out: [(owner: Owner, bytes: UInt64, ownBytes: UInt64, ownStart: UInt64?)] = []
+        func add(_ owner: Owner, _ bytes: UInt64, at start: UInt64, inline: Bool = false) {
             guard bytes > 0 else { return }
-            if let i = out.firstIndex(where: { $0.owner == owner }) { out[i].bytes += bytes } else { out.append((owner, bytes)) }
+            let own = inline ? 0 : bytes
+            if let i = out.firstIndex(where: { $0.owner == owner }) {
+                out[i].bytes += bytes
+                out[i].ownBytes += own
+                if own > 0, out[i].ownStart == nil { out[i].ownStart = start }
+            } else {
+                out.append((owner, bytes, own, own > 0 ? start : nil))
+            }
         }
         var at = offset
         var i = low
         while at < end && i < list.count && list[i].start < end {
-            if list[i].start > at { add(.unattributed, list[i].start - at); at = list[i].start }
+            if list[i].start > at { add(.unattributed, list[i].start - at, at: at); at = list[i].start }
             let stop = min(end, list[i].end)
-            add(list[i].owner, stop - at)
+            add(list[i].owner, stop - at, at: at, inline: list[i].inline)
             at = stop
             i += 1
         }
-        if at < end { add(.unattributed, end - at) }
+        if at < end { add(.unattributed, end - at, at: at) }
         return out
     }
 }

@@ -169,7 +169,7 @@ public enum ReportJSON {
         for row in blame.byWait {
             w.objectStart()
             w.key("path"); w.string(row.owner.description)
-            w.key("first_miss_s"); w.raw(JSONWriter.format(Double(row.firstMiss) / 1e9, decimals: 9))
+            w.key("first_miss_s"); w.raw(JSONWriter.format(Double(row.firstMissOfData) / 1e9, decimals: 9))
             w.key("reads"); w.number(row.reads)
             w.key("unanswered"); w.number(row.unanswered)
             w.key("bytes_requested"); w.number(Int64(row.bytesRequested))

@@ -189,7 +189,7 @@ public enum ReportText {
         for row in blame.byWait {
             files.add([fixed(Double(row.totalWait) / 1e6, 3), row.wait.count > 0 ? fixed(Double(row.wait.maxNanoseconds) / 1e6, 3) : "-",
                        String(row.reads), String(row.unanswered), String(row.bytesRequested),
-                       TimeText.seconds(row.firstMiss), String(row.readers.count), row.owner.description])
+                       TimeText.seconds(row.firstMissOfData), String(row.readers.count), row.owner.description])
         }
         return "files: \(blame.rows.count) (by total wait; a READ over several files counts for each)\n" + files.text
     }
