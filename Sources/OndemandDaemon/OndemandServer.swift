@@ -369,7 +369,10 @@ public final class OndemandServer: Sendable {
         let msg = message.msgID, oid = message.objectID
         let index = openCounter.add(1, ordering: .relaxed).newValue
         track { $0.pickedUp(.init(kind: .open, msgID: msg, objectID: oid, fd: open.fd, pickedUpAt: pickup, worker: me.index, tid: me.tid)) }
-        marker(DaemonMarker(.pickup, .open, msgID: msg, objectID: oid, fd: open.fd))
+        var pickedUp = DaemonMarker(.pickup, .open, msgID: msg, objectID: oid, fd: open.fd)
+        let keys = BlobName(volumeKey: open.volumeKey, cookieKey: open.cookieKey)
+        (pickedUp.volume, pickedUp.blob) = (keys.volume, keys.blob)
+        marker(pickedUp)
         let anonFD = Int32(bitPattern: open.fd)
 
         func refuse(_ errno: Int32, _ why: String, fault: String? = nil) {

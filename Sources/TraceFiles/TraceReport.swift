@@ -5,26 +5,41 @@ import OndemandTraceCore
 public enum TraceReport {
     /// `requireOndemandEvents`: a trace without any on-demand event is an error naming the file
     /// (`run` reports even that: a mount that failed before any request).
+    ///
+    /// `names`: objects named by hand (`--blob-names`). `namesFirst`: learn every object's name
+    /// in a first pass over the trace, so each request carries its object's name from the start
+    /// (CSV rows; `filter.blob` always does this): a name can appear in the trace after the
+    /// object's first requests (`record` polls /proc/fs/fscache/cookies).
     public static func build(path: String, textFormats: [EventLayout]? = nil, filter: ReportFilter = ReportFilter(),
-                             slowThreshold: UInt64? = nil, requestObserver: ((RequestRecord) -> Void)? = nil,
+                             slowThreshold: UInt64? = nil, names: [UInt32: BlobName] = [:], namesFirst: Bool = false,
+                             requestObserver: ((RequestRecord) -> Void)? = nil,
                              eventObserver: ((TraceEvent) -> Void)? = nil,
                              requireOndemandEvents: Bool = true) throws -> (model: ReportModel, summary: ReadSummary) {
-        try build(paths: [path], textFormats: textFormats, filter: filter, slowThreshold: slowThreshold,
-                  requestObserver: requestObserver, eventObserver: eventObserver, requireOndemandEvents: requireOndemandEvents)
+        try build(paths: [path], textFormats: textFormats, filter: filter, slowThreshold: slowThreshold, names: names,
+                  namesFirst: namesFirst, requestObserver: requestObserver, eventObserver: eventObserver,
+                  requireOndemandEvents: requireOndemandEvents)
     }
 
     /// One model over several traces read one after the other (`run --repeat`: the pooled figures
     /// of runs recorded back to back, each complete before the next starts). The metadata names
     /// every path and sums the records; format and kernel come from the first trace.
     public static func build(paths: [String], textFormats: [EventLayout]? = nil, filter: ReportFilter = ReportFilter(),
-                             slowThreshold: UInt64? = nil, requestObserver: ((RequestRecord) -> Void)? = nil,
+                             slowThreshold: UInt64? = nil, names: [UInt32: BlobName] = [:], namesFirst: Bool = false,
+                             selection: EventSelection = .report, requestObserver: ((RequestRecord) -> Void)? = nil,
                              eventObserver: ((TraceEvent) -> Void)? = nil,
                              requireOndemandEvents: Bool = true) throws -> (model: ReportModel, summary: ReadSummary) {
         precondition(!paths.isEmpty)
-        let builder = ReportBuilder(filter: filter, slowThreshold: slowThreshold, requestObserver: requestObserver)
+        var names = names, filter = filter
+        if namesFirst || filter.blob != nil {
+            let first = try build(paths: paths, textFormats: textFormats, names: names, selection: .names,
+                                  requireOndemandEvents: false)
+            for o in first.model.objects { if let name = o.name, names[o.obj] == nil { names[o.obj] = name } }
+            if let blob = filter.blob { filter.blobObjects = Set(names.filter { $0.value.blob == blob }.keys) }
+        }
+        let builder = ReportBuilder(filter: filter, slowThreshold: slowThreshold, names: names, requestObserver: requestObserver)
         var summaries: [ReadSummary] = []
         for path in paths {
-            summaries.append(try TraceInput.readConcurrently(path: path, selection: .report, textFormats: textFormats) { item in
+            summaries.append(try TraceInput.readConcurrently(path: path, selection: selection, textFormats: textFormats) { item in
                 switch item {
                 case .event(let event):
                     builder.consume(event)

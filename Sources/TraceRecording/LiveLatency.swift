@@ -42,7 +42,9 @@ public final class LiveLatency: Sendable {
         var window = Window()
 
         init() {
+            // Each answer counts in the window of its cread, not of the reader's resumption.
             correlator = Correlator(
+                awaitResume: false,
                 onRequest: { [unowned self] request in
                     self.accumulator.add(request)
                 },

@@ -18,9 +18,14 @@ public struct RecordLoop {
         public var liveInterval: UInt64?
         public var liveCount: Int?
         public var command: [String]
+        /// Poll the fscache cookie tables every `cookiePollInterval` ns and write what they name
+        /// into the recording (`CookieKeyPoller`); nil: not at all.
+        public var cookiePollInterval: UInt64?
 
-        public init(duration: UInt64? = nil, liveInterval: UInt64? = nil, liveCount: Int? = nil, command: [String] = []) {
+        public init(duration: UInt64? = nil, liveInterval: UInt64? = nil, liveCount: Int? = nil, command: [String] = [],
+                    cookiePollInterval: UInt64? = 20_000_000) {
             (self.duration, self.liveInterval, self.liveCount, self.command) = (duration, liveInterval, liveCount, command)
+            self.cookiePollInterval = cookiePollInterval
         }
     }
 
@@ -58,16 +63,20 @@ public struct RecordLoop {
 
     /// Runs until the end, then stops the recording. The session must have been started.
     public func run() throws(RecordingError) -> Outcome {
+        let cookies = options.cookiePollInterval == nil ? nil : session.markerPath.flatMap { CookieKeyPoller(markerPath: $0) }
+        cookies?.poll()
         var child: pid_t?
         if !options.command.isEmpty {
             do { child = try ChildProcess.spawn(options.command) } catch {
+                cookies?.finish()
                 session.abandon()
                 throw RecordingError(error.description)
             }
         }
         let started = Self.monotonicNow()
         var lines = 0
-        let childStatus = wait(child: child, started: started, lines: &lines)
+        let childStatus = wait(child: child, started: started, lines: &lines, cookies: cookies)
+        cookies?.finish()
         let result = try session.stop()
         if let live, lines < (options.liveCount ?? .max) {
             line(Self.elapsed(since: started) + " " + live.finish().text + " (final)")
@@ -76,7 +85,7 @@ public struct RecordLoop {
     }
 
     /// Waits for the end, printing live lines; the child's wait status if it ended.
-    private func wait(child: pid_t?, started: UInt64, lines: inout Int) -> Int32? {
+    private func wait(child: pid_t?, started: UInt64, lines: inout Int, cookies: CookieKeyPoller?) -> Int32? {
         var signals = Self.signalSet()
         let deadline = options.duration.map { started + $0 }
         var nextLine = options.liveInterval.map { started + $0 }
@@ -88,7 +97,9 @@ public struct RecordLoop {
                 nextLine = due + options.liveInterval!
                 if let count = options.liveCount, lines >= count { return nil }
             }
+            cookies?.poll()
             var wait = UInt64(200_000_000)
+            if cookies != nil, let every = options.cookiePollInterval { wait = min(wait, every) }
             if let due = nextLine { wait = min(wait, due > now ? due - now : 0) }
             if let deadline {
                 if now >= deadline { return nil }

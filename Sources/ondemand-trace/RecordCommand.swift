@@ -21,6 +21,10 @@ struct Record: ParsableCommand {
 
             Needs root (or CAP_SYS_ADMIN) and tracefs; `ondemand-trace doctor` checks everything.
 
+            Every fscache cookie alive while recording is named in the file (one `odt1 cookie` \
+            line: its volume and cookie key), so `report` names each object's blob even for a \
+            daemon that writes no markers (--no-cookie-keys: not).
+
             --live prints, every --interval, the READs and OPENs answered in it with their \
             latency percentiles (the report's correlation), and stops after --count lines.
 
@@ -61,6 +65,9 @@ struct Record: ParsableCommand {
     @Option(help: ArgumentHelp("With --live: stop after this many lines.", valueName: "n"))
     var count: Int?
 
+    @Flag(inversion: .prefixedNo, help: "Name the objects: poll /proc/fs/fscache/cookies and volumes every 20 ms and write each cookie's volume and cookie key into the recording (docs/markers.md), for daemons that write no markers.")
+    var cookieKeys = true
+
     @Argument(parsing: .postTerminator, help: ArgumentHelp("A command to run while recording (after --); recording stops when it exits.", valueName: "command"))
     var command: [String] = []
 
@@ -97,7 +104,8 @@ struct Record: ParsableCommand {
         let loop = RecordLoop(session: session, live: live,
                               options: .init(duration: duration.flatMap { DurationText.nanoseconds($0, bare: .seconds) },
                                              liveInterval: self.live ? DurationText.nanoseconds(interval, bare: .seconds) : nil,
-                                             liveCount: count, command: command),
+                                             liveCount: count, command: command,
+                                             cookiePollInterval: cookieKeys ? 20_000_000 : nil),
                               line: { out.line($0); out.flush() })
         let outcome = try failing { () throws(RecordingError) in try loop.run() }
         printError(summary(outcome))

@@ -10,7 +10,10 @@ struct Report: ParsableCommand {
             daemon's markers when the trace has them, else by the daemon thread that wrote the \
             range, else by arrival order), each OPEN to its copen. The report gives request counts, \
             bytes, latency percentiles (min, mean, p50, p90, p99, p99.9, max in µs) and, with \
-            markers, where the time went (queued, served, completed). Anomalies are always counted: \
+            markers, where the time went (queued, served, completed); when the trace shows the \
+            reader going on, resumed (cread -> its next record on the object) and its stall \
+            (read -> resumed). Objects are named by volume and cookie key (the blob) when the \
+            trace says so (docs/markers.md) or --blob-names does. Anomalies are always counted: \
             reads never answered, opens never answered, creads without a read or without data, \
             fd_release with reads outstanding, close without fd_release, lost events, \
             cachefiles_io_error/vfs_error.
@@ -26,6 +29,9 @@ struct Report: ParsableCommand {
               ondemand-trace report --html report.html trace.dat
               ondemand-trace report --comm md5sum --since 4.4 --until 4.5 trace.dat
               ondemand-trace report --min-latency 2ms trace.dat    (lists requests of 2 ms or more)
+              ondemand-trace report --blobs --objects trace.dat    (which blob: volume and cookie key)
+              ondemand-trace report --blob mdblob.img trace.dat
+              ondemand-trace report --blob-names 1=md.img --blob-names 2=mdblob.img trace-cmd.dat
             """
     )
 
@@ -41,6 +47,17 @@ struct Report: ParsableCommand {
 
     @Flag(help: "List every anomaly (they are always counted).")
     var anomalies = false
+
+    @Flag(help: "Add the per-blob table: each blob's (volume and cookie key's) objects, READs, bytes and latency.")
+    var blobs = false
+
+    @Option(help: ArgumentHelp("Only the objects of this blob (the cookie key, as the report prints it).", valueName: "name"))
+    var blob: String?
+
+    @Option(name: .customLong("blob-names"), parsing: .singleValue, help: ArgumentHelp(
+        "Name an object by hand: OBJ=NAME (obj as the report prints it); repeatable. For traces that carry no names (recorded by trace-cmd); they win over names in the trace.",
+        valueName: "obj=name"))
+    var blobNames: [String] = []
 
     @Option(help: "Output format: text, json (one document, docs/report-schema.md), csv (one row per request) or chrome (trace-event JSON for ui.perfetto.dev / chrome://tracing).")
     var format: Format = .text
@@ -79,6 +96,8 @@ struct Report: ParsableCommand {
     var prefetchList: String?
 
     func validate() throws {
+        _ = try givenNames()
+        if let blob, KeyText.name(blob).isEmpty { throw ValidationError("--blob: empty name") }
         if images.isEmpty, files || prefetchList != nil { throw ValidationError("--files and --prefetch-list need --image") }
         if let minLatency, Self.nanoseconds(minLatency) == nil {
             throw ValidationError("--min-latency '\(minLatency)': expected a duration like 500us, 2ms or 1.5s")
@@ -88,17 +107,30 @@ struct Report: ParsableCommand {
         }
     }
 
+    /// `--blob-names`, by obj.
+    func givenNames() throws -> [UInt32: BlobName] {
+        var names: [UInt32: BlobName] = [:]
+        for spec in blobNames {
+            guard let (obj, name) = BlobName.assignment(spec) else {
+                throw ValidationError("--blob-names '\(spec)': expected OBJ=NAME (obj a number as the report prints it, a non-empty name)")
+            }
+            guard names.updateValue(name, forKey: obj) == nil else { throw ValidationError("--blob-names: obj \(obj) named twice") }
+        }
+        return names
+    }
+
     /// `2ms` → 2_000_000; a bare number is milliseconds (as fileslower takes).
     static func nanoseconds(_ text: String) -> UInt64? { DurationText.nanoseconds(text, bare: .milliseconds) }
 
     func run() throws {
         let filter = ReportFilter(obj: object, comm: comm, pid: pid,
                                   since: since.map { UInt64(($0 * 1e9).rounded()) },
-                                  until: until.map { UInt64(($0 * 1e9).rounded()) })
+                                  until: until.map { UInt64(($0 * 1e9).rounded()) }, blob: blob.map(KeyText.name))
         let sinks = RequestSinks(format: format, html: html != nil, keepRequests: !images.isEmpty)
         var (model, summary) = try reportingInputErrors {
             try TraceReport.build(path: input.path, textFormats: try input.textFormats(), filter: filter,
-                                  slowThreshold: minLatency.flatMap(Self.nanoseconds), requestObserver: sinks.requestObserver,
+                                  slowThreshold: minLatency.flatMap(Self.nanoseconds), names: try givenNames(),
+                                  namesFirst: format == .csv, requestObserver: sinks.requestObserver,
                                   eventObserver: sinks.eventObserver(filter))
         }
         if !images.isEmpty { model.files = try blame(sinks, objects: model.objects) }
@@ -147,6 +179,7 @@ struct Report: ParsableCommand {
             if objects { sections.insert(.objects) }
             if anomalies { sections.insert(.anomalies) }
             if files { sections.insert(.files) }
+            if blobs { sections.insert(.blobs) }
             FileHandleWriter.write(ReportText.render(model, sections: sections), fd: 1)
         }
     }

@@ -53,11 +53,24 @@ enum RunFiguresJSON {
         for item in reads["histogram_us"] as? [[NSNumber]] ?? [] where item.count == 3 {
             buckets.append(.init(lower: item[0].doubleValue, upper: item[1].doubleValue, count: item[2].intValue))
         }
-        let figures = RunFigures(identity: identity, values: values, readLatency: buckets.isEmpty ? nil : LatencyBuckets(buckets))
+        let figures = RunFigures(identity: identity, values: values, readLatency: buckets.isEmpty ? nil : LatencyBuckets(buckets),
+                                 blobs: blobs(object))
         guard (number(latency, "count") ?? 0) > 0 else {
             throw InputFailure(description: "\(path): \(what) has no answered READ (0 READ latencies): nothing to compare; was the run's mount or workload broken?")
         }
         return figures
+    }
+
+    /// `blobs` entries that name a blob (older reports have none).
+    static func blobs(_ object: [String: Any]) -> [String: BlobFigures] {
+        var out: [String: BlobFigures] = [:]
+        for entry in object["blobs"] as? [[String: Any]] ?? [] {
+            guard let name = entry["blob"] as? String else { continue }
+            let latency = entry["latency_us"] as? [String: Any]
+            func us(_ key: String) -> Double? { (latency?[key] as? NSNumber)?.doubleValue }
+            out[name] = BlobFigures(reads: (entry["reads"] as? NSNumber)?.intValue ?? 0, p50: us("p50"), p99: us("p99"), max: us("max"))
+        }
+        return out
     }
 
     /// What was measured: the kernel and the `run` section, less the keys that describe how

@@ -74,7 +74,7 @@ import OndemandTraceCore
         let result = try Run.odt("report", "--format", "csv", "--image", image.path, Self.plain)
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.first?.hasSuffix(",join,range_written,paths") == true)
+        #expect(lines.first?.hasSuffix(",join,range_written,blob,resumed_s,stall_us,paths") == true)
         let reads = lines.filter { $0.hasPrefix("read,") }
         #expect(reads.count == 49)
         let owners = Set(reads.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false).last!.split(separator: ";").map(String.init) })

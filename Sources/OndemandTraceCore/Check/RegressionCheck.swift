@@ -9,11 +9,15 @@ public struct RunFigures: Sendable, Equatable {
     public var identity: [String: String]
     public var values: [Metric: Double]
     public var readLatency: LatencyBuckets?
+    /// The READs of each named blob (`check`'s per-blob lines), by blob name.
+    public var blobs: [String: BlobFigures]
 
-    public init(identity: [String: String], values: [Metric: Double], readLatency: LatencyBuckets?) {
+    public init(identity: [String: String], values: [Metric: Double], readLatency: LatencyBuckets?,
+                blobs: [String: BlobFigures] = [:]) {
         self.identity = identity
         self.values = values
         self.readLatency = readLatency
+        self.blobs = blobs
     }
 
     /// The figures of a report model (what `report --format json` would print), without JSON.
@@ -39,7 +43,8 @@ public struct RunFigures: Sendable, Equatable {
         }
         var id = identity
         if let kernel = m.metadata.kernelRelease, id["kernel_release"] == nil { id["kernel_release"] = kernel }
-        self.init(identity: id, values: values, readLatency: buckets.isEmpty ? nil : LatencyBuckets(buckets))
+        self.init(identity: id, values: values, readLatency: buckets.isEmpty ? nil : LatencyBuckets(buckets),
+                  blobs: BlobFigures.of(m))
     }
 
     /// READs answered in this run (the latency population).
@@ -145,6 +150,8 @@ public struct CheckResult: Sendable, Equatable {
     public var mode: Mode
     public var testName: String
     public var warnings: [String]
+    /// Blobs both sides name, with their figures (informative; not judged).
+    public var blobs: [BlobComparison] = []
     public var regressed: Bool { rows.contains { $0.verdict == .regression } }
 }
 
@@ -174,6 +181,12 @@ public enum RegressionCheck {
     /// (unmatched, anomalies) take the worst run and regress on the limit alone.
     /// With one run on a side: the per-request test of earlier versions, with a warning.
     public static func run(baseline: RunSet, current: RunSet, limits: [Limit], alpha: Double = 0.01) -> CheckResult {
+        var result = metrics(baseline: baseline, current: current, limits: limits, alpha: alpha)
+        result.blobs = BlobComparison.of(baseline: baseline, current: current)
+        return result
+    }
+
+    static func metrics(baseline: RunSet, current: RunSet, limits: [Limit], alpha: Double) -> CheckResult {
         if baseline.runs.count < 2 || current.runs.count < 2 {
             var result = perRequest(baseline: baseline.pooled, current: current.pooled, limits: limits, alpha: alpha)
             for i in result.rows.indices {
@@ -347,6 +360,7 @@ public enum CheckFormatting {
                 .joined(separator: "  ").trimmedRight()
         }.joined(separator: "\n")
         out += "\n"
+        out += BlobComparison.table(result.blobs)
         for warning in result.warnings { out += "\nwarning: " + warning }
         out += "\ntest: \(result.testName), alpha \(JSONWriter.format(result.alpha, decimals: 3)) (confidence \(JSONWriter.format((1 - result.alpha) * 100, decimals: 1))%)"
         if acrossRuns {
@@ -390,6 +404,7 @@ public enum CheckFormatting {
             w.objectEnd()
         }
         w.arrayEnd()
+        BlobComparison.json(&w, result.blobs)
         w.objectEnd()
         return w.output
     }

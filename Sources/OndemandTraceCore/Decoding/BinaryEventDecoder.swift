@@ -13,9 +13,25 @@ public struct EventSelection: OptionSet, Sendable {
     public static let markers = EventSelection(rawValue: 8)
     /// Events of every other system (e.g. `sched`), kept by field name; not part of `.all`.
     public static let otherSystems = EventSelection(rawValue: 16)
+    /// `cachefiles_ref` (an object's cookie), `cachefiles_prep_read` and `cachefiles_read` (a
+    /// reader going on after its READ): decoded with only the fields the report uses (`obj`,
+    /// `cookie`) unless `.cachefilesOther` asks for all of them.
+    public static let objectTies = EventSelection(rawValue: 32)
+    /// `cachefiles_ondemand_open` alone (the names pass: an OPEN marker names the object by fd).
+    public static let ondemandOpens = EventSelection(rawValue: 64)
+    /// What naming objects takes: OPENs, markers and the ties (`TraceReport`'s first pass).
+    public static let names: EventSelection = [.ondemandOpens, .markers, .objectTies]
 
-    public static let report: EventSelection = [.ondemand, .cachefilesErrors, .markers]
+    public static let report: EventSelection = [.ondemand, .cachefilesErrors, .markers, .objectTies]
     public static let all: EventSelection = [.ondemand, .cachefilesErrors, .cachefilesOther, .markers]
+
+    /// The events of `.objectTies` and the fields the report reads of each.
+    public static let tieFields: [String: [String]] = [
+        "cachefiles_ref": ["obj", "cookie"], "cachefiles_prep_read": ["obj"], "cachefiles_read": ["obj"],
+    ]
+    /// Of `cachefiles_ref` (several per READ) only these, once or twice per object, are decoded
+    /// for `.objectTies`: the object's creation (before its OPEN), its OPEN, its cookie's lookup.
+    public static let tieRefReasons: Set<String> = ["NEW obj", "GET ondemand_fd", "SEE lookup_cookie"]
 }
 
 public enum DecodeError: Error, Equatable, CustomStringConvertible {
@@ -59,6 +75,9 @@ public struct BinaryEventDecoder: Sendable {
         case skip
         case ondemand(OndemandEvent.Kind, slots: Slots, needed: Int)
         case generic(GenericPlan)
+        /// Only the listed fields (`EventSelection.objectTies`); with `only`, only records whose
+        /// field holds one of the values.
+        case slim(EventLayout, [FieldLayout], only: (slot: Slot, values: Set<UInt64>)?)
         case marker(buf: FieldLayout)
     }
 
@@ -94,12 +113,21 @@ public struct BinaryEventDecoder: Sendable {
     static func entry(for layout: EventLayout, selection: EventSelection) -> Entry {
         if layout.system == "cachefiles" {
             if let kind = OndemandEvent.Kind(eventName: layout.name) {
-                guard selection.contains(.ondemand) else { return .skip }
+                guard selection.contains(.ondemand) || (kind == .open && selection.contains(.ondemandOpens)) else { return .skip }
                 let slots = kind.fieldNames.map { name in
                     layout.field(named: name).map { Slot(offset: $0.offset, size: $0.size, isSigned: $0.isSigned) }
                 }
                 let needed = slots.compactMap { $0?.end }.max() ?? 0
                 return .ondemand(kind, slots: Slots(slots), needed: needed)
+            }
+            if !selection.contains(.cachefilesOther), selection.contains(.objectTies),
+               let names = EventSelection.tieFields[layout.name] {
+                var only: (slot: Slot, values: Set<UInt64>)?
+                if layout.name == "cachefiles_ref", let why = layout.field(named: "why"), let table = layout.symbols["why"] {
+                    let values = Set(table.filter { EventSelection.tieRefReasons.contains($0.value) }.keys)
+                    if !values.isEmpty { only = (Slot(offset: why.offset, size: why.size, isSigned: false), values) }
+                }
+                return .slim(layout, names.compactMap { layout.field(named: $0) }, only: only)
             }
             let isError = layout.name == "cachefiles_io_error" || layout.name == "cachefiles_vfs_error"
             if isError ? selection.contains(.cachefilesErrors) : selection.contains(.cachefilesOther) {
@@ -217,6 +245,17 @@ public struct BinaryEventDecoder: Sendable {
                 fields.append(NamedValue(field.name, value))
             }
             return .generic(GenericEvent(system: plan.system, name: plan.name, fields: fields))
+        case let .slim(layout, wanted, only):
+            if let only {
+                guard data.count >= only.slot.end else { throw .shortRecord(event: layout.name, size: data.count, needed: only.slot.end) }
+                guard only.values.contains(readUnsigned(data, only.slot)) else { return nil }
+            }
+            var fields: [NamedValue] = []
+            fields.reserveCapacity(wanted.count)
+            for field in wanted {
+                if let value = try value(of: field, in: data, event: layout.name) { fields.append(NamedValue(field.name, value)) }
+            }
+            return .generic(GenericEvent(system: layout.system, name: layout.name, fields: fields))
         case let .marker(buf):
             guard case .string(var text)? = try value(of: buf, in: data, event: "print") else {
                 return .marker(MarkerEvent(text: ""))

@@ -67,11 +67,15 @@ public struct TextTraceParser: Sendable {
         default:
             switch entries[header.event] {
             case let .ondemand(kind, format)?:
-                guard selection.contains(.ondemand) else { skippedEvents += 1; return .none }
+                guard selection.contains(.ondemand) || (kind == .open && selection.contains(.ondemandOpens)) else {
+                    skippedEvents += 1
+                    return .none
+                }
                 body = .ondemand(Self.ondemand(kind, format, header.payload))
             case let .generic(system, format)?:
                 let isError = header.event == "cachefiles_io_error" || header.event == "cachefiles_vfs_error"
-                guard selection.contains(isError ? .cachefilesErrors : .cachefilesOther) else { skippedEvents += 1; return .none }
+                let isTie = EventSelection.tieFields[header.event] != nil && selection.contains(.objectTies)
+                guard isTie || selection.contains(isError ? .cachefilesErrors : .cachefilesOther) else { skippedEvents += 1; return .none }
                 body = .generic(GenericEvent(system: system, name: header.event, fields: Self.genericFields(format, header.payload)))
             case nil:
                 if header.event.hasPrefix("cachefiles_"), selection.contains(.cachefilesOther) {

@@ -50,6 +50,9 @@ public enum HTMLReport {
             guard let r = s.stages[stage] else { continue }
             h += latencyRow("&nbsp;&nbsp;" + stage.rawValue + " <small>(" + escape(stage.explanation) + ")</small>", "reads.stages_us." + stage.rawValue, r.summary)
         }
+        if s.stall.count > 0 {
+            h += latencyRow("read → resumed <small>(stall: the wait the reader felt)</small>", "reads.stall_us", s.stall.summary)
+        }
         h += "</table>\n"
         if s.reads.latency.errorBound > 0 {
             h += "<p class=\"meta\">Percentiles are at most \(fixed(s.reads.latency.errorBound * 100, 2))% above the exact value.</p>"
@@ -60,6 +63,7 @@ public enum HTMLReport {
         if let files = m.files {
             h += "<h2>Files, in the order the readers first missed them</h2>\n" + waterfallSVG(files, start: m.traceStart ?? 0, end: m.traceEnd ?? 0)
         }
+        if !m.blobs.isEmpty { h += "<h2>Blobs</h2>\n" + blobsTable(m.blobs) }
         h += "<h2>Objects</h2>\n" + objectsTable(m)
         h += "<h2>Anomalies</h2>\n" + anomaliesList(m)
         if m.lost.any {
@@ -160,15 +164,28 @@ public enum HTMLReport {
 
     static func objectsTable(_ m: ReportModel) -> String {
         guard !m.objects.isEmpty else { return "<p class=\"meta\">No objects.</p>" }
-        var t = "<table><tr><th>obj</th><th>object_id</th><th>size</th><th>opens</th><th>reads</th><th>answered</th><th>bytes requested</th><th>bytes written</th><th>lifetime s</th></tr>"
+        var t = "<table><tr><th>obj</th><th>object_id</th><th>size</th><th>opens</th><th>reads</th><th>answered</th><th>bytes requested</th><th>bytes written</th><th>lifetime s</th><th class=\"l\">volume</th><th class=\"l\">blob</th></tr>"
         for o in m.objects.prefix(2000) {
             t += "<tr><td>\(o.obj)</td><td>\(o.objectID.map(String.init) ?? "-")</td><td>\(o.size.map(String.init) ?? "-")</td><td>\(o.opens)</td>"
             t += "<td data-metric=\"objects.\(o.obj).reads\" data-value=\"\(o.reads)\">\(o.reads)</td><td>\(o.readsCompleted)</td>"
-            t += "<td>\(o.bytesRequested)</td><td>\(o.bytesWritten)</td><td>\(o.lifetime.map { TimeText.seconds($0) } ?? "-")</td></tr>"
+            t += "<td>\(o.bytesRequested)</td><td>\(o.bytesWritten)</td><td>\(o.lifetime.map { TimeText.seconds($0) } ?? "-")</td>"
+            t += "<td class=\"l\">\(escape(o.name?.volume ?? "-"))</td><td class=\"l\">\(escape(o.name?.blob ?? "-"))</td></tr>"
         }
         t += "</table>"
         if m.objects.count > 2000 { t += "<p class=\"meta\">First 2000 of \(m.objects.count) objects.</p>" }
         return t + "\n"
+    }
+
+    static func blobsTable(_ rows: [BlobRow]) -> String {
+        var t = "<table><tr><th class=\"l\">blob</th><th class=\"l\">volume</th><th>objects</th><th>reads</th><th>answered</th><th>bytes requested</th><th>p50 µs</th><th>p99 µs</th><th>max µs</th></tr>"
+        for (i, row) in rows.enumerated() {
+            let sum = row.latency.summary
+            func us(_ v: Double?) -> String { v.map { fixed($0, 1) } ?? "-" }
+            t += "<tr><td class=\"l\">\(escape(row.name?.blob ?? "(unnamed)"))</td><td class=\"l\">\(escape(row.name?.volume ?? "-"))</td>"
+            t += "<td>\(row.objects)</td><td>\(row.reads)</td><td>\(row.readsAnswered)</td>"
+            t += "<td>\(row.bytesRequested)</td><td>\(us(sum.p50Microseconds))</td><td>\(us(sum.p99Microseconds))</td><td>\(us(sum.maxMicroseconds))</td></tr>"
+        }
+        return t + "</table>\n"
     }
 
     static func anomaliesList(_ m: ReportModel) -> String {

@@ -102,7 +102,8 @@ public struct FileBlame: Sendable {
 }
 
 /// Ties each cachefiles object to the image or blob that backs it: by `OBJ=NAME` when forced,
-/// else by the size its copen answered (the backing file's size). Two sources of one size, or an
+/// else by the object's blob name (the cookie key) when the trace names it and one file is
+/// called so (its name, or its name without extension), else by the size its copen answered (the backing file's size). Two sources of one size, or an
 /// image no object matches, are errors that name the candidates.
 public enum ImageMatching {
     public struct Failure: Error, Equatable, CustomStringConvertible {
@@ -154,6 +155,10 @@ public enum ImageMatching {
                 out[object.obj] = source
                 continue
             }
+            if let blob = object.name?.blob {
+                let named = sources.filter { fileNames($0.name).contains(blob) }
+                if named.count == 1 { out[object.obj] = named[0]; continue }
+            }
             guard let size = object.size, size > 0 else { continue }
             let candidates = sources.filter { $0.size == UInt64(size) }
             if candidates.count > 1 {
@@ -166,5 +171,13 @@ public enum ImageMatching {
             throw Failure("\(source.name) (\(source.size) bytes) backs no object of the trace (object sizes from copen: \(sizes.isEmpty ? "none" : sizes)); force one with --image OBJ=FILE")
         }
         return out
+    }
+
+    /// A source's file name and that name without its extension, escaped as blob names are.
+    static func fileNames(_ path: String) -> [String] {
+        let base = path.split(separator: "/").last.map(String.init) ?? path
+        var names = [KeyText.escape(Array(base.utf8))]
+        if let dot = base.lastIndex(of: "."), dot != base.startIndex { names.append(KeyText.escape(Array(base[..<dot].utf8))) }
+        return names
     }
 }

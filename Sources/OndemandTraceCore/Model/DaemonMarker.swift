@@ -14,6 +14,9 @@ public struct DaemonMarker: Sendable, Equatable {
     public var length: UInt64?
     public var result: Int64?
     public var fault: String?
+    /// OPEN `pickup`: the object's name, its volume and cookie keys as `KeyText` (escaped).
+    public var volume: String?
+    public var blob: String?
 
     public static let prefix = "odt1 "
 
@@ -38,6 +41,7 @@ public struct DaemonMarker: Sendable, Equatable {
         var stage: Stage?, request: Request?
         var msg: UInt32?, oid: UInt32?
         var fd: UInt32?, off: Int64?, len: UInt64?, res: Int64?, fault: String?
+        var volume: String?, blob: String?
         var index = 0  // of the space-separated part
         var i = 0
         while i < b.count {
@@ -65,6 +69,8 @@ public struct DaemonMarker: Sendable, Equatable {
                     default: break
                     }
                 case 5 where key.elementsEqual("fault".utf8): fault = String(decoding: value, as: UTF8.self)
+                case 6 where key.elementsEqual("volume".utf8): volume = KeyText.normalized(String(decoding: value, as: UTF8.self))
+                case 4 where key.elementsEqual("blob".utf8): blob = KeyText.normalized(String(decoding: value, as: UTF8.self))
                 default: break
                 }
             }
@@ -72,8 +78,10 @@ public struct DaemonMarker: Sendable, Equatable {
             i = end
         }
         guard index >= 5, let stage, let request, let msg, let oid else { return nil }
-        return DaemonMarker(stage: stage, request: request, msgID: msg, objectID: oid, fd: fd, offset: off, length: len,
-                            result: res, fault: fault)
+        var marker = DaemonMarker(stage: stage, request: request, msgID: msg, objectID: oid, fd: fd, offset: off, length: len,
+                                  result: res, fault: fault)
+        (marker.volume, marker.blob) = (volume, blob)
+        return marker
     }
 
     /// A decimal number with an optional sign, as Swift's integer parsing reads it:
@@ -113,6 +121,9 @@ public struct DaemonMarker: Sendable, Equatable {
                   offset: offset.map { Int64(truncatingIfNeeded: $0) }, length: length, result: result, fault: fault)
     }
 
+    /// The object's name, when the marker carries its cookie key.
+    public var name: BlobName? { blob.map { BlobName(volume: volume, blob: $0) } }
+
     /// The text written to `trace_marker` (without newline).
     public var line: String {
         var s = "\(Self.prefix)\(stage.rawValue) \(request.rawValue) msg=\(msgID) oid=\(objectID)"
@@ -121,6 +132,8 @@ public struct DaemonMarker: Sendable, Equatable {
         if let length { s += " len=\(length)" }
         if let result { s += " res=\(result)" }
         if let fault { s += " fault=\(fault)" }
+        if let volume { s += " volume=\(volume)" }
+        if let blob { s += " blob=\(blob)" }
         return s
     }
 }

@@ -76,6 +76,7 @@ public final class EventLineWriter {
             switch BinaryEventDecoder.entry(for: layout, selection: selection) {
             case .ondemand(let kind, _, _): add(kind.fieldNames)
             case .generic(let plan): add(plan.fields.map(\.name))
+            case .slim(_, let fields, _): add(fields.map(\.name))
             case .marker: add(["buf"])
             case .skip, .unknown: break
             }
@@ -526,6 +527,10 @@ public final class EventLineWriter {
         switch decoder.entries[id] {
         case .skip, .unknown:
             return
+        case .slim:
+            // The report's selection only (`.objectTies` without `.cachefilesOther`): as decoded.
+            guard let body = try decoder.decode(data) else { return }
+            append(TraceEvent(timestamp: timestamp, cpu: cpu, pid: pid, comm: comm, body: body), to: out)
         case let .ondemand(kind, slots, needed):
             guard data.count >= needed else { throw .shortRecord(event: kind.eventName, size: data.count, needed: needed) }
             var raw = RawFieldValues()

@@ -7,6 +7,11 @@
 ///   was never written). The cread's msg_id becomes the request's msg_id. msg_ids are never keys
 ///   (older kernels reuse them at once).
 /// - OPEN → copen: the oldest outstanding OPEN of the object.
+/// - Names: an object's volume and cookie key come from names given up front, our daemon's OPEN
+///   `pickup` marker (its fd names the object), or `record`'s cookie lines (`CookieKeyLine`) tied
+///   through `cachefiles_ref` (obj and cookie ids) — whichever comes, whenever it comes.
+/// - Resumption: an answered READ is handed on when its reader's next `cachefiles_prep_read` /
+///   `cachefiles_read` on the object shows it went on (`resumed`), or at its next READ or the end.
 ///
 /// Memory holds the outstanding requests and one entry per object, not the trace.
 public final class Correlator {
@@ -29,6 +34,11 @@ public final class Correlator {
         public var bytesRequested: UInt64 = 0
         public var bytesWritten: UInt64 = 0
         public var fdWrites = 0
+        /// The fscache cookie's debug id (`cachefiles_ref`).
+        public var cookie: UInt32?
+        /// Volume and cookie key (the blob): from `--blob-names`, our daemon's OPEN marker, or the
+        /// cookie lines `record` writes (via `cookie`); nil when the trace does not say.
+        public var name: BlobName?
 
         /// A second OPEN of the same object (6.8+ failover re-opens objects).
         public var reopens: Int { max(0, opens - 1) }
@@ -71,7 +81,14 @@ public final class Correlator {
         /// Per daemon thread, the READ its last fd_write completed (its serial), or 0 when that
         /// write covered no outstanding READ (its next cread answers a READ the trace lacks).
         var lastWrittenBy = ThreadSlots()
+        /// Where `lifetime.name` came from: a later source of higher rank replaces it.
+        var nameRank = NameRank.none
         init(obj: UInt32, timestamp: UInt64) { lifetime = ObjectLifetime(obj: obj, firstSeen: timestamp) }
+    }
+
+    enum NameRank: Int, Comparable {
+        case none, cookie, marker, given
+        static func < (a: NameRank, b: NameRank) -> Bool { a.rawValue < b.rawValue }
     }
 
     /// Object states, updated in place through one buffer access per record (values in a class
@@ -84,6 +101,16 @@ public final class Correlator {
     private static let denseLimit: UInt32 = 1 << 22
     /// The daemon's object_id → obj, learnt from OPEN markers (fd) to join READ markers.
     private var objByObjectID: [UInt32: UInt32] = [:]
+    /// Names given before the trace (`--blob-names`, or a first pass over the trace), by obj.
+    private let givenNames: [UInt32: BlobName]
+    /// Cookie of objects `cachefiles_ref` named before their first on-demand record.
+    private var pendingCookies: [UInt32: UInt32] = [:]
+    /// The cookie lines `record` wrote, by cookie id.
+    private var cookieNames: [UInt32: BlobName] = [:]
+    /// Answered READs whose reader has not yet touched the object again, by reader pid (a reader
+    /// waits for one READ at a time): they close at its next `cachefiles_prep_read` /
+    /// `cachefiles_read` on the object (`resumed`), its next READ, or the end.
+    private var awaitingResume: [Int32: RequestRecord] = [:]
     private var serial: UInt64 = 0
     private let onRequest: (RequestRecord) -> Void
     private let onAnomaly: (Anomaly) -> Void
@@ -95,7 +122,16 @@ public final class Correlator {
 
     /// `onRequest` receives each request when it is answered, and at `finish` the unanswered ones;
     /// `onAnomaly` each anomaly when found.
-    public init(onRequest: @escaping (RequestRecord) -> Void, onAnomaly: @escaping (Anomaly) -> Void) {
+    /// Whether answered READs wait for their reader's resumption before they are handed on.
+    private let awaitResume: Bool
+
+    /// `names`: objects named before the trace is read (they win over what the trace says).
+    /// `awaitResume`: hand on an answered READ when its reader resumes (`RequestRecord.resumed`),
+    /// not at its cread (false: at the cread, without `resumed`; `record --live`'s windows).
+    public init(names: [UInt32: BlobName] = [:], awaitResume: Bool = true, onRequest: @escaping (RequestRecord) -> Void,
+                onAnomaly: @escaping (Anomaly) -> Void) {
+        self.givenNames = names
+        self.awaitResume = awaitResume
         self.onRequest = onRequest
         self.onAnomaly = onAnomaly
     }
@@ -105,7 +141,10 @@ public final class Correlator {
     private func slot(_ obj: UInt32, _ timestamp: UInt64) -> Int {
         if let known = existingSlot(obj) { return known }
         let index = states.count
-        states.append(ObjectState(obj: obj, timestamp: timestamp))
+        var state = ObjectState(obj: obj, timestamp: timestamp)
+        if let name = givenNames[obj] { (state.lifetime.name, state.nameRank) = (name, .given) }
+        if !pendingCookies.isEmpty, let cookie = pendingCookies.removeValue(forKey: obj) { learnCookie(&state, cookie) }
+        states.append(state)
         if obj < Self.denseLimit {
             let i = Int(obj)
             if i >= slotByObj.count { slotByObj.append(contentsOf: repeatElement(-1, count: max(i + 1, slotByObj.count * 2) - slotByObj.count)) }
@@ -135,6 +174,16 @@ public final class Correlator {
     // MARK: input
 
     public func consume(_ event: TraceEvent) {
+        if case .generic(let g) = event.body, g.system == "cachefiles" {
+            // The records that tie objects to cookies and readers to their resumption are not
+            // the trace's requests: they leave its span (and the time order check) alone.
+            switch g.name {
+            case "cachefiles_ref": noteRef(g); return
+            case "cachefiles_prep_read", "cachefiles_read":
+                noteResume(g, pid: event.pid, at: max(event.timestamp, lastTimestamp ?? 0)); return
+            default: break
+            }
+        }
         var event = event
         if let last = lastTimestamp, event.timestamp < last {
             // Records must come in time order (`TimeOrder`). One that does not (clocks that
@@ -152,7 +201,10 @@ public final class Correlator {
         switch event.body {
         case .ondemand(let e): consume(e, event)
         case .marker(let m):
-            guard let marker = DaemonMarker(text: m.text) else { return }
+            guard let marker = DaemonMarker(text: m.text) else {
+                if let line = CookieKeyLine(text: m.text) { learn(line) }
+                return
+            }
             markersSeen += 1
             consume(marker, at: t)
         case .generic(let g):
@@ -185,6 +237,7 @@ public final class Correlator {
         let t = event.timestamp
         switch e {
         case .read(let r):
+            if !awaitingResume.isEmpty, let waiting = awaitingResume.removeValue(forKey: event.pid) { onRequest(waiting) }
             serial += 1
             let length = r.len ?? 0
             state.reads.append(PendingRead(serial: serial, pid: event.pid, comm: event.comm, start: r.start ?? 0,
@@ -246,7 +299,7 @@ public final class Correlator {
             }
             onRequest(RequestRecord(kind: .open, obj: obj, msgID: c.msgID ?? open.markerMsg, pid: open.pid,
                                     comm: open.comm, offset: nil, length: c.len.map { UInt64(max(0, $0)) },
-                                    issued: open.issued, completed: t, join: .open))
+                                    issued: open.issued, completed: t, join: .open, blob: state.lifetime.name))
         case .close(let c):
             state.lifetime.lastClose = t
             if let oid = nonZero(c.objectID), let known = state.lifetime.objectID, oid != known {
@@ -312,10 +365,50 @@ public final class Correlator {
             onAnomaly(Anomaly(kind: .idMismatch, obj: obj, timestamp: t,
                               detail: "marker msg=\(m) but cread msg_id=\(msgID)"))
         }
-        onRequest(RequestRecord(kind: .read, obj: obj, msgID: msgID ?? r.markerMsg, pid: r.pid, comm: r.comm,
-                                offset: r.start, length: r.length, issued: r.issued, pickedUp: r.pickedUp,
-                                written: r.markerWritten ?? r.lastWrite, completed: t, join: join,
-                                rangeWritten: r.isWritten))
+        let answered = RequestRecord(kind: .read, obj: obj, msgID: msgID ?? r.markerMsg, pid: r.pid, comm: r.comm,
+                                     offset: r.start, length: r.length, issued: r.issued, pickedUp: r.pickedUp,
+                                     written: r.markerWritten ?? r.lastWrite, completed: t, join: join,
+                                     rangeWritten: r.isWritten, blob: state.lifetime.name)
+        if !awaitResume {
+            onRequest(answered)
+        } else if let earlier = awaitingResume.updateValue(answered, forKey: r.pid) {
+            onRequest(earlier)
+        }
+    }
+
+    // MARK: names and resumption
+
+    /// `cachefiles_ref` carries the object's cookie: learnt once per object.
+    private func noteRef(_ g: GenericEvent) {
+        guard let obj = g["obj"]?.integer.map({ UInt32(truncatingIfNeeded: $0) }), obj != 0,
+              let cookie = g["cookie"]?.integer.map({ UInt32(truncatingIfNeeded: $0) }), cookie != 0 else { return }
+        if let index = existingSlot(obj) {
+            withState(index) { state in if state.lifetime.cookie == nil { learnCookie(&state, cookie) } }
+        } else if pendingCookies[obj] == nil {
+            pendingCookies[obj] = cookie
+        }
+    }
+
+    private func learnCookie(_ state: inout ObjectState, _ cookie: UInt32) {
+        state.lifetime.cookie = cookie
+        if state.nameRank < .cookie, let name = cookieNames[cookie] { (state.lifetime.name, state.nameRank) = (name, .cookie) }
+    }
+
+    /// A cookie line of `record`: names the objects of that cookie (now and later).
+    private func learn(_ line: CookieKeyLine) {
+        cookieNames[line.cookie] = line.name
+        for i in states.indices where states[i].lifetime.cookie == line.cookie && states[i].nameRank <= .cookie {
+            withState(i) { ($0.lifetime.name, $0.nameRank) = (line.name, .cookie) }
+        }
+    }
+
+    /// The reader's next record on the object after its READ was answered: it resumed.
+    private func noteResume(_ g: GenericEvent, pid: Int32, at t: UInt64) {
+        guard !awaitingResume.isEmpty, var waiting = awaitingResume[pid],
+              let obj = g["obj"]?.integer, UInt32(truncatingIfNeeded: obj) == waiting.obj else { return }
+        awaitingResume.removeValue(forKey: pid)
+        waiting.resumed = t
+        onRequest(waiting)
     }
 
     private func consume(_ m: DaemonMarker, at t: UInt64) {
@@ -336,6 +429,7 @@ public final class Correlator {
                             state.opens[i].markerMsg = m.msgID
                         }
                         if state.lifetime.objectID == nil { state.lifetime.objectID = m.objectID }
+                        if let name = m.name, state.nameRank <= .marker { (state.lifetime.name, state.nameRank) = (name, .marker) }
                     }
                 }
             }
@@ -369,6 +463,9 @@ public final class Correlator {
     /// released are flagged. Returns every object's lifetime, ordered by obj.
     public func finish() -> [ObjectLifetime] {
         let end = lastTimestamp ?? 0
+        let waiting = awaitingResume.values.sorted { ($0.completed ?? 0, $0.obj, $0.pid) < ($1.completed ?? 0, $1.obj, $1.pid) }
+        awaitingResume.removeAll()
+        for request in waiting { onRequest(request) }
         let all = states.sorted { $0.lifetime.obj < $1.lifetime.obj }
         for state in all {
             let obj = state.lifetime.obj
@@ -377,7 +474,8 @@ public final class Correlator {
                 onAnomaly(Anomaly(kind: .openNeverAnswered, obj: obj, timestamp: open.issued,
                                   detail: "open fd=\(open.fd.map(String.init) ?? "-"): \(answer) by the end of the trace"))
                 onRequest(RequestRecord(kind: .open, obj: obj, msgID: open.markerMsg, pid: open.pid, comm: open.comm,
-                                        offset: nil, length: nil, issued: open.issued, completed: nil, join: .none))
+                                        offset: nil, length: nil, issued: open.issued, completed: nil, join: .none,
+                                        blob: state.lifetime.name))
             }
             for r in state.reads {
                 let released = state.lifetime.lastFdRelease.map { $0 > r.issued } ?? false
@@ -389,7 +487,7 @@ public final class Correlator {
                 onRequest(RequestRecord(kind: .read, obj: obj, msgID: r.markerMsg, pid: r.pid, comm: r.comm,
                                         offset: r.start, length: r.length, issued: r.issued, pickedUp: r.pickedUp,
                                         written: r.markerWritten ?? r.lastWrite, completed: nil, join: .none,
-                                        rangeWritten: r.isWritten))
+                                        rangeWritten: r.isWritten, blob: state.lifetime.name))
             }
             if let close = state.lifetime.lastClose, (state.lifetime.lastFdRelease ?? 0) < close {
                 onAnomaly(Anomaly(kind: .closedWithoutFdRelease, obj: obj, timestamp: close,

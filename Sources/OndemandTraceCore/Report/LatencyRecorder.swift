@@ -13,7 +13,9 @@ import Histogram
 public struct LatencyRecorder: Sendable {
     public static let log2BucketCount = 40
 
-    private var histogram: Histogram<UInt64>
+    /// Built when the kept values overflow `exactLimit` (from them), so small populations — a
+    /// breakdown row, one blob's objects — cost only their values.
+    private var histogram: Histogram<UInt64>?
     public private(set) var count: UInt64 = 0
     public private(set) var sumNanoseconds: UInt64 = 0
     public private(set) var minNanoseconds: UInt64 = .max
@@ -38,11 +40,24 @@ public struct LatencyRecorder: Sendable {
         self.significantDigits = significantDigits
         self.exactLimit = exactLimit
         exactValues = exactLimit > 0 ? [] : nil
-        histogram = Histogram(lowestDiscernibleValue: 1, highestTrackableValue: 1 << 34,
-                              numberOfSignificantValueDigits: significantDigits >= 3 ? .three : .two)
-        histogram.autoResize = true
+        histogram = exactLimit > 0 ? nil : Self.emptyHistogram(significantDigits)
         log2Microseconds = [UInt64](repeating: 0, count: log2 ? Self.log2BucketCount : 0)
         fineMicroseconds = []
+    }
+
+    static func emptyHistogram(_ significantDigits: Int) -> Histogram<UInt64> {
+        var h = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 1 << 34,
+                                  numberOfSignificantValueDigits: significantDigits >= 3 ? .three : .two)
+        h.autoResize = true
+        return h
+    }
+
+    /// The histogram of the values recorded so far (built from the kept values if need be).
+    private var fullHistogram: Histogram<UInt64> {
+        if let histogram { return histogram }
+        var h = Self.emptyHistogram(significantDigits)
+        for v in exactValues ?? [] { _ = h.record(v) }
+        return h
     }
 
     /// The largest relative amount a reported percentile can exceed the exact one (0: exact).
@@ -56,15 +71,44 @@ public struct LatencyRecorder: Sendable {
         sumNanoseconds &+= nanoseconds
         if nanoseconds < minNanoseconds { minNanoseconds = nanoseconds }
         if nanoseconds > maxNanoseconds { maxNanoseconds = nanoseconds }
-        _ = histogram.record(nanoseconds)
         if exactValues != nil {
-            if exactValues!.count < exactLimit { exactValues!.append(nanoseconds) } else { exactValues = nil }
+            if exactValues!.count < exactLimit {
+                exactValues!.append(nanoseconds)
+            } else {
+                histogram = fullHistogram
+                exactValues = nil
+            }
         }
+        if exactValues == nil { _ = histogram!.record(nanoseconds) }
         if tracksLog2 {
             log2Microseconds[Self.log2Bucket(microseconds: nanoseconds / 1000)] += 1
             let fine = Self.fineBucket(nanoseconds: nanoseconds)
             if fine >= fineMicroseconds.count { fineMicroseconds += [UInt64](repeating: 0, count: fine + 1 - fineMicroseconds.count) }
             fineMicroseconds[fine] += 1
+        }
+    }
+
+    /// Adds `other`'s values, as if each had been recorded here (recorders of one configuration).
+    public mutating func merge(_ other: LatencyRecorder) {
+        guard other.count > 0 else { return }
+        count += other.count
+        sumNanoseconds &+= other.sumNanoseconds
+        minNanoseconds = min(minNanoseconds, other.minNanoseconds)
+        maxNanoseconds = max(maxNanoseconds, other.maxNanoseconds)
+        if let mine = exactValues, let theirs = other.exactValues, mine.count + theirs.count <= exactLimit {
+            exactValues = mine + theirs
+        } else {
+            var merged = fullHistogram
+            merged.add(other.fullHistogram)
+            histogram = merged
+            exactValues = nil
+        }
+        if tracksLog2 && other.tracksLog2 {
+            for (i, n) in other.log2Microseconds.enumerated() { log2Microseconds[i] += n }
+            if other.fineMicroseconds.count > fineMicroseconds.count {
+                fineMicroseconds += [UInt64](repeating: 0, count: other.fineMicroseconds.count - fineMicroseconds.count)
+            }
+            for (i, n) in other.fineMicroseconds.enumerated() { fineMicroseconds[i] += n }
         }
     }
 
@@ -110,7 +154,7 @@ public struct LatencyRecorder: Sendable {
                 return sorted[min(rank, sorted.count) - 1]
             }
             // Clamped: HdrHistogram reports bucket tops, which may lie beyond the exact extremes.
-            return min(max(histogram.valueAtPercentile(p), minNanoseconds), maxNanoseconds)
+            return min(max(histogram!.valueAtPercentile(p), minNanoseconds), maxNanoseconds)
         }
     }
 

@@ -7,9 +7,21 @@ public struct ReportFilter: Sendable, Equatable {
     /// Trace time window, nanoseconds, on the request's issue time: since ≤ t < until.
     public var since: UInt64?
     public var until: UInt64?
+    /// Only objects of this blob (cookie key, escaped); `blobObjects` are they, once the trace's
+    /// names are known (`TraceReport` reads them first).
+    public var blob: String?
+    public var blobObjects: Set<UInt32>?
 
-    public init(obj: UInt32? = nil, comm: String? = nil, pid: Int32? = nil, since: UInt64? = nil, until: UInt64? = nil) {
-        (self.obj, self.comm, self.pid, self.since, self.until) = (obj, comm, pid, since, until)
+    public init(obj: UInt32? = nil, comm: String? = nil, pid: Int32? = nil, since: UInt64? = nil, until: UInt64? = nil,
+                blob: String? = nil) {
+        (self.obj, self.comm, self.pid, self.since, self.until, self.blob) = (obj, comm, pid, since, until, blob)
+    }
+
+    /// Whether objects of this obj pass (`--object`, `--blob`).
+    public func admits(obj o: UInt32) -> Bool {
+        if let obj, o != obj { return false }
+        if blob != nil { return blobObjects?.contains(o) ?? false }
+        return true
     }
 
     public var isEmpty: Bool { self == ReportFilter() }
@@ -21,7 +33,7 @@ public struct ReportFilter: Sendable, Equatable {
     }
 
     public func admits(_ r: RequestRecord) -> Bool {
-        if let obj, r.obj != obj { return false }
+        if obj != nil || blob != nil, !admits(obj: r.obj) { return false }
         if r.kind == .read {
             if let comm, r.comm != comm { return false }
             if let pid, r.pid != pid { return false }
@@ -32,7 +44,7 @@ public struct ReportFilter: Sendable, Equatable {
     }
 
     public func admits(_ a: Anomaly) -> Bool {
-        if let obj, let o = a.obj, o != obj { return false }
+        if let o = a.obj, obj != nil || blob != nil, !admits(obj: o) { return false }
         return admitsTime(a.timestamp)
     }
 }
@@ -55,6 +67,11 @@ public struct ReportAccumulator {
     private var readerIndex: [ReaderKey: Int] = [:]
     private var lastReader: (pid: Int32, comm: String?, index: Int)?
     private var joinCounts = Array(repeating: 0, count: RequestRecord.Join.allCases.count)
+    /// By obj: debug ids are small and dense (see `Correlator`), so an array, updated in place.
+    private var objectRows: [BreakdownRow?] = []
+    private var sparseObjectRows: [UInt32: BreakdownRow] = [:]
+    /// READ → the reader resumed, of the READs whose reader the trace shows resuming.
+    public private(set) var stall = LatencyRecorder(significantDigits: 2, log2: false)
 
     /// Stage latencies of the answered READs, for the stages seen.
     public var stages: [RequestRecord.Stage: LatencyRecorder] {
@@ -71,6 +88,12 @@ public struct ReportAccumulator {
     /// READs by reader task.
     public var byReader: [ReaderKey: BreakdownRow] {
         Dictionary(uniqueKeysWithValues: zip(readerKeys, readerRows))
+    }
+    /// READs by object (count, bytes, latency of the answered ones): the per-blob table.
+    public var byObject: [UInt32: BreakdownRow] {
+        var out = sparseObjectRows
+        for (obj, row) in objectRows.enumerated() { if let row { out[UInt32(obj)] = row } }
+        return out
     }
     /// How the READs were tied to their answers.
     public var joins: [RequestRecord.Join: Int] {
@@ -142,6 +165,8 @@ public struct ReportAccumulator {
             sizeRows[bucket]!.add(length: length, latency: latency)
             let reader = readerRow(pid: r.pid, comm: r.comm)
             readerRows[reader].add(length: length, latency: latency)
+            addToObject(r.obj, length: length, latency: latency)
+            if let stall = r.stall { self.stall.record(nanoseconds: stall) }
             if let latency {
                 reads.matched += 1
                 reads.latency.record(nanoseconds: latency)
@@ -156,6 +181,14 @@ public struct ReportAccumulator {
             if slowRequests.count < listLimit { slowRequests.append(r) }
         }
         return true
+    }
+
+    private mutating func addToObject(_ obj: UInt32, length: UInt64, latency: UInt64?) {
+        guard obj < 1 << 22 else { sparseObjectRows[obj, default: BreakdownRow()].add(length: length, latency: latency); return }
+        let i = Int(obj)
+        if i >= objectRows.count { objectRows += [BreakdownRow?](repeating: nil, count: max(i + 1, objectRows.count * 2) - objectRows.count) }
+        if objectRows[i] == nil { objectRows[i] = BreakdownRow() }
+        objectRows[i]!.add(length: length, latency: latency)
     }
 
     private mutating func readerRow(pid: Int32, comm: String?) -> Int {

@@ -1,6 +1,6 @@
 /// One CSV row per request, in the order requests close (answered as answered, unanswered at the end).
 public enum ReportCSV {
-    public static let header = "kind,obj,msg_id,pid,comm,offset,length,issued_s,picked_up_s,written_s,completed_s,latency_us,join,range_written"
+    public static let header = "kind,obj,msg_id,pid,comm,offset,length,issued_s,picked_up_s,written_s,completed_s,latency_us,join,range_written,blob,resumed_s,stall_us"
 
     public static func row(_ r: RequestRecord) -> String {
         func opt<T>(_ v: T?) -> String { v.map { "\($0)" } ?? "" }
@@ -9,7 +9,8 @@ public enum ReportCSV {
         return [r.kind.rawValue, String(r.obj), opt(r.msgID), String(r.pid), comm, opt(r.offset), opt(r.length),
                 sec(r.issued), sec(r.pickedUp), sec(r.written), sec(r.completed),
                 r.latency.map { JSONWriter.format(Double($0) / 1000, decimals: 3) } ?? "",
-                r.join.rawValue, r.kind == .read ? String(r.rangeWritten) : ""].joined(separator: ",")
+                r.join.rawValue, r.kind == .read ? String(r.rangeWritten) : "", r.blob.map { quote($0.blob) } ?? "",
+                sec(r.resumed), r.stall.map { JSONWriter.format(Double($0) / 1000, decimals: 3) } ?? ""].joined(separator: ",")
     }
 
     /// With `report --image`: a last column, the files (and `(metadata)`, `(unattributed)`) a

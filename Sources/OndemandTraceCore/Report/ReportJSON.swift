@@ -27,6 +27,7 @@ public enum ReportJSON {
 
         w.key("filter"); w.objectStart()
         w.key("obj"); optionalNumber(s.filter.obj)
+        w.key("blob"); optional(s.filter.blob)
         w.key("comm"); optional(s.filter.comm)
         w.key("pid"); optionalNumber(s.filter.pid)
         w.key("since_s"); seconds(s.filter.since)
@@ -47,6 +48,7 @@ public enum ReportJSON {
             w.key(stage.rawValue); summary(&w, r.summary)
         }
         w.objectEnd()
+        w.key("stall_us"); if s.stall.count > 0 { summary(&w, s.stall.summary) } else { w.null() }
         w.key("joins"); w.objectStart()
         for join in [RequestRecord.Join.marker, .thread, .arrival, .none] where join != .open {
             w.key(join.rawValue); w.number(s.joins[join] ?? 0)
@@ -96,6 +98,22 @@ public enum ReportJSON {
             w.key("bytes_requested"); w.number(o.bytesRequested)
             w.key("bytes_written"); w.number(o.bytesWritten)
             w.key("fd_writes"); w.number(o.fdWrites)
+            w.key("volume"); optional(o.name?.volume)
+            w.key("blob"); optional(o.name?.blob)
+            w.objectEnd()
+        }
+        w.arrayEnd()
+
+        w.key("blobs"); w.arrayStart()
+        for row in m.blobs {
+            w.objectStart()
+            w.key("volume"); optional(row.name?.volume)
+            w.key("blob"); optional(row.name?.blob)
+            w.key("objects"); w.number(row.objects)
+            w.key("reads"); w.number(row.reads)
+            w.key("reads_answered"); w.number(row.readsAnswered)
+            w.key("bytes_requested"); w.number(row.bytesRequested)
+            w.key("latency_us"); summary(&w, row.latency.summary)
             w.objectEnd()
         }
         w.arrayEnd()
@@ -214,6 +232,8 @@ public enum ReportJSON {
         w.key("length"); if let l = r.length { w.number(l) } else { w.null() }
         w.key("issued_s"); w.raw(JSONWriter.format(Double(r.issued) / 1e9, decimals: 9))
         w.key("latency_us"); if let l = r.latency { w.number(Double(l) / 1000, decimals: 3) } else { w.null() }
+        w.key("stall_us"); if let l = r.stall { w.number(Double(l) / 1000, decimals: 3) } else { w.null() }
+        w.key("blob"); if let b = r.blob?.blob { w.string(b) } else { w.null() }
         w.objectEnd()
     }
 }

@@ -78,7 +78,8 @@ public struct ReportModel {
                 lost: LostEventCounts, markersSeen: Int, faults: [String: Int], traceStart: UInt64?, traceEnd: UInt64?) {
         self.metadata = metadata
         self.stats = stats
-        self.objects = stats.filter.obj.map { obj in objects.filter { $0.obj == obj } } ?? objects
+        let filter = stats.filter
+        self.objects = filter.obj == nil && filter.blob == nil ? objects : objects.filter { filter.admits(obj: $0.obj) }
         self.lost = lost
         self.markersSeen = markersSeen
         self.faults = faults
@@ -103,6 +104,32 @@ public struct ReportModel {
     /// Which files the READs were for (`report --image`); nil without images.
     public var files: FileBlame?
 
+    /// One row per blob (volume and cookie key) of the objects, ordered by blob; objects the
+    /// trace does not name form one last row of their own, listed only beside named ones.
+    public var blobs: [BlobRow] {
+        var rows: [BlobName?: BlobRow] = [:]
+        let byObject = stats.byObject
+        for o in objects {
+            var row = rows[o.name] ?? BlobRow(name: o.name)
+            row.objects += 1
+            if let reads = byObject[o.obj] {
+                row.reads += reads.count
+                row.readsAnswered += Int(reads.latency.count)
+                row.bytesRequested += reads.bytes
+                row.latency.merge(reads.latency)
+            }
+            rows[o.name] = row
+        }
+        guard rows.keys.contains(where: { $0 != nil }) else { return [] }
+        return rows.values.sorted { a, b in
+            switch (a.name, b.name) {
+            case let (x?, y?): return x < y
+            case (_?, nil): return true
+            default: return false
+            }
+        }
+    }
+
     public var anomalyTotal: Int { stats.anomalyCounts.values.reduce(0, +) }
 
     /// The listed anomalies by time (found-at-the-end ones, like reads never answered, carry the
@@ -110,6 +137,20 @@ public struct ReportModel {
     public var anomaliesByTime: [Anomaly] {
         stats.anomalies.enumerated().sorted { ($0.element.timestamp, $0.offset) < ($1.element.timestamp, $1.offset) }.map(\.element)
     }
+}
+
+/// The READs of one blob's objects (`ReportModel.blobs`).
+public struct BlobRow: Sendable {
+    /// nil: the objects the trace does not name.
+    public var name: BlobName?
+    public var objects = 0
+    public var reads = 0
+    public var readsAnswered = 0
+    public var bytesRequested: UInt64 = 0
+    /// read -> cread of the answered READs (as the breakdowns: within 1%, exact up to 4096 values).
+    public var latency = LatencyRecorder(significantDigits: 2, exactLimit: 4096, log2: false)
+
+    public init(name: BlobName?) { self.name = name }
 }
 
 /// Builds a report from events: the correlator, the statistics and the report's bookkeeping.
@@ -121,11 +162,13 @@ public final class ReportBuilder {
     /// Called with every request that passes the filter (CSV rows), in the order they close.
     private let requestObserver: ((RequestRecord) -> Void)?
 
-    public init(filter: ReportFilter = ReportFilter(), slowThreshold: UInt64? = nil,
+    /// `names`: objects named before the trace is read (`--blob-names`, or a first pass).
+    public init(filter: ReportFilter = ReportFilter(), slowThreshold: UInt64? = nil, names: [UInt32: BlobName] = [:],
                 requestObserver: ((RequestRecord) -> Void)? = nil) {
         accumulator = ReportAccumulator(filter: filter, slowThreshold: slowThreshold)
         self.requestObserver = requestObserver
         correlator = Correlator(
+            names: names,
             onRequest: { [unowned(unsafe) self] r in
                 guard self.accumulator.add(r) else { return }
                 if r.kind == .read, r.completed == nil { self.unansweredReadBytes += r.length ?? 0 }

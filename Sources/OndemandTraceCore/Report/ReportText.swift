@@ -10,6 +10,8 @@ public enum ReportText {
         public static let anomalies = Sections(rawValue: 4)
         /// Per file of the image(s) (`report --image`): which files the readers waited for.
         public static let files = Sections(rawValue: 8)
+        /// Per blob (volume and cookie key) of the objects: which blob the readers waited for.
+        public static let blobs = Sections(rawValue: 16)
     }
 
     public static func render(_ m: ReportModel, sections: Sections) -> String {
@@ -53,6 +55,7 @@ public enum ReportText {
         for stage in RequestRecord.Stage.allCases {
             if let r = s.stages[stage] { summaryRow("  \(stage.rawValue)", r) }
         }
+        if s.stall.count > 0 { summaryRow("read -> resumed (stall)", s.stall) }
         out += table.text
         let staged = RequestRecord.Stage.allCases.filter { s.stages[$0] != nil }
         if !staged.isEmpty {
@@ -100,18 +103,28 @@ public enum ReportText {
             }
         }
 
+        if sections.contains(.blobs) {
+            line()
+            out += blobsTable(m.blobs)
+        }
+
         if sections.contains(.objects) {
             line()
+            // The blob column only when the trace names objects (older traces print as before).
+            let named = m.objects.contains { $0.name != nil }
             var objects = Table(header: ["obj", "object_id", "opens", "size bytes", "reads", "answered", "requested bytes",
-                                         "written bytes", "first open s", "close s", "fd_release s", "lifetime s"],
+                                         "written bytes", "first open s", "close s", "fd_release s", "lifetime s"]
+                                    + (named ? ["blob"] : []),
                                 rightAligned: Set(0...11))
             for o in m.objects {
-                objects.add([String(o.obj), o.objectID.map(String.init) ?? "-", String(o.opens),
-                             o.size.map(String.init) ?? "-", String(o.reads), String(o.readsCompleted),
-                             String(o.bytesRequested), String(o.bytesWritten),
-                             o.firstOpen.map(TimeText.seconds) ?? "-", o.lastClose.map(TimeText.seconds) ?? "-",
-                             o.lastFdRelease.map(TimeText.seconds) ?? "-",
-                             o.lifetime.map { fixed(Double($0) / 1e9, 6) } ?? "-"])
+                var row: [String] = [String(o.obj), o.objectID.map(String.init) ?? "-", String(o.opens),
+                                     o.size.map(String.init) ?? "-", String(o.reads), String(o.readsCompleted),
+                                     String(o.bytesRequested), String(o.bytesWritten),
+                                     o.firstOpen.map(TimeText.seconds) ?? "-", o.lastClose.map(TimeText.seconds) ?? "-",
+                                     o.lastFdRelease.map(TimeText.seconds) ?? "-",
+                                     o.lifetime.map { fixed(Double($0) / 1e9, 6) } ?? "-"]
+                if named { row.append(o.name?.description ?? "-") }
+                objects.add(row)
             }
             out += objects.text
             let reopened = m.objects.filter { $0.reopens > 0 }
@@ -148,6 +161,25 @@ public enum ReportText {
                  + ": requests around them may be mis-joined")
         }
         return out
+    }
+
+    /// `--blobs`: per blob, ordered by blob.
+    public static func blobsTable(_ rows: [BlobRow]) -> String {
+        guard !rows.isEmpty else {
+            return "blobs: the trace names no object (record names them; or --blob-names OBJ=NAME)\n"
+        }
+        var table = Table(header: ["blob", "volume", "objects", "reads", "answered", "bytes", "p50 µs", "p99 µs", "max µs"],
+                          rightAligned: Set(2...8))
+        for row in rows {
+            let r = row.latency
+            let latency = r.count > 0
+                ? [fixed(Double(r.percentileNanoseconds(50)) / 1000, 1), fixed(Double(r.percentileNanoseconds(99)) / 1000, 1),
+                   fixed(Double(r.maxNanoseconds) / 1000, 1)]
+                : ["-", "-", "-"]
+            table.add([row.name?.blob ?? "(unnamed)", row.name?.volume ?? "-", String(row.objects), String(row.reads),
+                       String(row.readsAnswered), String(row.bytesRequested)] + latency)
+        }
+        return "blobs: \(rows.count) (read -> cread of their READs)\n" + table.text
     }
 
     /// `--files`: per file, most total wait first.
@@ -203,6 +235,7 @@ public enum ReportText {
     static func filterText(_ f: ReportFilter) -> String {
         var parts: [String] = []
         if let o = f.obj { parts.append("obj \(o)") }
+        if let b = f.blob { parts.append("blob \(b)") }
         if let c = f.comm { parts.append("comm \(c)") }
         if let p = f.pid { parts.append("pid \(p)") }
         if let s = f.since { parts.append("since \(TimeText.seconds(s)) s") }

@@ -81,11 +81,17 @@ public struct RequestRecord: Sendable, Equatable {
     public var join: Join
     /// READ: the range was fully written before the cread.
     public var rangeWritten: Bool
+    /// READ: the reader's next `cachefiles_prep_read` / `cachefiles_read` on the object after the
+    /// cread (it woke up and went on); nil when the trace has none.
+    public var resumed: UInt64?
+    /// The object's name when the request closed (`Correlator.ObjectLifetime.name`).
+    public var blob: BlobName?
 
     public init(kind: Kind, obj: UInt32, msgID: UInt32?, pid: Int32, comm: String?, offset: Int64?, length: UInt64?,
                 issued: UInt64, pickedUp: UInt64? = nil, written: UInt64? = nil, completed: UInt64?, join: Join,
-                rangeWritten: Bool = false) {
+                rangeWritten: Bool = false, resumed: UInt64? = nil, blob: BlobName? = nil) {
         (self.kind, self.obj, self.msgID, self.pid, self.comm) = (kind, obj, msgID, pid, comm)
+        (self.resumed, self.blob) = (resumed, blob)
         (self.offset, self.length, self.issued, self.pickedUp, self.written) = (offset, length, issued, pickedUp, written)
         (self.completed, self.join, self.rangeWritten) = (completed, join, rangeWritten)
     }
@@ -95,9 +101,16 @@ public struct RequestRecord: Sendable, Equatable {
     /// Request to answer, in nanoseconds.
     public var latency: UInt64? { completed.map { $0 &- issued } }
 
+    /// The wait the reader felt: its READ to its resumption (nil without `resumed`).
+    public var stall: UInt64? {
+        guard kind == .read, let resumed, resumed >= issued else { return nil }
+        return resumed - issued
+    }
+
     /// Where the time went. With markers: queued (request → daemon pickup), served (pickup →
     /// data written), completed (written → cread). Without: to_write (request → last fd_write
-    /// covering it) and to_cread (that write → cread).
+    /// covering it) and to_cread (that write → cread). Either way, when the trace shows it,
+    /// resumed (cread → the reader's next record on the object).
     public var stages: [(stage: Stage, nanoseconds: UInt64)] {
         var out: [(stage: Stage, nanoseconds: UInt64)] = []
         forEachStage { out.append(($0, $1)) }
@@ -113,12 +126,14 @@ public struct RequestRecord: Sendable, Equatable {
         } else if let written, written >= issued, completed >= written {
             body(.toWrite, written - issued); body(.toCread, completed - written)
         }
+        if let resumed, resumed >= completed { body(.resumed, resumed - completed) }
     }
 
     public enum Stage: String, Sendable, CaseIterable {
         case queued, served, completed
         case toWrite = "to_write"
         case toCread = "to_cread"
+        case resumed
 
         var index: Int {
             switch self {
@@ -127,6 +142,7 @@ public struct RequestRecord: Sendable, Equatable {
             case .completed: return 2
             case .toWrite: return 3
             case .toCread: return 4
+            case .resumed: return 5
             }
         }
 
@@ -137,6 +153,7 @@ public struct RequestRecord: Sendable, Equatable {
             case .completed: return "written -> cread (marker)"
             case .toWrite: return "read -> last fd_write"
             case .toCread: return "fd_write -> cread"
+            case .resumed: return "cread -> reader resumed"
             }
         }
     }
