@@ -37,12 +37,13 @@ struct SingleRun {
         }
         pinning?.pinReaders()
         defer { pinning?.restore() }
+        let cookies = plan.daemonSource == .embedded ? nil : CookiePolling(markerPath: session.markerPath)
 
         var outcome = Outcome(trace: trace, failed: [])
         do throws(RunError) {
             try withMountpoint { target in runPasses(at: target, into: &outcome) }
         } catch {
-            _ = daemon!.stop(); daemon = nil; session.abandon()
+            _ = daemon!.stop(); daemon = nil; cookies?.finish(); session.abandon()
             throw error
         }
         // Stop and release the daemon before the recording ends: its devnode (the next run binds
@@ -50,6 +51,7 @@ struct SingleRun {
         // open: the next run would find it busy).
         progress(daemon!.stop())
         daemon = nil
+        cookies?.finish()
         let recorded: RecordingResult
         do { recorded = try session.stop() } catch { throw RunError("\(error)") }
         progress("wrote \(recorded.path): \(recorded.events) records" + (recorded.lostEvents > 0 ? ", \(recorded.lostEvents) LOST (raise --buffer-size)" : ""))

@@ -202,7 +202,8 @@ special_runblob() {
     # a bootstrap and two blobs (vm/make-image twoblobs), 4 readers
     mkdir -p /cache/$name-two
     timeout 120 $bin run --image /tmp/blobs/duo --blob /tmp/blobs/duo-blob --blob /tmp/blobs/duo-blob2 --cache-dir /cache/$name-two \
-        --expect $share/trees/duo --readers 4 --threads 2 -o $out/two.dat --report $out/two.json --log $out/two-daemon.log 2> $out/two.err
+        --expect $share/trees/duo --readers 4 --threads 2 -o $out/two.dat --report $out/two.json --log $out/two-daemon.log \
+        --log-requests 2> $out/two.err
     echo $? > $out/two.rc
     timeout 30 $bin run --image $img --blob /tmp/blobs/missing --cache-dir /cache/$name-ref 2> $out/missing.err
     echo $? > $out/missing.rc

@@ -1,0 +1,32 @@
+import Foundation
+import Synchronization
+import TraceRecording
+
+/// Another daemon writes no OPEN markers: while it serves, the cookie keys (which blob each
+/// object is) are polled into the recording on a thread of their own, as `record` does.
+final class CookiePolling: @unchecked Sendable {
+    private let poller: CookieKeyPoller
+    private let stopping = Atomic<Bool>(false)
+    private let done = DispatchSemaphore(value: 0)
+
+    /// Nil when the kernel lists no cookies (no /proc/fs/fscache) or there is no recording.
+    init?(markerPath: String?) {
+        guard let poller = markerPath.flatMap({ CookieKeyPoller(markerPath: $0) }) else { return nil }
+        self.poller = poller
+        poller.poll()
+        Thread.detachNewThread { [self] in
+            while !stopping.load(ordering: .relaxed) {
+                self.poller.poll()  // only this thread polls until finish()
+                usleep(20_000)
+            }
+            done.signal()
+        }
+    }
+
+    /// The last poll, and the marker fd closed (the recording's instance can then be removed).
+    func finish() {
+        stopping.store(true, ordering: .relaxed)
+        done.wait()
+        poller.finish()
+    }
+}
