@@ -24,7 +24,8 @@ public enum ImageFiles {
             let bytes = file.bytes
             let isErofs = bytes.count >= 1028 && bytes.loadUnaligned(fromByteOffset: 1024, as: UInt32.self).littleEndian == ErofsImage.magic
             if isErofs {
-                do { images.append((path, try ErofsImage(bytes: Array(bytes)))) } catch {
+                // In place: the mapping lives as long as the image (no copy of a 1 GB image's data).
+                do { images.append((path, try ErofsImage(image: ImageBytes(viewing: bytes, owner: file)))) } catch {
                     throw TraceFileError(path: path, message: "\(error)")
                 }
             } else {

@@ -66,9 +66,14 @@ public struct ErofsImage: Sendable {
 
     public let superblock: Superblock
     public let size: UInt64
-    let bytes: [UInt8]
+    let bytes: ImageBytes
 
     public init(bytes: [UInt8]) throws(ErofsError) {
+        try self.init(image: ImageBytes(bytes))
+    }
+
+    /// The image in place (a mapped file): only its metadata is read.
+    public init(image bytes: ImageBytes) throws(ErofsError) {
         self.bytes = bytes
         size = UInt64(bytes.count)
         let sb = Self.superblockOffset
@@ -290,9 +295,18 @@ public struct ErofsImage: Sendable {
 
     // MARK: little-endian reads (callers check bounds)
 
-    static func u16(_ b: [UInt8], _ at: UInt64) -> UInt16 { UInt16(b[Int(at)]) | UInt16(b[Int(at) + 1]) << 8 }
-    static func u32(_ b: [UInt8], _ at: UInt64) -> UInt32 { UInt32(u16(b, at)) | UInt32(u16(b, at + 2)) << 16 }
-    static func u64(_ b: [UInt8], _ at: UInt64) -> UInt64 { UInt64(u32(b, at)) | UInt64(u32(b, at + 4)) << 32 }
+    @inline(__always)
+    static func u16<B: RandomAccessCollection<UInt8>>(_ b: B, _ at: UInt64) -> UInt16 where B.Index == Int {
+        UInt16(b[Int(at)]) | UInt16(b[Int(at) + 1]) << 8
+    }
+    @inline(__always)
+    static func u32<B: RandomAccessCollection<UInt8>>(_ b: B, _ at: UInt64) -> UInt32 where B.Index == Int {
+        UInt32(u16(b, at)) | UInt32(u16(b, at + 2)) << 16
+    }
+    @inline(__always)
+    static func u64<B: RandomAccessCollection<UInt8>>(_ b: B, _ at: UInt64) -> UInt64 where B.Index == Int {
+        UInt64(u32(b, at)) | UInt64(u32(b, at + 4)) << 32
+    }
 }
 
 /// An image whose metadata cannot be read, with where (byte offset) when known.
