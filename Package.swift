@@ -57,7 +57,7 @@ let package = Package(
         // Paths to the repository and the shared real traces; running the real binary.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // libFuzzer target over the trace readers (scripts/fuzz); a corpus replayer otherwise.
-        .executableTarget(name: "ondemand-trace-fuzz", dependencies: ["OndemandTraceCore", "TraceFiles"]),
+        .executableTarget(name: "ondemand-trace-fuzz", dependencies: ["OndemandTraceCore", "TraceFiles", "SystemCalls"]),
         // Synthetic trace.dat v6 files of on-demand traffic for benchmarks and fixtures (bench/).
         .executableTarget(
             name: "trace-dat-gen",

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import OndemandTraceCore
+import SystemCalls
 import TraceFiles
 
 /// Reads one input as a trace file, the way the CLI does. A crash or hang here is a bug: every
@@ -84,15 +85,7 @@ func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CC
 struct ReplayCorpus {
     static func main() {
         for path in CommandLine.arguments.dropFirst() {
-            guard let f = fopen(path, "r") else { continue }
-            var bytes: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 1 << 16)
-            while true {
-                let n = fread(&buffer, 1, buffer.count, f)
-                if n <= 0 { break }
-                bytes += buffer[0..<n]
-            }
-            fclose(f)
+            guard let bytes = try? FileContents.read(path) else { continue }
             if fuzzImages, let (entries, seconds) = bytes.withUnsafeBytes({ readOneImage($0) }) {
                 print("ok \(path): \(entries) inodes indexed in \(seconds) s")
                 continue

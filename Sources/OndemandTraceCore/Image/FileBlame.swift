@@ -37,11 +37,41 @@ public struct FileBlame: Sendable {
         /// Each READ's issue and answer (nil: never answered), the first `FileBlame.spanLimit`:
         /// the bars of the HTML waterfall.
         public var spans: [(issued: UInt64, completed: UInt64?)] = []
+        var lastReaderPID: Int32 = -1
+
+        /// READ `r` fell on this owner with `bytes` of its range, its own bytes from `ownStart`.
+        mutating func add(_ r: RequestRecord, bytes: UInt64, ownStart: UInt64?) {
+            firstMiss = min(firstMiss, r.issued)
+            if let ownStart, firstOwnMiss.map({ (r.issued, ownStart) < ($0.time, $0.offset) }) ?? true {
+                firstOwnMiss = (r.issued, ownStart)
+            }
+            reads += 1
+            bytesRequested += bytes
+            if let latency = r.latency {
+                wait.record(nanoseconds: latency)
+                totalWait += latency
+            } else {
+                unanswered += 1
+            }
+            // Most READs of a row come from the reader before: skip hashing it again.
+            if r.pid != lastReaderPID || readers.isEmpty {
+                readers.insert(.init(pid: r.pid, comm: r.comm ?? "?"))
+                lastReaderPID = r.pid
+            }
+            if spans.count < FileBlame.spanLimit { spans.append((r.issued, r.completed)) }
+        }
     }
 
     public static let spanLimit = 256
 
-    public private(set) var rows: [ImageRangeMap.Owner: Row] = [:]
+    /// A file of one image: images of one trace may share paths.
+    struct RowKey: Hashable {
+        var table: ObjectIdentifier
+        var owner: Int32
+    }
+    private var rowsByKey: [RowKey: Row] = [:]
+    /// One per file (or metadata, unattributed) of each image a READ touched.
+    public var rows: [Row] { Array(rowsByKey.values) }
 
     public init() {}
 
@@ -58,34 +88,22 @@ public struct FileBlame: Sendable {
 
     public mutating func add(_ r: RequestRecord, source: Source) {
         guard r.kind == .read, let offset = r.offset, offset >= 0, let length = r.length else { return }
+        let table = source.map.ownerTable
         for (owner, bytes, _, ownStart) in source.map.ownersWithInline(device: source.device, offset: UInt64(offset), length: length) {
-            var row = rows[owner] ?? Row(owner: owner, firstMiss: r.issued)
-            row.firstMiss = min(row.firstMiss, r.issued)
-            if let ownStart, row.firstOwnMiss.map({ (r.issued, ownStart) < ($0.time, $0.offset) }) ?? true {
-                row.firstOwnMiss = (r.issued, ownStart)
-            }
-            row.reads += 1
-            row.bytesRequested += bytes
-            if let latency = r.latency {
-                row.wait.record(nanoseconds: latency)
-                row.totalWait += latency
-            } else {
-                row.unanswered += 1
-            }
-            row.readers.insert(.init(pid: r.pid, comm: r.comm ?? "?"))
-            if row.spans.count < Self.spanLimit { row.spans.append((r.issued, r.completed)) }
-            rows[owner] = row
+            // In place: a copy of the row would copy its latency values on every READ.
+            rowsByKey[RowKey(table: table, owner: owner), default: Row(owner: source.map.owner(owner), firstMiss: r.issued)]
+                .add(r, bytes: bytes, ownStart: ownStart)
         }
     }
 
     /// In the order the readers first missed their data (ties: the path): the picture of a start-up.
     public var byFirstMiss: [Row] {
-        rows.values.sorted { ($0.firstMissOfData, $0.owner) < ($1.firstMissOfData, $1.owner) }
+        rowsByKey.values.sorted { ($0.firstMissOfData, $0.owner) < ($1.firstMissOfData, $1.owner) }
     }
 
     /// Most total wait first (ties: the path).
     public var byWait: [Row] {
-        rows.values.sorted { ($0.totalWait, $1.owner) > ($1.totalWait, $0.owner) }
+        rowsByKey.values.sorted { ($0.totalWait, $1.owner) > ($1.totalWait, $0.owner) }
     }
 
     /// The files' paths in the order the readers first missed them: a prefetch list
@@ -94,10 +112,12 @@ public struct FileBlame: Sendable {
     /// reads it whether or not the file is read), and the bootstrap carries it anyway. Files
     /// missed by one READ are in the image's order (the path breaks ties).
     public var prefetchList: [String] {
-        rows.values.compactMap { row -> (UInt64, UInt64, String)? in
+        rowsByKey.values.compactMap { row -> (UInt64, UInt64, String)? in
             if case .file(let path) = row.owner, let first = row.firstOwnMiss { return (first.time, first.offset, path) }
             return nil
-        }.sorted { $0 < $1 }.map(\.2)
+        }.sorted { $0 < $1 }.map(\.2).reduce(into: (seen: Set<String>(), list: [String]())) { acc, path in
+            if acc.seen.insert(path).inserted { acc.list.append(path) }  // a path two images share, once
+        }.list
     }
 }
 

@@ -21,7 +21,8 @@ public struct ImageRangeMap: Sendable {
     struct Segment: Sendable {
         var start: UInt64
         var end: UInt64
-        var owner: Owner
+        /// Index into `table.owners`: reads compare and hash integers, not paths.
+        var owner: Int32
         /// A file's bytes inside an inode block (an inline tail): they come with the metadata,
         /// whoever the READ was for.
         var inline = false
@@ -38,15 +39,21 @@ public struct ImageRangeMap: Sendable {
         var metadata: [Segment] = []
         let block = image.superblock.blockSize
         func blocks(_ range: Range<UInt64>) -> Segment {
-            Segment(start: range.lowerBound / block * block, end: (range.upperBound + block - 1) / block * block, owner: .metadata)
+            Segment(start: range.lowerBound / block * block, end: (range.upperBound + block - 1) / block * block, owner: Self.metadataID)
         }
         metadata.append(blocks(0..<(ErofsImage.superblockOffset + 128)))
+        var owners: [Owner] = [.metadata, .unattributed]
+        var ids: [String: Int32] = [:]
         for entry in entries {
             metadata.append(blocks(entry.metadata))
             if entry.unmapped { unmappedFiles.append(entry.path) }
+            var id = Self.metadataID
+            if entry.kind != .directory {
+                id = ids[entry.path] ?? Int32(owners.count)
+                if id == Int32(owners.count) { ids[entry.path] = id; owners.append(.file(entry.path)) }
+            }
             for e in entry.extents where e.length > 0 {
-                let segment = Segment(start: e.physical, end: e.physical + e.length,
-                                      owner: entry.kind == .directory ? .metadata : .file(entry.path),
+                let segment = Segment(start: e.physical, end: e.physical + e.length, owner: id,
                                       inline: e.device == 0 && e.physical % block != 0)
                 if entry.kind == .directory { metadata.append(segment) } else { files[e.device, default: []].append(segment) }
             }
@@ -54,6 +61,7 @@ public struct ImageRangeMap: Sendable {
         // Files first (an inline tail sits in an inode block), then metadata fills what is left.
         for (device, list) in files { segments[device] = Self.flatten(list, under: []) }
         segments[0] = Self.flatten(metadata, under: segments[0] ?? [])
+        table = OwnerTable(owners)
     }
 
     /// `fill`'s segments added where `base` leaves gaps; the first claim of a byte wins.
@@ -85,12 +93,25 @@ public struct ImageRangeMap: Sendable {
 
     /// The owners of [offset, offset + length) on `device`, with the bytes of each, in order.
     public func owners(device: Int, offset: UInt64, length: UInt64) -> [(owner: Owner, bytes: UInt64)] {
-        ownersWithInline(device: device, offset: offset, length: length).map { ($0.owner, $0.bytes) }
+        ownersWithInline(device: device, offset: offset, length: length).map { (table.owners[Int($0.owner)], $0.bytes) }
     }
+
+    /// Owner `id` of `ownersWithInline`.
+    public func owner(_ id: Int32) -> Owner { table.owners[Int(id)] }
+    /// Tells this map's owner ids from another map's.
+    public var ownerTable: ObjectIdentifier { ObjectIdentifier(table) }
+
+    static let metadataID: Int32 = 0, unattributedID: Int32 = 1
+    /// Owner ids: 0 metadata, 1 unattributed, then each file once.
+    final class OwnerTable: Sendable {
+        let owners: [Owner]
+        init(_ owners: [Owner]) { self.owners = owners }
+    }
+    private let table: OwnerTable
 
     /// The same, with the bytes of each owner that are not inline in an inode block (the ones
     /// only a read of that file fetches) and where the first of them lies.
-    public func ownersWithInline(device: Int, offset: UInt64, length: UInt64) -> [(owner: Owner, bytes: UInt64, ownBytes: UInt64, ownStart: UInt64?)] {
+    public func ownersWithInline(device: Int, offset: UInt64, length: UInt64) -> [(owner: Int32, bytes: UInt64, ownBytes: UInt64, ownStart: UInt64?)] {
         let end = offset &+ length < offset ? UInt64.max : offset + length
         let list = segments[device] ?? []
         var low = 0, high = list.count
@@ -98,11 +119,11 @@ public struct ImageRangeMap: Sendable {
             let mid = (low + high) / 2
             if list[mid].end <= offset { low = mid + 1 } else { high = mid }
         }
-        var out: [(owner: Owner, bytes: UInt64, ownBytes: UInt64, ownStart: UInt64?)] = []
-        func add(_ owner: Owner, _ bytes: UInt64, at start: UInt64, inline: Bool = false) {
+        var out: [(owner: Int32, bytes: UInt64, ownBytes: UInt64, ownStart: UInt64?)] = []
+        func add(_ owner: Int32, _ bytes: UInt64, at start: UInt64, inline: Bool = false) {
             guard bytes > 0 else { return }
             let own = inline ? 0 : bytes
-            if let i = out.firstIndex(where: { $0.owner == owner }) {
+            if let i = out.lastIndex(where: { $0.owner == owner }) {
                 out[i].bytes += bytes
                 out[i].ownBytes += own
                 if own > 0, out[i].ownStart == nil { out[i].ownStart = start }
@@ -113,13 +134,13 @@ public struct ImageRangeMap: Sendable {
         var at = offset
         var i = low
         while at < end && i < list.count && list[i].start < end {
-            if list[i].start > at { add(.unattributed, list[i].start - at, at: at); at = list[i].start }
+            if list[i].start > at { add(Self.unattributedID, list[i].start - at, at: at); at = list[i].start }
             let stop = min(end, list[i].end)
             add(list[i].owner, stop - at, at: at, inline: list[i].inline)
             at = stop
             i += 1
         }
-        if at < end { add(.unattributed, end - at, at: at) }
+        if at < end { add(Self.unattributedID, end - at, at: at) }
         return out
     }
 }
