@@ -37,7 +37,8 @@ public struct FileBlame: Sendable {
         /// Each READ's issue and answer (nil: never answered), the first `FileBlame.spanLimit`:
         /// the bars of the HTML waterfall.
         public var spans: [(issued: UInt64, completed: UInt64?)] = []
-        var lastReaderPID: Int32 = -1
+        var readerPIDs: [Int32] = []
+        static let fewReaders = 32
 
         /// READ `r` fell on this owner with `bytes` of its range, its own bytes from `ownStart`.
         mutating func add(_ r: RequestRecord, bytes: UInt64, ownStart: UInt64?) {
@@ -53,10 +54,11 @@ public struct FileBlame: Sendable {
             } else {
                 unanswered += 1
             }
-            // Most READs of a row come from the reader before: skip hashing it again.
-            if r.pid != lastReaderPID || readers.isEmpty {
-                readers.insert(.init(pid: r.pid, comm: r.comm ?? "?"))
-                lastReaderPID = r.pid
+            // A row's readers are few: look for the pid among them before hashing (pid, comm).
+            if readers.count > Self.fewReaders || !readerPIDs.contains(r.pid) {
+                if readers.insert(.init(pid: r.pid, comm: r.comm ?? "?")).inserted, readers.count <= Self.fewReaders {
+                    readerPIDs.append(r.pid)
+                }
             }
             if spans.count < FileBlame.spanLimit { spans.append((r.issued, r.completed)) }
         }
