@@ -43,7 +43,7 @@ public enum TraceReport {
                 switch item {
                 case .event(let event):
                     builder.consume(event)
-                    eventObserver?(event)
+                    if let eventObserver, filter.admitsEvent(event) { eventObserver(event) }
                 case let .lost(cpu, count, timestamp): builder.noteLost(cpu: cpu, count: count, timestamp: timestamp)
                 }
             })

@@ -131,7 +131,7 @@ struct Report: ParsableCommand {
             try TraceReport.build(path: input.path, textFormats: try input.textFormats(), filter: filter,
                                   slowThreshold: minLatency.flatMap(Self.nanoseconds), names: try givenNames(),
                                   namesFirst: format == .csv, requestObserver: sinks.requestObserver,
-                                  eventObserver: sinks.eventObserver(filter))
+                                  eventObserver: sinks.eventObserver)
         }
         if !images.isEmpty { model.files = try blame(sinks, objects: model.objects) }
         emit(model, sinks)
@@ -213,19 +213,10 @@ final class RequestSinks {
         }
     }
 
-    /// The Chrome trace's records (opens, closes, markers of the filtered object).
-    func eventObserver(_ filter: ReportFilter) -> ((TraceEvent) -> Void)? {
+    /// The Chrome trace's records (opens, closes, markers; `TraceReport` passes those of the
+    /// filtered objects only).
+    var eventObserver: ((TraceEvent) -> Void)? {
         guard chrome != nil else { return nil }
-        return { [self] event in
-            if filter.obj == nil || event.body.ondemandObj == filter.obj { chrome?.event(event) }
-        }
-    }
-}
-
-extension EventBody {
-    /// The object an on-demand event concerns.
-    var ondemandObj: UInt32? {
-        if case .ondemand(let e) = self { return e.obj }
-        return nil
+        return { [self] event in chrome?.event(event) }
     }
 }

@@ -31,6 +31,19 @@ import TestSupport
         #expect(names == ["obj 4"])
     }
 
+    /// `--blob` keeps the other blobs' records out of the Chrome trace too: its opens, closes and
+    /// markers, not only its requests.
+    @Test func chromeTraceWithABlobFilterHasThatBlobsRecordsOnly() throws {
+        let named = ["--blob-names", "4=img"]
+        let kept = try Self.json(try Run.odt(["report", "--format", "chrome"] + named + ["--blob", "img", Self.daemonExit]).stdout)
+        let all = try Self.json(try Run.odt(["report", "--format", "chrome", Self.daemonExit]).stdout)
+        #expect((kept["traceEvents"] as? [Any])?.count == (all["traceEvents"] as? [Any])?.count)
+        let other = try Run.odt(["report", "--format", "chrome"] + named + ["--blob", "other", Self.daemonExit])
+        #expect(other.status == 0, "\(other.stderr)")
+        let events = try #require(try Self.json(other.stdout)["traceEvents"] as? [[String: Any]])
+        #expect(events.filter { ["i", "b", "e", "n"].contains($0["ph"] as? String ?? "") }.isEmpty, "\(events.prefix(3))")
+    }
+
     /// Every figure the page marks with data-metric equals the JSON report's value.
     @Test func htmlFiguresEqualTheJSONReport() throws {
         let html = "/tmp/odt-report-\(UInt32.random(in: 0...UInt32.max)).html"

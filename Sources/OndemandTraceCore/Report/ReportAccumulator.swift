@@ -26,6 +26,14 @@ public struct ReportFilter: Sendable, Equatable {
 
     public var isEmpty: Bool { self == ReportFilter() }
 
+    /// Whether a record goes to an event observer (the Chrome trace's opens, closes, markers):
+    /// all of them, or with `--object`/`--blob` the on-demand records of the objects admitted.
+    public func admitsEvent(_ event: TraceEvent) -> Bool {
+        guard obj != nil || blob != nil else { return true }
+        if case .ondemand(let e) = event.body, let o = e.obj { return admits(obj: o) }
+        return false
+    }
+
     func admitsTime(_ t: UInt64) -> Bool {
         if let since, t < since { return false }
         if let until, t >= until { return false }
