@@ -72,10 +72,4 @@ enum RunDaemon {
         kill(pid, SIGKILL)
         return ChildProcess.describe(ChildProcess.wait(pid)) + " (did not exit within 10 s of SIGTERM)"
     }
-
-    private static func monotonicNanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-    }
 }

@@ -29,12 +29,6 @@ public struct DaemonLog: Sendable {
     }
 }
 
-public func monotonicNanoseconds() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
-
 /// The recording instance's `trace_marker`: each daemon marker becomes an `ftrace:print` record in
 /// the same ring buffer as the kernel's events. Absent when nothing records: no cost then.
 public final class TraceMarkerWriter: Sendable {

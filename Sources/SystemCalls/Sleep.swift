@@ -1,5 +1,13 @@
 import Glibc
 
+/// CLOCK_MONOTONIC in nanoseconds: the clock of the daemon's log, the recorder's deadlines and
+/// the trace's `mono` clock.
+public func monotonicNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
+
 /// Sleeps the whole `ns`, a signal or not (an interrupted nanosleep goes on with what remains).
 public func sleepNanoseconds(_ ns: UInt64) {
     var request = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))

@@ -44,9 +44,6 @@ enum OutputFiles {
         return fd
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32? {
-        FileContents.writeAll(fd, bytes)
-    }
 }
 
 /// One CPU's ring-buffer pages, appended in order to an anonymous file through a buffer.
@@ -75,7 +72,7 @@ final class CPUDataFile {
 
     func flush() throws(RecordingError) {
         guard !buffer.isEmpty else { return }
-        let failure = buffer.withUnsafeBytes { OutputFiles.writeAll(fd, $0) }
+        let failure = buffer.withUnsafeBytes { FileContents.writeAll(fd, $0) }
         buffer.removeAll(keepingCapacity: true)
         if let failure {
             throw RecordingError("\(output): writing the recorded data failed: \(OutputFiles.describe(failure))")
@@ -94,7 +91,7 @@ final class CPUDataFile {
             }
             if n == 0 { break }
             offset += off_t(n)
-            if let failure = chunk.withUnsafeBytes({ OutputFiles.writeAll(out, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }) {
+            if let failure = chunk.withUnsafeBytes({ FileContents.writeAll(out, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }) {
                 throw RecordingError("\(output): writing failed: \(OutputFiles.describe(failure))")
             }
         }

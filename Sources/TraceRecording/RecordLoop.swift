@@ -73,7 +73,7 @@ public struct RecordLoop {
                 throw RecordingError(error.description)
             }
         }
-        let started = Self.monotonicNow()
+        let started = monotonicNanoseconds()
         var lines = 0
         let childStatus = wait(child: child, started: started, lines: &lines, cookies: cookies)
         cookies?.finish()
@@ -90,7 +90,7 @@ public struct RecordLoop {
         let deadline = options.duration.map { started + $0 }
         var nextLine = options.liveInterval.map { started + $0 }
         while session.failure == nil {
-            let now = Self.monotonicNow()
+            let now = monotonicNanoseconds()
             if let live, let due = nextLine, now >= due {
                 lines += 1
                 line(Self.elapsed(since: started) + " " + live.takeWindow().text)
@@ -123,14 +123,8 @@ public struct RecordLoop {
 
     /// "1.250s": time since the start, in milliseconds.
     static func elapsed(since start: UInt64) -> String {
-        let ms = (monotonicNow() - start) / 1_000_000
+        let ms = (monotonicNanoseconds() - start) / 1_000_000
         let fraction = String(ms % 1000)
         return "\(ms / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction + "s"
-    }
-
-    static func monotonicNow() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 }

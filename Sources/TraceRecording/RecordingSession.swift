@@ -1,5 +1,6 @@
 import CTrace
 import Glibc
+import SystemCalls
 import TraceDatFormat
 
 public struct RecordingOptions: Sendable {
@@ -266,7 +267,7 @@ enum TraceDatFileWriter {
         var open = true
         do throws(RecordingError) {
             let (bytes, _) = header.encode()
-            if let failure = bytes.withUnsafeBytes({ OutputFiles.writeAll(fd, $0) }) {
+            if let failure = bytes.withUnsafeBytes({ FileContents.writeAll(fd, $0) }) {
                 throw RecordingError("\(output): writing failed: \(OutputFiles.describe(failure))")
             }
             for file in cpuFiles { try file.copy(to: fd) }

@@ -36,11 +36,7 @@ func readOneImage(_ data: UnsafeRawBufferPointer) -> (entries: Int, seconds: Dou
     return indexed
 }
 
-func monotonicSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-}
+func monotonicSeconds() -> Double { Double(monotonicNanoseconds()) / 1e9 }
 
 /// Which reader the inputs are for: `ONDEMAND_TRACE_FUZZ=image` (scripts/fuzz SECONDS image)
 /// for EROFS images, else trace files.

@@ -91,7 +91,7 @@ public struct FileBlame: Sendable {
     public mutating func add(_ r: RequestRecord, source: Source) {
         guard r.kind == .read, let offset = r.offset, offset >= 0, let length = r.length else { return }
         let table = source.map.ownerTable
-        for (owner, bytes, _, ownStart) in source.map.ownersWithInline(device: source.device, offset: UInt64(offset), length: length) {
+        for (owner, bytes, ownStart) in source.map.ownersWithInline(device: source.device, offset: UInt64(offset), length: length) {
             // In place: a copy of the row would copy its latency values on every READ.
             rowsByKey[RowKey(table: table, owner: owner), default: Row(owner: source.map.owner(owner), firstMiss: r.issued)]
                 .add(r, bytes: bytes, ownStart: ownStart)

@@ -109,9 +109,9 @@ public struct ImageRangeMap: Sendable {
     }
     private let table: OwnerTable
 
-    /// The same, with the bytes of each owner that are not inline in an inode block (the ones
-    /// only a read of that file fetches) and where the first of them lies.
-    public func ownersWithInline(device: Int, offset: UInt64, length: UInt64) -> [(owner: Int32, bytes: UInt64, ownBytes: UInt64, ownStart: UInt64?)] {
+    /// The same, with where each owner's first byte not inline in an inode block lies (bytes only
+    /// a read of that file fetches); nil when all its bytes here are inline.
+    public func ownersWithInline(device: Int, offset: UInt64, length: UInt64) -> [(owner: Int32, bytes: UInt64, ownStart: UInt64?)] {
         let end = offset &+ length < offset ? UInt64.max : offset + length
         let list = segments[device] ?? []
         var low = 0, high = list.count
@@ -119,16 +119,14 @@ public struct ImageRangeMap: Sendable {
             let mid = (low + high) / 2
             if list[mid].end <= offset { low = mid + 1 } else { high = mid }
         }
-        var out: [(owner: Int32, bytes: UInt64, ownBytes: UInt64, ownStart: UInt64?)] = []
+        var out: [(owner: Int32, bytes: UInt64, ownStart: UInt64?)] = []
         func add(_ owner: Int32, _ bytes: UInt64, at start: UInt64, inline: Bool = false) {
             guard bytes > 0 else { return }
-            let own = inline ? 0 : bytes
             if let i = out.lastIndex(where: { $0.owner == owner }) {
                 out[i].bytes += bytes
-                out[i].ownBytes += own
-                if own > 0, out[i].ownStart == nil { out[i].ownStart = start }
+                if !inline, out[i].ownStart == nil { out[i].ownStart = start }
             } else {
-                out.append((owner, bytes, own, own > 0 ? start : nil))
+                out.append((owner, bytes, inline ? nil : start))
             }
         }
         var at = offset
