@@ -48,7 +48,10 @@ public final class MonitorPipeline: Sendable {
     /// The requests in flight longer than `after` ns not returned before, with the time used.
     public func newlyHung(after: UInt64) -> (requests: [OutstandingRequest], now: UInt64) {
         let at = now()
-        return (locked.withLock { $0.state.newlyHung(now: at, after: after) }, at)
+        return (locked.withLock { locked in
+            locked.state.releaseUnnamed(now: at)  // no record may come for a while: time passes anyway
+            return locked.state.newlyHung(now: at, after: after)
+        }, at)
     }
 
     /// Objects the correlation holds (for the memory figures).

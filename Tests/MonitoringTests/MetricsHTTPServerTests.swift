@@ -38,6 +38,16 @@ import TestSupport
         #expect(try get(port, "/")[0] == "200")
     }
 
+    /// busybox wget is what the test VM scrapes with (not with -T: Debian's 1.35 segfaults with it).
+    @Test func busyboxWgetReadsTheMetrics() throws {
+        let body = Array("ondemand_x_total 1\n".utf8)
+        let server = try MetricsHTTPServer.start(host: "127.0.0.1", port: 0) { _ in body }
+        defer { server.stop() }
+        let result = try Run.program("/bin/busybox", ["wget", "-q", "-O", "-", "http://127.0.0.1:\(server.boundAddress.port)/metrics"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == "ondemand_x_total 1\n")
+    }
+
     @Test func aPortInUseIsOneClearError() throws {
         let first = try MetricsHTTPServer.start(host: "127.0.0.1", port: 0) { _ in [] }
         defer { first.stop() }

@@ -102,6 +102,7 @@ struct Conversation {
         let collected = Collected()
         let monitor = state(collected)
         c.events.forEach(monitor.consume)
+        monitor.releaseUnnamed(now: 1_000_000_000)   // unnamed objects: held for the naming grace
         let unanswered = collected.requests.filter { $0.completed == nil }
         #expect(unanswered.map(\.kind) == [.read, .open])
         #expect(monitor.inFlight() == (read: .init(), open: .init()))
@@ -124,6 +125,7 @@ struct Conversation {
             if obj % 1000 != 0 { c.release(t + 4, obj: obj) }  // every 1000th stays open
             c.events.forEach(monitor.consume)
         }
+        monitor.releaseUnnamed(now: .max / 2)
         #expect(collected.requests.count == 140_000)
         #expect(collected.requests.allSatisfy { $0.completed != nil })
         // A compaction every 65,536 events (7 per object): what is held is the 70 objects left
@@ -170,5 +172,34 @@ struct Conversation {
         #expect(ByteSizeText.bytes("MiB", bare: 1) == nil)
         #expect(ByteSizeText.bytes("99999999999999999999G", bare: 1) == nil)
         #expect(ByteSizeText.bytes("20000000000G", bare: 1) == nil)  // overflows
+    }
+}
+
+@Suite struct MonitorNamingTests {
+    @Test func aRequestAnsweredBeforeItsObjectIsNamedWaitsForTheName() {
+        var c = Conversation()
+        c.open(1, obj: 5, fd: 10)
+        c.copen(3, obj: 5, size: 1 << 20)
+        var requests: [RequestRecord] = []
+        let monitor = MonitorState(onRequest: { requests.append($0) }, onAnomaly: { _ in })
+        c.events.forEach(monitor.consume)
+        #expect(requests.isEmpty)   // held: no name yet
+        var later = Conversation()
+        later.cookie(20, obj: 5, cookie: 40, blob: "img")   // the poller's line, 17 ms after the copen
+        later.events.forEach(monitor.consume)
+        #expect(requests.map { $0.blob?.blob } == ["img"])
+    }
+
+    @Test func anObjectNeverNamedIsCountedAfterTheGrace() {
+        var c = Conversation()
+        c.open(1, obj: 5, fd: 10)
+        c.copen(3, obj: 5, size: 1 << 20)
+        var requests: [RequestRecord] = []
+        let monitor = MonitorState(onRequest: { requests.append($0) }, onAnomaly: { _ in })
+        c.events.forEach(monitor.consume)
+        monitor.releaseUnnamed(now: 3_000_000 + MonitorState.namingGrace - 1)
+        #expect(requests.isEmpty)
+        monitor.releaseUnnamed(now: 3_000_000 + MonitorState.namingGrace)
+        #expect(requests.count == 1 && requests[0].blob == nil)
     }
 }

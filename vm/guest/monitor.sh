@@ -16,7 +16,7 @@ out=$share/out/$name
 mkdir -p $out /tmp/mon-traces
 url=http://127.0.0.1:9464/metrics
 
-scrape() { wget -q -T 5 -O "$out/$1.prom" $url; echo $? > "$out/$1.rc"; }
+scrape() { timeout 5 wget -q -O "$out/$1.prom" $url; echo $? > "$out/$1.rc"; }
 gauge() {  # FILE NAME{LABELS}: the value of one sample
     grep "^$2 " "$out/$1.prom" | cut -d' ' -f2
 }
@@ -26,7 +26,14 @@ $bin monitor --listen 0.0.0.0:9464 --hung-after 2s -o /tmp/mon-traces --rotate-s
     --instance odt-monitor 2> $out/monitor.err &
 mpid=$!
 n=0
-until wget -q -T 2 -O /dev/null $url 2>/dev/null || [ $n -ge 100 ]; do sleep 0.1; n=$((n + 1)); done
+until timeout 5 wget -q -O /dev/null $url 2>/dev/null || [ $n -ge 100 ]; do sleep 0.1; n=$((n + 1)); done
+cpu_ticks() { set -- $(cat /proc/$mpid/stat); echo $(( ${14} + ${15} )); }   # utime + stime
+uptime_ms() { read up _ < /proc/uptime; echo "${up%.*}${up#*.}0"; }
+# Idle: 5 s with nothing to record (the cookie poll every 20 ms, the reader's poll every 100 ms).
+t0=$(cpu_ticks) m0=$(uptime_ms)
+sleep 5
+echo "idle $(( $(cpu_ticks) - t0 )) $(( $(uptime_ms) - m0 ))" > $out/cpu.txt
+t0=$(cpu_ticks) m0=$(uptime_ms)
 
 # Everything the daemons do happens inside the recording's command.
 cat > /tmp/monitor-inner.sh <<INNER
@@ -47,7 +54,7 @@ mount_image
 (. $share/workloads.sh; workload_parallel4) > $out/md5-a.txt 2> $out/workload-a.err &
 wpid=\$!
 sleep 0.5
-wget -q -T 5 -O $out/during.prom $url; echo \$? > $out/during.rc
+timeout 5 wget -q -O $out/during.prom $url; echo \$? > $out/during.rc
 wait \$wpid
 timeout 10 umount /mnt/img || umount -l /mnt/img
 sleep 0.5
@@ -65,7 +72,7 @@ mount_image
 cat /mnt/img/c99/two-chunks.bin > /dev/null 2> $out/hung-reader.err &
 rpid=\$!
 sleep 4
-wget -q -T 5 -O $out/hung.prom $url; echo \$? > $out/hung.rc
+timeout 5 wget -q -O $out/hung.prom $url; echo \$? > $out/hung.rc
 kill -0 \$rpid 2>/dev/null && echo blocked > $out/hung-reader.state
 kill -KILL \$dpid; wait \$dpid
 wait \$rpid; echo \$? > $out/hung-reader.rc
@@ -74,6 +81,8 @@ sleep 1
 INNER
 $bin record -o /tmp/monitor.dat --instance odt-monitor-rec -- sh /tmp/monitor-inner.sh > $out/record.out 2> $out/record.err
 echo $? > $out/record.rc
+echo "workload $(( $(cpu_ticks) - t0 )) $(( $(uptime_ms) - m0 ))" >> $out/cpu.txt
+getconf CLK_TCK > $out/clk_tck 2>/dev/null || echo 100 > $out/clk_tck
 mv /tmp/monitor.dat $out/record.dat
 
 # The monitor has settled everything: in flight 0 again.
@@ -84,11 +93,12 @@ while :; do
     [ $n -ge 50 ] && break
     sleep 0.2; n=$((n + 1))
 done
-wget -q -T 5 --header 'Accept: application/openmetrics-text; version=1.0.0' -O $out/after.om $url; echo $? > $out/after-om.rc
+timeout 5 wget -q --header 'Accept: application/openmetrics-text; version=1.0.0' -O $out/after.om $url; echo $? > $out/after-om.rc
 echo done > $out/workload-done
 n=0
 while [ ! -e $share/prom-done ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
 [ -e $share/prom-done ] && echo yes > $out/prom-seen
+cat /proc/$mpid/status > $out/monitor-status.txt
 kill -TERM $mpid
 wait $mpid
 echo $? > $out/monitor.rc

@@ -20,6 +20,12 @@ public final class MonitorState {
     }
 
     private var correlator: Correlator!
+    private let handOn: (RequestRecord) -> Void
+    /// Requests answered before their object had a name: held for up to `namingGrace` (trace
+    /// time) for the name to come. A daemon's objects are named by the cookie lines the monitor
+    /// polls every 20 ms, which often come just after an OPEN's copen.
+    private var unnamed: [RequestRecord] = []
+    public static let namingGrace: UInt64 = 250_000_000
     /// Requests already logged as hung (pruned to those still outstanding).
     private var reportedHung = Set<UInt64>()
     private var eventsSinceCompaction = 0
@@ -28,18 +34,55 @@ public final class MonitorState {
 
     /// `onRequest`: each READ/OPEN when answered, or settled unanswered (its fd was released);
     /// `onAnomaly`: each anomaly when found.
+    /// A request whose blob is still unknown is handed on once it is known, or after
+    /// `namingGrace` without it.
     public init(onRequest: @escaping (RequestRecord) -> Void, onAnomaly: @escaping (Anomaly) -> Void) {
-        correlator = Correlator(awaitResume: false, settleAtRelease: true, onRequest: onRequest, onAnomaly: onAnomaly)
+        handOn = onRequest
+        correlator = Correlator(awaitResume: false, settleAtRelease: true, onRequest: { [unowned self] request in
+            if request.blob == nil { unnamed.append(request) } else { handOn(request) }
+        }, onAnomaly: onAnomaly)
     }
 
     /// Events in time order (as the recorder's live merge releases them).
     public func consume(_ event: TraceEvent) {
         correlator.consume(event)
+        if !unnamed.isEmpty {
+            var names = false
+            switch event.body {
+            case .marker: names = true
+            case .generic(let g): names = g.name == "cachefiles_ref"
+            case .ondemand: break
+            }
+            releaseUnnamed(now: event.timestamp, namesMayHaveChanged: names)
+        }
         eventsSinceCompaction += 1
         if eventsSinceCompaction >= Self.compactionInterval {
             eventsSinceCompaction = 0
             correlator.forgetReleased()
         }
+    }
+
+    /// Hands on the held requests whose object has a name now, or that waited `namingGrace`.
+    public func releaseUnnamed(now: UInt64) {
+        releaseUnnamed(now: now, namesMayHaveChanged: true)
+    }
+
+    /// Names come only with markers and `cachefiles_ref`; otherwise only the grace can end, and
+    /// the held requests are in the order they were answered: the oldest ends first.
+    private func releaseUnnamed(now: UInt64, namesMayHaveChanged: Bool) {
+        if namesMayHaveChanged {
+            unnamed.removeAll { request in
+                guard let name = correlator.name(of: request.obj) else { return false }
+                var named = request
+                named.blob = name
+                handOn(named)
+                return true
+            }
+        }
+        let due = unnamed.prefix { now >= ($0.completed ?? $0.issued) &+ Self.namingGrace }.count
+        guard due > 0 else { return }
+        unnamed[..<due].forEach(handOn)
+        unnamed.removeFirst(due)
     }
 
     /// The ring buffer lost events on `cpu` (count nil: unknown).

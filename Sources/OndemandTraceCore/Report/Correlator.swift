@@ -535,6 +535,11 @@ public final class Correlator {
         }
     }
 
+    /// The blob the object is known by now (nil: not yet, or never).
+    public func name(of obj: UInt32) -> BlobName? {
+        existingSlot(obj).map { states[$0].lifetime.name } ?? nil
+    }
+
     /// Objects tracked (one entry per object seen until `forgetReleased`).
     public var objectCount: Int { states.count }
 
