@@ -19,7 +19,8 @@ public struct Monitor {
         public var rotation: TraceRotation?
         public var bufferSizeKB: Int
         public var instanceName: String?
-        /// Poll the fscache cookie tables (every 20 ms) so a foreign daemon's objects get blob names.
+        /// Poll the fscache cookie tables (every `cookiePollInterval`) so a foreign daemon's
+        /// objects get blob names.
         public var cookieKeys: Bool
 
         public init(listen: ListenAddress, hungAfter: UInt64 = 5_000_000_000, maxBlobs: Int = 32,
@@ -37,6 +38,10 @@ public struct Monitor {
         ["open", "copen", "close", "read", "cread", "fd_write", "fd_release"].map { EventSpec(system: "cachefiles", event: "cachefiles_ondemand_" + $0) }
         + ["ref", "io_error", "vfs_error"].map { EventSpec(system: "cachefiles", event: "cachefiles_" + $0) }
         + [.marker]
+
+    /// Less often than `record` (20 ms): a requests waits up to `MonitorState.namingGrace` for
+    /// its name, and an idle monitor should cost next to nothing.
+    static let cookiePollInterval: UInt64 = 100_000_000
 
     let options: Options
     /// One line for the operator's log (stderr): start, hung requests, rotated files, the end.
@@ -97,7 +102,7 @@ public struct Monitor {
                 logHung(pipeline)
                 nextCheck = now + 1_000_000_000
             }
-            let wait = min(cookies == nil ? 200_000_000 : 20_000_000, nextCheck - min(nextCheck, now))
+            let wait = min(cookies == nil ? 1_000_000_000 : Self.cookiePollInterval, nextCheck - min(nextCheck, now))
             var timeout = timespec(tv_sec: Int(wait / 1_000_000_000), tv_nsec: Int(wait % 1_000_000_000))
             var info = siginfo_t()
             let signal = sigtimedwait(&signals, &info, &timeout)

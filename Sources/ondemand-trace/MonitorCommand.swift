@@ -65,7 +65,7 @@ struct MonitorCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Name of the tracefs instance (default ondemand-trace-<pid>). It must not exist.", valueName: "name"))
     var instance: String?
 
-    @Flag(inversion: .prefixedNo, help: "Name the objects of daemons that write no markers: poll /proc/fs/fscache/cookies every 20 ms.")
+    @Flag(inversion: .prefixedNo, help: "Name the objects of daemons that write no markers: poll /proc/fs/fscache/cookies every 100 ms.")
     var cookieKeys = true
 
     func validate() throws {
