@@ -58,6 +58,7 @@ public struct Monitor {
         let slot = PipelineSlot()
         let server = try MetricsHTTPServer.start(host: options.listen.host, port: options.listen.port) { slot.render(openMetrics: $0) }
         defer { server.stop() }
+        if let rotation = options.rotation { try Self.checkDirectory(rotation.directory) }
         let formats = try Self.checkKernel()
         let decoder: LiveRecordDecoder
         do { decoder = try LiveRecordDecoder(formats: formats) } catch { throw MonitorError(error.message) }
@@ -127,10 +128,22 @@ public struct Monitor {
         return name.isEmpty ? nil : name
     }
 
+    /// `-o DIR` must be a directory we can write in.
+    static func checkDirectory(_ path: String) throws(MonitorError) {
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+            throw MonitorError("-o \(path): not a directory (give an existing directory for the rotated trace files)")
+        }
+        guard access(path, W_OK | X_OK) == 0 else { throw MonitorError("-o \(path): permission denied") }
+    }
+
     /// The format files to decode with; a kernel without the on-demand events is an error.
     static func checkKernel() throws(MonitorError) -> [(system: String, format: String)] {
         do throws(RecordingError) {
-            _ = try Tracefs.directory()
+            let tracing = try Tracefs.directory()
+            guard geteuid() == 0 || access(tracing + "/instances", W_OK) == 0 else {
+                throw RecordingError("\(tracing)/instances: permission denied: monitor needs root (or CAP_SYS_ADMIN) to make its tracefs instance")
+            }
             let available = Set(Tracefs.events(ofSystem: "cachefiles"))
             if available.isEmpty {
                 throw RecordingError("no cachefiles events in this kernel (it lacks CONFIG_CACHEFILES, or tracefs is not mounted); see `ondemand-trace doctor`")

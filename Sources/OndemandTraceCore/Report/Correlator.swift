@@ -118,6 +118,9 @@ public final class Correlator {
     public private(set) var firstTimestamp: UInt64?
     public private(set) var lastTimestamp: UInt64?
     public private(set) var markersSeen = 0
+    /// Counts the names given to objects while reading (not those given up front): a reader that
+    /// waits for names looks again only when it changed.
+    public private(set) var namesLearned = 0
     /// Injected faults the daemon's markers announced, by name.
     public private(set) var faults: [String: Int] = [:]
 
@@ -401,7 +404,10 @@ public final class Correlator {
 
     private func learnCookie(_ state: inout ObjectState, _ cookie: UInt32) {
         state.lifetime.cookie = cookie
-        if state.nameRank < .cookie, let name = cookieNames[cookie] { (state.lifetime.name, state.nameRank) = (name, .cookie) }
+        if state.nameRank < .cookie, let name = cookieNames[cookie] {
+            (state.lifetime.name, state.nameRank) = (name, .cookie)
+            namesLearned &+= 1
+        }
     }
 
     /// A cookie line of `record`: names the objects of that cookie (now and later).
@@ -409,6 +415,7 @@ public final class Correlator {
         cookieNames[line.cookie] = line.name
         for i in states.indices where states[i].lifetime.cookie == line.cookie && states[i].nameRank <= .cookie {
             withState(i) { ($0.lifetime.name, $0.nameRank) = (line.name, .cookie) }
+            namesLearned &+= 1
         }
     }
 
@@ -439,7 +446,10 @@ public final class Correlator {
                             state.opens[i].markerMsg = m.msgID
                         }
                         if state.lifetime.objectID == nil { state.lifetime.objectID = m.objectID }
-                        if let name = m.name, state.nameRank <= .marker { (state.lifetime.name, state.nameRank) = (name, .marker) }
+                        if let name = m.name, state.nameRank <= .marker {
+                            (state.lifetime.name, state.nameRank) = (name, .marker)
+                            namesLearned &+= 1
+                        }
                     }
                 }
             }
