@@ -39,8 +39,8 @@ public struct Monitor {
         + ["ref", "io_error", "vfs_error"].map { EventSpec(system: "cachefiles", event: "cachefiles_" + $0) }
         + [.marker]
 
-    /// Less often than `record` (20 ms): a requests waits up to `MonitorState.namingGrace` for
-    /// its name, and an idle monitor should cost next to nothing.
+    /// Less often than `record` (20 ms), and only after new records: a request waits up to
+    /// `MonitorState.namingGrace` for its name, and an idle monitor should cost next to nothing.
     static let cookiePollInterval: UInt64 = 100_000_000
 
     let options: Options
@@ -54,6 +54,7 @@ public struct Monitor {
     /// Runs until SIGINT/SIGTERM. Throws the first failure as one line; nothing is left behind.
     public func run() throws(MonitorError) {
         RecordLoop.blockSignals()  // before any thread starts: they inherit the mask
+        signal(SIGPIPE, SIG_IGN)   // a scraper that hangs up mid-answer is the HTTP server's error, not our end
         // Listen first: a port in use is the cheapest failure, and found on any machine.
         let slot = PipelineSlot()
         let server = try MetricsHTTPServer.start(host: options.listen.host, port: options.listen.port) { slot.render(openMetrics: $0) }
@@ -96,8 +97,13 @@ public struct Monitor {
     private func wait(session: RecordingSession, pipeline: MonitorPipeline, cookies: CookieKeyPoller?) {
         var signals = RecordLoop.signalSet()
         var nextCheck = monotonicNanoseconds()
+        var recordsSeen = -1
         while session.failure == nil {
-            cookies?.poll()
+            // New objects come with records: an idle monitor reads no tables.
+            if let cookies, pipeline.recordsConsumed != recordsSeen {
+                recordsSeen = pipeline.recordsConsumed
+                cookies.poll()
+            }
             let now = monotonicNanoseconds()
             if now >= nextCheck {
                 logHung(pipeline)
