@@ -84,6 +84,23 @@ public struct BinaryEventDecoder: Sendable {
     private(set) var entries: [Entry]
     /// Whether each event id is decoded: the per-record test, without copying an `Entry`.
     private var selected: [Bool]
+    /// The on-demand entries again, as plain values by event id: the per-record decode reads
+    /// these without copying an `Entry` (whose other cases hold references).
+    private var ondemandPlans: [OndemandPlan?]
+    /// `.slim` entries whose `only` values all fit a 64-bit mask, by event id: most records of
+    /// those events (`cachefiles_ref`) are dropped with one mask test, not a hash.
+    private var slimMasks: [SlimMask?]
+
+    struct OndemandPlan: Sendable {
+        var kind: OndemandEvent.Kind
+        var slots: Slots
+        var needed: Int
+    }
+
+    struct SlimMask: Sendable {
+        var slot: Slot
+        var values: UInt64
+    }
     private let typeSlot: Slot
     private let pidSlot: Slot?
     private let bigEndian: Bool
@@ -107,6 +124,14 @@ public struct BinaryEventDecoder: Sendable {
             case .skip, .unknown: return false
             default: return true
             }
+        }
+        ondemandPlans = entries.map {
+            guard case let .ondemand(kind, slots, needed) = $0 else { return nil }
+            return OndemandPlan(kind: kind, slots: slots, needed: needed)
+        }
+        slimMasks = entries.map {
+            guard case let .slim(_, _, only?) = $0, only.values.allSatisfy({ $0 < 64 }) else { return nil }
+            return SlimMask(slot: only.slot, values: only.values.reduce(0) { $0 | 1 << $1 })
         }
     }
 
@@ -220,20 +245,27 @@ public struct BinaryEventDecoder: Sendable {
             throw .shortRecord(event: "record", size: data.count, needed: typeSlot.end)
         }
         guard id < entries.count else { return nil }
+        if let plan = ondemandPlans[id] {
+            guard data.count >= plan.needed else {
+                throw .shortRecord(event: plan.kind.eventName, size: data.count, needed: plan.needed)
+            }
+            var values = RawFieldValues()
+            values.v0 = raw(data, plan.slots.s0)
+            values.v1 = raw(data, plan.slots.s1)
+            values.v2 = raw(data, plan.slots.s2)
+            values.v3 = raw(data, plan.slots.s3)
+            values.v4 = raw(data, plan.slots.s4)
+            return .ondemand(OndemandEvent(kind: plan.kind, values: values))
+        }
+        if let mask = slimMasks[id], data.count >= mask.slot.end {
+            let value = readUnsigned(data, mask.slot)
+            guard value < 64, mask.values & (1 << value) != 0 else { return nil }
+        }
         switch entries[id] {
         case .skip, .unknown:
             return nil
-        case let .ondemand(kind, slots, needed):
-            guard data.count >= needed else {
-                throw .shortRecord(event: kind.eventName, size: data.count, needed: needed)
-            }
-            var values = RawFieldValues()
-            values.v0 = raw(data, slots.s0)
-            values.v1 = raw(data, slots.s1)
-            values.v2 = raw(data, slots.s2)
-            values.v3 = raw(data, slots.s3)
-            values.v4 = raw(data, slots.s4)
-            return .ondemand(OndemandEvent(kind: kind, values: values))
+        case .ondemand:
+            return nil  // decoded above
         case let .generic(plan):
             var fields: [NamedValue] = []
             fields.reserveCapacity(plan.fields.count)

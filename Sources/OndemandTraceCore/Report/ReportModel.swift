@@ -155,9 +155,10 @@ public struct BlobRow: Sendable {
 
 /// Builds a report from events: the correlator, the statistics and the report's bookkeeping.
 public final class ReportBuilder {
-    public private(set) var accumulator: ReportAccumulator
+    // Touched once per request from the correlator's callbacks: no run-time exclusivity check.
+    @exclusivity(unchecked) public private(set) var accumulator: ReportAccumulator
     private var correlator: Correlator!
-    private var unansweredReadBytes: UInt64 = 0
+    @exclusivity(unchecked) private var unansweredReadBytes: UInt64 = 0
     private var lost = LostEventCounts()
     /// Called with every request that passes the filter (CSV rows), in the order they close.
     private let requestObserver: ((RequestRecord) -> Void)?
