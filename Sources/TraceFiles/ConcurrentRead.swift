@@ -45,7 +45,8 @@ enum Pipelined {
             var failure: (any Error)?
             while let batch = channel.take() {
                 do {
-                    for item in batch { try consume(item) }
+                    // By index: the elements are lent to `consume`, not copied out as `for in` does.
+                    for i in batch.indices { try consume(batch[i]) }
                 } catch {
                     failure = error
                     channel.cancel()

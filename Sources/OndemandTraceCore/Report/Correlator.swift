@@ -112,7 +112,7 @@ public final class Correlator {
     /// Answered READs whose reader has not yet touched the object again, by reader pid (a reader
     /// waits for one READ at a time): they close at its next `cachefiles_prep_read` /
     /// `cachefiles_read` on the object (`resumed`), its next READ, or the end.
-    @exclusivity(unchecked) private var awaitingResume: [Int32: RequestRecord] = [:]
+    @exclusivity(unchecked) private var awaitingResume = PidTable<RequestRecord>()
     @exclusivity(unchecked) private var serial: UInt64 = 0
     private let onRequest: (RequestRecord) -> Void
     private let onAnomaly: (Anomaly) -> Void
