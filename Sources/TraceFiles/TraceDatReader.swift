@@ -98,7 +98,10 @@ enum TraceDatReader {
                 let pid = decoder.pid(of: data)
                 summary.eventsDelivered += 1
                 if case .ondemand = decoded { summary.ondemandEvents += 1 }
-                try body(.event(TraceEvent(timestamp: timestamp, cpu: cpu, pid: pid, comm: comm(pid), body: decoded)))
+                // Moved, not copied, into the item: the copies showed in profiles.
+                let event = TraceEvent(timestamp: timestamp, cpu: cpu, pid: pid, comm: comm(pid), body: consume decoded)
+                let item = TraceItem.event(consume event)
+                try body(item)
                 return true
             } catch let error as DecodeError {
                 self.error = TraceFileError(path: summary.path, message: "CPU \(cpu): \(error)", byteOffset: offset)

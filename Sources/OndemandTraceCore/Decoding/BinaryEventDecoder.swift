@@ -84,6 +84,8 @@ public struct BinaryEventDecoder: Sendable {
     private(set) var entries: [Entry]
     /// Whether each event id is decoded: the per-record test, without copying an `Entry`.
     private var selected: [Bool]
+    /// Whether the file has a format for each event id (`isKnown`, per skipped record).
+    private var known: [Bool]
     /// The on-demand entries again, as plain values by event id: the per-record decode reads
     /// these without copying an `Entry` (whose other cases hold references).
     private var ondemandPlans: [OndemandPlan?]
@@ -124,6 +126,10 @@ public struct BinaryEventDecoder: Sendable {
             case .skip, .unknown: return false
             default: return true
             }
+        }
+        known = entries.map {
+            if case .unknown = $0 { return false }
+            return true
         }
         ondemandPlans = entries.map {
             guard case let .ondemand(kind, slots, needed) = $0 else { return nil }
@@ -229,9 +235,8 @@ public struct BinaryEventDecoder: Sendable {
 
     /// Whether the file has a format for this event id.
     public func isKnown(eventID: Int) -> Bool {
-        guard eventID >= 0 && eventID < entries.count else { return false }
-        if case .unknown = entries[eventID] { return false }
-        return true
+        guard eventID >= 0 && eventID < known.count else { return false }
+        return known[eventID]
     }
 
     public func pid(of data: UnsafeRawBufferPointer) -> Int32 {
