@@ -88,7 +88,8 @@ public struct BinaryEventDecoder: Sendable {
     private var known: [Bool]
     /// The on-demand entries again, as plain values by event id: the per-record decode reads
     /// these without copying an `Entry` (whose other cases hold references).
-    private var ondemandPlans: [OndemandPlan?]
+    private var ondemandPlans: [OndemandPlan]
+    private var isOndemandID: [Bool]
     /// `.slim` entries whose `only` values all fit a 64-bit mask, by event id: most records of
     /// those events (`cachefiles_ref`) are dropped with one mask test, not a hash.
     private var slimMasks: [SlimMask?]
@@ -132,8 +133,12 @@ public struct BinaryEventDecoder: Sendable {
             return true
         }
         ondemandPlans = entries.map {
-            guard case let .ondemand(kind, slots, needed) = $0 else { return nil }
+            guard case let .ondemand(kind, slots, needed) = $0 else { return OndemandPlan(kind: .open, slots: Slots([]), needed: 0) }
             return OndemandPlan(kind: kind, slots: slots, needed: needed)
+        }
+        isOndemandID = entries.map {
+            if case .ondemand = $0 { return true }
+            return false
         }
         slimMasks = entries.map {
             guard case let .slim(_, _, only?) = $0, only.values.allSatisfy({ $0 < 64 }) else { return nil }
@@ -229,8 +234,7 @@ public struct BinaryEventDecoder: Sendable {
 
     /// Whether records of this event id are decoded as one of the seven on-demand events.
     public func isOndemand(eventID: Int) -> Bool {
-        guard eventID >= 0 && eventID < entries.count, case .ondemand = entries[eventID] else { return false }
-        return true
+        eventID >= 0 && eventID < isOndemandID.count && isOndemandID[eventID]
     }
 
     /// Whether the file has a format for this event id.
@@ -250,17 +254,25 @@ public struct BinaryEventDecoder: Sendable {
             throw .shortRecord(event: "record", size: data.count, needed: typeSlot.end)
         }
         guard id < entries.count else { return nil }
-        if let plan = ondemandPlans[id] {
-            guard data.count >= plan.needed else {
-                throw .shortRecord(event: plan.kind.eventName, size: data.count, needed: plan.needed)
+        if isOndemandID[id] {
+            // Fields read through a pointer to the plan: no copy of it per record.
+            let (kind, needed, values) = ondemandPlans.withUnsafeBufferPointer { plans in
+                let plan = plans.baseAddress! + id
+                let needed = plan.pointee.needed
+                var values = RawFieldValues()
+                if data.count >= needed {
+                    values.v0 = raw(data, plan.pointee.slots.s0)
+                    values.v1 = raw(data, plan.pointee.slots.s1)
+                    values.v2 = raw(data, plan.pointee.slots.s2)
+                    values.v3 = raw(data, plan.pointee.slots.s3)
+                    values.v4 = raw(data, plan.pointee.slots.s4)
+                }
+                return (plan.pointee.kind, needed, values)
             }
-            var values = RawFieldValues()
-            values.v0 = raw(data, plan.slots.s0)
-            values.v1 = raw(data, plan.slots.s1)
-            values.v2 = raw(data, plan.slots.s2)
-            values.v3 = raw(data, plan.slots.s3)
-            values.v4 = raw(data, plan.slots.s4)
-            return .ondemand(OndemandEvent(kind: plan.kind, values: values))
+            guard data.count >= needed else {
+                throw .shortRecord(event: kind.eventName, size: data.count, needed: needed)
+            }
+            return .ondemand(OndemandEvent(kind: kind, values: values))
         }
         if let mask = slimMasks[id], data.count >= mask.slot.end {
             let value = readUnsigned(data, mask.slot)
