@@ -212,10 +212,9 @@ import TestSupport
 
         let f7 = try #require(try boot.entries().first { $0.path == "f7.bin" })
         let chunk = try #require(f7.extents.first { $0.device == 1 && $0.logical == 8192 })
-        var blame = FileBlame()
         let read = RequestRecord(kind: .read, obj: 2, msgID: 1, pid: 7, comm: "cat", offset: Int64(chunk.physical), length: 8192,
                                  issued: 5_000, completed: 9_000, join: .marker)
-        blame.add(read, source: try #require(matched[2]))
+        let blame = FileBlame(requests: [read], sources: [2: try #require(matched[2])])
         let rows = blame.byWait
         #expect(rows.first?.owner == .file("f7.bin") && rows.first?.bytesRequested ?? 0 >= 4096)
         #expect(rows.first?.totalWait == 4_000 && rows.first?.readers.count == 1)

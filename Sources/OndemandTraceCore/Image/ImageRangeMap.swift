@@ -113,32 +113,46 @@ public struct ImageRangeMap: Sendable {
     /// a read of that file fetches); nil when all its bytes here are inline.
     public func ownersWithInline(device: Int, offset: UInt64, length: UInt64) -> [(owner: Int32, bytes: UInt64, ownStart: UInt64?)] {
         let end = offset &+ length < offset ? UInt64.max : offset + length
-        let list = segments[device] ?? []
+        var out: [(owner: Int32, bytes: UInt64, ownStart: UInt64?)] = []
+        segmentList(device: device).withUnsafeBufferPointer { list in
+            Self.walk(list, offset: offset, end: end, unattributed: Self.unattributedID) { owner, bytes, start, inline in
+                if let i = out.lastIndex(where: { $0.owner == owner }) {
+                    out[i].bytes += bytes
+                    if !inline, out[i].ownStart == nil { out[i].ownStart = start }
+                } else {
+                    out.append((owner, bytes, inline ? nil : start))
+                }
+            }
+        }
+        return out
+    }
+
+    /// The segments of `device`, sorted by start (owner ids index `owner(_:)`).
+    func segmentList(device: Int) -> [Segment] { segments[device] ?? [] }
+    /// How many owner ids there are (0 ..< ownerCount).
+    var ownerCount: Int { table.owners.count }
+
+    /// Calls `body(owner, bytes, start, inline)` for each piece of [offset, end) over the sorted,
+    /// non-overlapping `list`, in order: a segment's part, or a gap between segments (unattributed).
+    /// A piece's owner may come again later in the same range (a file in two extents).
+    @inline(__always)
+    static func walk(_ list: UnsafeBufferPointer<Segment>, offset: UInt64, end: UInt64, unattributed: Int32,
+                     _ body: (_ owner: Int32, _ bytes: UInt64, _ start: UInt64, _ inline: Bool) -> Void) {
         var low = 0, high = list.count
         while low < high {
             let mid = (low + high) / 2
             if list[mid].end <= offset { low = mid + 1 } else { high = mid }
         }
-        var out: [(owner: Int32, bytes: UInt64, ownStart: UInt64?)] = []
-        func add(_ owner: Int32, _ bytes: UInt64, at start: UInt64, inline: Bool = false) {
-            guard bytes > 0 else { return }
-            if let i = out.lastIndex(where: { $0.owner == owner }) {
-                out[i].bytes += bytes
-                if !inline, out[i].ownStart == nil { out[i].ownStart = start }
-            } else {
-                out.append((owner, bytes, inline ? nil : start))
-            }
-        }
         var at = offset
         var i = low
         while at < end && i < list.count && list[i].start < end {
-            if list[i].start > at { add(Self.unattributedID, list[i].start - at, at: at); at = list[i].start }
-            let stop = min(end, list[i].end)
-            add(list[i].owner, stop - at, at: at, inline: list[i].inline)
+            let s = list[i]
+            if s.start > at { body(unattributed, s.start - at, at, false); at = s.start }
+            let stop = min(end, s.end)
+            if stop > at { body(s.owner, stop - at, at, s.inline) }
             at = stop
             i += 1
         }
-        if at < end { add(Self.unattributedID, end - at, at: at) }
-        return out
+        if at < end { body(unattributed, end - at, at, false) }
     }
 }
