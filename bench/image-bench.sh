@@ -49,3 +49,33 @@ PY
     mv "$image.tmp" "$image"
     rm -rf "$tree"
 }
+
+trace="$BENCH_DIR/image-$REQUESTS.dat"
+[ -s "$trace" ] || "$GENERATE" "$trace" --requests "$REQUESTS" --objects 1 > "$trace.summary"
+small="$BENCH_DIR/image-1000.dat"  # indexing the image is most of what --image costs on it
+[ -s "$small" ] || "$GENERATE" "$small" --requests 1000 --objects 1 > "$small.summary"
+make_image dense 100000 8192 8192
+make_image aligned 1000 131072 1048576
+
+echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at start; best of $RUNS runs each (wall), its CPU time (user + system), largest peak RSS"
+printf '%-8s %-44s %8s %8s %10s %10s %10s\n' image command "wall s" "CPU s" "peak RSS" "wall/base" "CPU/base"
+for case in dense aligned; do
+    image="$BENCH_DIR/$case.erofs"
+    # Files (and metadata, unattributed) per READ: the work --image does per READ.
+    per_read=$("$ODT" report --format json --image "1=$image" "$trace" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print("%d owners hit, %.2f per READ" % (len(d["files"]), sum(f["reads"] for f in d["files"]) / d["reads"]["count"]))')
+    results=()
+    results+=("$(measure "report_--latency" "$ODT" report --latency "$trace")")
+    results+=("$(measure "report_--latency_--files_--image_1=$case.erofs" "$ODT" report --latency --files --image "1=$image" "$trace")")
+    results+=("$(measure "the_same_on_1,000_READs_(indexing)" "$ODT" report --latency --files --image "1=$image" "$small")")
+    read -r _ base_wall base_cpu _ <<<"${results[0]}"
+    for r in "${results[@]}"; do
+        read -r name wall cpu kib <<<"$r"
+        awk -v c="$case" -v name="${name//_/ }" -v w="$wall" -v u="$cpu" -v k="$kib" -v bw="$base_wall" -v bu="$base_cpu" \
+            'BEGIN { printf "%-8s %-44s %8.2f %8.2f %6.0f MiB %9.2fx %9.2fx\n", c, name, w, u, k / 1024, w / bw, u / bu }'
+    done
+    echo "$case: $(du -m "$image" | cut -f1) MB image; $per_read"
+done
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -197,6 +197,78 @@ import TestSupport
 
     /// A bootstrap and its blob, each its own object: a READ of the blob object is blamed on the
     /// file whose chunk lies there; objects are told apart by the size their copen answered.
+    /// `FileBlame` (tallies walked over the segments, percentiles in latency order) against the
+    /// plain way: each READ's owners from `ownersWithInline`, a `LatencyRecorder`, a reader set and
+    /// spans per owner. Random READs over a flat image with inline tails and over a bootstrap +
+    /// blob (two objects, one map); one owner gets more than `exactLimit` waits (HdrHistogram
+    /// percentiles), and there are more than 64 readers.
+    @Test func fileBlameMatchesAPerReadReference() throws {
+        let w = try Workspace()
+        var rng = SplitMix64(seed: w.seed)
+        for (name, options, blob) in [("flat", [String](), false), ("chunked", ["--chunksize=4096"], true)] {
+            let (path, blobPath) = try w.image(name, options, blob: blob)
+            let image = try ErofsImage(bytes: Self.read(path))
+            let blobs = try blobPath.map { [($0, UInt64(try Self.read($0).count))] } ?? []
+            let list = try ImageMatching.sources(images: [(path, image)], blobs: blobs)
+            var sources: [UInt32: FileBlame.Source] = [:]
+            for (i, source) in list.enumerated() { sources[UInt32(i + 1)] = source }
+            var requests: [RequestRecord] = []
+            var t: UInt64 = 1_000
+            for _ in 0..<15_000 {
+                t += rng.next() % 5_000
+                let hot = rng.next() % 2 == 0  // the superblock's block: (metadata) gets > exactLimit waits
+                let obj = hot ? 1 : UInt32(rng.next() % UInt64(list.count + 1) + 1)  // the last has no image
+                let size = obj <= list.count ? list[Int(obj) - 1].size : 1 << 20
+                let offset = hot ? Int64(rng.next() % 4096) : Int64(rng.next() % (size + 8192))
+                let length = hot ? rng.next() % 512 + 1 : rng.next() % 200_000
+                let reader = Int32(rng.next() % 70)
+                let latency = rng.next() % 100 == 0 ? rng.next() % 50_000_000 : rng.next() % 900_000 + 100
+                requests.append(RequestRecord(kind: rng.next() % 50 == 0 ? .open : .read, obj: obj, msgID: 1, pid: 100 + reader,
+                                              comm: reader % 9 == 0 ? nil : "r\(reader % 5)", offset: rng.next() % 60 == 0 ? nil : offset,
+                                              length: length, issued: t, completed: rng.next() % 20 == 0 ? nil : t + latency, join: .marker))
+            }
+            struct Reference {
+                var firstMiss: UInt64, firstOwnMiss: (UInt64, UInt64)? = nil, reads = 0, bytes: UInt64 = 0, totalWait: UInt64 = 0, unanswered = 0
+                var wait = LatencyRecorder(significantDigits: 3, exactLimit: FileBlame.exactLimit, log2: false)
+                var readers = Set<ReportAccumulator.ReaderKey>(), spans: [(UInt64, UInt64?)] = []
+            }
+            var reference: [ImageRangeMap.Owner: Reference] = [:]
+            for r in requests {
+                guard r.kind == .read, let source = sources[r.obj], let offset = r.offset, offset >= 0, let length = r.length else { continue }
+                for (id, bytes, ownStart) in source.map.ownersWithInline(device: source.device, offset: UInt64(offset), length: length) {
+                    let owner = source.map.owner(id)
+                    var row = reference[owner] ?? Reference(firstMiss: r.issued)
+                    row.firstMiss = min(row.firstMiss, r.issued)
+                    if let ownStart, row.firstOwnMiss.map({ (r.issued, ownStart) < $0 }) ?? true { row.firstOwnMiss = (r.issued, ownStart) }
+                    row.reads += 1
+                    row.bytes += bytes
+                    if let latency = r.latency { row.wait.record(nanoseconds: latency); row.totalWait += latency } else { row.unanswered += 1 }
+                    row.readers.insert(ReportAccumulator.ReaderKey(pid: r.pid, comm: r.comm ?? "?"))
+                    if row.spans.count < FileBlame.spanLimit { row.spans.append((r.issued, r.completed)) }
+                    reference[owner] = row
+                }
+            }
+            let blame = FileBlame(requests: requests, sources: sources)
+            #expect(Set(blame.rows.map(\.owner)) == Set(reference.keys), "seed \(w.seed), \(name)")
+            #expect(reference.values.contains { $0.wait.count > UInt64(FileBlame.exactLimit) }, "seed \(w.seed), \(name)")
+            #expect(reference.values.contains { $0.readers.count > 64 }, "seed \(w.seed), \(name)")
+            let spanned = Set(blame.byFirstMiss.prefix(FileBlame.spanRows).map(\.owner))
+            for row in blame.rows {
+                let ref = try #require(reference[row.owner])
+                let context = "seed \(w.seed), \(name), \(row.owner)"
+                #expect(row.firstMiss == ref.firstMiss && row.firstOwnMiss?.time == ref.firstOwnMiss?.0
+                        && row.firstOwnMiss?.offset == ref.firstOwnMiss?.1, "\(context)")
+                #expect(row.reads == ref.reads && row.bytesRequested == ref.bytes && row.unanswered == ref.unanswered, "\(context)")
+                #expect(row.totalWait == ref.totalWait && row.wait.count == ref.wait.count, "\(context)")
+                #expect(row.wait.maxNanoseconds == ref.wait.maxNanoseconds && row.wait.summary == ref.wait.summary, "\(context)")
+                #expect(row.readers == ref.readers.sorted(), "\(context)")
+                if spanned.contains(row.owner) {
+                    #expect(row.spans.map(\.issued) == ref.spans.map(\.0) && row.spans.map(\.completed) == ref.spans.map(\.1), "\(context)")
+                }
+            }
+        }
+    }
+
     @Test func readsOfABlobObjectAreBlamedOnTheFileWhoseChunkItHolds() throws {
         let w = try Workspace()
         let (bootPath, blobPath) = try w.image("boot", ["--chunksize=4096"], blob: true)

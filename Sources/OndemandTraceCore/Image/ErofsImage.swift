@@ -221,7 +221,7 @@ public struct ErofsImage: Sendable {
             guard out.count < Self.maxEntries, depth < Self.maxDepth else { throw ErofsError("more than \(Self.maxEntries) inodes or \(Self.maxDepth) levels", at: nil) }
             let inode = try inode(nid)
             // A file may have several names (hard links); a directory reached twice is a loop.
-            guard visited.insert(nid).inserted || inode.kind != .directory else {
+            guard inode.kind != .directory || visited.insert(nid).inserted else {
                 throw ErofsError("directory loop: directory inode \(nid) is reached again as \(path)", at: inode.offset)
             }
             var mapped = files[nid]

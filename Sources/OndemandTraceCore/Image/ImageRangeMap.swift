@@ -44,13 +44,16 @@ public struct ImageRangeMap: Sendable {
         metadata.append(blocks(0..<(ErofsImage.superblockOffset + 128)))
         var owners: [Owner] = [.metadata, .unattributed]
         var ids: [String: Int32] = [:]
+        ids.reserveCapacity(entries.count)
+        owners.reserveCapacity(entries.count + 2)
         for entry in entries {
             metadata.append(blocks(entry.metadata))
             if entry.unmapped { unmappedFiles.append(entry.path) }
             var id = Self.metadataID
             if entry.kind != .directory {
-                id = ids[entry.path] ?? Int32(owners.count)
-                if id == Int32(owners.count) { ids[entry.path] = id; owners.append(.file(entry.path)) }
+                let next = Int32(owners.count)
+                id = Self.value(&ids[entry.path, default: next])  // one lookup: the path's id, or next, now its own
+                if id == next { owners.append(.file(entry.path)) }
             }
             for e in entry.extents where e.length > 0 {
                 let segment = Segment(start: e.physical, end: e.physical + e.length, owner: id,
@@ -63,6 +66,8 @@ public struct ImageRangeMap: Sendable {
         segments[0] = Self.flatten(metadata, under: segments[0] ?? [])
         table = OwnerTable(owners)
     }
+
+    static func value(_ slot: inout Int32) -> Int32 { slot }
 
     /// `fill`'s segments added where `base` leaves gaps; the first claim of a byte wins.
     static func flatten(_ fill: [Segment], under base: [Segment]) -> [Segment] {
