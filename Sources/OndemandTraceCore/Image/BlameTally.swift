@@ -59,20 +59,11 @@ extension FileBlame {
 /// files have their waterfall bars. No hashing per (file, READ), no per-file list of values: a few
 /// operations per file a READ covers.
 struct BlameTally {
-    /// A READ with an image behind it.
-    struct Read {
-        var start: UInt64
-        var end: UInt64
-        var issued: UInt64
-        var latency: UInt64
-        /// Index into `lists`.
-        var list: Int32
-        var reader: Int32
-        var answered: Bool
-    }
-
-    /// In trace order.
-    private var reads: [Read] = []
+    typealias Read = FileBlame.Reads.Entry
+    /// In trace order (the log's own array, not a copy).
+    private let reads: [Read]
+    /// Each READ's segment range (index into `lists`), -1 when its object has no image.
+    private var listOf: [Int32] = []
     private let readerKeys: [ReportAccumulator.ReaderKey]
     /// Every image's segments, owner ids made global; each (image, device) a range of them.
     private var segments: [ImageRangeMap.Segment] = []
@@ -88,24 +79,20 @@ struct BlameTally {
     }
 
     init(reads log: FileBlame.Reads, sources: [UInt32: FileBlame.Source]) {
+        reads = log.entries
         readerKeys = log.readerKeys
         var objectList: [UInt32: Int32] = [:]
         var last: (obj: UInt32, list: Int32)?
-        reads.reserveCapacity(log.count)
-        for e in log.entries {
+        listOf.reserveCapacity(reads.count)
+        for e in reads {
+            if let last, last.obj == e.obj { listOf.append(last.list); continue }
             let list: Int32
-            if let last, last.obj == e.obj {
-                list = last.list
-            } else {
-                if let known = objectList[e.obj] { list = known } else {
-                    list = sources[e.obj].map { self.list(for: $0) } ?? -1
-                    objectList[e.obj] = list
-                }
-                last = (e.obj, list)
+            if let known = objectList[e.obj] { list = known } else {
+                list = sources[e.obj].map { self.list(for: $0) } ?? -1
+                objectList[e.obj] = list
             }
-            guard list >= 0 else { continue }
-            reads.append(Read(start: e.start, end: e.end, issued: e.issued, latency: e.latency, list: list,
-                              reader: e.reader, answered: e.answered))
+            last = (e.obj, list)
+            listOf.append(list)
         }
     }
 
@@ -134,10 +121,10 @@ struct BlameTally {
 
     /// Calls `body(owner, bytes, start, inline)` for each piece of `read`'s range (global owner ids).
     @inline(__always)
-    private func walk(_ read: Read, _ segs: UnsafeBufferPointer<ImageRangeMap.Segment>,
+    private func walk(_ start: UInt64, _ end: UInt64, _ list: Int32, _ segs: UnsafeBufferPointer<ImageRangeMap.Segment>,
                       _ body: (Int, UInt64, UInt64, Bool) -> Void) {
-        let list = lists[Int(read.list)]
-        ImageRangeMap.walk(UnsafeBufferPointer(rebasing: segs[list.lo..<list.hi]), offset: read.start, end: read.end,
+        let list = lists[Int(list)]
+        ImageRangeMap.walk(UnsafeBufferPointer(rebasing: segs[list.lo..<list.hi]), offset: start, end: end,
                            unattributed: list.unattributed) { owner, bytes, at, inline in body(Int(owner), bytes, at, inline) }
     }
 
@@ -178,7 +165,7 @@ struct BlameTally {
         segments.withUnsafeBufferPointer { segs in
             t.withUnsafeMutableBufferPointer { t in
                 reads.withUnsafeBufferPointer { reads in
-                    for ri in reads.indices { tally(Int32(ri), reads[ri], segs, t, &extraReaders) }
+                    for ri in reads.indices where listOf[ri] >= 0 { tally(Int32(ri), reads[ri], listOf[ri], segs, t, &extraReaders) }
                 }
             }
         }
@@ -202,9 +189,9 @@ struct BlameTally {
     }
 
     @inline(__always)
-    private func tally(_ ri: Int32, _ r: Read, _ segs: UnsafeBufferPointer<ImageRangeMap.Segment>,
+    private func tally(_ ri: Int32, _ r: Read, _ list: Int32, _ segs: UnsafeBufferPointer<ImageRangeMap.Segment>,
                        _ t: UnsafeMutableBufferPointer<Tally>, _ extraReaders: inout [Int: Set<Int32>]) {
-        walk(r, segs) { o, bytes, at, inline in
+        walk(r.start, r.end, list, segs) { o, bytes, at, inline in
             if t[o].stamp != ri {
                 t[o].stamp = ri
                 t[o].reads += 1
@@ -239,39 +226,57 @@ struct BlameTally {
         let sorted = byLatency()
         segments.withUnsafeBufferPointer { segs in
             ranks.withUnsafeMutableBufferPointer { ranks in
-                for (i, r) in sorted.enumerated() {
-                    let ri = Int32(i)
-                    walk(r, segs) { o, _, _, _ in
-                        guard ranks[o].stamp != ri else { return }
-                        ranks[o].stamp = ri
-                        ranks[o].seen += 1
-                        let seen = ranks[o].seen
-                        if seen == ranks[o].rank.0 { ranks[o].value.0 = r.latency }
-                        if seen == ranks[o].rank.1 { ranks[o].value.1 = r.latency }
-                        if seen == ranks[o].rank.2 { ranks[o].value.2 = r.latency }
-                        if seen == ranks[o].rank.3 { ranks[o].value.3 = r.latency }
+                sorted.withUnsafeBufferPointer { sorted in
+                    for i in sorted.indices {
+                        let r = sorted[i], ri = Int32(i)
+                        walk(r.start, r.end, r.list, segs) { o, _, _, _ in
+                            guard ranks[o].stamp != ri else { return }
+                            ranks[o].stamp = ri
+                            ranks[o].seen += 1
+                            let seen = ranks[o].seen
+                            if seen == ranks[o].rank.0 { ranks[o].value.0 = r.latency }
+                            if seen == ranks[o].rank.1 { ranks[o].value.1 = r.latency }
+                            if seen == ranks[o].rank.2 { ranks[o].value.2 = r.latency }
+                            if seen == ranks[o].rank.3 { ranks[o].value.3 = r.latency }
+                        }
                     }
                 }
             }
         }
     }
 
-    /// The answered READs by latency: an LSD radix sort on 11-bit digits.
-    private func byLatency() -> [Read] {
-        var a = reads.filter(\.answered)
-        guard let top = a.lazy.map(\.latency).max() else { return a }
+    /// An answered READ as the percentile walk needs it (32 bytes: cheap to move while sorting).
+    struct Timed {
+        var start: UInt64
+        var end: UInt64
+        var latency: UInt64
+        var list: Int32
+    }
+
+    /// The answered READs by latency: an LSD radix sort, on 16-bit digits while the latencies fit
+    /// in 32 bits (two passes), else 11-bit ones.
+    private func byLatency() -> [Timed] {
+        var a: [Timed] = []
+        a.reserveCapacity(reads.count)
+        var top: UInt64 = 0
+        for (r, list) in zip(reads, listOf) where r.answered && list >= 0 {
+            a.append(Timed(start: r.start, end: r.end, latency: r.latency, list: list))
+            top = max(top, r.latency)
+        }
         let bits = 64 - top.leadingZeroBitCount
+        let digit: UInt64 = bits <= 32 ? 16 : 11, mask = (UInt64(1) << digit) - 1
         var b = a
+        var counts = [Int](repeating: 0, count: Int(mask) + 2)
         var shift: UInt64 = 0
         while shift < UInt64(bits) {
             a.withUnsafeBufferPointer { from in
                 b.withUnsafeMutableBufferPointer { to in
-                    var counts = [Int](repeating: 0, count: 2049)
                     counts.withUnsafeMutableBufferPointer { counts in
-                        for r in from { counts[Int((r.latency >> shift) & 2047) + 1] += 1 }
-                        for d in 1...2048 { counts[d] += counts[d - 1] }
+                        for i in counts.indices { counts[i] = 0 }
+                        for r in from { counts[Int((r.latency >> shift) & mask) + 1] += 1 }
+                        for d in 1..<counts.count { counts[d] += counts[d - 1] }
                         for r in from {
-                            let d = Int((r.latency >> shift) & 2047)
+                            let d = Int((r.latency >> shift) & mask)
                             to[counts[d]] = r
                             counts[d] += 1
                         }
@@ -279,7 +284,7 @@ struct BlameTally {
                 }
             }
             swap(&a, &b)
-            shift += 11
+            shift += digit
         }
         return a
     }
@@ -304,8 +309,9 @@ struct BlameTally {
             t.withUnsafeMutableBufferPointer { t in
                 for (i, r) in reads.enumerated() {
                     if unfilled == 0 { break }
+                    guard listOf[i] >= 0 else { continue }
                     let ri = Int32(i)
-                    walk(r, segs) { o, _, _, _ in
+                    walk(r.start, r.end, listOf[i], segs) { o, _, _, _ in
                         let slot = Int(t[o].spanSlot)
                         guard slot >= 0, t[o].stamp != ri else { return }
                         t[o].stamp = ri

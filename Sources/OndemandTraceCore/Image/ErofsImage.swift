@@ -212,7 +212,7 @@ public struct ErofsImage: Sendable {
     public func entries() throws(ErofsError) -> [Entry] {
         var out: [Entry] = []
         var visited = Set<UInt64>()
-        var files: [UInt64: Mapped] = [:]  // hard links are decoded once
+        var files: [UInt64: Int] = [:]  // hard links are decoded once: nid -> its first entry in `out`
         // Bytes of chunk tables, compression indexes and directories left to read: in a real
         // image they are disjoint, so a hostile one cannot make many inodes share a huge one.
         var budget = size + 4096
@@ -224,10 +224,14 @@ public struct ErofsImage: Sendable {
             guard inode.kind != .directory || visited.insert(nid).inserted else {
                 throw ErofsError("directory loop: directory inode \(nid) is reached again as \(path)", at: inode.offset)
             }
-            var mapped = files[nid]
-            if mapped == nil { mapped = try map(inode, path: path, budget: &budget) }
-            guard let mapped else { continue }
-            if inode.kind != .directory { files[nid] = mapped }
+            let mapped: Mapped
+            if let first = files[nid] {
+                let e = out[first]
+                mapped = (e.extents, e.metadata.upperBound, e.compressed, e.unmapped)
+            } else {
+                mapped = try map(inode, path: path, budget: &budget)
+                if inode.kind != .directory { files[nid] = out.count }
+            }
             out.append(Entry(path: path, nid: nid, kind: inode.kind, size: inode.size, layout: inode.layout, extents: mapped.extents,
                              compressed: mapped.compressed, unmapped: mapped.unmapped, metadata: inode.offset..<mapped.metadataEnd))
             guard inode.kind == .directory else { continue }
