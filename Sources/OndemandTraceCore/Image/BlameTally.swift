@@ -67,7 +67,7 @@ struct BlameTally {
     private let readerKeys: [ReportAccumulator.ReaderKey]
     /// Every image's segments, owner ids made global; each (image, device) a range of them.
     private var segments: [ImageRangeMap.Segment] = []
-    private var lists: [(lo: Int, hi: Int, unattributed: Int32)] = []
+    private var lists: [(lo: Int, hi: Int, unattributed: Int32, index: ImageRangeMap.SegmentIndex)] = []
     private var listIndex: [ListKey: Int32] = [:]
     private var maps: [(map: ImageRangeMap, base: Int)] = []
     private var mapIndex: [ObjectIdentifier: Int] = [:]
@@ -114,7 +114,8 @@ struct BlameTally {
             s.owner += Int32(base)
             segments.append(s)
         }
-        lists.append((lo, segments.count, ImageRangeMap.unattributedID + Int32(base)))
+        let index = segments.withUnsafeBufferPointer { ImageRangeMap.SegmentIndex(UnsafeBufferPointer(rebasing: $0[lo...])) }
+        lists.append((lo, segments.count, ImageRangeMap.unattributedID + Int32(base), index))
         listIndex[key] = Int32(lists.count - 1)
         return Int32(lists.count - 1)
     }
@@ -124,7 +125,7 @@ struct BlameTally {
     private func walk(_ start: UInt64, _ end: UInt64, _ list: Int32, _ segs: UnsafeBufferPointer<ImageRangeMap.Segment>,
                       _ body: (Int, UInt64, UInt64, Bool) -> Void) {
         let list = lists[Int(list)]
-        ImageRangeMap.walk(UnsafeBufferPointer(rebasing: segs[list.lo..<list.hi]), offset: start, end: end,
+        ImageRangeMap.walk(UnsafeBufferPointer(rebasing: segs[list.lo..<list.hi]), within: list.index.within(start), offset: start, end: end,
                            unattributed: list.unattributed) { owner, bytes, at, inline in body(Int(owner), bytes, at, inline) }
     }
 
@@ -253,19 +254,25 @@ struct BlameTally {
         var list: Int32
     }
 
-    /// The answered READs by latency: an LSD radix sort, on 16-bit digits while the latencies fit
-    /// in 32 bits (two passes), else 11-bit ones.
+    /// The answered READs by latency: an LSD radix sort on digits of at most 11 bits (2,048
+    /// buckets stay in cache), as few passes as the largest latency needs (two up to 4 ms).
     private func byLatency() -> [Timed] {
-        var a: [Timed] = []
-        a.reserveCapacity(reads.count)
-        var top: UInt64 = 0
-        for (r, list) in zip(reads, listOf) where r.answered && list >= 0 {
-            a.append(Timed(start: r.start, end: r.end, latency: r.latency, list: list))
-            top = max(top, r.latency)
+        var top: UInt64 = 0, n = 0
+        var a = [Timed](unsafeUninitializedCapacity: reads.count) { out, count in
+            reads.withUnsafeBufferPointer { reads in
+                for i in reads.indices where reads[i].answered && listOf[i] >= 0 {
+                    let r = reads[i]
+                    out.baseAddress!.advanced(by: n).initialize(to: Timed(start: r.start, end: r.end, latency: r.latency, list: listOf[i]))
+                    top = max(top, r.latency)
+                    n += 1
+                }
+            }
+            count = n
         }
         let bits = 64 - top.leadingZeroBitCount
-        let digit: UInt64 = bits <= 32 ? 16 : 11, mask = (UInt64(1) << digit) - 1
-        var b = a
+        let passes = (bits + 10) / 11, digit = UInt64(passes == 0 ? 1 : (bits + passes - 1) / passes)
+        let mask = (UInt64(1) << digit) - 1
+        var b = [Timed](unsafeUninitializedCapacity: n) { _, count in count = n }  // every slot written before read
         var counts = [Int](repeating: 0, count: Int(mask) + 2)
         var shift: UInt64 = 0
         while shift < UInt64(bits) {

@@ -141,9 +141,11 @@ public struct ImageRangeMap: Sendable {
     /// non-overlapping `list`, in order: a segment's part, or a gap between segments (unattributed).
     /// A piece's owner may come again later in the same range (a file in two extents).
     @inline(__always)
-    static func walk(_ list: UnsafeBufferPointer<Segment>, offset: UInt64, end: UInt64, unattributed: Int32,
-                     _ body: (_ owner: Int32, _ bytes: UInt64, _ start: UInt64, _ inline: Bool) -> Void) {
-        var low = 0, high = list.count
+    /// `within`: where the first segment ending past `offset` lies, when the caller knows (see
+    /// `SegmentIndex`).
+    static func walk(_ list: UnsafeBufferPointer<Segment>, within: (low: Int, high: Int)? = nil, offset: UInt64, end: UInt64,
+                     unattributed: Int32, _ body: (_ owner: Int32, _ bytes: UInt64, _ start: UInt64, _ inline: Bool) -> Void) {
+        var (low, high) = within ?? (0, list.count)
         while low < high {
             let mid = (low + high) / 2
             if list[mid].end <= offset { low = mid + 1 } else { high = mid }
@@ -159,5 +161,38 @@ public struct ImageRangeMap: Sendable {
             i += 1
         }
         if at < end { body(unattributed, end - at, at, false) }
+    }
+
+    /// A coarse table over sorted segments: for bucket b of 2^shift bytes, the first segment
+    /// ending past b << shift. About one bucket per segment, so a lookup narrows the binary search
+    /// to a segment or two (a search over 100,000 segments costs more than walking a READ).
+    struct SegmentIndex {
+        let shift: UInt64
+        /// firstEndingPast[b] for b in 0...buckets; the last is the segment count.
+        let firstEndingPast: [Int32]
+
+        init(_ list: UnsafeBufferPointer<Segment>) {
+            let top = list.last?.end ?? 0
+            let per = max(1, top / UInt64(max(1, list.count)))
+            let shift = UInt64(min(63, 64 - per.leadingZeroBitCount))
+            let buckets = Int(top >> shift) + 1
+            var table = [Int32](repeating: 0, count: buckets + 1)
+            var i = 0
+            for b in 0...buckets {
+                let x = UInt64(b).multipliedReportingOverflow(by: 1 << shift)
+                let at = x.overflow ? UInt64.max : x.partialValue
+                while i < list.count && list[i].end <= at { i += 1 }
+                table[b] = Int32(i)
+            }
+            (self.shift, firstEndingPast) = (shift, table)
+        }
+
+        /// The range that holds the first segment ending past `offset`.
+        @inline(__always)
+        func within(_ offset: UInt64) -> (low: Int, high: Int) {
+            let last = firstEndingPast.count - 1
+            let b = Int(min(offset >> shift, UInt64(last)))
+            return (Int(firstEndingPast[b]), Int(firstEndingPast[min(b + 1, last)]))
+        }
     }
 }
