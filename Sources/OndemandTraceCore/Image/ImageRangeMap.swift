@@ -36,6 +36,7 @@ public struct ImageRangeMap: Sendable {
 
     public init(image: ErofsImage, entries: [ErofsImage.Entry]) {
         var files: [Int: [Segment]] = [:]
+        var device0: [Segment] = []  // most extents: no dictionary lookup for them
         var metadata: [Segment] = []
         let block = image.superblock.blockSize
         func blocks(_ range: Range<UInt64>) -> Segment {
@@ -58,10 +59,11 @@ public struct ImageRangeMap: Sendable {
             for e in entry.extents where e.length > 0 {
                 let segment = Segment(start: e.physical, end: e.physical + e.length, owner: id,
                                       inline: e.device == 0 && e.physical % block != 0)
-                if entry.kind == .directory { metadata.append(segment) } else { files[e.device, default: []].append(segment) }
+                if entry.kind == .directory { metadata.append(segment) } else if e.device == 0 { device0.append(segment) } else { files[e.device, default: []].append(segment) }
             }
         }
         // Files first (an inline tail sits in an inode block), then metadata fills what is left.
+        if !device0.isEmpty { files[0] = device0 }
         for (device, list) in files { segments[device] = Self.flatten(list, under: []) }
         segments[0] = Self.flatten(metadata, under: segments[0] ?? [])
         table = OwnerTable(owners)
@@ -71,9 +73,9 @@ public struct ImageRangeMap: Sendable {
 
     /// `fill`'s segments added where `base` leaves gaps; the first claim of a byte wins.
     static func flatten(_ fill: [Segment], under base: [Segment]) -> [Segment] {
-        var out = base.sorted { $0.start < $1.start }
+        let out = byStart(base)
         var claimed: [Segment] = []
-        for var s in fill.sorted(by: { $0.start < $1.start }) {
+        for var s in byStart(fill) {
             if let last = claimed.last, last.end > s.start { s.start = last.end }
             guard s.start < s.end else { continue }
             claimed.append(s)
@@ -92,8 +94,21 @@ public struct ImageRangeMap: Sendable {
             }
             if piece.start < piece.end { merged.append(piece) }
         }
-        out += merged
-        return out.sorted { $0.start < $1.start }
+        // Both sorted, no start twice (the pieces lie in the base's gaps): merge them.
+        var all: [Segment] = []
+        all.reserveCapacity(out.count + merged.count)
+        var (a, b) = (0, 0)
+        while a < out.count || b < merged.count {
+            if b == merged.count || (a < out.count && out[a].start < merged[b].start) { all.append(out[a]); a += 1 } else { all.append(merged[b]); b += 1 }
+        }
+        return all
+    }
+
+    /// Sorted by start (stably: of two claims of one byte the first given wins); most lists come
+    /// sorted already.
+    static func byStart(_ list: [Segment]) -> [Segment] {
+        for i in list.indices.dropFirst() where list[i - 1].start > list[i].start { return list.sorted { $0.start < $1.start } }
+        return list
     }
 
     /// The owners of [offset, offset + length) on `device`, with the bytes of each, in order.
