@@ -286,10 +286,13 @@ public struct ErofsImage: Sendable {
                     throw ErofsError("directory \(path.isEmpty ? "/" : path): corrupt name offsets", at: inode.offset)
                 }
                 if i + 1 == count, let nul = data[Int(nameStart)..<Int(nameEnd)].firstIndex(of: 0) { nameEnd = UInt64(nul) }
-                let name = String(decoding: data[Int(nameStart)..<Int(nameEnd)], as: UTF8.self)
-                guard !name.isEmpty, !name.contains("/") else {
+                // The bytes checked, not the characters: cheaper, and a '/' byte followed by a
+                // combining mark is still a '/'.
+                let bytes = data[Int(nameStart)..<Int(nameEnd)]
+                guard !bytes.isEmpty, !bytes.contains(UInt8(ascii: "/")) else {
                     throw ErofsError("directory \(path.isEmpty ? "/" : path): an entry with an empty name or a '/' in it", at: inode.offset)
                 }
+                let name = String(decoding: bytes, as: UTF8.self)
                 if name != "." && name != ".." { out.append((Self.u64(data, at), name)) }
             }
             start = end

@@ -42,7 +42,7 @@ public struct FileBlame: Sendable {
         public var wait = Wait()
         public var totalWait: UInt64 = 0
         public var unanswered = 0
-        /// Sorted.
+        /// The readers (pid, comm) of its READs, sorted.
         public var readers: [ReportAccumulator.ReaderKey] = []
         /// Each READ's issue and answer (nil: never answered), the first `FileBlame.spanLimit`, in
         /// trace order: the bars of the HTML waterfall. Only the rows first missed (the first
