@@ -12,6 +12,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // `monitor`: the metrics registry and text format, and the HTTP/1 server for /metrics.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // The C libraries from Debian: libtraceevent, libtracefs, libtracecmd.
@@ -47,10 +50,21 @@ let package = Package(
         .target(name: "OndemandDaemon", dependencies: ["OndemandTraceCore", "CDaemonSys", "SystemCalls"]),
         // `run`: recording + daemon + mount + workload, repeated, reported (the command's library).
         .target(name: "MeasuredRun", dependencies: ["OndemandTraceCore", "TraceFiles", "TraceRecording", "OndemandDaemon", "SystemCalls"]),
+        // `monitor`: continuous recording, correlation, Prometheus metrics on an HTTP endpoint.
+        .target(
+            name: "Monitoring",
+            dependencies: [
+                "OndemandTraceCore", "TraceRecording", "SystemCalls",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "ondemand-trace",
             dependencies: [
-                "OndemandTraceCore", "TraceFiles", "TraceRecording", "OndemandDaemon", "MeasuredRun", "SystemCalls",
+                "OndemandTraceCore", "TraceFiles", "TraceRecording", "OndemandDaemon", "MeasuredRun", "SystemCalls", "Monitoring",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -72,6 +86,7 @@ let package = Package(
         .testTarget(name: "TraceFilesTests", dependencies: ["TraceFiles", "TraceDatFormat", "OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "OndemandDaemonTests", dependencies: ["OndemandDaemon", "CDaemonSys", "OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["OndemandTraceCore", "TestSupport"]),
+        .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "OndemandTraceCore", "TraceRecording", "TestSupport"]),
         .testTarget(name: "TraceRecordingTests", dependencies: ["TraceRecording", "TraceFiles", "TraceDatFormat", "OndemandTraceCore", "TestSupport"]),
     ]
 )

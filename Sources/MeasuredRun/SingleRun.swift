@@ -54,8 +54,8 @@ struct SingleRun {
         cookies?.finish()
         let recorded: RecordingResult
         do { recorded = try session.stop() } catch { throw RunError("\(error)") }
-        progress("wrote \(recorded.path): \(recorded.events) records" + (recorded.lostEvents > 0 ? ", \(recorded.lostEvents) LOST (raise --buffer-size)" : ""))
-        outcome.trace = recorded.path
+        progress("wrote \(trace): \(recorded.events) records" + (recorded.lostEvents > 0 ? ", \(recorded.lostEvents) LOST (raise --buffer-size)" : ""))
+        outcome.trace = trace
         return outcome
     }
 

@@ -17,7 +17,8 @@ final class CPUBufferDrain: @unchecked Sendable {
         let cpu: Int
         let fd: Int32
         let tcpu: OpaquePointer
-        let file: CPUDataFile
+        /// nil: the pages are only decoded (`RecordingOutput.discard`).
+        let file: CPUDataFile?
     }
 
     struct Progress: Sendable {
@@ -33,10 +34,14 @@ final class CPUBufferDrain: @unchecked Sendable {
     private var streams: [Stream]
     /// Receives the records in time order across CPUs (live mode only), as `merge` releases them.
     private let onRecords: (@Sendable ([RawRecord]) -> Void)?
+    /// Runs on the drain thread after each round (the pages read so far are in the files): the
+    /// session's rotation of trace.dat files.
+    private let afterRound: (() throws(RecordingError) -> Void)?
     /// Live mode: holds records until no CPU can still deliver an older one (see `LiveMerge`).
     private var merge: LiveMerge<RawRecord>
     private let watermarkClock: WatermarkClock
     let pageSize: Int
+    let cpuCount: Int
     let pollIntervalMS: Int32
     private let wakeRead: Int32
     private let wakeWrite: Int32
@@ -49,14 +54,17 @@ final class CPUBufferDrain: @unchecked Sendable {
     /// `progress` is indexed by CPU number, `0..<cpuCount`.
     /// `traceClock`: the instance's trace clock, which says how a CPU's watermark is known.
     init(streams: [Stream], cpuCount: Int, pageSize: Int, pollIntervalMS: Int32, traceClock: String = "mono",
-         onRecords: (@Sendable ([RawRecord]) -> Void)? = nil) throws(RecordingError) {
+         onRecords: (@Sendable ([RawRecord]) -> Void)? = nil,
+         afterRound: (() throws(RecordingError) -> Void)? = nil) throws(RecordingError) {
         self.streams = streams
         self.onRecords = onRecords
+        self.afterRound = afterRound
         merge = LiveMerge(cpus: cpuCount)
         // A CPU without a stream (possible but absent) records nothing: it never holds others back.
         for cpu in 0..<cpuCount where !streams.contains(where: { $0.cpu == cpu }) { merge.advance(cpu: cpu, to: .max) }
         watermarkClock = WatermarkClock(traceClock: traceClock)
         self.pageSize = pageSize
+        self.cpuCount = cpuCount
         self.pollIntervalMS = pollIntervalMS
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else {
@@ -122,8 +130,9 @@ final class CPUBufferDrain: @unchecked Sendable {
                     released.removeAll(keepingCapacity: true)
                 }
                 if stopping { break }
+                try afterRound?()
             }
-            for stream in streams { try stream.file.flush() }
+            for stream in streams { try stream.file?.flush() }
         } catch {
             progress.withLock { $0.failure = error }
         }
@@ -138,7 +147,7 @@ final class CPUBufferDrain: @unchecked Sendable {
                 final ? tracefs_cpu_flush(stream.tcpu, buffer.baseAddress) : tracefs_cpu_read(stream.tcpu, buffer.baseAddress, true)
             }
             if n <= 0 { return }
-            try stream.file.append(page: page, count: Int(n), pageSize: pageSize)
+            try stream.file?.append(page: page, count: Int(n), pageSize: pageSize)
             let (events, missed) = page.withUnsafeBytes { count(UnsafeRawBufferPointer(rebasing: $0[..<Int(n)]), cpu: stream.cpu) }
             progress.withLock {
                 $0.pages[stream.cpu] += 1

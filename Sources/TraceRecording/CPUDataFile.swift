@@ -79,6 +79,15 @@ final class CPUDataFile {
         }
     }
 
+    /// Empties the file (after its pages went into a rotated trace.dat).
+    func reset() throws(RecordingError) {
+        try flush()
+        guard ftruncate(fd, 0) == 0, lseek(fd, 0, SEEK_SET) == 0 else {
+            throw RecordingError("\(output): cannot empty the recorded data: \(describeErrno(errno))")
+        }
+        size = 0
+    }
+
     /// Copies the whole file to `out` at its current position.
     func copy(to out: Int32) throws(RecordingError) {
         try flush()

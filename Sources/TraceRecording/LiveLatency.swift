@@ -69,24 +69,20 @@ public final class LiveLatency: Sendable {
         }
     }
 
-    private let decoder: BinaryEventDecoder
+    private let decoder: LiveRecordDecoder
     private let state: Mutex<State>
 
     /// `formats`: the recorded events' format files (`RecordingSession.eventFormats`).
     public convenience init(formats: [(system: String, format: String)]) throws(RecordingError) {
-        var layouts: [EventLayout] = []
-        for (system, text) in formats {
-            do {
-                layouts.append(try FormatFileParser.parse(text, system: system))
-            } catch {
-                throw RecordingError("cannot parse the format of a \(system) event: \(error)")
-            }
-        }
-        self.init(layouts: layouts)
+        self.init(decoder: try LiveRecordDecoder(formats: formats))
     }
 
-    public init(layouts: [EventLayout]) {
-        decoder = BinaryEventDecoder(layouts: layouts, selection: .report)
+    public convenience init(layouts: [EventLayout]) {
+        self.init(decoder: LiveRecordDecoder(layouts: layouts))
+    }
+
+    init(decoder: LiveRecordDecoder) {
+        self.decoder = decoder
         state = Mutex(State())
     }
 
@@ -103,11 +99,9 @@ public final class LiveLatency: Sendable {
                                               timestamp: record.timestamp)
                 }
                 state.window.records += 1
-                let body = record.bytes.withUnsafeBytes { try? decoder.decode($0) } ?? nil
-                guard let body else { continue }
-                if case .marker = body { state.window.markers += 1 }
-                let pid = record.bytes.withUnsafeBytes { decoder.pid(of: $0) }
-                state.correlator.consume(TraceEvent(timestamp: record.timestamp, cpu: record.cpu, pid: pid, comm: nil, body: body))
+                guard let event = decoder.event(record) else { continue }
+                if case .marker = event.body { state.window.markers += 1 }
+                state.correlator.consume(event)
             }
         }
     }

@@ -44,7 +44,7 @@ public struct RecordLoop {
         pthread_sigmask(SIG_BLOCK, &set, nil)
     }
 
-    static func signalSet() -> sigset_t {
+    public static func signalSet() -> sigset_t {
         var set = sigset_t()
         sigemptyset(&set)
         for signal in signals { sigaddset(&set, signal) }

@@ -3,9 +3,32 @@ import Glibc
 import SystemCalls
 import TraceDatFormat
 
+/// Where a recording's pages go.
+public enum RecordingOutput: Sendable {
+    /// One trace.dat, written to a temporary file and renamed over this path on success.
+    case file(String)
+    /// A new trace.dat in a directory whenever the pages reach a size, and at the end (`monitor -o`).
+    case rotating(TraceRotation)
+    /// Nowhere: the pages are decoded for `onRecords` and dropped (`monitor` without -o).
+    case discard
+}
+
+/// `RecordingOutput.rotating`: `monitor-<UTC time>.dat` files in `directory`, each holding about
+/// `maxBytes` of pages, the oldest removed beyond `keep`.
+public struct TraceRotation: Sendable {
+    public var directory: String
+    public var maxBytes: UInt64
+    public var keep: Int
+    /// Told each file written (on the reader thread, or in `stop()`).
+    public var onFile: (@Sendable (String) -> Void)?
+
+    public init(directory: String, maxBytes: UInt64, keep: Int, onFile: (@Sendable (String) -> Void)? = nil) {
+        (self.directory, self.maxBytes, self.keep, self.onFile) = (directory, maxBytes, keep, onFile)
+    }
+}
+
 public struct RecordingOptions: Sendable {
-    /// The trace.dat to write; written to a temporary file and renamed over this path on success.
-    public var outputPath: String
+    public var output: RecordingOutput
     public var events: [EventSpec]
     /// Per-CPU ring-buffer size in KiB.
     public var bufferSizeKB: Int
@@ -26,7 +49,15 @@ public struct RecordingOptions: Sendable {
                 bufferSizeKB: Int = defaultBufferSizeKB, clock: String = defaultClock,
                 instanceName: String? = nil, pollIntervalMS: Int32 = 100,
                 onRecords: (@Sendable ([RawRecord]) -> Void)? = nil) {
-        self.outputPath = outputPath
+        self.init(output: .file(outputPath), events: events, bufferSizeKB: bufferSizeKB, clock: clock,
+                  instanceName: instanceName, pollIntervalMS: pollIntervalMS, onRecords: onRecords)
+    }
+
+    public init(output: RecordingOutput, events: [EventSpec] = EventSpec.defaults,
+                bufferSizeKB: Int = defaultBufferSizeKB, clock: String = defaultClock,
+                instanceName: String? = nil, pollIntervalMS: Int32 = 100,
+                onRecords: (@Sendable ([RawRecord]) -> Void)? = nil) {
+        self.output = output
         self.events = events
         self.bufferSizeKB = bufferSizeKB
         self.clock = clock
@@ -37,8 +68,8 @@ public struct RecordingOptions: Sendable {
 }
 
 public struct RecordingResult: Sendable {
-    /// The trace.dat written.
-    public var path: String
+    /// The trace.dat written (rotating: the last one); nil when the pages were discarded.
+    public var path: String?
     public var instanceName: String
     /// `per_cpu/cpuN/stats` at the end, by CPU (also stored in the file as CPUSTAT options).
     public var cpuStats: [CPUBufferStats]
@@ -74,6 +105,7 @@ public final class RecordingSession {
     private var instance: TracefsInstance?
     private var reader: CPUBufferDrain?
     private var cpuFiles: [CPUDataFile] = []
+    private var rotated: RotatedTraceFiles?
     private var metadata: Metadata?
     private var started = false
 
@@ -117,12 +149,14 @@ public final class RecordingSession {
             throw RecordingError("\(TracefsInstance.tracingDirectory)/instances: permission denied: recording needs root (or CAP_SYS_ADMIN)")
         }
         staleInstancesRemoved = Tracefs.removeStaleInstances()
-        try checkOutputPath()
+        let near = try checkOutput()
         let metadata = try Metadata.collect(events: options.events)
         self.metadata = metadata
 
         let cpus = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_CONF))))
-        for cpu in 0..<cpus { cpuFiles.append(try CPUDataFile(cpu: cpu, output: options.outputPath)) }
+        if let near {
+            for cpu in 0..<cpus { cpuFiles.append(try CPUDataFile(cpu: cpu, output: near)) }
+        }
 
         let instance = try TracefsInstance(name: instanceName)
         self.instance = instance
@@ -151,24 +185,48 @@ public final class RecordingSession {
                 streams.forEach { tracefs_cpu_free_fd($0.tcpu); close($0.fd) }
                 throw RecordingError("libtracefs cannot read CPU \(cpu) of \(instance.directory)")
             }
-            streams.append(.init(cpu: cpu, fd: fd, tcpu: tcpu, file: cpuFiles[cpu]))
+            streams.append(.init(cpu: cpu, fd: fd, tcpu: tcpu, file: cpuFiles.isEmpty ? nil : cpuFiles[cpu]))
+        }
+        var afterRound: (() throws(RecordingError) -> Void)?
+        if case .rotating(let rotation) = options.output {
+            let files = RotatedTraceFiles(rotation: rotation)
+            rotated = files
+            let (cpuFiles, clock) = (cpuFiles, options.clock)
+            afterRound = { () throws(RecordingError) in
+                guard cpuFiles.reduce(0, { $0 + $1.size }) >= rotation.maxBytes else { return }
+                let (header, _) = Self.header(metadata: metadata, instance: instance, pageSize: pageSize, clock: clock, cpus: cpus, cpuFiles: cpuFiles)
+                try files.write(header: header, cpuFiles: cpuFiles)
+            }
         }
         let reader = try CPUBufferDrain(streams: streams, cpuCount: cpus, pageSize: pageSize, pollIntervalMS: options.pollIntervalMS,
                                           traceClock: options.clock,
-                                          onRecords: options.onRecords)
+                                          onRecords: options.onRecords, afterRound: afterRound)
         self.reader = reader
         try reader.start()
         try instance.traceOn()
     }
 
-    private func checkOutputPath() throws(RecordingError) {
+    /// Checks the output; returns the path the per-CPU data files go beside (nil: no files).
+    private func checkOutput() throws(RecordingError) -> String? {
         var info = stat()
-        if stat(options.outputPath, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
-            throw RecordingError("\(options.outputPath): is a directory; give a file name with -o")
+        switch options.output {
+        case .file(let path):
+            if stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
+                throw RecordingError("\(path): is a directory; give a file name with -o")
+            }
+            return path
+        case .rotating(let rotation):
+            guard stat(rotation.directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                throw RecordingError("\(rotation.directory): not a directory (-o takes an existing directory for the rotated trace files)")
+            }
+            return rotation.directory + "/" + RotatedTraceFiles.prefix + "data"
+        case .discard:
+            return nil
         }
     }
 
-    /// Stops tracing, reads what is left, writes the trace.dat and removes the instance.
+    /// Stops tracing, reads what is left, writes the trace.dat (rotating: the last one) and
+    /// removes the instance.
     public func stop() throws(RecordingError) -> RecordingResult {
         guard let instance, let reader, let metadata else {
             throw RecordingError("the recording was not started")
@@ -178,22 +236,40 @@ public final class RecordingSession {
         reader.stopAndJoin()
         if let failure = reader.failure { throw failure }
         let progress = reader.progress.withLock { $0 }
-        let stats = cpuFiles.indices.map { cpu in
-            CPUBufferStats.parse(cpu: cpu, text: instance.read("per_cpu/cpu\(cpu)/stats") ?? "")
-        }
-        let clock = (instance.read("trace_clock") ?? "[\(options.clock)]").trimmingCharacters(in: "\n")
         reader.closeStreams()
-        let header = TraceDatV6Header(
-            pageSize: reader.pageSize, headerPage: metadata.headerPage, headerEvent: metadata.headerEvent,
-            ftraceFormats: metadata.ftraceFormats, systems: metadata.systems,
-            savedCmdlines: Tracefs.readTopLevel("saved_cmdlines") ?? [],
-            options: [.text(.traceClock, clock + "\n"), .text(.uname, Self.uname())]
-                + stats.map { .cpuStat(cpu: $0.cpu, stats: $0.text) },
-            traceClock: clock, cpuDataSizes: cpuFiles.map(\.size))
-        let size = try TraceDatFileWriter.write(header: header, cpuFiles: cpuFiles, to: options.outputPath)
-        return RecordingResult(path: options.outputPath, instanceName: instanceName, cpuStats: stats,
+        let (header, stats) = Self.header(metadata: metadata, instance: instance, pageSize: reader.pageSize,
+                                          clock: options.clock, cpus: reader.cpuCount, cpuFiles: cpuFiles)
+        var path: String?
+        var size: UInt64 = 0
+        switch options.output {
+        case .file(let output):
+            size = try TraceDatFileWriter.write(header: header, cpuFiles: cpuFiles, to: output)
+            path = output
+        case .rotating:
+            if let rotated, let last = try rotated.write(header: header, cpuFiles: cpuFiles) { (path, size) = last }
+        case .discard:
+            break
+        }
+        return RecordingResult(path: path, instanceName: instanceName, cpuStats: stats,
                                eventsPerCPU: progress.events, pagesPerCPU: progress.pages, missedPerCPU: progress.missed,
                                fileSize: size, staleInstancesRemoved: staleInstancesRemoved)
+    }
+
+    /// The trace.dat header for the pages in `cpuFiles`, and the instance's CPU statistics now.
+    static func header(metadata: Metadata, instance: TracefsInstance, pageSize: Int, clock: String,
+                       cpus: Int, cpuFiles: [CPUDataFile]) -> (TraceDatV6Header, [CPUBufferStats]) {
+        let stats = (0..<cpus).map { cpu in
+            CPUBufferStats.parse(cpu: cpu, text: instance.read("per_cpu/cpu\(cpu)/stats") ?? "")
+        }
+        let traceClock = (instance.read("trace_clock") ?? "[\(clock)]").trimmingCharacters(in: "\n")
+        let header = TraceDatV6Header(
+            pageSize: pageSize, headerPage: metadata.headerPage, headerEvent: metadata.headerEvent,
+            ftraceFormats: metadata.ftraceFormats, systems: metadata.systems,
+            savedCmdlines: Tracefs.readTopLevel("saved_cmdlines") ?? [],
+            options: [.text(.traceClock, traceClock + "\n"), .text(.uname, uname())]
+                + stats.map { .cpuStat(cpu: $0.cpu, stats: $0.text) },
+            traceClock: traceClock, cpuDataSizes: cpuFiles.map(\.size))
+        return (header, stats)
     }
 
     /// Ends the recording without writing a file: the reader stops, the instance is removed.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import OndemandTraceCore
 
 @main
 struct OndemandTrace: ParsableCommand {
@@ -11,6 +12,7 @@ struct OndemandTrace: ParsableCommand {
             tracepoints. This tool reads those traces (trace.dat from trace-cmd or this tool, or \
             tracefs text) and reports what happened.
             """,
-        subcommands: [Dump.self, Report.self, Record.self, Doctor.self, Daemon.self, Run.self, Check.self]
+        version: ToolVersion.current,
+        subcommands: [Dump.self, Report.self, Record.self, MonitorCommand.self, Doctor.self, Daemon.self, Run.self, Check.self]
     )
 }

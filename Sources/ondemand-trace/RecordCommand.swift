@@ -115,7 +115,7 @@ struct Record: ParsableCommand {
     /// "wrote FILE: N records (cpu0 …), K KiB; COMMAND exited with status 0".
     func summary(_ outcome: RecordLoop.Outcome) -> String {
         let result = outcome.result
-        var text = "wrote \(result.path): \(result.events) records ("
+        var text = "wrote \(result.path ?? output): \(result.events) records ("
             + result.eventsPerCPU.enumerated().map { "cpu\($0.offset) \($0.element)" }.joined(separator: ", ")
             + "), \(result.fileSize / 1024) KiB"
         if let status = outcome.childStatus {

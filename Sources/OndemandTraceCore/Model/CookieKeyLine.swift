@@ -85,15 +85,21 @@ public enum FscacheProcTables {
         return out
     }
 
-    /// The lines to write for the cookies not in `known` (which they are added to).
+    /// The lines to write for the cookies not in `known`. `known` becomes the cookies listed now:
+    /// debug ids are never reused, so a cookie gone from the table is forgotten (a poller that
+    /// runs for weeks holds the live cookies, not every cookie it saw).
     public static func newLines(cookies: String, volumes: String, known: inout Set<UInt32>) -> [CookieKeyLine] {
         let volumeKeys = Self.volumes(volumes)
         var out: [CookieKeyLine] = []
-        for c in Self.cookies(cookies) where !known.contains(c.cookie) {
-            known.insert(c.cookie)
+        let listed = Self.cookies(cookies)
+        var present = Set<UInt32>(minimumCapacity: listed.count)
+        for c in listed {
+            present.insert(c.cookie)
+            guard !known.contains(c.cookie) else { continue }
             let volume = volumeKeys[c.volume].map { KeyText.escape($0) }
             out.append(CookieKeyLine(cookie: c.cookie, volumeID: c.volume, name: BlobName(volume: volume, blob: KeyText.escape(c.key))))
         }
+        known = present
         return out
     }
 

@@ -65,6 +65,7 @@ public final class Correlator {
     }
 
     struct PendingOpen {
+        var serial: UInt64
         var pid: Int32
         var comm: String?
         var fd: UInt32?
@@ -124,14 +125,21 @@ public final class Correlator {
     /// `onAnomaly` each anomaly when found.
     /// Whether answered READs wait for their reader's resumption before they are handed on.
     private let awaitResume: Bool
+    /// Whether an object's outstanding requests are settled (handed on unanswered) when its fd is
+    /// released, instead of at `finish`.
+    private let settleAtRelease: Bool
 
     /// `names`: objects named before the trace is read (they win over what the trace says).
     /// `awaitResume`: hand on an answered READ when its reader resumes (`RequestRecord.resumed`),
     /// not at its cread (false: at the cread, without `resumed`; `record --live`'s windows).
-    public init(names: [UInt32: BlobName] = [:], awaitResume: Bool = true, onRequest: @escaping (RequestRecord) -> Void,
-                onAnomaly: @escaping (Anomaly) -> Void) {
+    /// `settleAtRelease`: an object's outstanding requests end unanswered at its fd_release (its
+    /// daemon closed the fd: no answer can come), not at `finish` — for `monitor`, which never
+    /// finishes and must not count a dead daemon's requests as in flight forever.
+    public init(names: [UInt32: BlobName] = [:], awaitResume: Bool = true, settleAtRelease: Bool = false,
+                onRequest: @escaping (RequestRecord) -> Void, onAnomaly: @escaping (Anomaly) -> Void) {
         self.givenNames = names
         self.awaitResume = awaitResume
+        self.settleAtRelease = settleAtRelease
         self.onRequest = onRequest
         self.onAnomaly = onAnomaly
     }
@@ -282,7 +290,8 @@ public final class Correlator {
             if state.lifetime.firstOpen == nil { state.lifetime.firstOpen = t }
             state.lifetime.fd = o.fd
             if let oid = nonZero(o.objectID) { learnObjectID(&state, oid, at: t, from: "open") }
-            state.opens.append(PendingOpen(pid: event.pid, comm: event.comm, fd: o.fd, issued: t,
+            serial += 1
+            state.opens.append(PendingOpen(serial: serial, pid: event.pid, comm: event.comm, fd: o.fd, issued: t,
                                            kernelMsgID: nonZero(o.msgID)))
         case .copen(let c):
             state.lifetime.copens += 1
@@ -315,6 +324,7 @@ public final class Correlator {
                                   detail: "\(state.reads.count) read(s) outstanding: \(ranges)"
                                     + (state.reads.count > 4 ? ", ..." : "")))
             }
+            if settleAtRelease { settleOutstanding(&state, atRelease: true) }
         }
     }
 
@@ -467,28 +477,9 @@ public final class Correlator {
         awaitingResume.removeAll()
         for request in waiting { onRequest(request) }
         let all = states.sorted { $0.lifetime.obj < $1.lifetime.obj }
-        for state in all {
+        for var state in all {
             let obj = state.lifetime.obj
-            for open in state.opens {
-                let answer = open.markerResult.map { "the daemon answered \($0)" } ?? "no copen"
-                onAnomaly(Anomaly(kind: .openNeverAnswered, obj: obj, timestamp: open.issued,
-                                  detail: "open fd=\(open.fd.map(String.init) ?? "-"): \(answer) by the end of the trace"))
-                onRequest(RequestRecord(kind: .open, obj: obj, msgID: open.markerMsg, pid: open.pid, comm: open.comm,
-                                        offset: nil, length: nil, issued: open.issued, completed: nil, join: .none,
-                                        blob: state.lifetime.name))
-            }
-            for r in state.reads {
-                let released = state.lifetime.lastFdRelease.map { $0 > r.issued } ?? false
-                onAnomaly(Anomaly(kind: .readNeverCompleted, obj: obj, timestamp: r.issued,
-                                  detail: "read \(r.start)+\(r.length) by \(r.comm ?? "?")-\(r.pid)"
-                                    + (r.markerMsg.map { " (msg=\($0))" } ?? "")
-                                    + ": no cread " + (released ? "before the fd was released" : "by the end of the trace")
-                                    + " (\(r.covered) of \(r.length) bytes written)"))
-                onRequest(RequestRecord(kind: .read, obj: obj, msgID: r.markerMsg, pid: r.pid, comm: r.comm,
-                                        offset: r.start, length: r.length, issued: r.issued, pickedUp: r.pickedUp,
-                                        written: r.markerWritten ?? r.lastWrite, completed: nil, join: .none,
-                                        rangeWritten: r.isWritten, blob: state.lifetime.name))
-            }
+            settleOutstanding(&state, atRelease: false)
             if let close = state.lifetime.lastClose, (state.lifetime.lastFdRelease ?? 0) < close {
                 onAnomaly(Anomaly(kind: .closedWithoutFdRelease, obj: obj, timestamp: close,
                                   detail: "close at \(TimeText.seconds(close)) s, no fd_release by \(TimeText.seconds(end)) s"))
@@ -500,6 +491,98 @@ public final class Correlator {
         }
         return all.map(\.lifetime)
     }
+
+    /// Hands on the object's outstanding requests unanswered (each an anomaly), and forgets them.
+    private func settleOutstanding(_ state: inout ObjectState, atRelease: Bool) {
+        let obj = state.lifetime.obj
+        for open in state.opens {
+            let answer = open.markerResult.map { "the daemon answered \($0)" } ?? "no copen"
+            let by = atRelease ? "before the fd was released" : "by the end of the trace"
+            onAnomaly(Anomaly(kind: .openNeverAnswered, obj: obj, timestamp: open.issued,
+                              detail: "open fd=\(open.fd.map(String.init) ?? "-"): \(answer) \(by)"))
+            onRequest(RequestRecord(kind: .open, obj: obj, msgID: open.markerMsg, pid: open.pid, comm: open.comm,
+                                    offset: nil, length: nil, issued: open.issued, completed: nil, join: .none,
+                                    blob: state.lifetime.name))
+        }
+        for r in state.reads {
+            let released = state.lifetime.lastFdRelease.map { $0 > r.issued } ?? false
+            onAnomaly(Anomaly(kind: .readNeverCompleted, obj: obj, timestamp: r.issued,
+                              detail: "read \(r.start)+\(r.length) by \(r.comm ?? "?")-\(r.pid)"
+                                + (r.markerMsg.map { " (msg=\($0))" } ?? "")
+                                + ": no cread " + (released ? "before the fd was released" : "by the end of the trace")
+                                + " (\(r.covered) of \(r.length) bytes written)"))
+            onRequest(RequestRecord(kind: .read, obj: obj, msgID: r.markerMsg, pid: r.pid, comm: r.comm,
+                                    offset: r.start, length: r.length, issued: r.issued, pickedUp: r.pickedUp,
+                                    written: r.markerWritten ?? r.lastWrite, completed: nil, join: .none,
+                                    rangeWritten: r.isWritten, blob: state.lifetime.name))
+        }
+        state.opens.removeAll()
+        state.reads.removeAll()
+    }
+
+    /// Calls `body` with each request still waiting for its answer, by object (the oldest first
+    /// within an object). For `monitor`'s in-flight gauges and hung-request log.
+    public func forEachOutstanding(_ body: (OutstandingRequest) -> Void) {
+        for state in states {
+            for open in state.opens {
+                body(OutstandingRequest(id: open.serial, kind: .open, obj: state.lifetime.obj, blob: state.lifetime.name,
+                                        offset: nil, length: nil, issued: open.issued, pid: open.pid))
+            }
+            for r in state.reads {
+                body(OutstandingRequest(id: r.serial, kind: .read, obj: state.lifetime.obj, blob: state.lifetime.name,
+                                        offset: r.start, length: r.length, issued: r.issued, pid: r.pid))
+            }
+        }
+    }
+
+    /// The blob the object is known by now (nil: not yet, or never).
+    public func name(of obj: UInt32) -> BlobName? {
+        existingSlot(obj).map { states[$0].lifetime.name } ?? nil
+    }
+
+    /// Objects tracked (one entry per object seen until `forgetReleased`).
+    public var objectCount: Int { states.count }
+
+    /// Forgets the objects whose fd was released and that wait for nothing, so a correlator that
+    /// never finishes (`monitor`) holds the live objects, not every object it ever saw. Their
+    /// lifetimes are gone from `finish`'s result.
+    public func forgetReleased() {
+        let keep = states.filter { state in
+            guard let released = state.lifetime.lastFdRelease else { return true }
+            return !state.reads.isEmpty || !state.opens.isEmpty || (state.lifetime.lastClose ?? 0) > released
+        }
+        guard keep.count < states.count else { return }
+        states = keep
+        slotByObj = []
+        sparseSlots = [:]
+        for (index, state) in states.enumerated() {
+            let obj = state.lifetime.obj
+            if obj < Self.denseLimit {
+                let i = Int(obj)
+                if i >= slotByObj.count { slotByObj.append(contentsOf: repeatElement(-1, count: i + 1 - slotByObj.count)) }
+                slotByObj[i] = Int32(index)
+            } else {
+                sparseSlots[obj] = index
+            }
+        }
+        let live = Set(states.map(\.lifetime.obj))
+        objByObjectID = objByObjectID.filter { live.contains($0.value) }
+    }
+}
+
+/// A request the correlator still waits an answer for (`Correlator.forEachOutstanding`).
+public struct OutstandingRequest: Sendable, Equatable {
+    /// Unique among the correlator's requests.
+    public var id: UInt64
+    public var kind: RequestRecord.Kind
+    public var obj: UInt32
+    public var blob: BlobName?
+    public var offset: Int64?
+    public var length: UInt64?
+    /// Trace time of the OPEN/READ record.
+    public var issued: UInt64
+    /// READ: the reader; OPEN: the task that caused it.
+    public var pid: Int32
 }
 
 /// A few daemon threads' values: four kept inline (a daemon has a handful of workers), the rest

@@ -1,0 +1,56 @@
+import Glibc
+import SystemCalls
+import TraceDatFormat
+
+/// `RecordingOutput.rotating`: writes the pages recorded so far as `monitor-<UTC time>.dat` in the
+/// directory, empties the per-CPU files, and removes the oldest such files beyond `keep`.
+/// Used from one thread at a time (the reader thread, then `stop()` after it has ended).
+final class RotatedTraceFiles: @unchecked Sendable {
+    static let prefix = "monitor-"
+    let rotation: TraceRotation
+    private var lastMilliseconds: UInt64 = 0
+
+    init(rotation: TraceRotation) { self.rotation = rotation }
+
+    /// Writes a file unless no page was recorded since the last one; its path and size.
+    @discardableResult
+    func write(header: TraceDatV6Header, cpuFiles: [CPUDataFile]) throws(RecordingError) -> (String, UInt64)? {
+        guard cpuFiles.contains(where: { $0.size > 0 }) else { return nil }
+        let path = rotation.directory + "/" + nextName()
+        let size = try TraceDatFileWriter.write(header: header, cpuFiles: cpuFiles, to: path)
+        for file in cpuFiles { try file.reset() }
+        rotation.onFile?(path)
+        removeOldest()
+        return (path, size)
+    }
+
+    /// `monitor-20261130T161502.123Z.dat` (UTC, milliseconds): names sort in time order; a
+    /// millisecond already used (or a file already there) moves the name on by one millisecond.
+    private func nextName() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var ms = max(UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec / 1_000_000), lastMilliseconds + 1)
+        while access(rotation.directory + "/" + Self.name(milliseconds: ms), F_OK) == 0 { ms += 1 }
+        lastMilliseconds = ms
+        return Self.name(milliseconds: ms)
+    }
+
+    static func name(milliseconds: UInt64) -> String {
+        var seconds = time_t(milliseconds / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ v: some BinaryInteger, _ width: Int) -> String {
+            let text = String(v)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return prefix + pad(parts.tm_year + 1900, 4) + pad(parts.tm_mon + 1, 2) + pad(parts.tm_mday, 2) + "T"
+            + pad(parts.tm_hour, 2) + pad(parts.tm_min, 2) + pad(parts.tm_sec, 2) + "." + pad(milliseconds % 1000, 3) + "Z.dat"
+    }
+
+    /// Removes the oldest rotated files beyond `keep` (only files named like ours).
+    private func removeOldest() {
+        guard let names = try? FileContents.directoryEntries(rotation.directory) else { return }
+        let ours = names.filter { $0.hasPrefix(Self.prefix) && $0.hasSuffix(".dat") }.sorted()
+        for name in ours.dropLast(rotation.keep) { unlink(rotation.directory + "/" + name) }
+    }
+}
