@@ -194,7 +194,9 @@ final class RequestSinks {
     var chrome: ChromeTraceWriter?
     var scatter: LatencyScatter?
     private(set) var kept: [RequestRecord] = []
-    private(set) var reads = FileBlame.Reads()
+    /// Unchecked: one thread appends, once per request (a dynamic exclusivity check each time
+    /// costs more than the append).
+    @exclusivity(unchecked) private(set) var reads = FileBlame.Reads()
     private let csvRows: Bool
     private let keepRequests: Bool
     private let keepReads: Bool
