@@ -159,8 +159,9 @@ struct BlameTally {
 
     static let percentiles: [Double] = [50, 90, 99, 99.9]
 
-    /// The rows of every owner a READ touched.
-    func rows() -> [FileBlame.Row] {
+    /// The rows of every owner a READ touched; `withSpans`: the waterfall's bars too (a walk in trace order until the first-missed files
+    /// have theirs: up to all the READs when some file is read rarely).
+    func rows(withSpans: Bool) -> [FileBlame.Row] {
         var t = [Tally](repeating: Tally(), count: ownerTotal)
         var extraReaders: [Int: Set<Int32>] = [:]  // reader ids past 63
         segments.withUnsafeBufferPointer { segs in
@@ -174,7 +175,7 @@ struct BlameTally {
         var ranks = [Ranks](repeating: Ranks(), count: ownerTotal)
         for o in touched where t[o].answered > 0 { ranks[o].rank = Self.ranks(of: t[o].answered) }
         percentileValues(&ranks)
-        let spans = spans(&t, touched)
+        let spans = withSpans ? spans(&t, touched) : []
         var rows: [FileBlame.Row] = []
         rows.reserveCapacity(touched.count)
         var m = 0

@@ -46,7 +46,7 @@ public struct FileBlame: Sendable {
         public var readers: [ReportAccumulator.ReaderKey] = []
         /// Each READ's issue and answer (nil: never answered), the first `FileBlame.spanLimit`, in
         /// trace order: the bars of the HTML waterfall. Only the rows first missed (the first
-        /// `FileBlame.spanRows` by `firstMissOfData`, ties included) have them.
+        /// `FileBlame.spanRows` by `firstMissOfData`, ties included) have them, when asked for.
         public var spans: [(issued: UInt64, completed: UInt64?)] = []
     }
 
@@ -68,9 +68,9 @@ public struct FileBlame: Sendable {
     }
 
     /// Every READ of `reads` whose object has a source. The work is a few operations per file a
-    /// READ covers (see `BlameTally`).
-    public init(reads: Reads, sources: [UInt32: Source]) {
-        rows = BlameTally(reads: reads, sources: sources).rows()
+    /// READ covers (see `BlameTally`). `spans`: the rows' waterfall bars (for the HTML page).
+    public init(reads: Reads, sources: [UInt32: Source], spans: Bool = true) {
+        rows = BlameTally(reads: reads, sources: sources).rows(withSpans: spans)
     }
 
     /// The owners of a READ's range (files, `(metadata)`, `(unattributed)`), in order.
