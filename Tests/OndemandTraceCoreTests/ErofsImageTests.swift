@@ -269,6 +269,42 @@ import TestSupport
         }
     }
 
+    /// `SegmentIndex` narrows the search to the range holding the first segment that ends past
+    /// an offset: the same segment a search over the whole list finds, for random lists (gaps,
+    /// tiny and huge segments, one ending at 2^64 - 1) and offsets (0, inside, between, past all).
+    @Test func segmentIndexFindsWhatAFullSearchFinds() {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        var rng = SplitMix64(seed: seed)
+        for round in 0..<200 {
+            var list: [ImageRangeMap.Segment] = []
+            var at = rng.next() % 3 == 0 ? 0 : rng.next() % 100_000
+            for _ in 0..<Int(rng.next() % 300) {
+                let length = rng.next() % 4 == 0 ? rng.next() % (1 << 30) + 1 : rng.next() % 9000 + 1
+                list.append(.init(start: at, end: at + length, owner: 2))
+                at += length + (rng.next() % 2 == 0 ? 0 : rng.next() % 50_000)
+            }
+            if round % 10 == 0 { list.append(.init(start: at, end: .max, owner: 2)) }
+            list.withUnsafeBufferPointer { segs in
+                let index = ImageRangeMap.SegmentIndex(segs)
+                for _ in 0..<100 {
+                    let offset: UInt64 = switch rng.next() % 4 {
+                    case 0: 0
+                    case 1: .max - rng.next() % 3
+                    default: rng.next() % (at + 100_000)
+                    }
+                    let truth = segs.firstIndex { $0.end > offset } ?? segs.count
+                    var (low, high) = index.within(offset)
+                    #expect(low <= truth && truth <= high, "seed \(seed), round \(round), offset \(offset)")
+                    while low < high {
+                        let mid = (low + high) / 2
+                        if segs[mid].end <= offset { low = mid + 1 } else { high = mid }
+                    }
+                    #expect(low == truth, "seed \(seed), round \(round), offset \(offset)")
+                }
+            }
+        }
+    }
+
     @Test func readsOfABlobObjectAreBlamedOnTheFileWhoseChunkItHolds() throws {
         let w = try Workspace()
         let (bootPath, blobPath) = try w.image("boot", ["--chunksize=4096"], blob: true)
