@@ -39,8 +39,8 @@ public struct Monitor {
         + ["ref", "io_error", "vfs_error"].map { EventSpec(system: "cachefiles", event: "cachefiles_" + $0) }
         + [.marker]
 
-    /// Less often than `record` (20 ms): a requests waits up to `MonitorState.namingGrace` for
-    /// its name, and an idle monitor should cost next to nothing.
+    /// Less often than `record` (20 ms), and only after new records: a request waits up to
+    /// `MonitorState.namingGrace` for its name, and an idle monitor should cost next to nothing.
     static let cookiePollInterval: UInt64 = 100_000_000
 
     let options: Options
@@ -54,10 +54,12 @@ public struct Monitor {
     /// Runs until SIGINT/SIGTERM. Throws the first failure as one line; nothing is left behind.
     public func run() throws(MonitorError) {
         RecordLoop.blockSignals()  // before any thread starts: they inherit the mask
+        signal(SIGPIPE, SIG_IGN)   // a scraper that hangs up mid-answer is the HTTP server's error, not our end
         // Listen first: a port in use is the cheapest failure, and found on any machine.
         let slot = PipelineSlot()
         let server = try MetricsHTTPServer.start(host: options.listen.host, port: options.listen.port) { slot.render(openMetrics: $0) }
         defer { server.stop() }
+        if let rotation = options.rotation { try Self.checkDirectory(rotation.directory) }
         let formats = try Self.checkKernel()
         let decoder: LiveRecordDecoder
         do { decoder = try LiveRecordDecoder(formats: formats) } catch { throw MonitorError(error.message) }
@@ -95,8 +97,13 @@ public struct Monitor {
     private func wait(session: RecordingSession, pipeline: MonitorPipeline, cookies: CookieKeyPoller?) {
         var signals = RecordLoop.signalSet()
         var nextCheck = monotonicNanoseconds()
+        var recordsSeen = -1
         while session.failure == nil {
-            cookies?.poll()
+            // New objects come with records: an idle monitor reads no tables.
+            if let cookies, pipeline.recordsConsumed != recordsSeen {
+                recordsSeen = pipeline.recordsConsumed
+                cookies.poll()
+            }
             let now = monotonicNanoseconds()
             if now >= nextCheck {
                 logHung(pipeline)
@@ -127,10 +134,22 @@ public struct Monitor {
         return name.isEmpty ? nil : name
     }
 
+    /// `-o DIR` must be a directory we can write in.
+    static func checkDirectory(_ path: String) throws(MonitorError) {
+        var info = stat()
+        guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+            throw MonitorError("-o \(path): not a directory (give an existing directory for the rotated trace files)")
+        }
+        guard access(path, W_OK | X_OK) == 0 else { throw MonitorError("-o \(path): permission denied") }
+    }
+
     /// The format files to decode with; a kernel without the on-demand events is an error.
     static func checkKernel() throws(MonitorError) -> [(system: String, format: String)] {
         do throws(RecordingError) {
-            _ = try Tracefs.directory()
+            let tracing = try Tracefs.directory()
+            guard geteuid() == 0 || access(tracing + "/instances", W_OK) == 0 else {
+                throw RecordingError("\(tracing)/instances: permission denied: monitor needs root (or CAP_SYS_ADMIN) to make its tracefs instance")
+            }
             let available = Set(Tracefs.events(ofSystem: "cachefiles"))
             if available.isEmpty {
                 throw RecordingError("no cachefiles events in this kernel (it lacks CONFIG_CACHEFILES, or tracefs is not mounted); see `ondemand-trace doctor`")

@@ -8,6 +8,7 @@ import TraceRecording
 public final class MonitorPipeline: Sendable {
     final class Locked {
         var state: MonitorState!
+        var records = 0
     }
 
     public let metrics: OndemandMetrics
@@ -26,6 +27,7 @@ public final class MonitorPipeline: Sendable {
     /// On the recorder's thread, records in time order.
     public func consume(_ records: [RawRecord]) {
         locked.withLock { locked in
+            locked.records += records.count
             for record in records {
                 if record.missedEvents != 0 {
                     let count = record.missedEvents > 0 ? record.missedEvents : nil
@@ -53,6 +55,9 @@ public final class MonitorPipeline: Sendable {
             return locked.state.newlyHung(now: at, after: after)
         }, at)
     }
+
+    /// Records consumed so far: the monitor looks for new cookies only when something happened.
+    public var recordsConsumed: Int { locked.withLock { $0.records } }
 
     /// Objects the correlation holds (for the memory figures).
     public var objectCount: Int { locked.withLock { $0.state.objectCount } }

@@ -13,9 +13,30 @@ extension TraceInput {
     public static func readConcurrently(path: String, selection: EventSelection, textFormats: [EventLayout]? = nil,
                                         batchSize: Int = 4096, depth: Int = 8,
                                         _ body: (TraceItem) throws -> Void) throws -> ReadSummary {
-        try Pipelined.run(batchSize: batchSize, depth: depth, produce: { emit in
-            try TraceInput.read(path: path, selection: selection, textFormats: textFormats, emit)
-        }, consume: body)
+        // Batches made and taken apart here, where the item type is concrete: handing each item
+        // through `Pipelined.run`'s generic closures cost a reabstraction thunk and a copy of it.
+        let size = max(1, batchSize)
+        return try Pipelined.runBatched(depth: depth, produce: { put in
+            var batch: [TraceItem] = []
+            batch.reserveCapacity(size)
+            do {
+                let summary = try TraceInput.read(path: path, selection: selection, textFormats: textFormats) { item in
+                    batch.append(item)
+                    if batch.count == size {
+                        try put(batch)
+                        batch.removeAll(keepingCapacity: true)
+                    }
+                }
+                if !batch.isEmpty { try put(batch) }
+                return summary
+            } catch {
+                if !batch.isEmpty { try? put(batch) }
+                throw error
+            }
+        }, consume: { batch in
+            // By index: the elements are lent to `body`, not copied out as `for in` does.
+            for i in batch.indices { try body(batch[i]) }
+        })
     }
 }
 
@@ -28,10 +49,43 @@ enum Pipelined {
     static func run<Item, Outcome>(batchSize: Int, depth: Int,
                                    produce: (_ emit: (Item) throws -> Void) throws -> Outcome,
                                    consume: (Item) throws -> Void) throws -> Outcome {
+        let size = max(1, batchSize)
+        return try runBatched(depth: depth, produce: { put in
+            var batch: [Item] = []
+            batch.reserveCapacity(size)
+            do {
+                let value = try withoutActuallyEscaping(put) { put in
+                    try produce { item in
+                        batch.append(item)
+                        if batch.count == size {
+                            try put(batch)
+                            batch.removeAll(keepingCapacity: true)
+                        }
+                    }
+                }
+                if !batch.isEmpty { try put(batch) }
+                return value
+            } catch {
+                if !batch.isEmpty { try? put(batch) }
+                throw error
+            }
+        }, consume: { batch in
+            for i in batch.indices { try consume(batch[i]) }
+        })
+    }
+
+    /// `run` with the batches made by `produce` (`put` hands one over; it throws once the consumer
+    /// gave up) and taken whole by `consume`. Without a thread, runs both on this one.
+    static func runBatched<Item, Outcome>(depth: Int, produce: (_ put: ([Item]) throws -> Void) throws -> Outcome,
+                                          consume: ([Item]) throws -> Void) throws -> Outcome {
         try withoutActuallyEscaping(produce) { produce in
             let channel = BatchChannel<Item, Outcome>(depth: depth)
-            // Made here, where Item is known: the per-item work is specialised, not generic.
-            let job = ThreadJob { produceBatches(batchSize: max(1, batchSize), channel: channel, produce: produce) }
+            let job = ThreadJob {
+                let outcome = Result<Outcome, any Error> {
+                    try produce { batch in guard channel.put(batch) else { throw Cancelled() } }
+                }
+                channel.finish(outcome)
+            }
             var thread = pthread_t()
             let context = Unmanaged<ThreadJob>.passRetained(job).toOpaque()
             let rc = pthread_create(&thread, nil, { raw in
@@ -45,7 +99,7 @@ enum Pipelined {
             var failure: (any Error)?
             while let batch = channel.take() {
                 do {
-                    for item in batch { try consume(item) }
+                    try consume(batch)
                 } catch {
                     failure = error
                     channel.cancel()
@@ -59,30 +113,6 @@ enum Pipelined {
     }
 
     struct Cancelled: Error {}
-
-    /// The producer thread's work: `produce`, its items packed into batches for `channel`.
-    @inline(__always)
-    private static func produceBatches<Item, Outcome>(batchSize: Int, channel: BatchChannel<Item, Outcome>,
-                                                      produce: (_ emit: (Item) throws -> Void) throws -> Outcome) {
-        var batch: [Item] = []
-        batch.reserveCapacity(batchSize)
-        let outcome: Result<Outcome, any Error>
-        do {
-            let value = try produce { item in
-                batch.append(item)
-                if batch.count == batchSize {
-                    guard channel.put(batch) else { throw Cancelled() }
-                    batch.removeAll(keepingCapacity: true)
-                }
-            }
-            if !batch.isEmpty { _ = channel.put(batch) }
-            outcome = .success(value)
-        } catch {
-            if !batch.isEmpty { _ = channel.put(batch) }
-            outcome = .failure(error)
-        }
-        channel.finish(outcome)
-    }
 }
 
 /// What a thread started by `Pipelined` runs. Lives only while `Pipelined.run` waits for the

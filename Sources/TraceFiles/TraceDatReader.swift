@@ -98,7 +98,10 @@ enum TraceDatReader {
                 let pid = decoder.pid(of: data)
                 summary.eventsDelivered += 1
                 if case .ondemand = decoded { summary.ondemandEvents += 1 }
-                try body(.event(TraceEvent(timestamp: timestamp, cpu: cpu, pid: pid, comm: comm(pid), body: decoded)))
+                // Moved, not copied, into the item: the copies showed in profiles.
+                let event = TraceEvent(timestamp: timestamp, cpu: cpu, pid: pid, comm: comm(pid), body: consume decoded)
+                let item = TraceItem.event(consume event)
+                try body(item)
                 return true
             } catch let error as DecodeError {
                 self.error = TraceFileError(path: summary.path, message: "CPU \(cpu): \(error)", byteOffset: offset)
@@ -179,7 +182,9 @@ enum TraceDatReader {
         defer { tracecmd_close(handle) }
         return try withoutActuallyEscaping(body) { body in
             let context = Context(decoder: decoder, tep: tep, summary: summary, body: body)
-            if let file, var walker = directWalker(file: file, structure: structure, handle: handle, tep: tep) {
+            // Every record is decoded into values it owns before the next: its pages can go at once.
+            if let file, var walker = directWalker(file: file, structure: structure, handle: handle, tep: tep,
+                                                   release: TraceDatPageWalker.copyingRelease) {
                 do {
                     try walker.forEach { r in
                         context.handle(data: r.data, timestamp: r.timestamp, cpu: r.cpu, missedEvents: r.missedEvents,
@@ -208,15 +213,16 @@ extension TraceDatReader {
     /// A walker over the file's own pages when it reads them as libtracecmd does: uncompressed,
     /// little-endian, one buffer, and the same first record (time stamp) on every CPU — which also
     /// rules out time stamps libtracecmd would adjust (offsets, guest shifts, TSC conversion).
-    static func directWalker(file: MappedFile, structure: TraceDatStructure, handle: OpaquePointer,
-                             tep: OpaquePointer) -> TraceDatPageWalker? {
+    static func directWalker(file: MappedFile, structure: TraceDatStructure, handle: OpaquePointer, tep: OpaquePointer,
+                             release: (chunk: Int, lag: Int) = (TraceDatPageWalker.releaseChunk, TraceDatPageWalker.releaseLag))
+        -> TraceDatPageWalker? {
         guard structure.compression == "none", !structure.bigEndian, !tep_is_file_bigendian(tep),
               Set(structure.cpuData.map(\.cpu)).count == structure.cpuData.count else { return nil }
         let commitSize = Int(tep_get_header_page_size(tep))
         guard commitSize == 4 || commitSize == 8, tep_get_header_timestamp_size(tep) == 8 else { return nil }
         let walker = TraceDatPageWalker(file: file.bytes,
                                       cpuData: structure.cpuData.map { ($0.cpu, Int($0.offset), Int($0.size)) },
-                                      pageSize: structure.pageSize, commitSize: commitSize)
+                                      pageSize: structure.pageSize, commitSize: commitSize, release: release)
         guard let ours = try? walker.firstRecords() else { return nil }
         var theirs: [Int32: UInt64] = [:]
         for data in structure.cpuData {

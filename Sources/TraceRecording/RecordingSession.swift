@@ -246,7 +246,10 @@ public final class RecordingSession {
             size = try TraceDatFileWriter.write(header: header, cpuFiles: cpuFiles, to: output)
             path = output
         case .rotating:
-            if let rotated, let last = try rotated.write(header: header, cpuFiles: cpuFiles) { (path, size) = last }
+            if let rotated {
+                try rotated.write(header: header, cpuFiles: cpuFiles)
+                if let last = rotated.lastWritten { (path, size) = last }
+            }
         case .discard:
             break
         }

@@ -9,6 +9,8 @@ final class RotatedTraceFiles: @unchecked Sendable {
     static let prefix = "monitor-"
     let rotation: TraceRotation
     private var lastMilliseconds: UInt64 = 0
+    /// The last file written, and its size.
+    private(set) var lastWritten: (path: String, size: UInt64)?
 
     init(rotation: TraceRotation) { self.rotation = rotation }
 
@@ -19,6 +21,7 @@ final class RotatedTraceFiles: @unchecked Sendable {
         let path = rotation.directory + "/" + nextName()
         let size = try TraceDatFileWriter.write(header: header, cpuFiles: cpuFiles, to: path)
         for file in cpuFiles { try file.reset() }
+        lastWritten = (path, size)
         rotation.onFile?(path)
         removeOldest()
         return (path, size)

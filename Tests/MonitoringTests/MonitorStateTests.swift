@@ -13,6 +13,11 @@ struct Conversation {
     mutating func open(_ ms: UInt64, obj: UInt32, fd: UInt32) {
         add(ms, pid: 1, .ondemand(.open(.init(obj: obj, msgID: 0, objectID: 0, fd: fd, flags: 0))))
     }
+    /// An OPEN at `ms` (fd 10) answered 2 ms later.
+    mutating func opened(_ ms: UInt64, obj: UInt32) {
+        open(ms, obj: obj, fd: 10)
+        copen(ms + 2, obj: obj, size: 1 << 20)
+    }
     mutating func copen(_ ms: UInt64, obj: UInt32, size: Int64) {
         add(ms, pid: daemon, .ondemand(.copen(.init(obj: obj, msgID: 7, len: size))))
     }
@@ -44,16 +49,21 @@ struct Conversation {
         MonitorState(onRequest: { collected.requests.append($0) }, onAnomaly: { collected.anomalies.append($0.kind) })
     }
 
-    @Test func answersAreHandedOnAtTheirCreadAndInFlightFollowsTheOutstanding() {
-        var c = Conversation()
-        c.cookie(0, obj: 5, cookie: 40, blob: "img")
-        c.open(1, obj: 5, fd: 10)
-        c.copen(3, obj: 5, size: 1 << 20)
-        c.read(10, obj: 5, start: 0, len: 4096, reader: 101)
-        c.read(11, obj: 5, start: 8192, len: 8192, reader: 102)
+    /// A monitor fed `c`, and what it handed on.
+    func fed(_ c: Conversation) -> (MonitorState, Collected) {
         let collected = Collected()
         let monitor = state(collected)
         c.events.forEach(monitor.consume)
+        return (monitor, collected)
+    }
+
+    @Test func answersAreHandedOnAtTheirCreadAndInFlightFollowsTheOutstanding() {
+        var c = Conversation()
+        c.cookie(0, obj: 5, cookie: 40, blob: "img")
+        c.opened(1, obj: 5)
+        c.read(10, obj: 5, start: 0, len: 4096, reader: 101)
+        c.read(11, obj: 5, start: 8192, len: 8192, reader: 102)
+        let (monitor, collected) = fed(c)
         #expect(collected.requests.map(\.kind) == [.open])
         #expect(collected.requests[0].blob?.blob == "img")
         #expect(collected.requests[0].completed! - collected.requests[0].issued == 2_000_000)
@@ -72,13 +82,10 @@ struct Conversation {
 
     @Test func aHungRequestIsReturnedOnceAndForgottenWhenItEnds() {
         var c = Conversation()
-        c.open(1, obj: 5, fd: 10)
-        c.copen(2, obj: 5, size: 1 << 20)
+        c.opened(1, obj: 5)
         c.read(10, obj: 5, start: 0, len: 4096, reader: 101)
         c.read(3000, obj: 5, start: 4096, len: 4096, reader: 102)
-        let collected = Collected()
-        let monitor = state(collected)
-        c.events.forEach(monitor.consume)
+        let (monitor, _) = fed(c)
         let second: UInt64 = 1_000_000_000
         #expect(monitor.newlyHung(now: 4 * second, after: 5 * second).isEmpty)
         let first = monitor.newlyHung(now: 5 * second + 10_000_000, after: 5 * second)
@@ -93,15 +100,12 @@ struct Conversation {
 
     @Test func releasingTheFdSettlesItsRequestsUnanswered() {
         var c = Conversation()
-        c.open(1, obj: 5, fd: 10)
-        c.copen(2, obj: 5, size: 1 << 20)
+        c.opened(1, obj: 5)
         c.read(10, obj: 5, start: 0, len: 4096, reader: 101)
         c.open(11, obj: 6, fd: 11)   // never answered: the daemon dies
         c.release(20, obj: 5)
         c.add(21, pid: 900, .ondemand(.fdRelease(.init(obj: 6, objectID: 4))))
-        let collected = Collected()
-        let monitor = state(collected)
-        c.events.forEach(monitor.consume)
+        let (monitor, collected) = fed(c)
         monitor.releaseUnnamed(now: 1_000_000_000)   // unnamed objects: held for the naming grace
         let unanswered = collected.requests.filter { $0.completed == nil }
         #expect(unanswered.map(\.kind) == [.read, .open])
@@ -178,8 +182,7 @@ struct Conversation {
 @Suite struct MonitorNamingTests {
     @Test func aRequestAnsweredBeforeItsObjectIsNamedWaitsForTheName() {
         var c = Conversation()
-        c.open(1, obj: 5, fd: 10)
-        c.copen(3, obj: 5, size: 1 << 20)
+        c.opened(1, obj: 5)
         var requests: [RequestRecord] = []
         let monitor = MonitorState(onRequest: { requests.append($0) }, onAnomaly: { _ in })
         c.events.forEach(monitor.consume)
@@ -192,8 +195,7 @@ struct Conversation {
 
     @Test func anObjectNeverNamedIsCountedAfterTheGrace() {
         var c = Conversation()
-        c.open(1, obj: 5, fd: 10)
-        c.copen(3, obj: 5, size: 1 << 20)
+        c.opened(1, obj: 5)
         var requests: [RequestRecord] = []
         let monitor = MonitorState(onRequest: { requests.append($0) }, onAnomaly: { _ in })
         c.events.forEach(monitor.consume)

@@ -84,6 +84,26 @@ public struct BinaryEventDecoder: Sendable {
     private(set) var entries: [Entry]
     /// Whether each event id is decoded: the per-record test, without copying an `Entry`.
     private var selected: [Bool]
+    /// Whether the file has a format for each event id (`isKnown`, per skipped record).
+    private var known: [Bool]
+    /// The on-demand entries again, as plain values by event id: the per-record decode reads
+    /// these without copying an `Entry` (whose other cases hold references).
+    private var ondemandPlans: [OndemandPlan]
+    private var isOndemandID: [Bool]
+    /// `.slim` entries whose `only` values all fit a 64-bit mask, by event id: most records of
+    /// those events (`cachefiles_ref`) are dropped with one mask test, not a hash.
+    private var slimMasks: [SlimMask?]
+
+    struct OndemandPlan: Sendable {
+        var kind: OndemandEvent.Kind
+        var slots: Slots
+        var needed: Int
+    }
+
+    struct SlimMask: Sendable {
+        var slot: Slot
+        var values: UInt64
+    }
     private let typeSlot: Slot
     private let pidSlot: Slot?
     private let bigEndian: Bool
@@ -107,6 +127,22 @@ public struct BinaryEventDecoder: Sendable {
             case .skip, .unknown: return false
             default: return true
             }
+        }
+        known = entries.map {
+            if case .unknown = $0 { return false }
+            return true
+        }
+        ondemandPlans = entries.map {
+            guard case let .ondemand(kind, slots, needed) = $0 else { return OndemandPlan(kind: .open, slots: Slots([]), needed: 0) }
+            return OndemandPlan(kind: kind, slots: slots, needed: needed)
+        }
+        isOndemandID = entries.map {
+            if case .ondemand = $0 { return true }
+            return false
+        }
+        slimMasks = entries.map {
+            guard case let .slim(_, _, only?) = $0, only.values.allSatisfy({ $0 < 64 }) else { return nil }
+            return SlimMask(slot: only.slot, values: only.values.reduce(0) { $0 | 1 << $1 })
         }
     }
 
@@ -198,15 +234,13 @@ public struct BinaryEventDecoder: Sendable {
 
     /// Whether records of this event id are decoded as one of the seven on-demand events.
     public func isOndemand(eventID: Int) -> Bool {
-        guard eventID >= 0 && eventID < entries.count, case .ondemand = entries[eventID] else { return false }
-        return true
+        eventID >= 0 && eventID < isOndemandID.count && isOndemandID[eventID]
     }
 
     /// Whether the file has a format for this event id.
     public func isKnown(eventID: Int) -> Bool {
-        guard eventID >= 0 && eventID < entries.count else { return false }
-        if case .unknown = entries[eventID] { return false }
-        return true
+        guard eventID >= 0 && eventID < known.count else { return false }
+        return known[eventID]
     }
 
     public func pid(of data: UnsafeRawBufferPointer) -> Int32 {
@@ -220,20 +254,35 @@ public struct BinaryEventDecoder: Sendable {
             throw .shortRecord(event: "record", size: data.count, needed: typeSlot.end)
         }
         guard id < entries.count else { return nil }
-        switch entries[id] {
-        case .skip, .unknown:
-            return nil
-        case let .ondemand(kind, slots, needed):
+        if isOndemandID[id] {
+            // Fields read through a pointer to the plan: no copy of it per record.
+            let (kind, needed, values) = ondemandPlans.withUnsafeBufferPointer { plans in
+                let plan = plans.baseAddress! + id
+                let needed = plan.pointee.needed
+                var values = RawFieldValues()
+                if data.count >= needed {
+                    values.v0 = raw(data, plan.pointee.slots.s0)
+                    values.v1 = raw(data, plan.pointee.slots.s1)
+                    values.v2 = raw(data, plan.pointee.slots.s2)
+                    values.v3 = raw(data, plan.pointee.slots.s3)
+                    values.v4 = raw(data, plan.pointee.slots.s4)
+                }
+                return (plan.pointee.kind, needed, values)
+            }
             guard data.count >= needed else {
                 throw .shortRecord(event: kind.eventName, size: data.count, needed: needed)
             }
-            var values = RawFieldValues()
-            values.v0 = raw(data, slots.s0)
-            values.v1 = raw(data, slots.s1)
-            values.v2 = raw(data, slots.s2)
-            values.v3 = raw(data, slots.s3)
-            values.v4 = raw(data, slots.s4)
             return .ondemand(OndemandEvent(kind: kind, values: values))
+        }
+        if let mask = slimMasks[id], data.count >= mask.slot.end {
+            let value = readUnsigned(data, mask.slot)
+            guard value < 64, mask.values & (1 << value) != 0 else { return nil }
+        }
+        switch entries[id] {
+        case .skip, .unknown:
+            return nil
+        case .ondemand:
+            return nil  // decoded above
         case let .generic(plan):
             var fields: [NamedValue] = []
             fields.reserveCapacity(plan.fields.count)

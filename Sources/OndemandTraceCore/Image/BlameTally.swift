@@ -179,7 +179,7 @@ struct BlameTally {
         var rows: [FileBlame.Row] = []
         rows.reserveCapacity(touched.count)
         var m = 0
-        var histogram: Histogram<UInt64>?  // for its bucket bounds
+        var histogram: LatencyRecorder.Counts?  // for its bucket bounds (LatencyRecorder's)
         for o in touched {
             while m + 1 < maps.count && maps[m + 1].base <= o { m += 1 }
             var row = FileBlame.Row(owner: maps[m].map.owner(Int32(o - maps[m].base)), firstMiss: t[o].firstMiss)
@@ -334,7 +334,7 @@ struct BlameTally {
     }
 
     private func fill(_ row: inout FileBlame.Row, _ t: Tally, _ ranks: Ranks, extraReaders: Set<Int32>?,
-                      histogram: inout Histogram<UInt64>?) {
+                      histogram: inout LatencyRecorder.Counts?) {
         if t.ownTime != .max { row.firstOwnMiss = (t.ownTime, t.ownOffset) }
         row.reads = t.reads
         row.bytesRequested = t.bytes

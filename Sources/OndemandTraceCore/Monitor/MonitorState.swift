@@ -1,3 +1,5 @@
+import DequeModule
+
 /// `monitor`'s correlation of a trace that never ends: the report's `Correlator`, with each
 /// answer handed on at its cread/copen, the requests of a released fd settled at the release
 /// (a dead daemon's requests are not in flight forever), and released objects forgotten now and
@@ -24,8 +26,10 @@ public final class MonitorState {
     /// Requests answered before their object had a name: held for up to `namingGrace` (trace
     /// time) for the name to come. A daemon's objects are named by the cookie lines the monitor
     /// polls every 20 ms, which often come just after an OPEN's copen.
-    private var unnamed: [RequestRecord] = []
+    private var unnamed = Deque<RequestRecord>()
     public static let namingGrace: UInt64 = 250_000_000
+    /// `Correlator.namesLearned` when the held requests were last matched with names.
+    private var namesSeen = 0
     /// Requests already logged as hung (pruned to those still outstanding).
     private var reportedHung = Set<UInt64>()
     private var eventsSinceCompaction = 0
@@ -47,13 +51,9 @@ public final class MonitorState {
     public func consume(_ event: TraceEvent) {
         correlator.consume(event)
         if !unnamed.isEmpty {
-            var names = false
-            switch event.body {
-            case .marker: names = true
-            case .generic(let g): names = g.name == "cachefiles_ref"
-            case .ondemand: break
-            }
-            releaseUnnamed(now: event.timestamp, namesMayHaveChanged: names)
+            let learned = correlator.namesLearned
+            releaseUnnamed(now: event.timestamp, namesMayHaveChanged: learned != namesSeen)
+            namesSeen = learned
         }
         eventsSinceCompaction += 1
         if eventsSinceCompaction >= Self.compactionInterval {
@@ -67,8 +67,8 @@ public final class MonitorState {
         releaseUnnamed(now: now, namesMayHaveChanged: true)
     }
 
-    /// Names come only with markers and `cachefiles_ref`; otherwise only the grace can end, and
-    /// the held requests are in the order they were answered: the oldest ends first.
+    /// Unless a name was learnt, only the grace can end, and the held requests are in the order
+    /// they were answered: the oldest ends first.
     private func releaseUnnamed(now: UInt64, namesMayHaveChanged: Bool) {
         if namesMayHaveChanged {
             unnamed.removeAll { request in

@@ -93,11 +93,13 @@ public final class Correlator {
     }
 
     /// Object states, updated in place through one buffer access per record (values in a class
-    /// property would pay an exclusivity check per field touched).
-    private var states: [ObjectState] = []
+    /// property would pay an exclusivity check per field touched). The properties touched per
+    /// record skip the run-time exclusivity check (`@exclusivity(unchecked)`: one thread, and no
+    /// access to one of them overlaps another to the same): it cost ~150 instructions a record.
+    @exclusivity(unchecked) private var states: [ObjectState] = []
     /// Index into `states` by obj. Debug ids come from a kernel counter, so they are small and
     /// dense: an array indexed by obj is compact and cheaper than hashing, per record.
-    private var slotByObj: [Int32] = []
+    @exclusivity(unchecked) private var slotByObj: [Int32] = []
     private var sparseSlots: [UInt32: Int] = [:]
     private static let denseLimit: UInt32 = 1 << 22
     /// The daemon's object_id → obj, learnt from OPEN markers (fd) to join READ markers.
@@ -111,13 +113,16 @@ public final class Correlator {
     /// Answered READs whose reader has not yet touched the object again, by reader pid (a reader
     /// waits for one READ at a time): they close at its next `cachefiles_prep_read` /
     /// `cachefiles_read` on the object (`resumed`), its next READ, or the end.
-    private var awaitingResume: [Int32: RequestRecord] = [:]
-    private var serial: UInt64 = 0
+    @exclusivity(unchecked) private var awaitingResume = PidTable<RequestRecord>()
+    @exclusivity(unchecked) private var serial: UInt64 = 0
     private let onRequest: (RequestRecord) -> Void
     private let onAnomaly: (Anomaly) -> Void
-    public private(set) var firstTimestamp: UInt64?
-    public private(set) var lastTimestamp: UInt64?
+    @exclusivity(unchecked) public private(set) var firstTimestamp: UInt64?
+    @exclusivity(unchecked) public private(set) var lastTimestamp: UInt64?
     public private(set) var markersSeen = 0
+    /// Counts the names given to objects while reading (not those given up front): a reader that
+    /// waits for names looks again only when it changed.
+    public private(set) var namesLearned = 0
     /// Injected faults the daemon's markers announced, by name.
     public private(set) var faults: [String: Int] = [:]
 
@@ -192,8 +197,8 @@ public final class Correlator {
             default: break
             }
         }
-        var event = event
-        if let last = lastTimestamp, event.timestamp < last {
+        var t = event.timestamp
+        if let last = lastTimestamp, t < last {
             // Records must come in time order (`TimeOrder`). One that does not (clocks that
             // differ between CPUs, an edited text trace) is taken at the time already reached,
             // so no latency is negative, and is reported.
@@ -201,13 +206,12 @@ public final class Correlator {
             if case .ondemand(let e) = event.body { obj = e.obj }
             onAnomaly(Anomaly(kind: .timeWentBackwards, obj: obj, timestamp: last,
                               detail: "a record at \(TimeText.seconds(event.timestamp)) s on CPU \(event.cpu) comes after one at \(TimeText.seconds(last)) s; taken as \(TimeText.seconds(last)) s (record with a global clock, e.g. trace_clock mono)"))
-            event.timestamp = last
+            t = last
         }
-        let t = event.timestamp
         if firstTimestamp == nil { firstTimestamp = t }
         lastTimestamp = t
         switch event.body {
-        case .ondemand(let e): consume(e, event)
+        case .ondemand(let e): consume(e, event, at: t)
         case .marker(let m):
             guard let marker = DaemonMarker(text: m.text) else {
                 if let line = CookieKeyLine(text: m.text) { learn(line) }
@@ -234,15 +238,15 @@ public final class Correlator {
         onAnomaly(Anomaly(kind: .lostEvents, obj: nil, timestamp: timestamp, detail: "CPU \(cpu) lost \(what)"))
     }
 
-    private func consume(_ e: OndemandEvent, _ event: TraceEvent) {
+    /// `t`: the event's time, or the time already reached if it went backwards.
+    private func consume(_ e: OndemandEvent, _ event: TraceEvent, at t: UInt64) {
         guard let obj = e.obj else { return }
-        let index = slot(obj, event.timestamp)
-        withState(index) { update(&$0, e, event) }
+        let index = slot(obj, t)
+        withState(index) { update(&$0, e, event, at: t) }
     }
 
-    private func update(_ state: inout ObjectState, _ e: OndemandEvent, _ event: TraceEvent) {
+    private func update(_ state: inout ObjectState, _ e: OndemandEvent, _ event: TraceEvent, at t: UInt64) {
         let obj = state.lifetime.obj
-        let t = event.timestamp
         switch e {
         case .read(let r):
             if !awaitingResume.isEmpty, let waiting = awaitingResume.removeValue(forKey: event.pid) { onRequest(waiting) }
@@ -401,7 +405,10 @@ public final class Correlator {
 
     private func learnCookie(_ state: inout ObjectState, _ cookie: UInt32) {
         state.lifetime.cookie = cookie
-        if state.nameRank < .cookie, let name = cookieNames[cookie] { (state.lifetime.name, state.nameRank) = (name, .cookie) }
+        if state.nameRank < .cookie, let name = cookieNames[cookie] {
+            (state.lifetime.name, state.nameRank) = (name, .cookie)
+            namesLearned &+= 1
+        }
     }
 
     /// A cookie line of `record`: names the objects of that cookie (now and later).
@@ -409,6 +416,7 @@ public final class Correlator {
         cookieNames[line.cookie] = line.name
         for i in states.indices where states[i].lifetime.cookie == line.cookie && states[i].nameRank <= .cookie {
             withState(i) { ($0.lifetime.name, $0.nameRank) = (line.name, .cookie) }
+            namesLearned &+= 1
         }
     }
 
@@ -439,7 +447,10 @@ public final class Correlator {
                             state.opens[i].markerMsg = m.msgID
                         }
                         if state.lifetime.objectID == nil { state.lifetime.objectID = m.objectID }
-                        if let name = m.name, state.nameRank <= .marker { (state.lifetime.name, state.nameRank) = (name, .marker) }
+                        if let name = m.name, state.nameRank <= .marker {
+                            (state.lifetime.name, state.nameRank) = (name, .marker)
+                            namesLearned &+= 1
+                        }
                     }
                 }
             }

@@ -73,7 +73,10 @@ public struct ReportAccumulator {
     private var readerRows: [BreakdownRow] = []
     private var readerKeys: [ReaderKey] = []
     private var readerIndex: [ReaderKey: Int] = [:]
-    private var lastReader: (pid: Int32, comm: String?, index: Int)?
+    /// The reader row last used by each pid below `pidCacheLimit` (row + 1; 0: none): readers
+    /// take turns, so hashing (pid, comm) per request showed in profiles.
+    private var readerByPid: [Int32] = []
+    private static let pidCacheLimit: Int32 = 1 << 16
     private var joinCounts = Array(repeating: 0, count: RequestRecord.Join.allCases.count)
     /// By obj: debug ids are small and dense (see `Correlator`), so an array, updated in place.
     private var objectRows: [BreakdownRow?] = []
@@ -200,7 +203,11 @@ public struct ReportAccumulator {
     }
 
     private mutating func readerRow(pid: Int32, comm: String?) -> Int {
-        if let last = lastReader, last.pid == pid, last.comm == comm { return last.index }
+        let cached = pid >= 0 && pid < Self.pidCacheLimit
+        if cached, Int(pid) < readerByPid.count, readerByPid[Int(pid)] > 0 {
+            let index = Int(readerByPid[Int(pid)]) - 1
+            if readerKeys[index].comm == (comm ?? "?") { return index }
+        }
         let key = ReaderKey(pid: pid, comm: comm ?? "?")
         let index: Int
         if let known = readerIndex[key] {
@@ -211,7 +218,10 @@ public struct ReportAccumulator {
             readerKeys.append(key)
             readerRows.append(BreakdownRow())
         }
-        lastReader = (pid, comm, index)
+        if cached {
+            if Int(pid) >= readerByPid.count { readerByPid += repeatElement(0, count: Int(pid) + 1 - readerByPid.count) }
+            readerByPid[Int(pid)] = Int32(index + 1)
+        }
         return index
     }
 

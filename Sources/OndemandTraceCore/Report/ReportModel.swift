@@ -155,9 +155,12 @@ public struct BlobRow: Sendable {
 
 /// Builds a report from events: the correlator, the statistics and the report's bookkeeping.
 public final class ReportBuilder {
-    public private(set) var accumulator: ReportAccumulator
+    // Touched once per request from the correlator's callbacks: no run-time exclusivity check.
+    @exclusivity(unchecked) public private(set) var accumulator: ReportAccumulator
     private var correlator: Correlator!
-    private var unansweredReadBytes: UInt64 = 0
+    /// `correlator` without a retain and release per record (it lives as long as this builder).
+    private unowned(unsafe) var unretainedCorrelator: Correlator?
+    @exclusivity(unchecked) private var unansweredReadBytes: UInt64 = 0
     private var lost = LostEventCounts()
     /// Called with every request that passes the filter (CSV rows), in the order they close.
     private let requestObserver: ((RequestRecord) -> Void)?
@@ -175,9 +178,10 @@ public final class ReportBuilder {
                 self.requestObserver?(r)
             },
             onAnomaly: { [unowned(unsafe) self] a in self.accumulator.add(a) })
+        unretainedCorrelator = correlator
     }
 
-    public func consume(_ event: TraceEvent) { correlator.consume(event) }
+    public func consume(_ event: TraceEvent) { unretainedCorrelator!.consume(event) }
 
     public func noteLost(cpu: Int32, count: Int64?, timestamp: UInt64) {
         if let count { lost.byCPU[cpu, default: 0] += count } else { lost.unknownCountRecords += 1 }

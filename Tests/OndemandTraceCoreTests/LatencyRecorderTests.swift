@@ -1,0 +1,48 @@
+import Histogram
+import Testing
+@testable import OndemandTraceCore
+
+struct LatencyRecorderTests {
+    /// Kept values are stored as 32-bit numbers below 2^32 ns and as 64-bit ones above: the
+    /// percentiles stay the exact order statistics on both sides of the boundary, merged or not.
+    @Test func keptValuesAreExactAcrossThe32BitBoundary() {
+        let values: [UInt64] = [7_000_000_000_000, 3, 1 << 32, (1 << 32) - 1, 5_000_000_000, 42, 1 << 40, 900]
+        var all = LatencyRecorder(significantDigits: 2, exactLimit: 64, log2: false)
+        var a = all, b = all
+        for (i, v) in values.enumerated() {
+            all.record(nanoseconds: v)
+            if i % 2 == 0 { a.record(nanoseconds: v) } else { b.record(nanoseconds: v) }
+        }
+        a.merge(b)
+        let sorted = values.sorted()
+        for p in [1.0, 12.5, 25, 37.5, 50, 62.5, 75, 87.5, 99] {
+            let rank = max(1, Int((p / 100 * Double(sorted.count)).rounded(.up)))
+            #expect(all.percentileNanoseconds(p) == sorted[rank - 1], "p\(p)")
+            #expect(a.percentileNanoseconds(p) == sorted[rank - 1], "merged p\(p)")
+        }
+        #expect(all.errorBound == 0 && all.maxNanoseconds == 7_000_000_000_000)
+    }
+
+    /// The histogram starts small and grows to the values recorded (32-bit counts): its
+    /// percentiles are those of the full-range 64-bit histogram the recorder used before.
+    @Test(arguments: [2, 3])
+    func growingHistogramGivesTheFullRangePercentiles(digits: Int) {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        print("LatencyRecorderTests seed \(seed)")
+        var random = SplitMix64(seed: seed)
+        var recorder = LatencyRecorder(significantDigits: digits, exactLimit: 100, log2: false)
+        var reference = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 1 << 34,
+                                          numberOfSignificantValueDigits: digits >= 3 ? .three : .two)
+        reference.autoResize = true
+        for _ in 0..<20_000 {
+            // Mostly micro- to milliseconds, some up to ~20 minutes (beyond the first range and 2^34).
+            let v = random.next() % 50 == 0 ? random.next() % (1 << 40) : 1_000 + random.next() % 5_000_000
+            recorder.record(nanoseconds: v)
+            _ = reference.record(v)
+        }
+        for p in [0.1, 1, 10, 50, 90, 99, 99.9, 99.99] {
+            let expected = min(max(reference.valueAtPercentile(p), recorder.minNanoseconds), recorder.maxNanoseconds)
+            #expect(recorder.percentileNanoseconds(p) == expected, "p\(p), seed \(seed)")
+        }
+    }
+}
