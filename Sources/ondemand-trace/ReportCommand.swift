@@ -155,8 +155,9 @@ struct Report: ParsableCommand {
                 let paths = sources[request.obj].map { FileBlame.owners(of: request, source: $0).map(\.description) } ?? []
                 sinks.stream.line(ReportCSV.row(request, paths: paths))
             }
+            return FileBlame(requests: sinks.kept, sources: sources)
         }
-        return FileBlame(requests: sinks.kept, sources: sources)
+        return FileBlame(reads: sinks.reads, sources: sources, spans: html != nil)
     }
 
     /// The report on standard output, in the chosen format.
@@ -186,17 +187,23 @@ struct Report: ParsableCommand {
 }
 
 /// Where each request goes while the trace is read: CSV rows (streamed, or kept for `--image`,
-/// whose paths are known only once objects are matched), the Chrome trace, the HTML scatter.
+/// whose paths are known only once objects are matched), the READs `--image` blames (compact),
+/// the Chrome trace, the HTML scatter.
 final class RequestSinks {
     var stream = BufferedOutput()
     var chrome: ChromeTraceWriter?
     var scatter: LatencyScatter?
     private(set) var kept: [RequestRecord] = []
+    /// Unchecked: one thread appends, once per request (a dynamic exclusivity check each time
+    /// costs more than the append).
+    @exclusivity(unchecked) private(set) var reads = FileBlame.Reads()
     private let csvRows: Bool
     private let keepRequests: Bool
+    private let keepReads: Bool
 
     init(format: Report.Format, html: Bool, keepRequests: Bool) {
-        self.keepRequests = keepRequests
+        self.keepRequests = keepRequests && format == .csv
+        keepReads = keepRequests && format != .csv
         csvRows = format == .csv && !keepRequests
         if format == .csv { stream.line(keepRequests ? ReportCSV.headerWithPaths : ReportCSV.header) }
         if format == .chrome { chrome = ChromeTraceWriter { FileHandleWriter.write($0, fd: 1) } }
@@ -204,12 +211,13 @@ final class RequestSinks {
     }
 
     var requestObserver: ((RequestRecord) -> Void)? {
-        guard csvRows || chrome != nil || scatter != nil || keepRequests else { return nil }
+        guard csvRows || chrome != nil || scatter != nil || keepRequests || keepReads else { return nil }
         return { [self] request in
             if csvRows { stream.line(ReportCSV.row(request)) }
             chrome?.request(request)
             scatter?.add(request)
             if keepRequests { kept.append(request) }
+            if keepReads { reads.add(request) }
         }
     }
 

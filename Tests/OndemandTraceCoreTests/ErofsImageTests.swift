@@ -197,6 +197,114 @@ import TestSupport
 
     /// A bootstrap and its blob, each its own object: a READ of the blob object is blamed on the
     /// file whose chunk lies there; objects are told apart by the size their copen answered.
+    /// `FileBlame` (tallies walked over the segments, percentiles in latency order) against the
+    /// plain way: each READ's owners from `ownersWithInline`, a `LatencyRecorder`, a reader set and
+    /// spans per owner. Random READs over a flat image with inline tails and over a bootstrap +
+    /// blob (two objects, one map); one owner gets more than `exactLimit` waits (HdrHistogram
+    /// percentiles), and there are more than 64 readers.
+    @Test func fileBlameMatchesAPerReadReference() throws {
+        let w = try Workspace()
+        var rng = SplitMix64(seed: w.seed)
+        for (name, options, blob) in [("flat", [String](), false), ("chunked", ["--chunksize=4096"], true)] {
+            let (path, blobPath) = try w.image(name, options, blob: blob)
+            let image = try ErofsImage(bytes: Self.read(path))
+            let blobs = try blobPath.map { [($0, UInt64(try Self.read($0).count))] } ?? []
+            let list = try ImageMatching.sources(images: [(path, image)], blobs: blobs)
+            var sources: [UInt32: FileBlame.Source] = [:]
+            for (i, source) in list.enumerated() { sources[UInt32(i + 1)] = source }
+            var requests: [RequestRecord] = []
+            var t: UInt64 = 1_000
+            for _ in 0..<15_000 {
+                t += rng.next() % 5_000
+                let hot = rng.next() % 2 == 0  // the superblock's block: (metadata) gets > exactLimit waits
+                let obj = hot ? 1 : UInt32(rng.next() % UInt64(list.count + 1) + 1)  // the last has no image
+                let size = obj <= list.count ? list[Int(obj) - 1].size : 1 << 20
+                let offset = hot ? Int64(rng.next() % 4096) : Int64(rng.next() % (size + 8192))
+                let length = hot ? rng.next() % 512 + 1 : rng.next() % 200_000
+                let reader = Int32(rng.next() % 70)
+                let latency = rng.next() % 100 == 0 ? rng.next() % 50_000_000 : rng.next() % 900_000 + 100
+                requests.append(RequestRecord(kind: rng.next() % 50 == 0 ? .open : .read, obj: obj, msgID: 1, pid: 100 + reader,
+                                              comm: reader % 9 == 0 ? nil : "r\(reader % 5)", offset: rng.next() % 60 == 0 ? nil : offset,
+                                              length: length, issued: t, completed: rng.next() % 20 == 0 ? nil : t + latency, join: .marker))
+            }
+            struct Reference {
+                var firstMiss: UInt64, firstOwnMiss: (UInt64, UInt64)? = nil, reads = 0, bytes: UInt64 = 0, totalWait: UInt64 = 0, unanswered = 0
+                var wait = LatencyRecorder(significantDigits: 3, exactLimit: FileBlame.exactLimit, log2: false)
+                var readers = Set<ReportAccumulator.ReaderKey>(), spans: [(UInt64, UInt64?)] = []
+            }
+            var reference: [ImageRangeMap.Owner: Reference] = [:]
+            for r in requests {
+                guard r.kind == .read, let source = sources[r.obj], let offset = r.offset, offset >= 0, let length = r.length else { continue }
+                for (id, bytes, ownStart) in source.map.ownersWithInline(device: source.device, offset: UInt64(offset), length: length) {
+                    let owner = source.map.owner(id)
+                    var row = reference[owner] ?? Reference(firstMiss: r.issued)
+                    row.firstMiss = min(row.firstMiss, r.issued)
+                    if let ownStart, row.firstOwnMiss.map({ (r.issued, ownStart) < $0 }) ?? true { row.firstOwnMiss = (r.issued, ownStart) }
+                    row.reads += 1
+                    row.bytes += bytes
+                    if let latency = r.latency { row.wait.record(nanoseconds: latency); row.totalWait += latency } else { row.unanswered += 1 }
+                    row.readers.insert(ReportAccumulator.ReaderKey(pid: r.pid, comm: r.comm ?? "?"))
+                    if row.spans.count < FileBlame.spanLimit { row.spans.append((r.issued, r.completed)) }
+                    reference[owner] = row
+                }
+            }
+            let blame = FileBlame(requests: requests, sources: sources)
+            #expect(Set(blame.rows.map(\.owner)) == Set(reference.keys), "seed \(w.seed), \(name)")
+            #expect(reference.values.contains { $0.wait.count > UInt64(FileBlame.exactLimit) }, "seed \(w.seed), \(name)")
+            #expect(reference.values.contains { $0.readers.count > 64 }, "seed \(w.seed), \(name)")
+            let spanned = Set(blame.byFirstMiss.prefix(FileBlame.spanRows).map(\.owner))
+            for row in blame.rows {
+                let ref = try #require(reference[row.owner])
+                let context = "seed \(w.seed), \(name), \(row.owner)"
+                #expect(row.firstMiss == ref.firstMiss && row.firstOwnMiss?.time == ref.firstOwnMiss?.0
+                        && row.firstOwnMiss?.offset == ref.firstOwnMiss?.1, "\(context)")
+                #expect(row.reads == ref.reads && row.bytesRequested == ref.bytes && row.unanswered == ref.unanswered, "\(context)")
+                #expect(row.totalWait == ref.totalWait && row.wait.count == ref.wait.count, "\(context)")
+                #expect(row.wait.maxNanoseconds == ref.wait.maxNanoseconds && row.wait.summary == ref.wait.summary, "\(context)")
+                #expect(row.readers == ref.readers.sorted(), "\(context)")
+                if spanned.contains(row.owner) {
+                    #expect(row.spans.map(\.issued) == ref.spans.map(\.0) && row.spans.map(\.completed) == ref.spans.map(\.1), "\(context)")
+                }
+            }
+        }
+    }
+
+    /// `SegmentIndex` narrows the search to the range holding the first segment that ends past
+    /// an offset: the same segment a search over the whole list finds, for random lists (gaps,
+    /// tiny and huge segments, one ending at 2^64 - 1) and offsets (0, inside, between, past all).
+    @Test func segmentIndexFindsWhatAFullSearchFinds() {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        var rng = SplitMix64(seed: seed)
+        for round in 0..<200 {
+            var list: [ImageRangeMap.Segment] = []
+            var at = rng.next() % 3 == 0 ? 0 : rng.next() % 100_000
+            for _ in 0..<Int(rng.next() % 300) {
+                let length = rng.next() % 4 == 0 ? rng.next() % (1 << 30) + 1 : rng.next() % 9000 + 1
+                list.append(.init(start: at, end: at + length, owner: 2))
+                at += length + (rng.next() % 2 == 0 ? 0 : rng.next() % 50_000)
+            }
+            if round % 10 == 0 { list.append(.init(start: at, end: .max, owner: 2)) }
+            list.withUnsafeBufferPointer { segs in
+                let index = ImageRangeMap.SegmentIndex(segs)
+                for _ in 0..<100 {
+                    let offset: UInt64 = switch rng.next() % 4 {
+                    case 0: 0
+                    case 1: .max - rng.next() % 3
+                    default: rng.next() % (at + 100_000)
+                    }
+                    let truth = segs.firstIndex { $0.end > offset } ?? segs.count
+                    var (low, high) = index.within(offset)
+                    #expect(low <= truth && truth <= high, "seed \(seed), round \(round), offset \(offset)")
+                    while low < high {
+                        let mid = (low + high) / 2
+                        if segs[mid].end <= offset { low = mid + 1 } else { high = mid }
+                    }
+                    #expect(low == truth, "seed \(seed), round \(round), offset \(offset)")
+                }
+            }
+        }
+    }
+
     @Test func readsOfABlobObjectAreBlamedOnTheFileWhoseChunkItHolds() throws {
         let w = try Workspace()
         let (bootPath, blobPath) = try w.image("boot", ["--chunksize=4096"], blob: true)
@@ -212,10 +320,9 @@ import TestSupport
 
         let f7 = try #require(try boot.entries().first { $0.path == "f7.bin" })
         let chunk = try #require(f7.extents.first { $0.device == 1 && $0.logical == 8192 })
-        var blame = FileBlame()
         let read = RequestRecord(kind: .read, obj: 2, msgID: 1, pid: 7, comm: "cat", offset: Int64(chunk.physical), length: 8192,
                                  issued: 5_000, completed: 9_000, join: .marker)
-        blame.add(read, source: try #require(matched[2]))
+        let blame = FileBlame(requests: [read], sources: [2: try #require(matched[2])])
         let rows = blame.byWait
         #expect(rows.first?.owner == .file("f7.bin") && rows.first?.bytesRequested ?? 0 >= 4096)
         #expect(rows.first?.totalWait == 4_000 && rows.first?.readers.count == 1)

@@ -246,7 +246,8 @@ public enum HTMLReport {
         return svg
     }
 
-    static let waterfallRows = 80
+    /// The rows `FileBlame` keeps spans for.
+    static let waterfallRows = FileBlame.spanRows
 
     /// The label of the axis tick at 10^`exponent` µs; exponents below 0 are sub-microsecond.
     static func tickLabel(exponent e: Double) -> String {

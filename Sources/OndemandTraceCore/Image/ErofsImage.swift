@@ -212,7 +212,7 @@ public struct ErofsImage: Sendable {
     public func entries() throws(ErofsError) -> [Entry] {
         var out: [Entry] = []
         var visited = Set<UInt64>()
-        var files: [UInt64: Mapped] = [:]  // hard links are decoded once
+        var files: [UInt64: Int] = [:]  // hard links are decoded once: nid -> its first entry in `out`
         // Bytes of chunk tables, compression indexes and directories left to read: in a real
         // image they are disjoint, so a hostile one cannot make many inodes share a huge one.
         var budget = size + 4096
@@ -221,13 +221,17 @@ public struct ErofsImage: Sendable {
             guard out.count < Self.maxEntries, depth < Self.maxDepth else { throw ErofsError("more than \(Self.maxEntries) inodes or \(Self.maxDepth) levels", at: nil) }
             let inode = try inode(nid)
             // A file may have several names (hard links); a directory reached twice is a loop.
-            guard visited.insert(nid).inserted || inode.kind != .directory else {
+            guard inode.kind != .directory || visited.insert(nid).inserted else {
                 throw ErofsError("directory loop: directory inode \(nid) is reached again as \(path)", at: inode.offset)
             }
-            var mapped = files[nid]
-            if mapped == nil { mapped = try map(inode, path: path, budget: &budget) }
-            guard let mapped else { continue }
-            if inode.kind != .directory { files[nid] = mapped }
+            let mapped: Mapped
+            if let first = files[nid] {
+                let e = out[first]
+                mapped = (e.extents, e.metadata.upperBound, e.compressed, e.unmapped)
+            } else {
+                mapped = try map(inode, path: path, budget: &budget)
+                if inode.kind != .directory { files[nid] = out.count }
+            }
             out.append(Entry(path: path, nid: nid, kind: inode.kind, size: inode.size, layout: inode.layout, extents: mapped.extents,
                              compressed: mapped.compressed, unmapped: mapped.unmapped, metadata: inode.offset..<mapped.metadataEnd))
             guard inode.kind == .directory else { continue }
@@ -282,10 +286,13 @@ public struct ErofsImage: Sendable {
                     throw ErofsError("directory \(path.isEmpty ? "/" : path): corrupt name offsets", at: inode.offset)
                 }
                 if i + 1 == count, let nul = data[Int(nameStart)..<Int(nameEnd)].firstIndex(of: 0) { nameEnd = UInt64(nul) }
-                let name = String(decoding: data[Int(nameStart)..<Int(nameEnd)], as: UTF8.self)
-                guard !name.isEmpty, !name.contains("/") else {
+                // The bytes checked, not the characters: cheaper, and a '/' byte followed by a
+                // combining mark is still a '/'.
+                let bytes = data[Int(nameStart)..<Int(nameEnd)]
+                guard !bytes.isEmpty, !bytes.contains(UInt8(ascii: "/")) else {
                     throw ErofsError("directory \(path.isEmpty ? "/" : path): an entry with an empty name or a '/' in it", at: inode.offset)
                 }
+                let name = String(decoding: bytes, as: UTF8.self)
                 if name != "." && name != ".." { out.append((Self.u64(data, at), name)) }
             }
             start = end

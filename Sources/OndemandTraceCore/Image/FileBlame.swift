@@ -17,6 +17,15 @@ public struct FileBlame: Sendable {
         }
     }
 
+    /// The round trips of the answered READs that touched a row: what a
+    /// `LatencyRecorder(significantDigits: 3, exactLimit: FileBlame.exactLimit)` of them reports
+    /// (exact percentiles up to that many values, else the top of the HdrHistogram bucket).
+    public struct Wait: Sendable {
+        public var count: UInt64 = 0
+        public var maxNanoseconds: UInt64 = 0
+        public var summary = LatencySummary(count: 0)
+    }
+
     public struct Row: Sendable {
         public var owner: ImageRangeMap.Owner
         public var firstMiss: UInt64
@@ -30,56 +39,38 @@ public struct FileBlame: Sendable {
         /// The bytes of READs that fell on this owner.
         public var bytesRequested: UInt64 = 0
         /// Round trips of the READs that touched it (answered ones).
-        public var wait = LatencyRecorder(significantDigits: 3, exactLimit: 1 << 12, log2: false)
+        public var wait = Wait()
         public var totalWait: UInt64 = 0
         public var unanswered = 0
-        public var readers: Set<ReportAccumulator.ReaderKey> = []
-        /// Each READ's issue and answer (nil: never answered), the first `FileBlame.spanLimit`:
-        /// the bars of the HTML waterfall.
+        /// The readers (pid, comm) of its READs, sorted.
+        public var readers: [ReportAccumulator.ReaderKey] = []
+        /// Each READ's issue and answer (nil: never answered), the first `FileBlame.spanLimit`, in
+        /// trace order: the bars of the HTML waterfall. Only the rows first missed (the first
+        /// `FileBlame.spanRows` by `firstMissOfData`, ties included) have them, when asked for.
         public var spans: [(issued: UInt64, completed: UInt64?)] = []
-        var readerPIDs: [Int32] = []
-        static let fewReaders = 32
-
-        /// READ `r` fell on this owner with `bytes` of its range, its own bytes from `ownStart`.
-        mutating func add(_ r: RequestRecord, bytes: UInt64, ownStart: UInt64?) {
-            firstMiss = min(firstMiss, r.issued)
-            if let ownStart, firstOwnMiss.map({ (r.issued, ownStart) < ($0.time, $0.offset) }) ?? true {
-                firstOwnMiss = (r.issued, ownStart)
-            }
-            reads += 1
-            bytesRequested += bytes
-            if let latency = r.latency {
-                wait.record(nanoseconds: latency)
-                totalWait += latency
-            } else {
-                unanswered += 1
-            }
-            // A row's readers are few: look for the pid among them before hashing (pid, comm).
-            if readers.count > Self.fewReaders || !readerPIDs.contains(r.pid) {
-                if readers.insert(.init(pid: r.pid, comm: r.comm ?? "?")).inserted, readers.count <= Self.fewReaders {
-                    readerPIDs.append(r.pid)
-                }
-            }
-            if spans.count < FileBlame.spanLimit { spans.append((r.issued, r.completed)) }
-        }
     }
 
     public static let spanLimit = 256
+    public static let spanRows = 80
+    /// Up to this many waits a row's percentiles are exact.
+    public static let exactLimit = 1 << 12
 
-    /// A file of one image: images of one trace may share paths.
-    struct RowKey: Hashable {
-        var table: ObjectIdentifier
-        var owner: Int32
-    }
-    private var rowsByKey: [RowKey: Row] = [:]
     /// One per file (or metadata, unattributed) of each image a READ touched.
-    public var rows: [Row] { Array(rowsByKey.values) }
+    public private(set) var rows: [Row] = []
 
     public init() {}
 
     /// Every READ of `requests` whose object has a source.
     public init(requests: [RequestRecord], sources: [UInt32: Source]) {
-        for request in requests { if let source = sources[request.obj] { add(request, source: source) } }
+        var reads = Reads()
+        for r in requests { reads.add(r) }
+        self.init(reads: reads, sources: sources)
+    }
+
+    /// Every READ of `reads` whose object has a source. The work is a few operations per file a
+    /// READ covers (see `BlameTally`). `spans`: the rows' waterfall bars (for the HTML page).
+    public init(reads: Reads, sources: [UInt32: Source], spans: Bool = true) {
+        rows = BlameTally(reads: reads, sources: sources).rows(withSpans: spans)
     }
 
     /// The owners of a READ's range (files, `(metadata)`, `(unattributed)`), in order.
@@ -88,24 +79,14 @@ public struct FileBlame: Sendable {
         return source.map.owners(device: source.device, offset: UInt64(offset), length: length).map(\.owner)
     }
 
-    public mutating func add(_ r: RequestRecord, source: Source) {
-        guard r.kind == .read, let offset = r.offset, offset >= 0, let length = r.length else { return }
-        let table = source.map.ownerTable
-        for (owner, bytes, ownStart) in source.map.ownersWithInline(device: source.device, offset: UInt64(offset), length: length) {
-            // In place: a copy of the row would copy its latency values on every READ.
-            rowsByKey[RowKey(table: table, owner: owner), default: Row(owner: source.map.owner(owner), firstMiss: r.issued)]
-                .add(r, bytes: bytes, ownStart: ownStart)
-        }
-    }
-
     /// In the order the readers first missed their data (ties: the path): the picture of a start-up.
     public var byFirstMiss: [Row] {
-        rowsByKey.values.sorted { ($0.firstMissOfData, $0.owner) < ($1.firstMissOfData, $1.owner) }
+        rows.sorted { ($0.firstMissOfData, $0.owner) < ($1.firstMissOfData, $1.owner) }
     }
 
     /// Most total wait first (ties: the path).
     public var byWait: [Row] {
-        rowsByKey.values.sorted { ($0.totalWait, $1.owner) > ($1.totalWait, $0.owner) }
+        rows.sorted { ($0.totalWait, $1.owner) > ($1.totalWait, $0.owner) }
     }
 
     /// The files' paths in the order the readers first missed them: a prefetch list
@@ -114,7 +95,7 @@ public struct FileBlame: Sendable {
     /// reads it whether or not the file is read), and the bootstrap carries it anyway. Files
     /// missed by one READ are in the image's order (the path breaks ties).
     public var prefetchList: [String] {
-        rowsByKey.values.compactMap { row -> (UInt64, UInt64, String)? in
+        rows.compactMap { row -> (UInt64, UInt64, String)? in
             if case .file(let path) = row.owner, let first = row.firstOwnMiss { return (first.time, first.offset, path) }
             return nil
         }.sorted { $0 < $1 }.map(\.2).reduce(into: (seen: Set<String>(), list: [String]())) { acc, path in

@@ -36,6 +36,7 @@ public struct ImageRangeMap: Sendable {
 
     public init(image: ErofsImage, entries: [ErofsImage.Entry]) {
         var files: [Int: [Segment]] = [:]
+        var device0: [Segment] = []  // most extents: no dictionary lookup for them
         var metadata: [Segment] = []
         let block = image.superblock.blockSize
         func blocks(_ range: Range<UInt64>) -> Segment {
@@ -44,31 +45,37 @@ public struct ImageRangeMap: Sendable {
         metadata.append(blocks(0..<(ErofsImage.superblockOffset + 128)))
         var owners: [Owner] = [.metadata, .unattributed]
         var ids: [String: Int32] = [:]
+        ids.reserveCapacity(entries.count)
+        owners.reserveCapacity(entries.count + 2)
         for entry in entries {
             metadata.append(blocks(entry.metadata))
             if entry.unmapped { unmappedFiles.append(entry.path) }
             var id = Self.metadataID
             if entry.kind != .directory {
-                id = ids[entry.path] ?? Int32(owners.count)
-                if id == Int32(owners.count) { ids[entry.path] = id; owners.append(.file(entry.path)) }
+                let next = Int32(owners.count)
+                id = Self.value(&ids[entry.path, default: next])  // one lookup: the path's id, or next, now its own
+                if id == next { owners.append(.file(entry.path)) }
             }
             for e in entry.extents where e.length > 0 {
                 let segment = Segment(start: e.physical, end: e.physical + e.length, owner: id,
                                       inline: e.device == 0 && e.physical % block != 0)
-                if entry.kind == .directory { metadata.append(segment) } else { files[e.device, default: []].append(segment) }
+                if entry.kind == .directory { metadata.append(segment) } else if e.device == 0 { device0.append(segment) } else { files[e.device, default: []].append(segment) }
             }
         }
         // Files first (an inline tail sits in an inode block), then metadata fills what is left.
+        if !device0.isEmpty { files[0] = device0 }
         for (device, list) in files { segments[device] = Self.flatten(list, under: []) }
         segments[0] = Self.flatten(metadata, under: segments[0] ?? [])
         table = OwnerTable(owners)
     }
 
+    static func value(_ slot: inout Int32) -> Int32 { slot }
+
     /// `fill`'s segments added where `base` leaves gaps; the first claim of a byte wins.
     static func flatten(_ fill: [Segment], under base: [Segment]) -> [Segment] {
-        var out = base.sorted { $0.start < $1.start }
+        let out = byStart(base)
         var claimed: [Segment] = []
-        for var s in fill.sorted(by: { $0.start < $1.start }) {
+        for var s in byStart(fill) {
             if let last = claimed.last, last.end > s.start { s.start = last.end }
             guard s.start < s.end else { continue }
             claimed.append(s)
@@ -87,8 +94,21 @@ public struct ImageRangeMap: Sendable {
             }
             if piece.start < piece.end { merged.append(piece) }
         }
-        out += merged
-        return out.sorted { $0.start < $1.start }
+        // Both sorted, no start twice (the pieces lie in the base's gaps): merge them.
+        var all: [Segment] = []
+        all.reserveCapacity(out.count + merged.count)
+        var (a, b) = (0, 0)
+        while a < out.count || b < merged.count {
+            if b == merged.count || (a < out.count && out[a].start < merged[b].start) { all.append(out[a]); a += 1 } else { all.append(merged[b]); b += 1 }
+        }
+        return all
+    }
+
+    /// Sorted by start (stably: of two claims of one byte the first given wins); most lists come
+    /// sorted already.
+    static func byStart(_ list: [Segment]) -> [Segment] {
+        for i in list.indices.dropFirst() where list[i - 1].start > list[i].start { return list.sorted { $0.start < $1.start } }
+        return list
     }
 
     /// The owners of [offset, offset + length) on `device`, with the bytes of each, in order.
@@ -113,32 +133,81 @@ public struct ImageRangeMap: Sendable {
     /// a read of that file fetches); nil when all its bytes here are inline.
     public func ownersWithInline(device: Int, offset: UInt64, length: UInt64) -> [(owner: Int32, bytes: UInt64, ownStart: UInt64?)] {
         let end = offset &+ length < offset ? UInt64.max : offset + length
-        let list = segments[device] ?? []
-        var low = 0, high = list.count
+        var out: [(owner: Int32, bytes: UInt64, ownStart: UInt64?)] = []
+        segmentList(device: device).withUnsafeBufferPointer { list in
+            Self.walk(list, offset: offset, end: end, unattributed: Self.unattributedID) { owner, bytes, start, inline in
+                if let i = out.lastIndex(where: { $0.owner == owner }) {
+                    out[i].bytes += bytes
+                    if !inline, out[i].ownStart == nil { out[i].ownStart = start }
+                } else {
+                    out.append((owner, bytes, inline ? nil : start))
+                }
+            }
+        }
+        return out
+    }
+
+    /// The segments of `device`, sorted by start (owner ids index `owner(_:)`).
+    func segmentList(device: Int) -> [Segment] { segments[device] ?? [] }
+    /// How many owner ids there are (0 ..< ownerCount).
+    var ownerCount: Int { table.owners.count }
+
+    /// Calls `body(owner, bytes, start, inline)` for each piece of [offset, end) over the sorted,
+    /// non-overlapping `list`, in order: a segment's part, or a gap between segments (unattributed).
+    /// A piece's owner may come again later in the same range (a file in two extents).
+    @inline(__always)
+    /// `within`: where the first segment ending past `offset` lies, when the caller knows (see
+    /// `SegmentIndex`).
+    static func walk(_ list: UnsafeBufferPointer<Segment>, within: (low: Int, high: Int)? = nil, offset: UInt64, end: UInt64,
+                     unattributed: Int32, _ body: (_ owner: Int32, _ bytes: UInt64, _ start: UInt64, _ inline: Bool) -> Void) {
+        var (low, high) = within ?? (0, list.count)
         while low < high {
             let mid = (low + high) / 2
             if list[mid].end <= offset { low = mid + 1 } else { high = mid }
         }
-        var out: [(owner: Int32, bytes: UInt64, ownStart: UInt64?)] = []
-        func add(_ owner: Int32, _ bytes: UInt64, at start: UInt64, inline: Bool = false) {
-            guard bytes > 0 else { return }
-            if let i = out.lastIndex(where: { $0.owner == owner }) {
-                out[i].bytes += bytes
-                if !inline, out[i].ownStart == nil { out[i].ownStart = start }
-            } else {
-                out.append((owner, bytes, inline ? nil : start))
-            }
-        }
         var at = offset
         var i = low
         while at < end && i < list.count && list[i].start < end {
-            if list[i].start > at { add(Self.unattributedID, list[i].start - at, at: at); at = list[i].start }
-            let stop = min(end, list[i].end)
-            add(list[i].owner, stop - at, at: at, inline: list[i].inline)
+            let s = list[i]
+            if s.start > at { body(unattributed, s.start - at, at, false); at = s.start }
+            let stop = min(end, s.end)
+            if stop > at { body(s.owner, stop - at, at, s.inline) }
             at = stop
             i += 1
         }
-        if at < end { add(Self.unattributedID, end - at, at: at) }
-        return out
+        if at < end { body(unattributed, end - at, at, false) }
+    }
+
+    /// A coarse table over sorted segments: for bucket b of 2^shift bytes, the first segment
+    /// ending past b << shift. About one bucket per segment, so a lookup narrows the binary search
+    /// to a segment or two (a search over 100,000 segments costs more than walking a READ).
+    struct SegmentIndex {
+        let shift: UInt64
+        /// firstEndingPast[b] for b in 0...buckets; the last is the segment count.
+        let firstEndingPast: [Int32]
+
+        init(_ list: UnsafeBufferPointer<Segment>) {
+            let top = list.last?.end ?? 0
+            let per = max(1, top / UInt64(max(1, list.count)))
+            let shift = UInt64(min(63, 64 - per.leadingZeroBitCount))
+            let buckets = Int(top >> shift) + 1
+            var table = [Int32](repeating: 0, count: buckets + 1)
+            var i = 0
+            for b in 0...buckets {
+                let x = UInt64(b).multipliedReportingOverflow(by: 1 << shift)
+                let at = x.overflow ? UInt64.max : x.partialValue
+                while i < list.count && list[i].end <= at { i += 1 }
+                table[b] = Int32(i)
+            }
+            (self.shift, firstEndingPast) = (shift, table)
+        }
+
+        /// The range that holds the first segment ending past `offset`.
+        @inline(__always)
+        func within(_ offset: UInt64) -> (low: Int, high: Int) {
+            let last = firstEndingPast.count - 1
+            let b = Int(min(offset >> shift, UInt64(last)))
+            return (Int(firstEndingPast[b]), Int(firstEndingPast[min(b + 1, last)]))
+        }
     }
 }
