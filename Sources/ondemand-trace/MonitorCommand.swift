@@ -16,16 +16,16 @@ struct MonitorCommand: ParsableCommand {
             requests are settled, new objects are counted as they come.
 
             Metrics (names fixed; the README's "Monitoring a fleet" and contrib/ use them):
-              ondemand_read_latency_seconds{blob}      histogram, READ to its answer (cread)
-              ondemand_read_requests_total{blob}       READs handled (answered or settled)
-              ondemand_read_bytes_total{blob}          bytes the READs asked for
-              ondemand_open_requests_total{blob}       OPENs handled
-              ondemand_open_latency_seconds{blob}      histogram, OPEN to its copen
-              ondemand_requests_in_flight{op}          READs/OPENs waiting now
-              ondemand_oldest_in_flight_seconds{op}    how long the oldest has waited
-              ondemand_anomalies_total{kind}           as `report` names them
-              ondemand_lost_events_total               ring-buffer losses (raise --buffer-size)
-              ondemand_monitor_info{kernel,version}    1
+              ondemand_read_latency_seconds{blob}    histogram: READ to its cread
+              ondemand_read_requests_total{blob}     READs handled (answered/settled)
+              ondemand_read_bytes_total{blob}        bytes the READs asked for
+              ondemand_open_requests_total{blob}     OPENs handled
+              ondemand_open_latency_seconds{blob}    histogram: OPEN to its copen
+              ondemand_requests_in_flight{op}        READs/OPENs waiting now
+              ondemand_oldest_in_flight_seconds{op}  how long the oldest has waited
+              ondemand_anomalies_total{kind}         as `report` names them
+              ondemand_lost_events_total             ring-buffer losses
+              ondemand_monitor_info{kernel,version}  1
             `blob` is the cookie key (the fsid or device= tag); the first --max-blobs blobs keep \
             their name, later ones count under blob="other", unknown ones have no blob label.
 
@@ -37,7 +37,7 @@ struct MonitorCommand: ParsableCommand {
             Examples:
               ondemand-trace monitor
               ondemand-trace monitor --listen 0.0.0.0:9464 --hung-after 10s
-              ondemand-trace monitor -o /var/lib/ondemand-trace --rotate-size 256MiB --keep 8
+              ondemand-trace monitor -o /var/lib/odt --rotate-size 256MiB --keep 8
             """
     )
 
