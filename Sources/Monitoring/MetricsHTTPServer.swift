@@ -1,4 +1,5 @@
 import NIOCore
+import OndemandTraceCore
 import NIOHTTP1
 import NIOPosix
 
@@ -9,9 +10,7 @@ public final class MetricsHTTPServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let channel: any Channel
     /// The address bound (the port the kernel chose for port 0).
-    public let boundAddress: ListenAddressBound
-
-    public struct ListenAddressBound: Sendable { public var host: String; public var port: Int }
+    public let boundAddress: ListenAddress
 
     /// Binds and starts serving on one event-loop thread. `render(openMetrics)` runs on it.
     public static func start(host: String, port: Int,
@@ -30,14 +29,14 @@ public final class MetricsHTTPServer: Sendable {
             let channel = try bootstrap.bind(host: host, port: port).wait()
             let bound = channel.localAddress
             return MetricsHTTPServer(group: group, channel: channel,
-                                     bound: .init(host: bound?.ipAddress ?? host, port: bound?.port ?? port))
+                                     bound: ListenAddress(host: bound?.ipAddress ?? host, port: bound?.port ?? port))
         } catch {
             try? group.syncShutdownGracefully()
             throw MonitorError(Self.describe(error, host: host, port: port))
         }
     }
 
-    private init(group: MultiThreadedEventLoopGroup, channel: any Channel, bound: ListenAddressBound) {
+    private init(group: MultiThreadedEventLoopGroup, channel: any Channel, bound: ListenAddress) {
         (self.group, self.channel, boundAddress) = (group, channel, bound)
     }
 
@@ -48,7 +47,7 @@ public final class MetricsHTTPServer: Sendable {
     }
 
     static func describe(_ error: any Error, host: String, port: Int) -> String {
-        let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        let address = ListenAddress(host: host, port: port)
         if let io = error as? IOError {
             switch io.errnoCode {
             case EADDRINUSE: return "--listen \(address): the address is already in use (another monitor or exporter on that port?)"
@@ -112,8 +111,7 @@ final class MetricsRequestHandler: ChannelInboundHandler, Sendable {
         if head.method == .HEAD { body = [] }
         let keepAlive = head.isKeepAlive
         if !keepAlive { headers.add(name: "Connection", value: "close") }
-        var response = HTTPResponseHead(version: head.version, status: status, headers: headers)
-        response.headers = headers
+        let response = HTTPResponseHead(version: head.version, status: status, headers: headers)
         context.write(wrapOutboundOut(.head(response)), promise: nil)
         if !body.isEmpty {
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)

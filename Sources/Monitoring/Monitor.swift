@@ -63,11 +63,11 @@ public struct Monitor {
         let formats = try Self.checkKernel()
         let decoder: LiveRecordDecoder
         do { decoder = try LiveRecordDecoder(formats: formats) } catch { throw MonitorError(error.message) }
-        let pipeline = MonitorPipeline(decoder: decoder, metrics: OndemandMetrics(maxBlobs: options.maxBlobs, kernel: Self.kernelRelease()),
+        let pipeline = MonitorPipeline(decoder: decoder, metrics: OndemandMetrics(maxBlobs: options.maxBlobs, kernel: KernelRelease.runningText),
                                        now: { monotonicNanoseconds() })
         slot.set(pipeline)
         let session = try start(pipeline)
-        log("monitor: serving http://\(ListenAddress(host: server.boundAddress.host, port: server.boundAddress.port))/metrics; "
+        log("monitor: serving http://\(server.boundAddress)/metrics; "
             + "recording in tracefs instance \(session.instanceName)"
             + (options.rotation.map { ", trace files in \($0.directory)" } ?? "") + "; hung after \(Double(options.hungAfter) / 1e9) s")
         let cookies = options.cookieKeys ? session.markerPath.flatMap { CookieKeyPoller(markerPath: $0) } : nil
@@ -100,8 +100,9 @@ public struct Monitor {
         var recordsSeen = -1
         while session.failure == nil {
             // New objects come with records: an idle monitor reads no tables.
-            if let cookies, pipeline.recordsConsumed != recordsSeen {
-                recordsSeen = pipeline.recordsConsumed
+            let records = pipeline.recordsConsumed
+            if let cookies, records != recordsSeen {
+                recordsSeen = records
                 cookies.poll()
             }
             let now = monotonicNanoseconds()
@@ -162,12 +163,6 @@ public struct Monitor {
         } catch {
             throw MonitorError(error.message)
         }
-    }
-
-    static func kernelRelease() -> String {
-        var u = utsname()
-        uname(&u)
-        return withUnsafeBytes(of: u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     }
 }
 

@@ -7,8 +7,9 @@ import TraceRecording
 /// renders from it, the main loop asks it for hung requests; one lock orders them.
 public final class MonitorPipeline: Sendable {
     final class Locked {
-        var state: MonitorState!
+        let state: MonitorState
         var records = 0
+        init(state: MonitorState) { self.state = state }
     }
 
     public let metrics: OndemandMetrics
@@ -19,9 +20,7 @@ public final class MonitorPipeline: Sendable {
 
     public init(decoder: LiveRecordDecoder, metrics: OndemandMetrics, now: @escaping @Sendable () -> UInt64) {
         (self.decoder, self.metrics, self.now) = (decoder, metrics, now)
-        let locked = Locked()
-        locked.state = MonitorState(onRequest: { metrics.record($0) }, onAnomaly: { metrics.record($0.kind) })
-        self.locked = Mutex(locked)
+        locked = Mutex(Locked(state: MonitorState(onRequest: { metrics.record($0) }, onAnomaly: { metrics.record($0.kind) })))
     }
 
     /// On the recorder's thread, records in time order.

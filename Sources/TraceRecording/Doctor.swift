@@ -21,7 +21,7 @@ public enum Doctor {
 
     /// Runs every check. `mount`: mount tracefs if it is absent and we may.
     public static func run(mount: Bool = true) -> [DoctorCheck] {
-        let release = currentRelease()
+        let release = KernelRelease.runningText
         let config = kernelConfig(release: release)
         var checks = [privileges(), tracefs(mount: mount)]
         if checks[1].status == .ok { checks.append(instances()) }
@@ -32,11 +32,6 @@ public enum Doctor {
         return checks
     }
 
-    static func currentRelease() -> String {
-        var u = utsname()
-        Glibc.uname(&u)
-        return withUnsafeBytes(of: u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-    }
 
     // MARK: privileges
 
@@ -155,7 +150,7 @@ public enum Doctor {
         let name = "kernel config"
         let options = ["CONFIG_CACHEFILES", "CONFIG_CACHEFILES_ONDEMAND", "CONFIG_EROFS_FS", "CONFIG_EROFS_FS_ONDEMAND"]
         guard let config else {
-            return DoctorCheck(name: name, status: .info, summary: "not found (no /proc/config.gz, no /boot/config-\(currentRelease()))",
+            return DoctorCheck(name: name, status: .info, summary: "not found (no /proc/config.gz, no /boot/config-\(KernelRelease.runningText))",
                                details: ["the tracepoints above are what matters for recording"])
         }
         let summary = options.map(config.text.describe).joined(separator: ", ")

@@ -1,3 +1,5 @@
+import Glibc
+
 /// A kernel release as `uname -r` prints it: `6.18.44-fc-v669`, `6.1.95`, `5.19.0-rc1`.
 public struct KernelRelease: Sendable, Equatable, Comparable, CustomStringConvertible {
     public var major: Int
@@ -15,6 +17,13 @@ public struct KernelRelease: Sendable, Equatable, Comparable, CustomStringConver
     }
 
     public var description: String { text }
+
+    /// The running kernel's release text (`uname -r`).
+    public static var runningText: String {
+        var u = utsname()
+        uname(&u)
+        return withUnsafeBytes(of: u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
 
     public static func < (a: KernelRelease, b: KernelRelease) -> Bool {
         (a.major, a.minor, a.patch) < (b.major, b.minor, b.patch)

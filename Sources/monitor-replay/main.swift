@@ -29,17 +29,6 @@ func anonymousKiB() -> Int {
 
 func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
 
-/// `value` with `digits` decimals.
-func fixed(_ value: Double, _ digits: Int) -> String {
-    var scale = 1.0
-    for _ in 0..<digits { scale *= 10 }
-    let scaled = Int((value * scale).rounded())
-    guard digits > 0 else { return String(scaled) }
-    let text = String(abs(scaled))
-    let padded = String(repeating: "0", count: max(0, digits + 1 - text.count)) + text
-    return (scaled < 0 ? "-" : "") + padded.dropLast(digits) + "." + padded.suffix(digits)
-}
-
 func cpuSeconds() -> Double {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
@@ -111,9 +100,9 @@ func replay() {
     let renderCPU = (cpuSeconds() - renderStart) / 100
     let reads = String(decoding: exposition, as: UTF8.self).split(separator: "\n")
         .filter { $0.hasPrefix("ondemand_read_requests_total{") }.compactMap { Double($0.split(separator: " ").last ?? "") }.reduce(0, +)
-    print("READs counted: \(Int(reads)); pipeline CPU \(fixed(pipelineCPU, 2)) s = \(fixed(pipelineCPU * 1e9 / Double(max(1, fed)), 1)) ns/record, "
-          + "\(fixed(pipelineCPU * 1e6 / max(1, reads), 2)) us/READ; page walk alone \(fixed(anchorCPU, 2)) s (pipeline/walk \(fixed(pipelineCPU / max(anchorCPU, 1e-9), 1))x)")
-    print("one scrape: \(exposition.count) bytes, \(fixed(renderCPU * 1e6, 0)) us CPU")
+    print("READs counted: \(Int(reads)); pipeline CPU \(ReportText.fixed(pipelineCPU, 2)) s = \(ReportText.fixed(pipelineCPU * 1e9 / Double(max(1, fed)), 1)) ns/record, "
+          + "\(ReportText.fixed(pipelineCPU * 1e6 / max(1, reads), 2)) us/READ; page walk alone \(ReportText.fixed(anchorCPU, 2)) s (pipeline/walk \(ReportText.fixed(pipelineCPU / max(anchorCPU, 1e-9), 1))x)")
+    print("one scrape: \(exposition.count) bytes, \(ReportText.fixed(renderCPU * 1e6, 0)) us CPU")
 }
 
 replay()

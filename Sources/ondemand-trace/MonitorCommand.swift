@@ -70,10 +70,9 @@ struct MonitorCommand: ParsableCommand {
 
     func validate() throws {
         if case .failure(let error) = ListenAddress.parse(listen) { throw ValidationError("--listen \(error)") }
-        guard let hung = DurationText.nanoseconds(hungAfter, bare: .seconds), hung > 0 else {
+        guard (DurationText.nanoseconds(hungAfter, bare: .seconds) ?? 0) > 0 else {
             throw ValidationError("--hung-after '\(hungAfter)' is not a duration (e.g. 5s, 500ms, 2m)")
         }
-        _ = hung
         guard maxBlobs >= 0, maxBlobs <= 10_000 else { throw ValidationError("--max-blobs must be between 0 and 10000") }
         guard ByteSizeText.bytes(rotateSize, bare: 1 << 20).map({ $0 >= 1 << 20 }) ?? false else {
             throw ValidationError("--rotate-size '\(rotateSize)' is not a size of at least 1 MiB (e.g. 64MiB, 1GiB)")

@@ -158,6 +158,12 @@ public final class Correlator {
         if let name = givenNames[obj] { (state.lifetime.name, state.nameRank) = (name, .given) }
         if !pendingCookies.isEmpty, let cookie = pendingCookies.removeValue(forKey: obj) { learnCookie(&state, cookie) }
         states.append(state)
+        setSlot(obj, index)
+        return index
+    }
+
+    /// Records that obj's state is at `index`.
+    private func setSlot(_ obj: UInt32, _ index: Int) {
         if obj < Self.denseLimit {
             let i = Int(obj)
             if i >= slotByObj.count { slotByObj.append(contentsOf: repeatElement(-1, count: max(i + 1, slotByObj.count * 2) - slotByObj.count)) }
@@ -165,7 +171,6 @@ public final class Correlator {
         } else {
             sparseSlots[obj] = index
         }
-        return index
     }
 
     @inline(__always)
@@ -566,16 +571,7 @@ public final class Correlator {
         states = keep
         slotByObj = []
         sparseSlots = [:]
-        for (index, state) in states.enumerated() {
-            let obj = state.lifetime.obj
-            if obj < Self.denseLimit {
-                let i = Int(obj)
-                if i >= slotByObj.count { slotByObj.append(contentsOf: repeatElement(-1, count: i + 1 - slotByObj.count)) }
-                slotByObj[i] = Int32(index)
-            } else {
-                sparseSlots[obj] = index
-            }
-        }
+        for (index, state) in states.enumerated() { setSlot(state.lifetime.obj, index) }
         let live = Set(states.map(\.lifetime.obj))
         objByObjectID = objByObjectID.filter { live.contains($0.value) }
     }
