@@ -5,21 +5,24 @@ extension FileBlame {
     /// trace order: what `report --image` keeps while the trace is read, before its objects are
     /// matched to images.
     public struct Reads: Sendable {
+        /// 40 bytes: the READ's reader and whether it was answered share a word.
         struct Entry {
             var start: UInt64
             var end: UInt64
             var issued: UInt64
             var latency: UInt64
             var obj: UInt32
-            /// Index into `readerKeys`.
-            var reader: Int32
-            var answered: Bool
+            /// Index into `readerKeys` (low 31 bits), answered (top bit).
+            var readerAndAnswered: UInt32
+            var reader: Int32 { Int32(bitPattern: readerAndAnswered & 0x7fff_ffff) }
+            var answered: Bool { readerAndAnswered & 0x8000_0000 != 0 }
         }
 
         private(set) var entries: [Entry] = []
         private(set) var readerKeys: [ReportAccumulator.ReaderKey] = []
         private var readerIndex: [ReportAccumulator.ReaderKey: Int32] = [:]
-        private var lastReader: (pid: Int32, comm: String?, id: Int32)?
+        /// The last readers seen, by pid (direct-mapped): most READs skip the lookup by key.
+        private var recent = [(pid: Int32, comm: String?, id: Int32)](repeating: (-1, nil, -1), count: 64)
 
         public init() {}
 
@@ -28,14 +31,16 @@ extension FileBlame {
         /// Keeps `r` if it is a READ with a range.
         public mutating func add(_ r: RequestRecord) {
             guard r.kind == .read, let offset = r.offset, offset >= 0, let length = r.length else { return }
-            let reader: Int32
-            if let lastReader, lastReader.pid == r.pid, lastReader.comm == r.comm { reader = lastReader.id } else {
+            let slot = Int(UInt32(bitPattern: r.pid) & 63)
+            var reader = recent[slot].id
+            if reader < 0 || recent[slot].pid != r.pid || recent[slot].comm != r.comm {
                 reader = readerID(.init(pid: r.pid, comm: r.comm ?? "?"))
-                lastReader = (r.pid, r.comm, reader)
+                recent[slot] = (r.pid, r.comm, reader)
             }
             let start = UInt64(offset)
             entries.append(Entry(start: start, end: start &+ length < start ? .max : start + length, issued: r.issued,
-                                 latency: r.latency ?? 0, obj: r.obj, reader: reader, answered: r.completed != nil))
+                                 latency: r.latency ?? 0, obj: r.obj,
+                                 readerAndAnswered: UInt32(reader) | (r.completed != nil ? 0x8000_0000 : 0)))
         }
 
         private mutating func readerID(_ key: ReportAccumulator.ReaderKey) -> Int32 {
@@ -52,22 +57,27 @@ extension FileBlame {
 }
 
 /// `FileBlame`'s arithmetic. Owners get one global id (each image's owner ids shifted by the owners
-/// of the images before it) and their tallies live in flat arrays indexed by it. Each READ is
-/// walked over its image's sorted segments: once in trace order for counts, bytes, waits, first
-/// misses and readers (a bit per reader), once in latency order, where a file's k-th answered READ
-/// is its k-th smallest wait, for the percentiles, and in trace order again until the first-missed
-/// files have their waterfall bars. No hashing per (file, READ), no per-file list of values: a few
-/// operations per file a READ covers.
+/// of the images before it) and their tallies live in flat arrays indexed by it. Each image's
+/// segments are laid end to end with their gaps as `(unattributed)` segments, from 0 to 2^64 - 1,
+/// so a READ covers a run of consecutive segments, the first found through a `SegmentIndex`. Each
+/// READ is walked over its run: once in trace order for counts, bytes, waits, first misses and
+/// readers (a bit per reader), which also notes each answered READ's run and wait (16 bytes); then
+/// those runs in latency order, where a file's k-th is its k-th smallest wait, for the
+/// percentiles; and in trace order again until the first-missed files have their waterfall bars.
+/// No hashing per (file, READ), no per-file list of values: a few operations per file a READ covers.
 struct BlameTally {
     typealias Read = FileBlame.Reads.Entry
+    typealias Segment = ImageRangeMap.Segment
     /// In trace order (the log's own array, not a copy).
     private let reads: [Read]
-    /// Each READ's segment range (index into `lists`), -1 when its object has no image.
+    /// Each READ's segment list (index into `lists`), -1 when its object has no image.
     private var listOf: [Int32] = []
     private let readerKeys: [ReportAccumulator.ReaderKey]
-    /// Every image's segments, owner ids made global; each (image, device) a range of them.
-    private var segments: [ImageRangeMap.Segment] = []
-    private var lists: [(lo: Int, hi: Int, unattributed: Int32, index: ImageRangeMap.SegmentIndex)] = []
+    /// Every image's (and device's) segments with the gaps filled, owner ids made global: each
+    /// list a range of them, the last ending at 2^64 - 1.
+    private var segments: [Segment] = []
+    /// `index` covers the list but its last segment (which may end at 2^64 - 1).
+    private var lists: [(lo: Int, hi: Int, index: ImageRangeMap.SegmentIndex)] = []
     private var listIndex: [ListKey: Int32] = [:]
     private var maps: [(map: ImageRangeMap, base: Int)] = []
     private var mapIndex: [ObjectIdentifier: Int] = [:]
@@ -96,7 +106,7 @@ struct BlameTally {
         }
     }
 
-    /// The segment range of `source`'s image and device (added on first use).
+    /// The segment list of `source`'s image and device (added on first use).
     private mutating func list(for source: FileBlame.Source) -> Int32 {
         let table = source.map.ownerTable
         let key = ListKey(table: table, device: source.device)
@@ -108,25 +118,43 @@ struct BlameTally {
             mapIndex[table] = m
             ownerTotal += source.map.ownerCount
         }
-        let base = maps[m].base
+        let base = Int32(maps[m].base)
+        let unattributed = ImageRangeMap.unattributedID + base
         let lo = segments.count
+        var at: UInt64 = 0
         for var s in source.map.segmentList(device: source.device) {
-            s.owner += Int32(base)
+            if s.start > at { segments.append(Segment(start: at, end: s.start, owner: unattributed)) }
+            s.owner += base
             segments.append(s)
+            at = s.end
         }
-        let index = segments.withUnsafeBufferPointer { ImageRangeMap.SegmentIndex(UnsafeBufferPointer(rebasing: $0[lo...])) }
-        lists.append((lo, segments.count, ImageRangeMap.unattributedID + Int32(base), index))
+        if at < .max || segments.count == lo { segments.append(Segment(start: at, end: .max, owner: unattributed)) }
+        let index = segments.withUnsafeBufferPointer { ImageRangeMap.SegmentIndex(UnsafeBufferPointer(rebasing: $0[lo..<($0.count - 1)])) }
+        lists.append((lo, segments.count, index))
         listIndex[key] = Int32(lists.count - 1)
         return Int32(lists.count - 1)
     }
 
-    /// Calls `body(owner, bytes, start, inline)` for each piece of `read`'s range (global owner ids).
+    /// The segment (global index) that holds byte `offset` of list `list`.
     @inline(__always)
-    private func walk(_ start: UInt64, _ end: UInt64, _ list: Int32, _ segs: UnsafeBufferPointer<ImageRangeMap.Segment>,
-                      _ body: (Int, UInt64, UInt64, Bool) -> Void) {
-        let list = lists[Int(list)]
-        ImageRangeMap.walk(UnsafeBufferPointer(rebasing: segs[list.lo..<list.hi]), within: list.index.within(start), offset: start, end: end,
-                           unattributed: list.unattributed) { owner, bytes, at, inline in body(Int(owner), bytes, at, inline) }
+    private func first(_ offset: UInt64, _ list: Int32, _ segs: UnsafeBufferPointer<Segment>) -> Int {
+        let l = lists[Int(list)]
+        var (low, high) = l.index.within(offset)
+        (low, high) = (low + l.lo, high + l.lo)
+        while low < high {
+            let mid = (low + high) / 2
+            if segs[mid].end <= offset { low = mid + 1 } else { high = mid }
+        }
+        return low  // the list's last segment when past all the others
+    }
+
+    /// The run of segments [first, last] that `r` (not empty) covers.
+    @inline(__always)
+    private func run(_ r: Read, _ list: Int32, _ segs: UnsafeBufferPointer<Segment>) -> (Int, Int) {
+        let k = first(r.start, list, segs)
+        var last = k
+        while segs[last].end < r.end { last += 1 }
+        return (k, last)
     }
 
     /// One owner's tallies, together (one or two cache lines per file a READ covers).
@@ -157,6 +185,14 @@ struct BlameTally {
         var stamp: Int32 = -1
     }
 
+    /// An answered READ as the percentile walk needs it: its wait and its run of segments
+    /// (16 bytes: cheap to move while sorting).
+    struct Timed {
+        var latency: UInt64
+        var first: Int32
+        var last: Int32
+    }
+
     static let percentiles: [Double] = [50, 90, 99, 99.9]
 
     /// The rows of every owner a READ touched; `withSpans`: the waterfall's bars too (a walk in trace order until the first-missed files
@@ -164,17 +200,23 @@ struct BlameTally {
     func rows(withSpans: Bool) -> [FileBlame.Row] {
         var t = [Tally](repeating: Tally(), count: ownerTotal)
         var extraReaders: [Int: Set<Int32>] = [:]  // reader ids past 63
+        var timed = [Timed]()
+        timed.reserveCapacity(reads.count)
         segments.withUnsafeBufferPointer { segs in
             t.withUnsafeMutableBufferPointer { t in
                 reads.withUnsafeBufferPointer { reads in
-                    for ri in reads.indices where listOf[ri] >= 0 { tally(Int32(ri), reads[ri], listOf[ri], segs, t, &extraReaders) }
+                    listOf.withUnsafeBufferPointer { listOf in
+                        for ri in reads.indices where listOf[ri] >= 0 && reads[ri].start < reads[ri].end {
+                            tally(Int32(ri), reads[ri], listOf[ri], segs, t, &timed, &extraReaders)
+                        }
+                    }
                 }
             }
         }
         let touched = t.indices.filter { t[$0].reads > 0 }
         var ranks = [Ranks](repeating: Ranks(), count: ownerTotal)
         for o in touched where t[o].answered > 0 { ranks[o].rank = Self.ranks(of: t[o].answered) }
-        percentileValues(&ranks)
+        percentileValues(&ranks, Self.byLatency(timed))
         let spans = withSpans ? spans(&t, touched) : []
         var rows: [FileBlame.Row] = []
         rows.reserveCapacity(touched.count)
@@ -190,27 +232,38 @@ struct BlameTally {
         return rows
     }
 
+    /// `r`'s pieces, segment by segment, added to their owners' tallies; an answered READ's run
+    /// noted in `timed`.
     @inline(__always)
-    private func tally(_ ri: Int32, _ r: Read, _ list: Int32, _ segs: UnsafeBufferPointer<ImageRangeMap.Segment>,
-                       _ t: UnsafeMutableBufferPointer<Tally>, _ extraReaders: inout [Int: Set<Int32>]) {
-        walk(r.start, r.end, list, segs) { o, bytes, at, inline in
+    private func tally(_ ri: Int32, _ r: Read, _ list: Int32, _ segs: UnsafeBufferPointer<Segment>,
+                       _ t: UnsafeMutableBufferPointer<Tally>, _ timed: inout [Timed], _ extraReaders: inout [Int: Set<Int32>]) {
+        let answered = r.answered, latency = r.latency, reader = r.reader
+        let k0 = first(r.start, list, segs)
+        var k = k0, at = r.start
+        while true {
+            let s = segs[k], o = Int(s.owner)
+            let stop = min(r.end, s.end)
             if t[o].stamp != ri {
                 t[o].stamp = ri
                 t[o].reads += 1
                 if r.issued < t[o].firstMiss { t[o].firstMiss = r.issued }
-                if r.answered {
+                if answered {
                     t[o].answered += 1
-                    t[o].sumWait &+= r.latency
-                    if r.latency < t[o].minWait { t[o].minWait = r.latency }
-                    if r.latency > t[o].maxWait { t[o].maxWait = r.latency }
+                    t[o].sumWait &+= latency
+                    if latency < t[o].minWait { t[o].minWait = latency }
+                    if latency > t[o].maxWait { t[o].maxWait = latency }
                 } else {
                     t[o].unanswered += 1
                 }
-                if r.reader < 64 { t[o].readerMask |= 1 << UInt64(r.reader) } else { extraReaders[o, default: []].insert(r.reader) }
+                if reader < 64 { t[o].readerMask |= 1 << UInt64(reader) } else { extraReaders[o, default: []].insert(reader) }
             }
-            t[o].bytes += bytes
-            if !inline, (r.issued, at) < (t[o].ownTime, t[o].ownOffset) { (t[o].ownTime, t[o].ownOffset) = (r.issued, at) }
+            t[o].bytes += stop - at
+            if !s.inline, (r.issued, at) < (t[o].ownTime, t[o].ownOffset) { (t[o].ownTime, t[o].ownOffset) = (r.issued, at) }
+            if stop == r.end { break }
+            at = stop
+            k += 1
         }
+        if answered { timed.append(Timed(latency: latency, first: Int32(k0), last: Int32(k))) }
     }
 
     /// The ranks of `percentiles` among `n` waits, as `LatencyRecorder` picks them: exact up to
@@ -223,16 +276,16 @@ struct BlameTally {
         return (r[0], r[1], r[2], r[3])
     }
 
-    /// Walks the answered READs in latency order: an owner's k-th is its k-th smallest wait.
-    private func percentileValues(_ ranks: inout [Ranks]) {
-        let sorted = byLatency()
+    /// Walks the answered READs' runs in latency order: an owner's k-th is its k-th smallest wait.
+    private func percentileValues(_ ranks: inout [Ranks], _ sorted: [Timed]) {
         segments.withUnsafeBufferPointer { segs in
             ranks.withUnsafeMutableBufferPointer { ranks in
                 sorted.withUnsafeBufferPointer { sorted in
                     for i in sorted.indices {
                         let r = sorted[i], ri = Int32(i)
-                        walk(r.start, r.end, r.list, segs) { o, _, _, _ in
-                            guard ranks[o].stamp != ri else { return }
+                        for k in Int(r.first)...Int(r.last) {
+                            let o = Int(segs[k].owner)
+                            guard ranks[o].stamp != ri else { continue }
                             ranks[o].stamp = ri
                             ranks[o].seen += 1
                             let seen = ranks[o].seen
@@ -247,29 +300,12 @@ struct BlameTally {
         }
     }
 
-    /// An answered READ as the percentile walk needs it (32 bytes: cheap to move while sorting).
-    struct Timed {
-        var start: UInt64
-        var end: UInt64
-        var latency: UInt64
-        var list: Int32
-    }
-
-    /// The answered READs by latency: an LSD radix sort on digits of at most 11 bits (2,048
-    /// buckets stay in cache), as few passes as the largest latency needs (two up to 4 ms).
-    private func byLatency() -> [Timed] {
-        var top: UInt64 = 0, n = 0
-        var a = [Timed](unsafeUninitializedCapacity: reads.count) { out, count in
-            reads.withUnsafeBufferPointer { reads in
-                for i in reads.indices where reads[i].answered && listOf[i] >= 0 {
-                    let r = reads[i]
-                    out.baseAddress!.advanced(by: n).initialize(to: Timed(start: r.start, end: r.end, latency: r.latency, list: listOf[i]))
-                    top = max(top, r.latency)
-                    n += 1
-                }
-            }
-            count = n
-        }
+    /// `a` by latency: an LSD radix sort on digits of at most 11 bits (2,048 buckets stay in
+    /// cache), as few passes as the largest latency needs (two up to 4 ms). Stable.
+    static func byLatency(_ input: [Timed]) -> [Timed] {
+        var a = input
+        let n = a.count
+        let top = a.reduce(0) { max($0, $1.latency) }
         let bits = 64 - top.leadingZeroBitCount
         let passes = (bits + 10) / 11, digit = UInt64(passes == 0 ? 1 : (bits + passes - 1) / passes)
         let mask = (UInt64(1) << digit) - 1
@@ -317,11 +353,13 @@ struct BlameTally {
             t.withUnsafeMutableBufferPointer { t in
                 for (i, r) in reads.enumerated() {
                     if unfilled == 0 { break }
-                    guard listOf[i] >= 0 else { continue }
+                    guard listOf[i] >= 0, r.start < r.end else { continue }
                     let ri = Int32(i)
-                    walk(r.start, r.end, listOf[i], segs) { o, _, _, _ in
+                    let (k0, k1) = run(r, listOf[i], segs)
+                    for k in k0...k1 {
+                        let o = Int(segs[k].owner)
                         let slot = Int(t[o].spanSlot)
-                        guard slot >= 0, t[o].stamp != ri else { return }
+                        guard slot >= 0, t[o].stamp != ri else { continue }
                         t[o].stamp = ri
                         spans[slot].append((r.issued, r.answered ? r.issued &+ r.latency : nil))
                         if spans[slot].count == min(FileBlame.spanLimit, t[o].reads) { unfilled -= 1; t[o].spanSlot = -1 }
