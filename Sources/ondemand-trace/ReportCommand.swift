@@ -190,12 +190,12 @@ struct Report: ParsableCommand {
 /// whose paths are known only once objects are matched), the READs `--image` blames (compact),
 /// the Chrome trace, the HTML scatter.
 final class RequestSinks {
-    var stream = BufferedOutput()
-    var chrome: ChromeTraceWriter?
-    var scatter: LatencyScatter?
-    private(set) var kept: [RequestRecord] = []
-    /// Unchecked: one thread appends, once per request (a dynamic exclusivity check each time
-    /// costs more than the append).
+    // Unchecked: one thread calls the observers, once per request (a dynamic exclusivity check
+    // of each property each time costs more than the append).
+    @exclusivity(unchecked) var stream = BufferedOutput()
+    @exclusivity(unchecked) var chrome: ChromeTraceWriter?
+    @exclusivity(unchecked) var scatter: LatencyScatter?
+    @exclusivity(unchecked) private(set) var kept: [RequestRecord] = []
     @exclusivity(unchecked) private(set) var reads = FileBlame.Reads()
     private let csvRows: Bool
     private let keepRequests: Bool

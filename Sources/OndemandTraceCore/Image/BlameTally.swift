@@ -92,18 +92,24 @@ struct BlameTally {
         reads = log.entries
         readerKeys = log.readerKeys
         var objectList: [UInt32: Int32] = [:]
-        var last: (obj: UInt32, list: Int32)?
-        listOf.reserveCapacity(reads.count)
-        for e in reads {
-            if let last, last.obj == e.obj { listOf.append(last.list); continue }
-            let list: Int32
-            if let known = objectList[e.obj] { list = known } else {
-                list = sources[e.obj].map { self.list(for: $0) } ?? -1
-                objectList[e.obj] = list
+        var (lastObj, lastList): (UInt32, Int32) = (0, -2)
+        var listOf = [Int32](repeating: -1, count: reads.count)
+        listOf.withUnsafeMutableBufferPointer { listOf in
+            reads.withUnsafeBufferPointer { reads in
+                for i in reads.indices {
+                    let obj = reads[i].obj
+                    if obj != lastObj || lastList == -2 {
+                        if let known = objectList[obj] { lastList = known } else {
+                            lastList = sources[obj].map { self.list(for: $0) } ?? -1
+                            objectList[obj] = lastList
+                        }
+                        lastObj = obj
+                    }
+                    listOf[i] = lastList
+                }
             }
-            last = (e.obj, list)
-            listOf.append(list)
         }
+        self.listOf = listOf
     }
 
     /// The segment list of `source`'s image and device (added on first use).

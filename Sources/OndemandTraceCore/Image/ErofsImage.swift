@@ -140,13 +140,20 @@ public struct ErofsImage: Sendable {
 
     /// The extents of an inode's data; nil for compressed layouts (see `compressedExtents`).
     func extents(_ inode: Inode) throws(ErofsError) -> (extents: [Extent], metadataEnd: UInt64)? {
+        var out: [Extent] = []
+        guard let end = try appendExtents(inode, to: &out) else { return nil }
+        return (out, end)
+    }
+
+    /// `extents(_:)` appended to `out` (no array per inode); returns where the inode's metadata
+    /// ends, nil for compressed layouts (nothing appended).
+    func appendExtents(_ inode: Inode, to out: inout [Extent]) throws(ErofsError) -> UInt64? {
         let block = superblock.blockSize
         switch inode.layout {
         case 0, 2:  // flat plain; flat inline: full blocks, then the tail right after the inode
             // Extents cover whole blocks (what the kernel reads), but for an inline tail.
             let tail = inode.layout == 2 ? inode.size % block : 0
             let full = (inode.size - tail + block - 1) / block * block
-            var out: [Extent] = []
             if full > 0 {
                 let start = UInt64(inode.rawAddress) << UInt64(superblock.blockSizeBits)
                 let (end, overflow) = start.addingReportingOverflow(full)
@@ -161,9 +168,9 @@ public struct ErofsImage: Sendable {
                 }
                 out.append(Extent(logical: full, physical: inode.bodyEnd, length: tail, device: 0))
             }
-            return (out, inode.bodyEnd)
+            return inode.bodyEnd
         case 4:
-            return try chunks(inode)
+            return try chunks(inode, to: &out)
         case 1, 3:
             return nil
         default:
@@ -173,7 +180,7 @@ public struct ErofsImage: Sendable {
 
     /// Chunk-based data: the chunk format in the inode says the chunk size and whether the table
     /// holds 8-byte indexes (with a device per chunk) or 4-byte block addresses.
-    func chunks(_ inode: Inode) throws(ErofsError) -> (extents: [Extent], metadataEnd: UInt64) {
+    func chunks(_ inode: Inode, to out: inout [Extent]) throws(ErofsError) -> UInt64 {
         let block = superblock.blockSize
         let format = inode.rawAddress
         let chunkBits = UInt64(superblock.blockSizeBits) + UInt64(format & 0x1f)
@@ -186,7 +193,6 @@ public struct ErofsImage: Sendable {
         guard count <= UInt64(Self.maxEntries), table + count * entry <= size else {
             throw ErofsError("inode \(inode.nid): a table of \(count) chunks lies past the end of the image", at: table)
         }
-        var out: [Extent] = []
         for i in 0..<count {
             let at = table + i * entry
             let device = indexed ? Int(Self.u16(bytes, at + 2)) : 0
@@ -202,7 +208,7 @@ public struct ErofsImage: Sendable {
             }
             out.append(Extent(logical: i * chunk, physical: physical, length: length, device: device))
         }
-        return (out, table + count * entry)
+        return table + count * entry
     }
 
     // MARK: directories and the tree
@@ -211,64 +217,151 @@ public struct ErofsImage: Sendable {
     /// the order the directory lists them: by name).
     public func entries() throws(ErofsError) -> [Entry] {
         var out: [Entry] = []
+        try walk { v, extents in
+            out.append(Entry(path: v.path, nid: v.nid, kind: v.kind, size: v.size, layout: v.layout, extents: Array(extents),
+                             compressed: v.compressed, unmapped: v.unmapped, metadata: v.metadata))
+        }
+        return out
+    }
+
+    /// An `Entry` but its extents, as `walk` hands it over.
+    struct Visit {
+        var path: String
+        var nid: UInt64
+        var kind: Kind
+        var size: UInt64
+        var layout: Int
+        var compressed: Bool
+        var unmapped: Bool
+        var metadata: Range<UInt64>
+    }
+
+    /// `entries()` one at a time, each with its extents (a slice of one array all the inodes'
+    /// extents go to): no array per inode, which is most of the cost of 100,000 small files.
+    func walk(_ visit: (Visit, ArraySlice<Extent>) -> Void) throws(ErofsError) {
+        var count = 0
         var visited = Set<UInt64>()
-        var files: [UInt64: Int] = [:]  // hard links are decoded once: nid -> its first entry in `out`
+        // Hard links are decoded once: nid -> its first decoding in `decoded`.
+        var files = NidTable(expected: Int(min(superblock.inodeCount, 1 << 20)))
+        var decoded: [(extents: Range<Int>, metadataEnd: UInt64, compressed: Bool, unmapped: Bool)] = []
+        var pool: [Extent] = []
         // Bytes of chunk tables, compression indexes and directories left to read: in a real
         // image they are disjoint, so a hostile one cannot make many inodes share a huge one.
         var budget = size + 4096
         var stack: [(nid: UInt64, path: String, depth: Int)] = [(superblock.rootNid, "", 0)]
         while let (nid, path, depth) = stack.popLast() {
-            guard out.count < Self.maxEntries, depth < Self.maxDepth else { throw ErofsError("more than \(Self.maxEntries) inodes or \(Self.maxDepth) levels", at: nil) }
+            guard count < Self.maxEntries, depth < Self.maxDepth else { throw ErofsError("more than \(Self.maxEntries) inodes or \(Self.maxDepth) levels", at: nil) }
+            count += 1
             let inode = try inode(nid)
             // A file may have several names (hard links); a directory reached twice is a loop.
             guard inode.kind != .directory || visited.insert(nid).inserted else {
                 throw ErofsError("directory loop: directory inode \(nid) is reached again as \(path)", at: inode.offset)
             }
-            let mapped: Mapped
-            if let first = files[nid] {
-                let e = out[first]
-                mapped = (e.extents, e.metadata.upperBound, e.compressed, e.unmapped)
+            let mapped: (extents: Range<Int>, metadataEnd: UInt64, compressed: Bool, unmapped: Bool)
+            if inode.kind != .directory, let first = files[nid] {
+                mapped = decoded[Int(first)]
             } else {
-                mapped = try map(inode, path: path, budget: &budget)
-                if inode.kind != .directory { files[nid] = out.count }
+                let lo = pool.count
+                let m = try map(inode, path: path, budget: &budget, into: &pool)
+                mapped = (lo..<pool.count, m.metadataEnd, m.compressed, m.unmapped)
+                if inode.kind != .directory {
+                    files[nid] = Int32(decoded.count)
+                    decoded.append(mapped)
+                }
             }
-            out.append(Entry(path: path, nid: nid, kind: inode.kind, size: inode.size, layout: inode.layout, extents: mapped.extents,
-                             compressed: mapped.compressed, unmapped: mapped.unmapped, metadata: inode.offset..<mapped.metadataEnd))
+            visit(Visit(path: path, nid: nid, kind: inode.kind, size: inode.size, layout: inode.layout, compressed: mapped.compressed,
+                        unmapped: mapped.unmapped, metadata: inode.offset..<mapped.metadataEnd), pool[mapped.extents])
             guard inode.kind == .directory else { continue }
-            let bytes = mapped.extents.reduce(0) { $0 + $1.length }
+            let bytes = pool[mapped.extents].reduce(0) { $0 + $1.length }
             guard bytes <= budget else { throw ErofsError("directory \(path.isEmpty ? "/" : path): its \(bytes) bytes are more than the image holds", at: inode.offset) }
             budget -= bytes
-            let children = try directory(inode, mapped.extents, path: path)
-            for child in children.reversed() { stack.append((child.nid, path.isEmpty ? child.name : path + "/" + child.name, depth + 1)) }
+            let (data, children) = try directory(inode, pool[mapped.extents], path: path)
+            let parent = path.isEmpty ? [] : Array(path.utf8) + [UInt8(ascii: "/")]
+            for child in children.reversed() {
+                // The parent's path, '/', the name's bytes: one string (invalid UTF-8 in the name
+                // repaired as `String(decoding:)` does).
+                let name = data[child.name]
+                let childPath = String(unsafeUninitializedCapacity: parent.count + name.count) { buffer in
+                    _ = buffer.initialize(from: parent)
+                    _ = UnsafeMutableBufferPointer(rebasing: buffer[parent.count...]).initialize(from: name)
+                    return parent.count + name.count
+                }
+                stack.append((child.nid, childPath, depth + 1))
+            }
         }
-        return out
     }
 
-    typealias Mapped = (extents: [Extent], metadataEnd: UInt64, compressed: Bool, unmapped: Bool)
+    /// Which inodes were decoded already: nid -> index (open addressing; nids are spread
+    /// enough that a multiplicative hash scatters them).
+    struct NidTable {
+        private var keys: [UInt64]
+        private var values: [Int32]
+        private var count = 0
 
-    /// An inode's extents, whatever its layout, its table or index charged to `budget`.
-    func map(_ inode: Inode, path: String, budget: inout UInt64) throws(ErofsError) -> Mapped {
-        guard let mapped = try extents(inode) else {
+        /// Room for `expected` nids (the superblock's count, at most 2^20, which a hostile image
+        /// may state wrong: the table grows, or stays partly empty).
+        init(expected: Int) {
+            var slots = 64
+            while slots < expected * 2 { slots *= 2 }
+            (keys, values) = (Array(repeating: .max, count: slots), Array(repeating: 0, count: slots))
+        }
+
+        private func slot(_ nid: UInt64) -> Int {
+            var i = Int(truncatingIfNeeded: (nid &* 0x9E37_79B9_7F4A_7C15) >> 32) & (keys.count - 1)
+            while keys[i] != nid && keys[i] != .max { i = (i + 1) & (keys.count - 1) }
+            return i
+        }
+
+        subscript(nid: UInt64) -> Int32? {
+            get {
+                let i = slot(nid)
+                return keys[i] == nid ? values[i] : nil
+            }
+            set {
+                guard let newValue, nid != .max else { return }  // a nid is < 2^48 (`inode` checks)
+                if (count + 1) * 2 > keys.count { grow() }
+                let i = slot(nid)
+                if keys[i] != nid { count += 1 }
+                (keys[i], values[i]) = (nid, newValue)
+            }
+        }
+
+        private mutating func grow() {
+            let old = zip(keys, values).filter { $0.0 != .max }
+            keys = Array(repeating: .max, count: keys.count * 2)
+            values = Array(repeating: 0, count: keys.count)
+            count = 0
+            for (k, v) in old { self[k] = v }
+        }
+    }
+
+    /// An inode's extents, whatever its layout, appended to `pool`; its table or index charged
+    /// to `budget`.
+    func map(_ inode: Inode, path: String, budget: inout UInt64,
+             into pool: inout [Extent]) throws(ErofsError) -> (metadataEnd: UInt64, compressed: Bool, unmapped: Bool) {
+        guard let metadataEnd = try appendExtents(inode, to: &pool) else {
             guard inode.kind != .directory else { throw ErofsError("directory \(path.isEmpty ? "/" : path) is compressed; not supported", at: inode.offset) }
             let z = try compressedExtents(inode, budget: &budget)
-            return (z.extents, z.metadataEnd, true, z.unmapped)
+            pool += z.extents
+            return (z.metadataEnd, true, z.unmapped)
         }
-        let table = mapped.metadataEnd - inode.bodyEnd
+        let table = metadataEnd - inode.bodyEnd
         guard table <= budget else { throw ErofsError("inode \(inode.nid): a chunk table of \(table) bytes is more than the image holds", at: inode.offset) }
         budget -= table
-        return (mapped.extents, mapped.metadataEnd, false, false)
+        return (metadataEnd, false, false)
     }
 
     /// A directory's entries but `.` and `..`, from its blocks: each block starts with 12-byte
     /// dirents (nid u64, nameoff u16, type u8, reserved u8); the first nameoff says how many.
-    func directory(_ inode: Inode, _ extents: [Extent], path: String) throws(ErofsError) -> [(nid: UInt64, name: String)] {
+    /// The names are ranges of the directory's bytes (returned with them).
+    func directory(_ inode: Inode, _ extents: ArraySlice<Extent>, path: String) throws(ErofsError) -> (data: [UInt8], children: [(nid: UInt64, name: Range<Int>)]) {
         let block = superblock.blockSize
         var data: [UInt8] = []
         for e in extents {
             guard e.device == 0 else { throw ErofsError("directory \(path.isEmpty ? "/" : path): its data is on device \(e.device), not in the image", at: inode.offset) }
             data += bytes[Int(e.physical)..<Int(e.physical + e.length)]
         }
-        var out: [(nid: UInt64, name: String)] = []
+        var out: [(nid: UInt64, name: Range<Int>)] = []
         var start: UInt64 = 0
         while start < UInt64(data.count) {
             let end = min(start + block, UInt64(data.count))
@@ -292,12 +385,13 @@ public struct ErofsImage: Sendable {
                 guard !bytes.isEmpty, !bytes.contains(UInt8(ascii: "/")) else {
                     throw ErofsError("directory \(path.isEmpty ? "/" : path): an entry with an empty name or a '/' in it", at: inode.offset)
                 }
-                let name = String(decoding: bytes, as: UTF8.self)
-                if name != "." && name != ".." { out.append((Self.u64(data, at), name)) }
+                let dot = UInt8(ascii: ".")
+                let dots = bytes.count <= 2 && bytes.allSatisfy { $0 == dot }
+                if !dots { out.append((Self.u64(data, at), Int(nameStart)..<Int(nameEnd))) }
             }
             start = end
         }
-        return out
+        return (data, out)
     }
 
     // MARK: little-endian reads (callers check bounds)

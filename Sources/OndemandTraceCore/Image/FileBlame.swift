@@ -121,9 +121,8 @@ public enum ImageMatching {
         var out: [FileBlame.Source] = []
         var maps: [(name: String, image: ErofsImage, map: ImageRangeMap)] = []
         for (name, image) in images {
-            let entries: [ErofsImage.Entry]
-            do { entries = try image.entries() } catch { throw Failure("\(name): \(error)") }
-            let map = ImageRangeMap(image: image, entries: entries)
+            let map: ImageRangeMap
+            do { map = try ImageRangeMap(image: image) } catch { throw Failure("\(name): \(error)") }
             maps.append((name, image, map))
             out.append(.init(name: name, size: image.size, map: map, device: 0))
         }

@@ -35,41 +35,119 @@ public struct ImageRangeMap: Sendable {
     public private(set) var unmappedFiles: [String] = []
 
     public init(image: ErofsImage, entries: [ErofsImage.Entry]) {
+        var builder = Builder(blockSize: image.superblock.blockSize)
+        for e in entries { builder.add(path: e.path, kind: e.kind, extents: e.extents[...], metadata: e.metadata, unmapped: e.unmapped) }
+        (segments, unmappedFiles, table) = builder.finish()
+    }
+
+    /// The map of `image`, its inodes read one at a time (`image.entries()`, without an array
+    /// per inode).
+    public init(image: ErofsImage) throws(ErofsError) {
+        var builder = Builder(blockSize: image.superblock.blockSize, files: Int(min(image.superblock.inodeCount, 1 << 20)))
+        try image.walk { v, extents in builder.add(path: v.path, kind: v.kind, extents: extents, metadata: v.metadata, unmapped: v.unmapped) }
+        (segments, unmappedFiles, table) = builder.finish()
+    }
+
+    /// The map's making, entry by entry.
+    struct Builder {
         var files: [Int: [Segment]] = [:]
         var device0: [Segment] = []  // most extents: no dictionary lookup for them
         var metadata: [Segment] = []
-        let block = image.superblock.blockSize
-        func blocks(_ range: Range<UInt64>) -> Segment {
-            Segment(start: range.lowerBound / block * block, end: (range.upperBound + block - 1) / block * block, owner: Self.metadataID)
-        }
-        metadata.append(blocks(0..<(ErofsImage.superblockOffset + 128)))
+        let block: UInt64
         var owners: [Owner] = [.metadata, .unattributed]
-        var ids: [String: Int32] = [:]
-        ids.reserveCapacity(entries.count)
-        owners.reserveCapacity(entries.count + 2)
-        for entry in entries {
-            metadata.append(blocks(entry.metadata))
-            if entry.unmapped { unmappedFiles.append(entry.path) }
-            var id = Self.metadataID
-            if entry.kind != .directory {
-                let next = Int32(owners.count)
-                id = Self.value(&ids[entry.path, default: next])  // one lookup: the path's id, or next, now its own
-                if id == next { owners.append(.file(entry.path)) }
+        var ids = PathIDs()
+        var unmappedFiles: [String] = []
+
+        /// `files`: how many to make room for.
+        init(blockSize: UInt64, files: Int = 0) {
+            block = blockSize
+            ids = PathIDs(expected: files)
+            owners.reserveCapacity(files + 2)
+            metadata.append(blocks(0..<(ErofsImage.superblockOffset + 128)))
+        }
+
+        func blocks(_ range: Range<UInt64>) -> Segment {
+            Segment(start: range.lowerBound / block * block, end: (range.upperBound + block - 1) / block * block, owner: ImageRangeMap.metadataID)
+        }
+
+        mutating func add(path: String, kind: ErofsImage.Kind, extents: ArraySlice<ErofsImage.Extent>, metadata range: Range<UInt64>, unmapped: Bool) {
+            // Inodes share blocks: the same block again adds nothing (`flatten` would drop it).
+            let inode = blocks(range)
+            if let last = metadata.last, last.owner == ImageRangeMap.metadataID, !last.inline, last.start == inode.start, last.end == inode.end {} else {
+                metadata.append(inode)
             }
-            for e in entry.extents where e.length > 0 {
+            if unmapped { unmappedFiles.append(path) }
+            var id = ImageRangeMap.metadataID
+            if kind != .directory {
+                let next = Int32(owners.count)
+                id = ids.id(path, next: next, owners: owners)  // the path's id, or next, now its own
+                if id == next { owners.append(.file(path)) }
+            }
+            for e in extents where e.length > 0 {
                 let segment = Segment(start: e.physical, end: e.physical + e.length, owner: id,
                                       inline: e.device == 0 && e.physical % block != 0)
-                if entry.kind == .directory { metadata.append(segment) } else if e.device == 0 { device0.append(segment) } else { files[e.device, default: []].append(segment) }
+                if kind == .directory { metadata.append(segment) } else if e.device == 0 { device0.append(segment) } else { files[e.device, default: []].append(segment) }
             }
         }
-        // Files first (an inline tail sits in an inode block), then metadata fills what is left.
-        if !device0.isEmpty { files[0] = device0 }
-        for (device, list) in files { segments[device] = Self.flatten(list, under: []) }
-        segments[0] = Self.flatten(metadata, under: segments[0] ?? [])
-        table = OwnerTable(owners)
+
+        mutating func finish() -> (segments: [Int: [Segment]], unmapped: [String], table: OwnerTable) {
+            // Files first (an inline tail sits in an inode block), then metadata fills what is left.
+            var segments: [Int: [Segment]] = [:]
+            if !device0.isEmpty { files[0] = device0 }
+            for (device, list) in files { segments[device] = ImageRangeMap.flatten(list, under: []) }
+            segments[0] = ImageRangeMap.flatten(metadata, under: segments[0] ?? [])
+            return (segments, unmappedFiles, OwnerTable(owners))
+        }
     }
 
-    static func value(_ slot: inout Int32) -> Int32 { slot }
+    /// Paths to owner ids (open addressing over an FNV-1a hash of the path's bytes: cheaper than
+    /// `Dictionary`'s for 100,000 short paths).
+    struct PathIDs {
+        private var slots: [Int32]
+        private var hashes: [UInt64]
+        private var count = 0
+
+        init(expected: Int = 0) {
+            var n = 1024
+            while n < expected * 2 { n *= 2 }
+            (slots, hashes) = ([Int32](repeating: -1, count: n), [UInt64](repeating: 0, count: n))
+        }
+
+        static func hash(_ path: String) -> UInt64 {
+            var path = path
+            return path.withUTF8 { bytes in
+                var h: UInt64 = 0xcbf2_9ce4_8422_2325
+                for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+                h = (h ^ (h >> 29)) &* 0xbf58_476d_1ce4_e5b9  // mixed: paths that differ in their last byte differ in every bit
+                return h ^ (h >> 32)
+            }
+        }
+
+        /// `path`'s id in `owners` (a `.file`), or `next` when it has none yet (then it is `next`).
+        mutating func id(_ path: String, next: Int32, owners: [Owner]) -> Int32 {
+            if (count + 1) * 2 > slots.count { grow(owners) }
+            let h = Self.hash(path)
+            var i = Int(truncatingIfNeeded: h) & (slots.count - 1)
+            while slots[i] >= 0 {
+                if hashes[i] == h, case .file(let known) = owners[Int(slots[i])], known == path { return slots[i] }
+                i = (i + 1) & (slots.count - 1)
+            }
+            (slots[i], hashes[i]) = (next, h)
+            count += 1
+            return next
+        }
+
+        private mutating func grow(_ owners: [Owner]) {
+            let old = zip(slots, hashes).filter { $0.0 >= 0 }
+            slots = [Int32](repeating: -1, count: slots.count * 2)
+            hashes = [UInt64](repeating: 0, count: slots.count)
+            for (id, h) in old {
+                var i = Int(truncatingIfNeeded: h) & (slots.count - 1)
+                while slots[i] >= 0 { i = (i + 1) & (slots.count - 1) }
+                (slots[i], hashes[i]) = (id, h)
+            }
+        }
+    }
 
     /// `fill`'s segments added where `base` leaves gaps; the first claim of a byte wins.
     static func flatten(_ fill: [Segment], under base: [Segment]) -> [Segment] {

@@ -271,16 +271,30 @@ struct Table {
 
     var text: String {
         let all = [header] + rows
-        let widths = header.indices.map { c in all.map { $0.indices.contains(c) ? $0[c].count : 0 }.max() ?? 0 }
+        let cellWidths = all.map { $0.map(Self.width) }  // once per cell: counting Characters is not free
+        let widths = header.indices.map { c in cellWidths.map { $0.indices.contains(c) ? $0[c] : 0 }.max() ?? 0 }
+        let spaces = String(repeating: " ", count: widths.max() ?? 0)
         var out = ""
-        for row in all {
-            var cells: [String] = []
-            for (c, cell) in row.enumerated() {
-                let last = c == row.count - 1
-                cells.append(rightAligned.contains(c) ? cell.leftPadded(to: widths[c]) : (last ? cell : cell.rightPadded(to: widths[c])))
+        out.reserveCapacity(all.count * (widths.reduce(0, +) + 2 * widths.count + 1))
+        for (row, cells) in zip(cellWidths, all) {
+            for (c, cell) in cells.enumerated() {
+                if c > 0 { out += "  " }
+                let pad = spaces.prefix(max(0, widths[c] - row[c]))
+                if rightAligned.contains(c) {
+                    out += pad
+                    out += cell
+                } else {
+                    out += cell
+                    if c < cells.count - 1 { out += pad }
+                }
             }
-            out += cells.joined(separator: "  ") + "\n"
+            out += "\n"
         }
         return out
+    }
+
+    /// `cell.count`: its UTF-8 count when it is ASCII without a CR (a CR LF is one Character).
+    static func width(_ cell: String) -> Int {
+        cell.utf8.allSatisfy { $0 < 0x80 && $0 != 13 } ? cell.utf8.count : cell.count
     }
 }
