@@ -222,7 +222,9 @@ struct BlameTally {
         let touched = t.indices.filter { t[$0].reads > 0 }
         var ranks = [Ranks](repeating: Ranks(), count: ownerTotal)
         for o in touched where t[o].answered > 0 { ranks[o].rank = Self.ranks(of: t[o].answered) }
-        percentileValues(&ranks, Self.byLatency(timed))
+        Self.sortByLatency(&timed)
+        percentileValues(&ranks, timed)
+        timed = []
         let spans = withSpans ? spans(&t, touched) : []
         var rows: [FileBlame.Row] = []
         rows.reserveCapacity(touched.count)
@@ -306,10 +308,9 @@ struct BlameTally {
         }
     }
 
-    /// `a` by latency: an LSD radix sort on digits of at most 11 bits (2,048 buckets stay in
-    /// cache), as few passes as the largest latency needs (two up to 4 ms). Stable.
-    static func byLatency(_ input: [Timed]) -> [Timed] {
-        var a = input
+    /// Sorts `a` by latency: an LSD radix sort on digits of at most 11 bits (2,048 buckets stay
+    /// in cache), as few passes as the largest latency needs (two up to 4 ms). Stable.
+    static func sortByLatency(_ a: inout [Timed]) {
         let n = a.count
         let top = a.reduce(0) { max($0, $1.latency) }
         let bits = 64 - top.leadingZeroBitCount
@@ -336,7 +337,6 @@ struct BlameTally {
             swap(&a, &b)
             shift += digit
         }
-        return a
     }
 
     /// The waterfall bars of the owners first missed (the first `FileBlame.spanRows` by first

@@ -273,24 +273,24 @@ struct Table {
         let all = [header] + rows
         let cellWidths = all.map { $0.map(Self.width) }  // once per cell: counting Characters is not free
         let widths = header.indices.map { c in cellWidths.map { $0.indices.contains(c) ? $0[c] : 0 }.max() ?? 0 }
-        let spaces = String(repeating: " ", count: widths.max() ?? 0)
-        var out = ""
+        let space = UInt8(ascii: " ")
+        var out: [UInt8] = []  // bytes, made a String once: appending to a String costs more
         out.reserveCapacity(all.count * (widths.reduce(0, +) + 2 * widths.count + 1))
         for (row, cells) in zip(cellWidths, all) {
             for (c, cell) in cells.enumerated() {
-                if c > 0 { out += "  " }
-                let pad = spaces.prefix(max(0, widths[c] - row[c]))
+                if c > 0 { out.append(space); out.append(space) }
+                let pad = max(0, widths[c] - row[c])
                 if rightAligned.contains(c) {
-                    out += pad
-                    out += cell
+                    out.append(contentsOf: repeatElement(space, count: pad))
+                    out.append(contentsOf: cell.utf8)
                 } else {
-                    out += cell
-                    if c < cells.count - 1 { out += pad }
+                    out.append(contentsOf: cell.utf8)
+                    if c < cells.count - 1 { out.append(contentsOf: repeatElement(space, count: pad)) }
                 }
             }
-            out += "\n"
+            out.append(UInt8(ascii: "\n"))
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// `cell.count`: its UTF-8 count when it is ASCII without a CR (a CR LF is one Character).
