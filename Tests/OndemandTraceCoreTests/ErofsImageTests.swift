@@ -405,6 +405,42 @@ import TestSupport
         }
     }
 
+    /// `ImageRangeMap(image:)` gives every file its own id without looking its path up when the
+    /// directories' names are sorted, and looks paths up when they are not: the same map as
+    /// `ImageRangeMap(image:entries:)` (which always looks up), on a good image and on one whose
+    /// directory names a file twice (the two paths one owner).
+    @Test func rangeMapsFromTheWalkAndFromEntriesAgree() throws {
+        let w = try Workspace()
+        let (path, _) = try w.image("plain", [])
+        let good = try Self.read(path)
+        var twice = good
+        let many = try #require(try ErofsImage(bytes: good).entries().first { $0.path == "many" })
+        let name = Array("entry-with-a-rather-long-name-11.dat".utf8), same = Array("entry-with-a-rather-long-name-10.dat".utf8)
+        var renamed = 0
+        for e in many.extents {
+            let range = Int(e.physical)..<Int(e.physical + e.length)
+            if let at = (range.lowerBound...(range.upperBound - name.count)).first(where: { twice[$0..<($0 + name.count)].elementsEqual(name) }) {
+                twice.replaceSubrange(at..<(at + name.count), with: same)
+                renamed += 1
+            }
+        }
+        #expect(renamed == 1, "seed \(w.seed)")
+        for (label, bytes) in [("good", good), ("a name twice", twice)] {
+            let image = try ErofsImage(bytes: bytes)
+            let entries = try image.entries()
+            let paths = entries.filter { $0.kind != .directory }.map(\.path)
+            #expect((Set(paths).count < paths.count) == (label != "good"), "seed \(w.seed), \(label)")
+            let walked = try ImageRangeMap(image: image), listed = ImageRangeMap(image: image, entries: entries)
+            #expect(walked.ownerCount == listed.ownerCount && walked.unmappedFiles == listed.unmappedFiles, "seed \(w.seed), \(label)")
+            for offset in stride(from: UInt64(0), to: image.size, by: 512) {
+                func pieces(_ map: ImageRangeMap) -> [String] {
+                    map.ownersWithInline(device: 0, offset: offset, length: 1536).map { "\($0.owner) \(map.owner($0.owner)) \($0.bytes) \($0.ownStart ?? 0)" }
+                }
+                #expect(pieces(walked) == pieces(listed), "seed \(w.seed), \(label), offset \(offset)")
+            }
+        }
+    }
+
     @Test func hostileImagesGetAClearError() throws {
         let w = try Workspace()
         let (path, _) = try w.image("plain", [])

@@ -238,8 +238,11 @@ public struct ErofsImage: Sendable {
 
     /// `entries()` one at a time, each with its extents (a slice of one array all the inodes'
     /// extents go to): no array per inode, which is most of the cost of 100,000 small files.
-    func walk(_ visit: (Visit, ArraySlice<Extent>) -> Void) throws(ErofsError) {
+    /// Returns whether every directory's names were sorted: then no path came twice.
+    @discardableResult
+    func walk(_ visit: (Visit, ArraySlice<Extent>) -> Void) throws(ErofsError) -> Bool {
         var count = 0
+        var unique = true
         var visited = Set<UInt64>()
         // Hard links are decoded once: nid -> its first decoding in `decoded`.
         var files = NidTable(expected: Int(min(superblock.inodeCount, 1 << 20)))
@@ -275,7 +278,8 @@ public struct ErofsImage: Sendable {
             let bytes = pool[mapped.extents].reduce(0) { $0 + $1.length }
             guard bytes <= budget else { throw ErofsError("directory \(path.isEmpty ? "/" : path): its \(bytes) bytes are more than the image holds", at: inode.offset) }
             budget -= bytes
-            let (data, children) = try directory(inode, pool[mapped.extents], path: path)
+            let (data, children, sorted) = try directory(inode, pool[mapped.extents], path: path)
+            unique = unique && sorted
             let parent = path.isEmpty ? [] : Array(path.utf8) + [UInt8(ascii: "/")]
             for child in children.reversed() {
                 // The parent's path, '/', the name's bytes: one string (invalid UTF-8 in the name
@@ -289,6 +293,7 @@ public struct ErofsImage: Sendable {
                 stack.append((child.nid, childPath, depth + 1))
             }
         }
+        return unique
     }
 
     /// Which inodes were decoded already: nid -> index (open addressing; nids are spread
@@ -306,8 +311,10 @@ public struct ErofsImage: Sendable {
             (keys, values) = (Array(repeating: .max, count: slots), Array(repeating: 0, count: slots))
         }
 
+        /// Eight consecutive nids (as a directory's files mostly are) share a cache line.
         private func slot(_ nid: UInt64) -> Int {
-            var i = Int(truncatingIfNeeded: (nid &* 0x9E37_79B9_7F4A_7C15) >> 32) & (keys.count - 1)
+            let group = Int(truncatingIfNeeded: ((nid >> 3) &* 0x9E37_79B9_7F4A_7C15) >> 29) << 3
+            var i = (group | Int(nid & 7)) & (keys.count - 1)
             while keys[i] != nid && keys[i] != .max { i = (i + 1) & (keys.count - 1) }
             return i
         }
@@ -354,7 +361,10 @@ public struct ErofsImage: Sendable {
     /// A directory's entries but `.` and `..`, from its blocks: each block starts with 12-byte
     /// dirents (nid u64, nameoff u16, type u8, reserved u8); the first nameoff says how many.
     /// The names are ranges of the directory's bytes (returned with them).
-    func directory(_ inode: Inode, _ extents: ArraySlice<Extent>, path: String) throws(ErofsError) -> (data: [UInt8], children: [(nid: UInt64, name: Range<Int>)]) {
+    /// `sorted`: every name sorts (bytewise) after the one before it, so none is there twice
+    /// (mkfs.erofs sorts them; the kernel's lookup relies on it).
+    func directory(_ inode: Inode, _ extents: ArraySlice<Extent>, path: String) throws(ErofsError)
+        -> (data: [UInt8], children: [(nid: UInt64, name: Range<Int>)], sorted: Bool) {
         let block = superblock.blockSize
         var data: [UInt8] = []
         for e in extents {
@@ -362,6 +372,7 @@ public struct ErofsImage: Sendable {
             data += bytes[Int(e.physical)..<Int(e.physical + e.length)]
         }
         var out: [(nid: UInt64, name: Range<Int>)] = []
+        var sorted = true
         var start: UInt64 = 0
         while start < UInt64(data.count) {
             let end = min(start + block, UInt64(data.count))
@@ -387,11 +398,14 @@ public struct ErofsImage: Sendable {
                 }
                 let dot = UInt8(ascii: ".")
                 let dots = bytes.count <= 2 && bytes.allSatisfy { $0 == dot }
-                if !dots { out.append((Self.u64(data, at), Int(nameStart)..<Int(nameEnd))) }
+                if !dots {
+                    if sorted, let last = out.last { sorted = data[last.name].lexicographicallyPrecedes(bytes) }
+                    out.append((Self.u64(data, at), Int(nameStart)..<Int(nameEnd)))
+                }
             }
             start = end
         }
-        return (data, out)
+        return (data, out, sorted)
     }
 
     // MARK: little-endian reads (callers check bounds)

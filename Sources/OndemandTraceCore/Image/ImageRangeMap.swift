@@ -43,8 +43,14 @@ public struct ImageRangeMap: Sendable {
     /// The map of `image`, its inodes read one at a time (`image.entries()`, without an array
     /// per inode).
     public init(image: ErofsImage) throws(ErofsError) {
-        var builder = Builder(blockSize: image.superblock.blockSize, files: Int(min(image.superblock.inodeCount, 1 << 20)))
-        try image.walk { v, extents in builder.add(path: v.path, kind: v.kind, extents: extents, metadata: v.metadata, unmapped: v.unmapped) }
+        // Paths are unique when every directory's names are sorted (as mkfs.erofs writes
+        // them): else made again, each path looked up.
+        let files = Int(min(image.superblock.inodeCount, 1 << 20))
+        var builder = Builder(blockSize: image.superblock.blockSize, files: files, unique: true)
+        if !(try image.walk { v, extents in builder.add(path: v.path, kind: v.kind, extents: extents, metadata: v.metadata, unmapped: v.unmapped) }) {
+            builder = Builder(blockSize: image.superblock.blockSize, files: files)
+            try image.walk { v, extents in builder.add(path: v.path, kind: v.kind, extents: extents, metadata: v.metadata, unmapped: v.unmapped) }
+        }
         (segments, unmappedFiles, table) = builder.finish()
     }
 
@@ -58,10 +64,14 @@ public struct ImageRangeMap: Sendable {
         var ids = PathIDs()
         var unmappedFiles: [String] = []
 
+        /// No path comes twice: each file its own id, no lookup.
+        let unique: Bool
+
         /// `files`: how many to make room for.
-        init(blockSize: UInt64, files: Int = 0) {
+        init(blockSize: UInt64, files: Int = 0, unique: Bool = false) {
             block = blockSize
-            ids = PathIDs(expected: files)
+            self.unique = unique
+            ids = PathIDs(expected: unique ? 0 : files)
             owners.reserveCapacity(files + 2)
             metadata.append(blocks(0..<(ErofsImage.superblockOffset + 128)))
         }
@@ -80,7 +90,7 @@ public struct ImageRangeMap: Sendable {
             var id = ImageRangeMap.metadataID
             if kind != .directory {
                 let next = Int32(owners.count)
-                id = ids.id(path, next: next, owners: owners)  // the path's id, or next, now its own
+                id = unique ? next : ids.id(path, next: next, owners: owners)  // the path's id, or next, now its own
                 if id == next { owners.append(.file(path)) }
             }
             for e in extents where e.length > 0 {
