@@ -147,6 +147,10 @@ struct BlameTally {
         let l = lists[Int(list)]
         var (low, high) = l.index.within(offset)
         (low, high) = (low + l.lo, high + l.lo)
+        if high - low <= 8 {  // mostly 0 or 1 step: a scan mispredicts less than a search
+            while low < high && segs[low].end <= offset { low += 1 }
+            return low
+        }
         while low < high {
             let mid = (low + high) / 2
             if segs[mid].end <= offset { low = mid + 1 } else { high = mid }
