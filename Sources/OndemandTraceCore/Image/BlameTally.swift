@@ -18,7 +18,11 @@ extension FileBlame {
             var answered: Bool { readerAndAnswered & 0x8000_0000 != 0 }
         }
 
-        private(set) var entries: [Entry] = []
+        /// The entries in chunks of `chunkSize`, `current` the last: an array grown by doubling
+        /// would copy them and fault in its pages twice over.
+        private var chunks: [[Entry]] = []
+        private var current: [Entry] = []
+        static let chunkSize = 1 << 16
         private(set) var readerKeys: [ReportAccumulator.ReaderKey] = []
         private var readerIndex: [ReportAccumulator.ReaderKey: Int32] = [:]
         /// The last readers seen, by pid (direct-mapped): most READs skip the lookup by key.
@@ -26,7 +30,9 @@ extension FileBlame {
 
         public init() {}
 
-        public var count: Int { entries.count }
+        public var count: Int { chunks.count * Self.chunkSize + current.count }
+        /// Every entry, in order, chunk by chunk.
+        var entryChunks: [[Entry]] { current.isEmpty ? chunks : chunks + [current] }
 
         /// Keeps `r` if it is a READ with a range.
         public mutating func add(_ r: RequestRecord) {
@@ -38,7 +44,12 @@ extension FileBlame {
                 recent[slot] = (r.pid, r.comm, reader)
             }
             let start = UInt64(offset)
-            entries.append(Entry(start: start, end: start &+ length < start ? .max : start + length, issued: r.issued,
+            if current.count == Self.chunkSize {
+                chunks.append(current)
+                current = []
+            }
+            if current.isEmpty { current.reserveCapacity(Self.chunkSize) }
+            current.append(Entry(start: start, end: start &+ length < start ? .max : start + length, issued: r.issued,
                                  latency: r.latency ?? 0, obj: r.obj,
                                  readerAndAnswered: UInt32(reader) | (r.completed != nil ? 0x8000_0000 : 0)))
         }
@@ -68,8 +79,9 @@ extension FileBlame {
 struct BlameTally {
     typealias Read = FileBlame.Reads.Entry
     typealias Segment = ImageRangeMap.Segment
-    /// In trace order (the log's own array, not a copy).
-    private let reads: [Read]
+    /// In trace order, in chunks (the log's own arrays, not copies).
+    private let reads: [[Read]]
+    private let readCount: Int
     /// Each READ's segment list (index into `lists`), -1 when its object has no image.
     private var listOf: [Int32] = []
     private let readerKeys: [ReportAccumulator.ReaderKey]
@@ -89,23 +101,28 @@ struct BlameTally {
     }
 
     init(reads log: FileBlame.Reads, sources: [UInt32: FileBlame.Source]) {
-        reads = log.entries
+        reads = log.entryChunks
+        readCount = log.count
         readerKeys = log.readerKeys
         var objectList: [UInt32: Int32] = [:]
         var (lastObj, lastList): (UInt32, Int32) = (0, -2)
-        var listOf = [Int32](repeating: -1, count: reads.count)
+        var listOf = [Int32](repeating: -1, count: readCount)
+        var i = 0
         listOf.withUnsafeMutableBufferPointer { listOf in
-            reads.withUnsafeBufferPointer { reads in
-                for i in reads.indices {
-                    let obj = reads[i].obj
-                    if obj != lastObj || lastList == -2 {
-                        if let known = objectList[obj] { lastList = known } else {
-                            lastList = sources[obj].map { self.list(for: $0) } ?? -1
-                            objectList[obj] = lastList
+            for chunk in reads {
+                chunk.withUnsafeBufferPointer { chunk in
+                    for r in chunk {
+                        let obj = r.obj
+                        if obj != lastObj || lastList == -2 {
+                            if let known = objectList[obj] { lastList = known } else {
+                                lastList = sources[obj].map { self.list(for: $0) } ?? -1
+                                objectList[obj] = lastList
+                            }
+                            lastObj = obj
                         }
-                        lastObj = obj
+                        listOf[i] = lastList
+                        i += 1
                     }
-                    listOf[i] = lastList
                 }
             }
         }
@@ -211,13 +228,17 @@ struct BlameTally {
         var t = [Tally](repeating: Tally(), count: ownerTotal)
         var extraReaders: [Int: Set<Int32>] = [:]  // reader ids past 63
         var timed = [Timed]()
-        timed.reserveCapacity(reads.count)
+        timed.reserveCapacity(readCount)
         segments.withUnsafeBufferPointer { segs in
             t.withUnsafeMutableBufferPointer { t in
-                reads.withUnsafeBufferPointer { reads in
-                    listOf.withUnsafeBufferPointer { listOf in
-                        for ri in reads.indices where listOf[ri] >= 0 && reads[ri].start < reads[ri].end {
-                            tally(Int32(ri), reads[ri], listOf[ri], segs, t, &timed, &extraReaders)
+                listOf.withUnsafeBufferPointer { listOf in
+                    var ri = 0
+                    for chunk in reads {
+                        chunk.withUnsafeBufferPointer { chunk in
+                            for r in chunk {
+                                if listOf[ri] >= 0 && r.start < r.end { tally(Int32(ri), r, listOf[ri], segs, t, &timed, &extraReaders) }
+                                ri += 1
+                            }
                         }
                     }
                 }
@@ -361,7 +382,7 @@ struct BlameTally {
         }
         segments.withUnsafeBufferPointer { segs in
             t.withUnsafeMutableBufferPointer { t in
-                for (i, r) in reads.enumerated() {
+                for (i, r) in reads.joined().enumerated() {
                     if unfilled == 0 { break }
                     guard listOf[i] >= 0, r.start < r.end else { continue }
                     let ri = Int32(i)
