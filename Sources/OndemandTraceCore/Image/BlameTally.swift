@@ -74,7 +74,7 @@ extension FileBlame {
 /// READ is walked over its run: once in trace order for counts, bytes, waits, first misses and
 /// readers (a bit per reader), which also notes each answered READ's run and wait (16 bytes); then
 /// those runs in latency order, where a file's k-th is its k-th smallest wait, for the
-/// percentiles; and in trace order again until the first-missed files have their waterfall bars.
+/// percentiles (and its first and last are its smallest and largest); and in trace order again until the first-missed files have their waterfall bars.
 /// No hashing per (file, READ), no per-file list of values: a few operations per file a READ covers.
 struct BlameTally {
     typealias Read = FileBlame.Reads.Entry
@@ -191,8 +191,6 @@ struct BlameTally {
         var bytes: UInt64 = 0
         var answered: UInt64 = 0
         var sumWait: UInt64 = 0
-        var minWait: UInt64 = .max
-        var maxWait: UInt64 = 0
         var firstMiss: UInt64 = .max
         var ownTime: UInt64 = .max
         var ownOffset: UInt64 = .max
@@ -204,12 +202,15 @@ struct BlameTally {
         var firstMissOfData: UInt64 { ownTime != .max ? ownTime : firstMiss }
     }
 
-    /// An owner's percentiles: the ranks wanted among its waits, their values, waits seen so far.
+    /// An owner's percentiles: the ranks wanted among its waits, their values, waits seen so
+    /// far; and its smallest and largest wait (the first and the last seen).
     struct Ranks {
         var rank: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         var value: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         var seen: UInt64 = 0
         var stamp: Int32 = -1
+        var minWait: UInt64 = 0
+        var maxWait: UInt64 = 0
     }
 
     /// An answered READ as the percentile walk needs it: its wait and its run of segments
@@ -283,8 +284,6 @@ struct BlameTally {
                 if answered {
                     t[o].answered += 1
                     t[o].sumWait &+= latency
-                    if latency < t[o].minWait { t[o].minWait = latency }
-                    if latency > t[o].maxWait { t[o].maxWait = latency }
                 } else {
                     t[o].unanswered += 1
                 }
@@ -322,6 +321,8 @@ struct BlameTally {
                             ranks[o].stamp = ri
                             ranks[o].seen += 1
                             let seen = ranks[o].seen
+                            if seen == 1 { ranks[o].minWait = r.latency }
+                            ranks[o].maxWait = r.latency
                             if seen == ranks[o].rank.0 { ranks[o].value.0 = r.latency }
                             if seen == ranks[o].rank.1 { ranks[o].value.1 = r.latency }
                             if seen == ranks[o].rank.2 { ranks[o].value.2 = r.latency }
@@ -415,13 +416,13 @@ struct BlameTally {
             if n > UInt64(FileBlame.exactLimit) {
                 // HdrHistogram reports the top of the value's bucket (LatencyRecorder clamps it to the max).
                 if histogram == nil { histogram = LatencyRecorder.emptyHistogram(3) }
-                p = p.map { min(histogram!.highestEquivalentForValue($0), t.maxWait) }
+                p = p.map { min(histogram!.highestEquivalentForValue($0), ranks.maxWait) }
             }
             let us = p.map { Double($0) / 1000 }
-            row.wait = FileBlame.Wait(count: n, maxNanoseconds: t.maxWait, summary: LatencySummary(
-                count: n, minMicroseconds: Double(t.minWait) / 1000, meanMicroseconds: Double(t.sumWait) / Double(n) / 1000,
+            row.wait = FileBlame.Wait(count: n, maxNanoseconds: ranks.maxWait, summary: LatencySummary(
+                count: n, minMicroseconds: Double(ranks.minWait) / 1000, meanMicroseconds: Double(t.sumWait) / Double(n) / 1000,
                 p50Microseconds: us[0], p90Microseconds: us[1], p99Microseconds: us[2], p999Microseconds: us[3],
-                maxMicroseconds: Double(t.maxWait) / 1000))
+                maxMicroseconds: Double(ranks.maxWait) / 1000))
         }
         var mask = t.readerMask
         while mask != 0 {
