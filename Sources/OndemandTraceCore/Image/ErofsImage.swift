@@ -392,20 +392,34 @@ public struct ErofsImage: Sendable {
                 if i + 1 == count, let nul = data[Int(nameStart)..<Int(nameEnd)].firstIndex(of: 0) { nameEnd = UInt64(nul) }
                 // The bytes checked, not the characters: cheaper, and a '/' byte followed by a
                 // combining mark is still a '/'.
-                let bytes = data[Int(nameStart)..<Int(nameEnd)]
-                guard !bytes.isEmpty, !bytes.contains(UInt8(ascii: "/")) else {
+                let name = Int(nameStart)..<Int(nameEnd)
+                let previous = sorted ? out.last?.name : nil
+                let (slash, dots, after) = data.withUnsafeBufferPointer { d in
+                    (d[name].contains(UInt8(ascii: "/")), name.count <= 2 && d[name].allSatisfy { $0 == UInt8(ascii: ".") },
+                     previous.map { Self.precedes(d[$0], d[name]) } ?? true)
+                }
+                guard !name.isEmpty, !slash else {
                     throw ErofsError("directory \(path.isEmpty ? "/" : path): an entry with an empty name or a '/' in it", at: inode.offset)
                 }
-                let dot = UInt8(ascii: ".")
-                let dots = bytes.count <= 2 && bytes.allSatisfy { $0 == dot }
                 if !dots {
-                    if sorted, let last = out.last { sorted = data[last.name].lexicographicallyPrecedes(bytes) }
-                    out.append((Self.u64(data, at), Int(nameStart)..<Int(nameEnd)))
+                    sorted = sorted && after
+                    out.append((Self.u64(data, at), name))
                 }
             }
             start = end
         }
         return (data, out, sorted)
+    }
+
+    /// `a` sorts before `b`, bytewise (a prefix first).
+    static func precedes(_ a: Slice<UnsafeBufferPointer<UInt8>>, _ b: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+        var (i, j) = (a.startIndex, b.startIndex)
+        while i < a.endIndex && j < b.endIndex {
+            if a[i] != b[j] { return a[i] < b[j] }
+            i += 1
+            j += 1
+        }
+        return a.count < b.count
     }
 
     // MARK: little-endian reads (callers check bounds)

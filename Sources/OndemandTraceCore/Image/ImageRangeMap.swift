@@ -161,6 +161,9 @@ public struct ImageRangeMap: Sendable {
 
     /// `fill`'s segments added where `base` leaves gaps; the first claim of a byte wins.
     static func flatten(_ fill: [Segment], under base: [Segment]) -> [Segment] {
+        if base.isEmpty, zip(fill, fill.dropFirst()).allSatisfy({ $0.end <= $1.start && $1.start < $1.end }), fill.first.map({ $0.start < $0.end }) ?? true {
+            return fill  // sorted, apart, none empty: as it is (most files' extents)
+        }
         let out = byStart(base)
         var claimed: [Segment] = []
         for var s in byStart(fill) {
