@@ -246,20 +246,25 @@ struct BlameTally {
             }
         }
         let touched = t.indices.filter { t[$0].reads > 0 }
-        var ranks = [Ranks](repeating: Ranks(), count: ownerTotal)
-        for o in touched where t[o].answered > 0 { ranks[o].rank = Self.ranks(of: t[o].answered) }
+        // Ranks for the owners touched only (a few thousand of an image's 100,000 files, say).
+        var slotOf = [Int32](repeating: -1, count: ownerTotal)
+        var ranks = [Ranks](repeating: Ranks(), count: touched.count)
+        for (slot, o) in touched.enumerated() {
+            slotOf[o] = Int32(slot)
+            if t[o].answered > 0 { ranks[slot].rank = Self.ranks(of: t[o].answered) }
+        }
         Self.sortByLatency(&timed)
-        percentileValues(&ranks, timed)
+        percentileValues(&ranks, slotOf, timed)
         timed = []
         let spans = withSpans ? spans(&t, touched) : []
         var rows: [FileBlame.Row] = []
         rows.reserveCapacity(touched.count)
         var m = 0
         var histogram: LatencyRecorder.Counts?  // for its bucket bounds (LatencyRecorder's)
-        for o in touched {
+        for (slot, o) in touched.enumerated() {
             while m + 1 < maps.count && maps[m + 1].base <= o { m += 1 }
             var row = FileBlame.Row(owner: maps[m].map.owner(Int32(o - maps[m].base)), firstMiss: t[o].firstMiss)
-            fill(&row, t[o], ranks[o], extraReaders: extraReaders[o], histogram: &histogram)
+            fill(&row, t[o], ranks[slot], extraReaders: extraReaders[o], histogram: &histogram)
             if t[o].spanSlot >= 0 { row.spans = spans[Int(t[o].spanSlot)] }
             rows.append(row)
         }
@@ -309,24 +314,27 @@ struct BlameTally {
     }
 
     /// Walks the answered READs' runs in latency order: an owner's k-th is its k-th smallest wait.
-    private func percentileValues(_ ranks: inout [Ranks], _ sorted: [Timed]) {
+    /// `slotOf`: each owner's index in `ranks` (every owner of a run has one: the tally touched it).
+    private func percentileValues(_ ranks: inout [Ranks], _ slotOf: [Int32], _ sorted: [Timed]) {
         segments.withUnsafeBufferPointer { segs in
             ranks.withUnsafeMutableBufferPointer { ranks in
                 sorted.withUnsafeBufferPointer { sorted in
-                    for i in sorted.indices {
-                        let r = sorted[i], ri = Int32(i)
-                        for k in Int(r.first)...Int(r.last) {
-                            let o = Int(segs[k].owner)
-                            guard ranks[o].stamp != ri else { continue }
-                            ranks[o].stamp = ri
-                            ranks[o].seen += 1
-                            let seen = ranks[o].seen
-                            if seen == 1 { ranks[o].minWait = r.latency }
-                            ranks[o].maxWait = r.latency
-                            if seen == ranks[o].rank.0 { ranks[o].value.0 = r.latency }
-                            if seen == ranks[o].rank.1 { ranks[o].value.1 = r.latency }
-                            if seen == ranks[o].rank.2 { ranks[o].value.2 = r.latency }
-                            if seen == ranks[o].rank.3 { ranks[o].value.3 = r.latency }
+                    slotOf.withUnsafeBufferPointer { slotOf in
+                        for i in sorted.indices {
+                            let r = sorted[i], ri = Int32(i)
+                            for k in Int(r.first)...Int(r.last) {
+                                let o = Int(slotOf[Int(segs[k].owner)])
+                                guard ranks[o].stamp != ri else { continue }
+                                ranks[o].stamp = ri
+                                ranks[o].seen += 1
+                                let seen = ranks[o].seen
+                                if seen == 1 { ranks[o].minWait = r.latency }
+                                ranks[o].maxWait = r.latency
+                                if seen == ranks[o].rank.0 { ranks[o].value.0 = r.latency }
+                                if seen == ranks[o].rank.1 { ranks[o].value.1 = r.latency }
+                                if seen == ranks[o].rank.2 { ranks[o].value.2 = r.latency }
+                                if seen == ranks[o].rank.3 { ranks[o].value.3 = r.latency }
+                            }
                         }
                     }
                 }
