@@ -157,7 +157,7 @@ struct Report: ParsableCommand {
             }
             return FileBlame(requests: sinks.kept, sources: sources)
         }
-        return FileBlame(reads: sinks.reads, sources: sources, spans: html != nil)
+        return FileBlame(reads: sinks.reads, sources: sources, spans: html != nil, percentiles: format == .json)
     }
 
     /// The report on standard output, in the chosen format.

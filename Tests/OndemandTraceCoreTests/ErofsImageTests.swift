@@ -249,6 +249,18 @@ import TestSupport
                 }
             }
             let blame = FileBlame(requests: requests, sources: sources)
+            // Without percentiles (`report`'s text and HTML): the same rows, the percentiles nil.
+            var log = FileBlame.Reads()
+            for r in requests { log.add(r) }
+            let plain = FileBlame(reads: log, sources: sources, spans: false, percentiles: false)
+            #expect(plain.rows.count == blame.rows.count, "seed \(w.seed), \(name)")
+            for (a, b) in zip(plain.rows, blame.rows) {
+                var expected = b.wait.summary
+                (expected.p50Microseconds, expected.p90Microseconds, expected.p99Microseconds, expected.p999Microseconds) = (nil, nil, nil, nil)
+                #expect(a.owner == b.owner && a.reads == b.reads && a.totalWait == b.totalWait && a.readers == b.readers
+                        && a.wait.count == b.wait.count && a.wait.maxNanoseconds == b.wait.maxNanoseconds && a.wait.summary == expected
+                        && a.spans.isEmpty, "seed \(w.seed), \(name), \(a.owner)")
+            }
             #expect(Set(blame.rows.map(\.owner)) == Set(reference.keys), "seed \(w.seed), \(name)")
             #expect(reference.values.contains { $0.wait.count > UInt64(FileBlame.exactLimit) }, "seed \(w.seed), \(name)")
             #expect(reference.values.contains { $0.readers.count > 64 }, "seed \(w.seed), \(name)")

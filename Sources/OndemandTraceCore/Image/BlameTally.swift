@@ -191,6 +191,9 @@ struct BlameTally {
         var bytes: UInt64 = 0
         var answered: UInt64 = 0
         var sumWait: UInt64 = 0
+        /// Only without percentiles (else the latency-order walk finds them).
+        var minWait: UInt64 = .max
+        var maxWait: UInt64 = 0
         var firstMiss: UInt64 = .max
         var ownTime: UInt64 = .max
         var ownOffset: UInt64 = .max
@@ -225,11 +228,12 @@ struct BlameTally {
 
     /// The rows of every owner a READ touched; `withSpans`: the waterfall's bars too (a walk in trace order until the first-missed files
     /// have theirs: up to all the READs when some file is read rarely).
-    func rows(withSpans: Bool) -> [FileBlame.Row] {
+    /// `percentiles`: each row's wait percentiles too (the walk in latency order); else they are nil.
+    func rows(withSpans: Bool, percentiles: Bool = true) -> [FileBlame.Row] {
         var t = [Tally](repeating: Tally(), count: ownerTotal)
         var extraReaders: [Int: Set<Int32>] = [:]  // reader ids past 63
         var timed = [Timed]()
-        timed.reserveCapacity(readCount)
+        if percentiles { timed.reserveCapacity(readCount) }
         segments.withUnsafeBufferPointer { segs in
             t.withUnsafeMutableBufferPointer { t in
                 listOf.withUnsafeBufferPointer { listOf in
@@ -237,7 +241,7 @@ struct BlameTally {
                     for chunk in reads {
                         chunk.withUnsafeBufferPointer { chunk in
                             for r in chunk {
-                                if listOf[ri] >= 0 && r.start < r.end { tally(Int32(ri), r, listOf[ri], segs, t, &timed, &extraReaders) }
+                                if listOf[ri] >= 0 && r.start < r.end { tally(Int32(ri), r, listOf[ri], segs, t, percentiles, &timed, &extraReaders) }
                                 ri += 1
                             }
                         }
@@ -253,9 +257,11 @@ struct BlameTally {
             slotOf[o] = Int32(slot)
             if t[o].answered > 0 { ranks[slot].rank = Self.ranks(of: t[o].answered) }
         }
-        Self.sortByLatency(&timed)
-        percentileValues(&ranks, slotOf, timed)
-        timed = []
+        if percentiles {
+            Self.sortByLatency(&timed)
+            percentileValues(&ranks, slotOf, timed)
+            timed = []
+        }
         let spans = withSpans ? spans(&t, touched) : []
         var rows: [FileBlame.Row] = []
         rows.reserveCapacity(touched.count)
@@ -264,7 +270,7 @@ struct BlameTally {
         for (slot, o) in touched.enumerated() {
             while m + 1 < maps.count && maps[m + 1].base <= o { m += 1 }
             var row = FileBlame.Row(owner: maps[m].map.owner(Int32(o - maps[m].base)), firstMiss: t[o].firstMiss)
-            fill(&row, t[o], ranks[slot], extraReaders: extraReaders[o], histogram: &histogram)
+            fill(&row, t[o], percentiles ? ranks[slot] : nil, extraReaders: extraReaders[o], histogram: &histogram)
             if t[o].spanSlot >= 0 { row.spans = spans[Int(t[o].spanSlot)] }
             rows.append(row)
         }
@@ -275,7 +281,8 @@ struct BlameTally {
     /// noted in `timed`.
     @inline(__always)
     private func tally(_ ri: Int32, _ r: Read, _ list: Int32, _ segs: UnsafeBufferPointer<Segment>,
-                       _ t: UnsafeMutableBufferPointer<Tally>, _ timed: inout [Timed], _ extraReaders: inout [Int: Set<Int32>]) {
+                       _ t: UnsafeMutableBufferPointer<Tally>, _ percentiles: Bool, _ timed: inout [Timed],
+                       _ extraReaders: inout [Int: Set<Int32>]) {
         let answered = r.answered, latency = r.latency, reader = r.reader
         let k0 = first(r.start, list, segs)
         var k = k0, at = r.start
@@ -289,6 +296,10 @@ struct BlameTally {
                 if answered {
                     t[o].answered += 1
                     t[o].sumWait &+= latency
+                    if !percentiles {
+                        if latency < t[o].minWait { t[o].minWait = latency }
+                        if latency > t[o].maxWait { t[o].maxWait = latency }
+                    }
                 } else {
                     t[o].unanswered += 1
                 }
@@ -300,7 +311,7 @@ struct BlameTally {
             at = stop
             k += 1
         }
-        if answered { timed.append(Timed(latency: latency, first: Int32(k0), last: Int32(k))) }
+        if answered && percentiles { timed.append(Timed(latency: latency, first: Int32(k0), last: Int32(k))) }
     }
 
     /// The ranks of `percentiles` among `n` waits, as `LatencyRecorder` picks them: exact up to
@@ -411,7 +422,8 @@ struct BlameTally {
         return spans
     }
 
-    private func fill(_ row: inout FileBlame.Row, _ t: Tally, _ ranks: Ranks, extraReaders: Set<Int32>?,
+    /// `ranks`: nil without percentiles (the summary's are nil then).
+    private func fill(_ row: inout FileBlame.Row, _ t: Tally, _ ranks: Ranks?, extraReaders: Set<Int32>?,
                       histogram: inout LatencyRecorder.Counts?) {
         if t.ownTime != .max { row.firstOwnMiss = (t.ownTime, t.ownOffset) }
         row.reads = t.reads
@@ -420,17 +432,21 @@ struct BlameTally {
         row.unanswered = t.unanswered
         let n = t.answered
         if n > 0 {
-            var p = [ranks.value.0, ranks.value.1, ranks.value.2, ranks.value.3]
-            if n > UInt64(FileBlame.exactLimit) {
-                // HdrHistogram reports the top of the value's bucket (LatencyRecorder clamps it to the max).
-                if histogram == nil { histogram = LatencyRecorder.emptyHistogram(3) }
-                p = p.map { min(histogram!.highestEquivalentForValue($0), ranks.maxWait) }
+            let (minWait, maxWait) = ranks.map { ($0.minWait, $0.maxWait) } ?? (t.minWait, t.maxWait)
+            var us: [Double?] = [nil, nil, nil, nil]
+            if let ranks {
+                var p = [ranks.value.0, ranks.value.1, ranks.value.2, ranks.value.3]
+                if n > UInt64(FileBlame.exactLimit) {
+                    // HdrHistogram reports the top of the value's bucket (LatencyRecorder clamps it to the max).
+                    if histogram == nil { histogram = LatencyRecorder.emptyHistogram(3) }
+                    p = p.map { min(histogram!.highestEquivalentForValue($0), maxWait) }
+                }
+                us = p.map { Double($0) / 1000 }
             }
-            let us = p.map { Double($0) / 1000 }
-            row.wait = FileBlame.Wait(count: n, maxNanoseconds: ranks.maxWait, summary: LatencySummary(
-                count: n, minMicroseconds: Double(ranks.minWait) / 1000, meanMicroseconds: Double(t.sumWait) / Double(n) / 1000,
+            row.wait = FileBlame.Wait(count: n, maxNanoseconds: maxWait, summary: LatencySummary(
+                count: n, minMicroseconds: Double(minWait) / 1000, meanMicroseconds: Double(t.sumWait) / Double(n) / 1000,
                 p50Microseconds: us[0], p90Microseconds: us[1], p99Microseconds: us[2], p999Microseconds: us[3],
-                maxMicroseconds: Double(ranks.maxWait) / 1000))
+                maxMicroseconds: Double(maxWait) / 1000))
         }
         var mask = t.readerMask
         while mask != 0 {

@@ -68,9 +68,11 @@ public struct FileBlame: Sendable {
     }
 
     /// Every READ of `reads` whose object has a source. The work is a few operations per file a
-    /// READ covers (see `BlameTally`). `spans`: the rows' waterfall bars (for the HTML page).
-    public init(reads: Reads, sources: [UInt32: Source], spans: Bool = true) {
-        rows = BlameTally(reads: reads, sources: sources).rows(withSpans: spans)
+    /// READ covers (see `BlameTally`). `spans`: the rows' waterfall bars (for the HTML page);
+    /// `percentiles`: the rows' wait percentiles (JSON's `wait_us`; nil without: the text table
+    /// and the HTML page do not show them, and they cost a sort and a walk of every READ).
+    public init(reads: Reads, sources: [UInt32: Source], spans: Bool = true, percentiles: Bool = true) {
+        rows = BlameTally(reads: reads, sources: sources).rows(withSpans: spans, percentiles: percentiles)
     }
 
     /// The owners of a READ's range (files, `(metadata)`, `(unattributed)`), in order.
