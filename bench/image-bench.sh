@@ -32,19 +32,18 @@ BENCH=image-bench
 . bench/bench-lib.sh
 command -v mkfs.erofs >/dev/null || { echo "$BENCH: needs mkfs.erofs (erofs-utils; scripts/install-deps)"; exit 2; }
 
-# measure_both NAME CMD...: "NAME best-wall-seconds best-CPU-seconds largest-peak-RSS-KiB" over RUNS
-# runs: wall and CPU each at their best, since other load on the machine stretches the wall time
-# of one run and the CPU time (user + system) of another.
-measure_both() {
+# take NAME CMD...: one run of CMD folded into NAME's best wall time, best CPU time (user +
+# system) and largest peak RSS: wall and CPU each at their best, since other load on the machine
+# stretches the wall time of one run and the CPU time of another. The commands of a case are
+# taken in turn, RUNS times, so that load falls on each of them alike.
+declare -A best_wall best_cpu peak_rss
+take() {
     local name=$1; shift
-    local wall="" cpu="" rss=0
-    for _ in $(seq "$RUNS"); do
-        read -r _ w c k <<<"$(RUNS=1 measure "$name" "$@")"
-        if [ -z "$wall" ] || awk -v a="$w" -v b="$wall" 'BEGIN { exit !(a < b) }'; then wall=$w; fi
-        if [ -z "$cpu" ] || awk -v a="$c" -v b="$cpu" 'BEGIN { exit !(a < b) }'; then cpu=$c; fi
-        [ "$k" -gt "$rss" ] && rss=$k
-    done
-    echo "$name $wall $cpu $rss"
+    local w c k
+    read -r _ w c k <<<"$(RUNS=1 measure "$name" "$@")"
+    if [ -z "${best_wall[$name]:-}" ] || awk -v a="$w" -v b="${best_wall[$name]}" 'BEGIN { exit !(a < b) }'; then best_wall[$name]=$w; fi
+    if [ -z "${best_cpu[$name]:-}" ] || awk -v a="$c" -v b="${best_cpu[$name]}" 'BEGIN { exit !(a < b) }'; then best_cpu[$name]=$c; fi
+    if [ -z "${peak_rss[$name]:-}" ] || [ "$k" -gt "${peak_rss[$name]}" ]; then peak_rss[$name]=$k; fi
 }
 
 # make_image NAME COUNT MIN MAX: NAME.erofs of COUNT files of MIN..MAX bytes (seeded), 1,000 per directory.
@@ -75,7 +74,7 @@ small="$BENCH_DIR/image-1000.dat"  # indexing the image is most of what --image 
 make_image dense 100000 8192 8192
 make_image aligned 1000 131072 1048576
 
-echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at start; best wall and best CPU time (user + system) of $RUNS runs each, largest peak RSS"
+echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at start; best wall and best CPU time (user + system) of $RUNS runs each (a case's commands in turn), largest peak RSS"
 printf '%-8s %-44s %8s %8s %10s %10s %10s\n' image command "wall s" "CPU s" "peak RSS" "wall/base" "CPU/base"
 for case in dense aligned; do
     image="$BENCH_DIR/$case.erofs"
@@ -84,10 +83,14 @@ for case in dense aligned; do
 import json, sys
 d = json.load(sys.stdin)
 print("%d owners hit, %.2f per READ" % (len(d["files"]), sum(f["reads"] for f in d["files"]) / d["reads"]["count"]))')
+    names=("$case:report_--latency" "$case:report_--latency_--files_--image_1=$case.erofs" "$case:the_same_on_1,000_READs_(indexing)")
+    for _ in $(seq "$RUNS"); do
+        take "${names[0]}" "$ODT" report --latency "$trace"
+        take "${names[1]}" "$ODT" report --latency --files --image "1=$image" "$trace"
+        take "${names[2]}" "$ODT" report --latency --files --image "1=$image" "$small"
+    done
     results=()
-    results+=("$(measure_both "report_--latency" "$ODT" report --latency "$trace")")
-    results+=("$(measure_both "report_--latency_--files_--image_1=$case.erofs" "$ODT" report --latency --files --image "1=$image" "$trace")")
-    results+=("$(measure_both "the_same_on_1,000_READs_(indexing)" "$ODT" report --latency --files --image "1=$image" "$small")")
+    for n in "${names[@]}"; do results+=("${n#*:} ${best_wall[$n]} ${best_cpu[$n]} ${peak_rss[$n]}"); done
     read -r _ base_wall base_cpu _ <<<"${results[0]}"
     for r in "${results[@]}"; do
         read -r name wall cpu kib <<<"$r"
