@@ -245,9 +245,12 @@ public struct ErofsImage: Sendable {
         var unique = true
         var visited = Set<UInt64>()
         // Hard links are decoded once: nid -> its first decoding in `decoded`.
-        var files = NidTable(expected: Int(min(superblock.inodeCount, 1 << 20)))
+        let expected = Int(min(superblock.inodeCount, 1 << 20))  // room made (not grown by doubling) for this many
+        var files = NidTable(expected: expected)
         var decoded: [(extents: Range<Int>, metadataEnd: UInt64, compressed: Bool, unmapped: Bool)] = []
         var pool: [Extent] = []
+        decoded.reserveCapacity(expected)
+        pool.reserveCapacity(expected)
         // Bytes of chunk tables, compression indexes and directories left to read: in a real
         // image they are disjoint, so a hostile one cannot make many inodes share a huge one.
         var budget = size + 4096

@@ -73,6 +73,7 @@ public struct ImageRangeMap: Sendable {
             self.unique = unique
             ids = PathIDs(expected: unique ? 0 : files)
             owners.reserveCapacity(files + 2)
+            device0.reserveCapacity(files)
             metadata.append(blocks(0..<(ErofsImage.superblockOffset + 128)))
         }
 
