@@ -85,12 +85,23 @@ struct TraceDatPageWalker {
     /// Calls `body` with every record in `TimeOrder` (ties: the lower CPU first, as libtracecmd).
     /// `body` returns false to stop.
     mutating func forEach(_ body: (Record) throws -> Bool) throws {
-        for i in cursors.indices { try advance(i) }
-        while let best = TimeOrder.first(count: cursors.count, head: { i in
-            cursors[i].current.map { ($0.timestamp, $0.cpu) }
-        }) {
-            guard try body(cursors[best].current!) else { return }
-            try advance(best)
+        let pages = Pages(file: file, pageSize: pageSize, commitSize: commitSize, release: release)
+        // One exclusive access for the whole walk (not one per record), and the first CPU's
+        // records are taken in a run for as long as they come before every other CPU's head:
+        // the merge then costs one comparison per record, not a scan of the cursors.
+        try cursors.withUnsafeMutableBufferPointer { cursors in
+            for i in cursors.indices { try pages.advance(&cursors[i]) }
+            func head(_ i: Int) -> (timestamp: UInt64, cpu: Int32)? { cursors[i].current.map { ($0.timestamp, $0.cpu) } }
+            while let best = TimeOrder.first(count: cursors.count, head: head) {
+                // The oldest head of the other CPUs: `best` goes on until its next record is not older.
+                let next = TimeOrder.first(count: cursors.count, head: { $0 == best ? nil : head($0) }).flatMap(head)
+                repeat {
+                    guard try body(cursors[best].current!) else { return }
+                    try pages.advance(&cursors[best])
+                    guard let h = head(best) else { break }
+                    if let next, !TimeOrder.precedes(h, next) { break }
+                } while true
+            }
         }
     }
 

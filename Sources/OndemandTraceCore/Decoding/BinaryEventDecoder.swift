@@ -233,6 +233,7 @@ public struct BinaryEventDecoder: Sendable {
     }
 
     /// Whether records of this event id are decoded as one of the seven on-demand events.
+    @inline(__always)
     public func isOndemand(eventID: Int) -> Bool {
         eventID >= 0 && eventID < isOndemandID.count && isOndemandID[eventID]
     }
@@ -243,9 +244,33 @@ public struct BinaryEventDecoder: Sendable {
         return known[eventID]
     }
 
+    @inline(__always)
     public func pid(of data: UnsafeRawBufferPointer) -> Int32 {
         guard let pidSlot, data.count >= pidSlot.end else { return -1 }
         return Int32(truncatingIfNeeded: readSigned(data, pidSlot))
+    }
+
+    /// Decodes a record of an on-demand event (`isOndemand(eventID:)` holds for `id`, its id).
+    @inline(__always)
+    public func decodeOndemand(_ data: UnsafeRawBufferPointer, eventID id: Int) throws(DecodeError) -> OndemandEvent {
+        // Fields read through a pointer to the plan: no copy of it per record.
+        let (kind, needed, values) = ondemandPlans.withUnsafeBufferPointer { plans in
+            let plan = plans.baseAddress! + id
+            let needed = plan.pointee.needed
+            var values = RawFieldValues()
+            if data.count >= needed {
+                values.v0 = raw(data, plan.pointee.slots.s0)
+                values.v1 = raw(data, plan.pointee.slots.s1)
+                values.v2 = raw(data, plan.pointee.slots.s2)
+                values.v3 = raw(data, plan.pointee.slots.s3)
+                values.v4 = raw(data, plan.pointee.slots.s4)
+            }
+            return (plan.pointee.kind, needed, values)
+        }
+        guard data.count >= needed else {
+            throw .shortRecord(event: kind.eventName, size: data.count, needed: needed)
+        }
+        return OndemandEvent(kind: kind, values: values)
     }
 
     /// Decodes one record; nil when its event is not selected.
@@ -254,26 +279,7 @@ public struct BinaryEventDecoder: Sendable {
             throw .shortRecord(event: "record", size: data.count, needed: typeSlot.end)
         }
         guard id < entries.count else { return nil }
-        if isOndemandID[id] {
-            // Fields read through a pointer to the plan: no copy of it per record.
-            let (kind, needed, values) = ondemandPlans.withUnsafeBufferPointer { plans in
-                let plan = plans.baseAddress! + id
-                let needed = plan.pointee.needed
-                var values = RawFieldValues()
-                if data.count >= needed {
-                    values.v0 = raw(data, plan.pointee.slots.s0)
-                    values.v1 = raw(data, plan.pointee.slots.s1)
-                    values.v2 = raw(data, plan.pointee.slots.s2)
-                    values.v3 = raw(data, plan.pointee.slots.s3)
-                    values.v4 = raw(data, plan.pointee.slots.s4)
-                }
-                return (plan.pointee.kind, needed, values)
-            }
-            guard data.count >= needed else {
-                throw .shortRecord(event: kind.eventName, size: data.count, needed: needed)
-            }
-            return .ondemand(OndemandEvent(kind: kind, values: values))
-        }
+        if isOndemandID[id] { return .ondemand(try decodeOndemand(data, eventID: id)) }
         if let mask = slimMasks[id], data.count >= mask.slot.end {
             let value = readUnsigned(data, mask.slot)
             guard value < 64, mask.values & (1 << value) != 0 else { return nil }
