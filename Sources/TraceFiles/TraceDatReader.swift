@@ -110,14 +110,14 @@ enum TraceDatReader {
                     let lost = TraceItem.lost(cpu: cpu, count: count, timestamp: timestamp)
                     if let batcher { try batcher.add(lost) } else { try body(lost) }
                 }
-                guard data.count > 0 else { return true }
-                guard let id = decoder.eventID(of: data), decoder.isSelected(eventID: id) else {
-                    if let id = decoder.eventID(of: data), !decoder.isKnown(eventID: id) {
-                        summary.recordsWithoutFormat += 1
-                    }
+                guard data.count > 0, let id = decoder.eventID(of: data) else { return true }
+                let disposition = decoder.disposition(of: id)
+                guard disposition != .skipped else { return true }
+                guard disposition != .unknown else {
+                    summary.recordsWithoutFormat += 1
                     return true
                 }
-                if let batcher, decoder.isOndemand(eventID: id) {
+                if let batcher, disposition == .ondemand {
                     // Straight into the batch as a plain record: no `EventBody` made and taken apart.
                     let event = try decoder.decodeOndemand(data, eventID: id)
                     let pid = decoder.pid(of: data)
