@@ -209,6 +209,7 @@ public final class ReportBuilder {
     /// Ends the input. `cpuStats`: the per-CPU ring-buffer stats a trace.dat stored, if any.
     public func finish(metadata: TraceMetadata, cpuStats: [String] = []) -> ReportModel {
         let objects = correlator.finish()
+        accumulator.recordObjectLatencies()
         lost.statsOverruns = cpuStats.map { LostEventCounts.overruns(inStats: $0) ?? 0 }
         for (cpu, n) in lost.statsOverruns.enumerated() where n > 0 {
             accumulator.add(Anomaly(kind: .lostEvents, obj: nil, timestamp: correlator.lastTimestamp ?? 0,
