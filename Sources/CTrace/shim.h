@@ -6,7 +6,7 @@
 #include <tracefs/tracefs.h>
 #include <trace-cmd/trace-cmd.h>
 
-/* Starts loading the cache line at `p` (the trace.dat page walker fetches the next ring-buffer
-   page while it decodes this one: the report waited on memory at nearly every page otherwise). */
+/* Starts loading the cache line at `p` (the trace.dat page walker asks for the bytes a few records
+   ahead while it decodes these: the report waited on memory at nearly every page otherwise). */
 static inline void odt_prefetch(const void *p) { __builtin_prefetch(p, 0, 0); }
 #endif

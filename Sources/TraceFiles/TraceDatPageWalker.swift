@@ -58,6 +58,8 @@ struct TraceDatPageWalker {
     /// For readers that copy what they need out of each record before the next (`TraceDatReader`):
     /// pages go back in 1 MiB chunks as soon as they are behind (peak RSS, `report` on 10^7 requests).
     static let copyingRelease = (chunk: 1 << 20, lag: 0)
+    /// How far ahead of each record the walker asks for the file's bytes (`odt_prefetch`).
+    static let prefetchDistance = 1024
     /// How far ahead of a cursor pages are mapped in at once.
     static let populateChunk = 1 << 20
     /// `MADV_POPULATE_READ` (not in Glibc's headers of every distribution).
@@ -102,12 +104,18 @@ struct TraceDatPageWalker {
             while let best = TimeOrder.first(count: cursors.count, head: head) {
                 // The oldest head of the other CPUs: `best` goes on until its next record is not older.
                 let next = TimeOrder.first(count: cursors.count, head: { $0 == best ? nil : head($0) }).flatMap(head)
-                repeat {
-                    guard try body(cursors[best].current!) else { return }
-                    try pages.advance(&cursors[best])
-                    guard let h = head(best) else { break }
-                    if let next, !TimeOrder.precedes(h, next) { break }
-                } while true
+                // The run's record stays in a local, not stored into the cursor and loaded back
+                // (a stall per record: the load waited for the stores to reach the cache).
+                var record = cursors[best].current!
+                while true {
+                    guard try body(record) else { return }
+                    guard let following = try pages.next(&cursors[best]) else { cursors[best].current = nil; break }
+                    if let next, !TimeOrder.precedes((following.timestamp, following.cpu), next) {
+                        cursors[best].current = following
+                        break
+                    }
+                    record = following
+                }
             }
         }
     }
@@ -129,7 +137,12 @@ extension TraceDatPageWalker {
         let release: (chunk: Int, lag: Int)
 
         func advance(_ c: inout Cursor) throws(WalkError) {
-            c.current = nil
+            c.current = try next(&c)
+        }
+
+        /// The cursor's next data record (nil at the end of its pages), not stored in it.
+        @inline(__always)
+        func next(_ c: inout Cursor) throws(WalkError) -> Record? {
             while true {
                 let next: RingBufferPage.Record?
                 do {
@@ -138,11 +151,12 @@ extension TraceDatPageWalker {
                     throw WalkError(cpu: c.cpu, offset: c.page + error.offset, message: error.description)
                 }
                 if let r = next {
-                    c.current = Record(timestamp: r.timestamp, cpu: c.cpu, data: r.data, offset: c.page + r.offset,
-                                       missedEvents: r.missedEvents)
-                    return
+                    // The bytes a few records on, on their way while these are read.
+                    odt_prefetch(r.data.baseAddress! + TraceDatPageWalker.prefetchDistance)
+                    return Record(timestamp: r.timestamp, cpu: c.cpu, data: r.data, offset: c.page + r.offset,
+                                  missedEvents: r.missedEvents)
                 }
-                guard try nextPage(&c) else { return }
+                guard try nextPage(&c) else { return nil }
             }
         }
 
@@ -163,7 +177,6 @@ extension TraceDatPageWalker {
                 }
                 guard page.dataSize > 0 else { continue }
                 c.records = page.records()
-                prefetch(c.page + pageSize, upTo: c.end)
                 return true
             }
         }
@@ -178,13 +191,6 @@ extension TraceDatPageWalker {
             let to = min(c.end, from + TraceDatPageWalker.populateChunk)
             if to > from { _ = madvise(UnsafeMutableRawPointer(mutating: base + from), to - from, TraceDatPageWalker.populateRead) }
             c.populated = to
-        }
-
-        /// Asks for the page at `offset` while this one is read.
-        @inline(__always)
-        func prefetch(_ offset: Int, upTo end: Int) {
-            guard let base = file.baseAddress, offset + pageSize <= end else { return }
-            for line in stride(from: 0, to: pageSize, by: 64) { odt_prefetch(base + offset + line) }
         }
 
         /// Gives the pages already read back to the kernel (MADV_DONTNEED on a private read-only map).
