@@ -14,9 +14,9 @@ enum TraceDatReader {
         let tep: OpaquePointer
         let body: (TraceItem) throws -> Void
         /// Set for `readBatches`: everything goes here instead of to `body`, the on-demand events
-        /// as plain records. Unretained (no reference counting per record): `readBatches` owns it
-        /// for longer than this context lives.
-        unowned(unsafe) let batcher: TraceItemBatcher?
+        /// as plain records. Unmanaged (no reference counting per record, which even an unowned
+        /// reference cost when bound): `readBatches` owns it for longer than this context lives.
+        let batcher: Unmanaged<TraceItemBatcher>?
         @exclusivity(unchecked) var summary: ReadSummary
         var error: (any Error)?
         var comms: [Int32: String?] = [:]
@@ -26,7 +26,7 @@ enum TraceDatReader {
             self.decoder = decoder
             self.tep = tep
             self.summary = summary
-            self.batcher = batcher
+            self.batcher = batcher.map { Unmanaged.passUnretained($0) }
             self.body = body
         }
 
@@ -108,7 +108,7 @@ enum TraceDatReader {
                     let count: Int64? = missedEvents > 0 ? missedEvents : nil
                     if let count { summary.lostEvents[cpu, default: 0] += count } else { summary.lostEventsUnknownCount += 1 }
                     let lost = TraceItem.lost(cpu: cpu, count: count, timestamp: timestamp)
-                    if let batcher { try batcher.add(lost) } else { try body(lost) }
+                    if let batcher { try batcher._withUnsafeGuaranteedRef { try $0.add(lost) } } else { try body(lost) }
                 }
                 guard data.count > 0, let id = decoder.eventID(of: data) else { return true }
                 let disposition = decoder.disposition(of: id)
@@ -123,7 +123,9 @@ enum TraceDatReader {
                     let pid = decoder.pid(of: data)
                     summary.eventsDelivered += 1
                     summary.ondemandEvents += 1
-                    try batcher.add(OndemandRecord(timestamp: timestamp, cpu: cpu, pid: pid, event: event), name: nameIfNew(pid))
+                    let record = OndemandRecord(timestamp: timestamp, cpu: cpu, pid: pid, event: event)
+                    let name = nameIfNew(pid)
+                    try batcher._withUnsafeGuaranteedRef { try $0.add(record, name: name) }
                     return true
                 }
                 guard let decoded = try decoder.decode(data) else { return true }
@@ -133,7 +135,7 @@ enum TraceDatReader {
                 // Moved, not copied, into the item: the copies showed in profiles.
                 let event = TraceEvent(timestamp: timestamp, cpu: cpu, pid: pid, comm: comm(pid), body: consume decoded)
                 let item = TraceItem.event(consume event)
-                if let batcher { try batcher.add(item) } else { try body(item) }
+                if let batcher { try batcher._withUnsafeGuaranteedRef { try $0.add(item) } } else { try body(item) }
                 return true
             } catch let error as DecodeError {
                 self.error = TraceFileError(path: summary.path, message: "CPU \(cpu): \(error)", byteOffset: offset)
