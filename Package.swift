@@ -1,6 +1,10 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+/// The modules of `report`'s reading loop are compiled for inlining across modules: the
+/// decoder, correlator and statistics (core) are called per record from the reader (TraceFiles).
+let hotPath: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+
 let package = Package(
     name: "ondemand-trace",
     platforms: [.macOS(.v13)],
@@ -30,17 +34,19 @@ let package = Package(
             dependencies: [
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "DequeModule", package: "swift-collections"),
-            ]
+            ],
+            swiftSettings: hotPath
         ),
         // The trace.dat format, no I/O: ring-buffer pages (decoder, encoder), the v6 writer, the structure check.
-        .target(name: "TraceDatFormat"),
+        .target(name: "TraceDatFormat", swiftSettings: hotPath),
         // Reading trace files: trace.dat through libtracecmd, text from tracefs and trace-cmd report.
         .target(
             name: "TraceFiles",
             dependencies: [
                 "CTrace", "OndemandTraceCore", "TraceDatFormat", "SystemCalls",
                 .product(name: "SystemPackage", package: "swift-system"),
-            ]
+            ],
+            swiftSettings: hotPath
         ),
         // The one OS layer: errors as values, EINTR retried in one place, whole files, child processes.
         .target(

@@ -40,6 +40,92 @@ extension TraceInput {
     }
 }
 
+/// A stretch of a trace as `readBatches` hands it over: its on-demand events as plain records
+/// (a batch of them copies as bytes), the other items (markers, cookie ties, lost events, and
+/// everything of a text trace) with their place among them, and the names of the tasks whose
+/// pids first come in this batch.
+public struct TraceItemBatch: Sendable {
+    public fileprivate(set) var ondemand: [OndemandRecord] = []
+    /// Each item comes before `ondemand[before]` (after the last record when `before` is its count).
+    public fileprivate(set) var others: [(before: Int, item: TraceItem)] = []
+    /// Task names of the pids of `ondemand` not named in an earlier batch (saved cmdlines; nil: unknown).
+    public fileprivate(set) var names: [(pid: Int32, comm: String?)] = []
+
+    fileprivate init(capacity: Int) { ondemand.reserveCapacity(capacity) }
+
+    /// Calls `records` with each run of on-demand records between other items, and `item` with
+    /// those, in trace order.
+    @inline(__always)
+    public func forEach(records: (ArraySlice<OndemandRecord>) throws -> Void, item: (TraceItem) throws -> Void) rethrows {
+        var start = 0
+        for other in others {
+            if other.before > start { try records(ondemand[start..<other.before]) }
+            start = other.before
+            try item(other.item)
+        }
+        if start < ondemand.count { try records(ondemand[start...]) }
+    }
+}
+
+/// Fills `TraceItemBatch`es on the reading thread and hands each over when full.
+final class TraceItemBatcher {
+    /// Touched per record by one thread: no run-time exclusivity check.
+    @exclusivity(unchecked) private var batch: TraceItemBatch
+    private let size: Int
+    private let put: (TraceItemBatch) throws -> Void
+
+    init(size: Int, put: @escaping (TraceItemBatch) throws -> Void) {
+        self.size = max(1, size)
+        self.put = put
+        batch = TraceItemBatch(capacity: self.size)
+    }
+
+    /// `name`: the task's name when its pid comes for the first time, else nil.
+    @inline(__always)
+    func add(_ record: OndemandRecord, name: String??) throws {
+        if let name { batch.names.append((record.pid, name)) }
+        batch.ondemand.append(record)
+        if batch.ondemand.count == size { try flush() }
+    }
+
+    func add(_ item: TraceItem) throws {
+        batch.others.append((batch.ondemand.count, item))
+        if batch.others.count == size { try flush() }
+    }
+
+    /// Hands over what is waiting, if anything.
+    func flush() throws {
+        guard !batch.ondemand.isEmpty || !batch.others.isEmpty else { return }
+        let full = batch
+        batch = TraceItemBatch(capacity: size)
+        try put(full)
+    }
+}
+
+extension TraceInput {
+    /// `readConcurrently` for the report: the items in batches (`TraceItemBatch`), the on-demand
+    /// events of a trace.dat as plain records. Passing a `TraceItem` per event cost the report more
+    /// than decoding it (value-witness copies and reference counting, on both threads).
+    public static func readBatches(path: String, selection: EventSelection, textFormats: [EventLayout]? = nil,
+                                   batchSize: Int = 4096, depth: Int = 8,
+                                   _ body: (TraceItemBatch) throws -> Void) throws -> ReadSummary {
+        try Pipelined.runBatched(depth: depth, produce: { put in
+            try withoutActuallyEscaping(put) { put in
+                let batcher = TraceItemBatcher(size: batchSize, put: put)
+                do {
+                    let summary = try TraceInput.read(path: path, selection: selection, textFormats: textFormats,
+                                                      batcher: batcher) { try batcher.add($0) }
+                    try batcher.flush()
+                    return summary
+                } catch {
+                    try? batcher.flush()
+                    throw error
+                }
+            }
+        }, consume: body)
+    }
+}
+
 /// One producer thread and the calling thread as consumer, items handed over in batches.
 enum Pipelined {
     /// Runs `produce` on a new thread; every item it emits reaches `consume` on the calling thread,
@@ -76,10 +162,10 @@ enum Pipelined {
 
     /// `run` with the batches made by `produce` (`put` hands one over; it throws once the consumer
     /// gave up) and taken whole by `consume`. Without a thread, runs both on this one.
-    static func runBatched<Item, Outcome>(depth: Int, produce: (_ put: ([Item]) throws -> Void) throws -> Outcome,
-                                          consume: ([Item]) throws -> Void) throws -> Outcome {
+    static func runBatched<Batch, Outcome>(depth: Int, produce: (_ put: (Batch) throws -> Void) throws -> Outcome,
+                                           consume: (Batch) throws -> Void) throws -> Outcome {
         try withoutActuallyEscaping(produce) { produce in
-            let channel = BatchChannel<Item, Outcome>(depth: depth)
+            let channel = BatchChannel<Batch, Outcome>(depth: depth)
             let job = ThreadJob {
                 let outcome = Result<Outcome, any Error> {
                     try produce { batch in guard channel.put(batch) else { throw Cancelled() } }
@@ -123,10 +209,10 @@ private final class ThreadJob: @unchecked Sendable {
 }
 
 /// A bounded queue of batches between one producer and one consumer thread.
-private final class BatchChannel<Item, Outcome>: @unchecked Sendable {
+private final class BatchChannel<Batch, Outcome>: @unchecked Sendable {
     private var mutex = pthread_mutex_t()
     private var changed = pthread_cond_t()
-    private var batches: [[Item]] = []
+    private var batches: [Batch?] = []
     private var head = 0
     private var finished = false
     private var cancelled = false
@@ -146,7 +232,7 @@ private final class BatchChannel<Item, Outcome>: @unchecked Sendable {
     }
 
     /// Blocks while `depth` batches wait; false when the consumer gave up.
-    func put(_ batch: [Item]) -> Bool {
+    func put(_ batch: Batch) -> Bool {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         while batches.count - head >= depth && !cancelled { pthread_cond_wait(&changed, &mutex) }
@@ -165,13 +251,13 @@ private final class BatchChannel<Item, Outcome>: @unchecked Sendable {
     }
 
     /// The next batch; nil once the producer finished and everything was taken.
-    func take() -> [Item]? {
+    func take() -> Batch? {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         while head == batches.count && !finished { pthread_cond_wait(&changed, &mutex) }
         guard head < batches.count else { return nil }
         let batch = batches[head]
-        batches[head] = []
+        batches[head] = nil
         head += 1
         if head > 64 && head * 2 > batches.count { batches.removeFirst(head); head = 0 }
         pthread_cond_broadcast(&changed)

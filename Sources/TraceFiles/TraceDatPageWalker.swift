@@ -1,3 +1,4 @@
+import CTrace
 import OndemandTraceCore
 import TraceDatFormat
 #if canImport(Glibc)
@@ -36,6 +37,8 @@ struct TraceDatPageWalker {
         var end: Int
         var records = RingBufferPage.Records.empty
         var released: Int
+        /// Pages before this offset are mapped in (`populateAhead`).
+        var populated: Int
         var current: Record?
     }
 
@@ -55,6 +58,12 @@ struct TraceDatPageWalker {
     /// For readers that copy what they need out of each record before the next (`TraceDatReader`):
     /// pages go back in 1 MiB chunks as soon as they are behind (peak RSS, `report` on 10^7 requests).
     static let copyingRelease = (chunk: 1 << 20, lag: 0)
+    /// How far ahead of each record the walker asks for the file's bytes (`odt_prefetch`).
+    static let prefetchDistance = 1024
+    /// How far ahead of a cursor pages are mapped in at once.
+    static let populateChunk = 1 << 20
+    /// `MADV_POPULATE_READ` (not in Glibc's headers of every distribution).
+    static let populateRead: Int32 = 22
 
     /// `cpuData`: (cpu, offset, size) of each CPU's pages; `commitSize`: 4 or 8 (`header_page`).
     /// `release`: how many bytes of pages behind a cursor are given back at once, and how many
@@ -67,7 +76,7 @@ struct TraceDatPageWalker {
         self.release = release
         cursors = cpuData.map { d in
             // `page` starts one page early: the first `advance` moves onto the first page.
-            Cursor(cpu: Int32(d.cpu), page: d.offset - pageSize, end: d.offset + d.size, released: d.offset)
+            Cursor(cpu: Int32(d.cpu), page: d.offset - pageSize, end: d.offset + d.size, released: d.offset, populated: d.offset)
         }
     }
 
@@ -85,12 +94,29 @@ struct TraceDatPageWalker {
     /// Calls `body` with every record in `TimeOrder` (ties: the lower CPU first, as libtracecmd).
     /// `body` returns false to stop.
     mutating func forEach(_ body: (Record) throws -> Bool) throws {
-        for i in cursors.indices { try advance(i) }
-        while let best = TimeOrder.first(count: cursors.count, head: { i in
-            cursors[i].current.map { ($0.timestamp, $0.cpu) }
-        }) {
-            guard try body(cursors[best].current!) else { return }
-            try advance(best)
+        let pages = Pages(file: file, pageSize: pageSize, commitSize: commitSize, release: release)
+        // One exclusive access for the whole walk (not one per record), and the first CPU's
+        // records are taken in a run for as long as they come before every other CPU's head:
+        // the merge then costs one comparison per record, not a scan of the cursors.
+        try cursors.withUnsafeMutableBufferPointer { cursors in
+            for i in cursors.indices { try pages.advance(&cursors[i]) }
+            func head(_ i: Int) -> (timestamp: UInt64, cpu: Int32)? { cursors[i].current.map { ($0.timestamp, $0.cpu) } }
+            while let best = TimeOrder.first(count: cursors.count, head: head) {
+                // The oldest head of the other CPUs: `best` goes on until its next record is not older.
+                let next = TimeOrder.first(count: cursors.count, head: { $0 == best ? nil : head($0) }).flatMap(head)
+                // The run's record stays in a local, not stored into the cursor and loaded back
+                // (a stall per record: the load waited for the stores to reach the cache).
+                var record = cursors[best].current!
+                while true {
+                    guard try body(record) else { return }
+                    guard let following = try pages.next(&cursors[best]) else { cursors[best].current = nil; break }
+                    if let next, !TimeOrder.precedes((following.timestamp, following.cpu), next) {
+                        cursors[best].current = following
+                        break
+                    }
+                    record = following
+                }
+            }
         }
     }
 
@@ -111,7 +137,12 @@ extension TraceDatPageWalker {
         let release: (chunk: Int, lag: Int)
 
         func advance(_ c: inout Cursor) throws(WalkError) {
-            c.current = nil
+            c.current = try next(&c)
+        }
+
+        /// The cursor's next data record (nil at the end of its pages), not stored in it.
+        @inline(__always)
+        func next(_ c: inout Cursor) throws(WalkError) -> Record? {
             while true {
                 let next: RingBufferPage.Record?
                 do {
@@ -120,11 +151,12 @@ extension TraceDatPageWalker {
                     throw WalkError(cpu: c.cpu, offset: c.page + error.offset, message: error.description)
                 }
                 if let r = next {
-                    c.current = Record(timestamp: r.timestamp, cpu: c.cpu, data: r.data, offset: c.page + r.offset,
-                                       missedEvents: r.missedEvents)
-                    return
+                    // The bytes a few records on, on their way while these are read.
+                    odt_prefetch(r.data.baseAddress! + TraceDatPageWalker.prefetchDistance)
+                    return Record(timestamp: r.timestamp, cpu: c.cpu, data: r.data, offset: c.page + r.offset,
+                                  missedEvents: r.missedEvents)
                 }
-                guard try nextPage(&c) else { return }
+                guard try nextPage(&c) else { return nil }
             }
         }
 
@@ -135,6 +167,7 @@ extension TraceDatPageWalker {
                 c.page += pageSize
                 guard c.page + header <= c.end else { c.records = .empty; return false }
                 if c.page - c.released >= release.chunk + release.lag { releasePages(&c) }
+                if c.page + pageSize > c.populated { populateAhead(&c) }
                 let bytes = UnsafeRawBufferPointer(rebasing: file[c.page..<min(c.page + pageSize, c.end)])
                 let page: RingBufferPage
                 do {
@@ -146,6 +179,18 @@ extension TraceDatPageWalker {
                 c.records = page.records()
                 return true
             }
+        }
+
+        /// Maps the next `populateChunk` bytes of the CPU's pages in one call (MADV_POPULATE_READ,
+        /// Linux 5.14+; without it, the page faults map them as before): a fault per few pages
+        /// cost more system time than the walk.
+        func populateAhead(_ c: inout Cursor) {
+            guard let base = file.baseAddress else { return }
+            let system = Int(sysconf(Int32(_SC_PAGESIZE)))
+            let from = max(c.populated, c.page) / system * system
+            let to = min(c.end, from + TraceDatPageWalker.populateChunk)
+            if to > from { _ = madvise(UnsafeMutableRawPointer(mutating: base + from), to - from, TraceDatPageWalker.populateRead) }
+            c.populated = to
         }
 
         /// Gives the pages already read back to the kernel (MADV_DONTNEED on a private read-only map).

@@ -13,15 +13,37 @@ enum TraceDatReader {
         let decoder: BinaryEventDecoder
         let tep: OpaquePointer
         let body: (TraceItem) throws -> Void
+        /// Set for `readBatches`: everything goes here instead of to `body`, the on-demand events
+        /// as plain records. Unmanaged (no reference counting per record, which even an unowned
+        /// reference cost when bound): `readBatches` owns it for longer than this context lives.
+        let batcher: Unmanaged<TraceItemBatcher>?
         @exclusivity(unchecked) var summary: ReadSummary
         var error: (any Error)?
         var comms: [Int32: String?] = [:]
 
-        init(decoder: BinaryEventDecoder, tep: OpaquePointer, summary: ReadSummary, body: @escaping (TraceItem) throws -> Void) {
+        init(decoder: BinaryEventDecoder, tep: OpaquePointer, summary: ReadSummary, batcher: TraceItemBatcher? = nil,
+             body: @escaping (TraceItem) throws -> Void) {
             self.decoder = decoder
             self.tep = tep
             self.summary = summary
+            self.batcher = batcher.map { Unmanaged.passUnretained($0) }
             self.body = body
+        }
+
+        /// Pids whose task name the batcher was given (below `directPids`; the rest in `namedFar`).
+        @exclusivity(unchecked) private var named: [Bool] = []
+        private var namedFar: Set<Int32> = []
+
+        /// The task name of `pid` the first time it is asked for, then nil.
+        func nameIfNew(_ pid: Int32) -> String?? {
+            guard pid >= 0, Int(pid) < Self.directPids else {
+                return namedFar.insert(pid).inserted ? .some(comm(pid)) : nil
+            }
+            let i = Int(pid)
+            if i < named.count, named[i] { return nil }
+            if i >= named.count { named.append(contentsOf: repeatElement(false, count: i + 1 - named.count)) }
+            named[i] = true
+            return .some(comm(pid))
         }
 
         /// Comms of pids below `directPids`, indexed by pid: hashing per record showed up in profiles.
@@ -85,13 +107,25 @@ enum TraceDatReader {
                 if missedEvents != 0 {
                     let count: Int64? = missedEvents > 0 ? missedEvents : nil
                     if let count { summary.lostEvents[cpu, default: 0] += count } else { summary.lostEventsUnknownCount += 1 }
-                    try body(.lost(cpu: cpu, count: count, timestamp: timestamp))
+                    let lost = TraceItem.lost(cpu: cpu, count: count, timestamp: timestamp)
+                    if let batcher { try batcher._withUnsafeGuaranteedRef { try $0.add(lost) } } else { try body(lost) }
                 }
-                guard data.count > 0 else { return true }
-                guard let id = decoder.eventID(of: data), decoder.isSelected(eventID: id) else {
-                    if let id = decoder.eventID(of: data), !decoder.isKnown(eventID: id) {
-                        summary.recordsWithoutFormat += 1
-                    }
+                guard data.count > 0, let id = decoder.eventID(of: data) else { return true }
+                let disposition = decoder.disposition(of: id)
+                guard disposition != .skipped else { return true }
+                guard disposition != .unknown else {
+                    summary.recordsWithoutFormat += 1
+                    return true
+                }
+                if let batcher, disposition == .ondemand {
+                    // Straight into the batch as a plain record: no `EventBody` made and taken apart.
+                    let event = try decoder.decodeOndemand(data, eventID: id)
+                    let pid = decoder.pid(of: data)
+                    summary.eventsDelivered += 1
+                    summary.ondemandEvents += 1
+                    let record = OndemandRecord(timestamp: timestamp, cpu: cpu, pid: pid, event: event)
+                    let name = nameIfNew(pid)
+                    try batcher._withUnsafeGuaranteedRef { try $0.add(record, name: name) }
                     return true
                 }
                 guard let decoded = try decoder.decode(data) else { return true }
@@ -101,7 +135,7 @@ enum TraceDatReader {
                 // Moved, not copied, into the item: the copies showed in profiles.
                 let event = TraceEvent(timestamp: timestamp, cpu: cpu, pid: pid, comm: comm(pid), body: consume decoded)
                 let item = TraceItem.event(consume event)
-                try body(item)
+                if let batcher { try batcher._withUnsafeGuaranteedRef { try $0.add(item) } } else { try body(item) }
                 return true
             } catch let error as DecodeError {
                 self.error = TraceFileError(path: summary.path, message: "CPU \(cpu): \(error)", byteOffset: offset)
@@ -176,12 +210,13 @@ enum TraceDatReader {
     /// `file`: the mapped file, for reading uncompressed ring-buffer pages directly (see
     /// `TraceDatPageWalker`); nil, or a file the walker does not agree with libtracecmd on, is read
     /// through libtracecmd.
+    /// `batcher`: takes every item instead of `body` (`readBatches`).
     static func read(path: String, structure: TraceDatStructure, file: MappedFile? = nil, selection: EventSelection,
-                     _ body: (TraceItem) throws -> Void) throws -> ReadSummary {
+                     batcher: TraceItemBatcher? = nil, _ body: (TraceItem) throws -> Void) throws -> ReadSummary {
         let (handle, tep, decoder, summary) = try openFile(path: path, structure: structure, selection: selection)
         defer { tracecmd_close(handle) }
         return try withoutActuallyEscaping(body) { body in
-            let context = Context(decoder: decoder, tep: tep, summary: summary, body: body)
+            let context = Context(decoder: decoder, tep: tep, summary: summary, batcher: batcher, body: body)
             // Every record is decoded into values it owns before the next: its pages can go at once.
             if let file, var walker = directWalker(file: file, structure: structure, handle: handle, tep: tep,
                                                    release: TraceDatPageWalker.copyingRelease) {

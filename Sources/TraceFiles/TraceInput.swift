@@ -45,6 +45,12 @@ public enum TraceInput {
     /// `formats` are format files for text input; the kernel 6.12 ones are used if nil.
     public static func read(path: String, selection: EventSelection, textFormats: [EventLayout]? = nil,
                             _ body: (TraceItem) throws -> Void) throws -> ReadSummary {
+        try read(path: path, selection: selection, textFormats: textFormats, batcher: nil, body)
+    }
+
+    /// `batcher`: a trace.dat's items go there instead of to `body` (`readBatches`).
+    static func read(path: String, selection: EventSelection, textFormats: [EventLayout]?,
+                     batcher: TraceItemBatcher?, _ body: (TraceItem) throws -> Void) throws -> ReadSummary {
         if path == "-" {
             return try TextTraceReader.read(from: FileDescriptor.standardInput, path: path, selection: selection,
                                             formats: textFormats, body)
@@ -55,7 +61,8 @@ public enum TraceInput {
         if TraceDatStructure.looksLikeTraceDat(prefix) {
             let structure = try TraceDatStructure.parse(file.bytes, path: path)
             file.dropResidentPages()
-            return try TraceDatReader.read(path: path, structure: structure, file: file, selection: selection, body)
+            return try TraceDatReader.read(path: path, structure: structure, file: file, selection: selection,
+                                           batcher: batcher, body)
         }
         guard isText(prefix, truncated: file.bytes.count > prefix.count) else {
             throw TraceFileError(path: path, message: "not a trace file: neither trace.dat (it starts with 17 08 44 'tracing') nor text", byteOffset: 0)

@@ -1,7 +1,7 @@
 import OndemandTraceCore
 
 /// Reads a trace and builds its report model: the one reading loop `report`, `check`, `run` and
-/// the tests share (decoding on a second thread, see `readConcurrently`).
+/// the tests share (decoding on a second thread, see `readBatches`).
 public enum TraceReport {
     /// `requireOndemandEvents`: a trace without any on-demand event is an error naming the file
     /// (`run` reports even that: a mount that failed before any request).
@@ -39,13 +39,23 @@ public enum TraceReport {
         let builder = ReportBuilder(filter: filter, slowThreshold: slowThreshold, names: names, requestObserver: requestObserver)
         var summaries: [ReadSummary] = []
         for path in paths {
-            summaries.append(try TraceInput.readConcurrently(path: path, selection: selection, textFormats: textFormats) { item in
-                switch item {
-                case .event(let event):
-                    builder.consume(event)
-                    if let eventObserver, filter.admitsEvent(event) { eventObserver(event) }
-                case let .lost(cpu, count, timestamp): builder.noteLost(cpu: cpu, count: count, timestamp: timestamp)
-                }
+            summaries.append(try TraceInput.readBatches(path: path, selection: selection, textFormats: textFormats) { batch in
+                for (pid, comm) in batch.names { builder.nameTask(pid, comm) }
+                batch.forEach(records: { records in
+                    guard let eventObserver else { return builder.consume(records) }
+                    for record in records {
+                        builder.consume(record)
+                        let event = record.traceEvent(comm: builder.taskName(record.pid))
+                        if filter.admitsEvent(event) { eventObserver(event) }
+                    }
+                }, item: { item in
+                    switch item {
+                    case .event(let event):
+                        builder.consume(event)
+                        if let eventObserver, filter.admitsEvent(event) { eventObserver(event) }
+                    case let .lost(cpu, count, timestamp): builder.noteLost(cpu: cpu, count: count, timestamp: timestamp)
+                    }
+                })
             })
         }
         let summary = summaries[0]

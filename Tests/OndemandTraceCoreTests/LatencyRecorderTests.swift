@@ -46,3 +46,33 @@ struct LatencyRecorderTests {
         }
     }
 }
+
+/// The accumulator records object rows' latencies in batches grouped by object: each row must
+/// end as a recorder fed the same values one at a time (counts, bytes, percentiles, extremes).
+struct ReportAccumulatorObjectRowTests {
+    @Test func groupedObjectRowsEqualRowsRecordedOneByOne() {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        print("ReportAccumulatorObjectRowTests seed \(seed)")
+        var random = SplitMix64(seed: seed)
+        var accumulator = ReportAccumulator()
+        var reference: [UInt32: ReportAccumulator.BreakdownRow] = [:]
+        // More values than one batch (65,536), objects spread out and added late (the rows grow).
+        for i in 0..<150_000 {
+            let obj = UInt32(random.next() % UInt64(i < 100_000 ? 40 : 300)) * 7
+            let length = 4096 * (1 + random.next() % 32)
+            let latency: UInt64? = random.next() % 10 == 0 ? nil : 10_000 + random.next() % 3_000_000
+            accumulator.add(RequestRecord(kind: .read, obj: obj, msgID: nil, pid: 1, comm: "r", offset: 0, length: length,
+                                          issued: 1, completed: latency.map { 1 + $0 }, join: latency == nil ? .none : .arrival))
+            reference[obj, default: ReportAccumulator.BreakdownRow()].add(length: length, latency: latency)
+        }
+        let rows = accumulator.byObject
+        #expect(rows.count == reference.count && rows.count > 200)
+        for (obj, want) in reference {
+            let got = rows[obj]
+            #expect(got?.count == want.count && got?.bytes == want.bytes, "obj \(obj)")
+            #expect(got?.latency.count == want.latency.count && got?.latency.sumNanoseconds == want.latency.sumNanoseconds)
+            #expect(got?.latency.percentilesNanoseconds([0, 50, 90, 99, 100]) == want.latency.percentilesNanoseconds([0, 50, 90, 99, 100]),
+                    "obj \(obj)")
+        }
+    }
+}

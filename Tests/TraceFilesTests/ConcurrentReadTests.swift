@@ -20,6 +20,37 @@ import OndemandTraceCore
         #expect(a.count > 1000 && a == b && sa == sb)
     }
 
+    /// The batches, taken apart: each on-demand record with the name its pid was given.
+    static func batchedEvents(_ path: String, batchSize: Int) throws -> ([TraceEvent], ReadSummary, Int) {
+        var events: [TraceEvent] = []
+        var names: [Int32: String?] = [:]
+        var records = 0
+        let summary = try TraceInput.readBatches(path: path, selection: .all, batchSize: batchSize, depth: 2) { batch in
+            for (pid, comm) in batch.names {
+                #expect(names[pid] == nil, "pid \(pid) named twice")
+                names[pid] = comm
+            }
+            batch.forEach(records: { run in
+                records += run.count
+                for r in run { events.append(r.traceEvent(comm: names[r.pid] ?? nil)) }
+            }, item: { if case .event(let e) = $0 { events.append(e) } })
+        }
+        return (events, summary, records)
+    }
+
+    /// A trace.dat's on-demand events come as plain records, the rest as items, in trace order
+    /// and with the same task names as `read` gives them; a text trace comes as items only.
+    /// (starter: zstd, read through libtracecmd; record: its pages walked directly.)
+    @Test(arguments: [(StarterTraceReportTests.dat, 1), (StarterTraceReportTests.dat, 7), (StarterTraceReportTests.txt, 7),
+                      (StarterTraceReportTests.samples + "record-6.12.dat", 3)])
+    func batchesHoldTheSameEventsInTheSameOrder(path: String, batchSize: Int) throws {
+        let (a, sa) = try Self.events(path, concurrent: false)
+        let (b, sb, records) = try Self.batchedEvents(path, batchSize: batchSize)
+        #expect(a.count > 1000 && a == b && sa == sb)
+        let ondemand = a.filter { if case .ondemand = $0.body { return true } else { return false } }.count
+        #expect(ondemand >= 70 && records == (path.hasSuffix(".dat") ? ondemand : 0))
+    }
+
     struct Stop: Error {}
 
     @Test func anErrorFromTheConsumerStopsTheReader() throws {

@@ -34,6 +34,18 @@ public struct EventSelection: OptionSet, Sendable {
     public static let tieRefReasons: Set<String> = ["NEW obj", "GET ondemand_fd", "SEE lookup_cookie"]
 }
 
+/// What a decoder does with the records of an event id.
+public enum RecordDisposition: UInt8, Sendable {
+    /// The file has no format for it.
+    case unknown
+    /// Not selected.
+    case skipped
+    /// One of the seven on-demand events (`decodeOndemand`).
+    case ondemand
+    /// Another selected event (`decode`; some records may still be dropped, see `.objectTies`).
+    case decoded
+}
+
 public enum DecodeError: Error, Equatable, CustomStringConvertible {
     /// A record is shorter than its format file says.
     case shortRecord(event: String, size: Int, needed: Int)
@@ -53,16 +65,19 @@ public enum DecodeError: Error, Equatable, CustomStringConvertible {
 /// Decodes raw ring-buffer records (the bytes after the ring-buffer header) into events.
 /// Field offsets come from each event's layout, looked up by name once, not per record.
 public struct BinaryEventDecoder: Sendable {
-    struct Slot: Sendable {
-        var offset: Int
-        var size: Int
-        var isSigned: Bool
-        var end: Int { offset + size }
+    // `@usableFromInline`/`@inlinable`: the per-record accessors are inlined into the reading
+    // loop in another module (TraceFiles), where a call per record showed in profiles.
+    @usableFromInline struct Slot: Sendable {
+        @usableFromInline var offset: Int
+        @usableFromInline var size: Int
+        @usableFromInline var isSigned: Bool
+        @usableFromInline var end: Int { offset + size }
+        init(offset: Int, size: Int, isSigned: Bool) { (self.offset, self.size, self.isSigned) = (offset, size, isSigned) }
     }
 
     /// Up to five field slots stored inline: decoding a record touches no reference counts.
-    struct Slots: Sendable {
-        var s0, s1, s2, s3, s4: Slot?
+    @usableFromInline struct Slots: Sendable {
+        @usableFromInline var s0, s1, s2, s3, s4: Slot?
         init(_ slots: [Slot?]) {
             func at(_ i: Int) -> Slot? { i < slots.count ? slots[i] : nil }
             (s0, s1, s2, s3, s4) = (at(0), at(1), at(2), at(3), at(4))
@@ -83,30 +98,33 @@ public struct BinaryEventDecoder: Sendable {
 
     private(set) var entries: [Entry]
     /// Whether each event id is decoded: the per-record test, without copying an `Entry`.
-    private var selected: [Bool]
+    var selected: [Bool]
     /// Whether the file has a format for each event id (`isKnown`, per skipped record).
-    private var known: [Bool]
+    var known: [Bool]
     /// The on-demand entries again, as plain values by event id: the per-record decode reads
     /// these without copying an `Entry` (whose other cases hold references).
-    private var ondemandPlans: [OndemandPlan]
-    private var isOndemandID: [Bool]
+    @usableFromInline var ondemandPlans: [OndemandPlan]
+    var isOndemandID: [Bool]
+    /// What becomes of each event id's records: one lookup per record (`disposition(of:)`).
+    @usableFromInline var dispositions: [RecordDisposition]
     /// `.slim` entries whose `only` values all fit a 64-bit mask, by event id: most records of
     /// those events (`cachefiles_ref`) are dropped with one mask test, not a hash.
-    private var slimMasks: [SlimMask?]
+    var slimMasks: [SlimMask?]
 
-    struct OndemandPlan: Sendable {
-        var kind: OndemandEvent.Kind
-        var slots: Slots
-        var needed: Int
+    @usableFromInline struct OndemandPlan: Sendable {
+        @usableFromInline var kind: OndemandEvent.Kind
+        @usableFromInline var slots: Slots
+        @usableFromInline var needed: Int
     }
 
     struct SlimMask: Sendable {
         var slot: Slot
         var values: UInt64
     }
-    private let typeSlot: Slot
-    private let pidSlot: Slot?
-    private let bigEndian: Bool
+    // Not private: cross-module optimization inlines the per-record accessors into the reader.
+    @usableFromInline let typeSlot: Slot
+    @usableFromInline let pidSlot: Slot?
+    @usableFromInline let bigEndian: Bool
     public let layouts: [EventLayout]
 
     public init(layouts: [EventLayout], selection: EventSelection, bigEndian: Bool = false) {
@@ -139,6 +157,14 @@ public struct BinaryEventDecoder: Sendable {
         isOndemandID = entries.map {
             if case .ondemand = $0 { return true }
             return false
+        }
+        dispositions = entries.map {
+            switch $0 {
+            case .unknown: return .unknown
+            case .skip: return .skipped
+            case .ondemand: return .ondemand
+            default: return .decoded
+            }
         }
         slimMasks = entries.map {
             guard case let .slim(_, _, only?) = $0, only.values.allSatisfy({ $0 < 64 }) else { return nil }
@@ -219,10 +245,16 @@ public struct BinaryEventDecoder: Sendable {
     }
 
     /// The event id in a record's common header.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func eventID(of data: UnsafeRawBufferPointer) -> Int? {
         guard data.count >= typeSlot.end else { return nil }
         return Int(readUnsigned(data, typeSlot))
+    }
+
+    /// What becomes of records of this event id (an id past the table has no format).
+    @inlinable @inline(__always)
+    public func disposition(of eventID: Int) -> RecordDisposition {
+        eventID >= 0 && eventID < dispositions.count ? dispositions[eventID] : .unknown
     }
 
     /// Whether records of this event id would be decoded (cheap; no bytes read).
@@ -233,6 +265,7 @@ public struct BinaryEventDecoder: Sendable {
     }
 
     /// Whether records of this event id are decoded as one of the seven on-demand events.
+    @inline(__always)
     public func isOndemand(eventID: Int) -> Bool {
         eventID >= 0 && eventID < isOndemandID.count && isOndemandID[eventID]
     }
@@ -243,9 +276,33 @@ public struct BinaryEventDecoder: Sendable {
         return known[eventID]
     }
 
+    @inlinable @inline(__always)
     public func pid(of data: UnsafeRawBufferPointer) -> Int32 {
         guard let pidSlot, data.count >= pidSlot.end else { return -1 }
         return Int32(truncatingIfNeeded: readSigned(data, pidSlot))
+    }
+
+    /// Decodes a record of an on-demand event (`isOndemand(eventID:)` holds for `id`, its id).
+    @inlinable @inline(__always)
+    public func decodeOndemand(_ data: UnsafeRawBufferPointer, eventID id: Int) throws(DecodeError) -> OndemandEvent {
+        // Fields read through a pointer to the plan: no copy of it per record.
+        let (kind, needed, values) = ondemandPlans.withUnsafeBufferPointer { plans in
+            let plan = plans.baseAddress! + id
+            let needed = plan.pointee.needed
+            var values = RawFieldValues()
+            if data.count >= needed {
+                values.v0 = raw(data, plan.pointee.slots.s0)
+                values.v1 = raw(data, plan.pointee.slots.s1)
+                values.v2 = raw(data, plan.pointee.slots.s2)
+                values.v3 = raw(data, plan.pointee.slots.s3)
+                values.v4 = raw(data, plan.pointee.slots.s4)
+            }
+            return (plan.pointee.kind, needed, values)
+        }
+        guard data.count >= needed else {
+            throw .shortRecord(event: kind.eventName, size: data.count, needed: needed)
+        }
+        return OndemandEvent(kind: kind, values: values)
     }
 
     /// Decodes one record; nil when its event is not selected.
@@ -254,26 +311,7 @@ public struct BinaryEventDecoder: Sendable {
             throw .shortRecord(event: "record", size: data.count, needed: typeSlot.end)
         }
         guard id < entries.count else { return nil }
-        if isOndemandID[id] {
-            // Fields read through a pointer to the plan: no copy of it per record.
-            let (kind, needed, values) = ondemandPlans.withUnsafeBufferPointer { plans in
-                let plan = plans.baseAddress! + id
-                let needed = plan.pointee.needed
-                var values = RawFieldValues()
-                if data.count >= needed {
-                    values.v0 = raw(data, plan.pointee.slots.s0)
-                    values.v1 = raw(data, plan.pointee.slots.s1)
-                    values.v2 = raw(data, plan.pointee.slots.s2)
-                    values.v3 = raw(data, plan.pointee.slots.s3)
-                    values.v4 = raw(data, plan.pointee.slots.s4)
-                }
-                return (plan.pointee.kind, needed, values)
-            }
-            guard data.count >= needed else {
-                throw .shortRecord(event: kind.eventName, size: data.count, needed: needed)
-            }
-            return .ondemand(OndemandEvent(kind: kind, values: values))
-        }
+        if isOndemandID[id] { return .ondemand(try decodeOndemand(data, eventID: id)) }
         if let mask = slimMasks[id], data.count >= mask.slot.end {
             let value = readUnsigned(data, mask.slot)
             guard value < 64, mask.values & (1 << value) != 0 else { return nil }
@@ -349,13 +387,13 @@ public struct BinaryEventDecoder: Sendable {
     }
 
     /// A field's bit pattern (sign-extended when signed); nil when the layout lacks the field.
-    @inline(__always)
+    @inlinable @inline(__always)
     func raw(_ data: UnsafeRawBufferPointer, _ slot: Slot?) -> UInt64? {
         guard let slot else { return nil }
         return slot.isSigned ? UInt64(bitPattern: readSigned(data, slot)) : readUnsigned(data, slot)
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     func readUnsigned(_ data: UnsafeRawBufferPointer, _ slot: Slot) -> UInt64 {
         let value: UInt64
         switch slot.size {
@@ -373,7 +411,7 @@ public struct BinaryEventDecoder: Sendable {
         return value
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     func readSigned(_ data: UnsafeRawBufferPointer, _ slot: Slot) -> Int64 {
         let raw = readUnsigned(data, slot)
         switch slot.size {

@@ -141,6 +141,7 @@ public enum OndemandEvent: Sendable, Equatable {
 extension OndemandEvent {
     /// Builds a typed event from raw values given in `kind.fieldNames` order. Values are the
     /// field's bit pattern (sign-extended for signed fields); nil means the field is absent.
+    @inlinable
     public init(kind: Kind, values v: RawFieldValues) {
         func u32(_ x: UInt64?) -> UInt32? { x.map { UInt32(truncatingIfNeeded: $0) } }
         func i64(_ x: UInt64?) -> Int64? { x.map { Int64(bitPattern: $0) } }

@@ -11,11 +11,17 @@ public enum TimeOrder {
         var bestCPU = Int32.max
         for i in 0..<count {
             guard let h = head(i) else { continue }
-            if best < 0 || h.timestamp < bestTS || (h.timestamp == bestTS && h.cpu < bestCPU) {
+            if best < 0 || precedes(h, (bestTS, bestCPU)) {
                 (best, bestTS, bestCPU) = (i, h.timestamp, h.cpu)
             }
         }
         return best >= 0 && bestTS <= limit ? best : nil
+    }
+
+    /// Whether a record at `a` comes before one at `b`.
+    @inlinable @inline(__always)
+    public static func precedes(_ a: (timestamp: UInt64, cpu: Int32), _ b: (timestamp: UInt64, cpu: Int32)) -> Bool {
+        a.timestamp < b.timestamp || (a.timestamp == b.timestamp && a.cpu < b.cpu)
     }
 }
 

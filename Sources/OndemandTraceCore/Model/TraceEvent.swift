@@ -92,3 +92,23 @@ public struct MarkerEvent: Sendable, Equatable {
     public var text: String
     public init(text: String) { self.text = text }
 }
+
+/// An on-demand record as the report's reading thread hands it to the correlating one: the
+/// event and its header, plain values only, so batches of them copy as bytes (a `TraceEvent`
+/// costs a value-witness call and reference counting per copy). The task name travels apart,
+/// once per pid (`TraceItemBatch.comms`).
+public struct OndemandRecord: Sendable, Equatable {
+    public var timestamp: UInt64
+    public var cpu: Int32
+    public var pid: Int32
+    public var event: OndemandEvent
+
+    public init(timestamp: UInt64, cpu: Int32, pid: Int32, event: OndemandEvent) {
+        (self.timestamp, self.cpu, self.pid, self.event) = (timestamp, cpu, pid, event)
+    }
+
+    /// The same record as a `TraceEvent` (for event observers).
+    public func traceEvent(comm: String?) -> TraceEvent {
+        TraceEvent(timestamp: timestamp, cpu: cpu, pid: pid, comm: comm, body: .ondemand(event))
+    }
+}

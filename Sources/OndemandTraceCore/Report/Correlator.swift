@@ -47,10 +47,12 @@ public final class Correlator {
         public var lifetime: UInt64? { lastFdRelease.map { $0 &- (firstOpen ?? firstSeen) } }
     }
 
+    /// Plain values (the task's name is an index into `TaskNames`): appended, scanned and removed
+    /// without reference counting.
     struct PendingRead {
         var serial: UInt64
         var pid: Int32
-        var comm: String?
+        var name: TaskNames.Index
         var start: Int64
         var length: UInt64
         var issued: UInt64
@@ -67,7 +69,7 @@ public final class Correlator {
     struct PendingOpen {
         var serial: UInt64
         var pid: Int32
-        var comm: String?
+        var name: TaskNames.Index
         var fd: UInt32?
         var issued: UInt64
         var kernelMsgID: UInt32?
@@ -113,8 +115,10 @@ public final class Correlator {
     /// Answered READs whose reader has not yet touched the object again, by reader pid (a reader
     /// waits for one READ at a time): they close at its next `cachefiles_prep_read` /
     /// `cachefiles_read` on the object (`resumed`), its next READ, or the end.
-    @exclusivity(unchecked) private var awaitingResume = PidTable<RequestRecord>()
+    @exclusivity(unchecked) private var awaitingResume = ParkedRequests()
     @exclusivity(unchecked) private var serial: UInt64 = 0
+    /// The names of the tasks that caused requests, and of the pids of records handed over without one.
+    @exclusivity(unchecked) private var taskNames = TaskNames()
     private let onRequest: (RequestRecord) -> Void
     private let onAnomaly: (Anomaly) -> Void
     @exclusivity(unchecked) public private(set) var firstTimestamp: UInt64?
@@ -202,21 +206,11 @@ public final class Correlator {
             default: break
             }
         }
-        var t = event.timestamp
-        if let last = lastTimestamp, t < last {
-            // Records must come in time order (`TimeOrder`). One that does not (clocks that
-            // differ between CPUs, an edited text trace) is taken at the time already reached,
-            // so no latency is negative, and is reported.
-            var obj: UInt32?
-            if case .ondemand(let e) = event.body { obj = e.obj }
-            onAnomaly(Anomaly(kind: .timeWentBackwards, obj: obj, timestamp: last,
-                              detail: "a record at \(TimeText.seconds(event.timestamp)) s on CPU \(event.cpu) comes after one at \(TimeText.seconds(last)) s; taken as \(TimeText.seconds(last)) s (record with a global clock, e.g. trace_clock mono)"))
-            t = last
-        }
-        if firstTimestamp == nil { firstTimestamp = t }
-        lastTimestamp = t
+        var obj: UInt32?
+        if case .ondemand(let e) = event.body { obj = e.obj }
+        let t = admit(event.timestamp, cpu: event.cpu, obj: obj)
         switch event.body {
-        case .ondemand(let e): consume(e, event, at: t)
+        case .ondemand(let e): consume(e, pid: event.pid, comm: event.comm, at: t)
         case .marker(let m):
             guard let marker = DaemonMarker(text: m.text) else {
                 if let line = CookieKeyLine(text: m.text) { learn(line) }
@@ -243,21 +237,59 @@ public final class Correlator {
         onAnomaly(Anomaly(kind: .lostEvents, obj: nil, timestamp: timestamp, detail: "CPU \(cpu) lost \(what)"))
     }
 
-    /// `t`: the event's time, or the time already reached if it went backwards.
-    private func consume(_ e: OndemandEvent, _ event: TraceEvent, at t: UInt64) {
-        guard let obj = e.obj else { return }
-        let index = slot(obj, t)
-        withState(index) { update(&$0, e, event, at: t) }
+    /// An on-demand record, as `consume(_: TraceEvent)` takes it with that body; its task's name
+    /// is the one `nameTask` gave its pid (the report's reading loop hands these over as plain
+    /// values, and each task's name once, see `OndemandRecord`).
+    public func consume(_ record: OndemandRecord) {
+        let t = admit(record.timestamp, cpu: record.cpu, obj: record.event.obj)
+        consume(record.event, pid: record.pid, comm: nil, namedByPid: true, at: t)
     }
 
-    private func update(_ state: inout ObjectState, _ e: OndemandEvent, _ event: TraceEvent, at t: UInt64) {
+    /// `consume(_: OndemandRecord)` for each record, in order.
+    public func consume(_ records: ArraySlice<OndemandRecord>) {
+        for i in records.indices { consume(records[i]) }
+    }
+
+    /// Names the task `pid` for the records `consume(_: OndemandRecord)` takes.
+    public func nameTask(_ pid: Int32, _ comm: String?) { _ = taskNames.name(pid, comm) }
+
+    /// The name `nameTask` gave `pid`.
+    public func taskName(_ pid: Int32) -> String? { taskNames[taskNames.index(of: pid)] }
+
+    /// The time a record is taken at, the trace's span moved on to it. Records must come in time
+    /// order (`TimeOrder`); one that does not (clocks that differ between CPUs, an edited text
+    /// trace) is taken at the time already reached, so no latency is negative, and is reported.
+    @inline(__always)
+    private func admit(_ timestamp: UInt64, cpu: Int32, obj: UInt32?) -> UInt64 {
+        var t = timestamp
+        if let last = lastTimestamp, t < last {
+            onAnomaly(Anomaly(kind: .timeWentBackwards, obj: obj, timestamp: last,
+                              detail: "a record at \(TimeText.seconds(timestamp)) s on CPU \(cpu) comes after one at \(TimeText.seconds(last)) s; taken as \(TimeText.seconds(last)) s (record with a global clock, e.g. trace_clock mono)"))
+            t = last
+        }
+        if firstTimestamp == nil { firstTimestamp = t }
+        lastTimestamp = t
+        return t
+    }
+
+    /// `t`: the event's time, or the time already reached if it went backwards.
+    /// `namedByPid`: the task's name is `taskName(pid)`, looked up only for the records that keep it.
+    private func consume(_ e: OndemandEvent, pid: Int32, comm: String?, namedByPid: Bool = false, at t: UInt64) {
+        guard let obj = e.obj else { return }
+        let index = slot(obj, t)
+        withState(index) { update(&$0, e, pid: pid, comm: comm, namedByPid: namedByPid, at: t) }
+    }
+
+    private func update(_ state: inout ObjectState, _ e: OndemandEvent, pid: Int32, comm: String?, namedByPid: Bool,
+                        at t: UInt64) {
         let obj = state.lifetime.obj
         switch e {
         case .read(let r):
-            if !awaitingResume.isEmpty, let waiting = awaitingResume.removeValue(forKey: event.pid) { onRequest(waiting) }
+            if !awaitingResume.isEmpty { awaitingResume.unpark(pid) { onRequest($0) } }
             serial += 1
             let length = r.len ?? 0
-            state.reads.append(PendingRead(serial: serial, pid: event.pid, comm: event.comm, start: r.start ?? 0,
+            let name = namedByPid ? taskNames.index(of: pid) : taskNames.name(pid, comm)
+            state.reads.append(PendingRead(serial: serial, pid: pid, name: name, start: r.start ?? 0,
                                            length: length, issued: t, kernelObjectID: nonZero(r.objectID)))
             state.lifetime.reads += 1
             state.lifetime.bytesRequested += length
@@ -273,7 +305,6 @@ public final class Correlator {
             let end = start &+ Int64(clamping: length)
             var coveredAny = false
             var completed: (serial: UInt64, exact: Bool)?
-            let pid = event.pid
             // One exclusive access for the whole scan (this runs once per fd_write).
             state.reads.withUnsafeMutableBufferPointer { reads in
                 for i in reads.indices where !reads[i].isWritten {
@@ -293,14 +324,15 @@ public final class Correlator {
             if let completed { state.lastWrittenBy.set(pid, completed.serial) }
             else if !coveredAny { state.lastWrittenBy.set(pid, 0) }
         case .cread(let c):
-            completeRead(&state, msgID: c.msgID, pid: event.pid, at: t)
+            completeRead(&state, msgID: c.msgID, pid: pid, at: t)
         case .open(let o):
             state.lifetime.opens += 1
             if state.lifetime.firstOpen == nil { state.lifetime.firstOpen = t }
             state.lifetime.fd = o.fd
             if let oid = nonZero(o.objectID) { learnObjectID(&state, oid, at: t, from: "open") }
             serial += 1
-            state.opens.append(PendingOpen(serial: serial, pid: event.pid, comm: event.comm, fd: o.fd, issued: t,
+            let name = namedByPid ? taskNames.index(of: pid) : taskNames.name(pid, comm)
+            state.opens.append(PendingOpen(serial: serial, pid: pid, name: name, fd: o.fd, issued: t,
                                            kernelMsgID: nonZero(o.msgID)))
         case .copen(let c):
             state.lifetime.copens += 1
@@ -316,7 +348,7 @@ public final class Correlator {
                                   detail: "open mid=\(kernel) answered by copen msg_id=\(real)"))
             }
             onRequest(RequestRecord(kind: .open, obj: obj, msgID: c.msgID ?? open.markerMsg, pid: open.pid,
-                                    comm: open.comm, offset: nil, length: c.len.map { UInt64(max(0, $0)) },
+                                    comm: taskNames[open.name], offset: nil, length: c.len.map { UInt64(max(0, $0)) },
                                     issued: open.issued, completed: t, join: .open, blob: state.lifetime.name))
         case .close(let c):
             state.lifetime.lastClose = t
@@ -384,14 +416,14 @@ public final class Correlator {
             onAnomaly(Anomaly(kind: .idMismatch, obj: obj, timestamp: t,
                               detail: "marker msg=\(m) but cread msg_id=\(msgID)"))
         }
-        let answered = RequestRecord(kind: .read, obj: obj, msgID: msgID ?? r.markerMsg, pid: r.pid, comm: r.comm,
+        let answered = RequestRecord(kind: .read, obj: obj, msgID: msgID ?? r.markerMsg, pid: r.pid, comm: taskNames[r.name],
                                      offset: r.start, length: r.length, issued: r.issued, pickedUp: r.pickedUp,
                                      written: r.markerWritten ?? r.lastWrite, completed: t, join: join,
                                      rangeWritten: r.isWritten, blob: state.lifetime.name)
         if !awaitResume {
             onRequest(answered)
-        } else if let earlier = awaitingResume.updateValue(answered, forKey: r.pid) {
-            onRequest(earlier)
+        } else {
+            awaitingResume.park(answered) { onRequest($0) }
         }
     }
 
@@ -427,11 +459,12 @@ public final class Correlator {
 
     /// The reader's next record on the object after its READ was answered: it resumed.
     private func noteResume(_ g: GenericEvent, pid: Int32, at t: UInt64) {
-        guard !awaitingResume.isEmpty, var waiting = awaitingResume[pid],
-              let obj = g["obj"]?.integer, UInt32(truncatingIfNeeded: obj) == waiting.obj else { return }
-        awaitingResume.removeValue(forKey: pid)
-        waiting.resumed = t
-        onRequest(waiting)
+        guard !awaitingResume.isEmpty, let obj = g["obj"]?.integer.map({ UInt32(truncatingIfNeeded: $0) }) else { return }
+        awaitingResume.unpark(pid, if: { $0.obj == obj }) { waiting in
+            var resumed = waiting
+            resumed.resumed = t
+            onRequest(resumed)
+        }
     }
 
     private func consume(_ m: DaemonMarker, at t: UInt64) {
@@ -489,7 +522,7 @@ public final class Correlator {
     /// released are flagged. Returns every object's lifetime, ordered by obj.
     public func finish() -> [ObjectLifetime] {
         let end = lastTimestamp ?? 0
-        let waiting = awaitingResume.values.sorted { ($0.completed ?? 0, $0.obj, $0.pid) < ($1.completed ?? 0, $1.obj, $1.pid) }
+        let waiting = awaitingResume.all.sorted { ($0.completed ?? 0, $0.obj, $0.pid) < ($1.completed ?? 0, $1.obj, $1.pid) }
         awaitingResume.removeAll()
         for request in waiting { onRequest(request) }
         let all = states.sorted { $0.lifetime.obj < $1.lifetime.obj }
@@ -516,18 +549,18 @@ public final class Correlator {
             let by = atRelease ? "before the fd was released" : "by the end of the trace"
             onAnomaly(Anomaly(kind: .openNeverAnswered, obj: obj, timestamp: open.issued,
                               detail: "open fd=\(open.fd.map(String.init) ?? "-"): \(answer) \(by)"))
-            onRequest(RequestRecord(kind: .open, obj: obj, msgID: open.markerMsg, pid: open.pid, comm: open.comm,
+            onRequest(RequestRecord(kind: .open, obj: obj, msgID: open.markerMsg, pid: open.pid, comm: taskNames[open.name],
                                     offset: nil, length: nil, issued: open.issued, completed: nil, join: .none,
                                     blob: state.lifetime.name))
         }
         for r in state.reads {
             let released = state.lifetime.lastFdRelease.map { $0 > r.issued } ?? false
             onAnomaly(Anomaly(kind: .readNeverCompleted, obj: obj, timestamp: r.issued,
-                              detail: "read \(r.start)+\(r.length) by \(r.comm ?? "?")-\(r.pid)"
+                              detail: "read \(r.start)+\(r.length) by \(taskNames[r.name] ?? "?")-\(r.pid)"
                                 + (r.markerMsg.map { " (msg=\($0))" } ?? "")
                                 + ": no cread " + (released ? "before the fd was released" : "by the end of the trace")
                                 + " (\(r.covered) of \(r.length) bytes written)"))
-            onRequest(RequestRecord(kind: .read, obj: obj, msgID: r.markerMsg, pid: r.pid, comm: r.comm,
+            onRequest(RequestRecord(kind: .read, obj: obj, msgID: r.markerMsg, pid: r.pid, comm: taskNames[r.name],
                                     offset: r.start, length: r.length, issued: r.issued, pickedUp: r.pickedUp,
                                     written: r.markerWritten ?? r.lastWrite, completed: nil, join: .none,
                                     rangeWritten: r.isWritten, blob: state.lifetime.name))
@@ -631,5 +664,84 @@ public enum TimeText {
     /// Nanoseconds as seconds with microsecond precision, e.g. `4.409061`.
     public static func seconds(_ ns: UInt64) -> String {
         String(ns / 1_000_000_000) + "." + String(ns % 1_000_000_000 / 1000).leftPadded(to: 6, with: "0")
+    }
+}
+
+/// The answered READs waiting for their reader to resume, one per reader pid. They stay in place
+/// in an array, found through a pid table of indexes: a table of the requests themselves moved
+/// ~180 bytes (and their strings' references) at every probe and swap, twice a READ.
+struct ParkedRequests {
+    private var slotByPid = PidTable<Int32>()
+    /// Moved in and out (`take`), never copied: a copy of a request retains three strings.
+    private var requests: [RequestRecord?] = []
+    private var freeSlots: [Int32] = []
+
+    var isEmpty: Bool { slotByPid.isEmpty }
+
+    /// Every request parked, in no order.
+    var all: [RequestRecord] { slotByPid.values.map { requests[Int($0)]! } }
+
+    /// Parks `request` for its pid; the one parked there before, if any, goes to `displaced`.
+    mutating func park(_ request: consuming RequestRecord, displaced: (consuming RequestRecord) -> Void) {
+        if let slot = slotByPid[request.pid] {
+            let earlier = requests[Int(slot)].take()!
+            requests[Int(slot)] = request
+            displaced(earlier)
+        } else if let slot = freeSlots.popLast() {
+            slotByPid.updateValue(slot, forKey: request.pid)
+            requests[Int(slot)] = request
+        } else {
+            slotByPid.updateValue(Int32(requests.count), forKey: request.pid)
+            requests.append(request)
+        }
+    }
+
+    /// Takes `pid`'s request (when `condition` holds for it) and gives it to `body`.
+    mutating func unpark(_ pid: Int32, if condition: (borrowing RequestRecord) -> Bool = { _ in true },
+                         _ body: (consuming RequestRecord) -> Void) {
+        guard let slot = slotByPid[pid], condition(requests[Int(slot)]!) else { return }
+        slotByPid.removeValue(forKey: pid)
+        freeSlots.append(slot)
+        body(requests[Int(slot)].take()!)
+    }
+
+    mutating func removeAll() {
+        slotByPid.removeAll()
+        requests.removeAll()
+        freeSlots.removeAll()
+    }
+}
+
+/// The names of tasks (`comm`), each kept once: requests in flight hold an index, a plain value.
+/// Index 0 is "unknown" (nil). Also the name of each pid, as last given.
+struct TaskNames {
+    typealias Index = Int32
+    private var names: [String?] = [nil]
+    private var indexByName: [String: Index] = [:]
+    private var indexByPid = PidTable<Index>()
+
+    subscript(index: Index) -> String? { names[Int(index)] }
+
+    /// The index of the name `pid` was last given (0 when none).
+    @inline(__always)
+    func index(of pid: Int32) -> Index { indexByPid[pid] ?? 0 }
+
+    /// Gives `pid` the name `comm`; returns its index.
+    @inline(__always)
+    mutating func name(_ pid: Int32, _ comm: String?) -> Index {
+        // The common case, a task named as before, costs a table lookup and a comparison.
+        if let known = indexByPid[pid], names[Int(known)] == comm { return known }
+        let index = intern(comm)
+        indexByPid.updateValue(index, forKey: pid)
+        return index
+    }
+
+    private mutating func intern(_ comm: String?) -> Index {
+        guard let comm else { return 0 }
+        if let known = indexByName[comm] { return known }
+        let index = Index(names.count)
+        names.append(comm)
+        indexByName[comm] = index
+        return index
     }
 }

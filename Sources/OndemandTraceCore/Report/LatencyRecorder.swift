@@ -30,6 +30,8 @@ public struct LatencyRecorder: Sendable {
     public static let fineBucketsPerOctave = 16
     /// The values themselves while there are at most `exactLimit` of them.
     private var exactValues: ExactValues?
+    /// `exactValues != nil`, as a flag read per value.
+    private var keepsValues: Bool
     public let exactLimit: Int
 
     /// Whether `log2Microseconds` is kept (the report prints it for the main populations only).
@@ -40,6 +42,7 @@ public struct LatencyRecorder: Sendable {
         self.significantDigits = significantDigits
         self.exactLimit = exactLimit
         exactValues = exactLimit > 0 ? ExactValues() : nil
+        keepsValues = exactLimit > 0
         histogram = exactLimit > 0 ? nil : Self.emptyHistogram(significantDigits)
         log2Microseconds = [UInt64](repeating: 0, count: log2 ? Self.log2BucketCount : 0)
         fineMicroseconds = []
@@ -68,7 +71,7 @@ public struct LatencyRecorder: Sendable {
 
     /// The largest relative amount a reported percentile can exceed the exact one (0: exact).
     public var errorBound: Double {
-        if exactValues != nil { return 0 }
+        if keepsValues { return 0 }
         return significantDigits >= 3 ? 1.0 / 1024 : 1.0 / 128
     }
 
@@ -77,21 +80,28 @@ public struct LatencyRecorder: Sendable {
         sumNanoseconds &+= nanoseconds
         if nanoseconds < minNanoseconds { minNanoseconds = nanoseconds }
         if nanoseconds > maxNanoseconds { maxNanoseconds = nanoseconds }
-        if exactValues != nil {
-            if exactValues!.count < exactLimit {
-                exactValues!.append(nanoseconds)
-            } else {
-                histogram = fullHistogram
-                exactValues = nil
-            }
+        // `keepsValues`, not `exactValues != nil`: comparing the optional copied its arrays.
+        if keepsValues {
+            // While the values are kept, all `count` of them are.
+            if count <= UInt64(exactLimit) { exactValues!.append(nanoseconds) } else { dropValues(recording: nanoseconds) }
+        } else {
+            _ = histogram!.record(nanoseconds)
         }
-        if exactValues == nil { _ = histogram!.record(nanoseconds) }
         if tracksLog2 {
             log2Microseconds[Self.log2Bucket(microseconds: nanoseconds / 1000)] += 1
             let fine = Self.fineBucket(nanoseconds: nanoseconds)
             if fine >= fineMicroseconds.count { fineMicroseconds += [UInt64](repeating: 0, count: fine + 1 - fineMicroseconds.count) }
             fineMicroseconds[fine] += 1
         }
+    }
+
+    /// The kept values overflowed `exactLimit`: from now on the histogram counts them.
+    private mutating func dropValues(recording nanoseconds: UInt64) {
+        var h = fullHistogram
+        _ = h.record(nanoseconds)
+        histogram = h
+        exactValues = nil
+        keepsValues = false
     }
 
     /// Adds `other`'s values, as if each had been recorded here (recorders of one configuration).
@@ -109,6 +119,7 @@ public struct LatencyRecorder: Sendable {
             merged.add(other.fullHistogram)
             histogram = merged
             exactValues = nil
+            keepsValues = false
         }
         if tracksLog2 && other.tracksLog2 {
             for (i, n) in other.log2Microseconds.enumerated() { log2Microseconds[i] += n }

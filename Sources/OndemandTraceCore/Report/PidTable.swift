@@ -1,21 +1,21 @@
 /// A map from pid to a value, for the correlator's per-record lookups: open addressing (linear
 /// probing, backward-shift deletion, at most half full) with a multiplicative hash. A `Dictionary`
 /// hashes each Int32 key with SipHash, which showed in `report`'s profiles (three lookups a READ).
-struct PidTable<Value> {
+public struct PidTable<Value> {
     /// Keys widened so that no pid (even a corrupt one) is the empty marker.
     private static var empty: Int64 { .min }
     private var keys: [Int64]
     private var slots: [Value?]
     private var shift: UInt64
-    private(set) var count = 0
+    public private(set) var count = 0
 
-    init() {
+    public init() {
         keys = [Int64](repeating: Self.empty, count: 16)
         slots = [Value?](repeating: nil, count: 16)
         shift = 64 - 4
     }
 
-    var isEmpty: Bool { count == 0 }
+    public var isEmpty: Bool { count == 0 }
     private var mask: Int { keys.count - 1 }
 
     @inline(__always)
@@ -40,14 +40,14 @@ struct PidTable<Value> {
         }
     }
 
-    subscript(pid: Int32) -> Value? {
+    public subscript(pid: Int32) -> Value? {
         let (i, found) = probe(pid)
         return found ? slots[i] : nil
     }
 
     /// Stores `value` for `pid`; returns the value it replaced.
     @discardableResult
-    mutating func updateValue(_ value: consuming Value, forKey pid: Int32) -> Value? {
+    public mutating func updateValue(_ value: consuming Value, forKey pid: Int32) -> Value? {
         let (i, found) = probe(pid)
         if found { return exchange(i, value) }
         keys[i] = Int64(pid)
@@ -58,7 +58,7 @@ struct PidTable<Value> {
     }
 
     @discardableResult
-    mutating func removeValue(forKey pid: Int32) -> Value? {
+    public mutating func removeValue(forKey pid: Int32) -> Value? {
         guard count > 0 else { return nil }
         let probed = probe(pid)
         guard probed.found else { return nil }
@@ -92,12 +92,12 @@ struct PidTable<Value> {
         return value
     }
 
-    mutating func removeAll() {
+    public mutating func removeAll() {
         self = PidTable()
     }
 
     /// The values, in no particular order.
-    var values: [Value] { slots.compactMap { $0 } }
+    public var values: [Value] { slots.compactMap { $0 } }
 
     private mutating func grow() {
         let oldKeys = keys, oldSlots = slots

@@ -170,18 +170,36 @@ public final class ReportBuilder {
                 requestObserver: ((RequestRecord) -> Void)? = nil) {
         accumulator = ReportAccumulator(filter: filter, slowThreshold: slowThreshold)
         self.requestObserver = requestObserver
+        // Without an observer, no optional closure loaded (and retained) per request.
+        let onRequest: (RequestRecord) -> Void = requestObserver == nil
+            ? { [unowned(unsafe) self] r in self.add(r) }
+            : { [unowned(unsafe) self] r in if self.add(r) { self.requestObserver!(r) } }
         correlator = Correlator(
             names: names,
-            onRequest: { [unowned(unsafe) self] r in
-                guard self.accumulator.add(r) else { return }
-                if r.kind == .read, r.completed == nil { self.unansweredReadBytes += r.length ?? 0 }
-                self.requestObserver?(r)
-            },
+            onRequest: onRequest,
             onAnomaly: { [unowned(unsafe) self] a in self.accumulator.add(a) })
         unretainedCorrelator = correlator
     }
 
     public func consume(_ event: TraceEvent) { unretainedCorrelator!.consume(event) }
+
+    /// Counts a request; false when the filter leaves it out.
+    @inline(__always)
+    private func add(_ r: RequestRecord) -> Bool {
+        guard accumulator.add(r) else { return false }
+        if r.kind == .read, r.completed == nil { unansweredReadBytes += r.length ?? 0 }
+        return true
+    }
+
+    /// An on-demand record, its task named by `nameTask` (see `Correlator.consume(_: OndemandRecord)`).
+    public func consume(_ record: OndemandRecord) { unretainedCorrelator!.consume(record) }
+
+    /// Records in trace order, one call for many (see `Correlator.consume(_: ArraySlice<OndemandRecord>)`).
+    public func consume(_ records: ArraySlice<OndemandRecord>) { unretainedCorrelator!.consume(records) }
+
+    public func nameTask(_ pid: Int32, _ comm: String?) { unretainedCorrelator!.nameTask(pid, comm) }
+
+    public func taskName(_ pid: Int32) -> String? { unretainedCorrelator!.taskName(pid) }
 
     public func noteLost(cpu: Int32, count: Int64?, timestamp: UInt64) {
         if let count { lost.byCPU[cpu, default: 0] += count } else { lost.unknownCountRecords += 1 }
@@ -191,6 +209,7 @@ public final class ReportBuilder {
     /// Ends the input. `cpuStats`: the per-CPU ring-buffer stats a trace.dat stored, if any.
     public func finish(metadata: TraceMetadata, cpuStats: [String] = []) -> ReportModel {
         let objects = correlator.finish()
+        accumulator.recordObjectLatencies()
         lost.statsOverruns = cpuStats.map { LostEventCounts.overruns(inStats: $0) ?? 0 }
         for (cpu, n) in lost.statsOverruns.enumerated() where n > 0 {
             accumulator.add(Anomaly(kind: .lostEvents, obj: nil, timestamp: correlator.lastTimestamp ?? 0,

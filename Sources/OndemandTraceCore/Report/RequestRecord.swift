@@ -59,6 +59,17 @@ public struct RequestRecord: Sendable, Equatable {
         case open
         /// Not answered.
         case none
+
+        /// The position in `allCases` (a count per join, in an array).
+        var index: Int {
+            switch self {
+            case .marker: return 0
+            case .thread: return 1
+            case .arrival: return 2
+            case .open: return 3
+            case .none: return 4
+            }
+        }
     }
 
     public var kind: Kind
