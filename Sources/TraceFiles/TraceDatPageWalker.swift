@@ -62,6 +62,8 @@ struct TraceDatPageWalker {
     static let prefetchDistance = 1024
     /// How far ahead of a cursor pages are mapped in at once.
     static let populateChunk = 1 << 20
+    /// The kernel's page size, which madvise ranges are aligned to.
+    static let systemPageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
     /// `MADV_POPULATE_READ` (not in Glibc's headers of every distribution).
     static let populateRead: Int32 = 22
 
@@ -186,7 +188,7 @@ extension TraceDatPageWalker {
         /// cost more system time than the walk.
         func populateAhead(_ c: inout Cursor) {
             guard let base = file.baseAddress else { return }
-            let system = Int(sysconf(Int32(_SC_PAGESIZE)))
+            let system = TraceDatPageWalker.systemPageSize
             let from = max(c.populated, c.page) / system * system
             let to = min(c.end, from + TraceDatPageWalker.populateChunk)
             if to > from { _ = madvise(UnsafeMutableRawPointer(mutating: base + from), to - from, TraceDatPageWalker.populateRead) }
@@ -196,7 +198,7 @@ extension TraceDatPageWalker {
         /// Gives the pages already read back to the kernel (MADV_DONTNEED on a private read-only map).
         func releasePages(_ c: inout Cursor) {
             guard let base = file.baseAddress else { return }
-            let system = Int(sysconf(Int32(_SC_PAGESIZE)))
+            let system = TraceDatPageWalker.systemPageSize
             let from = c.released / system * system
             let to = (c.page - release.lag) / system * system
             if to > from { _ = madvise(UnsafeMutableRawPointer(mutating: base + from), to - from, MADV_DONTNEED) }

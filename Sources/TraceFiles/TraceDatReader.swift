@@ -80,15 +80,17 @@ enum TraceDatReader {
             if missedEvents != 0 {
                 if missedEvents > 0 { summary.lostEvents[cpu, default: 0] += missedEvents } else { summary.lostEventsUnknownCount += 1 }
             }
-            guard data.count > 0 else { return false }
-            guard let id = decoder.eventID(of: data), decoder.isSelected(eventID: id) else {
-                if let id = decoder.eventID(of: data), !decoder.isKnown(eventID: id) {
-                    summary.recordsWithoutFormat += 1
-                }
+            guard data.count > 0, let id = decoder.eventID(of: data) else { return false }
+            switch decoder.disposition(of: id) {
+            case .skipped: return false
+            case .unknown:
+                summary.recordsWithoutFormat += 1
                 return false
+            case .ondemand:
+                summary.ondemandEvents += 1
+            case .decoded: break
             }
             summary.eventsDelivered += 1
-            if decoder.isOndemand(eventID: id) { summary.ondemandEvents += 1 }
             return true
         }
 

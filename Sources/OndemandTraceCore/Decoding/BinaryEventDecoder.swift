@@ -97,19 +97,15 @@ public struct BinaryEventDecoder: Sendable {
     }
 
     private(set) var entries: [Entry]
-    /// Whether each event id is decoded: the per-record test, without copying an `Entry`.
-    var selected: [Bool]
-    /// Whether the file has a format for each event id (`isKnown`, per skipped record).
-    var known: [Bool]
     /// The on-demand entries again, as plain values by event id: the per-record decode reads
     /// these without copying an `Entry` (whose other cases hold references).
     @usableFromInline var ondemandPlans: [OndemandPlan]
-    var isOndemandID: [Bool]
-    /// What becomes of each event id's records: one lookup per record (`disposition(of:)`).
+    /// What becomes of each event id's records, without copying an `Entry`: one lookup per
+    /// record (`disposition(of:)`; `isSelected`, `isOndemand` and `isKnown` read it too).
     @usableFromInline var dispositions: [RecordDisposition]
     /// `.slim` entries whose `only` values all fit a 64-bit mask, by event id: most records of
     /// those events (`cachefiles_ref`) are dropped with one mask test, not a hash.
-    var slimMasks: [SlimMask?]
+    private var slimMasks: [SlimMask?]
 
     @usableFromInline struct OndemandPlan: Sendable {
         @usableFromInline var kind: OndemandEvent.Kind
@@ -121,7 +117,6 @@ public struct BinaryEventDecoder: Sendable {
         var slot: Slot
         var values: UInt64
     }
-    // Not private: cross-module optimization inlines the per-record accessors into the reader.
     @usableFromInline let typeSlot: Slot
     @usableFromInline let pidSlot: Slot?
     @usableFromInline let bigEndian: Bool
@@ -140,23 +135,9 @@ public struct BinaryEventDecoder: Sendable {
             entries[layout.id] = Self.entry(for: layout, selection: selection)
         }
         self.entries = entries
-        selected = entries.map {
-            switch $0 {
-            case .skip, .unknown: return false
-            default: return true
-            }
-        }
-        known = entries.map {
-            if case .unknown = $0 { return false }
-            return true
-        }
         ondemandPlans = entries.map {
             guard case let .ondemand(kind, slots, needed) = $0 else { return OndemandPlan(kind: .open, slots: Slots([]), needed: 0) }
             return OndemandPlan(kind: kind, slots: slots, needed: needed)
-        }
-        isOndemandID = entries.map {
-            if case .ondemand = $0 { return true }
-            return false
         }
         dispositions = entries.map {
             switch $0 {
@@ -260,21 +241,16 @@ public struct BinaryEventDecoder: Sendable {
     /// Whether records of this event id would be decoded (cheap; no bytes read).
     @inline(__always)
     public func isSelected(eventID: Int) -> Bool {
-        guard eventID >= 0 && eventID < selected.count else { return false }
-        return selected[eventID]
+        let d = disposition(of: eventID)
+        return d == .ondemand || d == .decoded
     }
 
     /// Whether records of this event id are decoded as one of the seven on-demand events.
     @inline(__always)
-    public func isOndemand(eventID: Int) -> Bool {
-        eventID >= 0 && eventID < isOndemandID.count && isOndemandID[eventID]
-    }
+    public func isOndemand(eventID: Int) -> Bool { disposition(of: eventID) == .ondemand }
 
     /// Whether the file has a format for this event id.
-    public func isKnown(eventID: Int) -> Bool {
-        guard eventID >= 0 && eventID < known.count else { return false }
-        return known[eventID]
-    }
+    public func isKnown(eventID: Int) -> Bool { disposition(of: eventID) != .unknown }
 
     @inlinable @inline(__always)
     public func pid(of data: UnsafeRawBufferPointer) -> Int32 {
@@ -311,7 +287,7 @@ public struct BinaryEventDecoder: Sendable {
             throw .shortRecord(event: "record", size: data.count, needed: typeSlot.end)
         }
         guard id < entries.count else { return nil }
-        if isOndemandID[id] { return .ondemand(try decodeOndemand(data, eventID: id)) }
+        if dispositions[id] == .ondemand { return .ondemand(try decodeOndemand(data, eventID: id)) }
         if let mask = slimMasks[id], data.count >= mask.slot.end {
             let value = readUnsigned(data, mask.slot)
             guard value < 64, mask.values & (1 << value) != 0 else { return nil }

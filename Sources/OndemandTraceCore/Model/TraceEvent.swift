@@ -96,7 +96,7 @@ public struct MarkerEvent: Sendable, Equatable {
 /// An on-demand record as the report's reading thread hands it to the correlating one: the
 /// event and its header, plain values only, so batches of them copy as bytes (a `TraceEvent`
 /// costs a value-witness call and reference counting per copy). The task name travels apart,
-/// once per pid (`TraceItemBatch.comms`).
+/// once per pid (`TraceItemBatch.names`).
 public struct OndemandRecord: Sendable, Equatable {
     public var timestamp: UInt64
     public var cpu: Int32
