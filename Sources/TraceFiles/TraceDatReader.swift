@@ -233,6 +233,13 @@ enum TraceDatReader {
                 if let error = context.error { throw error }
                 return context.summary
             }
+            // libtracecmd's iteration trusts every page header: all are checked first.
+            var structure = structure
+            if let file {
+                try structure.checkAllPages(file)
+            } else {
+                precondition(structure.pageCheck == .all, "a structure checked in part needs its file to check the rest")
+            }
             let unmanaged = Unmanaged.passRetained(context)
             defer { unmanaged.release() }
             let rc = tracecmd_iterate_events(handle, nil, 0, { _, record, cpu, data in
@@ -365,7 +372,8 @@ final class DirectTraceDat {
         guard path != "-" else { return nil }
         let file = try MappedFile(path: path)
         guard file.bytes.count > 0, TraceDatStructure.looksLikeTraceDat(Array(file.bytes.prefix(4096))) else { return nil }
-        let structure = try TraceDatStructure.parse(file.bytes, path: path)
+        // The walker checks each page as it reads it (a file it cannot read goes back to the caller).
+        let structure = try TraceDatStructure.parse(file.bytes, path: path, pages: .leading)
         file.dropResidentPages()
         let (handle, tep, decoder, summary) = try TraceDatReader.openFile(path: path, structure: structure, selection: selection)
         guard let walker = TraceDatReader.directWalker(file: file, structure: structure, handle: handle, tep: tep) else {
