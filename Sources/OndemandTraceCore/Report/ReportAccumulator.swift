@@ -40,10 +40,14 @@ public struct ReportFilter: Sendable, Equatable {
         return true
     }
 
-    public func admits(_ r: RequestRecord) -> Bool {
+    public func admits(_ r: RequestRecord) -> Bool { admits(ClosedRequest(r), comm: r.comm) }
+
+    /// `admits` for a request in plain values, `comm` its task's name.
+    @inline(__always)
+    func admits(_ r: ClosedRequest, comm rComm: @autoclosure () -> String?) -> Bool {
         if obj != nil || blob != nil, !admits(obj: r.obj) { return false }
         if r.kind == .read {
-            if let comm, r.comm != comm { return false }
+            if let comm, rComm() != comm { return false }
             if let pid, r.pid != pid { return false }
         } else if comm != nil || pid != nil {
             return false
@@ -175,8 +179,13 @@ public struct ReportAccumulator {
 
     /// Returns whether the request passed the filter.
     @discardableResult
-    public mutating func add(_ r: RequestRecord) -> Bool {
-        guard filter.admits(r) else { return false }
+    public mutating func add(_ r: RequestRecord) -> Bool { add(ClosedRequest(r), comm: r.comm) { r } }
+
+    /// `add` for a request in plain values (the report's path from the correlator): `comm` is its
+    /// task's name, `record` makes the request as the slow-request list keeps it.
+    @inline(__always)
+    mutating func add(_ r: ClosedRequest, comm: String?, record: () -> RequestRecord) -> Bool {
+        guard filter.admits(r, comm: comm) else { return false }
         if firstIssued == nil || r.issued < firstIssued! { firstIssued = r.issued }
         if let c = r.completed, lastCompleted == nil || c > lastCompleted! { lastCompleted = c }
         let latency = r.latency
@@ -191,7 +200,7 @@ public struct ReportAccumulator {
             reads.bytes += length
             let bucket = Self.sizeBucket(length)
             sizeRows[bucket].add(length: length, latency: latency)
-            let reader = readerRow(pid: r.pid, comm: r.comm)
+            let reader = readerRow(pid: r.pid, comm: comm)
             readerRows[reader].add(length: length, latency: latency)
             addToObject(r.obj, length: length, latency: latency)
             if let stall = r.stall { self.stall.record(nanoseconds: stall) }
@@ -203,7 +212,7 @@ public struct ReportAccumulator {
         }
         if let slowThreshold, let latency, latency >= slowThreshold {
             slowRequestCount += 1
-            if slowRequests.count < listLimit { slowRequests.append(r) }
+            if slowRequests.count < listLimit { slowRequests.append(record()) }
         }
         return true
     }

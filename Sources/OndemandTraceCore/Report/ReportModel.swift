@@ -171,12 +171,12 @@ public final class ReportBuilder {
         accumulator = ReportAccumulator(filter: filter, slowThreshold: slowThreshold)
         self.requestObserver = requestObserver
         // Without an observer, no optional closure loaded (and retained) per request.
-        let onRequest: (RequestRecord) -> Void = requestObserver == nil
+        let onClosed: (ClosedRequest) -> Void = requestObserver == nil
             ? { [unowned(unsafe) self] r in self.add(r) }
-            : { [unowned(unsafe) self] r in if self.add(r) { self.requestObserver!(r) } }
+            : { [unowned(unsafe) self] r in if self.add(r) { self.requestObserver!(self.unretainedCorrelator!.record(r)) } }
         correlator = Correlator(
             names: names,
-            onRequest: onRequest,
+            onClosed: onClosed,
             onAnomaly: { [unowned(unsafe) self] a in self.accumulator.add(a) })
         unretainedCorrelator = correlator
     }
@@ -185,8 +185,11 @@ public final class ReportBuilder {
 
     /// Counts a request; false when the filter leaves it out.
     @inline(__always)
-    private func add(_ r: RequestRecord) -> Bool {
-        guard accumulator.add(r) else { return false }
+    private func add(_ r: ClosedRequest) -> Bool {
+        // Through the unowned(unsafe) reference each time: a local `let` would retain it.
+        guard accumulator.add(r, comm: unretainedCorrelator!.comm(r), record: { unretainedCorrelator!.record(r) }) else {
+            return false
+        }
         if r.kind == .read, r.completed == nil { unansweredReadBytes += r.length ?? 0 }
         return true
     }

@@ -44,7 +44,7 @@ public struct Anomaly: Sendable, Equatable {
 }
 
 /// One READ or OPEN request as the correlator closed it: answered, or still open at the end.
-public struct RequestRecord: Sendable, Equatable {
+public struct RequestRecord: RequestTimes, Sendable, Equatable {
     public enum Kind: String, Sendable { case read, open }
 
     /// How the answer was tied to the request.
@@ -107,37 +107,12 @@ public struct RequestRecord: Sendable, Equatable {
         (self.completed, self.join, self.rangeWritten) = (completed, join, rangeWritten)
     }
 
-    public var isCompleted: Bool { completed != nil }
-
-    /// Request to answer, in nanoseconds.
-    public var latency: UInt64? { completed.map { $0 &- issued } }
-
-    /// The wait the reader felt: its READ to its resumption (nil without `resumed`).
-    public var stall: UInt64? {
-        guard kind == .read, let resumed, resumed >= issued else { return nil }
-        return resumed - issued
-    }
-
-    /// Where the time went. With markers: queued (request → daemon pickup), served (pickup →
-    /// data written), completed (written → cread). Without: to_write (request → last fd_write
-    /// covering it) and to_cread (that write → cread). Either way, when the trace shows it,
-    /// resumed (cread → the reader's next record on the object).
-    public var stages: [(stage: Stage, nanoseconds: UInt64)] {
-        var out: [(stage: Stage, nanoseconds: UInt64)] = []
-        forEachStage { out.append(($0, $1)) }
-        return out
-    }
-
-    /// The stages without building an array (the report calls this once per request).
-    @inline(__always)
-    public func forEachStage(_ body: (Stage, UInt64) -> Void) {
-        guard kind == .read, let completed else { return }
-        if let pickedUp, let written, pickedUp >= issued, written >= pickedUp, completed >= written {
-            body(.queued, pickedUp - issued); body(.served, written - pickedUp); body(.completed, completed - written)
-        } else if let written, written >= issued, completed >= written {
-            body(.toWrite, written - issued); body(.toCread, completed - written)
-        }
-        if let resumed, resumed >= completed { body(.resumed, resumed - completed) }
+    /// `closed` with the names its indexes stand for.
+    init(_ closed: ClosedRequest, comm: String?, blob: BlobName?) {
+        self.init(kind: closed.kind, obj: closed.obj, msgID: closed.msgID, pid: closed.pid, comm: comm, offset: closed.offset,
+                  length: closed.length, issued: closed.issued, pickedUp: closed.pickedUp, written: closed.written,
+                  completed: closed.completed, join: closed.join, rangeWritten: closed.rangeWritten, resumed: closed.resumed,
+                  blob: blob)
     }
 
     public enum Stage: String, Sendable, CaseIterable {
@@ -167,5 +142,84 @@ public struct RequestRecord: Sendable, Equatable {
             case .resumed: return "cread -> reader resumed"
             }
         }
+    }
+}
+
+/// The times a request's latency and stages are measured between (`RequestRecord`, and
+/// `ClosedRequest` on the report's hot path): one definition of each for both.
+public protocol RequestTimes {
+    var kind: RequestRecord.Kind { get }
+    var issued: UInt64 { get }
+    var pickedUp: UInt64? { get }
+    var written: UInt64? { get }
+    var completed: UInt64? { get }
+    var resumed: UInt64? { get }
+}
+
+extension RequestTimes {
+    public var isCompleted: Bool { completed != nil }
+
+    /// Request to answer, in nanoseconds.
+    public var latency: UInt64? { completed.map { $0 &- issued } }
+
+    /// The wait the reader felt: its READ to its resumption (nil without `resumed`).
+    public var stall: UInt64? {
+        guard kind == .read, let resumed, resumed >= issued else { return nil }
+        return resumed - issued
+    }
+
+    /// Where the time went. With markers: queued (request → daemon pickup), served (pickup →
+    /// data written), completed (written → cread). Without: to_write (request → last fd_write
+    /// covering it) and to_cread (that write → cread). Either way, when the trace shows it,
+    /// resumed (cread → the reader's next record on the object).
+    public var stages: [(stage: RequestRecord.Stage, nanoseconds: UInt64)] {
+        var out: [(stage: RequestRecord.Stage, nanoseconds: UInt64)] = []
+        forEachStage { out.append(($0, $1)) }
+        return out
+    }
+
+    /// The stages without building an array (the report calls this once per request).
+    @inline(__always)
+    public func forEachStage(_ body: (RequestRecord.Stage, UInt64) -> Void) {
+        guard kind == .read, let completed else { return }
+        if let pickedUp, let written, pickedUp >= issued, written >= pickedUp, completed >= written {
+            body(.queued, pickedUp - issued); body(.served, written - pickedUp); body(.completed, completed - written)
+        } else if let written, written >= issued, completed >= written {
+            body(.toWrite, written - issued); body(.toCread, completed - written)
+        }
+        if let resumed, resumed >= completed { body(.resumed, resumed - completed) }
+    }
+}
+
+/// A request as the correlator closes it, in plain values: `RequestRecord` without its strings.
+/// The task's and the object's names are indexes into the correlator's tables
+/// (`Correlator.record(_:)` resolves them). Copying one copies bytes; copying a `RequestRecord`
+/// went through its strings' value witnesses, several times per READ on `report`'s busiest thread.
+public struct ClosedRequest: RequestTimes, Sendable {
+    public var kind: RequestRecord.Kind
+    public var join: RequestRecord.Join
+    public var rangeWritten: Bool
+    public var obj: UInt32
+    public var msgID: UInt32?
+    public var pid: Int32
+    /// The task's name, in the correlator's `TaskNames`.
+    var taskName: Int32
+    /// The object's name when the request closed, in the correlator's table of object names.
+    var objectName: Int32
+    public var offset: Int64?
+    public var length: UInt64?
+    public var issued: UInt64
+    public var pickedUp: UInt64?
+    public var written: UInt64?
+    public var completed: UInt64?
+    public var resumed: UInt64?
+}
+
+extension ClosedRequest {
+    /// `r` without its names (the indexes 0: none).
+    init(_ r: RequestRecord) {
+        self.init(kind: r.kind, join: r.join, rangeWritten: r.rangeWritten, obj: r.obj, msgID: r.msgID, pid: r.pid,
+                  taskName: 0, objectName: 0, offset: r.offset, length: r.length, issued: r.issued, pickedUp: r.pickedUp,
+                  written: r.written, completed: r.completed, resumed: r.resumed)
     }
 }
