@@ -702,47 +702,58 @@ public enum TimeText {
     }
 }
 
-/// The answered READs waiting for their reader to resume, one per reader pid. They stay in place
-/// in an array, found through a pid table of indexes: a table of the requests themselves moved
-/// each request (~130 bytes) at every probe and swap, twice a READ.
+/// The answered READs waiting for their reader to resume, one per reader pid. Each pid keeps its
+/// place in an array, found through a pid table: a table of the requests themselves moved each
+/// request at every probe and swap, and freeing a pid's place at each resumption cost a removal
+/// and an insertion in the table per READ. Places of pids with nothing parked are dropped when
+/// they outnumber the parked ones (many short-lived readers).
 struct ParkedRequests {
     private var slotByPid = PidTable<Int32>()
     private var requests: [ClosedRequest?] = []
-    private var freeSlots: [Int32] = []
+    private var parked = 0
 
-    var isEmpty: Bool { slotByPid.isEmpty }
+    var isEmpty: Bool { parked == 0 }
 
     /// Every request parked, in no order.
-    var all: [ClosedRequest] { slotByPid.values.map { requests[Int($0)]! } }
+    var all: [ClosedRequest] { requests.compactMap { $0 } }
 
     /// Parks `request` for its pid; the one parked there before, if any, goes to `displaced`.
     mutating func park(_ request: consuming ClosedRequest, displaced: (consuming ClosedRequest) -> Void) {
-        if let slot = slotByPid[request.pid] {
-            let earlier = requests[Int(slot)].take()!
+        let pid = request.pid
+        guard let slot = slotByPid[pid] else {
+            if slotByPid.count >= 4096, slotByPid.count > 4 * parked { dropEmptyPlaces() }
+            slotByPid.updateValue(Int32(requests.count), forKey: pid)
+            requests.append(request)
+            parked += 1
+            return
+        }
+        if let earlier = requests[Int(slot)].take() {
             requests[Int(slot)] = request
             displaced(earlier)
-        } else if let slot = freeSlots.popLast() {
-            slotByPid.updateValue(slot, forKey: request.pid)
-            requests[Int(slot)] = request
         } else {
-            slotByPid.updateValue(Int32(requests.count), forKey: request.pid)
-            requests.append(request)
+            requests[Int(slot)] = request
+            parked += 1
         }
     }
 
     /// Takes `pid`'s request (when `condition` holds for it) and gives it to `body`.
     mutating func unpark(_ pid: Int32, if condition: (borrowing ClosedRequest) -> Bool = { _ in true },
                          _ body: (consuming ClosedRequest) -> Void) {
-        guard let slot = slotByPid[pid], condition(requests[Int(slot)]!) else { return }
-        slotByPid.removeValue(forKey: pid)
-        freeSlots.append(slot)
-        body(requests[Int(slot)].take()!)
+        guard let slot = slotByPid[pid], let waiting = requests[Int(slot)], condition(waiting) else { return }
+        requests[Int(slot)] = nil
+        parked -= 1
+        body(waiting)
     }
 
     mutating func removeAll() {
-        slotByPid.removeAll()
-        requests.removeAll()
-        freeSlots.removeAll()
+        self = ParkedRequests()
+    }
+
+    /// Keeps the places of the pids with a request parked.
+    private mutating func dropEmptyPlaces() {
+        let kept = all
+        self = ParkedRequests()
+        for request in kept { park(request, displaced: { _ in }) }
     }
 }
 

@@ -159,7 +159,7 @@ public final class ReportBuilder {
     @exclusivity(unchecked) public private(set) var accumulator: ReportAccumulator
     private var correlator: Correlator!
     /// `correlator` without a retain and release per record (it lives as long as this builder).
-    private unowned(unsafe) var unretainedCorrelator: Correlator?
+    @exclusivity(unchecked) private unowned(unsafe) var unretainedCorrelator: Correlator?
     @exclusivity(unchecked) private var unansweredReadBytes: UInt64 = 0
     private var lost = LostEventCounts()
     /// Called with every request that passes the filter (CSV rows), in the order they close.
@@ -170,10 +170,13 @@ public final class ReportBuilder {
                 requestObserver: ((RequestRecord) -> Void)? = nil) {
         accumulator = ReportAccumulator(filter: filter, slowThreshold: slowThreshold)
         self.requestObserver = requestObserver
-        // Without an observer, no optional closure loaded (and retained) per request.
+        // Without an observer, no optional closure loaded (and retained) per request. The builder
+        // is reached as a guaranteed reference: through `unowned(unsafe)`, each use retained it
+        // (six retains and releases a request).
+        let builder = Unmanaged.passUnretained(self)
         let onClosed: (ClosedRequest) -> Void = requestObserver == nil
-            ? { [unowned(unsafe) self] r in self.add(r) }
-            : { [unowned(unsafe) self] r in if self.add(r) { self.requestObserver!(self.unretainedCorrelator!.record(r)) } }
+            ? { r in builder._withUnsafeGuaranteedRef { _ = $0.add(r) } }
+            : { r in builder._withUnsafeGuaranteedRef { b in if b.add(r) { b.requestObserver!(b.unretainedCorrelator!.record(r)) } } }
         correlator = Correlator(
             names: names,
             onClosed: onClosed,
@@ -186,8 +189,9 @@ public final class ReportBuilder {
     /// Counts a request; false when the filter leaves it out.
     @inline(__always)
     private func add(_ r: ClosedRequest) -> Bool {
-        // Through the unowned(unsafe) reference each time: a local `let` would retain it.
-        guard accumulator.add(r, comm: unretainedCorrelator!.comm(r), record: { unretainedCorrelator!.record(r) }) else {
+        // Names looked up only when the accumulator needs them; through the unowned(unsafe)
+        // reference each time (a local `let` retains it).
+        guard accumulator.add(r, comm: { unretainedCorrelator!.comm(r) }, record: { unretainedCorrelator!.record(r) }) else {
             return false
         }
         if r.kind == .read, r.completed == nil { unansweredReadBytes += r.length ?? 0 }
