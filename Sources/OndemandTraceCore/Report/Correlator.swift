@@ -709,40 +709,42 @@ public enum TimeText {
 /// they outnumber the parked ones (many short-lived readers).
 struct ParkedRequests {
     private var slotByPid = PidTable<Int32>()
-    private var requests: [ClosedRequest?] = []
+    /// By place; `occupied` says which hold a request (an optional request was copied whole to
+    /// be tested, taken and put back).
+    private var requests: [ClosedRequest] = []
+    private var occupied: [Bool] = []
     private var parked = 0
 
     var isEmpty: Bool { parked == 0 }
 
     /// Every request parked, in no order.
-    var all: [ClosedRequest] { requests.compactMap { $0 } }
+    var all: [ClosedRequest] { requests.indices.filter { occupied[$0] }.map { requests[$0] } }
 
     /// Parks `request` for its pid; the one parked there before, if any, goes to `displaced`.
-    mutating func park(_ request: consuming ClosedRequest, displaced: (consuming ClosedRequest) -> Void) {
-        let pid = request.pid
-        guard let slot = slotByPid[pid] else {
+    mutating func park(_ request: ClosedRequest, displaced: (ClosedRequest) -> Void) {
+        guard let place = slotByPid[request.pid].map(Int.init) else {
             if slotByPid.count >= 4096, slotByPid.count > 4 * parked { dropEmptyPlaces() }
-            slotByPid.updateValue(Int32(requests.count), forKey: pid)
+            slotByPid.updateValue(Int32(requests.count), forKey: request.pid)
             requests.append(request)
+            occupied.append(true)
             parked += 1
             return
         }
-        if let earlier = requests[Int(slot)].take() {
-            requests[Int(slot)] = request
-            displaced(earlier)
+        if occupied[place] {
+            displaced(requests[place])
         } else {
-            requests[Int(slot)] = request
+            occupied[place] = true
             parked += 1
         }
+        requests[place] = request
     }
 
     /// Takes `pid`'s request (when `condition` holds for it) and gives it to `body`.
-    mutating func unpark(_ pid: Int32, if condition: (borrowing ClosedRequest) -> Bool = { _ in true },
-                         _ body: (consuming ClosedRequest) -> Void) {
-        guard let slot = slotByPid[pid], let waiting = requests[Int(slot)], condition(waiting) else { return }
-        requests[Int(slot)] = nil
+    mutating func unpark(_ pid: Int32, if condition: (ClosedRequest) -> Bool = { _ in true }, _ body: (ClosedRequest) -> Void) {
+        guard let place = slotByPid[pid].map(Int.init), occupied[place], condition(requests[place]) else { return }
+        occupied[place] = false
         parked -= 1
-        body(waiting)
+        body(requests[place])
     }
 
     mutating func removeAll() {

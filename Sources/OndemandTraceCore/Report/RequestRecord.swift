@@ -195,24 +195,73 @@ extension RequestTimes {
 /// The task's and the object's names are indexes into the correlator's tables
 /// (`Correlator.record(_:)` resolves them). Copying one copies bytes; copying a `RequestRecord`
 /// went through its strings' value witnesses, several times per READ on `report`'s busiest thread.
+/// Its optional fields are stored as values and a bit each (`present`): 80 bytes, not 140, for
+/// the copies a READ makes on its way (parked, handed on).
 public struct ClosedRequest: RequestTimes, Sendable {
     public var kind: RequestRecord.Kind
     public var join: RequestRecord.Join
     public var rangeWritten: Bool
+    private var present: UInt8 = 0
     public var obj: UInt32
-    public var msgID: UInt32?
     public var pid: Int32
     /// The task's name, in the correlator's `TaskNames`.
     var taskName: Int32
     /// The object's name when the request closed, in the correlator's table of object names.
     var objectName: Int32
-    public var offset: Int64?
-    public var length: UInt64?
+    private var msgIDValue: UInt32 = 0
+    private var offsetValue: Int64 = 0
+    private var lengthValue: UInt64 = 0
     public var issued: UInt64
-    public var pickedUp: UInt64?
-    public var written: UInt64?
-    public var completed: UInt64?
-    public var resumed: UInt64?
+    private var pickedUpValue: UInt64 = 0, writtenValue: UInt64 = 0, completedValue: UInt64 = 0, resumedValue: UInt64 = 0
+
+    private static let msgIDBit: UInt8 = 1, offsetBit: UInt8 = 2, lengthBit: UInt8 = 4, pickedUpBit: UInt8 = 8
+    private static let writtenBit: UInt8 = 16, completedBit: UInt8 = 32, resumedBit: UInt8 = 64
+
+    init(kind: RequestRecord.Kind, join: RequestRecord.Join, rangeWritten: Bool, obj: UInt32, msgID: UInt32?, pid: Int32,
+         taskName: Int32, objectName: Int32, offset: Int64?, length: UInt64?, issued: UInt64, pickedUp: UInt64? = nil,
+         written: UInt64? = nil, completed: UInt64?, resumed: UInt64? = nil) {
+        (self.kind, self.join, self.rangeWritten, self.obj, self.pid) = (kind, join, rangeWritten, obj, pid)
+        (self.taskName, self.objectName, self.issued) = (taskName, objectName, issued)
+        (self.msgID, self.offset, self.length) = (msgID, offset, length)
+        (self.pickedUp, self.written, self.completed, self.resumed) = (pickedUp, written, completed, resumed)
+    }
+
+    @inline(__always)
+    private func value<T>(_ bit: UInt8, _ stored: T) -> T? { present & bit != 0 ? stored : nil }
+
+    @inline(__always)
+    private mutating func mark(_ bit: UInt8, _ isPresent: Bool) {
+        present = isPresent ? present | bit : present & ~bit
+    }
+
+    public var msgID: UInt32? {
+        get { value(Self.msgIDBit, msgIDValue) }
+        set { mark(Self.msgIDBit, newValue != nil); msgIDValue = newValue ?? 0 }
+    }
+    public var offset: Int64? {
+        get { value(Self.offsetBit, offsetValue) }
+        set { mark(Self.offsetBit, newValue != nil); offsetValue = newValue ?? 0 }
+    }
+    public var length: UInt64? {
+        get { value(Self.lengthBit, lengthValue) }
+        set { mark(Self.lengthBit, newValue != nil); lengthValue = newValue ?? 0 }
+    }
+    public var pickedUp: UInt64? {
+        get { value(Self.pickedUpBit, pickedUpValue) }
+        set { mark(Self.pickedUpBit, newValue != nil); pickedUpValue = newValue ?? 0 }
+    }
+    public var written: UInt64? {
+        get { value(Self.writtenBit, writtenValue) }
+        set { mark(Self.writtenBit, newValue != nil); writtenValue = newValue ?? 0 }
+    }
+    public var completed: UInt64? {
+        get { value(Self.completedBit, completedValue) }
+        set { mark(Self.completedBit, newValue != nil); completedValue = newValue ?? 0 }
+    }
+    public var resumed: UInt64? {
+        get { value(Self.resumedBit, resumedValue) }
+        set { mark(Self.resumedBit, newValue != nil); resumedValue = newValue ?? 0 }
+    }
 }
 
 extension ClosedRequest {
