@@ -130,7 +130,7 @@ enum TraceDatReader {
                     try batcher._withUnsafeGuaranteedRef { try $0.add(record, name: name) }
                     return true
                 }
-                guard let decoded = try decoder.decode(data) else { return true }
+                guard decoder.passesMask(data, eventID: id), let decoded = try decoder.decode(data) else { return true }
                 let pid = decoder.pid(of: data)
                 summary.eventsDelivered += 1
                 if case .ondemand = decoded { summary.ondemandEvents += 1 }

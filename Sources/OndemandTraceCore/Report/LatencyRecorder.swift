@@ -251,9 +251,10 @@ struct BucketCounts: Sendable {
     /// `Histogram.countsIndexForValue`.
     @inline(__always)
     func index(_ value: UInt64) -> Int {
-        let bucket = leadingZeroBase - (value | subBucketMask).leadingZeroBitCount
-        let subBucket = Int(truncatingIfNeeded: value >> UInt64(bucket))
-        return ((bucket + 1) << halfMagnitude) + subBucket - (1 << halfMagnitude)
+        // Masking shifts and wrapping arithmetic: `bucket` is 0...56, nothing can overflow.
+        let bucket = leadingZeroBase &- (value | subBucketMask).leadingZeroBitCount
+        let subBucket = Int(truncatingIfNeeded: value &>> UInt64(bucket))
+        return ((bucket &+ 1) &<< halfMagnitude) &+ subBucket &- (1 &<< halfMagnitude)
     }
 
     /// The lowest value of the bucket at `index` (`Histogram.valueFromIndex`).
