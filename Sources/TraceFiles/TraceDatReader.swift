@@ -34,8 +34,15 @@ enum TraceDatReader {
         @exclusivity(unchecked) private var named: [Bool] = []
         private var namedFar: Set<Int32> = []
 
-        /// The task name of `pid` the first time it is asked for, then nil.
+        /// The task name of `pid` the first time it is asked for, then nil (the common case
+        /// inlined: once per on-demand record).
+        @inline(__always)
         func nameIfNew(_ pid: Int32) -> String?? {
+            if pid >= 0, Int(pid) < named.count, named[Int(pid)] { return nil }
+            return firstName(pid)
+        }
+
+        private func firstName(_ pid: Int32) -> String?? {
             guard pid >= 0, Int(pid) < Self.directPids else {
                 return namedFar.insert(pid).inserted ? .some(comm(pid)) : nil
             }
@@ -101,17 +108,22 @@ enum TraceDatReader {
                           offset: r.offset) ? 0 : 1
         }
 
+        /// Events lost before a record (out of line: the dictionary update's default value was
+        /// made and dropped for every record otherwise).
+        @inline(never)
+        private func noteLost(cpu: Int32, missedEvents: Int64, timestamp: UInt64) throws {
+            let count: Int64? = missedEvents > 0 ? missedEvents : nil
+            if let count { summary.lostEvents[cpu, default: 0] += count } else { summary.lostEventsUnknownCount += 1 }
+            let lost = TraceItem.lost(cpu: cpu, count: count, timestamp: timestamp)
+            if let batcher { try batcher._withUnsafeGuaranteedRef { try $0.add(lost) } } else { try body(lost) }
+        }
+
         /// One record from either reader; false after an error (kept in `error`).
         @inline(__always)
         func handle(data: UnsafeRawBufferPointer, timestamp: UInt64, cpu: Int32, missedEvents: Int64, offset: UInt64) -> Bool {
             summary.recordsSeen += 1
             do {
-                if missedEvents != 0 {
-                    let count: Int64? = missedEvents > 0 ? missedEvents : nil
-                    if let count { summary.lostEvents[cpu, default: 0] += count } else { summary.lostEventsUnknownCount += 1 }
-                    let lost = TraceItem.lost(cpu: cpu, count: count, timestamp: timestamp)
-                    if let batcher { try batcher._withUnsafeGuaranteedRef { try $0.add(lost) } } else { try body(lost) }
-                }
+                if missedEvents != 0 { try noteLost(cpu: cpu, missedEvents: missedEvents, timestamp: timestamp) }
                 guard data.count > 0, let id = decoder.eventID(of: data) else { return true }
                 let disposition = decoder.disposition(of: id)
                 guard disposition != .skipped else { return true }

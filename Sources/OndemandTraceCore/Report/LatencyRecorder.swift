@@ -77,8 +77,9 @@ public struct LatencyRecorder: Sendable {
         return significantDigits >= 3 ? 1.0 / 1024 : 1.0 / 128
     }
 
+    /// Wrapping arithmetic where nothing can overflow (a count past 2^64).
     public mutating func record(nanoseconds: UInt64) {
-        count += 1
+        count &+= 1
         sumNanoseconds &+= nanoseconds
         if nanoseconds < minNanoseconds { minNanoseconds = nanoseconds }
         if nanoseconds > maxNanoseconds { maxNanoseconds = nanoseconds }
@@ -143,9 +144,9 @@ public struct LatencyRecorder: Sendable {
     public static func fineBucket(nanoseconds: UInt64) -> Int {
         let us = nanoseconds / 1000
         guard us >= 1 else { return 0 }
-        let e = 63 - us.leadingZeroBitCount
-        let sub = e >= 4 ? Int((us >> UInt64(e - 4)) & 15) : Int((us << UInt64(4 - e)) & 15)
-        return 1 + e * fineBucketsPerOctave + sub
+        let e = 63 &- us.leadingZeroBitCount
+        let sub = e >= 4 ? Int((us &>> UInt64(e &- 4)) & 15) : Int((us &<< UInt64(4 &- e)) & 15)
+        return 1 &+ e &* fineBucketsPerOctave &+ sub
     }
 
     /// The [lower, upper) bounds in µs of a fine bucket.
