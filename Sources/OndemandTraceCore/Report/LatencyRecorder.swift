@@ -60,17 +60,6 @@ public struct LatencyRecorder: Sendable {
         return h
     }
 
-    /// The library's histogram of the values recorded so far (from the kept values, or from the
-    /// bucket counts, see `BucketCounts.histogram`), for its percentiles.
-    private var fullHistogram: Counts {
-        guard keepsValues else {
-            return buckets.histogram(significantDigits: significantDigits, min: minNanoseconds, max: maxNanoseconds)
-        }
-        var h = Self.emptyHistogram(significantDigits)
-        for v in exactValues?.values ?? [] { _ = h.record(v) }
-        return h
-    }
-
     /// The largest relative amount a reported percentile can exceed the exact one (0: exact).
     public var errorBound: Double {
         if keepsValues { return 0 }
@@ -173,7 +162,9 @@ public struct LatencyRecorder: Sendable {
     public func percentilesNanoseconds(_ percentiles: [Double]) -> [UInt64] {
         guard count > 0 else { return percentiles.map { _ in 0 } }
         let sorted = exactValues?.values.sorted()
-        let histogram = keepsValues ? nil : fullHistogram
+        // Kept values give exact percentiles; counted ones, the library's over the same counts.
+        let histogram = keepsValues ? nil
+            : buckets.histogram(significantDigits: significantDigits, min: minNanoseconds, max: maxNanoseconds)
         return percentiles.map { p in
             if p <= 0 { return minNanoseconds }
             if p >= 100 { return maxNanoseconds }
