@@ -88,6 +88,27 @@ struct LatencyRecorderTests {
         }
     }
 
+    /// The power-of-two histogram is summed from the fine buckets: each value lands in bcc's
+    /// bucket (0: 0-1 µs, i: 2^i ... 2^(i+1)-1 µs, the last one holding all above), merged or not.
+    @Test func log2HistogramCountsEachValueInItsOctave() {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        print("log2HistogramCountsEachValueInItsOctave seed \(seed)")
+        var random = SplitMix64(seed: seed)
+        var whole = LatencyRecorder(), a = whole, b = whole
+        var expected = [UInt64](repeating: 0, count: LatencyRecorder.log2BucketCount)
+        for i in 0..<5_000 {
+            let v = random.next() % 3 == 0 ? random.next() % 4_000 : random.next() >> (random.next() % 64)
+            whole.record(nanoseconds: v)
+            if i % 2 == 0 { a.record(nanoseconds: v) } else { b.record(nanoseconds: v) }
+            let us = v / 1000
+            expected[us < 2 ? 0 : min(63 - us.leadingZeroBitCount, LatencyRecorder.log2BucketCount - 1)] += 1
+        }
+        a.merge(b)
+        #expect(whole.log2Microseconds == expected, "seed \(seed)")
+        #expect(a.log2Microseconds == expected, "merged, seed \(seed)")
+        #expect(LatencyRecorder(log2: false).log2Microseconds.isEmpty)
+    }
+
     /// Bucket counts are 16-bit with a carry: buckets counted to 65,536 and past it, alone and
     /// in a merge (halves below 65,536 whose sum is not), with the lowest bucket moving down as
     /// lower values come, give the library's percentiles.

@@ -22,7 +22,16 @@ public struct LatencyRecorder: Sendable {
     public private(set) var maxNanoseconds: UInt64 = 0
     /// Counts by power-of-two microsecond bucket, like bcc's biolatency: bucket 0 holds 0-1 µs,
     /// bucket i (i ≥ 1) holds 2^i ... 2^(i+1)-1 µs; the last bucket also holds everything above.
-    public private(set) var log2Microseconds: [UInt64]
+    /// Summed from `fineMicroseconds`, whose buckets split the same octaves.
+    public var log2Microseconds: [UInt64] {
+        guard tracksLog2 else { return [] }
+        var out = [UInt64](repeating: 0, count: Self.log2BucketCount)
+        for (fine, n) in fineMicroseconds.enumerated() where n > 0 {
+            let octave = fine == 0 ? 0 : (fine - 1) / Self.fineBucketsPerOctave
+            out[min(octave, Self.log2BucketCount - 1)] += n
+        }
+        return out
+    }
     public let significantDigits: Int
     /// Counts in log-linear buckets (`fineBucketsPerOctave` per power of two of microseconds):
     /// fine enough for `check`'s rank test between two runs, and small in the JSON.
@@ -44,7 +53,6 @@ public struct LatencyRecorder: Sendable {
         exactValues = exactLimit > 0 ? ExactValues() : nil
         keepsValues = exactLimit > 0
         buckets = BucketCounts(significantDigits: significantDigits)
-        log2Microseconds = [UInt64](repeating: 0, count: log2 ? Self.log2BucketCount : 0)
         fineMicroseconds = []
     }
 
@@ -88,7 +96,6 @@ public struct LatencyRecorder: Sendable {
             buckets.record(nanoseconds)
         }
         if tracksLog2 {
-            log2Microseconds[Self.log2Bucket(microseconds: nanoseconds / 1000)] += 1
             let fine = Self.fineBucket(nanoseconds: nanoseconds)
             if fine >= fineMicroseconds.count { fineMicroseconds += [UInt64](repeating: 0, count: fine + 1 - fineMicroseconds.count) }
             fineMicroseconds[fine] += 1
@@ -128,7 +135,6 @@ public struct LatencyRecorder: Sendable {
             }
         }
         if tracksLog2 && other.tracksLog2 {
-            for (i, n) in other.log2Microseconds.enumerated() { log2Microseconds[i] += n }
             if other.fineMicroseconds.count > fineMicroseconds.count {
                 fineMicroseconds += [UInt64](repeating: 0, count: other.fineMicroseconds.count - fineMicroseconds.count)
             }
@@ -153,12 +159,6 @@ public struct LatencyRecorder: Sendable {
         let base = Double(UInt64(1) << UInt64(e))
         let width = base / Double(fineBucketsPerOctave)
         return (base + Double(sub) * width, base + Double(sub + 1) * width)
-    }
-
-    @inline(__always)
-    public static func log2Bucket(microseconds: UInt64) -> Int {
-        guard microseconds >= 2 else { return 0 }
-        return min(63 - microseconds.leadingZeroBitCount, log2BucketCount - 1)
     }
 
     /// The value at `percentile` (0...100) in nanoseconds (see the type's note on exactness).
@@ -281,11 +281,12 @@ struct BucketCounts: Sendable {
     @inline(__always)
     mutating func record(_ value: UInt64) {
         let i = index(value)
+        var offset = i &- base
         // One unsigned comparison covers both sides: below `base` wraps to a huge offset.
-        if UInt(bitPattern: i &- base) >= UInt(lowCounts.count) { cover(i) }
+        if UInt(bitPattern: offset) >= UInt(lowCounts.count) { offset = cover(i) }
         let wrapped = lowCounts.withUnsafeMutableBufferPointer { counts in
-            counts[i &- base] &+= 1
-            return counts[i &- base] == 0
+            counts[offset] &+= 1
+            return counts[offset] == 0
         }
         if wrapped { carry(i) }
     }
@@ -294,8 +295,9 @@ struct BucketCounts: Sendable {
     private mutating func carry(_ index: Int) { carries[index, default: 0] &+= 1 }
 
     /// Whole groups of half the sub-buckets, from the lowest index recorded to the highest.
-    @inline(never)
-    private mutating func cover(_ index: Int) {
+    /// Returns `index`'s offset in `lowCounts`.
+    @inline(never) @discardableResult
+    private mutating func cover(_ index: Int) -> Int {
         let groupStart = (index >> halfMagnitude) << halfMagnitude
         let groupEnd = groupStart + (1 << halfMagnitude)
         if lowCounts.isEmpty {
@@ -307,6 +309,7 @@ struct BucketCounts: Sendable {
         } else {
             lowCounts += repeatElement(0, count: groupEnd - base - lowCounts.count)
         }
+        return index - base
     }
 
     /// The count at each index with one, in index order.
