@@ -18,7 +18,7 @@ start_daemon() {  # round out: the daemon as a separate process, no markers
         --log $o/daemon.log --ready-file /tmp/ready 2> $o/daemon.err &
     dpid=$!
     n=0
-    while [ ! -e /tmp/ready ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    while [ ! -e /tmp/ready ] && kill -0 $dpid 2>/dev/null && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
 }
 
 for round in unmarked marked; do
@@ -29,7 +29,7 @@ for round in unmarked marked; do
         if [ $round = marked ]; then
             echo "rm -f /tmp/ready"
             echo "$bin daemon --cache-dir /cache/$name-$round --source-dir /tmp/blobs --tag $name-$round --threads 2 --marker-file $tracing/instances/$inst/trace_marker --log $out/daemon.log --ready-file /tmp/ready 2> $out/daemon.err &"
-            echo "dpid=\$!; n=0; while [ ! -e /tmp/ready ] && [ \$n -lt 100 ]; do sleep 0.1; n=\$((n + 1)); done"
+            echo "dpid=\$!; n=0; while [ ! -e /tmp/ready ] && kill -0 \$dpid 2>/dev/null && [ \$n -lt 600 ]; do sleep 0.1; n=\$((n + 1)); done"
         fi
         echo "timeout 20 mount -t erofs none -o fsid=$image,device=$image-blob /mnt/img 2> $out/mount.err; echo \$? > $out/mount.rc"
         echo "cat /proc/fs/fscache/cookies > $out/cookies.txt; cat /proc/fs/fscache/volumes > $out/volumes.txt"

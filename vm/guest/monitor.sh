@@ -44,7 +44,7 @@ daemon() {  # ROUND [OPTION...]: our daemon as a separate process, without marke
     $bin daemon --cache-dir /cache/$name-\$r --source-dir /tmp/blobs --tag $name-\$r --threads 2 \
         --log $out/daemon-\$r.log --ready-file /tmp/ready "\$@" 2> $out/daemon-\$r.err &
     dpid=\$!
-    n=0; while [ ! -e /tmp/ready ] && [ \$n -lt 100 ]; do sleep 0.1; n=\$((n + 1)); done
+    n=0; while [ ! -e /tmp/ready ] && kill -0 \$dpid 2>/dev/null && [ \$n -lt 600 ]; do sleep 0.1; n=\$((n + 1)); done
 }
 stop_daemon() { kill -TERM \$dpid; wait \$dpid; }
 mount_image() { timeout 20 mount -t erofs none -o fsid=$image,device=$image-blob /mnt/img 2>> $out/mount.err; echo \$? >> $out/mount.rc; }

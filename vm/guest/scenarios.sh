@@ -35,7 +35,7 @@ run_scenario() {
     esac
     pid=$!
     n=0
-    while [ ! -e /tmp/ready ] && kill -0 $pid 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    while [ ! -e /tmp/ready ] && kill -0 $pid 2>/dev/null && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
     if [ ! -e /tmp/ready ]; then
         echo "daemon did not become ready: $(cat $out/daemon.err)"
     fi
@@ -76,7 +76,7 @@ special_errors() {
         --ready-file /tmp/ready 2> $out/daemon.err &
     pid=$!
     n=0
-    while [ ! -e /tmp/ready ] && kill -0 $pid 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    while [ ! -e /tmp/ready ] && kill -0 $pid 2>/dev/null && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
     $bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs 2> $out/busy.err
     echo $? > $out/busy.rc
     timeout 20 mount -t erofs none -o fsid=missing /mnt/img 2> $out/missing.err
@@ -104,7 +104,7 @@ $bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name --threa
     --marker-file $tracing/instances/$inst/trace_marker --log $out/daemon.log --ready-file /tmp/ready 2> $out/daemon.err &
 pid=\$!
 n=0
-while [ ! -e /tmp/ready ] && [ \$n -lt 100 ]; do sleep 0.1; n=\$((n + 1)); done
+while [ ! -e /tmp/ready ] && kill -0 \$pid 2>/dev/null && [ \$n -lt 600 ]; do sleep 0.1; n=\$((n + 1)); done
 timeout 20 mount -t erofs none -o fsid=small /mnt/img 2> $out/mount.err
 echo \$? > $out/mount.rc
 (. $share/workloads.sh; workload_$workload) > $out/md5.txt 2> $out/workload.err
@@ -237,7 +237,7 @@ special_domain() {
         --log $out/daemon.log --ready-file /tmp/ready 2> $out/daemon.err &
     pid=$!
     n=0
-    while [ ! -e /tmp/ready ] && kill -0 $pid 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    while [ ! -e /tmp/ready ] && kill -0 $pid 2>/dev/null && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
     timeout 20 mount -t erofs none -o fsid=soak,domain_id=shared,device=soak-blob /mnt/img 2> $out/mount1.err
     echo $? > $out/mount1.rc
     timeout 20 mount -t erofs none -o fsid=soakb,domain_id=shared,device=soak-blob /mnt/img2 2> $out/mount2.err
@@ -305,7 +305,7 @@ special_failover() {
         --marker-file $inst/trace_marker --log $out/daemon1.log --ready-file /tmp/ready 2> $out/daemon1.err &
     pid=$!
     n=0
-    while [ ! -e /tmp/ready ] && kill -0 $pid 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    while [ ! -e /tmp/ready ] && kill -0 $pid 2>/dev/null && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
     # (busybox timeout leaves a watcher process for up to a second: keep fd 3 away from it)
     timeout 20 mount -t erofs none -o fsid=small /mnt/img 2> $out/mount.err 3<&-
     echo $? > $out/mount.rc

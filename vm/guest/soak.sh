@@ -61,7 +61,7 @@ start_daemon() {
     esac
     dpid=$!
     n=0
-    while [ ! -e /tmp/soak-ready ] && kill -0 $dpid 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    while [ ! -e /tmp/soak-ready ] && kill -0 $dpid 2>/dev/null && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
     [ -e /tmp/soak-ready ] || echo "soak: daemon $kind did not become ready: $(cat $ddir/daemon.err)"
 }
 
