@@ -162,18 +162,19 @@ public final class ReportBuilder {
     private unowned(unsafe) var unretainedCorrelator: Correlator?
     @exclusivity(unchecked) private var unansweredReadBytes: UInt64 = 0
     private var lost = LostEventCounts()
-    /// Called with every request that passes the filter (CSV rows), in the order they close.
-    private let requestObserver: ((RequestRecord) -> Void)?
-
     /// `names`: objects named before the trace is read (`--blob-names`, or a first pass).
+    /// `requestObserver`: called with every request that passes the filter (CSV rows), in the
+    /// order they close.
     public init(filter: ReportFilter = ReportFilter(), slowThreshold: UInt64? = nil, names: [UInt32: BlobName] = [:],
                 requestObserver: ((RequestRecord) -> Void)? = nil) {
         accumulator = ReportAccumulator(filter: filter, slowThreshold: slowThreshold)
-        self.requestObserver = requestObserver
-        // Without an observer, no optional closure loaded (and retained) per request.
-        let onRequest: (RequestRecord) -> Void = requestObserver == nil
-            ? { [unowned(unsafe) self] r in self.add(r) }
-            : { [unowned(unsafe) self] r in if self.add(r) { self.requestObserver!(r) } }
+        // The observer captured as it is: not loaded (and retained) from this builder per request.
+        let onRequest: (RequestRecord) -> Void
+        if let requestObserver {
+            onRequest = { [unowned(unsafe) self] r in if self.add(r) { requestObserver(r) } }
+        } else {
+            onRequest = { [unowned(unsafe) self] r in _ = self.add(r) }
+        }
         correlator = Correlator(
             names: names,
             onRequest: onRequest,
