@@ -126,14 +126,15 @@ struct Report: ParsableCommand {
         let filter = ReportFilter(obj: object, comm: comm, pid: pid,
                                   since: since.map { UInt64(($0 * 1e9).rounded()) },
                                   until: until.map { UInt64(($0 * 1e9).rounded()) }, blob: blob.map(KeyText.name))
-        let sinks = RequestSinks(format: format, html: html != nil, keepRequests: !images.isEmpty)
+        let sinks = RequestSinks(format: format, html: html != nil, keepRequests: !images.isEmpty, keepReads: blameShown)
+        let loading = images.isEmpty ? nil : ImageFiles.Loading(images)  // indexed while the trace is read
         var (model, summary) = try reportingInputErrors {
             try TraceReport.build(path: input.path, textFormats: try input.textFormats(), filter: filter,
                                   slowThreshold: minLatency.flatMap(Self.nanoseconds), names: try givenNames(),
                                   namesFirst: format == .csv, requestObserver: sinks.requestObserver,
                                   eventObserver: sinks.eventObserver)
         }
-        if !images.isEmpty { model.files = try blame(sinks, objects: model.objects) }
+        if let loading { model.files = try blame(sinks, loading, objects: model.objects) }
         emit(model, sinks)
         if let prefetchList, let blame = model.files {
             try reportingInputErrors { try OutputFile.write(blame.prefetchList.map { $0 + "\n" }.joined(), to: prefetchList) }
@@ -146,18 +147,27 @@ struct Report: ParsableCommand {
         }
     }
 
-    /// The READs tied to the files of the `--image` files behind their objects (and, for CSV,
-    /// each request's row with its paths, now that objects are matched).
-    func blame(_ sinks: RequestSinks, objects: [Correlator.ObjectLifetime]) throws -> FileBlame {
-        let sources = try reportingInputErrors { try ImageFiles.sources(images, for: objects) }
+    /// Whether the output shows the blame (JSON's `files`, `--files`, the prefetch list, the HTML
+    /// page's waterfall): else the images are only matched to objects (their errors reported).
+    var blameShown: Bool { format == .json || (format == .text && files) || prefetchList != nil || html != nil }
+
+    /// The READs tied to the files of the `--image` files behind their objects, nil when not
+    /// shown (and, for CSV, each request's row with its paths, now that objects are matched).
+    func blame(_ sinks: RequestSinks, _ loading: ImageFiles.Loading, objects: [Correlator.ObjectLifetime]) throws -> FileBlame? {
+        let sources = try reportingInputErrors { try ImageFiles.sources(try loading.result(), for: objects) }
         if format == .csv {
             for request in sinks.kept {
                 let paths = sources[request.obj].map { FileBlame.owners(of: request, source: $0).map(\.description) } ?? []
                 sinks.stream.line(ReportCSV.row(request, paths: paths))
             }
-            return FileBlame(requests: sinks.kept, sources: sources)
         }
-        return FileBlame(reads: sinks.reads, sources: sources, spans: html != nil, percentiles: format == .json)
+        guard blameShown else { return nil }
+        if format == .csv {
+            return FileBlame(requests: sinks.kept, sources: sources, spans: html != nil, percentiles: false,
+                             concurrently: ImageFiles.concurrently)
+        }
+        return FileBlame(reads: sinks.reads, sources: sources, spans: html != nil, percentiles: format == .json,
+                         concurrently: ImageFiles.concurrently)
     }
 
     /// The report on standard output, in the chosen format.
@@ -201,9 +211,10 @@ final class RequestSinks {
     private let keepRequests: Bool
     private let keepReads: Bool
 
-    init(format: Report.Format, html: Bool, keepRequests: Bool) {
+    /// `keepRequests`: `--image` given; `keepReads`: its blame shown (else only CSV keeps requests).
+    init(format: Report.Format, html: Bool, keepRequests: Bool, keepReads: Bool) {
         self.keepRequests = keepRequests && format == .csv
-        keepReads = keepRequests && format != .csv
+        self.keepReads = keepRequests && keepReads && format != .csv
         csvRows = format == .csv && !keepRequests
         if format == .csv { stream.line(keepRequests ? ReportCSV.headerWithPaths : ReportCSV.header) }
         if format == .chrome { chrome = ChromeTraceWriter { FileHandleWriter.write($0, fd: 1) } }
@@ -212,6 +223,10 @@ final class RequestSinks {
 
     var requestObserver: ((RequestRecord) -> Void)? {
         guard csvRows || chrome != nil || scatter != nil || keepRequests || keepReads else { return nil }
+        if keepReads && !csvRows && chrome == nil && scatter == nil && !keepRequests {
+            // `--image` alone: the READs kept and nothing else (no optional loaded per request).
+            return { [unowned(unsafe) self] request in reads.add(request) }
+        }
         return { [self] request in
             if csvRows { stream.line(ReportCSV.row(request)) }
             chrome?.request(request)

@@ -68,7 +68,9 @@ extension FileBlame {
 }
 
 /// `FileBlame`'s arithmetic. Owners get one global id (each image's owner ids shifted by the owners
-/// of the images before it) and their tallies live in flat arrays indexed by it. Each image's
+/// of the images before it); the owners a READ touched get a tally each, in a flat array (an
+/// owner's slot looked up by its id), the first half of the READs and the second apart (on two
+/// threads when the caller has them) and then added up. Each image's
 /// segments are laid end to end with their gaps as `(unattributed)` segments, from 0 to 2^64 - 1,
 /// so a READ covers a run of consecutive segments, the first found through a `SegmentIndex`. Each
 /// READ is walked over its run: once in trace order for counts, bytes, waits, first misses and
@@ -229,65 +231,144 @@ struct BlameTally {
     /// The rows of every owner a READ touched; `withSpans`: the waterfall's bars too (a walk in trace order until the first-missed files
     /// have theirs: up to all the READs when some file is read rarely).
     /// `percentiles`: each row's wait percentiles too (the walk in latency order); else they are nil.
-    func rows(withSpans: Bool, percentiles: Bool = true) -> [FileBlame.Row] {
-        var t = [Tally](repeating: Tally(), count: ownerTotal)
-        var extraReaders: [Int: Set<Int32>] = [:]  // reader ids past 63
-        var timed = [Timed]()
-        if percentiles { timed.reserveCapacity(readCount) }
-        segments.withUnsafeBufferPointer { segs in
-            t.withUnsafeMutableBufferPointer { t in
-                listOf.withUnsafeBufferPointer { listOf in
-                    var ri = 0
-                    for chunk in reads {
-                        chunk.withUnsafeBufferPointer { chunk in
-                            for r in chunk {
-                                if listOf[ri] >= 0 && r.start < r.end { tally(Int32(ri), r, listOf[ri], segs, t, percentiles, &timed, &extraReaders) }
-                                ri += 1
-                            }
-                        }
-                    }
-                }
-            }
+    /// `concurrently`: runs its two closures at once (`FileBlame.Concurrently`); the READs'
+    /// halves are tallied on each, then added up.
+    func rows(withSpans: Bool, percentiles: Bool = true, concurrently: FileBlame.Concurrently? = nil) -> [FileBlame.Row] {
+        var tallied: Part
+        if let concurrently, readCount >= Self.concurrentMinimum {
+            let cut = readCount / 2
+            var second = Part()
+            tallied = Part()
+            concurrently({ tallied = tally(0..<cut, percentiles: percentiles) },
+                         { second = tally(cut..<readCount, percentiles: percentiles) })
+            tallied.add(second)
+        } else {
+            tallied = tally(0..<readCount, percentiles: percentiles)
         }
-        let touched = t.indices.filter { t[$0].reads > 0 }
-        // Ranks for the owners touched only (a few thousand of an image's 100,000 files, say).
-        var slotOf = [Int32](repeating: -1, count: ownerTotal)
-        var ranks = [Ranks](repeating: Ranks(), count: touched.count)
-        for (slot, o) in touched.enumerated() {
-            slotOf[o] = Int32(slot)
-            if t[o].answered > 0 { ranks[slot].rank = Self.ranks(of: t[o].answered) }
-        }
+        var t = tallied.t, timed = tallied.timed
+        let slotOf = tallied.slotOf, extraReaders = tallied.extraReaders
+        tallied = Part()  // `t` and `timed` now the only references to their storage
+        // The touched owners in id order (the rows' order), each with its slot.
+        var touched: [(owner: Int, slot: Int)] = []
+        touched.reserveCapacity(t.count)
+        for o in slotOf.indices where slotOf[o] >= 0 { touched.append((o, Int(slotOf[o]))) }
+        var ranks = [Ranks](repeating: Ranks(), count: t.count)
+        for slot in t.indices where t[slot].answered > 0 { ranks[slot].rank = Self.ranks(of: t[slot].answered) }
         if percentiles {
             Self.sortByLatency(&timed)
             percentileValues(&ranks, slotOf, timed)
             timed = []
         }
-        let spans = withSpans ? spans(&t, touched) : []
+        let spans = withSpans ? spans(&t, slotOf) : []
         var rows: [FileBlame.Row] = []
         rows.reserveCapacity(touched.count)
         var m = 0
         var histogram: LatencyRecorder.Counts?  // for its bucket bounds (LatencyRecorder's)
-        for (slot, o) in touched.enumerated() {
+        for (o, slot) in touched {
             while m + 1 < maps.count && maps[m + 1].base <= o { m += 1 }
-            var row = FileBlame.Row(owner: maps[m].map.owner(Int32(o - maps[m].base)), firstMiss: t[o].firstMiss)
-            fill(&row, t[o], percentiles ? ranks[slot] : nil, extraReaders: extraReaders[o], histogram: &histogram)
-            if t[o].spanSlot >= 0 { row.spans = spans[Int(t[o].spanSlot)] }
+            var row = FileBlame.Row(owner: maps[m].map.owner(Int32(o - maps[m].base)), firstMiss: t[slot].firstMiss)
+            fill(&row, t[slot], percentiles ? ranks[slot] : nil, extraReaders: extraReaders[o], histogram: &histogram)
+            if t[slot].spanSlot >= 0 { row.spans = spans[Int(t[slot].spanSlot)] }
             rows.append(row)
         }
         return rows
     }
 
-    /// `r`'s pieces, segment by segment, added to their owners' tallies; an answered READ's run
+    /// The tallies of some of the READs: for the owners they touched only (a few thousand of an
+    /// image's 100,000 files, say), in the order first touched; `slotOf` gives an owner's slot
+    /// (-1: untouched), `owners` each slot's owner.
+    struct Part {
+        var t: [Tally] = []
+        var slotOf: [Int32] = []
+        var owners: [Int32] = []
+        var timed: [Timed] = []
+        var extraReaders: [Int: Set<Int32>] = [:]  // reader ids past 63, by owner
+
+        /// `other`'s tallies (of later READs) added to these.
+        mutating func add(_ other: Part) {
+            for (slot, owner) in other.owners.enumerated() {
+                let x = other.t[slot], o = Int(owner)
+                guard slotOf[o] >= 0 else {
+                    slotOf[o] = Int32(t.count)
+                    t.append(x)
+                    owners.append(owner)
+                    continue
+                }
+                let i = Int(slotOf[o])
+                t[i].reads += x.reads
+                t[i].unanswered += x.unanswered
+                t[i].bytes += x.bytes
+                t[i].answered += x.answered
+                t[i].sumWait &+= x.sumWait
+                t[i].minWait = min(t[i].minWait, x.minWait)
+                t[i].maxWait = max(t[i].maxWait, x.maxWait)
+                t[i].firstMiss = min(t[i].firstMiss, x.firstMiss)
+                if (x.ownTime, x.ownOffset) < (t[i].ownTime, t[i].ownOffset) { (t[i].ownTime, t[i].ownOffset) = (x.ownTime, x.ownOffset) }
+                t[i].readerMask |= x.readerMask
+            }
+            for (owner, readers) in other.extraReaders { extraReaders[owner, default: []].formUnion(readers) }
+            timed += other.timed
+        }
+    }
+
+    /// Below this many READs, one thread tallies them all.
+    static let concurrentMinimum = 1 << 13
+
+    /// The tallies of the READs `range` of the log (their indices in trace order). The storage is
+    /// room for every owner, left uninitialised: only the pages used are faulted in.
+    private func tally(_ range: Range<Int>, percentiles: Bool) -> Part {
+        var part = Part()
+        part.slotOf = [Int32](repeating: -1, count: ownerTotal)
+        if percentiles { part.timed.reserveCapacity(range.count) }
+        part.owners.reserveCapacity(min(ownerTotal, 1 << 16))
+        part.t = [Tally](unsafeUninitializedCapacity: ownerTotal) { t, touchedCount in
+            var used = 0
+            segments.withUnsafeBufferPointer { segs in
+                part.slotOf.withUnsafeMutableBufferPointer { slotOf in
+                    listOf.withUnsafeBufferPointer { listOf in
+                        var first = 0  // the log index of the chunk's first READ
+                        for chunk in reads {
+                            defer { first += chunk.count }
+                            let lo = max(range.lowerBound, first), hi = min(range.upperBound, first + chunk.count)
+                            guard lo < hi else { continue }
+                            chunk.withUnsafeBufferPointer { chunk in
+                                for ri in lo..<hi {
+                                    let r = chunk[ri - first]
+                                    if listOf[ri] >= 0 && r.start < r.end {
+                                        tally(Int32(ri), r, listOf[ri], segs, t, slotOf, &used, &part.owners, percentiles,
+                                              &part.timed, &part.extraReaders)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            touchedCount = used
+        }
+        return part
+    }
+
+    /// `r`'s pieces, segment by segment, added to their owners' tallies (`t[slotOf[owner]]`; an
+    /// owner touched for the first time gets the next of `used` slots, noted in `owners`); an answered READ's run
     /// noted in `timed`.
     @inline(__always)
     private func tally(_ ri: Int32, _ r: Read, _ list: Int32, _ segs: UnsafeBufferPointer<Segment>,
-                       _ t: UnsafeMutableBufferPointer<Tally>, _ percentiles: Bool, _ timed: inout [Timed],
-                       _ extraReaders: inout [Int: Set<Int32>]) {
+                       _ t: UnsafeMutableBufferPointer<Tally>, _ slotOf: UnsafeMutableBufferPointer<Int32>, _ used: inout Int,
+                       _ owners: inout [Int32], _ percentiles: Bool, _ timed: inout [Timed], _ extraReaders: inout [Int: Set<Int32>]) {
         let answered = r.answered, latency = r.latency, reader = r.reader
         let k0 = first(r.start, list, segs)
         var k = k0, at = r.start
         while true {
-            let s = segs[k], o = Int(s.owner)
+            let s = segs[k], owner = Int(s.owner)
+            var o = Int(slotOf[owner])
+            if o < 0 {
+                o = used
+                used += 1
+                slotOf[owner] = Int32(o)
+                owners.append(Int32(owner))
+                (t.baseAddress! + o).initialize(to: Tally())
+            }
             let stop = min(r.end, s.end)
             if t[o].stamp != ri {
                 t[o].stamp = ri
@@ -303,7 +384,7 @@ struct BlameTally {
                 } else {
                     t[o].unanswered += 1
                 }
-                if reader < 64 { t[o].readerMask |= 1 << UInt64(reader) } else { extraReaders[o, default: []].insert(reader) }
+                if reader < 64 { t[o].readerMask |= 1 << UInt64(reader) } else { extraReaders[owner, default: []].insert(reader) }
             }
             t[o].bytes += stop - at
             if !s.inline, (r.issued, at) < (t[o].ownTime, t[o].ownOffset) { (t[o].ownTime, t[o].ownOffset) = (r.issued, at) }
@@ -325,7 +406,8 @@ struct BlameTally {
     }
 
     /// Walks the answered READs' runs in latency order: an owner's k-th is its k-th smallest wait.
-    /// `slotOf`: each owner's index in `ranks` (every owner of a run has one: the tally touched it).
+    /// `slotOf`: each owner's tally slot, its index in `ranks` (every owner of a run has one: the
+    /// tally touched it).
     private func percentileValues(_ ranks: inout [Ranks], _ slotOf: [Int32], _ sorted: [Timed]) {
         segments.withUnsafeBufferPointer { segs in
             ranks.withUnsafeMutableBufferPointer { ranks in
@@ -387,11 +469,11 @@ struct BlameTally {
     /// The waterfall bars of the owners first missed (the first `FileBlame.spanRows` by first
     /// miss, ties included): their first `FileBlame.spanLimit` READs, walking the READs in trace
     /// order only until every one of them has its bars.
-    private func spans(_ t: inout [Tally], _ touched: [Int]) -> [[(issued: UInt64, completed: UInt64?)]] {
-        var chosen = touched
-        if touched.count > FileBlame.spanRows {
-            let threshold = touched.map { t[$0].firstMissOfData }.sorted()[FileBlame.spanRows - 1]
-            chosen = touched.filter { t[$0].firstMissOfData <= threshold }
+    private func spans(_ t: inout [Tally], _ slotOf: [Int32]) -> [[(issued: UInt64, completed: UInt64?)]] {
+        var chosen = Array(t.indices)
+        if t.count > FileBlame.spanRows {
+            let threshold = t.map(\.firstMissOfData).sorted()[FileBlame.spanRows - 1]
+            chosen = chosen.filter { t[$0].firstMissOfData <= threshold }
         }
         var spans = [[(issued: UInt64, completed: UInt64?)]](repeating: [], count: chosen.count)
         var unfilled = 0
@@ -408,7 +490,7 @@ struct BlameTally {
                     let ri = Int32(i)
                     let (k0, k1) = run(r, listOf[i], segs)
                     for k in k0...k1 {
-                        let o = Int(segs[k].owner)
+                        let o = Int(slotOf[Int(segs[k].owner)])
                         let slot = Int(t[o].spanSlot)
                         guard slot >= 0, t[o].stamp != ri else { continue }
                         t[o].stamp = ri
