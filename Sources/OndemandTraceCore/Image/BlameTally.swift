@@ -156,8 +156,44 @@ struct BlameTally {
         if at < .max || segments.count == lo { segments.append(Segment(start: at, end: .max, owner: unattributed)) }
         let index = segments.withUnsafeBufferPointer { ImageRangeMap.SegmentIndex(UnsafeBufferPointer(rebasing: $0[lo..<($0.count - 1)])) }
         lists.append((lo, segments.count, index))
+        indexTableStart.append(indexTables.count)
+        indexTables += index.firstEndingPast
         listIndex[key] = Int32(lists.count - 1)
         return Int32(lists.count - 1)
+    }
+
+    /// Every list's `SegmentIndex` table end to end (list `l`'s from `indexTableStart[l]`): one
+    /// buffer for the walks, no array looked up per READ.
+    private var indexTables: [Int32] = []
+    private var indexTableStart: [Int] = []
+
+    /// `first` for the READs of one list, its table in hand.
+    struct Finder {
+        var lo = 0, shift: UInt64 = 0, last = 0
+        var table: UnsafePointer<Int32>? = nil
+
+        /// The segment (global index) that holds byte `offset`.
+        @inline(__always)
+        func first(_ offset: UInt64, _ segs: UnsafeBufferPointer<Segment>) -> Int {
+            let b = Int(min(offset >> shift, UInt64(last)))
+            var low = Int(table![b]) + lo, high = Int(table![min(b + 1, last)]) + lo
+            if high - low <= 8 {  // mostly 0 or 1 step: a scan mispredicts less than a search
+                while low < high && segs[low].end <= offset { low += 1 }
+                return low
+            }
+            while low < high {
+                let mid = (low + high) / 2
+                if segs[mid].end <= offset { low = mid + 1 } else { high = mid }
+            }
+            return low  // the list's last segment when past all the others
+        }
+    }
+
+    /// The finder of list `list`; `tables`: `indexTables`, held for the walk.
+    private func finder(_ list: Int32, _ tables: UnsafeBufferPointer<Int32>) -> Finder {
+        let l = lists[Int(list)]
+        return Finder(lo: l.lo, shift: l.index.shift, last: l.index.firstEndingPast.count - 1,
+                      table: tables.baseAddress! + indexTableStart[Int(list)])
     }
 
     /// The segment (global index) that holds byte `offset` of list `list`.
@@ -189,11 +225,10 @@ struct BlameTally {
     /// One owner's tallies, together (one or two cache lines per file a READ covers).
     struct Tally {
         var reads = 0
-        var unanswered = 0
         var bytes: UInt64 = 0
         var answered: UInt64 = 0
         var sumWait: UInt64 = 0
-        /// Only without percentiles (else the latency-order walk finds them).
+        /// Of the answered READs (used without percentiles; else the latency-order walk finds them).
         var minWait: UInt64 = .max
         var maxWait: UInt64 = 0
         var firstMiss: UInt64 = .max
@@ -296,7 +331,6 @@ struct BlameTally {
                 }
                 let i = Int(slotOf[o])
                 t[i].reads += x.reads
-                t[i].unanswered += x.unanswered
                 t[i].bytes += x.bytes
                 t[i].answered += x.answered
                 t[i].sumWait &+= x.sumWait
@@ -326,17 +360,20 @@ struct BlameTally {
             segments.withUnsafeBufferPointer { segs in
                 part.slotOf.withUnsafeMutableBufferPointer { slotOf in
                     listOf.withUnsafeBufferPointer { listOf in
-                        var first = 0  // the log index of the chunk's first READ
-                        for chunk in reads {
-                            defer { first += chunk.count }
-                            let lo = max(range.lowerBound, first), hi = min(range.upperBound, first + chunk.count)
-                            guard lo < hi else { continue }
-                            chunk.withUnsafeBufferPointer { chunk in
-                                for ri in lo..<hi {
-                                    let r = chunk[ri - first]
-                                    if listOf[ri] >= 0 && r.start < r.end {
-                                        tally(Int32(ri), r, listOf[ri], segs, t, slotOf, &used, &part.owners, percentiles,
-                                              &part.timed, &part.extraReaders)
+                        indexTables.withUnsafeBufferPointer { tables in
+                            var first = 0  // the log index of the chunk's first READ
+                            var list: Int32 = -1, finder = Finder()
+                            for chunk in reads {
+                                defer { first += chunk.count }
+                                let lo = max(range.lowerBound, first), hi = min(range.upperBound, first + chunk.count)
+                                guard lo < hi else { continue }
+                                chunk.withUnsafeBufferPointer { chunk in
+                                    for ri in lo..<hi {
+                                        let r = chunk[ri - first]
+                                        guard listOf[ri] >= 0 && r.start < r.end else { continue }
+                                        if listOf[ri] != list { (list, finder) = (listOf[ri], self.finder(listOf[ri], tables)) }
+                                        tally(Int32(ri), r, finder.first(r.start, segs), segs, t, slotOf, &used, &part.owners,
+                                              percentiles, &part.timed, &part.extraReaders)
                                     }
                                 }
                             }
@@ -349,15 +386,18 @@ struct BlameTally {
         return part
     }
 
-    /// `r`'s pieces, segment by segment, added to their owners' tallies (`t[slotOf[owner]]`; an
-    /// owner touched for the first time gets the next of `used` slots, noted in `owners`); an answered READ's run
-    /// noted in `timed`.
+    /// `r`'s pieces, segment by segment from `k0` (the segment holding its first byte), added to
+    /// their owners' tallies (`t[slotOf[owner]]`; an owner touched for the first time gets the
+    /// next of `used` slots, noted in `owners`); an answered READ's run noted in `timed`. Without
+    /// branches on the READ's answer: an unanswered one's latency is 0 (`Reads` keeps it so), its
+    /// lowest wait `.max`.
     @inline(__always)
-    private func tally(_ ri: Int32, _ r: Read, _ list: Int32, _ segs: UnsafeBufferPointer<Segment>,
+    private func tally(_ ri: Int32, _ r: Read, _ k0: Int, _ segs: UnsafeBufferPointer<Segment>,
                        _ t: UnsafeMutableBufferPointer<Tally>, _ slotOf: UnsafeMutableBufferPointer<Int32>, _ used: inout Int,
                        _ owners: inout [Int32], _ percentiles: Bool, _ timed: inout [Timed], _ extraReaders: inout [Int: Set<Int32>]) {
-        let answered = r.answered, latency = r.latency, reader = r.reader
-        let k0 = first(r.start, list, segs)
+        let latency = r.latency, reader = r.reader, issued = r.issued
+        let answered: UInt64 = r.answered ? 1 : 0, lowest = r.answered ? latency : .max
+        let bit: UInt64 = reader < 64 ? 1 << UInt64(reader) : 0
         var k = k0, at = r.start
         while true {
             let s = segs[k], owner = Int(s.owner)
@@ -372,27 +412,22 @@ struct BlameTally {
             let stop = min(r.end, s.end)
             if t[o].stamp != ri {
                 t[o].stamp = ri
-                t[o].reads += 1
-                if r.issued < t[o].firstMiss { t[o].firstMiss = r.issued }
-                if answered {
-                    t[o].answered += 1
-                    t[o].sumWait &+= latency
-                    if !percentiles {
-                        if latency < t[o].minWait { t[o].minWait = latency }
-                        if latency > t[o].maxWait { t[o].maxWait = latency }
-                    }
-                } else {
-                    t[o].unanswered += 1
-                }
-                if reader < 64 { t[o].readerMask |= 1 << UInt64(reader) } else { extraReaders[owner, default: []].insert(reader) }
+                t[o].reads &+= 1
+                t[o].firstMiss = min(t[o].firstMiss, issued)
+                t[o].answered &+= answered
+                t[o].sumWait &+= latency
+                t[o].minWait = min(t[o].minWait, lowest)
+                t[o].maxWait = max(t[o].maxWait, latency)
+                t[o].readerMask |= bit
+                if reader >= 64 { extraReaders[owner, default: []].insert(reader) }
             }
-            t[o].bytes += stop - at
-            if !s.inline, (r.issued, at) < (t[o].ownTime, t[o].ownOffset) { (t[o].ownTime, t[o].ownOffset) = (r.issued, at) }
+            t[o].bytes &+= stop &- at
+            if !s.inline, (issued, at) < (t[o].ownTime, t[o].ownOffset) { (t[o].ownTime, t[o].ownOffset) = (issued, at) }
             if stop == r.end { break }
             at = stop
             k += 1
         }
-        if answered && percentiles { timed.append(Timed(latency: latency, first: Int32(k0), last: Int32(k))) }
+        if answered != 0 && percentiles { timed.append(Timed(latency: latency, first: Int32(k0), last: Int32(k))) }
     }
 
     /// The ranks of `percentiles` among `n` waits, as `LatencyRecorder` picks them: exact up to
@@ -511,7 +546,7 @@ struct BlameTally {
         row.reads = t.reads
         row.bytesRequested = t.bytes
         row.totalWait = t.sumWait
-        row.unanswered = t.unanswered
+        row.unanswered = t.reads - Int(t.answered)
         let n = t.answered
         if n > 0 {
             let (minWait, maxWait) = ranks.map { ($0.minWait, $0.maxWait) } ?? (t.minWait, t.maxWait)
