@@ -34,8 +34,15 @@ enum TraceDatReader {
         @exclusivity(unchecked) private var named: [Bool] = []
         private var namedFar: Set<Int32> = []
 
-        /// The task name of `pid` the first time it is asked for, then nil.
+        /// The task name of `pid` the first time it is asked for, then nil (the common case
+        /// inlined: once per on-demand record).
+        @inline(__always)
         func nameIfNew(_ pid: Int32) -> String?? {
+            if pid >= 0, Int(pid) < named.count, named[Int(pid)] { return nil }
+            return firstName(pid)
+        }
+
+        private func firstName(_ pid: Int32) -> String?? {
             guard pid >= 0, Int(pid) < Self.directPids else {
                 return namedFar.insert(pid).inserted ? .some(comm(pid)) : nil
             }
@@ -101,17 +108,22 @@ enum TraceDatReader {
                           offset: r.offset) ? 0 : 1
         }
 
+        /// Events lost before a record (out of line: the dictionary update's default value was
+        /// made and dropped for every record otherwise).
+        @inline(never)
+        private func noteLost(cpu: Int32, missedEvents: Int64, timestamp: UInt64) throws {
+            let count: Int64? = missedEvents > 0 ? missedEvents : nil
+            if let count { summary.lostEvents[cpu, default: 0] += count } else { summary.lostEventsUnknownCount += 1 }
+            let lost = TraceItem.lost(cpu: cpu, count: count, timestamp: timestamp)
+            if let batcher { try batcher._withUnsafeGuaranteedRef { try $0.add(lost) } } else { try body(lost) }
+        }
+
         /// One record from either reader; false after an error (kept in `error`).
         @inline(__always)
         func handle(data: UnsafeRawBufferPointer, timestamp: UInt64, cpu: Int32, missedEvents: Int64, offset: UInt64) -> Bool {
             summary.recordsSeen += 1
             do {
-                if missedEvents != 0 {
-                    let count: Int64? = missedEvents > 0 ? missedEvents : nil
-                    if let count { summary.lostEvents[cpu, default: 0] += count } else { summary.lostEventsUnknownCount += 1 }
-                    let lost = TraceItem.lost(cpu: cpu, count: count, timestamp: timestamp)
-                    if let batcher { try batcher._withUnsafeGuaranteedRef { try $0.add(lost) } } else { try body(lost) }
-                }
+                if missedEvents != 0 { try noteLost(cpu: cpu, missedEvents: missedEvents, timestamp: timestamp) }
                 guard data.count > 0, let id = decoder.eventID(of: data) else { return true }
                 let disposition = decoder.disposition(of: id)
                 guard disposition != .skipped else { return true }
@@ -130,7 +142,7 @@ enum TraceDatReader {
                     try batcher._withUnsafeGuaranteedRef { try $0.add(record, name: name) }
                     return true
                 }
-                guard let decoded = try decoder.decode(data) else { return true }
+                guard decoder.passesMask(data, eventID: id), let decoded = try decoder.decode(data) else { return true }
                 let pid = decoder.pid(of: data)
                 summary.eventsDelivered += 1
                 if case .ondemand = decoded { summary.ondemandEvents += 1 }
@@ -232,6 +244,13 @@ enum TraceDatReader {
                 }
                 if let error = context.error { throw error }
                 return context.summary
+            }
+            // libtracecmd's iteration trusts every page header: all are checked first.
+            var structure = structure
+            if let file {
+                try structure.checkAllPages(file)
+            } else {
+                precondition(structure.pageCheck == .all, "a structure checked in part needs its file to check the rest")
             }
             let unmanaged = Unmanaged.passRetained(context)
             defer { unmanaged.release() }
@@ -365,7 +384,8 @@ final class DirectTraceDat {
         guard path != "-" else { return nil }
         let file = try MappedFile(path: path)
         guard file.bytes.count > 0, TraceDatStructure.looksLikeTraceDat(Array(file.bytes.prefix(4096))) else { return nil }
-        let structure = try TraceDatStructure.parse(file.bytes, path: path)
+        // The walker checks each page as it reads it (a file it cannot read goes back to the caller).
+        let structure = try TraceDatStructure.parse(file.bytes, path: path, pages: .leading)
         file.dropResidentPages()
         let (handle, tep, decoder, summary) = try TraceDatReader.openFile(path: path, structure: structure, selection: selection)
         guard let walker = TraceDatReader.directWalker(file: file, structure: structure, handle: handle, tep: tep) else {

@@ -59,7 +59,9 @@ public enum TraceInput {
         guard file.bytes.count > 0 else { throw TraceFileError(path: path, message: "empty file") }
         let prefix = Array(file.bytes.prefix(4096))
         if TraceDatStructure.looksLikeTraceDat(prefix) {
-            let structure = try TraceDatStructure.parse(file.bytes, path: path)
+            // The pages are checked as they are read (`TraceDatReader.read` checks them all
+            // first when libtracecmd reads them instead).
+            let structure = try TraceDatStructure.parse(file.bytes, path: path, pages: .leading)
             file.dropResidentPages()
             return try TraceDatReader.read(path: path, structure: structure, file: file, selection: selection,
                                            batcher: batcher, body)

@@ -45,6 +45,48 @@ struct LatencyRecorderTests {
             #expect(recorder.percentileNanoseconds(p) == expected, "p\(p), seed \(seed)")
         }
     }
+
+    /// The recorder counts values in HdrHistogram's buckets itself (`BucketCounts`): every
+    /// percentile, merged or not, is the library's own over the same values — with zeros, values
+    /// at bucket edges, few values or many, and the extremes alone in or sharing a bucket.
+    @Test(arguments: [2, 3])
+    func bucketCountsGiveTheLibrarysPercentiles(digits: Int) {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        print("bucketCountsGiveTheLibrarysPercentiles seed \(seed)")
+        var random = SplitMix64(seed: seed)
+        for trial in 0..<60 {
+            let counted = LatencyRecorder(significantDigits: digits, exactLimit: 0, log2: false)
+            var a = counted, whole = counted
+            var b = LatencyRecorder(significantDigits: digits, exactLimit: Int(random.next() % 40), log2: false)
+            var reference = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 1 << 20,
+                                              numberOfSignificantValueDigits: digits >= 3 ? .three : .two)
+            reference.autoResize = true
+            let top = UInt64(random.next() % 46)
+            for i in 0..<(1 + Int(random.next() % 2_000)) {
+                let v: UInt64
+                switch random.next() % 5 {
+                case 0: v = trial % 3 == 0 ? 0 : 1 + random.next() % 3
+                case 1: v = random.next() % 5_000
+                case 2: v = (UInt64(1) << (random.next() % (top + 1))) &+ UInt64(random.next() % 3) &- 1
+                default: v = random.next() % (UInt64(1) << top + 1)
+                }
+                whole.record(nanoseconds: v)
+                if i % 2 == 0 { a.record(nanoseconds: v) } else { b.record(nanoseconds: v) }
+                _ = reference.record(v)
+            }
+            a.merge(b)
+            for p in [0.001, 1, 10, 25, 50, 75, 90, 99, 99.9, 99.999] {
+                let expected = min(max(reference.valueAtPercentile(p), whole.minNanoseconds), whole.maxNanoseconds)
+                #expect(whole.percentileNanoseconds(p) == expected, "trial \(trial) p\(p), seed \(seed)")
+                #expect(a.percentileNanoseconds(p) == expected, "merged, trial \(trial) p\(p), seed \(seed)")
+            }
+        }
+        let buckets = BucketCounts(significantDigits: digits)
+        for v in [0, 1, 255, 256, 2047, 2048, 4095, 4096, 1 << 20, (1 << 40) + 12_345] as [UInt64] {
+            #expect(buckets.index(buckets.lowestValue(buckets.index(v))) == buckets.index(v), "\(v)")
+            #expect(buckets.lowestValue(buckets.index(v)) <= v)
+        }
+    }
 }
 
 /// The accumulator records object rows' latencies in batches grouped by object: each row must

@@ -140,6 +140,34 @@ import TestSupport
         Self.expectFileError(v6, containing: "corrupt")
     }
 
+    /// A bad page past each CPU's first: the structure check leaves it to the reader
+    /// (`PageCheck.leading`), which names the file, the CPU and the page's offset; the full check
+    /// (before libtracecmd iterates) finds it too.
+    @Test func corruptPageHeaderPastTheFirst() throws {
+        let dir = try TemporaryDirectory("real")
+        let v6 = try RealTraceTests.version6(in: dir)
+        var bytes = try Fixtures.bytes(v6)
+        let structure = try bytes.withUnsafeBytes { try TraceDatStructure.parse($0, path: v6) }
+        let data = try #require(structure.cpuData.max { $0.size < $1.size })
+        try #require(data.size >= 3 * UInt64(structure.pageSize), "CPU \(data.cpu) has at least three pages")
+        let lastPage = Int(data.offset + data.size) - structure.pageSize
+        bytes.replaceSubrange((lastPage + 8)..<(lastPage + 16), with: [0, 0, 1, 0, 0, 0, 0, 0])
+        try Fixtures.write(bytes, to: v6)
+
+        Self.expectFileError(v6, containing: "CPU \(data.cpu): page claims 65536 bytes of data, more than it holds")
+        let null = open("/dev/null", O_WRONLY)
+        defer { close(null) }
+        do {
+            _ = try TraceDump.write(path: v6, selection: .all, format: .text, fd: null)
+            Issue.record("dump read the bad page")
+        } catch let error as TraceFileError {
+            #expect(error.path == v6 && error.byteOffset == UInt64(lastPage), "\(error)")
+        }
+        var leading = try bytes.withUnsafeBytes { try TraceDatStructure.parse($0, pages: .leading) }
+        #expect(throws: TraceDatFormatError.self) { try bytes.withUnsafeBytes { try leading.checkAllPages($0) } }
+        #expect(throws: TraceDatFormatError.self) { try bytes.withUnsafeBytes { try TraceDatStructure.parse($0) } }
+    }
+
     /// Found by scripts/fuzz: a corrupt ftrace format size makes libtraceevent's parser
     /// dereference NULL. The metadata probe in a child process turns that into an error.
     @Test func formatThatCrashesLibtraceeventIsAnError() throws {

@@ -105,7 +105,7 @@ public struct BinaryEventDecoder: Sendable {
     @usableFromInline var dispositions: [RecordDisposition]
     /// `.slim` entries whose `only` values all fit a 64-bit mask, by event id: most records of
     /// those events (`cachefiles_ref`) are dropped with one mask test, not a hash.
-    private var slimMasks: [SlimMask?]
+    @usableFromInline var slimMasks: [SlimMask?]
 
     @usableFromInline struct OndemandPlan: Sendable {
         @usableFromInline var kind: OndemandEvent.Kind
@@ -113,9 +113,9 @@ public struct BinaryEventDecoder: Sendable {
         @usableFromInline var needed: Int
     }
 
-    struct SlimMask: Sendable {
-        var slot: Slot
-        var values: UInt64
+    @usableFromInline struct SlimMask: Sendable {
+        @usableFromInline var slot: Slot
+        @usableFromInline var values: UInt64
     }
     @usableFromInline let typeSlot: Slot
     @usableFromInline let pidSlot: Slot?
@@ -236,6 +236,15 @@ public struct BinaryEventDecoder: Sendable {
     @inlinable @inline(__always)
     public func disposition(of eventID: Int) -> RecordDisposition {
         eventID >= 0 && eventID < dispositions.count ? dispositions[eventID] : .unknown
+    }
+
+    /// False for a record `decode` would drop by its event's value mask (most `cachefiles_ref`
+    /// records: two a READ), for a reader to skip it before calling `decode` (which tests again).
+    @inlinable @inline(__always)
+    public func passesMask(_ data: UnsafeRawBufferPointer, eventID id: Int) -> Bool {
+        guard id >= 0, id < slimMasks.count, let mask = slimMasks[id], data.count >= mask.slot.end else { return true }
+        let value = readUnsigned(data, mask.slot)
+        return value < 64 && mask.values & (1 << value) != 0
     }
 
     /// Whether records of this event id would be decoded (cheap; no bytes read).

@@ -84,6 +84,8 @@ public final class Correlator {
         /// Per daemon thread, the READ its last fd_write completed (its serial), or 0 when that
         /// write covered no outstanding READ (its next cread answers a READ the trace lacks).
         var lastWrittenBy = ThreadSlots()
+        /// `lifetime.name` in `objectNames` (0: none), for the requests that close meanwhile.
+        var nameIndex: Int32 = 0
         /// Where `lifetime.name` came from: a later source of higher rank replaces it.
         var nameRank = NameRank.none
         init(obj: UInt32, timestamp: UInt64) { lifetime = ObjectLifetime(obj: obj, firstSeen: timestamp) }
@@ -119,7 +121,10 @@ public final class Correlator {
     @exclusivity(unchecked) private var serial: UInt64 = 0
     /// The names of the tasks that caused requests, and of the pids of records handed over without one.
     @exclusivity(unchecked) private var taskNames = TaskNames()
-    private let onRequest: (RequestRecord) -> Void
+    private let onClosed: (ClosedRequest) -> Void
+    /// Every name an object was given, in order (0: none): a request keeps its object's name of
+    /// the moment it closed as an index here (`ClosedRequest.objectName`).
+    private var objectNames: [BlobName?] = [nil]
     private let onAnomaly: (Anomaly) -> Void
     @exclusivity(unchecked) public private(set) var firstTimestamp: UInt64?
     @exclusivity(unchecked) public private(set) var lastTimestamp: UInt64?
@@ -130,8 +135,8 @@ public final class Correlator {
     /// Injected faults the daemon's markers announced, by name.
     public private(set) var faults: [String: Int] = [:]
 
-    /// `onRequest` receives each request when it is answered, and at `finish` the unanswered ones;
-    /// `onAnomaly` each anomaly when found.
+    /// `onClosed` receives each request when it is answered, and at `finish` the unanswered ones
+    /// (`record(_:)` gives it as a `RequestRecord`); `onAnomaly` each anomaly when found.
     /// Whether answered READs wait for their reader's resumption before they are handed on.
     private let awaitResume: Bool
     /// Whether an object's outstanding requests are settled (handed on unanswered) when its fd is
@@ -145,12 +150,42 @@ public final class Correlator {
     /// daemon closed the fd: no answer can come), not at `finish` — for `monitor`, which never
     /// finishes and must not count a dead daemon's requests as in flight forever.
     public init(names: [UInt32: BlobName] = [:], awaitResume: Bool = true, settleAtRelease: Bool = false,
-                onRequest: @escaping (RequestRecord) -> Void, onAnomaly: @escaping (Anomaly) -> Void) {
+                onClosed: @escaping (ClosedRequest) -> Void, onAnomaly: @escaping (Anomaly) -> Void) {
         self.givenNames = names
         self.awaitResume = awaitResume
         self.settleAtRelease = settleAtRelease
-        self.onRequest = onRequest
+        self.onClosed = onClosed
         self.onAnomaly = onAnomaly
+    }
+
+    /// `onRequest` receives each closed request as a `RequestRecord`.
+    public convenience init(names: [UInt32: BlobName] = [:], awaitResume: Bool = true, settleAtRelease: Bool = false,
+                            onRequest: @escaping (RequestRecord) -> Void, onAnomaly: @escaping (Anomaly) -> Void) {
+        let resolver = Resolver()
+        self.init(names: names, awaitResume: awaitResume, settleAtRelease: settleAtRelease,
+                  onClosed: { onRequest(resolver.correlator!.record($0)) }, onAnomaly: onAnomaly)
+        resolver.correlator = self
+    }
+
+    /// The correlator an `onRequest` closure resolves names with (it is made before the correlator).
+    private final class Resolver {
+        unowned(unsafe) var correlator: Correlator?
+    }
+
+    /// `closed` with its task's and object's names.
+    public func record(_ closed: ClosedRequest) -> RequestRecord {
+        RequestRecord(closed, comm: taskNames[closed.taskName], blob: objectNames[Int(closed.objectName)])
+    }
+
+    /// The name of `closed`'s task (`RequestRecord.comm`).
+    @inline(__always)
+    public func comm(_ closed: ClosedRequest) -> String? { taskNames[closed.taskName] }
+
+    /// Gives the object a name (of the rank it came from).
+    private func rename(_ state: inout ObjectState, _ name: BlobName, _ rank: NameRank) {
+        (state.lifetime.name, state.nameRank) = (name, rank)
+        state.nameIndex = Int32(objectNames.count)
+        objectNames.append(name)
     }
 
     /// The index of obj's state, created on first sight.
@@ -159,7 +194,7 @@ public final class Correlator {
         if let known = existingSlot(obj) { return known }
         let index = states.count
         var state = ObjectState(obj: obj, timestamp: timestamp)
-        if let name = givenNames[obj] { (state.lifetime.name, state.nameRank) = (name, .given) }
+        if let name = givenNames[obj] { rename(&state, name, .given) }
         if !pendingCookies.isEmpty, let cookie = pendingCookies.removeValue(forKey: obj) { learnCookie(&state, cookie) }
         states.append(state)
         setSlot(obj, index)
@@ -285,7 +320,7 @@ public final class Correlator {
         let obj = state.lifetime.obj
         switch e {
         case .read(let r):
-            if !awaitingResume.isEmpty { awaitingResume.unpark(pid) { onRequest($0) } }
+            if !awaitingResume.isEmpty { awaitingResume.unpark(pid) { onClosed($0) } }
             serial += 1
             let length = r.len ?? 0
             let name = namedByPid ? taskNames.index(of: pid) : taskNames.name(pid, comm)
@@ -347,9 +382,9 @@ public final class Correlator {
                 onAnomaly(Anomaly(kind: .idMismatch, obj: obj, timestamp: t,
                                   detail: "open mid=\(kernel) answered by copen msg_id=\(real)"))
             }
-            onRequest(RequestRecord(kind: .open, obj: obj, msgID: c.msgID ?? open.markerMsg, pid: open.pid,
-                                    comm: taskNames[open.name], offset: nil, length: c.len.map { UInt64(max(0, $0)) },
-                                    issued: open.issued, completed: t, join: .open, blob: state.lifetime.name))
+            onClosed(ClosedRequest(kind: .open, join: .open, rangeWritten: false, obj: obj, msgID: c.msgID ?? open.markerMsg,
+                                   pid: open.pid, taskName: open.name, objectName: state.nameIndex, offset: nil,
+                                   length: c.len.map { UInt64(max(0, $0)) }, issued: open.issued, completed: t))
         case .close(let c):
             state.lifetime.lastClose = t
             if let oid = nonZero(c.objectID), let known = state.lifetime.objectID, oid != known {
@@ -416,14 +451,14 @@ public final class Correlator {
             onAnomaly(Anomaly(kind: .idMismatch, obj: obj, timestamp: t,
                               detail: "marker msg=\(m) but cread msg_id=\(msgID)"))
         }
-        let answered = RequestRecord(kind: .read, obj: obj, msgID: msgID ?? r.markerMsg, pid: r.pid, comm: taskNames[r.name],
-                                     offset: r.start, length: r.length, issued: r.issued, pickedUp: r.pickedUp,
-                                     written: r.markerWritten ?? r.lastWrite, completed: t, join: join,
-                                     rangeWritten: r.isWritten, blob: state.lifetime.name)
+        let answered = ClosedRequest(kind: .read, join: join, rangeWritten: r.isWritten, obj: obj, msgID: msgID ?? r.markerMsg,
+                                     pid: r.pid, taskName: r.name, objectName: state.nameIndex, offset: r.start,
+                                     length: r.length, issued: r.issued, pickedUp: r.pickedUp,
+                                     written: r.markerWritten ?? r.lastWrite, completed: t)
         if !awaitResume {
-            onRequest(answered)
+            onClosed(answered)
         } else {
-            awaitingResume.park(answered) { onRequest($0) }
+            awaitingResume.park(answered) { onClosed($0) }
         }
     }
 
@@ -443,7 +478,7 @@ public final class Correlator {
     private func learnCookie(_ state: inout ObjectState, _ cookie: UInt32) {
         state.lifetime.cookie = cookie
         if state.nameRank < .cookie, let name = cookieNames[cookie] {
-            (state.lifetime.name, state.nameRank) = (name, .cookie)
+            rename(&state, name, .cookie)
             namesLearned &+= 1
         }
     }
@@ -452,7 +487,7 @@ public final class Correlator {
     private func learn(_ line: CookieKeyLine) {
         cookieNames[line.cookie] = line.name
         for i in states.indices where states[i].lifetime.cookie == line.cookie && states[i].nameRank <= .cookie {
-            withState(i) { ($0.lifetime.name, $0.nameRank) = (line.name, .cookie) }
+            withState(i) { rename(&$0, line.name, .cookie) }
             namesLearned &+= 1
         }
     }
@@ -463,7 +498,7 @@ public final class Correlator {
         awaitingResume.unpark(pid, if: { $0.obj == obj }) { waiting in
             var resumed = waiting
             resumed.resumed = t
-            onRequest(resumed)
+            onClosed(resumed)
         }
     }
 
@@ -486,7 +521,7 @@ public final class Correlator {
                         }
                         if state.lifetime.objectID == nil { state.lifetime.objectID = m.objectID }
                         if let name = m.name, state.nameRank <= .marker {
-                            (state.lifetime.name, state.nameRank) = (name, .marker)
+                            rename(&state, name, .marker)
                             namesLearned &+= 1
                         }
                     }
@@ -524,7 +559,7 @@ public final class Correlator {
         let end = lastTimestamp ?? 0
         let waiting = awaitingResume.all.sorted { ($0.completed ?? 0, $0.obj, $0.pid) < ($1.completed ?? 0, $1.obj, $1.pid) }
         awaitingResume.removeAll()
-        for request in waiting { onRequest(request) }
+        for request in waiting { onClosed(request) }
         let all = states.sorted { $0.lifetime.obj < $1.lifetime.obj }
         for var state in all {
             let obj = state.lifetime.obj
@@ -549,9 +584,9 @@ public final class Correlator {
             let by = atRelease ? "before the fd was released" : "by the end of the trace"
             onAnomaly(Anomaly(kind: .openNeverAnswered, obj: obj, timestamp: open.issued,
                               detail: "open fd=\(open.fd.map(String.init) ?? "-"): \(answer) \(by)"))
-            onRequest(RequestRecord(kind: .open, obj: obj, msgID: open.markerMsg, pid: open.pid, comm: taskNames[open.name],
-                                    offset: nil, length: nil, issued: open.issued, completed: nil, join: .none,
-                                    blob: state.lifetime.name))
+            onClosed(ClosedRequest(kind: .open, join: .none, rangeWritten: false, obj: obj, msgID: open.markerMsg, pid: open.pid,
+                                   taskName: open.name, objectName: state.nameIndex, offset: nil, length: nil,
+                                   issued: open.issued, completed: nil))
         }
         for r in state.reads {
             let released = state.lifetime.lastFdRelease.map { $0 > r.issued } ?? false
@@ -560,10 +595,10 @@ public final class Correlator {
                                 + (r.markerMsg.map { " (msg=\($0))" } ?? "")
                                 + ": no cread " + (released ? "before the fd was released" : "by the end of the trace")
                                 + " (\(r.covered) of \(r.length) bytes written)"))
-            onRequest(RequestRecord(kind: .read, obj: obj, msgID: r.markerMsg, pid: r.pid, comm: taskNames[r.name],
-                                    offset: r.start, length: r.length, issued: r.issued, pickedUp: r.pickedUp,
-                                    written: r.markerWritten ?? r.lastWrite, completed: nil, join: .none,
-                                    rangeWritten: r.isWritten, blob: state.lifetime.name))
+            onClosed(ClosedRequest(kind: .read, join: .none, rangeWritten: r.isWritten, obj: obj, msgID: r.markerMsg, pid: r.pid,
+                                   taskName: r.name, objectName: state.nameIndex, offset: r.start, length: r.length,
+                                   issued: r.issued, pickedUp: r.pickedUp, written: r.markerWritten ?? r.lastWrite,
+                                   completed: nil))
         }
         state.opens.removeAll()
         state.reads.removeAll()
@@ -667,48 +702,60 @@ public enum TimeText {
     }
 }
 
-/// The answered READs waiting for their reader to resume, one per reader pid. They stay in place
-/// in an array, found through a pid table of indexes: a table of the requests themselves moved
-/// ~180 bytes (and their strings' references) at every probe and swap, twice a READ.
+/// The answered READs waiting for their reader to resume, one per reader pid. Each pid keeps its
+/// place in an array, found through a pid table: a table of the requests themselves moved each
+/// request at every probe and swap, and freeing a pid's place at each resumption cost a removal
+/// and an insertion in the table per READ. Places of pids with nothing parked are dropped when
+/// they outnumber the parked ones (many short-lived readers).
 struct ParkedRequests {
     private var slotByPid = PidTable<Int32>()
-    /// Moved in and out (`take`), never copied: a copy of a request retains three strings.
-    private var requests: [RequestRecord?] = []
-    private var freeSlots: [Int32] = []
+    /// By place; `occupied` says which hold a request (an optional request was copied whole to
+    /// be tested, taken and put back).
+    private var requests: [ClosedRequest] = []
+    private var occupied: [Bool] = []
+    private var parked = 0
 
-    var isEmpty: Bool { slotByPid.isEmpty }
+    var isEmpty: Bool { parked == 0 }
 
     /// Every request parked, in no order.
-    var all: [RequestRecord] { slotByPid.values.map { requests[Int($0)]! } }
+    var all: [ClosedRequest] { requests.indices.filter { occupied[$0] }.map { requests[$0] } }
 
     /// Parks `request` for its pid; the one parked there before, if any, goes to `displaced`.
-    mutating func park(_ request: consuming RequestRecord, displaced: (consuming RequestRecord) -> Void) {
-        if let slot = slotByPid[request.pid] {
-            let earlier = requests[Int(slot)].take()!
-            requests[Int(slot)] = request
-            displaced(earlier)
-        } else if let slot = freeSlots.popLast() {
-            slotByPid.updateValue(slot, forKey: request.pid)
-            requests[Int(slot)] = request
-        } else {
+    mutating func park(_ request: ClosedRequest, displaced: (ClosedRequest) -> Void) {
+        guard let place = slotByPid[request.pid].map(Int.init) else {
+            if slotByPid.count >= 4096, slotByPid.count > 4 * parked { dropEmptyPlaces() }
             slotByPid.updateValue(Int32(requests.count), forKey: request.pid)
             requests.append(request)
+            occupied.append(true)
+            parked += 1
+            return
         }
+        if occupied[place] {
+            displaced(requests[place])
+        } else {
+            occupied[place] = true
+            parked += 1
+        }
+        requests[place] = request
     }
 
     /// Takes `pid`'s request (when `condition` holds for it) and gives it to `body`.
-    mutating func unpark(_ pid: Int32, if condition: (borrowing RequestRecord) -> Bool = { _ in true },
-                         _ body: (consuming RequestRecord) -> Void) {
-        guard let slot = slotByPid[pid], condition(requests[Int(slot)]!) else { return }
-        slotByPid.removeValue(forKey: pid)
-        freeSlots.append(slot)
-        body(requests[Int(slot)].take()!)
+    mutating func unpark(_ pid: Int32, if condition: (ClosedRequest) -> Bool = { _ in true }, _ body: (ClosedRequest) -> Void) {
+        guard let place = slotByPid[pid].map(Int.init), occupied[place], condition(requests[place]) else { return }
+        occupied[place] = false
+        parked -= 1
+        body(requests[place])
     }
 
     mutating func removeAll() {
-        slotByPid.removeAll()
-        requests.removeAll()
-        freeSlots.removeAll()
+        self = ParkedRequests()
+    }
+
+    /// Keeps the places of the pids with a request parked.
+    private mutating func dropEmptyPlaces() {
+        let kept = all
+        self = ParkedRequests()
+        for request in kept { park(request, displaced: { _ in }) }
     }
 }
 

@@ -13,9 +13,9 @@ import Histogram
 public struct LatencyRecorder: Sendable {
     public static let log2BucketCount = 40
 
-    /// Built when the kept values overflow `exactLimit` (from them), so small populations — a
+    /// Filled when the kept values overflow `exactLimit` (from them), so small populations — a
     /// breakdown row, one blob's objects — cost only their values.
-    private var histogram: Counts?
+    private var buckets: BucketCounts
     public private(set) var count: UInt64 = 0
     public private(set) var sumNanoseconds: UInt64 = 0
     public private(set) var minNanoseconds: UInt64 = .max
@@ -43,14 +43,13 @@ public struct LatencyRecorder: Sendable {
         self.exactLimit = exactLimit
         exactValues = exactLimit > 0 ? ExactValues() : nil
         keepsValues = exactLimit > 0
-        histogram = exactLimit > 0 ? nil : Self.emptyHistogram(significantDigits)
+        buckets = BucketCounts(significantDigits: significantDigits)
         log2Microseconds = [UInt64](repeating: 0, count: log2 ? Self.log2BucketCount : 0)
         fineMicroseconds = []
     }
 
     /// Counts are 32-bit and the range starts at 1 ms, growing to the largest value recorded
-    /// (`autoResize`; the buckets, and so every percentile, do not depend on the range): a
-    /// breakdown row per object then takes ~9 KB, not 28 KB (1,000 objects: 9 MB, not 28 MB).
+    /// (`autoResize`; the buckets, and so every percentile, do not depend on the range).
     /// A bucket would wrap after 2^32 values of one population, far beyond any trace.
     typealias Counts = Histogram<UInt32>
 
@@ -61,9 +60,12 @@ public struct LatencyRecorder: Sendable {
         return h
     }
 
-    /// The histogram of the values recorded so far (built from the kept values if need be).
+    /// The library's histogram of the values recorded so far (from the kept values, or from the
+    /// bucket counts, see `BucketCounts.histogram`), for its percentiles.
     private var fullHistogram: Counts {
-        if let histogram { return histogram }
+        guard keepsValues else {
+            return buckets.histogram(significantDigits: significantDigits, min: minNanoseconds, max: maxNanoseconds)
+        }
         var h = Self.emptyHistogram(significantDigits)
         for v in exactValues?.values ?? [] { _ = h.record(v) }
         return h
@@ -75,8 +77,9 @@ public struct LatencyRecorder: Sendable {
         return significantDigits >= 3 ? 1.0 / 1024 : 1.0 / 128
     }
 
+    /// Wrapping arithmetic where nothing can overflow (a count past 2^64).
     public mutating func record(nanoseconds: UInt64) {
-        count += 1
+        count &+= 1
         sumNanoseconds &+= nanoseconds
         if nanoseconds < minNanoseconds { minNanoseconds = nanoseconds }
         if nanoseconds > maxNanoseconds { maxNanoseconds = nanoseconds }
@@ -85,7 +88,7 @@ public struct LatencyRecorder: Sendable {
             // While the values are kept, all `count` of them are.
             if count <= UInt64(exactLimit) { exactValues!.append(nanoseconds) } else { dropValues(recording: nanoseconds) }
         } else {
-            _ = histogram!.record(nanoseconds)
+            buckets.record(nanoseconds)
         }
         if tracksLog2 {
             log2Microseconds[Self.log2Bucket(microseconds: nanoseconds / 1000)] += 1
@@ -95,11 +98,16 @@ public struct LatencyRecorder: Sendable {
         }
     }
 
-    /// The kept values overflowed `exactLimit`: from now on the histogram counts them.
+    /// The kept values overflowed `exactLimit`: from now on the bucket counts count them.
     private mutating func dropValues(recording nanoseconds: UInt64) {
-        var h = fullHistogram
-        _ = h.record(nanoseconds)
-        histogram = h
+        countKeptValues()
+        buckets.record(nanoseconds)
+    }
+
+    /// Moves the kept values into the bucket counts.
+    private mutating func countKeptValues() {
+        guard keepsValues else { return }
+        for v in exactValues?.values ?? [] { buckets.record(v) }
         exactValues = nil
         keepsValues = false
     }
@@ -115,11 +123,12 @@ public struct LatencyRecorder: Sendable {
             mine.append(contentsOf: theirs)
             exactValues = mine
         } else {
-            var merged = fullHistogram
-            merged.add(other.fullHistogram)
-            histogram = merged
-            exactValues = nil
-            keepsValues = false
+            countKeptValues()
+            if other.keepsValues {
+                for v in other.exactValues?.values ?? [] { buckets.record(v) }
+            } else {
+                buckets.add(other.buckets)
+            }
         }
         if tracksLog2 && other.tracksLog2 {
             for (i, n) in other.log2Microseconds.enumerated() { log2Microseconds[i] += n }
@@ -135,9 +144,9 @@ public struct LatencyRecorder: Sendable {
     public static func fineBucket(nanoseconds: UInt64) -> Int {
         let us = nanoseconds / 1000
         guard us >= 1 else { return 0 }
-        let e = 63 - us.leadingZeroBitCount
-        let sub = e >= 4 ? Int((us >> UInt64(e - 4)) & 15) : Int((us << UInt64(4 - e)) & 15)
-        return 1 + e * fineBucketsPerOctave + sub
+        let e = 63 &- us.leadingZeroBitCount
+        let sub = e >= 4 ? Int((us &>> UInt64(e &- 4)) & 15) : Int((us &<< UInt64(4 &- e)) & 15)
+        return 1 &+ e &* fineBucketsPerOctave &+ sub
     }
 
     /// The [lower, upper) bounds in µs of a fine bucket.
@@ -164,6 +173,7 @@ public struct LatencyRecorder: Sendable {
     public func percentilesNanoseconds(_ percentiles: [Double]) -> [UInt64] {
         guard count > 0 else { return percentiles.map { _ in 0 } }
         let sorted = exactValues?.values.sorted()
+        let histogram = keepsValues ? nil : fullHistogram
         return percentiles.map { p in
             if p <= 0 { return minNanoseconds }
             if p >= 100 { return maxNanoseconds }
@@ -215,6 +225,95 @@ public struct LatencySummary: Sendable, Equatable {
     public var columns: [(name: String, value: Double?)] {
         [("min", minMicroseconds), ("mean", meanMicroseconds), ("p50", p50Microseconds), ("p90", p90Microseconds),
          ("p99", p99Microseconds), ("p999", p999Microseconds), ("max", maxMicroseconds)]
+    }
+}
+
+/// HdrHistogram's counts, kept in place on the hot path: the library's buckets (`Histogram`'s
+/// index arithmetic for a lowest discernible value of 1), counted without its per-value
+/// bookkeeping (index functions not inlined across modules; its own count, min and max beside
+/// the recorder's): recording was the largest cost of `report`'s correlating thread, five to six
+/// values a READ. `histogram` gives the library's histogram of the same counts, for percentiles.
+struct BucketCounts: Sendable {
+    private(set) var counts: [UInt32] = []
+    /// log2 of half the sub-buckets of a bucket.
+    private let halfMagnitude: Int
+    /// 64 - log2 of the sub-buckets: a value's bucket is this minus its leading zeros (masked).
+    private let leadingZeroBase: Int
+    private let subBucketMask: UInt64
+
+    init(significantDigits: Int) {
+        // As `Histogram`: the sub-buckets are the power of two at or above 2 × 10^digits.
+        let magnitude = significantDigits >= 3 ? 11 : 8
+        halfMagnitude = magnitude - 1
+        leadingZeroBase = 64 - magnitude
+        subBucketMask = (1 << UInt64(magnitude)) - 1
+    }
+
+    /// `Histogram.countsIndexForValue`.
+    @inline(__always)
+    func index(_ value: UInt64) -> Int {
+        // Masking shifts and wrapping arithmetic: `bucket` is 0...56, nothing can overflow.
+        let bucket = leadingZeroBase &- (value | subBucketMask).leadingZeroBitCount
+        let subBucket = Int(truncatingIfNeeded: value &>> UInt64(bucket))
+        return ((bucket &+ 1) &<< halfMagnitude) &+ subBucket &- (1 &<< halfMagnitude)
+    }
+
+    /// The lowest value of the bucket at `index` (`Histogram.valueFromIndex`).
+    func lowestValue(_ index: Int) -> UInt64 {
+        let half = 1 << halfMagnitude
+        var bucket = (index >> halfMagnitude) - 1
+        var subBucket = (index & (half - 1)) + half
+        if bucket < 0 {
+            subBucket -= half
+            bucket = 0
+        }
+        return UInt64(subBucket) << UInt64(bucket)
+    }
+
+    @inline(__always)
+    mutating func record(_ value: UInt64) {
+        let i = index(value)
+        if i >= counts.count { grow(covering: i) }
+        counts.withUnsafeMutableBufferPointer { $0[i] &+= 1 }
+    }
+
+    /// Whole buckets, up to the one holding `index` (as the library's auto-resize).
+    private mutating func grow(covering index: Int) {
+        let length = ((index >> halfMagnitude) + 1) << halfMagnitude
+        counts += repeatElement(0, count: length - counts.count)
+    }
+
+    /// Adds `other`'s counts (of the same significant digits).
+    mutating func add(_ other: BucketCounts) {
+        if other.counts.count > counts.count { counts += repeatElement(0, count: other.counts.count - counts.count) }
+        for (i, n) in other.counts.enumerated() where n > 0 { counts[i] &+= n }
+    }
+
+    /// The library's histogram of these counts, as if each value had been recorded there: each
+    /// bucket's count recorded at its lowest value, except that `min` and `max` (the exact
+    /// extremes) are recorded as themselves in their buckets, so that its min and max, which its
+    /// percentiles are clamped to, are the exact ones.
+    func histogram(significantDigits: Int, min: UInt64, max: UInt64) -> LatencyRecorder.Counts {
+        var h = LatencyRecorder.emptyHistogram(significantDigits)
+        guard min <= max else { return h }
+        let minIndex = index(min), maxIndex = index(max)
+        for (i, n) in counts.enumerated() where n > 0 {
+            if i == minIndex {
+                // Every value of the lowest bucket is at least `min`.
+                if i == maxIndex, n > 1 {
+                    _ = h.record(min, count: n - 1)
+                    _ = h.record(max)
+                } else {
+                    _ = h.record(min, count: n)
+                }
+            } else if i == maxIndex {
+                if n > 1 { _ = h.record(lowestValue(i), count: n - 1) }
+                _ = h.record(max)
+            } else {
+                _ = h.record(lowestValue(i), count: n)
+            }
+        }
+        return h
     }
 }
 

@@ -40,10 +40,14 @@ public struct ReportFilter: Sendable, Equatable {
         return true
     }
 
-    public func admits(_ r: RequestRecord) -> Bool {
+    public func admits(_ r: RequestRecord) -> Bool { admits(ClosedRequest(r), comm: r.comm) }
+
+    /// `admits` for a request in plain values, `comm` its task's name.
+    @inline(__always)
+    func admits(_ r: ClosedRequest, comm rComm: @autoclosure () -> String?) -> Bool {
         if obj != nil || blob != nil, !admits(obj: r.obj) { return false }
         if r.kind == .read {
-            if let comm, r.comm != comm { return false }
+            if let comm, rComm() != comm { return false }
             if let pid, r.pid != pid { return false }
         } else if comm != nil || pid != nil {
             return false
@@ -61,6 +65,8 @@ public struct ReportFilter: Sendable, Equatable {
 /// (anomaly and slow-request lists keep their first `listLimit` entries and count the rest).
 public struct ReportAccumulator {
     public let filter: ReportFilter
+    /// `filter.isEmpty`, read per request: asking the filter copied it (retaining its strings).
+    private let filtersNothing: Bool
     /// Requests at least this slow (ns) are listed; nil: none.
     public let slowThreshold: UInt64?
     public let listLimit: Int
@@ -75,9 +81,10 @@ public struct ReportAccumulator {
     private var readerRows: [BreakdownRow] = []
     private var readerKeys: [ReaderKey] = []
     private var readerIndex: [ReaderKey: Int] = [:]
-    /// The reader row last used by each pid below `pidCacheLimit` (row + 1; 0: none): readers
-    /// take turns, so hashing (pid, comm) per request showed in profiles.
-    private var readerByPid: [Int32] = []
+    /// The reader row last used by each pid below `pidCacheLimit` and the task-name index it was
+    /// used for: (row + 1) << 32 | index; 0: none. Readers take turns, so hashing (pid, comm) per
+    /// request showed in profiles, and so did comparing the names.
+    private var readerByPid: [UInt64] = []
     private static let pidCacheLimit: Int32 = 1 << 16
     private var joinCounts = Array(repeating: 0, count: RequestRecord.Join.allCases.count)
     /// By obj: debug ids are small and dense (see `Correlator`), so an array, updated in place.
@@ -139,6 +146,7 @@ public struct ReportAccumulator {
 
     public init(filter: ReportFilter = ReportFilter(), slowThreshold: UInt64? = nil, listLimit: Int = 10_000) {
         self.filter = filter
+        filtersNothing = filter.isEmpty
         self.slowThreshold = slowThreshold
         self.listLimit = listLimit
     }
@@ -175,8 +183,14 @@ public struct ReportAccumulator {
 
     /// Returns whether the request passed the filter.
     @discardableResult
-    public mutating func add(_ r: RequestRecord) -> Bool {
-        guard filter.admits(r) else { return false }
+    public mutating func add(_ r: RequestRecord) -> Bool { add(ClosedRequest(r), comm: { r.comm }, record: { r }) }
+
+    /// `add` for a request in plain values (the report's path from the correlator): `comm` gives
+    /// its task's name (asked for only when its task-name index is not enough, see `readerRow`),
+    /// `record` the request as the slow-request list keeps it.
+    @inline(__always)
+    mutating func add(_ r: ClosedRequest, comm: () -> String?, record: () -> RequestRecord) -> Bool {
+        guard filtersNothing || filter.admits(r, comm: comm()) else { return false }
         if firstIssued == nil || r.issued < firstIssued! { firstIssued = r.issued }
         if let c = r.completed, lastCompleted == nil || c > lastCompleted! { lastCompleted = c }
         let latency = r.latency
@@ -191,7 +205,7 @@ public struct ReportAccumulator {
             reads.bytes += length
             let bucket = Self.sizeBucket(length)
             sizeRows[bucket].add(length: length, latency: latency)
-            let reader = readerRow(pid: r.pid, comm: r.comm)
+            let reader = readerRow(pid: r.pid, taskName: r.taskName, comm: comm)
             readerRows[reader].add(length: length, latency: latency)
             addToObject(r.obj, length: length, latency: latency)
             if let stall = r.stall { self.stall.record(nanoseconds: stall) }
@@ -203,7 +217,7 @@ public struct ReportAccumulator {
         }
         if let slowThreshold, let latency, latency >= slowThreshold {
             slowRequestCount += 1
-            if slowRequests.count < listLimit { slowRequests.append(r) }
+            if slowRequests.count < listLimit { slowRequests.append(record()) }
         }
         return true
     }
@@ -249,13 +263,20 @@ public struct ReportAccumulator {
         pendingLatencies.removeAll(keepingCapacity: true)
     }
 
-    private mutating func readerRow(pid: Int32, comm: String?) -> Int {
+    /// `taskName`: the correlator's index of the task's name (0: none, the name is compared):
+    /// one index stands for one name, so an equal index is the same reader without `comm`.
+    private mutating func readerRow(pid: Int32, taskName: Int32, comm: () -> String?) -> Int {
         let cached = pid >= 0 && pid < Self.pidCacheLimit
-        if cached, Int(pid) < readerByPid.count, readerByPid[Int(pid)] > 0 {
-            let index = Int(readerByPid[Int(pid)]) - 1
-            if readerKeys[index].comm == (comm ?? "?") { return index }
+        if cached, Int(pid) < readerByPid.count, readerByPid[Int(pid)] != 0 {
+            let entry = readerByPid[Int(pid)]
+            let index = Int(entry >> 32) - 1
+            if taskName != 0, UInt32(truncatingIfNeeded: entry) == UInt32(bitPattern: taskName) { return index }
+            if readerKeys[index].comm == (comm() ?? "?") {
+                readerByPid[Int(pid)] = UInt64(index + 1) << 32 | UInt64(UInt32(bitPattern: taskName))
+                return index
+            }
         }
-        let key = ReaderKey(pid: pid, comm: comm ?? "?")
+        let key = ReaderKey(pid: pid, comm: comm() ?? "?")
         let index: Int
         if let known = readerIndex[key] {
             index = known
@@ -267,7 +288,7 @@ public struct ReportAccumulator {
         }
         if cached {
             if Int(pid) >= readerByPid.count { readerByPid += repeatElement(0, count: Int(pid) + 1 - readerByPid.count) }
-            readerByPid[Int(pid)] = Int32(index + 1)
+            readerByPid[Int(pid)] = UInt64(index + 1) << 32 | UInt64(UInt32(bitPattern: taskName))
         }
         return index
     }

@@ -159,25 +159,29 @@ public final class ReportBuilder {
     @exclusivity(unchecked) public private(set) var accumulator: ReportAccumulator
     private var correlator: Correlator!
     /// `correlator` without a retain and release per record (it lives as long as this builder).
-    private unowned(unsafe) var unretainedCorrelator: Correlator?
+    @exclusivity(unchecked) private unowned(unsafe) var unretainedCorrelator: Correlator?
     @exclusivity(unchecked) private var unansweredReadBytes: UInt64 = 0
     private var lost = LostEventCounts()
+
     /// `names`: objects named before the trace is read (`--blob-names`, or a first pass).
     /// `requestObserver`: called with every request that passes the filter (CSV rows), in the
     /// order they close.
     public init(filter: ReportFilter = ReportFilter(), slowThreshold: UInt64? = nil, names: [UInt32: BlobName] = [:],
                 requestObserver: ((RequestRecord) -> Void)? = nil) {
         accumulator = ReportAccumulator(filter: filter, slowThreshold: slowThreshold)
-        // The observer captured as it is: not loaded (and retained) from this builder per request.
-        let onRequest: (RequestRecord) -> Void
+        // The builder is reached as a guaranteed reference: through `unowned(unsafe)`, each use
+        // retained it (six retains and releases a request). The observer is captured as it is:
+        // not loaded (and retained) from the builder per request.
+        let builder = Unmanaged.passUnretained(self)
+        let onClosed: (ClosedRequest) -> Void
         if let requestObserver {
-            onRequest = { [unowned(unsafe) self] r in if self.add(r) { requestObserver(r) } }
+            onClosed = { r in builder._withUnsafeGuaranteedRef { b in if b.add(r) { requestObserver(b.unretainedCorrelator!.record(r)) } } }
         } else {
-            onRequest = { [unowned(unsafe) self] r in _ = self.add(r) }
+            onClosed = { r in builder._withUnsafeGuaranteedRef { _ = $0.add(r) } }
         }
         correlator = Correlator(
             names: names,
-            onRequest: onRequest,
+            onClosed: onClosed,
             onAnomaly: { [unowned(unsafe) self] a in self.accumulator.add(a) })
         unretainedCorrelator = correlator
     }
@@ -186,8 +190,12 @@ public final class ReportBuilder {
 
     /// Counts a request; false when the filter leaves it out.
     @inline(__always)
-    private func add(_ r: RequestRecord) -> Bool {
-        guard accumulator.add(r) else { return false }
+    private func add(_ r: ClosedRequest) -> Bool {
+        // Names looked up only when the accumulator needs them; through the unowned(unsafe)
+        // reference each time (a local `let` retains it).
+        guard accumulator.add(r, comm: { unretainedCorrelator!.comm(r) }, record: { unretainedCorrelator!.record(r) }) else {
+            return false
+        }
         if r.kind == .read, r.completed == nil { unansweredReadBytes += r.length ?? 0 }
         return true
     }

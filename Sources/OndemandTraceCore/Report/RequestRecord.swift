@@ -44,7 +44,7 @@ public struct Anomaly: Sendable, Equatable {
 }
 
 /// One READ or OPEN request as the correlator closed it: answered, or still open at the end.
-public struct RequestRecord: Sendable, Equatable {
+public struct RequestRecord: RequestTimes, Sendable, Equatable {
     public enum Kind: String, Sendable { case read, open }
 
     /// How the answer was tied to the request.
@@ -107,37 +107,12 @@ public struct RequestRecord: Sendable, Equatable {
         (self.completed, self.join, self.rangeWritten) = (completed, join, rangeWritten)
     }
 
-    public var isCompleted: Bool { completed != nil }
-
-    /// Request to answer, in nanoseconds.
-    public var latency: UInt64? { completed.map { $0 &- issued } }
-
-    /// The wait the reader felt: its READ to its resumption (nil without `resumed`).
-    public var stall: UInt64? {
-        guard kind == .read, let resumed, resumed >= issued else { return nil }
-        return resumed - issued
-    }
-
-    /// Where the time went. With markers: queued (request → daemon pickup), served (pickup →
-    /// data written), completed (written → cread). Without: to_write (request → last fd_write
-    /// covering it) and to_cread (that write → cread). Either way, when the trace shows it,
-    /// resumed (cread → the reader's next record on the object).
-    public var stages: [(stage: Stage, nanoseconds: UInt64)] {
-        var out: [(stage: Stage, nanoseconds: UInt64)] = []
-        forEachStage { out.append(($0, $1)) }
-        return out
-    }
-
-    /// The stages without building an array (the report calls this once per request).
-    @inline(__always)
-    public func forEachStage(_ body: (Stage, UInt64) -> Void) {
-        guard kind == .read, let completed else { return }
-        if let pickedUp, let written, pickedUp >= issued, written >= pickedUp, completed >= written {
-            body(.queued, pickedUp - issued); body(.served, written - pickedUp); body(.completed, completed - written)
-        } else if let written, written >= issued, completed >= written {
-            body(.toWrite, written - issued); body(.toCread, completed - written)
-        }
-        if let resumed, resumed >= completed { body(.resumed, resumed - completed) }
+    /// `closed` with the names its indexes stand for.
+    init(_ closed: ClosedRequest, comm: String?, blob: BlobName?) {
+        self.init(kind: closed.kind, obj: closed.obj, msgID: closed.msgID, pid: closed.pid, comm: comm, offset: closed.offset,
+                  length: closed.length, issued: closed.issued, pickedUp: closed.pickedUp, written: closed.written,
+                  completed: closed.completed, join: closed.join, rangeWritten: closed.rangeWritten, resumed: closed.resumed,
+                  blob: blob)
     }
 
     public enum Stage: String, Sendable, CaseIterable {
@@ -167,5 +142,133 @@ public struct RequestRecord: Sendable, Equatable {
             case .resumed: return "cread -> reader resumed"
             }
         }
+    }
+}
+
+/// The times a request's latency and stages are measured between (`RequestRecord`, and
+/// `ClosedRequest` on the report's hot path): one definition of each for both.
+public protocol RequestTimes {
+    var kind: RequestRecord.Kind { get }
+    var issued: UInt64 { get }
+    var pickedUp: UInt64? { get }
+    var written: UInt64? { get }
+    var completed: UInt64? { get }
+    var resumed: UInt64? { get }
+}
+
+extension RequestTimes {
+    public var isCompleted: Bool { completed != nil }
+
+    /// Request to answer, in nanoseconds.
+    public var latency: UInt64? { completed.map { $0 &- issued } }
+
+    /// The wait the reader felt: its READ to its resumption (nil without `resumed`).
+    public var stall: UInt64? {
+        guard kind == .read, let resumed, resumed >= issued else { return nil }
+        return resumed - issued
+    }
+
+    /// Where the time went. With markers: queued (request → daemon pickup), served (pickup →
+    /// data written), completed (written → cread). Without: to_write (request → last fd_write
+    /// covering it) and to_cread (that write → cread). Either way, when the trace shows it,
+    /// resumed (cread → the reader's next record on the object).
+    public var stages: [(stage: RequestRecord.Stage, nanoseconds: UInt64)] {
+        var out: [(stage: RequestRecord.Stage, nanoseconds: UInt64)] = []
+        forEachStage { out.append(($0, $1)) }
+        return out
+    }
+
+    /// The stages without building an array (the report calls this once per request).
+    @inline(__always)
+    public func forEachStage(_ body: (RequestRecord.Stage, UInt64) -> Void) {
+        guard kind == .read, let completed else { return }
+        if let pickedUp, let written, pickedUp >= issued, written >= pickedUp, completed >= written {
+            body(.queued, pickedUp - issued); body(.served, written - pickedUp); body(.completed, completed - written)
+        } else if let written, written >= issued, completed >= written {
+            body(.toWrite, written - issued); body(.toCread, completed - written)
+        }
+        if let resumed, resumed >= completed { body(.resumed, resumed - completed) }
+    }
+}
+
+/// A request as the correlator closes it, in plain values: `RequestRecord` without its strings.
+/// The task's and the object's names are indexes into the correlator's tables
+/// (`Correlator.record(_:)` resolves them). Copying one copies bytes; copying a `RequestRecord`
+/// went through its strings' value witnesses, several times per READ on `report`'s busiest thread.
+/// Its optional fields are stored as values and a bit each (`present`): 80 bytes, not 140, for
+/// the copies a READ makes on its way (parked, handed on).
+public struct ClosedRequest: RequestTimes, Sendable {
+    public var kind: RequestRecord.Kind
+    public var join: RequestRecord.Join
+    public var rangeWritten: Bool
+    private var present: UInt8 = 0
+    public var obj: UInt32
+    public var pid: Int32
+    /// The task's name, in the correlator's `TaskNames`.
+    var taskName: Int32
+    /// The object's name when the request closed, in the correlator's table of object names.
+    var objectName: Int32
+    private var msgIDValue: UInt32 = 0
+    private var offsetValue: Int64 = 0
+    private var lengthValue: UInt64 = 0
+    public var issued: UInt64
+    private var pickedUpValue: UInt64 = 0, writtenValue: UInt64 = 0, completedValue: UInt64 = 0, resumedValue: UInt64 = 0
+
+    private static let msgIDBit: UInt8 = 1, offsetBit: UInt8 = 2, lengthBit: UInt8 = 4, pickedUpBit: UInt8 = 8
+    private static let writtenBit: UInt8 = 16, completedBit: UInt8 = 32, resumedBit: UInt8 = 64
+
+    init(kind: RequestRecord.Kind, join: RequestRecord.Join, rangeWritten: Bool, obj: UInt32, msgID: UInt32?, pid: Int32,
+         taskName: Int32, objectName: Int32, offset: Int64?, length: UInt64?, issued: UInt64, pickedUp: UInt64? = nil,
+         written: UInt64? = nil, completed: UInt64?, resumed: UInt64? = nil) {
+        (self.kind, self.join, self.rangeWritten, self.obj, self.pid) = (kind, join, rangeWritten, obj, pid)
+        (self.taskName, self.objectName, self.issued) = (taskName, objectName, issued)
+        (self.msgID, self.offset, self.length) = (msgID, offset, length)
+        (self.pickedUp, self.written, self.completed, self.resumed) = (pickedUp, written, completed, resumed)
+    }
+
+    @inline(__always)
+    private func value<T>(_ bit: UInt8, _ stored: T) -> T? { present & bit != 0 ? stored : nil }
+
+    @inline(__always)
+    private mutating func mark(_ bit: UInt8, _ isPresent: Bool) {
+        present = isPresent ? present | bit : present & ~bit
+    }
+
+    public var msgID: UInt32? {
+        get { value(Self.msgIDBit, msgIDValue) }
+        set { mark(Self.msgIDBit, newValue != nil); msgIDValue = newValue ?? 0 }
+    }
+    public var offset: Int64? {
+        get { value(Self.offsetBit, offsetValue) }
+        set { mark(Self.offsetBit, newValue != nil); offsetValue = newValue ?? 0 }
+    }
+    public var length: UInt64? {
+        get { value(Self.lengthBit, lengthValue) }
+        set { mark(Self.lengthBit, newValue != nil); lengthValue = newValue ?? 0 }
+    }
+    public var pickedUp: UInt64? {
+        get { value(Self.pickedUpBit, pickedUpValue) }
+        set { mark(Self.pickedUpBit, newValue != nil); pickedUpValue = newValue ?? 0 }
+    }
+    public var written: UInt64? {
+        get { value(Self.writtenBit, writtenValue) }
+        set { mark(Self.writtenBit, newValue != nil); writtenValue = newValue ?? 0 }
+    }
+    public var completed: UInt64? {
+        get { value(Self.completedBit, completedValue) }
+        set { mark(Self.completedBit, newValue != nil); completedValue = newValue ?? 0 }
+    }
+    public var resumed: UInt64? {
+        get { value(Self.resumedBit, resumedValue) }
+        set { mark(Self.resumedBit, newValue != nil); resumedValue = newValue ?? 0 }
+    }
+}
+
+extension ClosedRequest {
+    /// `r` without its names (the indexes 0: none).
+    init(_ r: RequestRecord) {
+        self.init(kind: r.kind, join: r.join, rangeWritten: r.rangeWritten, obj: r.obj, msgID: r.msgID, pid: r.pid,
+                  taskName: 0, objectName: 0, offset: r.offset, length: r.length, issued: r.issued, pickedUp: r.pickedUp,
+                  written: r.written, completed: r.completed, resumed: r.resumed)
     }
 }
