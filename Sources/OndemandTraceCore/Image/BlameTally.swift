@@ -25,8 +25,11 @@ extension FileBlame {
         static let chunkSize = 1 << 16
         private(set) var readerKeys: [ReportAccumulator.ReaderKey] = []
         private var readerIndex: [ReportAccumulator.ReaderKey: Int32] = [:]
-        /// The last readers seen, by pid (direct-mapped): most READs skip the lookup by key.
-        private var recent = [(pid: Int32, comm: String?, id: Int32)](repeating: (-1, nil, -1), count: 64)
+        /// The last readers seen, by pid (direct-mapped), with the index of their name: most
+        /// READs skip the lookup by key, and the name itself.
+        private var recent = [(pid: Int32, name: Int32, id: Int32)](repeating: (-1, 0, -1), count: 64)
+        /// The names of the readers of `add(_: RequestRecord)`, as indexes (1 on; 0: none).
+        private var commIndex: [String: Int32] = [:]
 
         public init() {}
 
@@ -34,14 +37,17 @@ extension FileBlame {
         /// Every entry, in order, chunk by chunk.
         var entryChunks: [[Entry]] { current.isEmpty ? chunks : chunks + [current] }
 
-        /// Keeps `r` if it is a READ with a range.
-        public mutating func add(_ r: RequestRecord) {
+        /// Keeps `r` if it is a READ with a range. `name`: an index that stands for its reader's
+        /// name (one per name, as the correlator's task names), `comm` that name: asked for only
+        /// when the reader's pid and name index are not the last seen in their slot.
+        @inline(__always)
+        mutating func add(_ r: ClosedRequest, name: Int32, comm: () -> String?) {
             guard r.kind == .read, let offset = r.offset, offset >= 0, let length = r.length else { return }
             let slot = Int(UInt32(bitPattern: r.pid) & 63)
             var reader = recent[slot].id
-            if reader < 0 || recent[slot].pid != r.pid || recent[slot].comm != r.comm {
-                reader = readerID(.init(pid: r.pid, comm: r.comm ?? "?"))
-                recent[slot] = (r.pid, r.comm, reader)
+            if reader < 0 || recent[slot].pid != r.pid || recent[slot].name != name {
+                reader = readerID(.init(pid: r.pid, comm: comm() ?? "?"))
+                recent[slot] = (r.pid, name, reader)
             }
             let start = UInt64(offset)
             if current.count == Self.chunkSize {
@@ -52,6 +58,16 @@ extension FileBlame {
             current.append(Entry(start: start, end: start &+ length < start ? .max : start + length, issued: r.issued,
                                  latency: r.latency ?? 0, obj: r.obj,
                                  readerAndAnswered: UInt32(reader) | (r.completed != nil ? 0x8000_0000 : 0)))
+        }
+
+        /// Keeps `r` if it is a READ with a range.
+        public mutating func add(_ r: RequestRecord) {
+            var name: Int32 = 0
+            if let comm = r.comm {
+                name = commIndex[comm] ?? Int32(commIndex.count + 1)
+                commIndex[comm] = name
+            }
+            add(ClosedRequest(r), name: name, comm: { r.comm })
         }
 
         private mutating func readerID(_ key: ReportAccumulator.ReaderKey) -> Int32 {
