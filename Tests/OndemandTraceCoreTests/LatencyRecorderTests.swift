@@ -87,6 +87,52 @@ struct LatencyRecorderTests {
             #expect(buckets.lowestValue(buckets.index(v)) <= v)
         }
     }
+
+    /// The power-of-two histogram is summed from the fine buckets: each value lands in bcc's
+    /// bucket (0: 0-1 µs, i: 2^i ... 2^(i+1)-1 µs, the last one holding all above), merged or not.
+    @Test func log2HistogramCountsEachValueInItsOctave() {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        print("log2HistogramCountsEachValueInItsOctave seed \(seed)")
+        var random = SplitMix64(seed: seed)
+        var whole = LatencyRecorder(), a = whole, b = whole
+        var expected = [UInt64](repeating: 0, count: LatencyRecorder.log2BucketCount)
+        for i in 0..<5_000 {
+            let v = random.next() % 3 == 0 ? random.next() % 4_000 : random.next() >> (random.next() % 64)
+            whole.record(nanoseconds: v)
+            if i % 2 == 0 { a.record(nanoseconds: v) } else { b.record(nanoseconds: v) }
+            let us = v / 1000
+            expected[us < 2 ? 0 : min(63 - us.leadingZeroBitCount, LatencyRecorder.log2BucketCount - 1)] += 1
+        }
+        a.merge(b)
+        #expect(whole.log2Microseconds == expected, "seed \(seed)")
+        #expect(a.log2Microseconds == expected, "merged, seed \(seed)")
+        #expect(LatencyRecorder(log2: false).log2Microseconds.isEmpty)
+    }
+
+    /// Bucket counts are 16-bit with a carry: buckets counted to 65,536 and past it, alone and
+    /// in a merge (halves below 65,536 whose sum is not), with the lowest bucket moving down as
+    /// lower values come, give the library's percentiles.
+    @Test func bucketCountsCarryPast16Bits() {
+        var whole = LatencyRecorder(significantDigits: 2, exactLimit: 0, log2: false)
+        var a = whole, b = whole
+        var reference = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 1 << 20,
+                                          numberOfSignificantValueDigits: .two)
+        reference.autoResize = true
+        for (value, times) in [(50_000, 70_000), (1_000_000, 65_536), (300, 3), (7, 1), (2_000_000, 131_072)] as [(UInt64, Int)] {
+            for i in 0..<times {
+                whole.record(nanoseconds: value)
+                if i % 2 == 0 { a.record(nanoseconds: value) } else { b.record(nanoseconds: value) }
+                _ = reference.record(value)
+            }
+        }
+        a.merge(b)
+        #expect(whole.count == 266_612 && a.count == whole.count)
+        for p in [0.0001, 0.001, 0.002, 10, 26, 27, 50, 51, 52, 99] {
+            let expected = min(max(reference.valueAtPercentile(p), whole.minNanoseconds), whole.maxNanoseconds)
+            #expect(whole.percentileNanoseconds(p) == expected, "p\(p)")
+            #expect(a.percentileNanoseconds(p) == expected, "merged p\(p)")
+        }
+    }
 }
 
 /// The accumulator records object rows' latencies in batches grouped by object: each row must

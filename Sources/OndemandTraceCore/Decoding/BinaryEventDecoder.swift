@@ -238,8 +238,8 @@ public struct BinaryEventDecoder: Sendable {
         eventID >= 0 && eventID < dispositions.count ? dispositions[eventID] : .unknown
     }
 
-    /// False for a record `decode` would drop by its event's value mask (most `cachefiles_ref`
-    /// records: two a READ), for a reader to skip it before calling `decode` (which tests again).
+    /// False for a record `decode` drops by its event's value mask (most `cachefiles_ref` records:
+    /// two a READ); a reader may test it first to skip the call to `decode`.
     @inlinable @inline(__always)
     public func passesMask(_ data: UnsafeRawBufferPointer, eventID id: Int) -> Bool {
         guard id >= 0, id < slimMasks.count, let mask = slimMasks[id], data.count >= mask.slot.end else { return true }
@@ -297,10 +297,7 @@ public struct BinaryEventDecoder: Sendable {
         }
         guard id < entries.count else { return nil }
         if dispositions[id] == .ondemand { return .ondemand(try decodeOndemand(data, eventID: id)) }
-        if let mask = slimMasks[id], data.count >= mask.slot.end {
-            let value = readUnsigned(data, mask.slot)
-            guard value < 64, mask.values & (1 << value) != 0 else { return nil }
-        }
+        guard passesMask(data, eventID: id) else { return nil }
         switch entries[id] {
         case .skip, .unknown:
             return nil

@@ -6,8 +6,8 @@ import Histogram
 /// `exactLimit` values (they are kept); beyond that they come from an HdrHistogram of
 /// nanoseconds: with three significant digits a reported percentile is the top of the histogram
 /// bucket holding the exact order statistic, so it is at most 0.1% (1/1024) above the exact value
-/// and never below it (`errorBound`). Breakdown recorders (per size bucket, per reader) keep at
-/// most 4096 values and use two digits (1/128, under 1%) to stay small.
+/// and never below it (`errorBound`). Breakdown recorders (`breakdown`: per object, blob, reader,
+/// size) keep at most 256 values and use two digits (1/128, under 1%) to stay small.
 ///
 /// A percentile p is the ceil(p/100 × count)-th smallest value (HdrHistogram's definition).
 public struct LatencyRecorder: Sendable {
@@ -22,7 +22,16 @@ public struct LatencyRecorder: Sendable {
     public private(set) var maxNanoseconds: UInt64 = 0
     /// Counts by power-of-two microsecond bucket, like bcc's biolatency: bucket 0 holds 0-1 µs,
     /// bucket i (i ≥ 1) holds 2^i ... 2^(i+1)-1 µs; the last bucket also holds everything above.
-    public private(set) var log2Microseconds: [UInt64]
+    /// Summed from `fineMicroseconds`, whose buckets split the same octaves.
+    public var log2Microseconds: [UInt64] {
+        guard tracksLog2 else { return [] }
+        var out = [UInt64](repeating: 0, count: Self.log2BucketCount)
+        for (fine, n) in fineMicroseconds.enumerated() where n > 0 {
+            let octave = fine == 0 ? 0 : (fine - 1) / Self.fineBucketsPerOctave
+            out[min(octave, Self.log2BucketCount - 1)] += n
+        }
+        return out
+    }
     public let significantDigits: Int
     /// Counts in log-linear buckets (`fineBucketsPerOctave` per power of two of microseconds):
     /// fine enough for `check`'s rank test between two runs, and small in the JSON.
@@ -44,9 +53,16 @@ public struct LatencyRecorder: Sendable {
         exactValues = exactLimit > 0 ? ExactValues() : nil
         keepsValues = exactLimit > 0
         buckets = BucketCounts(significantDigits: significantDigits)
-        log2Microseconds = [UInt64](repeating: 0, count: log2 ? Self.log2BucketCount : 0)
         fineMicroseconds = []
     }
+
+    /// A breakdown row's recorder: a report keeps one per object, and a thousand objects are
+    /// common, so it stays within a few KB however many values it records (peak RSS is flat from
+    /// 10^5 to 10^7 requests): 256 kept values (1 KB), then two-digit bucket counts.
+    public static func breakdown() -> LatencyRecorder {
+        LatencyRecorder(significantDigits: 2, exactLimit: breakdownExactLimit, log2: false)
+    }
+    public static let breakdownExactLimit = 256
 
     /// Counts are 32-bit and the range starts at 1 ms, growing to the largest value recorded
     /// (`autoResize`; the buckets, and so every percentile, do not depend on the range).
@@ -57,17 +73,6 @@ public struct LatencyRecorder: Sendable {
         var h = Counts(lowestDiscernibleValue: 1, highestTrackableValue: 1 << 20,
                        numberOfSignificantValueDigits: significantDigits >= 3 ? .three : .two)
         h.autoResize = true
-        return h
-    }
-
-    /// The library's histogram of the values recorded so far (from the kept values, or from the
-    /// bucket counts, see `BucketCounts.histogram`), for its percentiles.
-    private var fullHistogram: Counts {
-        guard keepsValues else {
-            return buckets.histogram(significantDigits: significantDigits, min: minNanoseconds, max: maxNanoseconds)
-        }
-        var h = Self.emptyHistogram(significantDigits)
-        for v in exactValues?.values ?? [] { _ = h.record(v) }
         return h
     }
 
@@ -91,7 +96,6 @@ public struct LatencyRecorder: Sendable {
             buckets.record(nanoseconds)
         }
         if tracksLog2 {
-            log2Microseconds[Self.log2Bucket(microseconds: nanoseconds / 1000)] += 1
             let fine = Self.fineBucket(nanoseconds: nanoseconds)
             if fine >= fineMicroseconds.count { fineMicroseconds += [UInt64](repeating: 0, count: fine + 1 - fineMicroseconds.count) }
             fineMicroseconds[fine] += 1
@@ -131,7 +135,6 @@ public struct LatencyRecorder: Sendable {
             }
         }
         if tracksLog2 && other.tracksLog2 {
-            for (i, n) in other.log2Microseconds.enumerated() { log2Microseconds[i] += n }
             if other.fineMicroseconds.count > fineMicroseconds.count {
                 fineMicroseconds += [UInt64](repeating: 0, count: other.fineMicroseconds.count - fineMicroseconds.count)
             }
@@ -158,12 +161,6 @@ public struct LatencyRecorder: Sendable {
         return (base + Double(sub) * width, base + Double(sub + 1) * width)
     }
 
-    @inline(__always)
-    public static func log2Bucket(microseconds: UInt64) -> Int {
-        guard microseconds >= 2 else { return 0 }
-        return min(63 - microseconds.leadingZeroBitCount, log2BucketCount - 1)
-    }
-
     /// The value at `percentile` (0...100) in nanoseconds (see the type's note on exactness).
     public func percentileNanoseconds(_ percentile: Double) -> UInt64 {
         percentilesNanoseconds([percentile])[0]
@@ -173,7 +170,9 @@ public struct LatencyRecorder: Sendable {
     public func percentilesNanoseconds(_ percentiles: [Double]) -> [UInt64] {
         guard count > 0 else { return percentiles.map { _ in 0 } }
         let sorted = exactValues?.values.sorted()
-        let histogram = keepsValues ? nil : fullHistogram
+        // Kept values give exact percentiles; counted ones, the library's over the same counts.
+        let histogram = keepsValues ? nil
+            : buckets.histogram(significantDigits: significantDigits, min: minNanoseconds, max: maxNanoseconds)
         return percentiles.map { p in
             if p <= 0 { return minNanoseconds }
             if p >= 100 { return maxNanoseconds }
@@ -233,8 +232,17 @@ public struct LatencySummary: Sendable, Equatable {
 /// bookkeeping (index functions not inlined across modules; its own count, min and max beside
 /// the recorder's): recording was the largest cost of `report`'s correlating thread, five to six
 /// values a READ. `histogram` gives the library's histogram of the same counts, for percentiles.
+///
+/// Small, because a report keeps one per object row (a thousand objects are common): only the
+/// whole buckets from the lowest to the highest value recorded, 16-bit counts, and the rare count
+/// past 65,535 carried into `carries`. Two digits, microseconds to milliseconds: 2.5 KB.
 struct BucketCounts: Sendable {
-    private(set) var counts: [UInt32] = []
+    /// The low 16 bits of the count of each index from `base`.
+    private var lowCounts: [UInt16] = []
+    /// The index of `lowCounts[0]` (a multiple of half the sub-buckets).
+    private var base = 0
+    /// The high 16 bits of the counts that passed 65,535, by index.
+    private var carries: [Int: UInt16] = [:]
     /// log2 of half the sub-buckets of a bucket.
     private let halfMagnitude: Int
     /// 64 - log2 of the sub-buckets: a value's bucket is this minus its leading zeros (masked).
@@ -273,20 +281,56 @@ struct BucketCounts: Sendable {
     @inline(__always)
     mutating func record(_ value: UInt64) {
         let i = index(value)
-        if i >= counts.count { grow(covering: i) }
-        counts.withUnsafeMutableBufferPointer { $0[i] &+= 1 }
+        var offset = i &- base
+        // One unsigned comparison covers both sides: below `base` wraps to a huge offset.
+        if UInt(bitPattern: offset) >= UInt(lowCounts.count) { offset = cover(i) }
+        let wrapped = lowCounts.withUnsafeMutableBufferPointer { counts in
+            counts[offset] &+= 1
+            return counts[offset] == 0
+        }
+        if wrapped { carry(i) }
     }
 
-    /// Whole buckets, up to the one holding `index` (as the library's auto-resize).
-    private mutating func grow(covering index: Int) {
-        let length = ((index >> halfMagnitude) + 1) << halfMagnitude
-        counts += repeatElement(0, count: length - counts.count)
+    @inline(never)
+    private mutating func carry(_ index: Int) { carries[index, default: 0] &+= 1 }
+
+    /// Whole groups of half the sub-buckets, from the lowest index recorded to the highest.
+    /// Returns `index`'s offset in `lowCounts`.
+    @inline(never) @discardableResult
+    private mutating func cover(_ index: Int) -> Int {
+        let groupStart = (index >> halfMagnitude) << halfMagnitude
+        let groupEnd = groupStart + (1 << halfMagnitude)
+        if lowCounts.isEmpty {
+            base = groupStart
+            lowCounts = Array(repeating: 0, count: groupEnd - groupStart)
+        } else if index < base {
+            lowCounts.insert(contentsOf: repeatElement(0, count: base - groupStart), at: 0)
+            base = groupStart
+        } else {
+            lowCounts += repeatElement(0, count: groupEnd - base - lowCounts.count)
+        }
+        return index - base
+    }
+
+    /// The count at each index with one, in index order.
+    func forEachCount(_ body: (_ index: Int, _ count: UInt32) -> Void) {
+        for (offset, low) in lowCounts.enumerated() {
+            let i = base + offset
+            let high = carries.isEmpty ? 0 : UInt32(carries[i] ?? 0)
+            let n = high << 16 | UInt32(low)
+            if n > 0 { body(i, n) }
+        }
     }
 
     /// Adds `other`'s counts (of the same significant digits).
     mutating func add(_ other: BucketCounts) {
-        if other.counts.count > counts.count { counts += repeatElement(0, count: other.counts.count - counts.count) }
-        for (i, n) in other.counts.enumerated() where n > 0 { counts[i] &+= n }
+        other.forEachCount { i, n in
+            if UInt(bitPattern: i &- base) >= UInt(lowCounts.count) { cover(i) }
+            let sum = UInt32(lowCounts[i - base]) + (n & 0xFFFF)
+            lowCounts[i - base] = UInt16(truncatingIfNeeded: sum)
+            let high = UInt16(truncatingIfNeeded: n >> 16) &+ UInt16(truncatingIfNeeded: sum >> 16)
+            if high > 0 { carries[i, default: 0] &+= high }
+        }
     }
 
     /// The library's histogram of these counts, as if each value had been recorded there: each
@@ -297,7 +341,7 @@ struct BucketCounts: Sendable {
         var h = LatencyRecorder.emptyHistogram(significantDigits)
         guard min <= max else { return h }
         let minIndex = index(min), maxIndex = index(max)
-        for (i, n) in counts.enumerated() where n > 0 {
+        forEachCount { i, n in
             if i == minIndex {
                 // Every value of the lowest bucket is at least `min`.
                 if i == maxIndex, n > 1 {
@@ -318,8 +362,7 @@ struct BucketCounts: Sendable {
 }
 
 /// The values a recorder keeps while it has few: those under 2^32 ns (4.3 s: nearly all) as
-/// 32-bit numbers, in half the memory (a breakdown row per object keeps up to 4,096 of them:
-/// 1,000 objects took 32 MB at their peak). Their order is not kept (they are sorted or counted).
+/// 32-bit numbers, in half the memory. Their order is not kept (they are sorted or counted).
 struct ExactValues: Sendable {
     private var low: [UInt32] = []
     private var high: [UInt64] = []

@@ -168,7 +168,7 @@ public struct ReportAccumulator {
     public struct BreakdownRow: Sendable {
         public var count = 0
         public var bytes: UInt64 = 0
-        public var latency = LatencyRecorder(significantDigits: 2, exactLimit: 4096, log2: false)
+        public var latency = LatencyRecorder.breakdown()
 
         /// One call per request, so the row is modified in place once.
         mutating func add(length: UInt64, latency ns: UInt64?) {

@@ -150,8 +150,8 @@ public struct BlobRow: Sendable {
     public var reads = 0
     public var readsAnswered = 0
     public var bytesRequested: UInt64 = 0
-    /// read -> cread of the answered READs (as the breakdowns: within 1%, exact up to 4096 values).
-    public var latency = LatencyRecorder(significantDigits: 2, exactLimit: 4096, log2: false)
+    /// read -> cread of the answered READs (a breakdown recorder).
+    public var latency = LatencyRecorder.breakdown()
 
     public init(name: BlobName?) { self.name = name }
 }
