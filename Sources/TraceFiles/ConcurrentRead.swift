@@ -23,14 +23,14 @@ extension TraceInput {
                 let summary = try TraceInput.read(path: path, selection: selection, textFormats: textFormats) { item in
                     batch.append(item)
                     if batch.count == size {
-                        try put(batch)
+                        batch = try put(batch) ?? batch
                         batch.removeAll(keepingCapacity: true)
                     }
                 }
-                if !batch.isEmpty { try put(batch) }
+                if !batch.isEmpty { _ = try put(batch) }
                 return summary
             } catch {
-                if !batch.isEmpty { try? put(batch) }
+                if !batch.isEmpty { _ = try? put(batch) }
                 throw error
             }
         }, consume: { batch in
@@ -53,6 +53,13 @@ public struct TraceItemBatch: Sendable {
 
     fileprivate init(capacity: Int) { ondemand.reserveCapacity(capacity) }
 
+    /// Empties a batch the consumer gave back, keeping its storage.
+    fileprivate mutating func removeAll() {
+        ondemand.removeAll(keepingCapacity: true)
+        others.removeAll(keepingCapacity: true)
+        names.removeAll(keepingCapacity: true)
+    }
+
     /// Calls `records` with each run of on-demand records between other items, and `item` with
     /// those, in trace order.
     @inline(__always)
@@ -72,9 +79,9 @@ final class TraceItemBatcher {
     /// Touched per record by one thread: no run-time exclusivity check.
     @exclusivity(unchecked) private var batch: TraceItemBatch
     private let size: Int
-    private let put: (TraceItemBatch) throws -> Void
+    private let put: (TraceItemBatch) throws -> TraceItemBatch?
 
-    init(size: Int, put: @escaping (TraceItemBatch) throws -> Void) {
+    init(size: Int, put: @escaping (TraceItemBatch) throws -> TraceItemBatch?) {
         self.size = max(1, size)
         self.put = put
         batch = TraceItemBatch(capacity: self.size)
@@ -93,12 +100,15 @@ final class TraceItemBatcher {
         if batch.others.count == size { try flush() }
     }
 
-    /// Hands over what is waiting, if anything.
+    /// Hands over what is waiting, if anything, and goes on in a batch the consumer is done with.
     func flush() throws {
         guard !batch.ondemand.isEmpty || !batch.others.isEmpty else { return }
-        let full = batch
-        batch = TraceItemBatch(capacity: size)
-        try put(full)
+        if let spare = try put(batch) {
+            batch = spare
+            batch.removeAll()
+        } else {
+            batch = TraceItemBatch(capacity: size)
+        }
     }
 }
 
@@ -144,15 +154,15 @@ enum Pipelined {
                     try produce { item in
                         batch.append(item)
                         if batch.count == size {
-                            try put(batch)
+                            batch = try put(batch) ?? batch
                             batch.removeAll(keepingCapacity: true)
                         }
                     }
                 }
-                if !batch.isEmpty { try put(batch) }
+                if !batch.isEmpty { _ = try put(batch) }
                 return value
             } catch {
-                if !batch.isEmpty { try? put(batch) }
+                if !batch.isEmpty { _ = try? put(batch) }
                 throw error
             }
         }, consume: { batch in
@@ -160,15 +170,20 @@ enum Pipelined {
         })
     }
 
-    /// `run` with the batches made by `produce` (`put` hands one over; it throws once the consumer
-    /// gave up) and taken whole by `consume`. Without a thread, runs both on this one.
-    static func runBatched<Batch, Outcome>(depth: Int, produce: (_ put: (Batch) throws -> Void) throws -> Outcome,
+    /// `run` with the batches made by `produce` and taken whole by `consume`. `put` hands one over
+    /// and returns one `consume` is done with, if any, for its storage: a fixed few batches go
+    /// round (allocating each one anew cost peak RSS, as malloc kept freed ones on the wrong
+    /// thread's heap). It throws once the consumer gave up. Without a thread, runs both on this one.
+    static func runBatched<Batch, Outcome>(depth: Int, produce: (_ put: (Batch) throws -> Batch?) throws -> Outcome,
                                            consume: (Batch) throws -> Void) throws -> Outcome {
         try withoutActuallyEscaping(produce) { produce in
             let channel = BatchChannel<Batch, Outcome>(depth: depth)
             let job = ThreadJob {
                 let outcome = Result<Outcome, any Error> {
-                    try produce { batch in guard channel.put(batch) else { throw Cancelled() } }
+                    try produce { batch in
+                        guard let spare = channel.put(batch) else { throw Cancelled() }
+                        return spare
+                    }
                 }
                 channel.finish(outcome)
             }
@@ -180,7 +195,10 @@ enum Pipelined {
             }, context)
             guard rc == 0 else {
                 Unmanaged<ThreadJob>.fromOpaque(context).release()
-                return try produce(consume)
+                return try produce { batch in
+                    try consume(batch)
+                    return batch
+                }
             }
             var failure: (any Error)?
             while let batch = channel.take() {
@@ -191,6 +209,7 @@ enum Pipelined {
                     channel.cancel()
                     break
                 }
+                channel.giveBack(consume batch)
             }
             pthread_join(thread, nil)
             if let failure { throw failure }
@@ -213,6 +232,8 @@ private final class BatchChannel<Batch, Outcome>: @unchecked Sendable {
     private var mutex = pthread_mutex_t()
     private var changed = pthread_cond_t()
     private var batches: [Batch?] = []
+    /// Batches the consumer is done with, for the producer to fill again.
+    private var spares: [Batch] = []
     private var head = 0
     private var finished = false
     private var cancelled = false
@@ -231,15 +252,23 @@ private final class BatchChannel<Batch, Outcome>: @unchecked Sendable {
         pthread_mutex_destroy(&mutex)
     }
 
-    /// Blocks while `depth` batches wait; false when the consumer gave up.
-    func put(_ batch: Batch) -> Bool {
+    /// Blocks while `depth` batches wait; nil when the consumer gave up, else a spare batch if
+    /// there is one.
+    func put(_ batch: Batch) -> Batch?? {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         while batches.count - head >= depth && !cancelled { pthread_cond_wait(&changed, &mutex) }
-        guard !cancelled else { return false }
+        guard !cancelled else { return nil }
         batches.append(batch)
         pthread_cond_broadcast(&changed)
-        return true
+        return .some(spares.popLast())
+    }
+
+    /// A batch the consumer is done with (two are kept: the producer takes one per `put`).
+    func giveBack(_ batch: consuming Batch) {
+        pthread_mutex_lock(&mutex)
+        if spares.count < 2 { spares.append(batch) }
+        pthread_mutex_unlock(&mutex)
     }
 
     func finish(_ outcome: Result<Outcome, any Error>) {
