@@ -95,12 +95,11 @@ public struct RunSeries {
     /// A measured run's report; the first one's READs mapped to the image's files when asked
     /// (a start-up picture).
     private func entry(trace: String, cacheDirectory: String, blame: Bool) throws -> RunReport.Entry {
-        var requests: [RequestRecord] = []
-        var (model, _) = try TraceReport.build(path: trace, requestObserver: blame ? { requests.append($0) } : nil,
-                                               requireOndemandEvents: false)
-        if blame {
+        var (model, _) = try TraceReport.build(path: trace, keepReads: blame, requireOndemandEvents: false)
+        if blame, let reads = model.keptReads {
             let images = [plan.image] + plan.blobs.map(\.path)
-            model.files = FileBlame(requests: requests, sources: try ImageFiles.sources(images, for: model.objects))
+            model.files = FileBlame(reads: reads, sources: try ImageFiles.sources(images, for: model.objects))
+            model.keptReads = nil  // the run's entry keeps its files, not its READs
         }
         return RunReport.Entry(trace: trace, cacheDirectory: cacheDirectory, model: model)
     }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import OndemandTraceCore
 
 /// The images behind a trace, as `report --image` names them: `FILE` or `OBJ=FILE`. An EROFS
@@ -41,11 +44,81 @@ public enum ImageFiles {
 
     /// The images named by `specs`, each tied to the object of `objects` it backs.
     public static func sources(_ specs: [String], for objects: [Correlator.ObjectLifetime]) throws -> [UInt32: FileBlame.Source] {
-        let loaded = try load(specs)
+        try sources(try load(specs), for: objects)
+    }
+
+    /// The images of `loaded`, each tied to the object of `objects` it backs.
+    public static func sources(_ loaded: Loaded, for objects: [Correlator.ObjectLifetime]) throws -> [UInt32: FileBlame.Source] {
         do {
             return try ImageMatching.match(objects: objects, sources: loaded.sources, forced: loaded.forced)
         } catch {
             throw TraceFileError(path: "--image", message: error.description)
         }
+    }
+}
+
+extension ImageFiles {
+    /// `load` on a thread of its own, started at once: the images are read and indexed while
+    /// the trace is (which they do not need; only matching them to objects does). `result`
+    /// waits for it. Without a thread, `result` loads them itself.
+    public final class Loading: @unchecked Sendable {
+        private let specs: [String]
+        private var outcome: Result<Loaded, any Error>?
+        private var thread: pthread_t?
+
+        public init(_ specs: [String]) {
+            self.specs = specs
+            var thread = pthread_t()
+            let context = Unmanaged.passRetained(self).toOpaque()
+            let rc = pthread_create(&thread, nil, { raw in
+                let loading = Unmanaged<Loading>.fromOpaque(raw!).takeRetainedValue()
+                loading.outcome = Result { try ImageFiles.load(loading.specs) }
+                return nil
+            }, context)
+            if rc == 0 { self.thread = thread } else { Unmanaged<Loading>.fromOpaque(context).release() }
+        }
+
+        /// The loaded images, or the error loading them threw.
+        public func result() throws -> Loaded {
+            if let thread {  // `outcome` is written before the thread ends: read after joining it
+                pthread_join(thread, nil)
+                self.thread = nil
+            }
+            if outcome == nil { outcome = Result { try ImageFiles.load(specs) } }
+            return try outcome!.get()
+        }
+
+        // Not joined here: the last reference may be the thread's own.
+        deinit { if let thread { pthread_detach(thread) } }
+    }
+}
+
+extension ImageFiles {
+    /// Runs `first` on a thread of its own and `second` on this one, and returns when both are
+    /// done (`FileBlame.Concurrently`: the blame's two halves). Without a thread, in turn.
+    public static func concurrently(_ first: () -> Void, _ second: () -> Void) {
+        withoutActuallyEscaping(first) { first in
+            let job = Job(first)
+            var thread = pthread_t()
+            let context = Unmanaged.passRetained(job).toOpaque()
+            let rc = pthread_create(&thread, nil, { raw in
+                Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue().work()
+                return nil
+            }, context)
+            guard rc == 0 else {
+                Unmanaged<Job>.fromOpaque(context).release()
+                first()
+                second()
+                return
+            }
+            second()
+            pthread_join(thread, nil)
+        }
+    }
+
+    /// A closure for a thread: lives only until `concurrently` has joined it.
+    private final class Job: @unchecked Sendable {
+        let work: () -> Void
+        init(_ work: @escaping () -> Void) { self.work = work }
     }
 }

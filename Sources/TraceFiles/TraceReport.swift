@@ -10,14 +10,16 @@ public enum TraceReport {
     /// in a first pass over the trace, so each request carries its object's name from the start
     /// (CSV rows; `filter.blob` always does this): a name can appear in the trace after the
     /// object's first requests (`record` polls /proc/fs/fscache/cookies).
+    ///
+    /// `keepReads`: the model keeps the READs for a file blame (`ReportModel.keptReads`).
     public static func build(path: String, textFormats: [EventLayout]? = nil, filter: ReportFilter = ReportFilter(),
                              slowThreshold: UInt64? = nil, names: [UInt32: BlobName] = [:], namesFirst: Bool = false,
                              requestObserver: ((RequestRecord) -> Void)? = nil,
-                             eventObserver: ((TraceEvent) -> Void)? = nil,
+                             eventObserver: ((TraceEvent) -> Void)? = nil, keepReads: Bool = false,
                              requireOndemandEvents: Bool = true) throws -> (model: ReportModel, summary: ReadSummary) {
         try build(paths: [path], textFormats: textFormats, filter: filter, slowThreshold: slowThreshold, names: names,
                   namesFirst: namesFirst, requestObserver: requestObserver, eventObserver: eventObserver,
-                  requireOndemandEvents: requireOndemandEvents)
+                  keepReads: keepReads, requireOndemandEvents: requireOndemandEvents)
     }
 
     /// One model over several traces read one after the other (`run --repeat`: the pooled figures
@@ -26,7 +28,7 @@ public enum TraceReport {
     public static func build(paths: [String], textFormats: [EventLayout]? = nil, filter: ReportFilter = ReportFilter(),
                              slowThreshold: UInt64? = nil, names: [UInt32: BlobName] = [:], namesFirst: Bool = false,
                              selection: EventSelection = .report, requestObserver: ((RequestRecord) -> Void)? = nil,
-                             eventObserver: ((TraceEvent) -> Void)? = nil,
+                             eventObserver: ((TraceEvent) -> Void)? = nil, keepReads: Bool = false,
                              requireOndemandEvents: Bool = true) throws -> (model: ReportModel, summary: ReadSummary) {
         precondition(!paths.isEmpty)
         var names = names, filter = filter
@@ -36,7 +38,8 @@ public enum TraceReport {
             for o in first.model.objects { if let name = o.name, names[o.obj] == nil { names[o.obj] = name } }
             if let blob = filter.blob { filter.blobObjects = Set(names.filter { $0.value.blob == blob }.keys) }
         }
-        let builder = ReportBuilder(filter: filter, slowThreshold: slowThreshold, names: names, requestObserver: requestObserver)
+        let builder = ReportBuilder(filter: filter, slowThreshold: slowThreshold, names: names,
+                                    requestObserver: requestObserver, keepReads: keepReads)
         var summaries: [ReadSummary] = []
         for path in paths {
             summaries.append(try TraceInput.readBatches(path: path, selection: selection, textFormats: textFormats) { batch in

@@ -127,13 +127,14 @@ struct Report: ParsableCommand {
                                   since: since.map { UInt64(($0 * 1e9).rounded()) },
                                   until: until.map { UInt64(($0 * 1e9).rounded()) }, blob: blob.map(KeyText.name))
         let sinks = RequestSinks(format: format, html: html != nil, keepRequests: !images.isEmpty)
+        let loading = images.isEmpty ? nil : ImageFiles.Loading(images)  // indexed while the trace is read
         var (model, summary) = try reportingInputErrors {
             try TraceReport.build(path: input.path, textFormats: try input.textFormats(), filter: filter,
                                   slowThreshold: minLatency.flatMap(Self.nanoseconds), names: try givenNames(),
                                   namesFirst: format == .csv, requestObserver: sinks.requestObserver,
-                                  eventObserver: sinks.eventObserver)
+                                  eventObserver: sinks.eventObserver, keepReads: !images.isEmpty && blameShown)
         }
-        if !images.isEmpty { model.files = try blame(sinks, objects: model.objects) }
+        if let loading { model.files = try blame(sinks, loading, model) }
         emit(model, sinks)
         if let prefetchList, let blame = model.files {
             try reportingInputErrors { try OutputFile.write(blame.prefetchList.map { $0 + "\n" }.joined(), to: prefetchList) }
@@ -146,18 +147,23 @@ struct Report: ParsableCommand {
         }
     }
 
-    /// The READs tied to the files of the `--image` files behind their objects (and, for CSV,
-    /// each request's row with its paths, now that objects are matched).
-    func blame(_ sinks: RequestSinks, objects: [Correlator.ObjectLifetime]) throws -> FileBlame {
-        let sources = try reportingInputErrors { try ImageFiles.sources(images, for: objects) }
+    /// Whether the output shows the blame (JSON's `files`, `--files`, the prefetch list, the HTML
+    /// page's waterfall): else the images are only matched to objects (their errors reported).
+    var blameShown: Bool { format == .json || (format == .text && files) || prefetchList != nil || html != nil }
+
+    /// The model's READs tied to the files of the `--image` files behind their objects, nil when
+    /// not shown (and, for CSV, each request's row with its paths, now that objects are matched).
+    func blame(_ sinks: RequestSinks, _ loading: ImageFiles.Loading, _ model: ReportModel) throws -> FileBlame? {
+        let sources = try reportingInputErrors { try ImageFiles.sources(try loading.result(), for: model.objects) }
         if format == .csv {
             for request in sinks.kept {
                 let paths = sources[request.obj].map { FileBlame.owners(of: request, source: $0).map(\.description) } ?? []
                 sinks.stream.line(ReportCSV.row(request, paths: paths))
             }
-            return FileBlame(requests: sinks.kept, sources: sources)
         }
-        return FileBlame(reads: sinks.reads, sources: sources, spans: html != nil, percentiles: format == .json)
+        guard blameShown, let reads = model.keptReads else { return nil }
+        return FileBlame(reads: reads, sources: sources, spans: html != nil, percentiles: format == .json,
+                         concurrently: ImageFiles.concurrently)
     }
 
     /// The report on standard output, in the chosen format.
@@ -187,8 +193,9 @@ struct Report: ParsableCommand {
 }
 
 /// Where each request goes while the trace is read: CSV rows (streamed, or kept for `--image`,
-/// whose paths are known only once objects are matched), the READs `--image` blames (compact),
-/// the Chrome trace, the HTML scatter.
+/// whose paths are known only once objects are matched), the Chrome trace, the HTML scatter.
+/// (The READs `--image` blames are kept by the report's builder, `keepReads`: no request made
+/// for them.)
 final class RequestSinks {
     // Unchecked: one thread calls the observers, once per request (a dynamic exclusivity check
     // of each property each time costs more than the append).
@@ -196,14 +203,12 @@ final class RequestSinks {
     @exclusivity(unchecked) var chrome: ChromeTraceWriter?
     @exclusivity(unchecked) var scatter: LatencyScatter?
     @exclusivity(unchecked) private(set) var kept: [RequestRecord] = []
-    @exclusivity(unchecked) private(set) var reads = FileBlame.Reads()
     private let csvRows: Bool
     private let keepRequests: Bool
-    private let keepReads: Bool
 
+    /// `keepRequests`: `--image` given (CSV rows kept until their paths are known).
     init(format: Report.Format, html: Bool, keepRequests: Bool) {
         self.keepRequests = keepRequests && format == .csv
-        keepReads = keepRequests && format != .csv
         csvRows = format == .csv && !keepRequests
         if format == .csv { stream.line(keepRequests ? ReportCSV.headerWithPaths : ReportCSV.header) }
         if format == .chrome { chrome = ChromeTraceWriter { FileHandleWriter.write($0, fd: 1) } }
@@ -211,13 +216,12 @@ final class RequestSinks {
     }
 
     var requestObserver: ((RequestRecord) -> Void)? {
-        guard csvRows || chrome != nil || scatter != nil || keepRequests || keepReads else { return nil }
+        guard csvRows || chrome != nil || scatter != nil || keepRequests else { return nil }
         return { [self] request in
             if csvRows { stream.line(ReportCSV.row(request)) }
             chrome?.request(request)
             scatter?.add(request)
             if keepRequests { kept.append(request) }
-            if keepReads { reads.add(request) }
         }
     }
 

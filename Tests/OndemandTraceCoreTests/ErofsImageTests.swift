@@ -261,6 +261,18 @@ import TestSupport
                         && a.wait.count == b.wait.count && a.wait.maxNanoseconds == b.wait.maxNanoseconds && a.wait.summary == expected
                         && a.spans.isEmpty, "seed \(w.seed), \(name), \(a.owner)")
             }
+            // Tallied in two halves (`report` runs them on two threads; here the second first) and
+            // added up: the same rows, in the same order.
+            let halves = FileBlame(reads: log, sources: sources, concurrently: { first, second in second(); first() })
+            #expect(log.count >= 8192 && halves.rows.count == blame.rows.count, "seed \(w.seed), \(name)")
+            for (a, b) in zip(halves.rows, blame.rows) {
+                #expect(a.owner == b.owner && a.firstMiss == b.firstMiss && a.firstOwnMiss?.time == b.firstOwnMiss?.time
+                        && a.firstOwnMiss?.offset == b.firstOwnMiss?.offset && a.reads == b.reads && a.bytesRequested == b.bytesRequested
+                        && a.totalWait == b.totalWait && a.unanswered == b.unanswered && a.readers == b.readers
+                        && a.wait.count == b.wait.count && a.wait.maxNanoseconds == b.wait.maxNanoseconds && a.wait.summary == b.wait.summary
+                        && a.spans.map(\.issued) == b.spans.map(\.issued) && a.spans.map(\.completed) == b.spans.map(\.completed),
+                        "seed \(w.seed), \(name), \(a.owner)")
+            }
             #expect(Set(blame.rows.map(\.owner)) == Set(reference.keys), "seed \(w.seed), \(name)")
             #expect(reference.values.contains { $0.wait.count > UInt64(FileBlame.exactLimit) }, "seed \(w.seed), \(name)")
             #expect(reference.values.contains { $0.readers.count > 64 }, "seed \(w.seed), \(name)")
@@ -284,6 +296,66 @@ import TestSupport
     /// `SegmentIndex` narrows the search to the range holding the first segment that ends past
     /// an offset: the same segment a search over the whole list finds, for random lists (gaps,
     /// tiny and huge segments, one ending at 2^64 - 1) and offsets (0, inside, between, past all).
+    /// `report --image`'s READs as the report's builder keeps them (`keepReads`: from the
+    /// correlator's closed requests, the reader told by its task-name index) blame as the
+    /// `RequestRecord`s it hands an observer do: a pid renamed midway (two readers of one pid),
+    /// a reader called "?", more than 64 readers (pids sharing a slot of the last-seen cache),
+    /// a filter, with and without an observer beside.
+    @Test func keptReadsBlameAsTheObservedRequestsDo() throws {
+        let w = try Workspace()
+        var rng = SplitMix64(seed: w.seed &+ 1)
+        let (path, _) = try w.image("kept", [])
+        let image = try ErofsImage(bytes: Self.read(path))
+        let source = try #require(try ImageMatching.sources(images: [(path, image)], blobs: []).first)
+        var s = EventScript()
+        s.open(1, at: 0); s.copen(1, msg: 0, size: Int64(image.size), at: 10)
+        var t: UInt64 = 100
+        for i in 0..<3_000 {
+            let n = rng.next() % 80
+            let (pid, comm): (Int32, String) = n < 10 ? (200, i < 1_500 ? "cat" : "sh") : n < 15 ? (201, "?") : (Int32(300 + n), "r\(n % 7)")
+            s.read(1, Int64(rng.next() % image.size), rng.next() % 20_000 + 1, at: t, pid: pid, comm: comm)
+            t += rng.next() % 300 + 1
+            if rng.next() % 20 != 0 { s.cread(1, msg: 0, at: t) }
+            t += rng.next() % 50 + 1
+        }
+        let filter = ReportFilter(since: 1_000_000_000 + t * 1_000 / 5)
+        func model(_ observer: ((RequestRecord) -> Void)?) -> ReportModel {
+            let builder = ReportBuilder(filter: filter, requestObserver: observer, keepReads: true)
+            for e in s.events { builder.consume(e) }
+            return builder.finish(metadata: TraceMetadata(path: "t", format: "text", formatDescription: "text", kernelRelease: nil,
+                                                          clock: nil, recordsSeen: 0, eventsDelivered: 0, ondemandEvents: 0))
+        }
+        var observed: [RequestRecord] = []
+        let withObserver = try #require(model { observed.append($0) }.keptReads)
+        let alone = try #require(model(nil).keptReads)
+        #expect(s.model().keptReads == nil)
+        let reads = observed.filter { $0.kind == .read }
+        #expect(reads.count > 2_000 && reads.count < 2_600 && withObserver.count == reads.count && alone.count == reads.count,
+                "seed \(w.seed)")
+        let reference = FileBlame(requests: observed, sources: [1: source])
+        let readers = Set(reference.rows.flatMap(\.readers))
+        #expect(readers.contains(.init(pid: 200, comm: "cat")) && readers.contains(.init(pid: 200, comm: "sh"))
+                && readers.contains(.init(pid: 201, comm: "?")) && readers.count > 64, "seed \(w.seed)")
+        for kept in [withObserver, alone] {
+            // Each READ's reader, range and times, as its request says.
+            let entries = kept.entryChunks.joined()
+            #expect(entries.map { kept.readerKeys[Int($0.reader)] } == reads.map { .init(pid: $0.pid, comm: $0.comm ?? "?") },
+                    "seed \(w.seed)")
+            #expect(entries.map { [$0.start, $0.end, $0.issued, $0.latency] }
+                    == reads.map { [UInt64($0.offset!), UInt64($0.offset!) + $0.length!, $0.issued, $0.latency ?? 0] },
+                    "seed \(w.seed)")
+            let blame = FileBlame(reads: kept, sources: [1: source])
+            #expect(blame.rows.count == reference.rows.count, "seed \(w.seed)")
+            for (a, b) in zip(blame.rows, reference.rows) {
+                #expect(a.owner == b.owner && a.firstMiss == b.firstMiss && a.firstOwnMiss?.time == b.firstOwnMiss?.time
+                        && a.reads == b.reads && a.bytesRequested == b.bytesRequested && a.totalWait == b.totalWait
+                        && a.unanswered == b.unanswered && a.readers == b.readers && a.wait.summary == b.wait.summary
+                        && a.spans.map(\.issued) == b.spans.map(\.issued) && a.spans.map(\.completed) == b.spans.map(\.completed),
+                        "seed \(w.seed), \(a.owner)")
+            }
+        }
+    }
+
     @Test func segmentIndexFindsWhatAFullSearchFinds() {
         let seed = UInt64.random(in: 0...UInt64.max)
         var rng = SplitMix64(seed: seed)

@@ -25,8 +25,11 @@ extension FileBlame {
         static let chunkSize = 1 << 16
         private(set) var readerKeys: [ReportAccumulator.ReaderKey] = []
         private var readerIndex: [ReportAccumulator.ReaderKey: Int32] = [:]
-        /// The last readers seen, by pid (direct-mapped): most READs skip the lookup by key.
-        private var recent = [(pid: Int32, comm: String?, id: Int32)](repeating: (-1, nil, -1), count: 64)
+        /// The last readers seen, by pid (direct-mapped), with the index of their name: most
+        /// READs skip the lookup by key, and the name itself.
+        private var recent = [(pid: Int32, name: Int32, id: Int32)](repeating: (-1, 0, -1), count: 64)
+        /// The names of the readers of `add(_: RequestRecord)`, as indexes (1 on; 0: none).
+        private var commIndex: [String: Int32] = [:]
 
         public init() {}
 
@@ -34,14 +37,17 @@ extension FileBlame {
         /// Every entry, in order, chunk by chunk.
         var entryChunks: [[Entry]] { current.isEmpty ? chunks : chunks + [current] }
 
-        /// Keeps `r` if it is a READ with a range.
-        public mutating func add(_ r: RequestRecord) {
+        /// Keeps `r` if it is a READ with a range. `name`: an index that stands for its reader's
+        /// name (one per name, as the correlator's task names), `comm` that name: asked for only
+        /// when the reader's pid and name index are not the last seen in their slot.
+        @inline(__always)
+        mutating func add(_ r: ClosedRequest, name: Int32, comm: () -> String?) {
             guard r.kind == .read, let offset = r.offset, offset >= 0, let length = r.length else { return }
             let slot = Int(UInt32(bitPattern: r.pid) & 63)
             var reader = recent[slot].id
-            if reader < 0 || recent[slot].pid != r.pid || recent[slot].comm != r.comm {
-                reader = readerID(.init(pid: r.pid, comm: r.comm ?? "?"))
-                recent[slot] = (r.pid, r.comm, reader)
+            if reader < 0 || recent[slot].pid != r.pid || recent[slot].name != name {
+                reader = readerID(.init(pid: r.pid, comm: comm() ?? "?"))
+                recent[slot] = (r.pid, name, reader)
             }
             let start = UInt64(offset)
             if current.count == Self.chunkSize {
@@ -52,6 +58,16 @@ extension FileBlame {
             current.append(Entry(start: start, end: start &+ length < start ? .max : start + length, issued: r.issued,
                                  latency: r.latency ?? 0, obj: r.obj,
                                  readerAndAnswered: UInt32(reader) | (r.completed != nil ? 0x8000_0000 : 0)))
+        }
+
+        /// Keeps `r` if it is a READ with a range.
+        public mutating func add(_ r: RequestRecord) {
+            var name: Int32 = 0
+            if let comm = r.comm {
+                name = commIndex[comm] ?? Int32(commIndex.count + 1)
+                commIndex[comm] = name
+            }
+            add(ClosedRequest(r), name: name, comm: { r.comm })
         }
 
         private mutating func readerID(_ key: ReportAccumulator.ReaderKey) -> Int32 {
@@ -68,7 +84,9 @@ extension FileBlame {
 }
 
 /// `FileBlame`'s arithmetic. Owners get one global id (each image's owner ids shifted by the owners
-/// of the images before it) and their tallies live in flat arrays indexed by it. Each image's
+/// of the images before it); the owners a READ touched get a tally each, in a flat array (an
+/// owner's slot looked up by its id), the first half of the READs and the second apart (on two
+/// threads when the caller has them) and then added up. Each image's
 /// segments are laid end to end with their gaps as `(unattributed)` segments, from 0 to 2^64 - 1,
 /// so a READ covers a run of consecutive segments, the first found through a `SegmentIndex`. Each
 /// READ is walked over its run: once in trace order for counts, bytes, waits, first misses and
@@ -154,8 +172,44 @@ struct BlameTally {
         if at < .max || segments.count == lo { segments.append(Segment(start: at, end: .max, owner: unattributed)) }
         let index = segments.withUnsafeBufferPointer { ImageRangeMap.SegmentIndex(UnsafeBufferPointer(rebasing: $0[lo..<($0.count - 1)])) }
         lists.append((lo, segments.count, index))
+        indexTableStart.append(indexTables.count)
+        indexTables += index.firstEndingPast
         listIndex[key] = Int32(lists.count - 1)
         return Int32(lists.count - 1)
+    }
+
+    /// Every list's `SegmentIndex` table end to end (list `l`'s from `indexTableStart[l]`): one
+    /// buffer for the walks, no array looked up per READ.
+    private var indexTables: [Int32] = []
+    private var indexTableStart: [Int] = []
+
+    /// `first` for the READs of one list, its table in hand.
+    struct Finder {
+        var lo = 0, shift: UInt64 = 0, last = 0
+        var table: UnsafePointer<Int32>? = nil
+
+        /// The segment (global index) that holds byte `offset`.
+        @inline(__always)
+        func first(_ offset: UInt64, _ segs: UnsafeBufferPointer<Segment>) -> Int {
+            let b = Int(min(offset >> shift, UInt64(last)))
+            var low = Int(table![b]) + lo, high = Int(table![min(b + 1, last)]) + lo
+            if high - low <= 8 {  // mostly 0 or 1 step: a scan mispredicts less than a search
+                while low < high && segs[low].end <= offset { low += 1 }
+                return low
+            }
+            while low < high {
+                let mid = (low + high) / 2
+                if segs[mid].end <= offset { low = mid + 1 } else { high = mid }
+            }
+            return low  // the list's last segment when past all the others
+        }
+    }
+
+    /// The finder of list `list`; `tables`: `indexTables`, held for the walk.
+    private func finder(_ list: Int32, _ tables: UnsafeBufferPointer<Int32>) -> Finder {
+        let l = lists[Int(list)]
+        return Finder(lo: l.lo, shift: l.index.shift, last: l.index.firstEndingPast.count - 1,
+                      table: tables.baseAddress! + indexTableStart[Int(list)])
     }
 
     /// The segment (global index) that holds byte `offset` of list `list`.
@@ -187,11 +241,10 @@ struct BlameTally {
     /// One owner's tallies, together (one or two cache lines per file a READ covers).
     struct Tally {
         var reads = 0
-        var unanswered = 0
         var bytes: UInt64 = 0
         var answered: UInt64 = 0
         var sumWait: UInt64 = 0
-        /// Only without percentiles (else the latency-order walk finds them).
+        /// Of the answered READs (used without percentiles; else the latency-order walk finds them).
         var minWait: UInt64 = .max
         var maxWait: UInt64 = 0
         var firstMiss: UInt64 = .max
@@ -229,89 +282,168 @@ struct BlameTally {
     /// The rows of every owner a READ touched; `withSpans`: the waterfall's bars too (a walk in trace order until the first-missed files
     /// have theirs: up to all the READs when some file is read rarely).
     /// `percentiles`: each row's wait percentiles too (the walk in latency order); else they are nil.
-    func rows(withSpans: Bool, percentiles: Bool = true) -> [FileBlame.Row] {
-        var t = [Tally](repeating: Tally(), count: ownerTotal)
-        var extraReaders: [Int: Set<Int32>] = [:]  // reader ids past 63
-        var timed = [Timed]()
-        if percentiles { timed.reserveCapacity(readCount) }
-        segments.withUnsafeBufferPointer { segs in
-            t.withUnsafeMutableBufferPointer { t in
-                listOf.withUnsafeBufferPointer { listOf in
-                    var ri = 0
-                    for chunk in reads {
-                        chunk.withUnsafeBufferPointer { chunk in
-                            for r in chunk {
-                                if listOf[ri] >= 0 && r.start < r.end { tally(Int32(ri), r, listOf[ri], segs, t, percentiles, &timed, &extraReaders) }
-                                ri += 1
-                            }
-                        }
-                    }
-                }
-            }
+    /// `concurrently`: runs its two closures at once (`FileBlame.Concurrently`); the READs'
+    /// halves are tallied on each, then added up.
+    func rows(withSpans: Bool, percentiles: Bool = true, concurrently: FileBlame.Concurrently? = nil) -> [FileBlame.Row] {
+        var tallied: Part
+        if let concurrently, readCount >= Self.concurrentMinimum {
+            let cut = readCount / 2
+            var second = Part()
+            tallied = Part()
+            concurrently({ tallied = tally(0..<cut, percentiles: percentiles) },
+                         { second = tally(cut..<readCount, percentiles: percentiles) })
+            tallied.add(second)
+        } else {
+            tallied = tally(0..<readCount, percentiles: percentiles)
         }
-        let touched = t.indices.filter { t[$0].reads > 0 }
-        // Ranks for the owners touched only (a few thousand of an image's 100,000 files, say).
-        var slotOf = [Int32](repeating: -1, count: ownerTotal)
-        var ranks = [Ranks](repeating: Ranks(), count: touched.count)
-        for (slot, o) in touched.enumerated() {
-            slotOf[o] = Int32(slot)
-            if t[o].answered > 0 { ranks[slot].rank = Self.ranks(of: t[o].answered) }
-        }
+        var t = tallied.t, timed = tallied.timed
+        let slotOf = tallied.slotOf, extraReaders = tallied.extraReaders
+        tallied = Part()  // `t` and `timed` now the only references to their storage
+        // The touched owners in id order (the rows' order), each with its slot.
+        var touched: [(owner: Int, slot: Int)] = []
+        touched.reserveCapacity(t.count)
+        for o in slotOf.indices where slotOf[o] >= 0 { touched.append((o, Int(slotOf[o]))) }
+        var ranks = [Ranks](repeating: Ranks(), count: t.count)
+        for slot in t.indices where t[slot].answered > 0 { ranks[slot].rank = Self.ranks(of: t[slot].answered) }
         if percentiles {
             Self.sortByLatency(&timed)
             percentileValues(&ranks, slotOf, timed)
             timed = []
         }
-        let spans = withSpans ? spans(&t, touched) : []
+        let spans = withSpans ? spans(&t, slotOf) : []
         var rows: [FileBlame.Row] = []
         rows.reserveCapacity(touched.count)
         var m = 0
         var histogram: LatencyRecorder.Counts?  // for its bucket bounds (LatencyRecorder's)
-        for (slot, o) in touched.enumerated() {
+        for (o, slot) in touched {
             while m + 1 < maps.count && maps[m + 1].base <= o { m += 1 }
-            var row = FileBlame.Row(owner: maps[m].map.owner(Int32(o - maps[m].base)), firstMiss: t[o].firstMiss)
-            fill(&row, t[o], percentiles ? ranks[slot] : nil, extraReaders: extraReaders[o], histogram: &histogram)
-            if t[o].spanSlot >= 0 { row.spans = spans[Int(t[o].spanSlot)] }
+            var row = FileBlame.Row(owner: maps[m].map.owner(Int32(o - maps[m].base)), firstMiss: t[slot].firstMiss)
+            fill(&row, t[slot], percentiles ? ranks[slot] : nil, extraReaders: extraReaders[o], histogram: &histogram)
+            if t[slot].spanSlot >= 0 { row.spans = spans[Int(t[slot].spanSlot)] }
             rows.append(row)
         }
         return rows
     }
 
-    /// `r`'s pieces, segment by segment, added to their owners' tallies; an answered READ's run
-    /// noted in `timed`.
+    /// The tallies of some of the READs: for the owners they touched only (a few thousand of an
+    /// image's 100,000 files, say), in the order first touched; `slotOf` gives an owner's slot
+    /// (-1: untouched), `owners` each slot's owner.
+    struct Part {
+        var t: [Tally] = []
+        var slotOf: [Int32] = []
+        var owners: [Int32] = []
+        var timed: [Timed] = []
+        var extraReaders: [Int: Set<Int32>] = [:]  // reader ids past 63, by owner
+
+        /// `other`'s tallies (of later READs) added to these.
+        mutating func add(_ other: Part) {
+            for (slot, owner) in other.owners.enumerated() {
+                let x = other.t[slot], o = Int(owner)
+                guard slotOf[o] >= 0 else {
+                    slotOf[o] = Int32(t.count)
+                    t.append(x)
+                    owners.append(owner)
+                    continue
+                }
+                let i = Int(slotOf[o])
+                t[i].reads += x.reads
+                t[i].bytes += x.bytes
+                t[i].answered += x.answered
+                t[i].sumWait &+= x.sumWait
+                t[i].minWait = min(t[i].minWait, x.minWait)
+                t[i].maxWait = max(t[i].maxWait, x.maxWait)
+                t[i].firstMiss = min(t[i].firstMiss, x.firstMiss)
+                if (x.ownTime, x.ownOffset) < (t[i].ownTime, t[i].ownOffset) { (t[i].ownTime, t[i].ownOffset) = (x.ownTime, x.ownOffset) }
+                t[i].readerMask |= x.readerMask
+            }
+            for (owner, readers) in other.extraReaders { extraReaders[owner, default: []].formUnion(readers) }
+            timed += other.timed
+        }
+    }
+
+    /// Below this many READs, one thread tallies them all.
+    static let concurrentMinimum = 1 << 13
+
+    /// The tallies of the READs `range` of the log (their indices in trace order). The storage is
+    /// room for every owner, left uninitialised: only the pages used are faulted in.
+    private func tally(_ range: Range<Int>, percentiles: Bool) -> Part {
+        var part = Part()
+        part.slotOf = [Int32](repeating: -1, count: ownerTotal)
+        if percentiles { part.timed.reserveCapacity(range.count) }
+        part.owners.reserveCapacity(min(ownerTotal, 1 << 16))
+        part.t = [Tally](unsafeUninitializedCapacity: ownerTotal) { t, touchedCount in
+            var used = 0
+            segments.withUnsafeBufferPointer { segs in
+                part.slotOf.withUnsafeMutableBufferPointer { slotOf in
+                    listOf.withUnsafeBufferPointer { listOf in
+                        indexTables.withUnsafeBufferPointer { tables in
+                            var first = 0  // the log index of the chunk's first READ
+                            var list: Int32 = -1, finder = Finder()
+                            for chunk in reads {
+                                defer { first += chunk.count }
+                                let lo = max(range.lowerBound, first), hi = min(range.upperBound, first + chunk.count)
+                                guard lo < hi else { continue }
+                                chunk.withUnsafeBufferPointer { chunk in
+                                    for ri in lo..<hi {
+                                        let r = chunk[ri - first]
+                                        guard listOf[ri] >= 0 && r.start < r.end else { continue }
+                                        if listOf[ri] != list { (list, finder) = (listOf[ri], self.finder(listOf[ri], tables)) }
+                                        tally(Int32(ri), r, finder.first(r.start, segs), segs, t, slotOf, &used, &part.owners,
+                                              percentiles, &part.timed, &part.extraReaders)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            touchedCount = used
+        }
+        return part
+    }
+
+    /// `r`'s pieces, segment by segment from `k0` (the segment holding its first byte), added to
+    /// their owners' tallies (`t[slotOf[owner]]`; an owner touched for the first time gets the
+    /// next of `used` slots, noted in `owners`); an answered READ's run noted in `timed`. Without
+    /// branches on the READ's answer: an unanswered one's latency is 0 (`Reads` keeps it so), its
+    /// lowest wait `.max`.
     @inline(__always)
-    private func tally(_ ri: Int32, _ r: Read, _ list: Int32, _ segs: UnsafeBufferPointer<Segment>,
-                       _ t: UnsafeMutableBufferPointer<Tally>, _ percentiles: Bool, _ timed: inout [Timed],
-                       _ extraReaders: inout [Int: Set<Int32>]) {
-        let answered = r.answered, latency = r.latency, reader = r.reader
-        let k0 = first(r.start, list, segs)
+    private func tally(_ ri: Int32, _ r: Read, _ k0: Int, _ segs: UnsafeBufferPointer<Segment>,
+                       _ t: UnsafeMutableBufferPointer<Tally>, _ slotOf: UnsafeMutableBufferPointer<Int32>, _ used: inout Int,
+                       _ owners: inout [Int32], _ percentiles: Bool, _ timed: inout [Timed], _ extraReaders: inout [Int: Set<Int32>]) {
+        let latency = r.latency, reader = r.reader, issued = r.issued
+        let answered: UInt64 = r.answered ? 1 : 0, lowest = r.answered ? latency : .max
+        let bit: UInt64 = reader < 64 ? 1 << UInt64(reader) : 0
         var k = k0, at = r.start
         while true {
-            let s = segs[k], o = Int(s.owner)
+            let s = segs[k], owner = Int(s.owner)
+            var o = Int(slotOf[owner])
+            if o < 0 {
+                o = used
+                used += 1
+                slotOf[owner] = Int32(o)
+                owners.append(Int32(owner))
+                (t.baseAddress! + o).initialize(to: Tally())
+            }
             let stop = min(r.end, s.end)
             if t[o].stamp != ri {
                 t[o].stamp = ri
-                t[o].reads += 1
-                if r.issued < t[o].firstMiss { t[o].firstMiss = r.issued }
-                if answered {
-                    t[o].answered += 1
-                    t[o].sumWait &+= latency
-                    if !percentiles {
-                        if latency < t[o].minWait { t[o].minWait = latency }
-                        if latency > t[o].maxWait { t[o].maxWait = latency }
-                    }
-                } else {
-                    t[o].unanswered += 1
-                }
-                if reader < 64 { t[o].readerMask |= 1 << UInt64(reader) } else { extraReaders[o, default: []].insert(reader) }
+                t[o].reads &+= 1
+                t[o].firstMiss = min(t[o].firstMiss, issued)
+                t[o].answered &+= answered
+                t[o].sumWait &+= latency
+                t[o].minWait = min(t[o].minWait, lowest)
+                t[o].maxWait = max(t[o].maxWait, latency)
+                t[o].readerMask |= bit
+                if reader >= 64 { extraReaders[owner, default: []].insert(reader) }
             }
-            t[o].bytes += stop - at
-            if !s.inline, (r.issued, at) < (t[o].ownTime, t[o].ownOffset) { (t[o].ownTime, t[o].ownOffset) = (r.issued, at) }
+            t[o].bytes &+= stop &- at
+            if !s.inline, (issued, at) < (t[o].ownTime, t[o].ownOffset) { (t[o].ownTime, t[o].ownOffset) = (issued, at) }
             if stop == r.end { break }
             at = stop
             k += 1
         }
-        if answered && percentiles { timed.append(Timed(latency: latency, first: Int32(k0), last: Int32(k))) }
+        if answered != 0 && percentiles { timed.append(Timed(latency: latency, first: Int32(k0), last: Int32(k))) }
     }
 
     /// The ranks of `percentiles` among `n` waits, as `LatencyRecorder` picks them: exact up to
@@ -325,7 +457,8 @@ struct BlameTally {
     }
 
     /// Walks the answered READs' runs in latency order: an owner's k-th is its k-th smallest wait.
-    /// `slotOf`: each owner's index in `ranks` (every owner of a run has one: the tally touched it).
+    /// `slotOf`: each owner's tally slot, its index in `ranks` (every owner of a run has one: the
+    /// tally touched it).
     private func percentileValues(_ ranks: inout [Ranks], _ slotOf: [Int32], _ sorted: [Timed]) {
         segments.withUnsafeBufferPointer { segs in
             ranks.withUnsafeMutableBufferPointer { ranks in
@@ -387,11 +520,11 @@ struct BlameTally {
     /// The waterfall bars of the owners first missed (the first `FileBlame.spanRows` by first
     /// miss, ties included): their first `FileBlame.spanLimit` READs, walking the READs in trace
     /// order only until every one of them has its bars.
-    private func spans(_ t: inout [Tally], _ touched: [Int]) -> [[(issued: UInt64, completed: UInt64?)]] {
-        var chosen = touched
-        if touched.count > FileBlame.spanRows {
-            let threshold = touched.map { t[$0].firstMissOfData }.sorted()[FileBlame.spanRows - 1]
-            chosen = touched.filter { t[$0].firstMissOfData <= threshold }
+    private func spans(_ t: inout [Tally], _ slotOf: [Int32]) -> [[(issued: UInt64, completed: UInt64?)]] {
+        var chosen = Array(t.indices)
+        if t.count > FileBlame.spanRows {
+            let threshold = t.map(\.firstMissOfData).sorted()[FileBlame.spanRows - 1]
+            chosen = chosen.filter { t[$0].firstMissOfData <= threshold }
         }
         var spans = [[(issued: UInt64, completed: UInt64?)]](repeating: [], count: chosen.count)
         var unfilled = 0
@@ -408,7 +541,7 @@ struct BlameTally {
                     let ri = Int32(i)
                     let (k0, k1) = run(r, listOf[i], segs)
                     for k in k0...k1 {
-                        let o = Int(segs[k].owner)
+                        let o = Int(slotOf[Int(segs[k].owner)])
                         let slot = Int(t[o].spanSlot)
                         guard slot >= 0, t[o].stamp != ri else { continue }
                         t[o].stamp = ri
@@ -429,7 +562,7 @@ struct BlameTally {
         row.reads = t.reads
         row.bytesRequested = t.bytes
         row.totalWait = t.sumWait
-        row.unanswered = t.unanswered
+        row.unanswered = t.reads - Int(t.answered)
         let n = t.answered
         if n > 0 {
             let (minWait, maxWait) = ranks.map { ($0.minWait, $0.maxWait) } ?? (t.minWait, t.maxWait)

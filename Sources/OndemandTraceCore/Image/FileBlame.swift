@@ -61,19 +61,26 @@ public struct FileBlame: Sendable {
     public init() {}
 
     /// Every READ of `requests` whose object has a source.
-    public init(requests: [RequestRecord], sources: [UInt32: Source]) {
+    public init(requests: [RequestRecord], sources: [UInt32: Source], spans: Bool = true, percentiles: Bool = true,
+                concurrently: Concurrently? = nil) {
         var reads = Reads()
         for r in requests { reads.add(r) }
-        self.init(reads: reads, sources: sources)
+        self.init(reads: reads, sources: sources, spans: spans, percentiles: percentiles, concurrently: concurrently)
     }
 
     /// Every READ of `reads` whose object has a source. The work is a few operations per file a
     /// READ covers (see `BlameTally`). `spans`: the rows' waterfall bars (for the HTML page);
     /// `percentiles`: the rows' wait percentiles (JSON's `wait_us`; nil without: the text table
     /// and the HTML page do not show them, and they cost a sort and a walk of every READ).
-    public init(reads: Reads, sources: [UInt32: Source], spans: Bool = true, percentiles: Bool = true) {
-        rows = BlameTally(reads: reads, sources: sources).rows(withSpans: spans, percentiles: percentiles)
+    /// `concurrently`: runs its two closures at once, for the READs' halves to be tallied on
+    /// two threads (the core starts none).
+    public init(reads: Reads, sources: [UInt32: Source], spans: Bool = true, percentiles: Bool = true,
+                concurrently: Concurrently? = nil) {
+        rows = BlameTally(reads: reads, sources: sources).rows(withSpans: spans, percentiles: percentiles, concurrently: concurrently)
     }
+
+    /// Runs both closures, returning when both are done (at once, on two threads, or in turn).
+    public typealias Concurrently = (_ first: () -> Void, _ second: () -> Void) -> Void
 
     /// The owners of a READ's range (files, `(metadata)`, `(unattributed)`), in order.
     public static func owners(of r: RequestRecord, source: Source) -> [ImageRangeMap.Owner] {

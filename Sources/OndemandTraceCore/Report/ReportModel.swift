@@ -103,6 +103,9 @@ public struct ReportModel {
     public var unansweredReadBytes: UInt64 = 0
     /// Which files the READs were for (`report --image`); nil without images.
     public var files: FileBlame?
+    /// The READs that passed the filter, in the order they closed, when the builder was asked to
+    /// keep them (`keepReads`, for `files`); nil otherwise.
+    public var keptReads: FileBlame.Reads?
 
     /// One row per blob (volume and cookie key) of the objects, ordered by blob; objects the
     /// trace does not name form one last row of their own, listed only beside named ones.
@@ -162,21 +165,37 @@ public final class ReportBuilder {
     @exclusivity(unchecked) private unowned(unsafe) var unretainedCorrelator: Correlator?
     @exclusivity(unchecked) private var unansweredReadBytes: UInt64 = 0
     private var lost = LostEventCounts()
-    /// Called with every request that passes the filter (CSV rows), in the order they close.
-    private let requestObserver: ((RequestRecord) -> Void)?
+
+    /// The READs kept for the file blame (`keepReads`): no `RequestRecord` made for them.
+    @exclusivity(unchecked) private var reads = FileBlame.Reads()
+    private let keepReads: Bool
 
     /// `names`: objects named before the trace is read (`--blob-names`, or a first pass).
+    /// `requestObserver`: called with every request that passes the filter (CSV rows), in the
+    /// order they close. `keepReads`: keep the READs that pass it for `FileBlame`
+    /// (`ReportModel.keptReads`).
     public init(filter: ReportFilter = ReportFilter(), slowThreshold: UInt64? = nil, names: [UInt32: BlobName] = [:],
-                requestObserver: ((RequestRecord) -> Void)? = nil) {
+                requestObserver: ((RequestRecord) -> Void)? = nil, keepReads: Bool = false) {
         accumulator = ReportAccumulator(filter: filter, slowThreshold: slowThreshold)
-        self.requestObserver = requestObserver
-        // Without an observer, no optional closure loaded (and retained) per request. The builder
-        // is reached as a guaranteed reference: through `unowned(unsafe)`, each use retained it
-        // (six retains and releases a request).
+        self.keepReads = keepReads
+        // The builder is reached as a guaranteed reference: through `unowned(unsafe)`, each use
+        // retained it (six retains and releases a request). The observer is captured as it is:
+        // not loaded (and retained) from the builder per request.
         let builder = Unmanaged.passUnretained(self)
-        let onClosed: (ClosedRequest) -> Void = requestObserver == nil
-            ? { r in builder._withUnsafeGuaranteedRef { _ = $0.add(r) } }
-            : { r in builder._withUnsafeGuaranteedRef { b in if b.add(r) { b.requestObserver!(b.unretainedCorrelator!.record(r)) } } }
+        let onClosed: (ClosedRequest) -> Void
+        if let requestObserver {
+            onClosed = { r in
+                builder._withUnsafeGuaranteedRef { b in
+                    guard b.add(r) else { return }
+                    if keepReads { b.keep(r) }
+                    requestObserver(b.unretainedCorrelator!.record(r))
+                }
+            }
+        } else if keepReads {
+            onClosed = { r in builder._withUnsafeGuaranteedRef { b in if b.add(r) { b.keep(r) } } }
+        } else {
+            onClosed = { r in builder._withUnsafeGuaranteedRef { _ = $0.add(r) } }
+        }
         correlator = Correlator(
             names: names,
             onClosed: onClosed,
@@ -196,6 +215,13 @@ public final class ReportBuilder {
         }
         if r.kind == .read, r.completed == nil { unansweredReadBytes += r.length ?? 0 }
         return true
+    }
+
+    /// Keeps a READ for the blame, its reader told by its task-name index (the name looked up
+    /// only for a reader not seen just before).
+    @inline(__always)
+    private func keep(_ r: ClosedRequest) {
+        reads.add(r, name: r.taskName, comm: { unretainedCorrelator!.comm(r) })
     }
 
     /// An on-demand record, its task named by `nameTask` (see `Correlator.consume(_: OndemandRecord)`).
@@ -226,6 +252,7 @@ public final class ReportBuilder {
                                 markersSeen: correlator.markersSeen, faults: correlator.faults,
                                 traceStart: correlator.firstTimestamp, traceEnd: correlator.lastTimestamp)
         model.unansweredReadBytes = unansweredReadBytes
+        if keepReads { model.keptReads = reads }
         return model
     }
 }
