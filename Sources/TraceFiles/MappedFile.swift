@@ -35,6 +35,9 @@ final class MappedFile {
         guard let mapped, mapped != MAP_FAILED else {
             throw TraceFileError(path: path, message: "cannot map: \(Errno(rawValue: errno))")
         }
+        // Readers keep a window of a few hundred KiB mapped (`TraceDatPageWalker`); without this
+        // the kernel maps the page cache's 2 MiB folios whole, and held 2-6 MiB at a time.
+        _ = madvise(mapped, size, MADV_NOHUGEPAGE)
         base = mapped
         bytes = UnsafeRawBufferPointer(start: mapped, count: size)
     }
