@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import OndemandTraceCore
+import SystemCalls
 
 extension TraceInput {
     /// `read`, with the reading and decoding on a second thread: `body` runs on the calling thread
@@ -178,7 +179,7 @@ enum Pipelined {
                                            consume: (Batch) throws -> Void) throws -> Outcome {
         try withoutActuallyEscaping(produce) { produce in
             let channel = BatchChannel<Batch, Outcome>(depth: depth)
-            let job = ThreadJob {
+            let thread = startThread {
                 let outcome = Result<Outcome, any Error> {
                     try produce { batch in
                         guard let spare = channel.put(batch) else { throw Cancelled() }
@@ -187,14 +188,7 @@ enum Pipelined {
                 }
                 channel.finish(outcome)
             }
-            var thread = pthread_t()
-            let context = Unmanaged<ThreadJob>.passRetained(job).toOpaque()
-            let rc = pthread_create(&thread, nil, { raw in
-                Unmanaged<ThreadJob>.fromOpaque(raw!).takeRetainedValue().work()
-                return nil
-            }, context)
-            guard rc == 0 else {
-                Unmanaged<ThreadJob>.fromOpaque(context).release()
+            guard let thread else {
                 return try produce { batch in
                     try consume(batch)
                     return batch
@@ -218,13 +212,6 @@ enum Pipelined {
     }
 
     struct Cancelled: Error {}
-}
-
-/// What a thread started by `Pipelined` runs. Lives only while `Pipelined.run` waits for the
-/// thread, so the closures it holds do not outlive their captures.
-private final class ThreadJob: @unchecked Sendable {
-    let work: () -> Void
-    init(_ work: @escaping () -> Void) { self.work = work }
 }
 
 /// A bounded queue of batches between one producer and one consumer thread.

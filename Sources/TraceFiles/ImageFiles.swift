@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import OndemandTraceCore
+import SystemCalls
 
 /// The images behind a trace, as `report --image` names them: `FILE` or `OBJ=FILE`. An EROFS
 /// image (a bootstrap) is read for its metadata; any other file is a blob of one of them, of
@@ -68,14 +69,7 @@ extension ImageFiles {
 
         public init(_ specs: [String]) {
             self.specs = specs
-            var thread = pthread_t()
-            let context = Unmanaged.passRetained(self).toOpaque()
-            let rc = pthread_create(&thread, nil, { raw in
-                let loading = Unmanaged<Loading>.fromOpaque(raw!).takeRetainedValue()
-                loading.outcome = Result { try ImageFiles.load(loading.specs) }
-                return nil
-            }, context)
-            if rc == 0 { self.thread = thread } else { Unmanaged<Loading>.fromOpaque(context).release() }
+            thread = startThread { [self] in outcome = Result { try ImageFiles.load(specs) } }
         }
 
         /// The loaded images, or the error loading them threw.
@@ -98,15 +92,7 @@ extension ImageFiles {
     /// done (`FileBlame.Concurrently`: the blame's two halves). Without a thread, in turn.
     public static func concurrently(_ first: () -> Void, _ second: () -> Void) {
         withoutActuallyEscaping(first) { first in
-            let job = Job(first)
-            var thread = pthread_t()
-            let context = Unmanaged.passRetained(job).toOpaque()
-            let rc = pthread_create(&thread, nil, { raw in
-                Unmanaged<Job>.fromOpaque(raw!).takeRetainedValue().work()
-                return nil
-            }, context)
-            guard rc == 0 else {
-                Unmanaged<Job>.fromOpaque(context).release()
+            guard let thread = startThread(first) else {
                 first()
                 second()
                 return
@@ -114,11 +100,5 @@ extension ImageFiles {
             second()
             pthread_join(thread, nil)
         }
-    }
-
-    /// A closure for a thread: lives only until `concurrently` has joined it.
-    private final class Job: @unchecked Sendable {
-        let work: () -> Void
-        init(_ work: @escaping () -> Void) { self.work = work }
     }
 }

@@ -192,17 +192,24 @@ struct BlameTally {
         @inline(__always)
         func first(_ offset: UInt64, _ segs: UnsafeBufferPointer<Segment>) -> Int {
             let b = Int(min(offset >> shift, UInt64(last)))
-            var low = Int(table![b]) + lo, high = Int(table![min(b + 1, last)]) + lo
-            if high - low <= 8 {  // mostly 0 or 1 step: a scan mispredicts less than a search
-                while low < high && segs[low].end <= offset { low += 1 }
-                return low
-            }
-            while low < high {
-                let mid = (low + high) / 2
-                if segs[mid].end <= offset { low = mid + 1 } else { high = mid }
-            }
-            return low  // the list's last segment when past all the others
+            return BlameTally.search(offset, from: Int(table![b]) + lo, to: Int(table![min(b + 1, last)]) + lo, segs)
         }
+    }
+
+    /// The first segment of [low, high) that ends past `offset` (`high` when none: the list's
+    /// last segment, which holds everything past the others).
+    @inline(__always)
+    static func search(_ offset: UInt64, from low: Int, to high: Int, _ segs: UnsafeBufferPointer<Segment>) -> Int {
+        var low = low, high = high
+        if high - low <= 8 {  // mostly 0 or 1 step: a scan mispredicts less than a search
+            while low < high && segs[low].end <= offset { low += 1 }
+            return low
+        }
+        while low < high {
+            let mid = (low + high) / 2
+            if segs[mid].end <= offset { low = mid + 1 } else { high = mid }
+        }
+        return low
     }
 
     /// The finder of list `list`; `tables`: `indexTables`, held for the walk.
@@ -216,17 +223,8 @@ struct BlameTally {
     @inline(__always)
     private func first(_ offset: UInt64, _ list: Int32, _ segs: UnsafeBufferPointer<Segment>) -> Int {
         let l = lists[Int(list)]
-        var (low, high) = l.index.within(offset)
-        (low, high) = (low + l.lo, high + l.lo)
-        if high - low <= 8 {  // mostly 0 or 1 step: a scan mispredicts less than a search
-            while low < high && segs[low].end <= offset { low += 1 }
-            return low
-        }
-        while low < high {
-            let mid = (low + high) / 2
-            if segs[mid].end <= offset { low = mid + 1 } else { high = mid }
-        }
-        return low  // the list's last segment when past all the others
+        let (low, high) = l.index.within(offset)
+        return Self.search(offset, from: low + l.lo, to: high + l.lo, segs)
     }
 
     /// The run of segments [first, last] that `r` (not empty) covers.
