@@ -90,12 +90,7 @@ public enum ImageWorkload {
         }
         var threads: [pthread_t] = []
         for reader in 1..<readers {
-            let box = Unmanaged.passRetained(WorkBox { work(reader) }).toOpaque()
-            var thread = pthread_t()
-            if pthread_create(&thread, nil, { raw in
-                Unmanaged<WorkBox>.fromOpaque(raw!).takeRetainedValue().body()
-                return nil
-            }, box) == 0 { threads.append(thread) } else { Unmanaged<WorkBox>.fromOpaque(box).release(); work(reader) }
+            if let thread = try? startThread({ work(reader) }) { threads.append(thread) } else { work(reader) }
         }
         work(0)
         for thread in threads { pthread_join(thread, nil) }
@@ -104,11 +99,6 @@ public enum ImageWorkload {
         result.readErrors.sort()
         result.mismatches.sort()
         return result
-    }
-
-    private final class WorkBox: @unchecked Sendable {
-        let body: () -> Void
-        init(_ body: @escaping () -> Void) { self.body = body }
     }
 
     private static func readFile(_ path: String, expected: String?, options: Options, salt: UInt64)

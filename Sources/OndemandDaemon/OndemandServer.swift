@@ -196,16 +196,11 @@ public final class OndemandServer: Sendable {
 
     /// Serves on a background thread (for `run`); `stop()` ends it.
     public func start() {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { raw in
-            let server = Unmanaged<OndemandServer>.fromOpaque(raw!).takeRetainedValue()
-            _ = server.serve()
-            return nil
-        }, context)
-        if rc == 0 { background.withLock { $0 = thread } } else {
-            Unmanaged<OndemandServer>.fromOpaque(context).release()
-            log("could not start the serving thread: \(describeErrno(rc))")
+        do {
+            let thread = try startThread { [self] in _ = serve() }
+            background.withLock { $0 = thread }
+        } catch {
+            log("could not start the serving thread: \(describeErrno(error.errno))")
         }
     }
 
@@ -223,24 +218,12 @@ public final class OndemandServer: Sendable {
 
     /// Runs `body` on a new thread; nil (logged) when the thread could not start.
     private func spawn(_ what: String, _ body: @escaping @Sendable (OndemandServer) -> Void) -> pthread_t? {
-        final class Start: Sendable {
-            let server: OndemandServer
-            let body: @Sendable (OndemandServer) -> Void
-            init(_ server: OndemandServer, _ body: @escaping @Sendable (OndemandServer) -> Void) { self.server = server; self.body = body }
-        }
-        let context = Unmanaged.passRetained(Start(self, body)).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { raw in
-            let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
-            start.body(start.server)
-            return nil
-        }, context)
-        guard rc == 0 else {
-            Unmanaged<Start>.fromOpaque(context).release()
-            log("could not start \(what): \(describeErrno(rc))")
+        do {
+            return try startThread { [self] in body(self) }
+        } catch {
+            log("could not start \(what): \(describeErrno(error.errno))")
             return nil
         }
-        return thread
     }
 
     /// Logs the lines a tracker update returns (outside the lock).

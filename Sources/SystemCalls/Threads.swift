@@ -2,10 +2,16 @@
 import Glibc
 #endif
 
-/// Starts a POSIX thread that runs `work` (kept alive until it returns); nil when no thread could
-/// be started, for the caller to do the work itself. The caller joins it (`pthread_join`), so a
-/// closure made with `withoutActuallyEscaping` may be passed.
-public func startThread(_ work: @escaping () -> Void) -> pthread_t? {
+/// `pthread_create` refused (EAGAIN: too many threads, or no memory for one).
+public struct ThreadStartError: Error, CustomStringConvertible, Sendable {
+    public var errno: Int32
+    public var description: String { "cannot start a thread: \(describeErrno(errno))" }
+}
+
+/// Starts a POSIX thread that runs `work` (kept alive until it returns). The caller joins it
+/// (`pthread_join`), so a closure made with `withoutActuallyEscaping` may be passed; or, when no
+/// thread starts, does the work itself.
+public func startThread(_ work: @escaping () -> Void) throws(ThreadStartError) -> pthread_t {
     let context = Unmanaged.passRetained(ThreadWork(work)).toOpaque()
     var thread = pthread_t()
     let rc = pthread_create(&thread, nil, { raw in
@@ -14,7 +20,7 @@ public func startThread(_ work: @escaping () -> Void) -> pthread_t? {
     }, context)
     guard rc == 0 else {
         Unmanaged<ThreadWork>.fromOpaque(context).release()
-        return nil
+        throw ThreadStartError(errno: rc)
     }
     return thread
 }

@@ -179,7 +179,7 @@ enum Pipelined {
                                            consume: (Batch) throws -> Void) throws -> Outcome {
         try withoutActuallyEscaping(produce) { produce in
             let channel = BatchChannel<Batch, Outcome>(depth: depth)
-            let thread = startThread {
+            let thread = try? startThread {
                 let outcome = Result<Outcome, any Error> {
                     try produce { batch in
                         guard let spare = channel.put(batch) else { throw Cancelled() }

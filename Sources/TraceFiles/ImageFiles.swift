@@ -69,7 +69,7 @@ extension ImageFiles {
 
         public init(_ specs: [String]) {
             self.specs = specs
-            thread = startThread { [self] in outcome = Result { try ImageFiles.load(specs) } }
+            thread = try? startThread { [self] in outcome = Result { try ImageFiles.load(specs) } }
         }
 
         /// The loaded images, or the error loading them threw.
@@ -92,7 +92,7 @@ extension ImageFiles {
     /// done (`FileBlame.Concurrently`: the blame's two halves). Without a thread, in turn.
     public static func concurrently(_ first: () -> Void, _ second: () -> Void) {
         withoutActuallyEscaping(first) { first in
-            guard let thread = startThread(first) else {
+            guard let thread = try? startThread(first) else {
                 first()
                 second()
                 return

@@ -57,8 +57,8 @@ public struct LatencyRecorder: Sendable {
     }
 
     /// A breakdown row's recorder: a report keeps one per object, and a thousand objects are
-    /// common, so it stays within a few KB however many values it records (peak RSS is flat from
-    /// 10^5 to 10^7 requests): 256 kept values (1 KB), then two-digit bucket counts.
+    /// common, so it stays within a few KB however many values it records (peak RSS does not grow
+    /// with the trace): 256 kept values (1 KB), then two-digit bucket counts.
     public static func breakdown() -> LatencyRecorder {
         LatencyRecorder(significantDigits: 2, exactLimit: breakdownExactLimit, log2: false)
     }
@@ -281,9 +281,7 @@ struct BucketCounts: Sendable {
     @inline(__always)
     mutating func record(_ value: UInt64) {
         let i = index(value)
-        var offset = i &- base
-        // One unsigned comparison covers both sides: below `base` wraps to a huge offset.
-        if UInt(bitPattern: offset) >= UInt(lowCounts.count) { offset = cover(i) }
+        let offset = offset(covering: i)
         let wrapped = lowCounts.withUnsafeMutableBufferPointer { counts in
             counts[offset] &+= 1
             return counts[offset] == 0
@@ -294,9 +292,17 @@ struct BucketCounts: Sendable {
     @inline(never)
     private mutating func carry(_ index: Int) { carries[index, default: 0] &+= 1 }
 
+    /// `index`'s place in `lowCounts`, which is made to cover it.
+    @inline(__always)
+    private mutating func offset(covering index: Int) -> Int {
+        let offset = index &- base
+        // One unsigned comparison covers both sides: below `base` wraps to a huge offset.
+        return UInt(bitPattern: offset) < UInt(lowCounts.count) ? offset : cover(index)
+    }
+
     /// Whole groups of half the sub-buckets, from the lowest index recorded to the highest.
     /// Returns `index`'s offset in `lowCounts`.
-    @inline(never) @discardableResult
+    @inline(never)
     private mutating func cover(_ index: Int) -> Int {
         let groupStart = (index >> halfMagnitude) << halfMagnitude
         let groupEnd = groupStart + (1 << halfMagnitude)
@@ -325,9 +331,9 @@ struct BucketCounts: Sendable {
     /// Adds `other`'s counts (of the same significant digits).
     mutating func add(_ other: BucketCounts) {
         other.forEachCount { i, n in
-            if UInt(bitPattern: i &- base) >= UInt(lowCounts.count) { cover(i) }
-            let sum = UInt32(lowCounts[i - base]) + (n & 0xFFFF)
-            lowCounts[i - base] = UInt16(truncatingIfNeeded: sum)
+            let offset = offset(covering: i)
+            let sum = UInt32(lowCounts[offset]) + (n & 0xFFFF)
+            lowCounts[offset] = UInt16(truncatingIfNeeded: sum)
             let high = UInt16(truncatingIfNeeded: n >> 16) &+ UInt16(truncatingIfNeeded: sum >> 16)
             if high > 0 { carries[i, default: 0] &+= high }
         }
