@@ -215,7 +215,7 @@ import TestSupport
             var requests: [RequestRecord] = []
             var t: UInt64 = 1_000
             for _ in 0..<15_000 {
-                t += rng.next() % 5_000
+                t += rng.next() % 3 == 0 ? 0 : rng.next() % 5_000  // ties: a READ starting in a file and one from before it, issued at once
                 let hot = rng.next() % 2 == 0  // the superblock's block: (metadata) gets > exactLimit waits
                 let obj = hot ? 1 : UInt32(rng.next() % UInt64(list.count + 1) + 1)  // the last has no image
                 let size = obj <= list.count ? list[Int(obj) - 1].size : 1 << 20
@@ -385,6 +385,65 @@ import TestSupport
                     }
                     #expect(low == truth, "seed \(seed), round \(round), offset \(offset)")
                 }
+            }
+        }
+    }
+
+    /// `SegmentTallies` (differences, trims and power-of-two tags; a few steps per READ) against
+    /// each segment summed over the READs that cover it: random lists (tiny and huge segments,
+    /// one ending at 2^64 - 1), runs of 1 to `longestRun` segments, many READs issued at once.
+    @Test func segmentTalliesSumAsTheReadsOverEachSegment() {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        var rng = SplitMix64(seed: seed)
+        for round in 0..<40 {
+            var list: [ImageRangeMap.Segment] = []
+            var at = rng.next() % 50_000
+            for i in 0..<Int(rng.next() % 400 + 1) {
+                let length = rng.next() % 8 == 0 ? rng.next() % (1 << 30) + 1 : rng.next() % 9000 + 1
+                list.append(.init(start: at, end: at + length, owner: Int32(i)))
+                at += length
+            }
+            if round % 4 == 0 { list.append(.init(start: at, end: .max, owner: Int32(list.count))) }
+            var expected = [SegmentTallies.Totals?](repeating: nil, count: list.count)
+            var tallies = SegmentTallies(segments: list.count)
+            list.withUnsafeBufferPointer { segs in
+                var t: UInt64 = 0
+                for _ in 0..<Int(rng.next() % 3000) {
+                    t += rng.next() % 2 == 0 ? 0 : rng.next() % 100
+                    let first = Int(rng.next() % UInt64(segs.count))
+                    let last = min(segs.count - 1, first + Int(rng.next() % UInt64(SegmentTallies.longestRun)))
+                    let start = segs[first].start + rng.next() % (segs[first].end - segs[first].start)
+                    let end = last > first ? segs[last].start + 1 + rng.next() % (segs[last].end - segs[last].start)
+                                           : start + 1 + rng.next() % (segs[first].end - start)
+                    let answered = rng.next() % 5 != 0, latency = answered ? rng.next() % 1_000_000 : 0, reader = UInt32(rng.next() % 64)
+                    let r = FileBlame.Reads.Entry(start: start, end: end, issued: t, latency: latency, obj: 1,
+                                                  readerAndAnswered: reader | (answered ? 0x8000_0000 : 0))
+                    tallies.add(r, first, last, segs)
+                    for k in first...last {
+                        let s = segs[k], from = max(start, s.start)
+                        var e = expected[k] ?? .init(reads: 0, answered: 0, wait: 0, bytes: 0, minWait: .max, maxWait: 0, readers: 0,
+                                                     firstMiss: .max, firstOwn: (.max, .max))
+                        e.reads += 1
+                        e.answered += answered ? 1 : 0
+                        e.wait += latency
+                        e.bytes &+= min(end, s.end) - from
+                        if answered { e.minWait = min(e.minWait, latency) }
+                        e.maxWait = max(e.maxWait, latency)
+                        e.readers |= 1 << UInt64(reader)
+                        e.firstMiss = min(e.firstMiss, t)
+                        if (t, from) < e.firstOwn { e.firstOwn = (t, from) }
+                        expected[k] = e
+                    }
+                }
+                var seen = 0
+                tallies.forEachTouched(segs) { k, got in
+                    seen += 1
+                    guard let e = expected[k] else { Issue.record("seed \(seed), round \(round): segment \(k) not covered"); return }
+                    #expect(got.reads == e.reads && got.answered == e.answered && got.wait == e.wait && got.bytes == e.bytes
+                            && got.minWait == e.minWait && got.maxWait == e.maxWait && got.readers == e.readers
+                            && got.firstMiss == e.firstMiss && got.firstOwn == e.firstOwn, "seed \(seed), round \(round), segment \(k)")
+                }
+                #expect(seen == expected.count { $0 != nil }, "seed \(seed), round \(round)")
             }
         }
     }

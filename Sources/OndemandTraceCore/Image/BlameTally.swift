@@ -86,14 +86,16 @@ extension FileBlame {
 /// `FileBlame`'s arithmetic. Owners get one global id (each image's owner ids shifted by the owners
 /// of the images before it); the owners a READ touched get a tally each, in a flat array (an
 /// owner's slot looked up by its id), the first half of the READs and the second apart (on two
-/// threads when the caller has them) and then added up. Each image's
-/// segments are laid end to end with their gaps as `(unattributed)` segments, from 0 to 2^64 - 1,
-/// so a READ covers a run of consecutive segments, the first found through a `SegmentIndex`. Each
-/// READ is walked over its run: once in trace order for counts, bytes, waits, first misses and
-/// readers (a bit per reader), which also notes each answered READ's run and wait (16 bytes); then
-/// those runs in latency order, where a file's k-th is its k-th smallest wait, for the
-/// percentiles (and its first and last are its smallest and largest); and in trace order again until the first-missed files have their waterfall bars.
-/// No hashing per (file, READ), no per-file list of values: a few operations per file a READ covers.
+/// threads when the caller has them) and then added up. Each image's segments are laid end to
+/// end with their gaps as `(unattributed)` segments, from 0 to 2^64 - 1, so a READ covers a run of
+/// consecutive segments, the first found through a `SegmentIndex`. In trace order, for counts,
+/// bytes, waits, first misses and readers (a bit per reader), a READ whose run holds no owner
+/// twice is added to `SegmentTallies` in a few steps, the segments added to their owners at the
+/// end; any other is walked over its run. Each answered READ's run and wait are noted (16 bytes);
+/// then those runs are walked in latency order, where a file's k-th is its k-th smallest wait,
+/// for the percentiles (and its first and last are its smallest and largest); and the READs in
+/// trace order again until the first-missed files have their waterfall bars.
+/// No hashing per (file, READ), no per-file list of values.
 struct BlameTally {
     typealias Read = FileBlame.Reads.Entry
     typealias Segment = ImageRangeMap.Segment
@@ -170,6 +172,17 @@ struct BlameTally {
             at = s.end
         }
         if at < .max || segments.count == lo { segments.append(Segment(start: at, end: .max, owner: unattributed)) }
+        // Back to front: the nearest segment that repeats an owner of an earlier one, from each on.
+        var seenAt = [Int32](repeating: .max, count: source.map.ownerCount)
+        var repeats = [Int32](repeating: .max, count: segments.count - lo)
+        var nearest = Int32.max
+        for k in (lo..<segments.count).reversed() {
+            let owner = Int(segments[k].owner - base)
+            nearest = min(nearest, seenAt[owner])
+            repeats[k - lo] = nearest
+            seenAt[owner] = Int32(k)
+        }
+        repeatFrom += repeats
         let index = segments.withUnsafeBufferPointer { ImageRangeMap.SegmentIndex(UnsafeBufferPointer(rebasing: $0[lo..<($0.count - 1)])) }
         lists.append((lo, segments.count, index))
         indexTableStart.append(indexTables.count)
@@ -177,6 +190,10 @@ struct BlameTally {
         listIndex[key] = Int32(lists.count - 1)
         return Int32(lists.count - 1)
     }
+
+    /// For each segment `k`, the nearest segment past it whose owner already has one at or after
+    /// `k` (`.max`: none): a READ over `k...last` covers an owner twice when `repeatFrom[k] <= last`.
+    private var repeatFrom: [Int32] = []
 
     /// Every list's `SegmentIndex` table end to end (list `l`'s from `indexTableStart[l]`): one
     /// buffer for the walks, no array looked up per READ.
@@ -345,7 +362,7 @@ struct BlameTally {
                 }
                 let i = Int(slotOf[o])
                 t[i].reads += x.reads
-                t[i].bytes += x.bytes
+                t[i].bytes &+= x.bytes
                 t[i].answered += x.answered
                 t[i].sumWait &+= x.sumWait
                 t[i].minWait = min(t[i].minWait, x.minWait)
@@ -363,35 +380,60 @@ struct BlameTally {
     static let concurrentMinimum = 1 << 13
 
     /// The tallies of the READs `range` of the log (their indices in trace order). The storage is
-    /// room for every owner, left uninitialised: only the pages used are faulted in.
+    /// room for every owner, left uninitialised: only the pages used are faulted in. Most READs
+    /// go to `SegmentTallies` (a few steps each, however many files they cover), added to their
+    /// owners at the end; those that cover an owner twice (it must count once), cover very many
+    /// segments or have a reader past 63 are walked segment by segment.
     private func tally(_ range: Range<Int>, percentiles: Bool) -> Part {
         var part = Part()
         part.slotOf = [Int32](repeating: -1, count: ownerTotal)
         if percentiles { part.timed.reserveCapacity(range.count) }
         part.owners.reserveCapacity(min(ownerTotal, 1 << 16))
+        var bySegment = SegmentTallies(segments: segments.count)
         part.t = [Tally](unsafeUninitializedCapacity: ownerTotal) { t, touchedCount in
             var used = 0
             segments.withUnsafeBufferPointer { segs in
                 part.slotOf.withUnsafeMutableBufferPointer { slotOf in
                     listOf.withUnsafeBufferPointer { listOf in
                         indexTables.withUnsafeBufferPointer { tables in
-                            var first = 0  // the log index of the chunk's first READ
-                            var list: Int32 = -1, finder = Finder()
-                            for chunk in reads {
-                                defer { first += chunk.count }
-                                let lo = max(range.lowerBound, first), hi = min(range.upperBound, first + chunk.count)
-                                guard lo < hi else { continue }
-                                chunk.withUnsafeBufferPointer { chunk in
-                                    for ri in lo..<hi {
-                                        let r = chunk[ri - first]
-                                        guard listOf[ri] >= 0 && r.start < r.end else { continue }
-                                        if listOf[ri] != list { (list, finder) = (listOf[ri], self.finder(listOf[ri], tables)) }
-                                        tally(Int32(ri), r, finder.first(r.start, segs), segs, t, slotOf, &used, &part.owners,
-                                              percentiles, &part.timed, &part.extraReaders)
+                            repeatFrom.withUnsafeBufferPointer { repeatFrom in
+                                var first = 0  // the log index of the chunk's first READ
+                                var list: Int32 = -1, finder = Finder()
+                                for chunk in reads {
+                                    defer { first += chunk.count }
+                                    let lo = max(range.lowerBound, first), hi = min(range.upperBound, first + chunk.count)
+                                    guard lo < hi else { continue }
+                                    chunk.withUnsafeBufferPointer { chunk in
+                                        for ri in lo..<hi {
+                                            let r = chunk[ri - first]
+                                            guard listOf[ri] >= 0 && r.start < r.end else { continue }
+                                            if listOf[ri] != list { (list, finder) = (listOf[ri], self.finder(listOf[ri], tables)) }
+                                            let k0 = finder.first(r.start, segs)
+                                            var k1 = k0
+                                            while segs[k1].end < r.end { k1 += 1 }
+                                            if percentiles && r.answered { part.timed.append(Timed(latency: r.latency, first: Int32(k0), last: Int32(k1))) }
+                                            if Int(repeatFrom[k0]) > k1 && k1 - k0 < SegmentTallies.longestRun && r.reader < 64 {
+                                                bySegment.add(r, k0, k1, segs)
+                                            } else {
+                                                tally(Int32(ri), r, k0, segs, t, slotOf, &used, &part.owners, &part.extraReaders)
+                                            }
+                                        }
                                     }
                                 }
                             }
                         }
+                    }
+                    bySegment.forEachTouched(segs) { k, s in
+                        let o = Self.slot(Int(segs[k].owner), t, slotOf, &used, &part.owners)
+                        t[o].reads &+= Int(s.reads)
+                        t[o].bytes &+= s.bytes
+                        t[o].answered &+= s.answered
+                        t[o].sumWait &+= s.wait
+                        t[o].minWait = min(t[o].minWait, s.minWait)
+                        t[o].maxWait = max(t[o].maxWait, s.maxWait)
+                        t[o].firstMiss = min(t[o].firstMiss, s.firstMiss)
+                        t[o].readerMask |= s.readers
+                        if !segs[k].inline, s.firstOwn < (t[o].ownTime, t[o].ownOffset) { (t[o].ownTime, t[o].ownOffset) = s.firstOwn }
                     }
                 }
             }
@@ -400,29 +442,36 @@ struct BlameTally {
         return part
     }
 
+    /// The slot of `owner`'s tally; an owner touched for the first time gets the next of `used`
+    /// slots, noted in `owners`.
+    @inline(__always)
+    private static func slot(_ owner: Int, _ t: UnsafeMutableBufferPointer<Tally>, _ slotOf: UnsafeMutableBufferPointer<Int32>,
+                             _ used: inout Int, _ owners: inout [Int32]) -> Int {
+        var o = Int(slotOf[owner])
+        if o < 0 {
+            o = used
+            used += 1
+            slotOf[owner] = Int32(o)
+            owners.append(Int32(owner))
+            (t.baseAddress! + o).initialize(to: Tally())
+        }
+        return o
+    }
+
     /// `r`'s pieces, segment by segment from `k0` (the segment holding its first byte), added to
-    /// their owners' tallies (`t[slotOf[owner]]`; an owner touched for the first time gets the
-    /// next of `used` slots, noted in `owners`); an answered READ's run noted in `timed`. Without
-    /// branches on the READ's answer: an unanswered one's latency is 0 (`Reads` keeps it so), its
-    /// lowest wait `.max`.
+    /// their owners' tallies (`t[slotOf[owner]]`, see `slot`). Without branches on the READ's
+    /// answer: an unanswered one's latency is 0 (`Reads` keeps it so), its lowest wait `.max`.
     @inline(__always)
     private func tally(_ ri: Int32, _ r: Read, _ k0: Int, _ segs: UnsafeBufferPointer<Segment>,
                        _ t: UnsafeMutableBufferPointer<Tally>, _ slotOf: UnsafeMutableBufferPointer<Int32>, _ used: inout Int,
-                       _ owners: inout [Int32], _ percentiles: Bool, _ timed: inout [Timed], _ extraReaders: inout [Int: Set<Int32>]) {
+                       _ owners: inout [Int32], _ extraReaders: inout [Int: Set<Int32>]) {
         let latency = r.latency, reader = r.reader, issued = r.issued
         let answered: UInt64 = r.answered ? 1 : 0, lowest = r.answered ? latency : .max
         let bit: UInt64 = reader < 64 ? 1 << UInt64(reader) : 0
         var k = k0, at = r.start
         while true {
             let s = segs[k], owner = Int(s.owner)
-            var o = Int(slotOf[owner])
-            if o < 0 {
-                o = used
-                used += 1
-                slotOf[owner] = Int32(o)
-                owners.append(Int32(owner))
-                (t.baseAddress! + o).initialize(to: Tally())
-            }
+            let o = Self.slot(owner, t, slotOf, &used, &owners)
             let stop = min(r.end, s.end)
             if t[o].stamp != ri {
                 t[o].stamp = ri
@@ -441,7 +490,6 @@ struct BlameTally {
             at = stop
             k += 1
         }
-        if answered != 0 && percentiles { timed.append(Timed(latency: latency, first: Int32(k0), last: Int32(k))) }
     }
 
     /// The ranks of `percentiles` among `n` waits, as `LatencyRecorder` picks them: exact up to
