@@ -410,7 +410,7 @@ struct BlameTally {
                                             if listOf[ri] != list { (list, finder) = (listOf[ri], self.finder(listOf[ri], tables)) }
                                             let k0 = finder.first(r.start, segs)
                                             var k1 = k0
-                                            while segs[k1].end < r.end { k1 += 1 }
+                                            while segs[k1].end < r.end { k1 &+= 1 }
                                             if percentiles && r.answered { part.timed.append(Timed(latency: r.latency, first: Int32(k0), last: Int32(k1))) }
                                             if Int(repeatFrom[k0]) > k1 && k1 - k0 < SegmentTallies.longestRun && r.reader < 64 {
                                                 bySegment.add(r, k0, k1, segs)

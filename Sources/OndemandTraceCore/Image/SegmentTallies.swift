@@ -87,28 +87,32 @@ struct SegmentTallies: ~Copyable {
     /// `longestRun`, no owner twice).
     @inline(__always)
     mutating func add(_ r: BlameTally.Read, _ first: Int, _ last: Int, _ segs: UnsafeBufferPointer<Segment>) {
+        // The pointers in locals: through `self` they are loaded again after every store.
+        let sums = self.sums, tags = self.tags, count = self.count
         let answered: UInt64 = r.answered ? 1 : 0, latency = r.latency
-        sums[first].reads &+= 1
-        sums[first].answered &+= answered
-        sums[first].wait &+= latency
-        sums[last + 1].reads &-= 1
-        sums[last + 1].answered &-= answered
-        sums[last + 1].wait &-= latency
-        sums[first].trim &+= r.start &- segs[first].start
+        let opening = sums + first, past = sums + (last &+ 1)
+        opening.pointee.reads &+= 1
+        opening.pointee.answered &+= answered
+        opening.pointee.wait &+= latency
+        past.pointee.reads &-= 1
+        past.pointee.answered &-= answered
+        past.pointee.wait &-= latency
+        opening.pointee.trim &+= r.start &- segs[first].start
         sums[last].trim &+= segs[last].end &- r.end
         let issued = ~r.issued, start = ~r.start
-        if (issued, start) > (sums[first].startIssuedInverted, sums[first].startOffsetInverted) {
-            (sums[first].startIssuedInverted, sums[first].startOffsetInverted) = (issued, start)
+        if (issued, start) > (opening.pointee.startIssuedInverted, opening.pointee.startOffsetInverted) {
+            (opening.pointee.startIssuedInverted, opening.pointee.startOffsetInverted) = (issued, start)
         }
         let (level, other) = Self.spans(first, last)
-        let waits = Tags(maxWait: latency, minWaitInverted: r.answered ? ~latency : 0, readers: 1 << UInt64(r.reader))
-        tags[level * count + first].raise(waits)
-        tags[level * count + other].raise(waits)
+        let waits = Tags(maxWait: latency, minWaitInverted: r.answered ? ~latency : 0, readers: 1 << UInt64(r.reader & 63))
+        let row = tags + level &* count
+        row[first].raise(waits)
+        row[other].raise(waits)
         if last > first {
-            let (level, other) = Self.spans(first + 1, last)
-            let later = Tags(laterIssuedInverted: issued)
-            tags[level * count + first + 1].raise(later)
-            tags[level * count + other].raise(later)
+            let (level, other) = Self.spans(first &+ 1, last)
+            let row = tags + level &* count
+            row[first &+ 1].laterIssuedInverted = max(row[first &+ 1].laterIssuedInverted, issued)
+            row[other].laterIssuedInverted = max(row[other].laterIssuedInverted, issued)
         }
         topLevel = max(topLevel, level)
         low = min(low, first)
@@ -119,8 +123,8 @@ struct SegmentTallies: ~Copyable {
     /// first starts at `first`).
     @inline(__always)
     private static func spans(_ first: Int, _ last: Int) -> (level: Int, other: Int) {
-        let level = Int.bitWidth - 1 - (last - first + 1).leadingZeroBitCount
-        return (level, last - (1 << level) + 1)
+        let level = Int.bitWidth &- 1 &- (last &- first &+ 1).leadingZeroBitCount
+        return (level, last &- (1 &<< level) &+ 1)
     }
 
     /// Each segment some READ covered, with its totals, in segment order. Pushes the tags down
