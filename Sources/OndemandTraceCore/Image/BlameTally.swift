@@ -30,6 +30,9 @@ extension FileBlame {
         private var recent = [(pid: Int32, name: Int32, id: Int32)](repeating: (-1, 0, -1), count: 64)
         /// The names of the readers of `add(_: RequestRecord)`, as indexes (1 on; 0: none).
         private var commIndex: [String: Int32] = [:]
+        /// The objects of the READs, in the order first seen (the blame's image order).
+        private(set) var objects: [UInt32] = []
+        private var objectSeen: Set<UInt32> = []
 
         public init() {}
 
@@ -49,6 +52,7 @@ extension FileBlame {
                 reader = readerID(.init(pid: r.pid, comm: comm() ?? "?"))
                 recent[slot] = (r.pid, name, reader)
             }
+            if r.obj != objects.last, objectSeen.insert(r.obj).inserted { objects.append(r.obj) }
             let start = UInt64(offset)
             if current.count == Self.chunkSize {
                 chunks.append(current)
@@ -102,8 +106,6 @@ struct BlameTally {
     /// In trace order, in chunks (the log's own arrays, not copies).
     private let reads: [[Read]]
     private let readCount: Int
-    /// Each READ's segment list (index into `lists`), -1 when its object has no image.
-    private var listOf: [Int32] = []
     private let readerKeys: [ReportAccumulator.ReaderKey]
     /// Every image's (and device's) segments with the gaps filled, owner ids made global: each
     /// list a range of them, the last ending at 2^64 - 1.
@@ -124,29 +126,21 @@ struct BlameTally {
         reads = log.entryChunks
         readCount = log.count
         readerKeys = log.readerKeys
-        var objectList: [UInt32: Int32] = [:]
-        var (lastObj, lastList): (UInt32, Int32) = (0, -2)
-        var listOf = [Int32](repeating: -1, count: readCount)
-        var i = 0
-        listOf.withUnsafeMutableBufferPointer { listOf in
-            for chunk in reads {
-                chunk.withUnsafeBufferPointer { chunk in
-                    for r in chunk {
-                        let obj = r.obj
-                        if obj != lastObj || lastList == -2 {
-                            if let known = objectList[obj] { lastList = known } else {
-                                lastList = sources[obj].map { self.list(for: $0) } ?? -1
-                                objectList[obj] = lastList
-                            }
-                            lastObj = obj
-                        }
-                        listOf[i] = lastList
-                        i += 1
-                    }
-                }
-            }
+        for obj in log.objects { listByObject[obj] = sources[obj].map { list(for: $0) } ?? -1 }
+    }
+
+    /// The segment list of each object's READs (-1: the object has no image).
+    private var listByObject: [UInt32: Int32] = [:]
+
+    /// `listByObject[obj]`, looked up only when the object is not the last one's.
+    struct ObjectLists {
+        private var obj: UInt32 = 0, list: Int32 = -2
+
+        @inline(__always)
+        mutating func list(_ obj: UInt32, _ tally: BlameTally) -> Int32 {
+            if obj != self.obj || list == -2 { (self.obj, list) = (obj, tally.listByObject[obj] ?? -1) }
+            return list
         }
-        self.listOf = listOf
     }
 
     /// The segment list of `source`'s image and device (added on first use).
@@ -394,29 +388,28 @@ struct BlameTally {
             var used = 0
             segments.withUnsafeBufferPointer { segs in
                 part.slotOf.withUnsafeMutableBufferPointer { slotOf in
-                    listOf.withUnsafeBufferPointer { listOf in
-                        indexTables.withUnsafeBufferPointer { tables in
-                            repeatFrom.withUnsafeBufferPointer { repeatFrom in
-                                var first = 0  // the log index of the chunk's first READ
-                                var list: Int32 = -1, finder = Finder()
-                                for chunk in reads {
-                                    defer { first += chunk.count }
-                                    let lo = max(range.lowerBound, first), hi = min(range.upperBound, first + chunk.count)
-                                    guard lo < hi else { continue }
-                                    chunk.withUnsafeBufferPointer { chunk in
-                                        for ri in lo..<hi {
-                                            let r = chunk[ri - first]
-                                            guard listOf[ri] >= 0 && r.start < r.end else { continue }
-                                            if listOf[ri] != list { (list, finder) = (listOf[ri], self.finder(listOf[ri], tables)) }
-                                            let k0 = finder.first(r.start, segs)
-                                            var k1 = k0
-                                            while segs[k1].end < r.end { k1 &+= 1 }
-                                            if percentiles && r.answered { part.timed.append(Timed(latency: r.latency, first: Int32(k0), last: Int32(k1))) }
-                                            if Int(repeatFrom[k0]) > k1 && k1 - k0 < SegmentTallies.longestRun && r.reader < 64 {
-                                                bySegment.add(r, k0, k1, segs)
-                                            } else {
-                                                tally(Int32(ri), r, k0, segs, t, slotOf, &used, &part.owners, &part.extraReaders)
-                                            }
+                    indexTables.withUnsafeBufferPointer { tables in
+                        repeatFrom.withUnsafeBufferPointer { repeatFrom in
+                            var first = 0  // the log index of the chunk's first READ
+                            var objectLists = ObjectLists(), list: Int32 = -1, finder = Finder()
+                            for chunk in reads {
+                                defer { first += chunk.count }
+                                let lo = max(range.lowerBound, first), hi = min(range.upperBound, first + chunk.count)
+                                guard lo < hi else { continue }
+                                chunk.withUnsafeBufferPointer { chunk in
+                                    for ri in lo..<hi {
+                                        let r = chunk[ri - first]
+                                        let readList = objectLists.list(r.obj, self)
+                                        guard readList >= 0 && r.start < r.end else { continue }
+                                        if readList != list { (list, finder) = (readList, self.finder(readList, tables)) }
+                                        let k0 = finder.first(r.start, segs)
+                                        var k1 = k0
+                                        while segs[k1].end < r.end { k1 &+= 1 }
+                                        if percentiles && r.answered { part.timed.append(Timed(latency: r.latency, first: Int32(k0), last: Int32(k1))) }
+                                        if Int(repeatFrom[k0]) > k1 && k1 - k0 < SegmentTallies.longestRun && r.reader < 64 {
+                                            bySegment.add(r, k0, k1, segs)
+                                        } else {
+                                            tally(Int32(ri), r, k0, segs, t, slotOf, &used, &part.owners, &part.extraReaders)
                                         }
                                     }
                                 }
@@ -581,11 +574,13 @@ struct BlameTally {
         }
         segments.withUnsafeBufferPointer { segs in
             t.withUnsafeMutableBufferPointer { t in
+                var objectLists = ObjectLists()
                 for (i, r) in reads.joined().enumerated() {
                     if unfilled == 0 { break }
-                    guard listOf[i] >= 0, r.start < r.end else { continue }
+                    let list = objectLists.list(r.obj, self)
+                    guard list >= 0, r.start < r.end else { continue }
                     let ri = Int32(i)
-                    let (k0, k1) = run(r, listOf[i], segs)
+                    let (k0, k1) = run(r, list, segs)
                     for k in k0...k1 {
                         let o = Int(slotOf[Int(segs[k].owner)])
                         let slot = Int(t[o].spanSlot)
