@@ -104,7 +104,7 @@ public final class EventLineWriter {
             if written < 11 { names.append(0x20, repeating: 11 - written) }
         case .json:
             names.append(#"{"event":""#)
-            Self.appendJSONEscaped(name, to: names)
+            names.appendJSONEscaped(name)
             names.append(#"","ts_ns":"#)
         case .csv:
             Self.appendCSV(name, to: names)
@@ -136,7 +136,7 @@ public final class EventLineWriter {
         case .json:
             if index > 0 { out.append(0x2c) }
             out.append(0x22)
-            Self.appendJSONEscaped(field, to: out)
+            out.appendJSONEscaped(field)
             out.append(0x22)
             out.append(0x3a)
         case .csv:
@@ -379,34 +379,8 @@ public final class EventLineWriter {
     @inline(__always)
     private static func appendJSONString(_ s: String, to out: ByteBuffer) {
         out.append(0x22)
-        appendJSONEscaped(s, to: out)
+        out.appendJSONEscaped(s)
         out.append(0x22)
-    }
-
-    static func appendJSONEscaped(_ s: String, to out: ByteBuffer) {
-        var s = s
-        s.withUTF8 { utf8 in
-            let raw = UnsafeRawBufferPointer(utf8)
-            var runStart = 0
-            for i in 0..<utf8.count {
-                let b = utf8[i]
-                guard b < 0x20 || b == 0x22 || b == 0x5c else { continue }
-                out.append(UnsafeRawBufferPointer(rebasing: raw[runStart..<i]))
-                runStart = i + 1
-                out.append(0x5c)
-                switch b {
-                case 0x22, 0x5c: out.append(b)
-                case 0x0a: out.append(0x6e)
-                case 0x0d: out.append(0x72)
-                case 0x09: out.append(0x74)
-                default:
-                    out.append("u00")
-                    out.appendHex(b >> 4)
-                    out.appendHex(b & 15)
-                }
-            }
-            out.append(UnsafeRawBufferPointer(rebasing: raw[runStart...]))
-        }
     }
 
     // MARK: CSV
