@@ -94,8 +94,8 @@ public struct ReportAccumulator {
     /// at a time, grouped by object (`recordObjectLatencies`). One at a time, the histograms of a
     /// thousand object rows missed the cache at nearly every READ — `report`'s largest cost at
     /// 10^7 requests. The rows' counts and bytes are kept at once; only the latencies wait.
-    private var pendingObjects: [Int32] = []
-    private var pendingLatencies: [UInt64] = []
+    /// One array, not one of rows and one of latencies: an append is a uniqueness check.
+    private var pendingLatencies: [(row: Int32, nanoseconds: UInt64)] = []
     private static let pendingLimit = 1 << 16
     /// Up to this many rows are worth grouping (a count per row, per batch).
     private static let groupedRowsLimit = 1 << 16
@@ -122,7 +122,7 @@ public struct ReportAccumulator {
     }
     /// READs by object (count, bytes, latency of the answered ones): the per-blob table.
     public var byObject: [UInt32: BreakdownRow] {
-        guard pendingObjects.isEmpty else {
+        guard pendingLatencies.isEmpty else {
             var recorded = self
             recorded.recordObjectLatencies()
             return recorded.byObject
@@ -170,7 +170,8 @@ public struct ReportAccumulator {
         public var bytes: UInt64 = 0
         public var latency = LatencyRecorder.breakdown()
 
-        /// One call per request, so the row is modified in place once.
+        /// One call per request, so the row is modified in place once; inlined, as `record` is.
+        @inline(__always)
         mutating func add(length: UInt64, latency ns: UInt64?) {
             count += 1
             bytes += length
@@ -233,21 +234,20 @@ public struct ReportAccumulator {
         objectRows[i].count += 1
         objectRows[i].bytes += length
         guard let latency else { return }
-        pendingObjects.append(Int32(i))
-        pendingLatencies.append(latency)
-        if pendingObjects.count == Self.pendingLimit { recordObjectLatencies() }
+        pendingLatencies.append((Int32(i), latency))
+        if pendingLatencies.count == Self.pendingLimit { recordObjectLatencies() }
     }
 
     /// Records the waiting latencies in their object rows, object by object (a counting sort by
     /// row). The rows end as if each had been recorded at once: a recorder's state does not
     /// depend on the order of its values.
     public mutating func recordObjectLatencies() {
-        guard !pendingObjects.isEmpty else { return }
+        guard !pendingLatencies.isEmpty else { return }
         var next = [Int](repeating: 0, count: objectRows.count + 1)
-        for row in pendingObjects { next[Int(row) + 1] += 1 }
+        for (row, _) in pendingLatencies { next[Int(row) + 1] += 1 }
         for i in 1..<next.count { next[i] += next[i - 1] }
         var grouped = [UInt64](repeating: 0, count: pendingLatencies.count)
-        for (row, ns) in zip(pendingObjects, pendingLatencies) {
+        for (row, ns) in pendingLatencies {
             grouped[next[Int(row)]] = ns
             next[Int(row)] += 1
         }
@@ -259,7 +259,6 @@ public struct ReportAccumulator {
                 start = next[row]
             }
         }
-        pendingObjects.removeAll(keepingCapacity: true)
         pendingLatencies.removeAll(keepingCapacity: true)
     }
 
