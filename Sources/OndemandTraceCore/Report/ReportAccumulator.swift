@@ -75,9 +75,11 @@ public struct ReportAccumulator {
     public private(set) var opens = RequestStats()
     // Arrays, not dictionaries: updated in place once per request. Rows and recorders without a
     // value count as absent (an optional element was copied just to be compared with nil).
-    private var stageRecorders = Array(repeating: Self.stageRecorder, count: RequestRecord.Stage.allCases.count)
+    // Those of a fixed size are inline arrays: a `[T]` checked its buffer's uniqueness per update.
+    // Their sizes are the number of stages and joins (`init` checks) and of size buckets.
+    private var stageRecorders = InlineArray<6, LatencyRecorder>(repeating: Self.stageRecorder)
     private static var stageRecorder: LatencyRecorder { LatencyRecorder(significantDigits: 2, log2: false) }
-    private var sizeRows = Array(repeating: BreakdownRow(), count: 64)
+    private var sizeRows = InlineArray<64, BreakdownRow>(repeating: BreakdownRow())
     private var readerRows: [BreakdownRow] = []
     private var readerKeys: [ReaderKey] = []
     private var readerIndex: [ReaderKey: Int] = [:]
@@ -86,7 +88,7 @@ public struct ReportAccumulator {
     /// request showed in profiles, and so did comparing the names.
     private var readerByPid: [UInt64] = []
     private static let pidCacheLimit: Int32 = 1 << 16
-    private var joinCounts = Array(repeating: 0, count: RequestRecord.Join.allCases.count)
+    private var joinCounts = InlineArray<5, Int>(repeating: 0)
     /// By obj: debug ids are small and dense (see `Correlator`), so an array, updated in place.
     private var objectRows: [BreakdownRow] = []
     private var sparseObjectRows: [UInt32: BreakdownRow] = [:]
@@ -113,7 +115,7 @@ public struct ReportAccumulator {
     /// READs by power-of-two size bucket (`sizeBucket`).
     public var bySize: [Int: BreakdownRow] {
         var out: [Int: BreakdownRow] = [:]
-        for (bucket, row) in sizeRows.enumerated() where row.count > 0 { out[bucket] = row }
+        for bucket in sizeRows.indices where sizeRows[bucket].count > 0 { out[bucket] = sizeRows[bucket] }
         return out
     }
     /// READs by reader task.
@@ -149,6 +151,7 @@ public struct ReportAccumulator {
         filtersNothing = filter.isEmpty
         self.slowThreshold = slowThreshold
         self.listLimit = listLimit
+        assert(stageRecorders.count == RequestRecord.Stage.allCases.count && joinCounts.count == RequestRecord.Join.allCases.count)
     }
 
     public struct RequestStats: Sendable {
