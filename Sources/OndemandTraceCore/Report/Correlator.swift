@@ -766,7 +766,9 @@ struct ParkedRequests {
         requests[place] = request
     }
 
-    /// Takes `pid`'s request (when `condition` holds for it) and gives it to `body`.
+    /// Takes `pid`'s request (when `condition` holds for it) and gives it to `body`. Inlined:
+    /// a READ's reader is looked up here (its answered READ, if any, closes).
+    @inline(__always)
     mutating func unpark(_ pid: Int32, if condition: (ClosedRequest) -> Bool = { _ in true }, _ body: (ClosedRequest) -> Void) {
         guard let place = slotByPid[pid].map(Int.init), occupied[place], condition(requests[place]) else { return }
         occupied[place] = false
