@@ -298,7 +298,7 @@ struct BucketCounts: Sendable {
     @inline(__always)
     mutating func countIfCovered(_ value: UInt64) -> Bool {
         let offset = index(value) &- base
-        guard UInt(bitPattern: offset) < UInt(lowCounts.count) else { return false }
+        guard covers(offset) else { return false }
         return lowCounts.withUnsafeMutableBufferPointer { counts in
             guard counts[offset] != .max else { return false }
             counts[offset] &+= 1
@@ -324,8 +324,14 @@ struct BucketCounts: Sendable {
     @inline(__always)
     private mutating func offset(covering index: Int) -> Int {
         let offset = index &- base
+        return covers(offset) ? offset : cover(index)
+    }
+
+    /// Whether `lowCounts` has a place at `offset` (an index minus `base`).
+    @inline(__always)
+    private func covers(_ offset: Int) -> Bool {
         // One unsigned comparison covers both sides: below `base` wraps to a huge offset.
-        return UInt(bitPattern: offset) < UInt(lowCounts.count) ? offset : cover(index)
+        UInt(bitPattern: offset) < UInt(lowCounts.count)
     }
 
     /// Whole groups of half the sub-buckets, from the lowest index recorded to the highest.

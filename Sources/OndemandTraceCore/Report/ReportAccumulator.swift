@@ -267,7 +267,20 @@ public struct ReportAccumulator {
 
     /// `taskName`: the correlator's index of the task's name (0: none, the name is compared):
     /// one index stands for one name, so an equal index is the same reader without `comm`.
+    /// Inlined for the common case, the pid's row of last time for the same name; the rest is
+    /// `findReaderRow`.
+    @inline(__always)
     private mutating func readerRow(pid: Int32, taskName: Int32, comm: () -> String?) -> Int {
+        // `readerByPid` has places for cached pids only (0 ..< pidCacheLimit).
+        if taskName != 0, pid >= 0, Int(pid) < readerByPid.count {
+            let entry = readerByPid[Int(pid)]
+            if entry != 0, UInt32(truncatingIfNeeded: entry) == UInt32(bitPattern: taskName) { return Int(entry >> 32) - 1 }
+        }
+        return findReaderRow(pid: pid, taskName: taskName, comm: comm)
+    }
+
+    @inline(never)
+    private mutating func findReaderRow(pid: Int32, taskName: Int32, comm: () -> String?) -> Int {
         let cached = pid >= 0 && pid < Self.pidCacheLimit
         if cached, Int(pid) < readerByPid.count, readerByPid[Int(pid)] != 0 {
             let entry = readerByPid[Int(pid)]
