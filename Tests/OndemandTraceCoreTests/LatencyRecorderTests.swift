@@ -144,9 +144,11 @@ struct ReportAccumulatorObjectRowTests {
         var random = SplitMix64(seed: seed)
         var accumulator = ReportAccumulator()
         var reference: [UInt32: ReportAccumulator.BreakdownRow] = [:]
-        // More values than one batch (65,536), objects spread out and added late (the rows grow).
+        // More values than one batch (65,536), objects spread out and added late (the rows grow),
+        // a few past the dense rows (kept apart).
         for i in 0..<150_000 {
-            let obj = UInt32(random.next() % UInt64(i < 100_000 ? 40 : 300)) * 7
+            let obj = random.next() % 50 == 0 ? (1 << 22) + UInt32(random.next() % 3)
+                : UInt32(random.next() % UInt64(i < 100_000 ? 40 : 300)) * 7
             let length = 4096 * (1 + random.next() % 32)
             let latency: UInt64? = random.next() % 10 == 0 ? nil : 10_000 + random.next() % 3_000_000
             accumulator.add(RequestRecord(kind: .read, obj: obj, msgID: nil, pid: 1, comm: "r", offset: 0, length: length,

@@ -226,7 +226,25 @@ public struct ReportAccumulator {
         return true
     }
 
+    /// Inlined for the common case, a row that exists among few enough to be grouped (rows exist
+    /// for dense objs only); `addToNewObject` does the rest.
+    @inline(__always)
     private mutating func addToObject(_ obj: UInt32, length: UInt64, latency: UInt64?) {
+        let i = Int(obj)
+        guard i < objectRows.count, objectRows.count <= Self.groupedRowsLimit else {
+            return addToNewObject(obj, length: length, latency: latency)
+        }
+        objectRows[i].count += 1
+        objectRows[i].bytes += length
+        guard let latency else { return }
+        pendingLatencies.append((Int32(i), latency))
+        if pendingLatencies.count == Self.pendingLimit { recordObjectLatencies() }
+    }
+
+    /// `addToObject` for a sparse obj, an obj past the rows (they grow to hold it; then its
+    /// common case holds), or more rows than are worth grouping.
+    @inline(never)
+    private mutating func addToNewObject(_ obj: UInt32, length: UInt64, latency: UInt64?) {
         guard obj < 1 << 22 else { sparseObjectRows[obj, default: BreakdownRow()].add(length: length, latency: latency); return }
         let i = Int(obj)
         if i >= objectRows.count {
@@ -234,11 +252,7 @@ public struct ReportAccumulator {
             objectRows += repeatElement(BreakdownRow(), count: max(i + 1, objectRows.count * 2) - objectRows.count)
         }
         guard objectRows.count <= Self.groupedRowsLimit else { return objectRows[i].add(length: length, latency: latency) }
-        objectRows[i].count += 1
-        objectRows[i].bytes += length
-        guard let latency else { return }
-        pendingLatencies.append((Int32(i), latency))
-        if pendingLatencies.count == Self.pendingLimit { recordObjectLatencies() }
+        addToObject(obj, length: length, latency: latency)
     }
 
     /// Records the waiting latencies in their object rows, object by object (a counting sort by
