@@ -298,3 +298,61 @@ struct EventScript {
         #expect(DaemonMarker(text: "odt1 pickup read oid=1") == nil)
     }
 }
+
+/// `consume(_: ArraySlice<OndemandRecord>)` updates the states of known objects in runs, and
+/// leaves the run for a record of a new object: cut anywhere, a random trace (objects appearing
+/// mid-batch, records without an obj, time going backwards) gives what one record at a time gives.
+@Suite struct CorrelatorBatchTests {
+    static func randomRecords(_ rng: inout SplitMix64, count: Int) -> [OndemandRecord] {
+        var records: [OndemandRecord] = []
+        var t: UInt64 = 1_000_000
+        for _ in 0..<count {
+            t = rng.next() % 16 == 0 ? t - min(t, rng.next() % 5_000) : t + rng.next() % 20_000
+            let obj: UInt32? = rng.next() % 40 == 0 ? nil : UInt32(rng.next() % 12)
+            let pid = Int32(100 + rng.next() % 4)
+            let start = Int64(rng.next() % 8) * 4096
+            let event: OndemandEvent
+            switch rng.next() % 8 {
+            case 0: event = .open(.init(obj: obj, msgID: 0, objectID: 0, fd: UInt32(rng.next() % 3), flags: 0))
+            case 1: event = .copen(.init(obj: obj, msgID: UInt32(rng.next() % 50), len: 1 << 20))
+            case 2, 3: event = .read(.init(obj: obj, msgID: 0, objectID: 0, start: start, len: 4096))
+            case 4, 5: event = .fdWrite(.init(obj: obj, backer: 7, start: start, len: 4096))
+            case 6: event = .cread(.init(obj: obj, msgID: UInt32(rng.next() % 50)))
+            default: event = rng.next() % 2 == 0 ? .close(.init(obj: obj, msgID: 0, objectID: 0))
+                                                 : .fdRelease(.init(obj: obj, objectID: UInt32(rng.next() % 3)))
+            }
+            records.append(OndemandRecord(timestamp: t, cpu: 0, pid: pid, event: event))
+        }
+        return records
+    }
+
+    static func run(_ records: [OndemandRecord], cuts: [Int]?) -> EventScript.Result {
+        var requests: [RequestRecord] = []
+        var anomalies: [Anomaly] = []
+        let c = Correlator(onRequest: { requests.append($0) }, onAnomaly: { anomalies.append($0) })
+        for pid: Int32 in 100..<104 { c.nameTask(pid, "task\(pid)") }
+        if let cuts {
+            var start = 0
+            for end in cuts + [records.count] where end >= start {
+                c.consume(records[start..<end])
+                start = end
+            }
+        } else {
+            for r in records { c.consume(r) }
+        }
+        return EventScript.Result(requests: requests, anomalies: anomalies, objects: c.finish())
+    }
+
+    @Test(arguments: 0..<8)
+    func batchesGiveWhatRecordsOneAtATimeGive(round: Int) {
+        let seed = UInt64(round) &* 0x5DEE_CE66 &+ 15
+        var rng = SplitMix64(seed: seed)
+        let records = Self.randomRecords(&rng, count: 600)
+        let cuts = (0..<Int(rng.next() % 20)).map { _ in Int(rng.next() % 601) }.sorted()
+        let one = Self.run(records, cuts: nil), batched = Self.run(records, cuts: cuts)
+        #expect(one.requests.count > 50 && one.anomalies.contains { $0.kind == .timeWentBackwards }, "seed \(seed)")
+        #expect(batched.requests == one.requests, "seed \(seed)")
+        #expect(batched.anomalies == one.anomalies, "seed \(seed)")
+        #expect(batched.objects == one.objects, "seed \(seed)")
+    }
+}

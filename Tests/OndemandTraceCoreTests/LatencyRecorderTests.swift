@@ -144,9 +144,11 @@ struct ReportAccumulatorObjectRowTests {
         var random = SplitMix64(seed: seed)
         var accumulator = ReportAccumulator()
         var reference: [UInt32: ReportAccumulator.BreakdownRow] = [:]
-        // More values than one batch (65,536), objects spread out and added late (the rows grow).
+        // More values than one batch (65,536), objects spread out and added late (the rows grow),
+        // a few past the dense rows (kept apart).
         for i in 0..<150_000 {
-            let obj = UInt32(random.next() % UInt64(i < 100_000 ? 40 : 300)) * 7
+            let obj = random.next() % 50 == 0 ? (1 << 22) + UInt32(random.next() % 3)
+                : UInt32(random.next() % UInt64(i < 100_000 ? 40 : 300)) * 7
             let length = 4096 * (1 + random.next() % 32)
             let latency: UInt64? = random.next() % 10 == 0 ? nil : 10_000 + random.next() % 3_000_000
             accumulator.add(RequestRecord(kind: .read, obj: obj, msgID: nil, pid: 1, comm: "r", offset: 0, length: length,
@@ -162,5 +164,39 @@ struct ReportAccumulatorObjectRowTests {
             #expect(got?.latency.percentilesNanoseconds([0, 50, 90, 99, 100]) == want.latency.percentilesNanoseconds([0, 50, 90, 99, 100]),
                     "obj \(obj)")
         }
+    }
+}
+
+/// The reader rows of records handed over by pid (`nameTask`): a pid's row of last time is
+/// reused while its name index is the same, a renamed pid gets a row of its new name, and a
+/// pid named back finds its first row again.
+struct ReportAccumulatorReaderRowTests {
+    @Test func aRenamedPidGetsTheRowOfItsNewName() {
+        let builder = ReportBuilder()
+        var t: UInt64 = 1_000_000
+        func read(_ pid: Int32, _ start: Int64, latency: UInt64) {
+            t += 1_000
+            let obj: UInt32 = 3
+            builder.consume([OndemandRecord(timestamp: t, cpu: 0, pid: pid, event: .read(.init(obj: obj, msgID: 0, objectID: 0, start: start, len: 4096))),
+                             OndemandRecord(timestamp: t + latency / 2, cpu: 0, pid: 100, event: .fdWrite(.init(obj: obj, backer: 7, start: start, len: 4096))),
+                             OndemandRecord(timestamp: t + latency, cpu: 0, pid: 100, event: .cread(.init(obj: obj, msgID: 1)))][...])
+            t += latency
+        }
+        builder.nameTask(100, "daemon")
+        builder.nameTask(200, "cat")
+        for i in 0..<3 { read(200, Int64(i) * 4096, latency: 10_000) }
+        builder.nameTask(200, "dd")
+        for i in 0..<2 { read(200, Int64(i) * 4096, latency: 20_000) }
+        builder.nameTask(200, "cat")
+        read(200, 0, latency: 40_000)
+        builder.nameTask(201, "dd")
+        read(201, 0, latency: 80_000)
+        let model = builder.finish(metadata: TraceMetadata(path: "t", format: "text", formatDescription: "text", kernelRelease: nil,
+                                                           clock: nil, recordsSeen: 0, eventsDelivered: 0, ondemandEvents: 0))
+        let rows = model.stats.byReader
+        let got = rows.keys.sorted().map { ($0.comm, $0.pid, rows[$0]!.count, rows[$0]!.latency.maxNanoseconds) }
+        #expect(got.map(\.0) == ["cat", "dd", "dd"] && got.map(\.1) == [200, 200, 201])
+        #expect(got.map(\.2) == [4, 2, 1])
+        #expect(got.map(\.3) == [40_000, 20_000, 80_000])
     }
 }

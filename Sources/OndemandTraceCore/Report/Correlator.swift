@@ -280,9 +280,32 @@ public final class Correlator {
         consume(record.event, pid: record.pid, comm: nil, namedByPid: true, at: t)
     }
 
-    /// `consume(_: OndemandRecord)` for each record, in order.
+    /// `consume(_: OndemandRecord)` for each record, in order. The records of objects already
+    /// seen update their states through one buffer access for the run of them (an access per
+    /// record cost a uniqueness check and a call); a record that adds a state ends the run.
     public func consume(_ records: ArraySlice<OndemandRecord>) {
-        for i in records.indices { consume(records[i]) }
+        var next = records.startIndex
+        while next < records.endIndex {
+            next = states.withUnsafeMutableBufferPointer { states in
+                var i = next
+                while i < records.endIndex {
+                    let record = records[i]
+                    var index = -1
+                    if let obj = record.event.obj {
+                        guard let known = existingSlot(obj) else { break }
+                        index = known
+                    }
+                    let t = admit(record.timestamp, cpu: record.cpu, obj: record.event.obj)
+                    if index >= 0 { update(&states[index], record.event, pid: record.pid, comm: nil, namedByPid: true, at: t) }
+                    i += 1
+                }
+                return i
+            }
+            if next < records.endIndex {
+                consume(records[next])
+                next += 1
+            }
+        }
     }
 
     /// Names the task `pid` for the records `consume(_: OndemandRecord)` takes.
@@ -661,12 +684,14 @@ public struct OutstandingRequest: Sendable, Equatable {
 }
 
 /// A few daemon threads' values: four kept inline (a daemon has a handful of workers), the rest
-/// in a dictionary — no allocation or hashing in the common case.
+/// in a dictionary — no allocation or hashing in the common case. Its accessors are inlined
+/// (each is a call a READ).
 struct ThreadSlots {
     private var p0: Int32 = .min, p1: Int32 = .min, p2: Int32 = .min, p3: Int32 = .min  // .min: free
     private var v0: UInt64 = 0, v1: UInt64 = 0, v2: UInt64 = 0, v3: UInt64 = 0
     private var more: [Int32: UInt64] = [:]
 
+    @inline(__always)
     func get(_ pid: Int32) -> UInt64? {
         if p0 == pid { return v0 }
         if p1 == pid { return v1 }
@@ -675,6 +700,7 @@ struct ThreadSlots {
         return more.isEmpty ? nil : more[pid]
     }
 
+    @inline(__always)
     mutating func set(_ pid: Int32, _ value: UInt64) {
         if !more.isEmpty, more[pid] != nil { more[pid] = value; return }
         if p0 == pid { v0 = value } else if p1 == pid { v1 = value }
@@ -684,6 +710,7 @@ struct ThreadSlots {
         else { more[pid] = value }
     }
 
+    @inline(__always)
     @discardableResult
     mutating func remove(_ pid: Int32) -> UInt64? {
         if p0 == pid { p0 = .min; return v0 }
@@ -739,7 +766,9 @@ struct ParkedRequests {
         requests[place] = request
     }
 
-    /// Takes `pid`'s request (when `condition` holds for it) and gives it to `body`.
+    /// Takes `pid`'s request (when `condition` holds for it) and gives it to `body`. Inlined:
+    /// a READ's reader is looked up here (its answered READ, if any, closes).
+    @inline(__always)
     mutating func unpark(_ pid: Int32, if condition: (ClosedRequest) -> Bool = { _ in true }, _ body: (ClosedRequest) -> Void) {
         guard let place = slotByPid[pid].map(Int.init), occupied[place], condition(requests[place]) else { return }
         occupied[place] = false

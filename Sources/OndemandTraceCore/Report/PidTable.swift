@@ -40,6 +40,8 @@ public struct PidTable<Value> {
         }
     }
 
+    /// Inlined: the correlator looks up three pids a READ.
+    @inline(__always)
     public subscript(pid: Int32) -> Value? {
         let (i, found) = probe(pid)
         return found ? slots[i] : nil

@@ -75,9 +75,11 @@ public struct ReportAccumulator {
     public private(set) var opens = RequestStats()
     // Arrays, not dictionaries: updated in place once per request. Rows and recorders without a
     // value count as absent (an optional element was copied just to be compared with nil).
-    private var stageRecorders = Array(repeating: Self.stageRecorder, count: RequestRecord.Stage.allCases.count)
+    // Those of a fixed size are inline arrays: a `[T]` checked its buffer's uniqueness per update.
+    // Their sizes are the number of stages and joins (`init` checks) and of size buckets.
+    private var stageRecorders = InlineArray<6, LatencyRecorder>(repeating: Self.stageRecorder)
     private static var stageRecorder: LatencyRecorder { LatencyRecorder(significantDigits: 2, log2: false) }
-    private var sizeRows = Array(repeating: BreakdownRow(), count: 64)
+    private var sizeRows = InlineArray<64, BreakdownRow>(repeating: BreakdownRow())
     private var readerRows: [BreakdownRow] = []
     private var readerKeys: [ReaderKey] = []
     private var readerIndex: [ReaderKey: Int] = [:]
@@ -86,7 +88,7 @@ public struct ReportAccumulator {
     /// request showed in profiles, and so did comparing the names.
     private var readerByPid: [UInt64] = []
     private static let pidCacheLimit: Int32 = 1 << 16
-    private var joinCounts = Array(repeating: 0, count: RequestRecord.Join.allCases.count)
+    private var joinCounts = InlineArray<5, Int>(repeating: 0)
     /// By obj: debug ids are small and dense (see `Correlator`), so an array, updated in place.
     private var objectRows: [BreakdownRow] = []
     private var sparseObjectRows: [UInt32: BreakdownRow] = [:]
@@ -94,8 +96,8 @@ public struct ReportAccumulator {
     /// at a time, grouped by object (`recordObjectLatencies`). One at a time, the histograms of a
     /// thousand object rows missed the cache at nearly every READ — `report`'s largest cost at
     /// 10^7 requests. The rows' counts and bytes are kept at once; only the latencies wait.
-    private var pendingObjects: [Int32] = []
-    private var pendingLatencies: [UInt64] = []
+    /// One array, not one of rows and one of latencies: an append is a uniqueness check.
+    private var pendingLatencies: [(row: Int32, nanoseconds: UInt64)] = []
     private static let pendingLimit = 1 << 16
     /// Up to this many rows are worth grouping (a count per row, per batch).
     private static let groupedRowsLimit = 1 << 16
@@ -113,7 +115,7 @@ public struct ReportAccumulator {
     /// READs by power-of-two size bucket (`sizeBucket`).
     public var bySize: [Int: BreakdownRow] {
         var out: [Int: BreakdownRow] = [:]
-        for (bucket, row) in sizeRows.enumerated() where row.count > 0 { out[bucket] = row }
+        for bucket in sizeRows.indices where sizeRows[bucket].count > 0 { out[bucket] = sizeRows[bucket] }
         return out
     }
     /// READs by reader task.
@@ -122,7 +124,7 @@ public struct ReportAccumulator {
     }
     /// READs by object (count, bytes, latency of the answered ones): the per-blob table.
     public var byObject: [UInt32: BreakdownRow] {
-        guard pendingObjects.isEmpty else {
+        guard pendingLatencies.isEmpty else {
             var recorded = self
             recorded.recordObjectLatencies()
             return recorded.byObject
@@ -149,6 +151,7 @@ public struct ReportAccumulator {
         filtersNothing = filter.isEmpty
         self.slowThreshold = slowThreshold
         self.listLimit = listLimit
+        assert(stageRecorders.count == RequestRecord.Stage.allCases.count && joinCounts.count == RequestRecord.Join.allCases.count)
     }
 
     public struct RequestStats: Sendable {
@@ -170,7 +173,8 @@ public struct ReportAccumulator {
         public var bytes: UInt64 = 0
         public var latency = LatencyRecorder.breakdown()
 
-        /// One call per request, so the row is modified in place once.
+        /// One call per request, so the row is modified in place once; inlined, as `record` is.
+        @inline(__always)
         mutating func add(length: UInt64, latency ns: UInt64?) {
             count += 1
             bytes += length
@@ -222,7 +226,25 @@ public struct ReportAccumulator {
         return true
     }
 
+    /// Inlined for the common case, a row that exists among few enough to be grouped (rows exist
+    /// for dense objs only); `addToNewObject` does the rest.
+    @inline(__always)
     private mutating func addToObject(_ obj: UInt32, length: UInt64, latency: UInt64?) {
+        let i = Int(obj)
+        guard i < objectRows.count, objectRows.count <= Self.groupedRowsLimit else {
+            return addToNewObject(obj, length: length, latency: latency)
+        }
+        objectRows[i].count += 1
+        objectRows[i].bytes += length
+        guard let latency else { return }
+        pendingLatencies.append((Int32(i), latency))
+        if pendingLatencies.count == Self.pendingLimit { recordObjectLatencies() }
+    }
+
+    /// `addToObject` for a sparse obj, an obj past the rows (they grow to hold it; then its
+    /// common case holds), or more rows than are worth grouping.
+    @inline(never)
+    private mutating func addToNewObject(_ obj: UInt32, length: UInt64, latency: UInt64?) {
         guard obj < 1 << 22 else { sparseObjectRows[obj, default: BreakdownRow()].add(length: length, latency: latency); return }
         let i = Int(obj)
         if i >= objectRows.count {
@@ -230,24 +252,19 @@ public struct ReportAccumulator {
             objectRows += repeatElement(BreakdownRow(), count: max(i + 1, objectRows.count * 2) - objectRows.count)
         }
         guard objectRows.count <= Self.groupedRowsLimit else { return objectRows[i].add(length: length, latency: latency) }
-        objectRows[i].count += 1
-        objectRows[i].bytes += length
-        guard let latency else { return }
-        pendingObjects.append(Int32(i))
-        pendingLatencies.append(latency)
-        if pendingObjects.count == Self.pendingLimit { recordObjectLatencies() }
+        addToObject(obj, length: length, latency: latency)
     }
 
     /// Records the waiting latencies in their object rows, object by object (a counting sort by
     /// row). The rows end as if each had been recorded at once: a recorder's state does not
     /// depend on the order of its values.
     public mutating func recordObjectLatencies() {
-        guard !pendingObjects.isEmpty else { return }
+        guard !pendingLatencies.isEmpty else { return }
         var next = [Int](repeating: 0, count: objectRows.count + 1)
-        for row in pendingObjects { next[Int(row) + 1] += 1 }
+        for (row, _) in pendingLatencies { next[Int(row) + 1] += 1 }
         for i in 1..<next.count { next[i] += next[i - 1] }
         var grouped = [UInt64](repeating: 0, count: pendingLatencies.count)
-        for (row, ns) in zip(pendingObjects, pendingLatencies) {
+        for (row, ns) in pendingLatencies {
             grouped[next[Int(row)]] = ns
             next[Int(row)] += 1
         }
@@ -259,13 +276,25 @@ public struct ReportAccumulator {
                 start = next[row]
             }
         }
-        pendingObjects.removeAll(keepingCapacity: true)
         pendingLatencies.removeAll(keepingCapacity: true)
     }
 
     /// `taskName`: the correlator's index of the task's name (0: none, the name is compared):
     /// one index stands for one name, so an equal index is the same reader without `comm`.
+    /// Inlined for the common case, the pid's row of last time for the same name; the rest is
+    /// `findReaderRow`.
+    @inline(__always)
     private mutating func readerRow(pid: Int32, taskName: Int32, comm: () -> String?) -> Int {
+        // `readerByPid` has places for cached pids only (0 ..< pidCacheLimit).
+        if taskName != 0, pid >= 0, Int(pid) < readerByPid.count {
+            let entry = readerByPid[Int(pid)]
+            if entry != 0, UInt32(truncatingIfNeeded: entry) == UInt32(bitPattern: taskName) { return Int(entry >> 32) - 1 }
+        }
+        return findReaderRow(pid: pid, taskName: taskName, comm: comm)
+    }
+
+    @inline(never)
+    private mutating func findReaderRow(pid: Int32, taskName: Int32, comm: () -> String?) -> Int {
         let cached = pid >= 0 && pid < Self.pidCacheLimit
         if cached, Int(pid) < readerByPid.count, readerByPid[Int(pid)] != 0 {
             let entry = readerByPid[Int(pid)]

@@ -161,8 +161,10 @@ public final class ReportBuilder {
     // Touched once per request from the correlator's callbacks: no run-time exclusivity check.
     @exclusivity(unchecked) public private(set) var accumulator: ReportAccumulator
     private var correlator: Correlator!
-    /// `correlator` without a retain and release per record (it lives as long as this builder).
-    @exclusivity(unchecked) private unowned(unsafe) var unretainedCorrelator: Correlator?
+    /// `correlator` without a retain and release per record (it lives as long as this builder),
+    /// and a plain value for closures to capture: the name lookups `add` passes on captured the
+    /// builder, which retained and released it twice per request.
+    @exclusivity(unchecked) private var unretainedCorrelator: Unmanaged<Correlator>!
     @exclusivity(unchecked) private var unansweredReadBytes: UInt64 = 0
     private var lost = LostEventCounts()
 
@@ -188,7 +190,7 @@ public final class ReportBuilder {
                 builder._withUnsafeGuaranteedRef { b in
                     guard b.add(r) else { return }
                     if keepReads { b.keep(r) }
-                    requestObserver(b.unretainedCorrelator!.record(r))
+                    requestObserver(b.withCorrelator { $0.record(r) })
                 }
             }
         } else if keepReads {
@@ -200,17 +202,21 @@ public final class ReportBuilder {
             names: names,
             onClosed: onClosed,
             onAnomaly: { [unowned(unsafe) self] a in self.accumulator.add(a) })
-        unretainedCorrelator = correlator
+        unretainedCorrelator = Unmanaged.passUnretained(correlator)
     }
 
-    public func consume(_ event: TraceEvent) { unretainedCorrelator!.consume(event) }
+    @inline(__always)
+    private func withCorrelator<R>(_ body: (Correlator) -> R) -> R { unretainedCorrelator._withUnsafeGuaranteedRef(body) }
+
+    public func consume(_ event: TraceEvent) { withCorrelator { $0.consume(event) } }
 
     /// Counts a request; false when the filter leaves it out.
     @inline(__always)
     private func add(_ r: ClosedRequest) -> Bool {
-        // Names looked up only when the accumulator needs them; through the unowned(unsafe)
-        // reference each time (a local `let` retains it).
-        guard accumulator.add(r, comm: { unretainedCorrelator!.comm(r) }, record: { unretainedCorrelator!.record(r) }) else {
+        // Names looked up only when the accumulator needs them.
+        let c: Unmanaged<Correlator> = unretainedCorrelator
+        guard accumulator.add(r, comm: { c._withUnsafeGuaranteedRef { $0.comm(r) } },
+                              record: { c._withUnsafeGuaranteedRef { $0.record(r) } }) else {
             return false
         }
         if r.kind == .read, r.completed == nil { unansweredReadBytes += r.length ?? 0 }
@@ -221,18 +227,19 @@ public final class ReportBuilder {
     /// only for a reader not seen just before).
     @inline(__always)
     private func keep(_ r: ClosedRequest) {
-        reads.add(r, name: r.taskName, comm: { unretainedCorrelator!.comm(r) })
+        let c: Unmanaged<Correlator> = unretainedCorrelator
+        reads.add(r, name: r.taskName, comm: { c._withUnsafeGuaranteedRef { $0.comm(r) } })
     }
 
     /// An on-demand record, its task named by `nameTask` (see `Correlator.consume(_: OndemandRecord)`).
-    public func consume(_ record: OndemandRecord) { unretainedCorrelator!.consume(record) }
+    public func consume(_ record: OndemandRecord) { withCorrelator { $0.consume(record) } }
 
     /// Records in trace order, one call for many (see `Correlator.consume(_: ArraySlice<OndemandRecord>)`).
-    public func consume(_ records: ArraySlice<OndemandRecord>) { unretainedCorrelator!.consume(records) }
+    public func consume(_ records: ArraySlice<OndemandRecord>) { withCorrelator { $0.consume(records) } }
 
-    public func nameTask(_ pid: Int32, _ comm: String?) { unretainedCorrelator!.nameTask(pid, comm) }
+    public func nameTask(_ pid: Int32, _ comm: String?) { withCorrelator { $0.nameTask(pid, comm) } }
 
-    public func taskName(_ pid: Int32) -> String? { unretainedCorrelator!.taskName(pid) }
+    public func taskName(_ pid: Int32) -> String? { withCorrelator { $0.taskName(pid) } }
 
     public func noteLost(cpu: Int32, count: Int64?, timestamp: UInt64) {
         if let count { lost.byCPU[cpu, default: 0] += count } else { lost.unknownCountRecords += 1 }

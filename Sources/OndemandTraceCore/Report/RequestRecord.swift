@@ -163,6 +163,7 @@ extension RequestTimes {
     public var latency: UInt64? { completed.map { $0 &- issued } }
 
     /// The wait the reader felt: its READ to its resumption (nil without `resumed`).
+    @inline(__always)
     public var stall: UInt64? {
         guard kind == .read, let resumed, resumed >= issued else { return nil }
         return resumed - issued
