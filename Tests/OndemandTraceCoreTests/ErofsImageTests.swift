@@ -406,6 +406,8 @@ import TestSupport
             if round % 4 == 0 { list.append(.init(start: at, end: .max, owner: Int32(list.count))) }
             var expected = [SegmentTallies.Totals?](repeating: nil, count: list.count)
             var tallies = SegmentTallies(segments: list.count)
+            let available = tallies.available
+            #expect(available)
             list.withUnsafeBufferPointer { segs in
                 var t: UInt64 = 0
                 for _ in 0..<Int(rng.next() % 3000) {
@@ -446,6 +448,11 @@ import TestSupport
                 #expect(seen == expected.count { $0 != nil }, "seed \(seed), round \(round)")
             }
         }
+        // Memory that cannot be had (calloc's size overflows): no crash, nothing to add to.
+        var none = SegmentTallies(segments: Int.max / 8)
+        let noneAvailable = none.available
+        #expect(!noneAvailable)
+        [ImageRangeMap.Segment]().withUnsafeBufferPointer { segs in none.forEachTouched(segs) { _, _ in Issue.record("a segment from nowhere") } }
     }
 
     @Test func readsOfABlobObjectAreBlamedOnTheFileWhoseChunkItHolds() throws {

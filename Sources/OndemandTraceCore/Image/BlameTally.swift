@@ -377,13 +377,15 @@ struct BlameTally {
     /// room for every owner, left uninitialised: only the pages used are faulted in. Most READs
     /// go to `SegmentTallies` (a few steps each, however many files they cover), added to their
     /// owners at the end; those that cover an owner twice (it must count once), cover very many
-    /// segments or have a reader past 63 are walked segment by segment.
+    /// segments or have a reader past 63 are walked segment by segment (all of them when the
+    /// per-segment tallies could not have their memory).
     private func tally(_ range: Range<Int>, percentiles: Bool) -> Part {
         var part = Part()
         part.slotOf = [Int32](repeating: -1, count: ownerTotal)
         if percentiles { part.timed.reserveCapacity(range.count) }
         part.owners.reserveCapacity(min(ownerTotal, 1 << 16))
         var bySegment = SegmentTallies(segments: segments.count)
+        let ranged = bySegment.available
         part.t = [Tally](unsafeUninitializedCapacity: ownerTotal) { t, touchedCount in
             var used = 0
             segments.withUnsafeBufferPointer { segs in
@@ -406,7 +408,7 @@ struct BlameTally {
                                         var k1 = k0
                                         while segs[k1].end < r.end { k1 &+= 1 }
                                         if percentiles && r.answered { part.timed.append(Timed(latency: r.latency, first: Int32(k0), last: Int32(k1))) }
-                                        if Int(repeatFrom[k0]) > k1 && k1 - k0 < SegmentTallies.longestRun && r.reader < 64 {
+                                        if Int(repeatFrom[k0]) > k1 && k1 - k0 < SegmentTallies.longestRun && r.reader < 64 && ranged {
                                             bySegment.add(r, k0, k1, segs)
                                         } else {
                                             tally(Int32(ri), r, k0, segs, t, slotOf, &used, &part.owners, &part.extraReaders)

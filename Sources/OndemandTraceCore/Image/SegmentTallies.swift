@@ -71,12 +71,23 @@ struct SegmentTallies: ~Copyable {
     /// The segments and levels touched.
     private var low = Int.max, high = -1, topLevel = 0
 
-    /// Room for `count` segments (global indexes, as `BlameTally.segments`).
+    /// Room for `count` segments (global indexes, as `BlameTally.segments`): virtual memory,
+    /// 272 bytes a segment. When it cannot be had, `available` is false and nothing may be added.
     init(segments count: Int) {
-        self.count = count
-        sums = calloc(count + 1, MemoryLayout<Sums>.stride)!.bindMemory(to: Sums.self, capacity: count + 1)
-        tags = calloc(max(1, count * Self.levels), MemoryLayout<Tags>.stride)!.bindMemory(to: Tags.self, capacity: count * Self.levels)
+        let sums = calloc(count + 1, MemoryLayout<Sums>.stride)
+        let tags = calloc(max(1, count * Self.levels), MemoryLayout<Tags>.stride)
+        available = sums != nil && tags != nil
+        if !available {
+            free(sums)
+            free(tags)
+        }
+        self.count = available ? count : 0
+        self.sums = (available ? sums! : calloc(1, MemoryLayout<Sums>.stride)!).bindMemory(to: Sums.self, capacity: self.count + 1)
+        self.tags = (available ? tags! : calloc(1, MemoryLayout<Tags>.stride)!).bindMemory(to: Tags.self, capacity: max(1, self.count * Self.levels))
     }
+
+    /// Whether READs may be added (the memory was had).
+    let available: Bool
 
     deinit {
         free(sums)
