@@ -8,9 +8,9 @@ public struct ThreadStartError: Error, CustomStringConvertible, Sendable {
     public var description: String { "cannot start a thread: \(describeErrno(errno))" }
 }
 
-/// Starts a POSIX thread that runs `work` (kept alive until it returns). The caller joins it
-/// (`pthread_join`), so a closure made with `withoutActuallyEscaping` may be passed; or, when no
-/// thread starts, does the work itself.
+/// Starts a POSIX thread that runs `work` (kept alive until it returns), or throws when none
+/// starts (the caller then does the work itself, or logs). A caller that joins the thread
+/// (`pthread_join`) before returning may pass a closure made with `withoutActuallyEscaping`.
 public func startThread(_ work: @escaping () -> Void) throws(ThreadStartError) -> pthread_t {
     let context = Unmanaged.passRetained(ThreadWork(work)).toOpaque()
     var thread = pthread_t()
