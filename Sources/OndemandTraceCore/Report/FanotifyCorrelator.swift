@@ -18,8 +18,8 @@ public final class FanotifyCorrelator {
         var entered: UInt64
         var pos: Int64?
         var count: UInt64?
-        /// Index into `files` (0: not named by an fsnotify record).
-        var file: Int = 0
+        /// Index into `objects` (nil: no fsnotify record named the file).
+        var file: Int?
         var event: UInt64?
         var pickedUp: UInt64?
         var answered: UInt64?
@@ -36,8 +36,10 @@ public final class FanotifyCorrelator {
     /// The reader pid of each queued event's request, by the event's address.
     private var readerByEvent: [UInt64: Int32] = [:]
     private var fileIndex: [File: Int] = [:]
-    /// Object states, `obj` = index + 1; index 0 stands for a file the trace does not name.
+    /// The image files in order first seen, `obj` = index + 1 (one of them, unnamed, for the
+    /// requests no fsnotify record named).
     private var objects: [Correlator.ObjectLifetime] = []
+    private var unnamedObject: Int?
     private var objectNameIndexes: [Int32] = []
     private unowned let names: Correlator
     private let onClosed: (ClosedRequest) -> Void
@@ -112,25 +114,29 @@ public final class FanotifyCorrelator {
 
     private func file(_ f: File, at t: UInt64) -> Int {
         if let known = fileIndex[f] { return known }
-        if objects.isEmpty { addObject(nil, at: t) }
-        let index = objects.count
         let name = BlobName(volume: f.dev.map { "dev=\($0 >> 20):\($0 & 0xfffff)" }, blob: "ino=" + (f.ino.map(String.init) ?? "?"))
-        addObject(name, at: t)
+        let index = addObject(name, at: t)
         fileIndex[f] = index
         return index
     }
 
-    private func addObject(_ name: BlobName?, at t: UInt64) {
+    private func addObject(_ name: BlobName?, at t: UInt64) -> Int {
         var o = Correlator.ObjectLifetime(obj: UInt32(objects.count + 1), firstSeen: t)
         o.name = name
         objects.append(o)
         objectNameIndexes.append(names.objectNameIndex(name))
+        return objects.count - 1
     }
 
     /// Hands the request on: answered or not, with the reader's resumption and result.
     private func close(_ r: InFlight, resumed: UInt64?, result: Int32?) {
-        if objects.isEmpty { addObject(nil, at: r.entered) }
-        let index = r.file
+        let index: Int
+        if let file = r.file {
+            index = file
+        } else {
+            index = unnamedObject ?? addObject(nil, at: r.entered)
+            unnamedObject = index
+        }
         let obj = UInt32(index + 1)
         let where_ = "\(r.pos.map(String.init) ?? "?")+\(r.count.map(String.init) ?? "?")"
         objects[index].reads += 1
