@@ -76,10 +76,23 @@ final class KprobeEvents {
     /// left them). Returns the groups removed.
     @discardableResult
     static func removeStale() -> [String] {
-        let types = UInt32(TRACEFS_DYNEVENT_KPROBE.rawValue | TRACEFS_DYNEVENT_KRETPROBE.rawValue)
-        guard let list = tracefs_dynevent_get_all(types, nil) else { return [] }
-        defer { tracefs_dynevent_list_free(list) }
         var removed: Set<String> = []
+        forEachStaleProbe { event, group in if tracefs_dynevent_destroy(event, true) == 0 { removed.insert(group) } }
+        return removed.sorted()
+    }
+
+    /// The groups `ondemand_fan_<pid>` whose recorder is gone, left in place.
+    static func staleGroups() -> [String] {
+        var groups: Set<String> = []
+        forEachStaleProbe { _, group in groups.insert(group) }
+        return groups.sorted()
+    }
+
+    /// Each kprobe of a recorder's group whose process is gone, with its group.
+    private static func forEachStaleProbe(_ body: (OpaquePointer, String) -> Void) {
+        let types = UInt32(TRACEFS_DYNEVENT_KPROBE.rawValue | TRACEFS_DYNEVENT_KRETPROBE.rawValue)
+        guard available, let list = tracefs_dynevent_get_all(types, nil) else { return }
+        defer { tracefs_dynevent_list_free(list) }
         var i = 0
         while let event = list[i] {
             i += 1
@@ -90,9 +103,8 @@ final class KprobeEvents {
             free(system)
             guard let pid = FanotifyProbe.recorderPid(group: group), pid != getpid() else { continue }
             if kill(pid, 0) == 0 || errno == EPERM { continue }  // its recorder is alive
-            if tracefs_dynevent_destroy(event, true) == 0 { removed.insert(group) }
+            body(event, group)
         }
-        return removed.sorted()
     }
 
     /// Whether this kernel can have kprobe events at all.
