@@ -62,7 +62,7 @@ public enum TraceReport {
             })
         }
         let summary = summaries[0]
-        let ondemand = summaries.reduce(0) { $0 + $1.ondemandEvents }
+        let ondemand = summaries.reduce(0) { $0 + $1.ondemandEvents } + builder.fanotifyEvents
         if requireOndemandEvents, ondemand == 0 { throw noOndemandEvents(summary) }
         let metadata = TraceMetadata(path: paths.joined(separator: " "), format: summary.format.rawValue,
                                      formatDescription: summary.formatDescription, kernelRelease: summary.kernelRelease,
@@ -71,12 +71,12 @@ public enum TraceReport {
         return (builder.finish(metadata: metadata, cpuStats: summaries.flatMap(\.cpuStats)), summary)
     }
 
-    /// "FILE: no cachefiles on-demand events (…what was read instead)".
+    /// "FILE: no on-demand events (…what was read instead)".
     public static func noOndemandEvents(_ summary: ReadSummary) -> TraceFileError {
         let detail = summary.format == .text
             ? " (\(summary.recordsSeen) lines read, \(summary.unparsedLines) not understood"
                 + (summary.firstUnparsedLine.map { ", the first at line \($0)" } ?? "") + ")"
             : " in \(summary.recordsSeen) records (\(summary.formatDescription))"
-        return TraceFileError(path: summary.path, message: "no cachefiles on-demand events" + detail)
+        return TraceFileError(path: summary.path, message: "no on-demand events, cachefiles or fanotify" + detail)
     }
 }

@@ -1,5 +1,6 @@
 import CTrace
 import Glibc
+import OndemandTraceCore
 import SystemCalls
 
 /// One prerequisite, checked: what was found and, when it is not right, the fix.
@@ -10,6 +11,17 @@ public struct DoctorCheck: Sendable {
     public var summary: String
     public var details: [String] = []
     public var fix: String?
+}
+
+extension DoctorCheck {
+    /// This check's failure as information: the kernel offers the other on-demand path.
+    var notNeeded: DoctorCheck {
+        guard status == .failed else { return self }
+        var check = self
+        check.status = .info
+        check.summary += " (not needed: the other on-demand path is available)"
+        return check
+    }
 }
 
 /// The checks of `ondemand-trace doctor`, in order: each prerequisite of recording (and of serving)
@@ -25,11 +37,64 @@ public enum Doctor {
         let config = kernelConfig(release: release)
         var checks = [privileges(), tracefs(mount: mount)]
         if checks[1].status == .ok { checks.append(instances()) }
-        checks.append(cachefilesEvents(config: config))
-        checks.append(configCheck(config))
-        checks.append(deviceCheck(config: config))
-        checks.append(semantics(release))
-        return checks
+        var cachefiles = [cachefilesEvents(config: config), configCheck(config), deviceCheck(config: config), semantics(release)]
+        var fanotify = [fanotifyPath(config: config)]
+        let cachefilesOffered = cachefiles[0].status != .failed, fanotifyOffered = fanotify[0].status != .failed
+        checks.append(paths(cachefiles: cachefilesOffered, fanotify: fanotifyOffered, fanotifyCheck: fanotify[0]))
+        // A path this kernel lacks is no failure when it offers the other one.
+        if fanotifyOffered { cachefiles = cachefiles.map(\.notNeeded) }
+        if cachefilesOffered { fanotify = fanotify.map(\.notNeeded) }
+        return checks + cachefiles + fanotify
+    }
+
+    // MARK: the on-demand paths
+
+    /// Which of the two on-demand paths this kernel offers, one line.
+    static func paths(cachefiles: Bool, fanotify: Bool, fanotifyCheck: DoctorCheck) -> DoctorCheck {
+        let summary = "cachefiles on-demand + EROFS fscache (5.19-7.1): \(cachefiles ? "yes" : "no"); "
+            + "fanotify pre-content + EROFS file-backed (6.14+): \(fanotify ? "yes" : "no")"
+        guard cachefiles || fanotify else {
+            return DoctorCheck(name: "on-demand paths", status: .failed, summary: summary,
+                               fix: "a kernel with CONFIG_CACHEFILES_ONDEMAND (LTS 6.1-6.18) or one with fanotify pre-content events and kprobe events (6.14+); the checks below say what is missing")
+        }
+        return DoctorCheck(name: "on-demand paths", status: .ok, summary: summary + "; record --backend auto takes " + (cachefiles ? "cachefiles" : "fanotify"))
+    }
+
+    /// The fanotify path: the pre-content hook, kprobe events to see it, the file tracepoint,
+    /// and the config a file-backed EROFS mount needs; stale probe groups of dead recorders.
+    static func fanotifyPath(config: (text: KernelConfig, source: String)?) -> DoctorCheck {
+        let name = "fanotify path"
+        var missing: [String] = [], fixes: [String] = [], details: [String] = []
+        if !OndemandPaths.hasPreContentHook {
+            missing.append("no pre-content hook (fsnotify_pre_content not in /proc/kallsyms)")
+            fixes.append("Linux 6.14+ with CONFIG_FANOTIFY=y CONFIG_FANOTIFY_ACCESS_PERMISSIONS=y")
+        }
+        if !OndemandPaths.hasKprobeEvents {
+            missing.append("no kprobe events (\(TracefsInstance.tracingDirectory)/kprobe_events)")
+            fixes.append("CONFIG_KPROBES=y CONFIG_KPROBE_EVENTS=y")
+        }
+        if !Tracefs.events(ofSystem: FanotifyProbe.fileTracepoint.system).contains(FanotifyProbe.fileTracepoint.event) {
+            details.append("no fsnotify:fsnotify tracepoint: requests are not told apart by image file (one object)")
+        }
+        if let config {
+            let options = ["CONFIG_FANOTIFY_ACCESS_PERMISSIONS", "CONFIG_EROFS_FS_BACKED_BY_FILE", "CONFIG_KPROBE_EVENTS"]
+            details.append("\(config.source): " + options.map(config.text.describe).joined(separator: ", "))
+            if !config.text.isEnabled("CONFIG_EROFS_FS_BACKED_BY_FILE") { fixes.append("CONFIG_EROFS_FS_BACKED_BY_FILE=y (file-backed EROFS mounts)") }
+        }
+        let stale = KprobeEvents.staleGroups()
+        if !stale.isEmpty {
+            details.append("kprobe events of dead recorders: " + stale.joined(separator: ", "))
+        }
+        if !missing.isEmpty {
+            return DoctorCheck(name: name, status: .failed, summary: missing.joined(separator: "; "), details: details,
+                               fix: "a kernel with " + fixes.joined(separator: ", "))
+        }
+        if !stale.isEmpty {
+            return DoctorCheck(name: name, status: .warning, summary: "available; stale kprobe events left by killed recorders", details: details,
+                               fix: "`ondemand-trace record` removes them when it starts, or: " + stale.map { "echo '-:\($0)/*' >> \(TracefsInstance.tracingDirectory)/kprobe_events" }.joined(separator: "; "))
+        }
+        return DoctorCheck(name: name, status: .ok, summary: "pre-content hook and kprobe events present (whether each probe is accepted shows when `record --backend fanotify` creates it)",
+                           details: details)
     }
 
 
@@ -94,7 +159,8 @@ public enum Doctor {
         let stale = staleInstances()
         if !stale.isEmpty {
             return DoctorCheck(name: name, status: .warning, summary: "can create private instances; stale ones of dead recorders: \(stale.joined(separator: ", "))",
-                               fix: "`ondemand-trace record` removes them when it starts")
+                               fix: "`ondemand-trace record` removes them when it starts, or: "
+                                   + stale.map { "rmdir \(TracefsInstance.tracingDirectory)/instances/\($0)" }.joined(separator: "; "))
         }
         return DoctorCheck(name: name, status: .ok, summary: "can create and remove a private instance (\(InstanceName.prefix)<pid>)")
     }

@@ -1,3 +1,4 @@
+import OndemandTraceCore
 import CTrace
 import Glibc
 import SystemCalls
@@ -38,6 +39,9 @@ public struct RecordingOptions: Sendable {
     public var instanceName: String?
     /// How often the buffers are drained when poll() does not wake the reader first.
     public var pollIntervalMS: Int32
+    /// Record the fanotify pre-content path too: this recorder's kprobe events (`FanotifyProbe.all`,
+    /// group `ondemand_fan_<pid>`, removed at the end) and `fsnotify:fsnotify` for pre-access.
+    public var fanotifyProbes = false
     /// Live mode: called on the reader thread after each drain with the records read, in time
     /// order. Decode them with `recordedFormats` (e.g. `LiveLatency`).
     public var onRecords: (@Sendable ([RawRecord]) -> Void)?
@@ -103,10 +107,20 @@ public final class RecordingSession {
     public private(set) var instanceName: String
     public private(set) var staleInstancesRemoved: [String] = []
     private var instance: TracefsInstance?
+    /// The fanotify path's probes (`options.fanotifyProbes`): removed after the instance.
+    private var probes: KprobeEvents?
+    public private(set) var staleProbeGroupsRemoved: [String] = []
+    /// The optional probes this kernel refused (their stages are absent from the report).
+    public var probesRefused: [(definition: String, reason: String)] {
+        guard let probes else { return [] }
+        return probes.refused.map { ($0.probe.definition(group: probes.group), $0.reason) }
+    }
     private var reader: CPUBufferDrain?
     private var cpuFiles: [CPUDataFile] = []
     private var rotated: RotatedTraceFiles?
     private var metadata: Metadata?
+    /// What is enabled: the options' events and, for the fanotify path, the probes' group.
+    public private(set) var events: [EventSpec] = []
     private var started = false
 
     public init(options: RecordingOptions) {
@@ -149,8 +163,21 @@ public final class RecordingSession {
             throw RecordingError("\(TracefsInstance.tracingDirectory)/instances: permission denied: recording needs root (or CAP_SYS_ADMIN)")
         }
         staleInstancesRemoved = Tracefs.removeStaleInstances()
+        staleProbeGroupsRemoved = KprobeEvents.removeStale()
         let near = try checkOutput()
-        let metadata = try Metadata.collect(events: options.events)
+        var events = options.events
+        if options.fanotifyProbes {
+            guard KprobeEvents.available else {
+                throw RecordingError("\(TracefsInstance.tracingDirectory)/kprobe_events: not found: this kernel has no kprobe events (CONFIG_KPROBE_EVENTS), which the fanotify path is recorded with")
+            }
+            let probes = try KprobeEvents(group: FanotifyProbe.group(pid: getpid()))
+            self.probes = probes
+            events.append(probes.spec)
+            let file = EventSpec(system: FanotifyProbe.fileTracepoint.system, event: FanotifyProbe.fileTracepoint.event)
+            if Tracefs.events(ofSystem: file.system).contains(FanotifyProbe.fileTracepoint.event) { events.append(file) }
+        }
+        self.events = events
+        let metadata = try Metadata.collect(events: events)
         self.metadata = metadata
 
         let cpus = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_CONF))))
@@ -165,7 +192,12 @@ public final class RecordingSession {
         try instance.setClock(options.clock)
         // Wake the reader when a buffer is a quarter full instead of half (the default).
         try? instance.write("buffer_percent", "25")
-        for spec in options.events { try instance.enable(spec) }
+        for spec in events { try instance.enable(spec) }
+        if options.fanotifyProbes {
+            // Only pre-access events of fsnotify: the others (every open, modify ...) are not ours.
+            try? instance.setFilter(system: FanotifyProbe.fileTracepoint.system, event: FanotifyProbe.fileTracepoint.event,
+                                    "mask & \(FanotifyProbe.preAccessMask)")
+        }
 
         let pageSize = Int(getpagesize())
         if let subbuf = instance.read("buffer_subbuf_size_kb").flatMap({ Int($0.filter(\.isNumber)) }), subbuf * 1024 != pageSize {
@@ -283,6 +315,8 @@ public final class RecordingSession {
         reader = nil
         instance?.destroy()
         instance = nil
+        probes?.destroy()
+        probes = nil
         cpuFiles.removeAll()
     }
 

@@ -156,6 +156,14 @@ final class TracefsInstance {
         }
     }
 
+    /// Sets an event's filter in this instance (`mask & 0x100000`).
+    func setFilter(system: String, event: String, _ filter: String) throws(RecordingError) {
+        errno = 0
+        if tracefs_event_file_write(handle, system, event, "filter", filter) < 0 {
+            throw RecordingError("cannot set the filter '\(filter)' of \(system):\(event) in \(directory): \(Self.describe(errno))")
+        }
+    }
+
     func traceOff() { if let handle { tracefs_trace_off(handle) } }
     func traceOn() throws(RecordingError) {
         errno = 0

@@ -68,6 +68,11 @@ struct Record: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Name the objects: poll /proc/fs/fscache/cookies and volumes every 20 ms and write each cookie's volume and cookie key into the recording (docs/markers.md), for daemons that write no markers.")
     var cookieKeys = true
 
+    @Option(help: ArgumentHelp(
+        "Which on-demand path to record: cachefiles (cachefiles_ondemand_* tracepoints, Linux 5.19-7.1), fanotify (pre-content events through kprobes, 6.14+; docs/fanotify.md) or auto (cachefiles where the kernel has it, else fanotify). With --events and no --backend: only those events.",
+        valueName: "auto|cachefiles|fanotify"))
+    var backend: BackendChoice?
+
     @Argument(parsing: .postTerminator, help: ArgumentHelp("A command to run while recording (after --); recording stops when it exits.", valueName: "command"))
     var command: [String] = []
 
@@ -86,19 +91,28 @@ struct Record: ParsableCommand {
     }
 
     func run() throws {
-        let eventList = try events.map { list in
+        let backend = try resolvedBackend()
+        let given = try events.map { list in
             do throws(RecordingError) { return try EventSpec.parseList(list) } catch { throw ValidationError(error.message) }
-        } ?? EventSpec.defaults
+        }
+        let eventList = given ?? (backend == .fanotify ? [EventSpec.marker] : EventSpec.defaults)
         RecordLoop.blockSignals()
         let live = try self.live ? failing { () throws(RecordingError) in try LiveLatency(formats: RecordingSession.eventFormats(eventList)) } : nil
         var options = RecordingOptions(outputPath: output, events: eventList, bufferSizeKB: bufferSizeKB, clock: clock, instanceName: instance)
+        options.fanotifyProbes = backend == .fanotify
         if let live { options.onRecords = { @Sendable records in live.consume(records) } }
         let session = RecordingSession(options: options)
         try failing { () throws(RecordingError) in try session.start() }
         for stale in session.staleInstancesRemoved {
             printError("note: removed stale tracefs instance \(stale) (its recorder is gone)")
         }
-        printError("recording \(eventList.map(\.description).joined(separator: ",")) in tracefs instance \(session.instanceName) into \(output)"
+        for stale in session.staleProbeGroupsRemoved {
+            printError("note: removed stale kprobe events \(stale)/* (their recorder is gone)")
+        }
+        for (definition, reason) in session.probesRefused {
+            printError("note: kprobe '\(definition)' not created: \(reason); its stage is reported absent")
+        }
+        printError("recording \(session.events.map(\.description).joined(separator: ",")) in tracefs instance \(session.instanceName) into \(output)"
                    + (command.isEmpty ? "; Ctrl-C to stop" : ""))
         var out = BufferedOutput()
         let loop = RecordLoop(session: session, live: live,
@@ -140,6 +154,24 @@ struct Record: ParsableCommand {
     }
 
     /// A recording error: one line, exit status 2.
+    /// The backend asked for, `auto` resolved on this kernel; nil: only the events given.
+    func resolvedBackend() throws -> Backend? {
+        switch backend {
+        case nil: return events == nil ? try failing { () throws(RecordingError) in try Self.detect() } : nil
+        case .auto?: return try failing { () throws(RecordingError) in try Self.detect() }
+        case .cachefiles?: return .cachefiles
+        case .fanotify?: return .fanotify
+        }
+    }
+
+    static func detect() throws(RecordingError) -> Backend {
+        _ = try Tracefs.directory()
+        guard let found = OndemandPaths.detect() else {
+            throw RecordingError("this kernel offers no on-demand path to record: no cachefiles_ondemand_* events (CONFIG_CACHEFILES_ONDEMAND) and no fanotify pre-content hook with kprobe events (6.14+, CONFIG_FANOTIFY_ACCESS_PERMISSIONS, CONFIG_KPROBE_EVENTS); see `ondemand-trace doctor`, or record other events with --events")
+        }
+        return found
+    }
+
     func failing<T>(_ body: () throws(RecordingError) -> T) throws -> T {
         do {
             return try body()
@@ -148,4 +180,9 @@ struct Record: ParsableCommand {
             throw ExitCode(2)
         }
     }
+}
+
+/// `--backend`: a kernel path, or `auto`.
+enum BackendChoice: String, ExpressibleByArgument, CaseIterable {
+    case auto, cachefiles, fanotify
 }

@@ -117,7 +117,7 @@ import TestSupport
 
     @Test(arguments: [
         ("/nonexistent/trace.dat", "ondemand-trace: /nonexistent/trace.dat: cannot open: No such file or directory"),
-        ("/etc/hostname", "no cachefiles on-demand events (1 lines read, 1 not understood, the first at line 1)"),
+        ("/etc/hostname", "no on-demand events, cachefiles or fanotify (1 lines read, 1 not understood, the first at line 1)"),
         ("/usr/bin/true", "not a trace file"),
     ])
     func badInputIsOneLineAndExitTwo(path: String, message: String) throws {

@@ -14,6 +14,7 @@ enum HostTracefs {
     }()
     static var hasCachefiles: Bool { !Tracefs.events(ofSystem: "cachefiles").isEmpty }
     static var hasSetpriv: Bool { access("/usr/bin/setpriv", X_OK) == 0 }
+    static var hasKprobeEvents: Bool { OndemandPaths.hasKprobeEvents }
     /// Whether a small tmpfs can be mounted here (to fill a disk).
     static let canMountTmpfs: Bool = {
         guard let scratch = try? TemporaryDirectory("recording") else { return false }
@@ -206,10 +207,22 @@ struct RecordingTracefsTests {
         Self.expectOneLineError(result, "/instances: permission denied: recording needs root (or CAP_SYS_ADMIN)")
     }
 
-    @Test(.enabled(if: !HostTracefs.hasCachefiles, "this kernel has cachefiles"))
-    func withoutCachefilesTheDefaultFailsClearly() throws {
+    @Test(.enabled(if: !HostTracefs.hasCachefiles && !HostTracefs.hasKprobeEvents, "this kernel has an on-demand path"))
+    func withoutAnyOndemandPathTheDefaultFailsClearly() throws {
         let result = try Run.odt("record", "-o", "/tmp/odt-never.dat", "--duration", "1")
-        Self.expectOneLineError(result, "no cachefiles events in this kernel (it lacks CONFIG_CACHEFILES")
+        Self.expectOneLineError(result, "this kernel offers no on-demand path to record: no cachefiles_ondemand_* events")
+        let forced = try Run.odt("record", "--backend", "cachefiles", "-o", "/tmp/odt-never.dat", "--duration", "1")
+        Self.expectOneLineError(forced, "no cachefiles events in this kernel (it lacks CONFIG_CACHEFILES")
+    }
+
+    /// The fanotify path without kprobe events: one line, and no instance or probe group left.
+    @Test(.enabled(if: !HostTracefs.hasKprobeEvents, "this kernel has kprobe events"))
+    func fanotifyWithoutKprobeEventsFailsClearly() throws {
+        let run = try Run.start([Run.binary, "record", "--backend", "fanotify", "-o", "/tmp/odt-never.dat", "--duration", "1"])
+        let result = run.wait()
+        Self.expectOneLineError(result, "kprobe_events: not found: this kernel has no kprobe events (CONFIG_KPROBE_EVENTS)")
+        #expect(!Self.instanceExists(InstanceName.forProcess(run.pid)))
+        #expect(access("/tmp/odt-never.dat", F_OK) != 0)
     }
 
     @Test func aSecondRecorderOnTheSameInstanceNameIsRefused() throws {

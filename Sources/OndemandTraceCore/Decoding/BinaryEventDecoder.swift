@@ -19,11 +19,13 @@ public struct EventSelection: OptionSet, Sendable {
     public static let objectTies = EventSelection(rawValue: 32)
     /// `cachefiles_ondemand_open` alone (the names pass: an OPEN marker names the object by fd).
     public static let ondemandOpens = EventSelection(rawValue: 64)
+    /// The fanotify pre-content path: `record`'s kprobe events (`FanotifyProbe`) and `fsnotify:fsnotify`.
+    public static let fanotify = EventSelection(rawValue: 128)
     /// What naming objects takes: OPENs, markers and the ties (`TraceReport`'s first pass).
     public static let names: EventSelection = [.ondemandOpens, .markers, .objectTies]
 
-    public static let report: EventSelection = [.ondemand, .cachefilesErrors, .markers, .objectTies]
-    public static let all: EventSelection = [.ondemand, .cachefilesErrors, .cachefilesOther, .markers]
+    public static let report: EventSelection = [.ondemand, .cachefilesErrors, .markers, .objectTies, .fanotify]
+    public static let all: EventSelection = [.ondemand, .cachefilesErrors, .cachefilesOther, .markers, .fanotify]
 
     /// The events of `.objectTies` and the fields the report reads of each.
     public static let tieFields: [String: [String]] = [
@@ -154,6 +156,9 @@ public struct BinaryEventDecoder: Sendable {
     }
 
     static func entry(for layout: EventLayout, selection: EventSelection) -> Entry {
+        if FanotifyEvent.isFanotify(system: layout.system, name: layout.name) {
+            return selection.contains(.fanotify) ? .generic(GenericPlan(layout)) : .skip
+        }
         if layout.system == "cachefiles" {
             if let kind = OndemandEvent.Kind(eventName: layout.name) {
                 guard selection.contains(.ondemand) || (kind == .open && selection.contains(.ondemandOpens)) else { return .skip }

@@ -44,11 +44,12 @@ public enum HTMLReport {
         h += "<h2>Latency (µs)</h2><table><tr><th class=\"l\">request</th><th>count</th>"
         for c in LatencySummary(count: 0).columns { h += "<th>\(c.name)</th>" }
         h += "</tr>"
-        h += latencyRow("read → cread", "reads.latency_us", s.reads.latency.summary)
-        h += latencyRow("open → copen", "opens.latency_us", s.opens.latency.summary)
+        let fanotify = m.backend == .fanotify
+        h += latencyRow(fanotify ? "hook → answer" : "read → cread", "reads.latency_us", s.reads.latency.summary)
+        if !fanotify { h += latencyRow("open → copen", "opens.latency_us", s.opens.latency.summary) }
         for stage in RequestRecord.Stage.allCases {
             guard let r = s.stages[stage] else { continue }
-            h += latencyRow("&nbsp;&nbsp;" + stage.rawValue + " <small>(" + escape(stage.explanation) + ")</small>", "reads.stages_us." + stage.rawValue, r.summary)
+            h += latencyRow("&nbsp;&nbsp;" + stage.rawValue + " <small>(" + escape(stage.explanation(for: m.backend)) + ")</small>", "reads.stages_us." + stage.rawValue, r.summary)
         }
         if s.stall.count > 0 {
             h += latencyRow("read → resumed <small>(stall: the wait the reader felt)</small>", "reads.stall_us", s.stall.summary)

@@ -311,6 +311,19 @@ public final class Correlator {
     /// Names the task `pid` for the records `consume(_: OndemandRecord)` takes.
     public func nameTask(_ pid: Int32, _ comm: String?) { _ = taskNames.name(pid, comm) }
 
+    /// The index of a task's name for a request another correlator closes (`FanotifyCorrelator`):
+    /// the name the record carries, or else the one `nameTask` gave its pid.
+    func taskNameIndex(_ pid: Int32, _ comm: String?) -> TaskNames.Index {
+        comm == nil ? taskNames.index(of: pid) : taskNames.name(pid, comm)
+    }
+
+    /// The index of an object's name for requests another correlator closes (0: none).
+    func objectNameIndex(_ name: BlobName?) -> Int32 {
+        guard let name else { return 0 }
+        objectNames.append(name)
+        return Int32(objectNames.count - 1)
+    }
+
     /// The name `nameTask` gave `pid`.
     public func taskName(_ pid: Int32) -> String? { taskNames[taskNames.index(of: pid)] }
 

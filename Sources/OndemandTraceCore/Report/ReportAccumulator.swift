@@ -77,7 +77,7 @@ public struct ReportAccumulator {
     // value count as absent (an optional element was copied just to be compared with nil).
     // Those of a fixed size are inline arrays: a `[T]` checked its buffer's uniqueness per update.
     // Their sizes are the number of stages and joins (`init` checks) and of size buckets.
-    private var stageRecorders = InlineArray<6, LatencyRecorder>(repeating: Self.stageRecorder)
+    private var stageRecorders = InlineArray<7, LatencyRecorder>(repeating: Self.stageRecorder)
     private static var stageRecorder: LatencyRecorder { LatencyRecorder(significantDigits: 2, log2: false) }
     private var sizeRows = InlineArray<64, BreakdownRow>(repeating: BreakdownRow())
     private var readerRows: [BreakdownRow] = []
@@ -88,7 +88,7 @@ public struct ReportAccumulator {
     /// request showed in profiles, and so did comparing the names.
     private var readerByPid: [UInt64] = []
     private static let pidCacheLimit: Int32 = 1 << 16
-    private var joinCounts = InlineArray<5, Int>(repeating: 0)
+    private var joinCounts = InlineArray<6, Int>(repeating: 0)
     /// By obj: debug ids are small and dense (see `Correlator`), so an array, updated in place.
     private var objectRows: [BreakdownRow] = []
     private var sparseObjectRows: [UInt32: BreakdownRow] = [:]

@@ -12,6 +12,7 @@ public enum ReportJSON {
 
         w.objectStart()
         w.key("schema"); w.string(schema)
+        w.key("backend"); w.string(m.backend.rawValue)
         w.key("trace"); w.objectStart()
         w.key("path"); w.string(m.metadata.path)
         w.key("format"); w.string(m.metadata.format)
@@ -50,7 +51,8 @@ public enum ReportJSON {
         w.objectEnd()
         w.key("stall_us"); if s.stall.count > 0 { summary(&w, s.stall.summary) } else { w.null() }
         w.key("joins"); w.objectStart()
-        for join in [RequestRecord.Join.marker, .thread, .arrival, .none] where join != .open {
+        let joins: [RequestRecord.Join] = m.backend == .fanotify ? [.event, .none] : [.marker, .thread, .arrival, .none]
+        for join in joins {
             w.key(join.rawValue); w.number(s.joins[join] ?? 0)
         }
         w.objectEnd()
@@ -121,7 +123,7 @@ public enum ReportJSON {
         w.key("anomalies"); w.objectStart()
         w.key("total"); w.number(m.anomalyTotal)
         w.key("by_kind"); w.objectStart()
-        for kind in Anomaly.Kind.allCases { w.key(kind.rawValue); w.number(s.anomalyCounts[kind] ?? 0) }
+        for kind in Anomaly.Kind.kinds(of: m.backend) { w.key(kind.rawValue); w.number(s.anomalyCounts[kind] ?? 0) }
         w.objectEnd()
         w.key("listed"); w.number(s.anomalies.count)
         w.key("list"); w.arrayStart()

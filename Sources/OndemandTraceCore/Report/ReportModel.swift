@@ -70,6 +70,8 @@ public struct ReportModel {
     public var lost: LostEventCounts
     public var markersSeen: Int
     public var faults: [String: Int]
+    /// Which on-demand mechanism the trace shows.
+    public var backend: Backend = .cachefiles
     /// First and last record of the trace (ns), whatever the filter.
     public var traceStart: UInt64?
     public var traceEnd: UInt64?
@@ -161,6 +163,8 @@ public final class ReportBuilder {
     // Touched once per request from the correlator's callbacks: no run-time exclusivity check.
     @exclusivity(unchecked) public private(set) var accumulator: ReportAccumulator
     private var correlator: Correlator!
+    /// The fanotify pre-content path's requests (kprobe events), into the same accumulator.
+    private var fanotify: FanotifyCorrelator!
     /// `correlator` without a retain and release per record (it lives as long as this builder),
     /// and a plain value for closures to capture: the name lookups `add` passes on captured the
     /// builder, which retained and released it twice per request.
@@ -203,12 +207,23 @@ public final class ReportBuilder {
             onClosed: onClosed,
             onAnomaly: { [unowned(unsafe) self] a in self.accumulator.add(a) })
         unretainedCorrelator = Unmanaged.passUnretained(correlator)
+        fanotify = FanotifyCorrelator(names: correlator, onClosed: onClosed,
+                                      onAnomaly: { [unowned(unsafe) self] a in self.accumulator.add(a) })
     }
+
+    /// The fanotify path's records taken so far (the trace's "on-demand events" on that path).
+    public var fanotifyEvents: Int { fanotify.eventsSeen }
 
     @inline(__always)
     private func withCorrelator<R>(_ body: (Correlator) -> R) -> R { unretainedCorrelator._withUnsafeGuaranteedRef(body) }
 
-    public func consume(_ event: TraceEvent) { withCorrelator { $0.consume(event) } }
+    public func consume(_ event: TraceEvent) {
+        if case .generic(let g) = event.body, FanotifyEvent.isFanotify(system: g.system, name: g.name) {
+            fanotify.consume(event)
+            return
+        }
+        withCorrelator { $0.consume(event) }
+    }
 
     /// Counts a request; false when the filter leaves it out.
     @inline(__always)
@@ -248,16 +263,21 @@ public final class ReportBuilder {
 
     /// Ends the input. `cpuStats`: the per-CPU ring-buffer stats a trace.dat stored, if any.
     public func finish(metadata: TraceMetadata, cpuStats: [String] = []) -> ReportModel {
-        let objects = correlator.finish()
+        var objects = correlator.finish()
+        let backend: Backend = objects.isEmpty && fanotify.probeRecords > 0 ? .fanotify : .cachefiles
+        if backend == .fanotify { objects = fanotify.finish() }
         accumulator.recordObjectLatencies()
         lost.statsOverruns = cpuStats.map { LostEventCounts.overruns(inStats: $0) ?? 0 }
         for (cpu, n) in lost.statsOverruns.enumerated() where n > 0 {
             accumulator.add(Anomaly(kind: .lostEvents, obj: nil, timestamp: correlator.lastTimestamp ?? 0,
                                     detail: "CPU \(cpu): ring-buffer stats count \(n) overrun/dropped event(s)"))
         }
+        let starts = [correlator.firstTimestamp, fanotify.firstTimestamp].compactMap { $0 }
+        let ends = [correlator.lastTimestamp, fanotify.lastTimestamp].compactMap { $0 }
         var model = ReportModel(metadata: metadata, stats: accumulator, objects: objects, lost: lost,
                                 markersSeen: correlator.markersSeen, faults: correlator.faults,
-                                traceStart: correlator.firstTimestamp, traceEnd: correlator.lastTimestamp)
+                                traceStart: starts.min(), traceEnd: ends.max())
+        model.backend = backend
         model.unansweredReadBytes = unansweredReadBytes
         if keepReads { model.keptReads = reads }
         return model

@@ -18,11 +18,15 @@ public enum ReportText {
         var out = ""
         func line(_ s: String = "") { out += s + "\n" }
         let s = m.stats
+        let fanotify = m.backend == .fanotify
+        // The fanotify path's request is a pre-content event: the reader's hook to the listener's answer.
+        let request = fanotify ? "hook -> answer" : "read -> cread"
 
         line("ondemand-trace report: \(m.metadata.path)")
         var input = "input:    \(m.metadata.formatDescription)"
         if let k = m.metadata.kernelRelease { input += ", kernel \(k)" }
         if let c = m.metadata.clock { input += ", clock \(c)" }
+        if fanotify { input += ", fanotify pre-content events" }
         line(input)
         if let a = m.traceStart, let b = m.traceEnd {
             line("trace:    \(TimeText.seconds(a)) s .. \(TimeText.seconds(b)) s (\(fixed(Double(b - a) / 1e9, 3)) s), "
@@ -31,12 +35,12 @@ public enum ReportText {
         if !s.filter.isEmpty { line("filter:   \(filterText(s.filter))") }
         line()
         func requests(_ n: Int) -> String { n == 1 ? "1 request" : "\(n) requests" }
-        line("READ      \(requests(s.reads.count)): \(s.reads.matched) answered, \(s.reads.unmatched) unanswered; "
+        line("\(fanotify ? "EVENT" : "READ ")     \(requests(s.reads.count)): \(s.reads.matched) answered, \(s.reads.unmatched) unanswered; "
              + "\(s.reads.bytes) bytes (\(bytesText(s.reads.bytes)))")
         if let span = m.requestSpanSeconds, let tput = m.throughputBytesPerSecond {
             line("          \(fixed(span, 6)) s from first request to last answer, \(bytesText(UInt64(tput)))/s answered")
         }
-        line("OPEN      \(requests(s.opens.count)): \(s.opens.matched) answered, \(s.opens.unmatched) unanswered")
+        if !fanotify { line("OPEN      \(requests(s.opens.count)): \(s.opens.matched) answered, \(s.opens.unmatched) unanswered") }
         if m.markersSeen > 0 { line("markers:  \(m.markersSeen) daemon markers (exact join, stage breakdown)") }
         if !m.faults.isEmpty {
             line("faults:   " + m.faults.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
@@ -50,16 +54,16 @@ public enum ReportText {
             let sum = r.summary
             table.add([name, String(sum.count)] + sum.columns.map { $0.value.map { fixed($0, 1) } ?? "-" })
         }
-        summaryRow("read -> cread", s.reads.latency)
-        summaryRow("open -> copen", s.opens.latency)
+        summaryRow(request, s.reads.latency)
+        if !fanotify { summaryRow("open -> copen", s.opens.latency) }
         for stage in RequestRecord.Stage.allCases {
             if let r = s.stages[stage] { summaryRow("  \(stage.rawValue)", r) }
         }
-        if s.stall.count > 0 { summaryRow("read -> resumed (stall)", s.stall) }
+        if s.stall.count > 0 { summaryRow(fanotify ? "hook -> return (stall)" : "read -> resumed (stall)", s.stall) }
         out += table.text
         let staged = RequestRecord.Stage.allCases.filter { s.stages[$0] != nil }
         if !staged.isEmpty {
-            line("  stages: " + staged.map { "\($0.rawValue) = \($0.explanation)" }.joined(separator: "; "))
+            line("  stages: " + staged.map { "\($0.rawValue) = \($0.explanation(for: m.backend))" }.joined(separator: "; "))
         }
         line(s.reads.latency.errorBound == 0 && s.opens.latency.errorBound == 0
              ? "  all values exact"
@@ -67,7 +71,7 @@ public enum ReportText {
 
         if sections.contains(.latency) {
             line()
-            line("read -> cread latency histogram")
+            line("\(request) latency histogram")
             out += histogram(s.reads.latency.log2Microseconds)
             line()
             var bySize = Table(header: ["request size", "count", "bytes", "p50 µs", "p99 µs", "max µs"],

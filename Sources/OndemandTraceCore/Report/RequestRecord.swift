@@ -25,6 +25,21 @@ public struct Anomaly: Sendable, Equatable {
         case idMismatch = "id_mismatch"
         /// A record older than the one before it: the trace's clock is not one order across CPUs.
         case timeWentBackwards = "time_went_backwards"
+        /// fanotify: a pre-content event the listener did not answer by the end of the trace.
+        case neverAnswered = "never_answered"
+        /// fanotify: the listener answered FAN_DENY (the reader got an errno).
+        case denied = "denied"
+        /// fanotify: the reader left the hook before any answer (killed, interrupted).
+        case readerGaveUp = "reader_gave_up"
+
+        /// The kinds a backend can report (each backend's JSON lists its own).
+        public static func kinds(of backend: Backend) -> [Kind] {
+            switch backend {
+            case .cachefiles: return allCases.filter { !fanotifyOnly.contains($0) }
+            case .fanotify: return [.neverAnswered, .denied, .readerGaveUp, .lostEvents, .timeWentBackwards]
+            }
+        }
+        static let fanotifyOnly: Set<Kind> = [.neverAnswered, .denied, .readerGaveUp]
 
         public static func < (a: Kind, b: Kind) -> Bool {
             allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
@@ -59,6 +74,8 @@ public struct RequestRecord: RequestTimes, Sendable, Equatable {
         case open
         /// Not answered.
         case none
+        /// fanotify: the kernel event's address, from the reader's hook to the listener's answer (exact).
+        case event
 
         /// The position in `allCases` (a count per join, in an array).
         var index: Int {
@@ -68,6 +85,7 @@ public struct RequestRecord: RequestTimes, Sendable, Equatable {
             case .arrival: return 2
             case .open: return 3
             case .none: return 4
+            case .event: return 5
             }
         }
     }
@@ -119,6 +137,8 @@ public struct RequestRecord: RequestTimes, Sendable, Equatable {
         case queued, served, completed
         case toWrite = "to_write"
         case toCread = "to_cread"
+        /// fanotify: the listener read the event → its answer (it fetched and wrote the range).
+        case toAnswer = "to_answer"
         case resumed
 
         var index: Int {
@@ -129,6 +149,15 @@ public struct RequestRecord: RequestTimes, Sendable, Equatable {
             case .toWrite: return 3
             case .toCread: return 4
             case .resumed: return 5
+            case .toAnswer: return 6
+            }
+        }
+
+        public func explanation(for backend: Backend) -> String {
+            switch (self, backend) {
+            case (.queued, .fanotify): return "hook -> daemon read the event"
+            case (.resumed, .fanotify): return "answer -> reader left the hook"
+            default: return explanation
             }
         }
 
@@ -140,6 +169,7 @@ public struct RequestRecord: RequestTimes, Sendable, Equatable {
             case .toWrite: return "read -> last fd_write"
             case .toCread: return "fd_write -> cread"
             case .resumed: return "cread -> reader resumed"
+            case .toAnswer: return "daemon read the event -> answer"
             }
         }
     }
@@ -149,6 +179,7 @@ public struct RequestRecord: RequestTimes, Sendable, Equatable {
 /// `ClosedRequest` on the report's hot path): one definition of each for both.
 public protocol RequestTimes {
     var kind: RequestRecord.Kind { get }
+    var join: RequestRecord.Join { get }
     var issued: UInt64 { get }
     var pickedUp: UInt64? { get }
     var written: UInt64? { get }
@@ -183,7 +214,12 @@ extension RequestTimes {
     @inline(__always)
     public func forEachStage(_ body: (RequestRecord.Stage, UInt64) -> Void) {
         guard kind == .read, let completed else { return }
-        if let pickedUp, let written, pickedUp >= issued, written >= pickedUp, completed >= written {
+        if join == .event {
+            // fanotify: hook → the listener's read → its answer → the reader's return.
+            if let pickedUp, pickedUp >= issued, completed >= pickedUp {
+                body(.queued, pickedUp - issued); body(.toAnswer, completed - pickedUp)
+            }
+        } else if let pickedUp, let written, pickedUp >= issued, written >= pickedUp, completed >= written {
             body(.queued, pickedUp - issued); body(.served, written - pickedUp); body(.completed, completed - written)
         } else if let written, written >= issued, completed >= written {
             body(.toWrite, written - issued); body(.toCread, completed - written)

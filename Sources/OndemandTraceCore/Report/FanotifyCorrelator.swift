@@ -1,0 +1,176 @@
+/// Ties the fanotify path's records into requests, exactly, in trace order.
+///
+/// A reader is in one pre-content hook at a time, and every reader-side record of a request
+/// comes from the reader's own thread between the hook's entry and its return: the range
+/// (`fan_pre_content`), the file (`fsnotify:fsnotify`, mask FS_PRE_ACCESS) and the kernel event's
+/// address (`fan_insert`). The listener's records carry that address: picked up
+/// (`fan_pickup`), answered (`fan_answer`); the address is free for reuse after `fan_destroy`.
+/// So a request is keyed by its reader's pid until it has an address, and by the address after:
+/// no guess, no order assumed between readers.
+///
+/// A hook that returns without queuing an event (no listener wanted the range) is no request.
+/// Answers to events queued before the trace began are counted apart (`answersWithoutRequest`).
+public final class FanotifyCorrelator {
+    /// One request in flight: a reader inside the hook.
+    struct InFlight {
+        var pid: Int32
+        var taskName: TaskNames.Index
+        var entered: UInt64
+        var pos: Int64?
+        var count: UInt64?
+        /// Index into `objects` (nil: no fsnotify record named the file).
+        var file: Int?
+        var event: UInt64?
+        var pickedUp: UInt64?
+        var answered: UInt64?
+        var response: UInt32?
+    }
+
+    /// A file the requests were for: the image file, by device and inode.
+    struct File: Hashable {
+        var dev: UInt64?
+        var ino: UInt64?
+    }
+
+    private var inHook: [Int32: InFlight] = [:]
+    /// The reader pid of each queued event's request, by the event's address.
+    private var readerByEvent: [UInt64: Int32] = [:]
+    private var fileIndex: [File: Int] = [:]
+    /// The image files in order first seen, `obj` = index + 1 (one of them, unnamed, for the
+    /// requests no fsnotify record named).
+    private var objects: [Correlator.ObjectLifetime] = []
+    private var unnamedObject: Int?
+    private var objectNameIndexes: [Int32] = []
+    private unowned let names: Correlator
+    private let onClosed: (ClosedRequest) -> Void
+    private let onAnomaly: (Anomaly) -> Void
+
+    public private(set) var eventsSeen = 0
+    /// Records of the kprobe events (not the fsnotify tracepoint, which any trace may hold).
+    public private(set) var probeRecords = 0
+    public private(set) var answersWithoutRequest = 0
+    public private(set) var firstTimestamp: UInt64?
+    public private(set) var lastTimestamp: UInt64?
+
+    /// `names`: the cachefiles correlator whose task and object name tables the requests'
+    /// indexes point into (one `RequestRecord` resolution for both paths).
+    init(names: Correlator, onClosed: @escaping (ClosedRequest) -> Void, onAnomaly: @escaping (Anomaly) -> Void) {
+        self.names = names
+        self.onClosed = onClosed
+        self.onAnomaly = onAnomaly
+    }
+
+    /// Takes one record; false when it is not one of the fanotify path's.
+    @discardableResult
+    public func consume(_ event: TraceEvent) -> Bool {
+        guard case .generic(let g) = event.body, let e = FanotifyEvent(g) else { return false }
+        consume(e, pid: event.pid, comm: event.comm, timestamp: event.timestamp)
+        return true
+    }
+
+    public func consume(_ e: FanotifyEvent, pid: Int32, comm: String?, timestamp: UInt64) {
+        eventsSeen += 1
+        if case .file = e {} else { probeRecords += 1 }
+        let t = max(timestamp, lastTimestamp ?? 0)
+        if firstTimestamp == nil { firstTimestamp = t }
+        lastTimestamp = t
+        switch e {
+        case let .hookEntered(pos, count):
+            // A hook entered again means its last return was lost: hand that request on as it stands.
+            if let stale = inHook.removeValue(forKey: pid), stale.event != nil { close(stale, resumed: nil, result: nil) }
+            inHook[pid] = InFlight(pid: pid, taskName: names.taskNameIndex(pid, comm), entered: t, pos: pos, count: count)
+        case let .file(dev, ino, mask):
+            guard let mask, mask & FanotifyProbe.preAccessMask != 0, var r = inHook[pid], r.event == nil else { return }
+            r.file = file(File(dev: dev, ino: ino), at: t)
+            inHook[pid] = r
+        case .queued(let ev):
+            // Only the first event a hook queues is its request (a second group gets its own).
+            guard var r = inHook[pid], r.event == nil else { return }
+            r.event = ev
+            readerByEvent[ev] = pid
+            inHook[pid] = r
+        case .pickedUp(let ev):
+            update(ev) { if $0.pickedUp == nil { $0.pickedUp = t } }
+        case let .answered(ev, response):
+            guard readerByEvent[ev] != nil else { answersWithoutRequest += 1; return }
+            update(ev) { r in
+                guard r.answered == nil else { return }
+                (r.answered, r.response) = (t, response)
+            }
+        case .destroyed(let ev):
+            readerByEvent.removeValue(forKey: ev)
+        case .hookReturned(let result):
+            guard let r = inHook.removeValue(forKey: pid), let ev = r.event else { return }
+            if readerByEvent[ev] == pid { readerByEvent.removeValue(forKey: ev) }
+            close(r, resumed: t, result: result)
+        }
+    }
+
+    private func update(_ ev: UInt64, _ body: (inout InFlight) -> Void) {
+        guard let pid = readerByEvent[ev], var r = inHook[pid] else { return }
+        body(&r)
+        inHook[pid] = r
+    }
+
+    private func file(_ f: File, at t: UInt64) -> Int {
+        if let known = fileIndex[f] { return known }
+        let name = BlobName(volume: f.dev.map { "dev=\($0 >> 20):\($0 & 0xfffff)" }, blob: "ino=" + (f.ino.map(String.init) ?? "?"))
+        let index = addObject(name, at: t)
+        fileIndex[f] = index
+        return index
+    }
+
+    private func addObject(_ name: BlobName?, at t: UInt64) -> Int {
+        var o = Correlator.ObjectLifetime(obj: UInt32(objects.count + 1), firstSeen: t)
+        o.name = name
+        objects.append(o)
+        objectNameIndexes.append(names.objectNameIndex(name))
+        return objects.count - 1
+    }
+
+    /// Hands the request on: answered or not, with the reader's resumption and result.
+    private func close(_ r: InFlight, resumed: UInt64?, result: Int32?) {
+        let index: Int
+        if let file = r.file {
+            index = file
+        } else {
+            index = unnamedObject ?? addObject(nil, at: r.entered)
+            unnamedObject = index
+        }
+        let obj = UInt32(index + 1)
+        let where_ = "\(r.pos.map(String.init) ?? "?")+\(r.count.map(String.init) ?? "?")"
+        objects[index].reads += 1
+        objects[index].bytesRequested += r.count ?? 0
+        if let answered = r.answered {
+            objects[index].readsCompleted += 1
+            let response = FanotifyResponse(r.response ?? 0)
+            if !response.isDenied { objects[index].bytesWritten += r.count ?? 0 }
+            if response.isDenied {
+                onAnomaly(Anomaly(kind: .denied, obj: obj, timestamp: answered,
+                                  detail: "range \(where_) of pid \(r.pid): \(response)"))
+            }
+        } else if let resumed {
+            onAnomaly(Anomaly(kind: .readerGaveUp, obj: obj, timestamp: resumed,
+                              detail: "pid \(r.pid) left the hook for \(where_) with \(result.map(String.init) ?? "?") before any answer"))
+        } else {
+            onAnomaly(Anomaly(kind: .neverAnswered, obj: obj, timestamp: r.entered,
+                              detail: "range \(where_) of pid \(r.pid): \(r.pickedUp == nil ? "never read by the listener" : "read by the listener, never answered") by the end of the trace"))
+        }
+        let allowed = r.answered != nil && !FanotifyResponse(r.response ?? 0).isDenied
+        onClosed(ClosedRequest(kind: .read, join: r.answered == nil ? .none : .event, rangeWritten: allowed, obj: obj, msgID: nil,
+                               pid: r.pid, taskName: r.taskName, objectName: objectNameIndexes[index], offset: r.pos,
+                               length: r.count, issued: r.entered, pickedUp: r.pickedUp, written: nil,
+                               completed: r.answered, resumed: resumed))
+    }
+
+    /// Hands on the requests still in flight (readers blocked at the end) and returns the
+    /// image files' lifetimes.
+    public func finish() -> [Correlator.ObjectLifetime] {
+        for r in inHook.values.sorted(by: { ($0.entered, $0.pid) < ($1.entered, $1.pid) }) where r.event != nil {
+            close(r, resumed: nil, result: nil)
+        }
+        inHook.removeAll()
+        readerByEvent.removeAll()
+        return objects
+    }
+}

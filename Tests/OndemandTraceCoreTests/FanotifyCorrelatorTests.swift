@@ -1,0 +1,141 @@
+import Testing
+@testable import OndemandTraceCore
+
+/// The fanotify path's join: records as the kprobe events and `fsnotify:fsnotify` give them
+/// (field names of `FanotifyProbe.all` and the 7.3 tracepoint), through `ReportBuilder`.
+struct FanotifyCorrelatorTests {
+    /// Builds records one after another, 1 µs apart unless told.
+    struct Script {
+        var events: [TraceEvent] = []
+        var now: UInt64 = 1_000_000_000
+        let group = "ondemand_fan_4242"
+
+        mutating func add(_ pid: Int32, _ comm: String, _ system: String, _ name: String, _ fields: [(String, FieldValue)],
+                          after us: UInt64 = 1) {
+            now += us * 1000
+            events.append(TraceEvent(timestamp: now, cpu: 0, pid: pid, comm: comm,
+                                     body: .generic(GenericEvent(system: system, name: name, fields: fields.map { NamedValue($0.0, $0.1) }))))
+        }
+        mutating func enter(_ pid: Int32, pos: Int64, count: UInt64, after us: UInt64 = 1) {
+            add(pid, "md5sum", group, "fan_pre_content", [("__probe_ip", .unsigned(0xffff_8000)), ("pos", .signed(pos)), ("count", .unsigned(count))], after: us)
+        }
+        mutating func file(_ pid: Int32, ino: UInt64, mask: UInt64 = 0x100000) {
+            add(pid, "md5sum", "fsnotify", "fsnotify", [("dev", .unsigned(254 << 20)), ("ino", .unsigned(ino)), ("mask", .unsigned(mask))])
+        }
+        mutating func queue(_ pid: Int32, ev: UInt64) { add(pid, "md5sum", group, "fan_insert", [("ev", .unsigned(ev))]) }
+        mutating func pickup(ev: UInt64, after us: UInt64 = 1) { add(900, "daemon", group, "fan_pickup", [("ev", .unsigned(ev))], after: us) }
+        mutating func answer(ev: UInt64, resp: UInt32 = 1, after us: UInt64 = 1) {
+            add(900, "daemon", group, "fan_answer", [("ev", .unsigned(ev)), ("resp", .unsigned(UInt64(resp)))], after: us)
+        }
+        mutating func destroy(_ pid: Int32, ev: UInt64) { add(pid, "md5sum", group, "fan_destroy", [("ev", .unsigned(ev))]) }
+        mutating func leave(_ pid: Int32, ret: Int64 = 0, after us: UInt64 = 1) {
+            add(pid, "md5sum", group, "fan_pre_content_ret", [("ret", .signed(ret))], after: us)
+        }
+        /// A whole round trip of one reader: hook, file, queue, pickup, answer, destroy, return.
+        mutating func roundTrip(_ pid: Int32, pos: Int64, count: UInt64, ev: UInt64, ino: UInt64 = 12, waitUS: UInt64 = 100, resp: UInt32 = 1) {
+            enter(pid, pos: pos, count: count); file(pid, ino: ino); queue(pid, ev: ev)
+            pickup(ev: ev, after: 10); answer(ev: ev, resp: resp, after: waitUS); destroy(pid, ev: ev); leave(pid, after: 5)
+        }
+    }
+
+    func report(_ script: Script) -> (ReportModel, [RequestRecord]) {
+        var requests: [RequestRecord] = []
+        let builder = ReportBuilder(requestObserver: { requests.append($0) })
+        for e in script.events { builder.consume(e) }
+        let model = builder.finish(metadata: TraceMetadata(path: "t.dat", format: "trace.dat", formatDescription: "trace.dat v6",
+                                                           kernelRelease: "7.3.4", clock: "mono", recordsSeen: script.events.count,
+                                                           eventsDelivered: script.events.count, ondemandEvents: 0))
+        return (model, requests)
+    }
+
+    @Test func oneRoundTripIsOneRequestWithItsStages() {
+        var s = Script()
+        s.roundTrip(101, pos: 8192, count: 4096, ev: 0xffff_8880_0000_1000, waitUS: 250)
+        let (model, requests) = report(s)
+        #expect(model.backend == .fanotify)
+        #expect(requests.count == 1)
+        let r = requests[0]
+        #expect(r.join == .event && r.offset == 8192 && r.length == 4096 && r.pid == 101 && r.comm == "md5sum")
+        // hook at +1 µs, file +1, queue +1, pickup +10, answer +250, destroy +1, return +5
+        #expect(r.latency == 262_000)
+        #expect(r.stall == 268_000)
+        #expect(r.stages.map(\.stage) == [.queued, .toAnswer, .resumed])
+        #expect(r.stages.map(\.nanoseconds) == [12_000, 250_000, 6_000])
+        #expect(r.blob == BlobName(volume: "dev=254:0", blob: "ino=12"))
+        #expect(model.objects.count == 1 && model.objects[0].reads == 1 && model.objects[0].readsCompleted == 1)
+        #expect(model.anomalyTotal == 0)
+        #expect(model.stats.joins[.event] == 1)
+    }
+
+    @Test func readersInterleavedAndAnAddressReusedAreJoinedByTheKernelEvent() {
+        var s = Script()
+        let a: UInt64 = 0xffff_0000_0000_0a00, b: UInt64 = 0xffff_0000_0000_0b00
+        s.enter(1, pos: 0, count: 4096); s.file(1, ino: 12); s.queue(1, ev: a)
+        s.enter(2, pos: 65536, count: 8192); s.file(2, ino: 13); s.queue(2, ev: b)
+        // The daemon reads and answers the second reader's event first.
+        s.pickup(ev: b); s.pickup(ev: a); s.answer(ev: b, after: 7); s.destroy(2, ev: b); s.leave(2)
+        s.answer(ev: a, after: 40); s.destroy(1, ev: a); s.leave(1)
+        // Address a reused by a third request once freed.
+        s.roundTrip(3, pos: 4096, count: 4096, ev: a, waitUS: 3)
+        let (model, requests) = report(s)
+        #expect(requests.map(\.pid) == [2, 1, 3])
+        #expect(requests.map(\.offset) == [65536, 0, 4096])
+        #expect(requests.map(\.length) == [8192, 4096, 4096])
+        #expect(requests[0].blob?.blob == "ino=13" && requests[1].blob?.blob == "ino=12")
+        #expect(requests.allSatisfy { $0.join == .event && $0.completed != nil && $0.resumed != nil })
+        #expect(model.objects.map(\.reads) == [2, 1])
+    }
+
+    @Test func aDenialIsAnsweredAndAnAnomalyWithItsErrno() {
+        var s = Script()
+        s.roundTrip(5, pos: 0, count: 4096, ev: 0x1000, resp: 0x02 | (5 << 24))  // FAN_DENY_ERRNO(EIO)
+        let (model, requests) = report(s)
+        #expect(requests.count == 1 && requests[0].completed != nil && !requests[0].rangeWritten)
+        #expect(model.stats.anomalyCounts[.denied] == 1)
+        #expect(model.stats.anomalies.first?.detail.contains("FAN_DENY (EIO)") == true)
+        #expect(FanotifyResponse(0x02).errno == 1)   // plain FAN_DENY: EPERM
+        #expect(FanotifyResponse(0x01).errno == nil)
+    }
+
+    @Test func unansweredAndAbandonedRequestsAreReportedAsSuch() {
+        var s = Script()
+        // Reader 7 waits to the end: picked up, never answered.
+        s.enter(7, pos: 0, count: 4096); s.file(7, ino: 12); s.queue(7, ev: 0x7000); s.pickup(ev: 0x7000)
+        // Reader 8 gives up (killed) before any answer.
+        s.enter(8, pos: 4096, count: 4096); s.file(8, ino: 12); s.queue(8, ev: 0x8000); s.leave(8, ret: -512)
+        let (model, requests) = report(s)
+        #expect(requests.count == 2)
+        #expect(requests.allSatisfy { $0.completed == nil && $0.join == .none })
+        #expect(model.stats.anomalyCounts[.neverAnswered] == 1)
+        #expect(model.stats.anomalyCounts[.readerGaveUp] == 1)
+        #expect(model.stats.reads.unmatched == 2)
+    }
+
+    @Test func aHookThatQueuesNothingIsNoRequestAndForeignAnswersAreCountedApart() {
+        var s = Script()
+        s.enter(9, pos: 0, count: 4096); s.file(9, ino: 12, mask: 0x1); s.leave(9)   // no listener wanted it
+        s.answer(ev: 0xdead)   // an event queued before the trace began
+        s.roundTrip(10, pos: 0, count: 4096, ev: 0x2000)
+        let (model, requests) = report(s)
+        #expect(requests.count == 1 && requests[0].pid == 10)
+        #expect(model.anomalyTotal == 0)
+    }
+
+    @Test func probeGroupsAreRecognisedByName() {
+        #expect(FanotifyProbe.isGroup("ondemand_fan"))
+        #expect(FanotifyProbe.isGroup("ondemand_fan_123"))
+        #expect(!FanotifyProbe.isGroup("ondemand_fanx"))
+        #expect(!FanotifyProbe.isGroup("ondemand_fan_"))
+        #expect(!FanotifyProbe.isGroup("ondemand_fan_12a"))
+        #expect(FanotifyProbe.recorderPid(group: "ondemand_fan_123") == 123)
+        #expect(FanotifyProbe.recorderPid(group: "ondemand_fan") == nil)
+        #expect(FanotifyProbe.all[0].definition(group: "ondemand_fan") == "p:ondemand_fan/fan_pre_content fsnotify_pre_content pos=+0(%si):s64 count=%dx:u64")
+    }
+
+    @Test func aCachefilesTraceWithFsnotifyRecordsStaysCachefiles() {
+        var s = Script()
+        s.file(3, ino: 12)
+        let (model, _) = report(s)
+        #expect(model.backend == .cachefiles)
+    }
+}
