@@ -1,0 +1,141 @@
+# Runs in the 7.3 test VM (busybox sh, from /init, via vm/run --guest fanotify.sh): on-demand
+# loading through fanotify pre-content events, recorded. Each line of /mnt/host/plan is a scenario:
+#   NAME IMAGE WORKLOAD[:SECONDS] [DAEMON-OPTION...]      (DAEMON-OPTION: see fanotify-daemon.c)
+# For each: the image made sparse on the ext4 disk (/cache), bin/fanotify-daemon marking it and
+# filling it from the full image in RAM, then under `ondemand-trace record`: mount(2) file-backed
+# (bin/erofs-mount), the workload, umount; a second tracefs instance (txt) keeps a text copy of the
+# same events. With --never the recording ends while that reader is still blocked; then the reader
+# (the never line's pid) is killed, the daemon stopped and the image unmounted.
+# Results in /mnt/host/out/NAME/: trace.dat, trace.txt, daemon.log, md5.txt, dmesg.txt, *.rc, ...
+# The kprobe events are created here (group ondemand_fan) and removed at the end.
+share=/mnt/host
+bin=$share/bin/ondemand-trace
+tracing=/sys/kernel/tracing
+mkdir -p /tmp/blobs /tmp/fan
+cp $share/blobs/* /tmp/blobs/   # the full images, in RAM: the daemon's source
+echo "guest: $(uname -r), $(nproc) cpus, images: $(ls /tmp/blobs | tr '\n' ' ')"
+
+uptime_ms() { read up _ < /proc/uptime; echo "${up%.*}${up#*.}0"; }
+
+# The probes of ../shared/testkernel-7.3/README.md (the same lines `record --backend fanotify`
+# creates under its own group): range at entry, result at return, the kernel event's address
+# queued (reader), picked up and answered (daemon), freed.
+probes='p:ondemand_fan/fan_pre_content fsnotify_pre_content pos=+0(%si):s64 count=%dx:u64
+r:ondemand_fan/fan_pre_content_ret fsnotify_pre_content ret=$retval:s32
+p:ondemand_fan/fan_insert fsnotify_insert_event ev=%si:x64
+r:ondemand_fan/fan_pickup fsnotify_remove_first_event ev=$retval:x64
+p:ondemand_fan/fan_answer finish_permission_event ev=%si:x64 resp=%dx:x32
+p:ondemand_fan/fan_destroy fsnotify_destroy_event ev=%si:x64'
+probe_names="fan_pre_content fan_pre_content_ret fan_insert fan_pickup fan_answer fan_destroy"
+
+add_probes() {
+    echo "$probes" | while read -r line; do
+        echo "$line" >> $tracing/kprobe_events || echo "kprobe refused: $line"
+    done
+    mkdir -p $share/out/formats/ondemand_fan $share/out/formats/fsnotify/fsnotify
+    for p in $probe_names; do
+        mkdir -p $share/out/formats/ondemand_fan/$p
+        cat $tracing/events/ondemand_fan/$p/format > $share/out/formats/ondemand_fan/$p/format
+    done
+    cat $tracing/events/fsnotify/fsnotify/format > $share/out/formats/fsnotify/fsnotify/format
+    cat $tracing/kprobe_events > $share/out/kprobe_events.txt
+}
+
+remove_probes() {
+    # nmissed of the return probes: more than maxactive readers blocked in the hook at once
+    cat $tracing/kprobe_profile > $share/out/kprobe_profile.txt
+    echo 0 > $tracing/events/ondemand_fan/enable
+    for p in $probe_names; do echo "-:ondemand_fan/$p" >> $tracing/kprobe_events; done
+    cat $tracing/kprobe_events > $share/out/kprobe_events-after.txt
+}
+
+run_scenario() {
+    name=$1 image=$2 workload=${3%%:*} limit=${3#*:}; shift 3
+    [ "$limit" = "$workload" ] && limit=60   # WORKLOAD[:SECONDS]: the workload's time limit
+    out=$share/out/$name log=/tmp/fan/$name.log sparse=/cache/$name.sparse
+    never=0
+    case " $* " in *" --never "*) never=1 ;; esac
+    mkdir -p $out
+    echo "== $name: image=$image workload=$workload daemon options: $*"
+    # The image file, sparse: every byte comes from the daemon.
+    rm -f $sparse && truncate -s $(stat -c %s /tmp/blobs/$image) $sparse
+    md5sum < /tmp/blobs/$image | cut -d' ' -f1 > $out/image.md5
+    stat -c 'dev=%D ino=%i size=%s' $sparse > $out/sparse.stat
+    # The text twin: a second instance with the same events, mono clock.
+    inst=$tracing/instances/txt
+    mkdir $inst
+    echo mono > $inst/trace_clock
+    echo 4096 > $inst/buffer_size_kb
+    echo 1 > $inst/events/ondemand_fan/enable
+    echo 1 > $inst/events/fsnotify/fsnotify/enable
+    dmesg -c > /dev/null
+    rm -f /tmp/ready /tmp/workload.pid $log
+    $share/bin/fanotify-daemon "$@" $sparse /tmp/blobs/$image /tmp/ready $log 2> $out/daemon.err &
+    dpid=$!
+    n=0
+    while [ ! -e /tmp/ready ] && kill -0 $dpid 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    [ -e /tmp/ready ] || echo "daemon did not become ready: $(cat $out/daemon.err)"
+    # What runs under `record`: mount (its superblock reads are events too), the workload, umount.
+    # --never: the recording ends once the held event is logged (plus a moment), the reader blocked.
+    cat > /tmp/inner.sh <<INNER
+timeout 20 $share/bin/erofs-mount mount $sparse /mnt/img 2> $out/mount.err
+echo \$? > $out/mount.rc
+[ "\$(cat $out/mount.rc)" = 0 ] || exit 1
+start=\$(cut -d' ' -f1 /proc/uptime)
+( timeout $limit sh -c ". $share/workloads.sh; workload_$workload" > $out/md5.txt 2> $out/workload.err
+  echo \$? > $out/workload.rc ) &
+echo \$! > /tmp/workload.pid
+if [ $never = 1 ]; then
+    n=0
+    while ! grep -q 'response=never' $log && [ \$n -lt 200 ]; do sleep 0.1; n=\$((n + 1)); done
+    sleep 1
+    grep -q 'response=never' $log && echo held > $out/never.state || echo "no event held" > $out/never.state
+    exit 0
+fi
+wait
+echo "\$start \$(cut -d' ' -f1 /proc/uptime)" > $out/workload.uptime
+timeout 10 $share/bin/erofs-mount umount /mnt/img 2> $out/umount.err
+INNER
+    timeout $((limit + 40)) $bin record --events ondemand_fan,fsnotify:fsnotify -o /tmp/fan/$name.dat -- sh /tmp/inner.sh \
+        > $out/record.out 2> $out/record.err
+    echo $? > $out/record.rc
+    echo 0 > $inst/tracing_on
+    if [ $never = 1 ]; then
+        # The held reader: still blocked in the hook (state D or S) until killed.
+        rpid=$(sed -n 's/.*pid=\([0-9]*\) .*response=never.*/\1/p' $log | head -1)
+        if [ -n "$rpid" ]; then
+            echo "reader $rpid: $(grep -E '^(Name|State):' /proc/$rpid/status 2>/dev/null | tr '\n\t' '  ')" > $out/never-reader.txt
+            cat /proc/$rpid/stack > $out/never-reader.stack 2>/dev/null
+            kill -KILL $rpid 2>/dev/null
+        fi
+        n=0
+        while [ -e /proc/$(cat /tmp/workload.pid 2>/dev/null || echo 0) ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+        timeout 10 $share/bin/erofs-mount umount /mnt/img 2> $out/umount.err
+    fi
+    grep -q ' /mnt/img ' /proc/mounts && { kill -TERM $dpid 2>/dev/null; timeout 10 $share/bin/erofs-mount umount /mnt/img --lazy; }
+    kill -TERM $dpid 2>/dev/null
+    n=0
+    while kill -0 $dpid 2>/dev/null && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+    kill -KILL $dpid 2>/dev/null
+    wait $dpid
+    echo $? > $out/daemon.rc
+    cat $inst/trace > $out/trace.txt
+    for c in $inst/per_cpu/cpu*; do echo "${c##*/}"; cat $c/stats; done > $out/ringbuffer-stats.txt
+    rmdir $inst
+    mv /tmp/fan/$name.dat $out/trace.dat 2>/dev/null
+    cp $log $out/daemon.log
+    dmesg > $out/dmesg.txt
+    grep ' /mnt/img ' /proc/mounts > $out/mounts-after.txt
+    rm -f $sparse $log
+    echo "== $name done: mount rc $(cat $out/mount.rc 2>/dev/null), record rc $(cat $out/record.rc), workload rc $(cat $out/workload.rc 2>/dev/null), daemon rc $(cat $out/daemon.rc), events $(grep -c '^event' $out/daemon.log)"
+}
+
+add_probes
+while read -r line; do
+    case "$line" in ''|'#'*) continue ;; esac
+    set -- $line
+    run_scenario "$@" < /dev/null   # nothing in it reads the plan
+done < $share/plan
+remove_probes
+ls $tracing/instances > $share/out/instances-after.txt
+grep -c . $tracing/kprobe_events > $share/out/kprobes-after.count
