@@ -66,7 +66,7 @@ struct FanotifyReportCLITests {
         let denied = try Self.log("vm-fanotify-deny-7.3").filter { $0.response == "deny" }
         #expect(denied.count == 4 && denied.allSatisfy { $0.errno == 5 })
         let result = try Run.odt("report", "--anomalies", Fixtures.repo + "/SampleTraces/vm-fanotify-deny-7.3.dat")
-        let lines = result.stdout.split(separator: "\n").filter { $0.contains(" denied ") }
+        let lines = result.stdout.split(separator: "\n").filter { $0.contains("FAN_DENY") }
         #expect(lines.count == 4)
         for event in denied {
             #expect(lines.contains { $0.contains("range \(event.offset)+\(event.count) of pid \(event.pid): FAN_DENY (EIO)") })
