@@ -92,20 +92,19 @@ struct Record: ParsableCommand {
 
     func run() throws {
         let backend = try resolvedBackend()
-        if self.live, backend == .fanotify {
-            // Its probes exist only once recording starts, after the live decoder is made.
-            printError("ondemand-trace: --live: not available on the fanotify path yet; record to a file and run `ondemand-trace report` on it")
-            throw ExitCode(2)
-        }
         let given = try events.map { list in
             do throws(RecordingError) { return try EventSpec.parseList(list) } catch { throw ValidationError(error.message) }
         }
         let eventList = given ?? (backend == .fanotify ? [EventSpec.marker] : EventSpec.defaults)
         RecordLoop.blockSignals()
-        let live = try self.live ? failing { () throws(RecordingError) in try LiveLatency(formats: RecordingSession.eventFormats(eventList)) } : nil
+        let live = self.live ? LiveLatency() : nil
         var options = RecordingOptions(outputPath: output, events: eventList, bufferSizeKB: bufferSizeKB, clock: clock, instanceName: instance)
         options.fanotifyProbes = backend == .fanotify
-        if let live { options.onRecords = { @Sendable records in live.consume(records) } }
+        if let live {
+            // The decoder is made from what is recorded, probes included, once they exist.
+            options.onFormats = { @Sendable formats throws(RecordingError) in try live.use(formats: formats) }
+            options.onRecords = { @Sendable records in live.consume(records) }
+        }
         let session = RecordingSession(options: options)
         try failing { () throws(RecordingError) in try session.start() }
         for stale in session.staleInstancesRemoved {
