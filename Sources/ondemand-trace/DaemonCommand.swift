@@ -8,7 +8,7 @@ import OndemandTraceCore
 
 struct Daemon: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve EROFS images to the kernel as a cachefiles on-demand daemon.",
+        abstract: "Serve EROFS images on demand: a cachefiles on-demand daemon, or (--fanotify) a fanotify pre-content one.",
         discussion: """
             Binds CACHE-DIR in on-demand mode on /dev/cachefiles and answers the kernel's \
             requests: OPEN for fsid F is served from the file SOURCE-DIR/F (an EROFS image), READ \
@@ -55,6 +55,16 @@ struct Daemon: ParsableCommand {
                                  separate thread answers, even when every
                                  worker is blocked
 
+            fanotify pre-content mode (--fanotify, Linux 6.14+; the only on-demand path from \
+            7.2 on): marks --image-file, a sparse copy of the image on ext4, xfs or btrfs \
+            (truncate -s SIZE), for FAN_PRE_ACCESS and fills each range the kernel asks for \
+            from --source, then answers FAN_ALLOW; a range already present (SEEK_DATA) is \
+            answered at once. Mount the image file itself, file-backed, once --ready-file exists \
+            (mount(2) with the file as source; busybox mount sets up a loop device, whose reads \
+            bypass the hook). Faults as above (READ = a pre-content event), plus:
+              deny=EIO,every=25        answer FAN_DENY with EIO: the reader's read fails
+            --log-requests logs every event with its range, answer, bytes and time.
+
             Examples:
               mkfs.erofs blobs/img1 rootdir/
               ondemand-trace daemon --cache-dir /var/cache/od --source-dir blobs &
@@ -62,14 +72,26 @@ struct Daemon: ParsableCommand {
               ondemand-trace daemon --cache-dir /cache --source-dir blobs \\
                   --threads 4 --fault delay=10ms \\
                   --marker-file /sys/kernel/tracing/instances/x/trace_marker
+              truncate -s $(stat -c %s img.erofs) /cache/img.sparse
+              ondemand-trace daemon --fanotify --image-file /cache/img.sparse \
+                  --source img.erofs --ready-file /tmp/ready &
             """
     )
 
     @Option(help: ArgumentHelp("The cachefiles cache directory (on ext4/xfs).", valueName: "cache-dir"))
-    var cacheDir: String
+    var cacheDir: String?
 
     @Option(help: ArgumentHelp("The directory of blobs: one EROFS image per fsid, named after it.", valueName: "source-dir"))
-    var sourceDir: String
+    var sourceDir: String?
+
+    @Flag(help: "Serve as a fanotify pre-content daemon (--image-file, --source) instead of on /dev/cachefiles.")
+    var fanotify = false
+
+    @Option(help: ArgumentHelp("With --fanotify: the sparse image file to mark and fill (on ext4, xfs or btrfs).", valueName: "file"))
+    var imageFile: String?
+
+    @Option(help: ArgumentHelp("With --fanotify: the full image the ranges are copied from.", valueName: "file"))
+    var source: String?
 
     @Option(help: "The cache tag.")
     var tag = "ondemand-trace"
@@ -102,12 +124,24 @@ struct Daemon: ParsableCommand {
 
     func validate() throws {
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if fanotify {
+            guard imageFile != nil, source != nil else { throw ValidationError("--fanotify needs --image-file and --source") }
+            for (given, name) in [(cacheDir != nil, "--cache-dir"), (sourceDir != nil, "--source-dir"), (markerFile != nil, "--marker-file"),
+                                  (devnodeFd != nil, "--devnode-fd"), (restore, "--restore")] where given {
+                throw ValidationError("\(name) is for the cachefiles daemon, not --fanotify")
+            }
+        } else {
+            guard cacheDir != nil, sourceDir != nil else { throw ValidationError("give --cache-dir and --source-dir (or --fanotify with --image-file and --source)") }
+            if imageFile != nil || source != nil { throw ValidationError("--image-file and --source need --fanotify") }
+            if faults.contains(where: { $0.hasPrefix("deny") }) { throw ValidationError("--fault deny is a fanotify answer: it needs --fanotify") }
+        }
         if restore && devnodeFd == nil { throw ValidationError("--restore needs --devnode-fd: the devnode the previous daemon bound") }
         do { _ = try FaultPlan.parse(faults) } catch { throw ValidationError(error.description) }
     }
 
     func run() throws {
-        var configuration = OndemandServer.Configuration(cacheDirectory: cacheDir, sourceDirectory: sourceDir)
+        if fanotify { return try runFanotify() }
+        var configuration = OndemandServer.Configuration(cacheDirectory: cacheDir!, sourceDirectory: sourceDir!)
         configuration.tag = tag
         configuration.threads = threads
         configuration.faults = try FaultPlan.parse(faults)
@@ -126,6 +160,29 @@ struct Daemon: ParsableCommand {
             throw ExitCode(2)
         }
         _ = server.serve()
+    }
+
+    /// Marks and serves until SIGTERM/SIGINT (or an exit fault).
+    private func runFanotify() throws {
+        var configuration = FanotifyServer.Configuration(imageFile: imageFile!, source: source!)
+        configuration.threads = threads
+        configuration.faults = try FaultPlan.parse(faults)
+        configuration.logRequests = diagnostics.logRequests
+        configuration.warnAfter = try diagnostics.warnAfterNanoseconds()
+        let signals = FanotifyServer.blockStopSignals()
+        let server: FanotifyServer
+        do {
+            let daemonLog = try log.map { path throws(DaemonError) in try DaemonLog(path: path) } ?? DaemonLog()
+            server = try FanotifyServer(configuration, log: daemonLog)
+            if let readyFile { try touch(readyFile) }
+        } catch {
+            printError("ondemand-trace daemon: \(error)")
+            throw ExitCode(2)
+        }
+        server.start()
+        let byFault = server.waitForStop(signals: signals)
+        server.stop()
+        if byFault { throw ExitCode(1) }
     }
 
     private func touch(_ path: String) throws(DaemonError) {

@@ -5,6 +5,7 @@
 #include <sys/vfs.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
+#include <sys/fanotify.h>
 
 /// ioctl(fd, CACHEFILES_IOC_READ_COMPLETE, msg_id): the request the kernel's uapi header defines
 /// as _IOW(0x98, 1, int), taking the msg_id by value. Returns -1 and sets errno on failure.

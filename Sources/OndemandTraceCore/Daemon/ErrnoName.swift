@@ -7,6 +7,9 @@ public enum ErrnoName {
         "ENODATA": 61, "EOPNOTSUPP": 95, "ENOBUFS": 105, "ETIMEDOUT": 110,
     ]
 
+    /// `EIO` for 5; nil for a number without a name here.
+    public static func name(_ errno: Int32) -> String? { names.first { $0.value == errno }?.key }
+
     public static func parse(_ text: String) -> Int32? {
         if let n = names[text.uppercased()] { return n }
         if let n = Int32(text), n > 0, n < 4096 { return n }

@@ -33,6 +33,8 @@ public struct FaultPlan: Equatable, Sendable {
         case noData
         case openError(errno: Int32)
         case exit
+        /// fanotify: answer FAN_DENY with this errno (the reader's read fails with it).
+        case deny(errno: Int32)
     }
 
     public enum Delay: Equatable, Sendable {
@@ -60,6 +62,8 @@ public struct FaultPlan: Equatable, Sendable {
         public var writeData = true
         public var answer = true
         public var exitDaemon = false
+        /// fanotify: answer FAN_DENY with this errno instead of writing the range.
+        public var denyErrno: Int32?
         /// The specs of the faults applied, for the log and the `fault=` markers.
         public var applied: [(name: String, spec: String)] = []
 
@@ -67,7 +71,7 @@ public struct FaultPlan: Equatable, Sendable {
 
         public static func == (a: ReadActions, b: ReadActions) -> Bool {
             a.delayBeforeWrite == b.delayBeforeWrite && a.delayAfterWrite == b.delayAfterWrite
-                && a.writeData == b.writeData && a.answer == b.answer && a.exitDaemon == b.exitDaemon
+                && a.writeData == b.writeData && a.answer == b.answer && a.exitDaemon == b.exitDaemon && a.denyErrno == b.denyErrno
                 && a.applied.map(\.spec) == b.applied.map(\.spec)
         }
     }
@@ -82,6 +86,7 @@ public struct FaultPlan: Equatable, Sendable {
             case .neverAnswer: actions.answer = false
             case .noData: actions.writeData = false
             case .exit: actions.exitDaemon = true
+            case .deny(let errno): actions.denyErrno = errno
             case .openError: continue
             }
             actions.applied.append((fault.kind.name, fault.spec))
@@ -113,6 +118,7 @@ extension FaultPlan.Kind {
         case .noData: return "no-data"
         case .openError: return "open-error"
         case .exit: return "exit"
+        case .deny: return "deny"
         }
     }
 }
@@ -169,8 +175,13 @@ extension FaultPlan.Fault {
                 throw FaultSpecError(spec: spec, reason: "\"\(value)\" is not an errno name (EIO, ENOENT, ...) or a positive number")
             }
             kind = .openError(errno: errno)
+        case "deny":
+            guard let value, let errno = ErrnoName.parse(value), errno < 256 else {
+                throw FaultSpecError(spec: spec, reason: "deny needs an errno below 256, e.g. deny=EIO")
+            }
+            kind = .deny(errno: errno)
         default:
-            throw FaultSpecError(spec: spec, reason: "unknown fault \"\(kindName)\" (delay, never-answer, no-data, open-error, exit)")
+            throw FaultSpecError(spec: spec, reason: "unknown fault \"\(kindName)\" (delay, never-answer, no-data, open-error, exit, deny)")
         }
         if value != nil, case .neverAnswer = kind { throw FaultSpecError(spec: spec, reason: "never-answer takes no value") }
         if value != nil, case .noData = kind { throw FaultSpecError(spec: spec, reason: "no-data takes no value") }

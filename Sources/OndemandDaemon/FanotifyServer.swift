@@ -1,0 +1,291 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SystemCalls
+import CDaemonSys
+import OndemandTraceCore
+import Synchronization
+
+/// A fanotify pre-content daemon: marks a sparse EROFS image file for `FAN_PRE_ACCESS` and fills
+/// each range the kernel asks for from the full image, then answers `FAN_ALLOW` (or, by a fault,
+/// `FAN_DENY` with an errno, late, or never). A range already present (SEEK_DATA) is answered at
+/// once and counted apart, as erofs-utils and Nydus do. Mount the image file (file-backed EROFS)
+/// after `init` returns: the mark is in place then.
+public final class FanotifyServer: Sendable {
+    public struct Configuration: Sendable {
+        /// The sparse image file (on ext4, xfs or btrfs) the kernel reads and this daemon fills.
+        public var imageFile: String
+        /// The full image the ranges are copied from.
+        public var source: String
+        public var threads = 1
+        public var faults = FaultPlan()
+        /// Log every event (range, answer, what was written, how long) as it is answered.
+        public var logRequests = false
+        /// Log an event still unanswered after this many nanoseconds, once.
+        public var warnAfter: UInt64?
+
+        public init(imageFile: String, source: String) {
+            (self.imageFile, self.source) = (imageFile, source)
+        }
+    }
+
+    /// What was served.
+    public struct Totals: Sendable {
+        public var events = 0, present = 0, denied = 0, unanswered = 0, faults = 0
+        public var bytes: UInt64 = 0
+    }
+
+    // The 6.14+ uapi values Debian 12's headers predate.
+    static let preAccess: UInt64 = 0x0010_0000
+    static let rangeInfoType: UInt8 = 6
+    static let allow: UInt32 = 0x01, deny: UInt32 = 0x02
+    /// lseek's GNU whences, which Swift's Glibc module leaves out.
+    static let seekData: Int32 = 3, seekHole: Int32 = 4
+
+    public let configuration: Configuration
+    let group: Int32
+    let sourceFD: Int32
+    let sourceSize: UInt64
+    let log: DaemonLog
+    let counter = Atomic<Int>(0)
+    let totals = Mutex(Totals())
+    let stopping = Atomic<Bool>(false)
+    /// Written by `stop()` to wake the readers.
+    let wakeFD: Int32
+    let threads = Mutex<[pthread_t]>([])
+    /// The fds of events held unanswered (never-answer): closed when the daemon stops, which
+    /// lets the kernel allow them.
+    let held = Mutex<[Int32]>([])
+    /// The events in hand, by index: since when, what, whether `--warn-after` logged it.
+    let inFlight = Mutex<[Int: (since: UInt64, what: String, warned: Bool)]>([:])
+
+    /// Opens the source, creates the pre-content group and marks the image file.
+    public init(_ configuration: Configuration, log: DaemonLog) throws(DaemonError) {
+        self.configuration = configuration
+        self.log = log
+        guard configuration.threads >= 1 else { throw DaemonError("--threads must be at least 1") }
+        let sourceFD = open(configuration.source, O_RDONLY | O_CLOEXEC)
+        guard sourceFD >= 0 else { throw DaemonError("\(configuration.source): cannot open the source image: \(describeErrno(errno))") }
+        var st = stat()
+        fstat(sourceFD, &st)
+        (self.sourceFD, sourceSize) = (sourceFD, UInt64(st.st_size))
+        let group = fanotify_init(UInt32(FAN_CLASS_PRE_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK), UInt32(O_RDWR))
+        guard group >= 0 else {
+            let code = errno
+            close(sourceFD)
+            throw DaemonError("fanotify_init(FAN_CLASS_PRE_CONTENT): \(describeErrno(code))"
+                              + (code == EINVAL || code == EPERM ? " (needs root and CONFIG_FANOTIFY_ACCESS_PERMISSIONS)" : ""))
+        }
+        guard fanotify_mark(group, UInt32(FAN_MARK_ADD), Self.preAccess, AT_FDCWD, configuration.imageFile) == 0 else {
+            let code = errno
+            close(group); close(sourceFD)
+            throw DaemonError("\(configuration.imageFile): fanotify_mark(FAN_PRE_ACCESS): \(describeErrno(code))"
+                              + (code == EINVAL || code == EOPNOTSUPP ? " (pre-content events need Linux 6.14+ and a file on ext4, xfs or btrfs, not tmpfs or 9p)" : ""))
+        }
+        self.group = group
+        wakeFD = eventfd(0, Int32(EFD_CLOEXEC))
+        log("fanotify: marked \(configuration.imageFile) for pre-content events; filling from \(configuration.source) (\(sourceSize) bytes), \(configuration.threads) thread(s)")
+    }
+
+    /// Whether `stop()` closed the group already.
+    let groupClosed = Atomic<Bool>(false)
+
+    deinit {
+        if !groupClosed.load(ordering: .acquiring) { close(group) }
+        close(sourceFD); close(wakeFD)
+    }
+
+    /// Starts the reader threads (serving in the background until `stop()`), and with
+    /// `warnAfter` a thread that logs each event in hand longer than that, once.
+    public func start() {
+        if let limit = configuration.warnAfter {
+            do {
+                let watcher = try startThread { [self] in
+                    while !isStopping {
+                        sleepNanoseconds(min(limit / 4, 100_000_000))
+                        warnSlow(after: limit)
+                    }
+                }
+                threads.withLock { $0.append(watcher) }
+            } catch {
+                log("fanotify: \(error); no --warn-after watcher")
+            }
+        }
+        for _ in 0..<configuration.threads {
+            do {
+                let thread = try startThread { [self] in serve() }
+                threads.withLock { $0.append(thread) }
+            } catch {
+                log("fanotify: \(error); serving with fewer threads")
+            }
+        }
+    }
+
+    /// Serves on the calling thread until `stop()` (the `daemon` command's main thread).
+    public func serve() {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 8)
+        let data = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 8)
+        defer { buffer.deallocate(); data.deallocate() }
+        var fds = [pollfd(fd: group, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+        while !stopping.load(ordering: .acquiring) {
+            let ready = retryingInterrupted { poll(&fds, 2, 200) }
+            if ready <= 0 || fds[0].revents & Int16(POLLIN) == 0 { continue }
+            let n = read(group, buffer.baseAddress, buffer.count)
+            if n < 0 {
+                if errno == EAGAIN || errno == EINTR { continue }  // another thread took it
+                log("fanotify: read: \(describeErrno(errno))")
+                return
+            }
+            var offset = 0
+            while offset + 24 <= n {
+                let event = UnsafeRawBufferPointer(rebasing: buffer[offset..<n])
+                let length = Int(event.loadUnaligned(fromByteOffset: 0, as: UInt32.self))
+                guard length >= 24, offset + length <= n else { break }
+                handle(UnsafeRawBufferPointer(rebasing: event[0..<length]), scratch: data)
+                offset += length
+            }
+        }
+    }
+
+    /// One event: its range record, the faults that apply, the fill, the answer.
+    private func handle(_ event: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer) {
+        let received = monotonicNanoseconds()
+        let metadataLength = Int(event.loadUnaligned(fromByteOffset: 6, as: UInt16.self))
+        let fd = event.loadUnaligned(fromByteOffset: 16, as: Int32.self)
+        let pid = event.loadUnaligned(fromByteOffset: 20, as: Int32.self)
+        guard fd >= 0 else { log("fanotify: an event without an fd (queue overflow?): events were lost"); return }
+        var range: (offset: UInt64, count: UInt64)?
+        var at = metadataLength
+        while at + 4 <= event.count {
+            let type = event[at], length = Int(event.loadUnaligned(fromByteOffset: at + 2, as: UInt16.self))
+            guard length > 0, at + length <= event.count else { break }
+            if type == Self.rangeInfoType, length >= 24 {
+                range = (event.loadUnaligned(fromByteOffset: at + 8, as: UInt64.self), event.loadUnaligned(fromByteOffset: at + 16, as: UInt64.self))
+            }
+            at += length
+        }
+        let index = counter.add(1, ordering: .relaxed).newValue
+        let actions = configuration.faults.readActions(index: index)
+        let what = range.map { "\($0.offset)+\($0.count)" } ?? "no range"
+        inFlight.withLock { $0[index] = (received, "event \(index) (\(what), pid \(pid))", false) }
+        if !actions.applied.isEmpty {
+            totals.withLock { $0.faults += 1 }
+            log("fanotify: event \(index) (\(what), pid \(pid)): fault " + actions.applied.map(\.spec).joined(separator: "; "))
+        }
+        if actions.exitDaemon {
+            log("fanotify: exit fault: stopping without answering event \(index)")
+            held.withLock { $0.append(fd) }
+            stopping.store(true, ordering: .releasing)
+            return
+        }
+        sleepNanoseconds(actions.delayBeforeWrite)
+        var written: UInt64 = 0, present = false
+        if actions.denyErrno == nil, actions.writeData, let range {
+            present = isPresent(fd, range)
+            if !present { written = fill(fd, range, scratch) }
+        }
+        sleepNanoseconds(actions.delayAfterWrite)
+        guard actions.answer else {
+            held.withLock { $0.append(fd) }   // still in flight: --warn-after reports it
+            totals.withLock { $0.events += 1; $0.unanswered += 1; $0.bytes += written }
+            log("fanotify: event \(index) (\(what), pid \(pid)): never answered (fault)")
+            return
+        }
+        let response = actions.denyErrno.map { Self.deny | (UInt32($0) & 0xff) << 24 } ?? Self.allow
+        var answer = (fd, response)
+        if withUnsafeBytes(of: &answer, { write(group, $0.baseAddress, 8) }) != 8 {
+            log("fanotify: answer to event \(index) (fd \(fd)): \(describeErrno(errno))")
+        }
+        close(fd)
+        _ = inFlight.withLock { $0.removeValue(forKey: index) }
+        totals.withLock {
+            $0.events += 1; $0.bytes += written
+            if present { $0.present += 1 }
+            if actions.denyErrno != nil { $0.denied += 1 }
+        }
+        if configuration.logRequests {
+            let answer = actions.denyErrno.map { "FAN_DENY \(ErrnoName.name($0) ?? "errno \($0)")" }
+            log("fanotify: event \(index) pid \(pid) \(what): \(answer ?? (present ? "present, FAN_ALLOW" : "FAN_ALLOW")), wrote \(written) bytes in \(JSONWriter.format(Double(monotonicNanoseconds() - received) / 1e6, decimals: 3)) ms")
+        }
+    }
+
+    /// Logs each event in hand longer than `limit`, once.
+    private func warnSlow(after limit: UInt64) {
+        let now = monotonicNanoseconds()
+        let slow: [String] = inFlight.withLock { events in
+            var lines: [String] = []
+            for (index, e) in events where !e.warned && now - e.since >= limit {
+                events[index]?.warned = true
+                lines.append("fanotify: request slow: \(e.what) unanswered for \(JSONWriter.format(Double(now - e.since) / 1e6, decimals: 1)) ms")
+            }
+            return lines
+        }
+        for line in slow { log(line) }
+    }
+
+    /// Whether the range (clipped to the file) is data already: nothing to fetch.
+    private func isPresent(_ fd: Int32, _ range: (offset: UInt64, count: UInt64)) -> Bool {
+        let end = min(range.offset + range.count, sourceSize)
+        guard range.offset < end, lseek(fd, off_t(range.offset), Self.seekData) == off_t(range.offset) else { return false }
+        return lseek(fd, off_t(range.offset), Self.seekHole) >= off_t(end)
+    }
+
+    /// Copies the range from the source through the event's fd (its writes raise no events).
+    private func fill(_ fd: Int32, _ range: (offset: UInt64, count: UInt64), _ scratch: UnsafeMutableRawBufferPointer) -> UInt64 {
+        var at = range.offset, left = min(range.count, sourceSize > at ? sourceSize - at : 0), written: UInt64 = 0
+        while left > 0 {
+            let chunk = Int(min(left, UInt64(scratch.count)))
+            let got = retryingInterrupted { pread(sourceFD, scratch.baseAddress, chunk, off_t(at)) }
+            guard got > 0 else { log("fanotify: read of the source at \(at): \(got < 0 ? describeErrno(errno) : "end of file")"); break }
+            let put = retryingInterrupted { pwrite(fd, scratch.baseAddress, got, off_t(at)) }
+            guard put == got else { log("fanotify: write at \(at): \(put < 0 ? describeErrno(errno) : "short")"); break }
+            (at, left, written) = (at + UInt64(put), left - UInt64(put), written + UInt64(put))
+        }
+        return written
+    }
+
+    /// Stops the readers, closes the held events (the kernel allows what is pending when the
+    /// group goes), and returns what was served.
+    @discardableResult
+    public func stop() -> Totals {
+        stopping.store(true, ordering: .releasing)
+        var one: UInt64 = 1
+        _ = write(wakeFD, &one, 8)
+        for thread in threads.withLock({ t in defer { t.removeAll() }; return t }) { pthread_join(thread, nil) }
+        for fd in held.withLock({ h in defer { h.removeAll() }; return h }) { close(fd) }
+        // Closing the group is what answers the events still pending (the kernel allows them):
+        // a reader must never stay blocked on a daemon that has stopped.
+        if !groupClosed.exchange(true, ordering: .acquiringAndReleasing) { close(group) }
+        let t = totals.withLock { $0 }
+        log("fanotify: stopped: \(t.events) event(s), \(t.present) present, \(t.denied) denied, \(t.unanswered) unanswered, \(t.bytes) bytes written, \(t.faults) fault(s) injected")
+        return t
+    }
+
+    /// Blocks SIGTERM and SIGINT in the calling thread (and the threads it starts after): call
+    /// before `start()`, then `waitForStop(signals:)`.
+    public static func blockStopSignals() -> sigset_t {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        return signals
+    }
+
+    /// Waits for SIGTERM/SIGINT or an exit fault; true when the fault ended it.
+    public func waitForStop(signals: sigset_t) -> Bool {
+        var signals = signals
+        var timeout = timespec(tv_sec: 0, tv_nsec: 200_000_000)
+        while !isStopping {
+            let signal = sigtimedwait(&signals, nil, &timeout)
+            if signal == SIGTERM || signal == SIGINT {
+                log("fanotify: \(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping")
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Whether `stop()` was asked for, or an exit fault fired.
+    public var isStopping: Bool { stopping.load(ordering: .acquiring) }
+}

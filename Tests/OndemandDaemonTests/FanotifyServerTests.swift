@@ -1,0 +1,132 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CDaemonSys
+import SystemCalls
+import Testing
+import TestSupport
+@testable import OndemandDaemon
+import OndemandTraceCore
+
+enum HostPreContent {
+    /// Root, and a file under /tmp can be marked for pre-content events (6.14+, ext4/xfs/btrfs).
+    static let available: Bool = {
+        guard geteuid() == 0, let dir = try? TemporaryDirectory("fan-probe") else { return false }
+        let path = dir.path + "/probe"
+        close(open(path, O_WRONLY | O_CREAT, 0o644))
+        let group = fanotify_init(UInt32(FAN_CLASS_PRE_CONTENT | FAN_CLOEXEC), UInt32(O_RDWR))
+        guard group >= 0 else { return false }
+        defer { close(group) }
+        return fanotify_mark(group, UInt32(FAN_MARK_ADD), FanotifyServer.preAccess, AT_FDCWD, path) == 0
+    }()
+}
+
+/// The fanotify daemon on this host's kernel: a sparse file marked for pre-content events is read
+/// by a plain read(2) (a file-backed EROFS mount needs the 7.3 VM; the hook is the same). Runs
+/// where the kernel has pre-content events (6.14+, root, /tmp on ext4/xfs/btrfs).
+@Suite(.serialized, .enabled(if: HostPreContent.available, "needs root and fanotify pre-content events on /tmp"))
+struct FanotifyServerTests {
+    /// A source of seeded random bytes and its sparse copy, in a fresh directory.
+    struct Image {
+        let dir: TemporaryDirectory
+        let source: String, sparse: String
+        let bytes: [UInt8]
+        init(size: Int, seed: UInt64) throws {
+            print("FanotifyServerTests: seed \(seed)")
+            dir = try TemporaryDirectory("fan")
+            (source, sparse) = (dir.path + "/full.img", dir.path + "/sparse.img")
+            var rng = SplitMix64(seed: seed)
+            bytes = (0..<size).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            try Fixtures.write(bytes, to: source)
+            close(open(sparse, O_WRONLY | O_CREAT, 0o644))
+            #expect(truncate(sparse, off_t(size)) == 0)
+        }
+
+        /// Reads the sparse file whole with read(2): what a reader gets, or its errno.
+        func read() -> (bytes: [UInt8], errno: Int32) {
+            let fd = open(sparse, O_RDONLY | O_CLOEXEC)
+            defer { close(fd) }
+            var out: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = Glibc.read(fd, &chunk, chunk.count)
+                if n < 0 { return (out, errno) }
+                if n == 0 { return (out, 0) }
+                out += chunk[0..<n]
+            }
+        }
+    }
+
+    func server(_ image: Image, faults: [String] = [], threads: Int = 2) throws -> (FanotifyServer, String) {
+        var configuration = FanotifyServer.Configuration(imageFile: image.sparse, source: image.source)
+        configuration.threads = threads
+        configuration.faults = try FaultPlan.parse(faults)
+        configuration.logRequests = true
+        let logPath = image.dir.path + "/daemon.log"
+        let server = try FanotifyServer(configuration, log: try DaemonLog(path: logPath))
+        server.start()
+        return (server, logPath)
+    }
+
+    @Test func everyRangeIsFilledFromTheSourceAndPresentOnesAnsweredAtOnce() throws {
+        let image = try Image(size: 1_500_000, seed: 26)
+        let (server, log) = try server(image)
+        let first = image.read()
+        #expect(first.errno == 0)
+        #expect(first.bytes == image.bytes)
+        let second = image.read()
+        #expect(second.bytes == image.bytes)
+        let totals = server.stop()
+        #expect(totals.bytes == UInt64(image.bytes.count))
+        #expect(totals.present > 0 && totals.events > totals.present)
+        #expect(totals.denied == 0 && totals.unanswered == 0)
+        let lines = try Fixtures.text(log).split(separator: "\n")
+        #expect(lines.filter { $0.contains("FAN_ALLOW") }.count == totals.events)
+    }
+
+    @Test func aDenialFailsTheReaderWithItsErrno() throws {
+        let image = try Image(size: 300_000, seed: 2)
+        let (server, log) = try server(image, faults: ["deny=EIO,nth=1"])
+        let result = image.read()
+        #expect(result.errno == EIO)
+        #expect(result.bytes.isEmpty)
+        let totals = server.stop()
+        #expect(totals.denied == 1 && totals.faults == 1)
+        #expect(try Fixtures.text(log).contains("FAN_DENY EIO"))
+    }
+
+    @Test func aDelayedAnswerIsLateAndANeverAnsweredEventIsAllowedWhenTheDaemonStops() throws {
+        let image = try Image(size: 200_000, seed: 3)
+        let (server, _) = try server(image, faults: ["delay=50ms,nth=1"], threads: 1)
+        let start = monotonicNanoseconds()
+        #expect(image.read().bytes == image.bytes)
+        #expect(monotonicNanoseconds() - start >= 50_000_000)
+        server.stop()
+
+        let held = try Image(size: 200_000, seed: 4)
+        let (never, log) = try self.server(held, faults: ["never-answer,nth=1"], threads: 1)
+        var readResult: (bytes: [UInt8], errno: Int32)?
+        let reader = try startThread { readResult = held.read() }
+        sleepNanoseconds(300_000_000)
+        #expect(readResult == nil)   // blocked in the hook
+        let totals = never.stop()    // the group goes: the kernel allows the held event
+        pthread_join(reader, nil)
+        #expect(totals.unanswered == 1)
+        #expect(readResult?.errno == 0)
+        #expect(try Fixtures.text(log).contains("never answered (fault)"))
+    }
+
+    @Test func aFileOnTmpfsCannotBeMarkedAndSaysWhy() throws {
+        let dir = try TemporaryDirectory("fan-tmpfs")
+        guard mount("tmpfs", dir.path, "tmpfs", 0, "size=1m") == 0 else { return }
+        defer { umount(dir.path) }
+        let path = dir.path + "/img"
+        close(open(path, O_WRONLY | O_CREAT, 0o644))
+        var configuration = FanotifyServer.Configuration(imageFile: path, source: path)
+        configuration.threads = 1
+        #expect {
+            _ = try FanotifyServer(configuration, log: DaemonLog(fd: 2))
+        } throws: { error in
+            "\(error)".contains("fanotify_mark(FAN_PRE_ACCESS)") && "\(error)".contains("not tmpfs or 9p")
+        }
+    }
+}
