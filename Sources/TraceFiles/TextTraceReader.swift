@@ -56,7 +56,11 @@ enum TextTraceReader {
             switch parser.parse(Substring(text)) {
             case .event(let event):
                 summary.eventsDelivered += 1
-                if case .ondemand = event.body { summary.ondemandEvents += 1 }
+                switch event.body {
+                case .ondemand: summary.ondemandEvents += 1
+                case .generic(let g) where FanotifyEvent.isFanotify(system: g.system, name: g.name): summary.ondemandEvents += 1
+                default: break
+                }
                 lastTimestamp = event.timestamp
                 try body(.event(event))
             case let .lost(cpu, count):

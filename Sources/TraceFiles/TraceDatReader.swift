@@ -93,7 +93,7 @@ enum TraceDatReader {
             case .unknown:
                 summary.recordsWithoutFormat += 1
                 return false
-            case .ondemand:
+            case .ondemand, .fanotify:
                 summary.ondemandEvents += 1
             case .decoded: break
             }
@@ -145,7 +145,7 @@ enum TraceDatReader {
                 guard decoder.passesMask(data, eventID: id), let decoded = try decoder.decode(data) else { return true }
                 let pid = decoder.pid(of: data)
                 summary.eventsDelivered += 1
-                if case .ondemand = decoded { summary.ondemandEvents += 1 }
+                if disposition == .fanotify { summary.ondemandEvents += 1 } else if case .ondemand = decoded { summary.ondemandEvents += 1 }
                 // Moved, not copied, into the item: the copies showed in profiles.
                 let event = TraceEvent(timestamp: timestamp, cpu: cpu, pid: pid, comm: comm(pid), body: consume decoded)
                 let item = TraceItem.event(consume event)

@@ -62,7 +62,7 @@ public enum TraceReport {
             })
         }
         let summary = summaries[0]
-        let ondemand = summaries.reduce(0) { $0 + $1.ondemandEvents } + builder.fanotifyEvents
+        let ondemand = summaries.reduce(0) { $0 + $1.ondemandEvents }
         if requireOndemandEvents, ondemand == 0 { throw noOndemandEvents(summary) }
         let metadata = TraceMetadata(path: paths.joined(separator: " "), format: summary.format.rawValue,
                                      formatDescription: summary.formatDescription, kernelRelease: summary.kernelRelease,

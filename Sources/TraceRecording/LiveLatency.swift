@@ -37,11 +37,15 @@ public final class LiveLatency: Sendable {
     }
 
     final class State {
+        var decoder: LiveRecordDecoder?
         var correlator: Correlator!
+        /// The fanotify path's requests (they close when the reader leaves the hook).
+        var fanotify: FanotifyCorrelator!
         var accumulator = ReportAccumulator()
         var window = Window()
 
-        init() {
+        init(decoder: LiveRecordDecoder?) {
+            self.decoder = decoder
             // Each answer counts in the window of its cread, not of the reader's resumption.
             correlator = Correlator(
                 awaitResume: false,
@@ -51,6 +55,13 @@ public final class LiveLatency: Sendable {
                 onAnomaly: { [unowned self] anomaly in
                     self.accumulator.add(anomaly)
                 })
+            fanotify = FanotifyCorrelator(names: correlator,
+                                          onRequest: { [unowned self] request in self.accumulator.add(request) },
+                                          onAnomaly: { [unowned self] anomaly in self.accumulator.add(anomaly) })
+        }
+
+        func consume(_ event: TraceEvent) {
+            if !fanotify.consume(event) { correlator.consume(event) }
         }
 
         func take() -> Window {
@@ -69,7 +80,6 @@ public final class LiveLatency: Sendable {
         }
     }
 
-    private let decoder: LiveRecordDecoder
     private let state: Mutex<State>
 
     /// `formats`: the recorded events' format files (`RecordingSession.eventFormats`).
@@ -81,9 +91,17 @@ public final class LiveLatency: Sendable {
         self.init(decoder: LiveRecordDecoder(layouts: layouts))
     }
 
-    init(decoder: LiveRecordDecoder) {
-        self.decoder = decoder
-        state = Mutex(State())
+    init(decoder: LiveRecordDecoder?) {
+        state = Mutex(State(decoder: decoder))
+    }
+
+    /// Formats given later, by `use(formats:)` (`RecordingOptions.onFormats`): the fanotify
+    /// path's probes exist only once the recording starts.
+    public convenience init() { self.init(decoder: nil) }
+
+    public func use(formats: [(system: String, format: String)]) throws(RecordingError) {
+        let decoder = try LiveRecordDecoder(formats: formats)
+        state.withLock { $0.decoder = decoder }
     }
 
     /// Decodes and correlates records, which must come in `TimeOrder` across CPUs (as the
@@ -99,9 +117,9 @@ public final class LiveLatency: Sendable {
                                               timestamp: record.timestamp)
                 }
                 state.window.records += 1
-                guard let event = decoder.event(record) else { continue }
+                guard let event = state.decoder?.event(record) else { continue }
                 if case .marker = event.body { state.window.markers += 1 }
-                state.correlator.consume(event)
+                state.consume(event)
             }
         }
     }
@@ -116,6 +134,7 @@ public final class LiveLatency: Sendable {
     public func finish() -> Window {
         state.withLock { state in
             _ = state.correlator.finish()
+            _ = state.fanotify.finish()
             return state.take()
         }
     }

@@ -42,6 +42,9 @@ public struct RecordingOptions: Sendable {
     /// Record the fanotify pre-content path too: this recorder's kprobe events (`FanotifyProbe.all`,
     /// group `ondemand_fan_<pid>`, removed at the end) and `fsnotify:fsnotify` for pre-access.
     public var fanotifyProbes = false
+    /// Called once with the format files of what is recorded (`eventFormats`'s list, the fanotify
+    /// path's probes included: they exist only from `start()` on), before any record is read.
+    public var onFormats: (@Sendable ([(system: String, format: String)]) throws(RecordingError) -> Void)?
     /// Live mode: called on the reader thread after each drain with the records read, in time
     /// order. Decode them with `recordedFormats` (e.g. `LiveLatency`).
     public var onRecords: (@Sendable ([RawRecord]) -> Void)?
@@ -141,9 +144,7 @@ public final class RecordingSession {
     /// recording of them stores, and what `LiveLatency` decodes with.
     public static func eventFormats(_ events: [EventSpec]) throws(RecordingError) -> [(system: String, format: String)] {
         _ = try Tracefs.directory()
-        let metadata = try Metadata.collect(events: events)
-        return metadata.ftraceFormats.map { ("ftrace", String(decoding: $0, as: UTF8.self)) }
-            + metadata.systems.flatMap { system in system.formats.map { (system.name, String(decoding: $0, as: UTF8.self)) } }
+        return try Metadata.collect(events: events).formats
     }
 
     public func start() throws(RecordingError) {
@@ -178,6 +179,7 @@ public final class RecordingSession {
         }
         self.events = events
         let metadata = try Metadata.collect(events: events)
+        try options.onFormats?(metadata.formats)
         self.metadata = metadata
 
         let cpus = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_CONF))))
@@ -332,6 +334,12 @@ public final class RecordingSession {
 
 /// The kernel's descriptions the trace.dat carries: ring-buffer headers and event formats.
 struct Metadata {
+    /// The event formats as (system, text).
+    var formats: [(system: String, format: String)] {
+        ftraceFormats.map { ("ftrace", String(decoding: $0, as: UTF8.self)) }
+            + systems.flatMap { system in system.formats.map { (system.name, String(decoding: $0, as: UTF8.self)) } }
+    }
+
     var headerPage: [UInt8]
     var headerEvent: [UInt8]
     var ftraceFormats: [[UInt8]]

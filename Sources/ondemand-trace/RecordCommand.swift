@@ -97,10 +97,14 @@ struct Record: ParsableCommand {
         }
         let eventList = given ?? (backend == .fanotify ? [EventSpec.marker] : EventSpec.defaults)
         RecordLoop.blockSignals()
-        let live = try self.live ? failing { () throws(RecordingError) in try LiveLatency(formats: RecordingSession.eventFormats(eventList)) } : nil
+        let live = self.live ? LiveLatency() : nil
         var options = RecordingOptions(outputPath: output, events: eventList, bufferSizeKB: bufferSizeKB, clock: clock, instanceName: instance)
         options.fanotifyProbes = backend == .fanotify
-        if let live { options.onRecords = { @Sendable records in live.consume(records) } }
+        if let live {
+            // The decoder is made from what is recorded, probes included, once they exist.
+            options.onFormats = { @Sendable formats throws(RecordingError) in try live.use(formats: formats) }
+            options.onRecords = { @Sendable records in live.consume(records) }
+        }
         let session = RecordingSession(options: options)
         try failing { () throws(RecordingError) in try session.start() }
         for stale in session.staleInstancesRemoved {

@@ -121,4 +121,43 @@ struct DoctorCLITests {
         #expect(second.text.contains("max 2.0ms"))
         #expect(live.takeWindow().reads == 0)
     }
+
+    /// The fanotify path live, with the 7.3 kernel's own format files (SampleTraces/formats-7.3):
+    /// one round trip is one request in the window, its latency the hook to the answer.
+    @Test func theFanotifyPathIsCountedLive() throws {
+        let dir = Fixtures.repo + "/SampleTraces/formats-7.3"
+        var formats: [(system: String, format: String)] = []
+        for event in ["fan_pre_content", "fan_pre_content_ret", "fan_insert", "fan_pickup", "fan_answer", "fan_destroy"] {
+            formats.append(("ondemand_fan", try Fixtures.text("\(dir)/ondemand_fan/\(event)/format")))
+        }
+        formats.append(("fsnotify", try Fixtures.text("\(dir)/fsnotify/fsnotify/format")))
+        let layouts = try formats.map { try FormatFileParser.parse($0.format, system: $0.system) }
+        func record(_ name: String, at us: UInt64, pid: Int32, _ fields: [String: UInt64]) throws -> RawRecord {
+            let layout = try #require(layouts.first { $0.name == name })
+            var bytes = [UInt8](repeating: 0, count: layout.fields.map { $0.offset + $0.size }.max() ?? 8)
+            func put(_ value: UInt64, _ field: FieldLayout) {
+                for i in 0..<field.size { bytes[field.offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) }
+            }
+            put(UInt64(layout.id), try #require(layout.field(named: "common_type")))
+            put(UInt64(UInt32(bitPattern: pid)), try #require(layout.field(named: "common_pid")))
+            for (name, value) in fields { put(value, try #require(layout.field(named: name))) }
+            return RawRecord(cpu: 0, timestamp: us * 1000, bytes: bytes)
+        }
+        let live = LiveLatency()
+        try live.use(formats: formats)
+        let ev: UInt64 = 0xffff_8880_1234_5000
+        live.consume([
+            try record("fan_pre_content", at: 1000, pid: 50, ["pos": 8192, "count": 16384]),
+            try record("fsnotify", at: 1001, pid: 50, ["mask": 0x100000, "ino": 12, "s_dev": 254 << 20]),
+            try record("fan_insert", at: 1002, pid: 50, ["ev": ev]),
+            try record("fan_pickup", at: 1100, pid: 9, ["ev": ev]),
+            try record("fan_answer", at: 1400, pid: 9, ["ev": ev, "resp": 1]),
+            try record("fan_destroy", at: 1410, pid: 50, ["ev": ev]),
+            try record("fan_pre_content_ret", at: 1420, pid: 50, ["ret": 0]),
+        ])
+        let window = live.takeWindow()
+        #expect(window.records == 7)
+        #expect(window.reads == 1 && window.readsAnswered == 1 && window.readBytes == 16384)
+        #expect(window.readLatency.p50Microseconds == 400)
+    }
 }

@@ -46,6 +46,9 @@ public enum RecordDisposition: UInt8, Sendable {
     case ondemand
     /// Another selected event (`decode`; some records may still be dropped, see `.objectTies`).
     case decoded
+    /// A record of the fanotify path (`FanotifyEvent`): decoded as `.decoded` is, and counted
+    /// as an on-demand event.
+    case fanotify
 }
 
 public enum DecodeError: Error, Equatable, CustomStringConvertible {
@@ -146,6 +149,7 @@ public struct BinaryEventDecoder: Sendable {
             case .unknown: return .unknown
             case .skip: return .skipped
             case .ondemand: return .ondemand
+            case .generic(let plan) where FanotifyEvent.isFanotify(system: plan.system, name: plan.name): return .fanotify
             default: return .decoded
             }
         }

@@ -177,6 +177,10 @@ public enum ImageMatching {
             }
             if let source = candidates.first { out[object.obj] = source }
         }
+        // The fanotify path's objects (image files) carry no size: the one image given backs the
+        // one such object.
+        let unsized = objects.filter { out[$0.obj] == nil && $0.size == nil && $0.reads > 0 }
+        if sources.count == 1, out.isEmpty, unsized.count == 1 { out[unsized[0].obj] = sources[0] }
         for source in sources where !out.values.contains(where: { $0.name == source.name }) {
             let sizes = objects.compactMap { o in o.size.map { "obj \(o.obj): \($0)" } }.joined(separator: ", ")
             throw Failure("\(source.name) (\(source.size) bytes) backs no object of the trace (object sizes from copen: \(sizes.isEmpty ? "none" : sizes)); force one with --image OBJ=FILE")

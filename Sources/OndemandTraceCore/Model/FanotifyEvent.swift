@@ -78,7 +78,7 @@ public enum FanotifyEvent: Sendable, Equatable {
     case hookEntered(pos: Int64?, count: UInt64?)
     /// The reader left the hook with `result` (0, or -errno: denied, interrupted).
     case hookReturned(result: Int32?)
-    /// The fsnotify core dispatched an event on a file (reader's context).
+    /// The fsnotify core dispatched an event on a file (reader's context): its superblock's device.
     case file(dev: UInt64?, ino: UInt64?, mask: UInt64?)
     /// The event was queued for a group (reader's context): `event` is the kernel event's address.
     case queued(event: UInt64)
@@ -100,7 +100,8 @@ public enum FanotifyEvent: Sendable, Equatable {
         }
         if g.system == FanotifyProbe.fileTracepoint.system {
             guard g.name == FanotifyProbe.fileTracepoint.event else { return nil }
-            self = .file(dev: unsigned("dev"), ino: unsigned("ino"), mask: unsigned("mask"))
+            // 7.3 names the device `s_dev` (the superblock's); `dev` in other builds.
+            self = .file(dev: unsigned("s_dev") ?? unsigned("dev"), ino: unsigned("ino"), mask: unsigned("mask"))
             return
         }
         guard FanotifyProbe.isGroup(g.system) else { return nil }

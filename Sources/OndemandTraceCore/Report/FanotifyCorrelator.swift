@@ -60,6 +60,12 @@ public final class FanotifyCorrelator {
         self.onAnomaly = onAnomaly
     }
 
+    /// `onRequest` receives each closed request with its names (`Correlator.record(_:)`).
+    public convenience init(names: Correlator, onRequest: @escaping (RequestRecord) -> Void,
+                            onAnomaly: @escaping (Anomaly) -> Void) {
+        self.init(names: names, onClosed: { [unowned names] in onRequest(names.record($0)) }, onAnomaly: onAnomaly)
+    }
+
     /// Takes one record; false when it is not one of the fanotify path's.
     @discardableResult
     public func consume(_ event: TraceEvent) -> Bool {

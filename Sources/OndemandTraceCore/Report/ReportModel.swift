@@ -211,9 +211,6 @@ public final class ReportBuilder {
                                       onAnomaly: { [unowned(unsafe) self] a in self.accumulator.add(a) })
     }
 
-    /// The fanotify path's records taken so far (the trace's "on-demand events" on that path).
-    public var fanotifyEvents: Int { fanotify.eventsSeen }
-
     @inline(__always)
     private func withCorrelator<R>(_ body: (Correlator) -> R) -> R { unretainedCorrelator._withUnsafeGuaranteedRef(body) }
 
