@@ -138,4 +138,20 @@ struct FanotifyCorrelatorTests {
         let (model, _) = report(s)
         #expect(model.backend == .cachefiles)
     }
+
+    /// A trace recorded without the optional probes (a kernel that refused them): the latency
+    /// stands, the stages that need them are absent (not 0), and a reused address is still
+    /// told apart by the reader's return.
+    @Test func withoutTheOptionalProbesTheirStagesAreAbsent() {
+        var s = Script()
+        for (pid, pos) in [(Int32(21), Int64(0)), (22, 4096)] {
+            s.enter(pid, pos: pos, count: 4096); s.file(pid, ino: 12); s.queue(pid, ev: 0x5000)
+            s.answer(ev: 0x5000, after: 30); s.leave(pid, after: 2)
+        }
+        let (model, requests) = report(s)
+        #expect(requests.map(\.pid) == [21, 22])
+        #expect(requests.allSatisfy { $0.latency == 32_000 && $0.pickedUp == nil })
+        #expect(requests.allSatisfy { $0.stages.map(\.stage) == [.resumed] })
+        #expect(model.stats.stages[.queued] == nil && model.stats.stages[.toAnswer] == nil)
+    }
 }
