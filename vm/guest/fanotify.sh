@@ -1,13 +1,15 @@
 # Runs in the 7.3 test VM (busybox sh, from /init, via vm/run --guest fanotify.sh): on-demand
 # loading through fanotify pre-content events, recorded. Each line of /mnt/host/plan is a scenario:
-#   NAME IMAGE WORKLOAD[:SECONDS] [DAEMON-OPTION...]      (DAEMON-OPTION: see fanotify-daemon.c)
+#   NAME IMAGE WORKLOAD[:SECONDS] [@shell] [DAEMON-OPTION...]   (DAEMON-OPTION: see fanotify-daemon.c)
 # For each: the image made sparse on the ext4 disk (/cache), bin/fanotify-daemon marking it and
-# filling it from the full image in RAM, then under `ondemand-trace record`: mount(2) file-backed
-# (bin/erofs-mount), the workload, umount; a second tracefs instance (txt) keeps a text copy of the
-# same events. With --never the recording ends while that reader is still blocked; then the reader
-# (the never line's pid) is killed, the daemon stopped and the image unmounted.
-# Results in /mnt/host/out/NAME/: trace.dat, trace.txt, daemon.log, md5.txt, dmesg.txt, *.rc, ...
-# The kprobe events are created here (group ondemand_fan) and removed at the end.
+# filling it from the full image in RAM, then under `ondemand-trace record --backend fanotify`:
+# mount(2) file-backed (bin/erofs-mount), the workload, umount. With --never the recording ends
+# while that reader is still blocked; then the reader (the never line's pid) is killed, the daemon
+# stopped and the image unmounted.
+# @shell: the kprobe events are made here instead (group ondemand_fan, the lines of
+# docs/fanotify.md), recorded with `record --events ondemand_fan,fsnotify:fsnotify`, a second
+# tracefs instance (txt, mono clock) keeping a text copy of the same events; removed after.
+# Results in /mnt/host/out/NAME/: trace.dat, daemon.log, md5.txt, dmesg.txt, *.rc (@shell: trace.txt)
 share=/mnt/host
 bin=$share/bin/ondemand-trace
 tracing=/sys/kernel/tracing
@@ -29,45 +31,54 @@ p:ondemand_fan/fan_destroy fsnotify_destroy_event ev=%si:x64'
 probe_names="fan_pre_content fan_pre_content_ret fan_insert fan_pickup fan_answer fan_destroy"
 
 add_probes() {
+    out=$1
     echo "$probes" | while read -r line; do
         echo "$line" >> $tracing/kprobe_events || echo "kprobe refused: $line"
     done
-    mkdir -p $share/out/formats/ondemand_fan $share/out/formats/fsnotify/fsnotify
+    mkdir -p $out/formats/ondemand_fan $out/formats/fsnotify/fsnotify
     for p in $probe_names; do
-        mkdir -p $share/out/formats/ondemand_fan/$p
-        cat $tracing/events/ondemand_fan/$p/format > $share/out/formats/ondemand_fan/$p/format
+        mkdir -p $out/formats/ondemand_fan/$p
+        cat $tracing/events/ondemand_fan/$p/format > $out/formats/ondemand_fan/$p/format
     done
-    cat $tracing/events/fsnotify/fsnotify/format > $share/out/formats/fsnotify/fsnotify/format
-    cat $tracing/kprobe_events > $share/out/kprobe_events.txt
+    cat $tracing/events/fsnotify/fsnotify/format > $out/formats/fsnotify/fsnotify/format
+    cat $tracing/kprobe_events > $out/kprobe_events.txt
 }
 
 remove_probes() {
+    out=$1
     # nmissed of the return probes: more than maxactive readers blocked in the hook at once
-    cat $tracing/kprobe_profile > $share/out/kprobe_profile.txt
+    cat $tracing/kprobe_profile > $out/kprobe_profile.txt
     echo 0 > $tracing/events/ondemand_fan/enable
     for p in $probe_names; do echo "-:ondemand_fan/$p" >> $tracing/kprobe_events; done
-    cat $tracing/kprobe_events > $share/out/kprobe_events-after.txt
+    cat $tracing/kprobe_events > $out/kprobe_events-after.txt
 }
 
 run_scenario() {
     name=$1 image=$2 workload=${3%%:*} limit=${3#*:}; shift 3
     [ "$limit" = "$workload" ] && limit=60   # WORKLOAD[:SECONDS]: the workload's time limit
     out=$share/out/$name log=/tmp/fan/$name.log sparse=/cache/$name.sparse
-    never=0
+    never=0 shell=0
     case " $* " in *" --never "*) never=1 ;; esac
+    [ "$1" = @shell ] && { shell=1; shift; }
     mkdir -p $out
     echo "== $name: image=$image workload=$workload daemon options: $*"
     # The image file, sparse: every byte comes from the daemon.
     rm -f $sparse && truncate -s $(stat -c %s /tmp/blobs/$image) $sparse
     md5sum < /tmp/blobs/$image | cut -d' ' -f1 > $out/image.md5
     stat -c 'dev=%D ino=%i size=%s' $sparse > $out/sparse.stat
-    # The text twin: a second instance with the same events, mono clock.
     inst=$tracing/instances/txt
-    mkdir $inst
-    echo mono > $inst/trace_clock
-    echo 4096 > $inst/buffer_size_kb
-    echo 1 > $inst/events/ondemand_fan/enable
-    echo 1 > $inst/events/fsnotify/fsnotify/enable
+    if [ $shell = 1 ]; then
+        add_probes $out
+        # The text twin: a second instance with the same events, mono clock.
+        mkdir $inst
+        echo mono > $inst/trace_clock
+        echo 4096 > $inst/buffer_size_kb
+        echo 1 > $inst/events/ondemand_fan/enable
+        echo 1 > $inst/events/fsnotify/fsnotify/enable
+        record_args="--events ondemand_fan,fsnotify:fsnotify"
+    else
+        record_args="--backend fanotify"
+    fi
     dmesg -c > /dev/null
     rm -f /tmp/ready /tmp/workload.pid $log
     $share/bin/fanotify-daemon "$@" $sparse /tmp/blobs/$image /tmp/ready $log 2> $out/daemon.err &
@@ -96,10 +107,10 @@ wait
 echo "\$start \$(cut -d' ' -f1 /proc/uptime)" > $out/workload.uptime
 timeout 10 $share/bin/erofs-mount umount /mnt/img 2> $out/umount.err
 INNER
-    timeout $((limit + 40)) $bin record --events ondemand_fan,fsnotify:fsnotify -o /tmp/fan/$name.dat -- sh /tmp/inner.sh \
+    timeout $((limit + 40)) $bin record $record_args -o /tmp/fan/$name.dat -- sh /tmp/inner.sh \
         > $out/record.out 2> $out/record.err
     echo $? > $out/record.rc
-    echo 0 > $inst/tracing_on
+    [ $shell = 0 ] || echo 0 > $inst/tracing_on
     if [ $never = 1 ]; then
         # The held reader: still blocked in the hook (state D or S) until killed.
         rpid=$(sed -n 's/.*pid=\([0-9]*\) .*response=never.*/\1/p' $log | head -1)
@@ -119,9 +130,15 @@ INNER
     kill -KILL $dpid 2>/dev/null
     wait $dpid
     echo $? > $out/daemon.rc
-    cat $inst/trace > $out/trace.txt
-    for c in $inst/per_cpu/cpu*; do echo "${c##*/}"; cat $c/stats; done > $out/ringbuffer-stats.txt
-    rmdir $inst
+    if [ $shell = 1 ]; then
+        cat $inst/trace > $out/trace.txt
+        for c in $inst/per_cpu/cpu*; do echo "${c##*/}"; cat $c/stats; done > $out/ringbuffer-stats.txt
+        rmdir $inst
+        remove_probes $out
+    fi
+    # What record leaves behind: no instance, no kprobe event (its group is removed at exit).
+    ls $tracing/instances > $out/instances-after.txt
+    cat $tracing/kprobe_events > $out/kprobes-after.txt
     mv /tmp/fan/$name.dat $out/trace.dat 2>/dev/null
     cp $log $out/daemon.log
     dmesg > $out/dmesg.txt
@@ -130,12 +147,12 @@ INNER
     echo "== $name done: mount rc $(cat $out/mount.rc 2>/dev/null), record rc $(cat $out/record.rc), workload rc $(cat $out/workload.rc 2>/dev/null), daemon rc $(cat $out/daemon.rc), events $(grep -c '^event' $out/daemon.log)"
 }
 
-add_probes
 while read -r line; do
     case "$line" in ''|'#'*) continue ;; esac
     set -- $line
     run_scenario "$@" < /dev/null   # nothing in it reads the plan
 done < $share/plan
-remove_probes
+$bin doctor > $share/out/doctor.txt 2>&1
+echo $? > $share/out/doctor.rc
 ls $tracing/instances > $share/out/instances-after.txt
 grep -c . $tracing/kprobe_events > $share/out/kprobes-after.count
