@@ -34,11 +34,15 @@ final class KprobeEvents {
 
     deinit { destroy() }
 
+    /// Return probes in flight at once (the kernel's default is 10 or twice the CPUs): each
+    /// reader blocked in the hook holds one, and a return past the limit is lost.
+    static let maxActive: UInt32 = 1024
+
     /// nil when created, else why not.
     private func create(_ probe: FanotifyProbe) -> String? {
         errno = 0
         let event = probe.isReturn
-            ? tracefs_kretprobe_alloc(group, probe.event, probe.function, probe.arguments, 0)
+            ? tracefs_kretprobe_alloc(group, probe.event, probe.function, probe.arguments, Self.maxActive)
             : tracefs_kprobe_alloc(group, probe.event, probe.function, probe.arguments)
         guard let event else { return "libtracefs cannot describe it: \(describeErrno(errno))" }
         errno = 0

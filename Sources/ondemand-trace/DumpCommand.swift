@@ -34,7 +34,7 @@ struct Dump: ParsableCommand {
 
     func run() throws {
         let read = try reportingInputErrors {
-            try TraceDump.write(path: input.path, selection: all ? .all : .ondemand, format: format,
+            try TraceDump.write(path: input.path, selection: all ? .all : [.ondemand, .fanotify], format: format,
                                 textFormats: try input.textFormats())
         }
         // nil: the output was closed (`| head`): nothing more to say.
