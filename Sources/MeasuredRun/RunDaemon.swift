@@ -6,6 +6,8 @@ import SystemCalls
 /// Whoever serves a run's requests: started after the recording, stopped before it ends.
 enum RunDaemon {
     case embedded(OndemandServer)
+    /// Ours on the fanotify path.
+    case fanotify(FanotifyServer)
     case command(pid_t, String)
     case alreadyServing
 
@@ -34,6 +36,33 @@ enum RunDaemon {
         }
     }
 
+    /// The user's fanotify daemon, `sh -c command` with `$ONDEMAND_IMAGE_FILE` (the sparse file to
+    /// mark and fill) and `$ONDEMAND_SOURCE_IMAGE` (the full image), once it has marked the file.
+    static func startFanotifyCommand(_ command: String, image: FanotifyImage, source: String, markTimeout: UInt64,
+                                     progress: (String) -> Void) throws(RunError) -> RunDaemon {
+        let pid: pid_t
+        do {
+            pid = try ChildProcess.spawn(["/bin/sh", "-c", command],
+                                         environment: ["ONDEMAND_IMAGE_FILE": image.path, "ONDEMAND_SOURCE_IMAGE": source])
+        } catch { throw RunError("--daemon-command: \(error)") }
+        let deadline = monotonicNanoseconds() + markTimeout
+        while true {
+            var status: Int32 = 0
+            if retryingInterrupted({ waitpid(pid, &status, WNOHANG) }) == pid {
+                throw RunError("--daemon-command '\(command)' \(ChildProcess.describe(status)) before it marked \(image.path)")
+            }
+            if image.isMarked() {
+                progress("daemon: '\(command)' (pid \(pid)) marked \(image.path) for pre-content events")
+                return .command(pid, command)
+            }
+            if monotonicNanoseconds() >= deadline {
+                _ = stop(pid)
+                throw RunError("--daemon-command '\(command)' did not mark \(image.path) for pre-content events within \(markTimeout / 1_000_000) ms (no FAN_PRE_ACCESS mark in any /proc/*/fdinfo); stopped it")
+            }
+            usleep(20_000)
+        }
+    }
+
     /// A daemon already serving: some cache must be bound.
     static func requireBoundCache() throws(RunError) -> RunDaemon {
         guard try boundCaches().contains(where: { $0.state == "A" }) else {
@@ -54,6 +83,9 @@ enum RunDaemon {
         case .embedded(let server):
             let t = server.stop()
             return "daemon: \(t.opens) OPEN (\(t.openErrors) refused), \(t.reads) READ, \(t.readBytes) bytes, \(t.closes) CLOSE, \(t.faults) fault(s) injected"
+        case .fanotify(let server):
+            let t = server.stop()
+            return "daemon: \(t.events) pre-content event(s) (\(t.present) present, \(t.denied) denied, \(t.unanswered) unanswered), \(t.bytes) bytes, \(t.faults) fault(s) injected"
         case .command(let pid, let command):
             return "daemon: '\(command)' " + Self.stop(pid)
         case .alreadyServing:

@@ -24,6 +24,7 @@ public enum RunIdentity {
                 .joined(separator: " ")))
         }
         if let domain = plan.domain { identity.append(("domain", domain)) }
+        if plan.backend != .cachefiles { identity.append(("backend", plan.backend.rawValue)) }
         switch plan.daemonSource {
         case .embedded: break
         case .command(let command, _): identity.append(("daemon", "command: " + command))

@@ -6,6 +6,9 @@ import OndemandTraceCore
 public struct RunPlan: Sendable {
     public var image: String
     public var fsid: String
+    /// The on-demand path: cachefiles (mount -t erofs none -o fsid=) or fanotify (a sparse copy
+    /// of the image in the cache directory, marked by the daemon, mounted file-backed).
+    public var backend = Backend.cachefiles
     /// Data blobs beside the image (bootstrap + blobs), mounted with `device=TAG` each.
     public var blobs: [RunBlob] = []
     /// `domain_id=`: images of one domain share their blobs (each blob opened once).

@@ -24,24 +24,34 @@ struct SingleRun {
         // SIGINT/SIGTERM go to the daemon's signalfd (blocked here, before any thread exists):
         // an interrupted run still unmounts and writes what it has.
         Self.blockDaemonSignals()
-        let session = RecordingSession(options: RecordingOptions(outputPath: trace, bufferSizeKB: plan.bufferSizeKB))
+        // fanotify: the image file first (a directory that raises no pre-content events is an
+        // error before anything starts), then the recording with the path's probes.
+        let image = plan.backend == .fanotify ? try FanotifyImage(directory: cacheDirectory, name: plan.fsid, image: plan.image) : nil
+        defer { if let image { unlink(image.path) } }   // a run leaves no image file behind
+        var options = RecordingOptions(outputPath: trace, bufferSizeKB: plan.bufferSizeKB)
+        if image != nil { (options.events, options.fanotifyProbes) = ([.marker], true) }
+        let session = RecordingSession(options: options)
         do { try session.start() } catch { throw RunError("\(error)") }
         // The daemon's threads inherit this thread's CPUs when they start; the readers (and the
         // mount) get the others.
         pinning?.pinDaemon()
         var daemon: RunDaemon?
-        do { daemon = try start(markers: session.markerPath, cacheDirectory: cacheDirectory) } catch {
+        do throws(RunError) {
+            if let image { daemon = try startFanotify(image) } else { daemon = try start(markers: session.markerPath, cacheDirectory: cacheDirectory) }
+        } catch {
             pinning?.restore()
             session.abandon()
             throw error
         }
         pinning?.pinReaders()
         defer { pinning?.restore() }
-        let cookies = plan.daemonSource == .embedded ? nil : CookiePolling(markerPath: session.markerPath)
+        let cookies = plan.daemonSource == .embedded || image != nil ? nil : CookiePolling(markerPath: session.markerPath)
 
         var outcome = Outcome(trace: trace, failed: [])
         do throws(RunError) {
-            try withMountpoint { target in runPasses(at: target, into: &outcome) }
+            try withMountpoint { target in
+                if let image { runPasses(of: image, at: target, into: &outcome) } else { runPasses(at: target, into: &outcome) }
+            }
         } catch {
             _ = daemon!.stop(); daemon = nil; cookies?.finish(); session.abandon()
             throw error
@@ -83,6 +93,30 @@ struct SingleRun {
         }
     }
 
+    /// The fanotify path's daemon: ours (it marks the image file as it starts), or the user's,
+    /// waited for until it has marked it.
+    private func startFanotify(_ image: FanotifyImage) throws(RunError) -> RunDaemon {
+        let source = try absolute(plan.image)
+        switch plan.daemonSource {
+        case .command(let command, let timeout):
+            return try RunDaemon.startFanotifyCommand(command, image: image, source: source, markTimeout: timeout, progress: progress)
+        case .alreadyServing:
+            throw RunError("--no-daemon: on the fanotify path the image file is made per run; give --daemon-command (it gets $ONDEMAND_IMAGE_FILE to mark)")
+        case .embedded:
+            var configuration = FanotifyServer.Configuration(imageFile: image.path, source: source)
+            configuration.threads = plan.daemon.threads
+            configuration.faults = plan.daemon.faults
+            configuration.logRequests = plan.daemon.logRequests
+            configuration.warnAfter = plan.daemon.warnAfter
+            do {
+                let log = try plan.daemonLog.map { path throws(DaemonError) in try DaemonLog(path: path) } ?? DaemonLog()
+                let server = try FanotifyServer(configuration, log: log)
+                server.start()
+                return .fanotify(server)
+            } catch { throw RunError("\(error)") }
+        }
+    }
+
     private func absolute(_ path: String) throws(RunError) -> String {
         guard let resolved = realpath(path, nil) else { throw RunError("\(path): \(describeErrno(errno))") }
         defer { free(resolved) }
@@ -120,6 +154,32 @@ struct SingleRun {
                 return
             }
             outcome.failed += plan.command.isEmpty ? builtInWorkload(at: target, pass: fsids.count > 1 ? fsid : nil)
+                                                   : commandWorkload(at: target)
+            if umount2(target, 0) != 0 {
+                outcome.failed.append("umount \(target): \(describeErrno(errno)); detached lazily")
+                umount2(target, Int32(MNT_DETACH))
+            }
+            if !outcome.failed.isEmpty { return }
+        }
+    }
+
+    /// The fanotify path's passes: the image file mounted file-backed, the workload, umount;
+    /// between passes the file is emptied so every pass is served again.
+    private func runPasses(of image: FanotifyImage, at target: String, into outcome: inout Outcome) {
+        for pass in 1...plan.passes {
+            if pass > 1 {
+                do { try image.empty() } catch { outcome.failed.append("\(error)"); return }
+            }
+            let kernelLog = KernelLog()
+            if let code = image.mount(at: target) {
+                let said = (kernelLog?.newMessages() ?? []).filter { $0.contains("erofs") }
+                outcome.failed.append("the kernel refused to mount \(image.path) (erofs, file-backed) on \(target): \(describeErrno(code))"
+                                      + (said.isEmpty ? "" : "; kernel log: " + said.joined(separator: " | "))
+                                      + (code == EINVAL && said.isEmpty ? " (a kernel without CONFIG_EROFS_FS_BACKED_BY_FILE, or a daemon that did not fill the superblock)" : ""))
+                outcome.mountRefused = true
+                return
+            }
+            outcome.failed += plan.command.isEmpty ? builtInWorkload(at: target, pass: plan.passes > 1 ? "\(plan.fsid)-pass\(pass)" : nil)
                                                    : commandWorkload(at: target)
             if umount2(target, 0) != 0 {
                 outcome.failed.append("umount \(target): \(describeErrno(errno)); detached lazily")

@@ -45,6 +45,18 @@ struct Run: ParsableCommand {
             Needs root, a kernel with CONFIG_CACHEFILES_ONDEMAND and CONFIG_EROFS_FS_ONDEMAND, and \
             for the embedded daemon a cache directory on ext4 or xfs.
 
+            The fanotify pre-content path (--backend fanotify; auto picks it on a kernel without \
+            cachefiles on-demand, such as 7.2 and later): each run makes a sparse copy of the \
+            image, CACHE-DIR/FSID.img (CACHE-DIR on ext4, xfs or btrfs: tmpfs and 9p raise no \
+            pre-content events), the daemon marks it for FAN_PRE_ACCESS and fills what the \
+            kernel asks for, and the file itself is mounted file-backed (mount(2), read-only). \
+            The recording adds its kprobe events (docs/fanotify.md). --fault deny=EIO,every=N \
+            answers FAN_DENY. --daemon-command 'CMD' runs your daemon with $ONDEMAND_IMAGE_FILE \
+            (the file to mark and fill) and $ONDEMAND_SOURCE_IMAGE (the full image) set, and \
+            waits until it has marked the file (--daemon-timeout). Each pass of --passes empties \
+            the file, so every pass is served again. --blob, --domain and --no-daemon are for \
+            the cachefiles path.
+
             Examples:
               ondemand-trace run --image small.erofs --cache-dir /cache \\
                   --expect small.tree
@@ -62,14 +74,19 @@ struct Run: ParsableCommand {
                   --preset regression --report baseline.json
               ondemand-trace run --image small.erofs --cache-dir /cache \\
                   --preset regression --report today.json --baseline baseline.json
+              ondemand-trace run --backend fanotify --image small.erofs --cache-dir /cache \\
+                  --readers 4 --expect small.tree
             """
     )
 
     @Option(help: ArgumentHelp("The EROFS image to serve.", valueName: "file"))
     var image: String
 
-    @Option(help: ArgumentHelp("The fsid to mount it with (default: the image's file name without extension).", valueName: "name"))
+    @Option(help: ArgumentHelp("The fsid to mount it with (default: the image's file name without extension); on the fanotify path the image file's name.", valueName: "name"))
     var fsid: String?
+
+    @Option(help: ArgumentHelp("The on-demand path: cachefiles (Linux 5.19-7.1), fanotify (pre-content events, 6.14+) or auto (cachefiles where the kernel has it, else fanotify).", valueName: "auto|cachefiles|fanotify"))
+    var backend: BackendChoice = .auto
 
     @Option(help: ArgumentHelp("The embedded daemon's cachefiles cache directory (ext4/xfs); use a fresh one for a cold cache.", valueName: "dir"))
     var cacheDir: String?
@@ -83,7 +100,7 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("Serve with your daemon instead of ours: `sh -c COMMAND` started per run (it binds its own cache; the run waits for a newly bound cache in /proc/fs/fscache/caches) and stopped with SIGTERM at the end. No markers: requests are joined by range.", valueName: "command"))
     var daemonCommand: String?
 
-    @Option(help: ArgumentHelp("With --daemon-command: how long to wait for it to bind a cache (default 10s).", valueName: "duration"))
+    @Option(help: ArgumentHelp("With --daemon-command: how long to wait for it to bind a cache (fanotify: to mark the image file) (default 10s).", valueName: "duration"))
     var daemonTimeout = "10s"
 
     @Flag(help: "A daemon is already serving (a cache is bound): start none.")
@@ -191,6 +208,13 @@ struct Run: ParsableCommand {
     func validate() throws {
         try validateWorkload()
         try validateDaemon()
+        if backend == .fanotify {
+            let cachefilesOnly = [("--blob", !blobs.isEmpty), ("--domain", domain != nil), ("--no-daemon", noDaemon)].filter(\.1).map(\.0)
+            if !cachefilesOnly.isEmpty { throw ValidationError("\(cachefilesOnly.joined(separator: ", ")): the cachefiles path's, not --backend fanotify") }
+            if daemonCommand != nil, cacheDir == nil { throw ValidationError("--backend fanotify needs --cache-dir (where the image file is made) with --daemon-command too") }
+        } else if backend == .cachefiles, daemonFaults.contains(where: { $0.hasPrefix("deny") }) {
+            throw ValidationError("--fault deny is a fanotify answer: it needs --backend fanotify")
+        }
         if baseline == nil, regression.isSet { throw ValidationError("--max and --allow-different go with --baseline") }
         if let problem = BlobKeys.nameProblem(resolvedFsid) { throw ValidationError("fsid \"\(resolvedFsid)\": \(problem)") }
         if let domain, let problem = BlobKeys.nameProblem(domain) ?? (domain.contains(",") ? "contains ','" : nil) {
@@ -208,7 +232,7 @@ struct Run: ParsableCommand {
             if cacheDir == nil { throw ValidationError("--cache-dir is required for the embedded daemon") }
             return
         }
-        let ours = [("--cache-dir", cacheDir != nil), ("--threads", threads != nil), ("--fault", !faults.isEmpty),
+        let ours = [("--cache-dir", cacheDir != nil && backend != .fanotify), ("--threads", threads != nil), ("--fault", !faults.isEmpty),
                     ("--slowdown", slowdown != nil), ("--log", log != nil), ("--preset", preset != nil),
                     ("--log-requests", diagnostics.logRequests), ("--warn-after", diagnostics.warnAfter != nil)]
         let given = ours.filter(\.1).map(\.0)
@@ -243,7 +267,9 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let result: RunSeries.Result
-        do { result = try RunSeries(plan: try plan(), progress: printError).execute() } catch let error as RunError {
+        var plan = try plan()
+        plan.backend = try resolvedBackend()
+        do { result = try RunSeries(plan: plan, progress: printError).execute() } catch let error as RunError {
             printError("ondemand-trace run: \(error)")
             throw ExitCode(2)
         }
@@ -260,6 +286,19 @@ struct Run: ParsableCommand {
                 try regression.gate(format: .text).compare(baseline: try Check.baselineSet(baseline), current: result.runSet)
             }
             if regressed { throw ExitCode(1) }
+        }
+    }
+
+    /// `--backend`, `auto` resolved on this kernel.
+    func resolvedBackend() throws -> Backend {
+        switch backend {
+        case .cachefiles: return .cachefiles
+        case .fanotify: return .fanotify
+        case .auto:
+            do throws(RecordingError) { return try Record.detect() } catch {
+                printError("ondemand-trace run: \(error)")
+                throw ExitCode(2)
+            }
         }
     }
 

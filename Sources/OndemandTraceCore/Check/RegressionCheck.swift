@@ -43,6 +43,9 @@ public struct RunFigures: Sendable, Equatable {
         }
         var id = identity
         if let kernel = m.metadata.kernelRelease, id["kernel_release"] == nil { id["kernel_release"] = kernel }
+        // Runs of two on-demand paths are not one thing measured twice (cachefiles, the first,
+        // is named by no key, so older reports stay comparable).
+        if m.backend != .cachefiles, id["backend"] == nil, id["run.backend"] == nil { id["backend"] = m.backend.rawValue }
         self.init(identity: id, values: values, readLatency: buckets.isEmpty ? nil : LatencyBuckets(buckets),
                   blobs: BlobFigures.of(m))
     }

@@ -146,3 +146,28 @@ public struct FanotifyResponse: Sendable, Equatable, CustomStringConvertible {
         return raw & Self.allow != 0 ? "FAN_ALLOW" : "0x" + String(raw, radix: 16)
     }
 }
+
+/// The fanotify marks a group holds, as `/proc/PID/fdinfo/FD` of its fd lists them
+/// (`fanotify ino:c sdev:fe00000 mflags:0 mask:100000 ignored_mask:0 ...`, numbers in hex).
+public enum FanotifyMarks {
+    public struct Mark: Sendable, Equatable {
+        public var ino: UInt64
+        /// The kernel's dev_t: major << 20 | minor.
+        public var sdev: UInt64
+        public var mask: UInt64
+    }
+
+    /// The inode marks in an fdinfo text (mount and filesystem marks are left out).
+    public static func parse(_ fdinfo: String) -> [Mark] {
+        fdinfo.split(separator: "\n").compactMap { line in
+            guard line.hasPrefix("fanotify ino:") else { return nil }
+            var fields: [Substring: UInt64] = [:]
+            for word in line.split(separator: " ").dropFirst() {
+                guard let colon = word.firstIndex(of: ":") else { continue }
+                fields[word[..<colon]] = UInt64(word[word.index(after: colon)...], radix: 16)
+            }
+            guard let ino = fields["ino"], let sdev = fields["sdev"], let mask = fields["mask"] else { return nil }
+            return Mark(ino: ino, sdev: sdev, mask: mask)
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import CDaemonSys
+import Glibc
+import OndemandTraceCore
+import SystemCalls
+
+/// The fanotify path's image file for one run: a sparse file of the image's size in the run's
+/// cache directory, which the daemon marks and fills and the kernel mounts file-backed.
+struct FanotifyImage {
+    let path: String
+    let size: Int64
+
+    /// Filesystems that let a file raise pre-content events (`SB_I_ALLOW_HSM`), by statfs magic.
+    static let hsmFilesystems: [Int: String] = [0xEF53: "ext4", 0x5846_5342: "xfs", 0x9123_683E: "btrfs"]
+    static let knownOthers: [Int: String] = [0x0102_1994: "tmpfs", 0x0102_1997: "9p", 0x6969: "nfs", 0x794C_7630: "overlayfs"]
+
+    /// Creates `DIR/NAME.img`, sparse, with the size of `image`; refuses a directory whose
+    /// filesystem allows no pre-content events.
+    init(directory: String, name: String, image: String) throws(RunError) {
+        var fs = statfs()
+        guard statfs(directory, &fs) == 0 else { throw RunError("\(directory): \(describeErrno(errno))") }
+        let magic = Int(fs.f_type)
+        guard Self.hsmFilesystems[magic] != nil else {
+            let what = Self.knownOthers[magic] ?? "a filesystem of type 0x\(String(magic, radix: 16))"
+            throw RunError("\(directory): on \(what), which raises no fanotify pre-content events: use a --cache-dir on ext4, xfs or btrfs")
+        }
+        var st = stat()
+        guard stat(image, &st) == 0 else { throw RunError("\(image): \(describeErrno(errno))") }
+        (path, size) = (directory + "/" + name + ".img", Int64(st.st_size))
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RunError("\(path): cannot create the image file: \(describeErrno(errno))") }
+        defer { close(fd) }
+        guard ftruncate(fd, off_t(size)) == 0 else { throw RunError("\(path): cannot size the image file: \(describeErrno(errno))") }
+    }
+
+    /// Drops every byte (the file stays, and with it the daemon's mark): the next pass misses again.
+    func empty() throws(RunError) {
+        guard truncate(path, 0) == 0, truncate(path, off_t(size)) == 0 else {
+            throw RunError("\(path): cannot empty the image file for the next pass: \(describeErrno(errno))")
+        }
+    }
+
+    /// The file's device and inode, as the kernel's fdinfo shows them (hex).
+    var identity: (dev: UInt64, ino: UInt64)? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        // fdinfo's sdev is the kernel's dev_t: major << 20 | minor.
+        let dev = UInt64(major(st.st_dev)) << 20 | UInt64(minor(st.st_dev))
+        return (dev, UInt64(st.st_ino))
+    }
+
+    /// Whether some process holds a fanotify mark for pre-content events on this file (a
+    /// foreign daemon marks it itself: the run waits for that before it mounts).
+    func isMarked() -> Bool {
+        guard let id = identity else { return false }
+        for pid in (try? FileContents.directoryEntries("/proc")) ?? [] where Int32(pid) != nil {
+            for fd in (try? FileContents.directoryEntries("/proc/\(pid)/fdinfo")) ?? [] {
+                guard isFanotify("/proc/\(pid)/fd/\(fd)"), let info = try? FileContents.readText("/proc/\(pid)/fdinfo/\(fd)") else { continue }
+                if FanotifyMarks.parse(info).contains(where: { $0.ino == id.ino && $0.sdev == id.dev && $0.mask & FanotifyProbe.preAccessMask != 0 }) {
+                    return true
+                }
+            }
+        }
+        return false
+    }
+
+    private func isFanotify(_ link: String) -> Bool {
+        var target = [CChar](repeating: 0, count: 64)
+        let n = readlink(link, &target, 63)
+        return n > 0 && String(decoding: target[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == "anon_inode:[fanotify]"
+    }
+
+    /// mount(2) of the image file itself, file-backed (a loop device's reads would bypass the hook).
+    func mount(at target: String) -> Int32? {
+        Glibc.mount(path, target, "erofs", UInt(MS_RDONLY), nil) == 0 ? nil : errno
+    }
+
+    private func major(_ dev: dev_t) -> UInt32 { UInt32((dev >> 8) & 0xfff) | UInt32((dev >> 32) & ~0xfff) }
+    private func minor(_ dev: dev_t) -> UInt32 { UInt32(dev & 0xff) | UInt32((dev >> 12) & ~0xff) }
+}
