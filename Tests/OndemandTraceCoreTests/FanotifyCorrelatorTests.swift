@@ -154,4 +154,30 @@ struct FanotifyCorrelatorTests {
         #expect(requests.allSatisfy { $0.stages.map(\.stage) == [.resumed] })
         #expect(model.stats.stages[.queued] == nil && model.stats.stages[.toAnswer] == nil)
     }
+
+    /// A fanotify group's fdinfo as the kernel prints it (7.3: an inode mark, hex fields).
+    @Test func marksAreReadFromFdinfo() {
+        let fdinfo = """
+            pos:\t0
+            flags:\t02004002
+            mnt_id:\t16
+            ino:\t1057
+            fanotify flags:18 event-flags:8002
+            fanotify ino:c sdev:fe00000 mflags:0 mask:100000 ignored_mask:0 fhandle-bytes:8 fhandle-type:1 f_handle:0c00000000000000
+            fanotify mnt_id:1f mflags:0 mask:8 ignored_mask:0
+            """
+        #expect(FanotifyMarks.parse(fdinfo) == [FanotifyMarks.Mark(ino: 12, sdev: 254 << 20, mask: 0x100000)])
+        #expect(FanotifyMarks.parse("fanotify flags:18 event-flags:8002\n").isEmpty)
+    }
+
+    /// `check` tells the two paths apart: a fanotify trace's figures carry a backend.
+    @Test func checkFiguresNameTheFanotifyBackend() {
+        var s = Script()
+        s.roundTrip(1, pos: 0, count: 4096, ev: 0x10)
+        let (fanotify, _) = report(s)
+        #expect(RunFigures(report: fanotify).identity["backend"] == "fanotify")
+        var c = Script()
+        c.file(1, ino: 1)
+        #expect(RunFigures(report: report(c).0).identity["backend"] == nil)
+    }
 }
