@@ -39,6 +39,11 @@ public struct Monitor {
         + ["ref", "io_error", "vfs_error"].map { EventSpec(system: "cachefiles", event: "cachefiles_" + $0) }
         + [.marker]
 
+    /// `events` less those this kernel lacks (an older one may have no `cachefiles_vfs_error`).
+    static func events(available: Set<String>) -> [EventSpec] {
+        events.filter { $0.event.map { $0 == "print" || available.contains($0) } ?? true }
+    }
+
     /// Less often than `record` (20 ms), and only after new records: a request waits up to
     /// `MonitorState.namingGrace` for its name, and an idle monitor should cost next to nothing.
     static let cookiePollInterval: UInt64 = 100_000_000
@@ -60,17 +65,16 @@ public struct Monitor {
         let server = try MetricsHTTPServer.start(host: options.listen.host, port: options.listen.port) { slot.render(openMetrics: $0) }
         defer { server.stop() }
         if let rotation = options.rotation { try Self.checkDirectory(rotation.directory) }
-        let formats = try Self.checkKernel()
-        let decoder: LiveRecordDecoder
-        do { decoder = try LiveRecordDecoder(formats: formats) } catch { throw MonitorError(error.message) }
-        let pipeline = MonitorPipeline(decoder: decoder, metrics: OndemandMetrics(maxBlobs: options.maxBlobs, kernel: KernelRelease.runningText),
+        let backend = try Self.checkKernel()
+        let pipeline = MonitorPipeline(decoder: nil, metrics: OndemandMetrics(maxBlobs: options.maxBlobs, kernel: KernelRelease.runningText,
+                                                                             backend: backend),
                                        now: { monotonicNanoseconds() })
         slot.set(pipeline)
-        let session = try start(pipeline)
+        let session = try start(pipeline, backend: backend)
         log("monitor: serving http://\(server.boundAddress)/metrics; "
             + "recording in tracefs instance \(session.instanceName)"
             + (options.rotation.map { ", trace files in \($0.directory)" } ?? "") + "; hung after \(Double(options.hungAfter) / 1e9) s")
-        let cookies = options.cookieKeys ? session.markerPath.flatMap { CookieKeyPoller(markerPath: $0) } : nil
+        let cookies = options.cookieKeys && backend == .cachefiles ? session.markerPath.flatMap { CookieKeyPoller(markerPath: $0) } : nil
         wait(session: session, pipeline: pipeline, cookies: cookies)
         cookies?.finish()
         do {
@@ -82,13 +86,18 @@ public struct Monitor {
         }
     }
 
-    private func start(_ pipeline: MonitorPipeline) throws(MonitorError) -> RecordingSession {
+    private func start(_ pipeline: MonitorPipeline, backend: Backend) throws(MonitorError) -> RecordingSession {
         let output: RecordingOutput = options.rotation.map { .rotating($0) } ?? .discard
-        let session = RecordingSession(options: RecordingOptions(
-            output: output, events: Self.events, bufferSizeKB: options.bufferSizeKB, clock: "mono",
-            instanceName: options.instanceName, onRecords: { pipeline.consume($0) }))
+        var recording = RecordingOptions(
+            output: output, events: backend == .fanotify ? [.marker] : Self.events(available: Set(Tracefs.events(ofSystem: "cachefiles"))),
+            bufferSizeKB: options.bufferSizeKB, clock: "mono",
+            instanceName: options.instanceName, onRecords: { pipeline.consume($0) })
+        recording.fanotifyProbes = backend == .fanotify
+        recording.onFormats = { @Sendable formats throws(RecordingError) in try pipeline.use(formats: formats) }
+        let session = RecordingSession(options: recording)
         do { try session.start() } catch { throw MonitorError(error.message) }
         for stale in session.staleInstancesRemoved { log("monitor: removed stale tracefs instance \(stale) (its recorder is gone)") }
+        for stale in session.staleProbeGroupsRemoved { log("monitor: removed stale kprobe events \(stale)/* (their recorder is gone)") }
         return session
     }
 
@@ -144,22 +153,19 @@ public struct Monitor {
         guard access(path, W_OK | X_OK) == 0 else { throw MonitorError("-o \(path): permission denied") }
     }
 
-    /// The format files to decode with; a kernel without the on-demand events is an error.
-    static func checkKernel() throws(MonitorError) -> [(system: String, format: String)] {
+    /// The on-demand path this kernel offers (cachefiles where it has it, else fanotify); a
+    /// kernel with neither is an error.
+    static func checkKernel() throws(MonitorError) -> Backend {
         do throws(RecordingError) {
             let tracing = try Tracefs.directory()
             guard geteuid() == 0 || access(tracing + "/instances", W_OK) == 0 else {
                 throw RecordingError("\(tracing)/instances: permission denied: monitor needs root (or CAP_SYS_ADMIN) to make its tracefs instance")
             }
-            let available = Set(Tracefs.events(ofSystem: "cachefiles"))
-            if available.isEmpty {
-                throw RecordingError("no cachefiles events in this kernel (it lacks CONFIG_CACHEFILES, or tracefs is not mounted); see `ondemand-trace doctor`")
+            if let backend = OndemandPaths.detect() { return backend }
+            if Tracefs.events(ofSystem: "cachefiles").isEmpty {
+                throw RecordingError("no cachefiles events in this kernel (it lacks CONFIG_CACHEFILES, or tracefs is not mounted), and no fanotify pre-content hook with kprobe events; see `ondemand-trace doctor`")
             }
-            if !available.contains("cachefiles_ondemand_read") {
-                throw RecordingError("this kernel's cachefiles has no on-demand events (it lacks CONFIG_CACHEFILES_ONDEMAND, Linux 5.19+); see `ondemand-trace doctor`")
-            }
-            let events = Self.events.filter { $0.event.map { $0 == "print" || available.contains($0) } ?? true }
-            return try RecordingSession.eventFormats(events)
+            throw RecordingError("this kernel's cachefiles has no on-demand events (it lacks CONFIG_CACHEFILES_ONDEMAND, Linux 5.19+), and no fanotify pre-content hook with kprobe events; see `ondemand-trace doctor`")
         } catch {
             throw MonitorError(error.message)
         }

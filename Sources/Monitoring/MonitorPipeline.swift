@@ -9,18 +9,26 @@ public final class MonitorPipeline: Sendable {
     final class Locked {
         let state: MonitorState
         var records = 0
-        init(state: MonitorState) { self.state = state }
+        /// Made from what is recorded; on the fanotify path only once its probes exist.
+        var decoder: LiveRecordDecoder?
+        init(state: MonitorState, decoder: LiveRecordDecoder?) { (self.state, self.decoder) = (state, decoder) }
     }
 
     public let metrics: OndemandMetrics
-    private let decoder: LiveRecordDecoder
     private let locked: Mutex<Locked>
     /// The trace clock's "now" (CLOCK_MONOTONIC for the `mono` clock the monitor records with).
     private let now: @Sendable () -> UInt64
 
-    public init(decoder: LiveRecordDecoder, metrics: OndemandMetrics, now: @escaping @Sendable () -> UInt64) {
-        (self.decoder, self.metrics, self.now) = (decoder, metrics, now)
-        locked = Mutex(Locked(state: MonitorState(onRequest: { metrics.record($0) }, onAnomaly: { metrics.record($0.kind) })))
+    /// `decoder` nil: set by `use(formats:)` before any record comes (`RecordingOptions.onFormats`).
+    public init(decoder: LiveRecordDecoder?, metrics: OndemandMetrics, now: @escaping @Sendable () -> UInt64) {
+        (self.metrics, self.now) = (metrics, now)
+        locked = Mutex(Locked(state: MonitorState(onRequest: { metrics.record($0) }, onAnomaly: { metrics.record($0.kind) }),
+                              decoder: decoder))
+    }
+
+    public func use(formats: [(system: String, format: String)]) throws(RecordingError) {
+        let decoder = try LiveRecordDecoder(formats: formats)
+        locked.withLock { $0.decoder = decoder }
     }
 
     /// On the recorder's thread, records in time order.
@@ -33,7 +41,7 @@ public final class MonitorPipeline: Sendable {
                     metrics.lost(count)
                     locked.state.noteLost(cpu: record.cpu, count: count, timestamp: record.timestamp)
                 }
-                if let event = decoder.event(record) { locked.state.consume(event) }
+                if let event = locked.decoder?.event(record) { locked.state.consume(event) }
             }
         }
     }

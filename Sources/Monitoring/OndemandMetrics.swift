@@ -34,21 +34,26 @@ public final class OndemandMetrics: Sendable {
     private let oldestInFlight: [RequestRecord.Kind: Gauge]
     private let anomalies: [Anomaly.Kind: Counter]
     private let lostEvents: Counter
+    /// `backend="cachefiles"|"fanotify"`, last on every series: which on-demand path is watched.
+    private let backend: (String, String)
 
-    /// `kernel`: the running kernel's release, for `ondemand_monitor_info`.
-    public init(maxBlobs: Int, kernel: String) {
+    /// `kernel`: the running kernel's release, for `ondemand_monitor_info`; `backend`: the path
+    /// the monitor records.
+    public init(maxBlobs: Int, kernel: String, backend: Backend = .cachefiles) {
         labels = Mutex(Labels(blobs: BlobLabels(limit: maxBlobs)))
+        let backend = ("backend", backend.rawValue)
+        self.backend = backend
         buckets = Self.latencyBuckets.map { Duration.nanoseconds(Int64(($0 * 1e9).rounded())) }
         var inFlight: [RequestRecord.Kind: Gauge] = [:], oldest: [RequestRecord.Kind: Gauge] = [:]
         for kind in [RequestRecord.Kind.read, .open] {
             inFlight[kind] = registry.makeGauge(
                 descriptor: .init(metricName: "ondemand_requests_in_flight", unitName: "",
                                   helpText: "Requests sent to the daemon and not answered yet, by op (read, open)."),
-                labels: [("op", kind.rawValue)])
+                labels: [("op", kind.rawValue), backend])
             oldest[kind] = registry.makeGauge(
                 descriptor: .init(metricName: "ondemand_oldest_in_flight_seconds", unitName: "",
                                   helpText: "How long the oldest request in flight has waited, by op (0 when none)."),
-                labels: [("op", kind.rawValue)])
+                labels: [("op", kind.rawValue), backend])
         }
         (self.inFlight, oldestInFlight) = (inFlight, oldest)
         var anomalies: [Anomaly.Kind: Counter] = [:]
@@ -56,15 +61,16 @@ public final class OndemandMetrics: Sendable {
             anomalies[kind] = registry.makeCounter(
                 descriptor: .init(metricName: "ondemand_anomalies_total", unitName: "",
                                   helpText: "Anomalies the correlation found (ondemand-trace report --anomalies explains each kind)."),
-                labels: [("kind", kind.rawValue)])
+                labels: [("kind", kind.rawValue), backend])
         }
         self.anomalies = anomalies
         lostEvents = registry.makeCounter(descriptor: .init(
             metricName: "ondemand_lost_events_total", unitName: "",
-            helpText: "Trace events the ring buffer dropped (raise --buffer-size); correlation around them may be wrong."))
+            helpText: "Trace events the ring buffer dropped (raise --buffer-size); correlation around them may be wrong."),
+            labels: [backend])
         registry.makeGauge(descriptor: .init(metricName: "ondemand_monitor_info", unitName: "",
                                              helpText: "Always 1: the monitor's version and the kernel it runs on."),
-                           labels: [("kernel", kernel), ("version", ToolVersion.current)]).set(to: 1)
+                           labels: [("kernel", kernel), ("version", ToolVersion.current), backend]).set(to: 1)
     }
 
     /// A READ or OPEN answered, or settled unanswered (counted, without a latency).
@@ -112,7 +118,7 @@ public final class OndemandMetrics: Sendable {
     }
 
     private func makeSeries(_ blob: String) -> BlobSeries {
-        let label = [("blob", blob)]
+        let label = [("blob", blob), backend]
         return BlobSeries(
             reads: registry.makeCounter(
                 descriptor: .init(metricName: "ondemand_read_requests_total", unitName: "",
@@ -123,7 +129,7 @@ public final class OndemandMetrics: Sendable {
                 labels: label),
             readLatency: registry.makeDurationHistogram(
                 descriptor: .init(metricName: "ondemand_read_latency_seconds", unitName: "",
-                                  helpText: "READ request to its answer (cachefiles_ondemand_read to cread), by blob."),
+                                  helpText: "READ request to its answer (cachefiles_ondemand_read to cread; fanotify: the reader's pre-content hook to the listener's answer), by blob."),
                 labels: label, buckets: buckets),
             opens: registry.makeCounter(
                 descriptor: .init(metricName: "ondemand_open_requests_total", unitName: "",

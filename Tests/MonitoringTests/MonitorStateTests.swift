@@ -205,3 +205,36 @@ struct Conversation {
         #expect(requests.count == 1 && requests[0].blob == nil)
     }
 }
+
+/// The fanotify path in the monitor: a reader blocked in the hook is in flight (and hung once),
+/// and its request is counted when answered.
+@Suite struct MonitorFanotifyTests {
+    static func event(_ ms: UInt64, _ pid: Int32, _ system: String, _ name: String, _ fields: [(String, UInt64)]) -> TraceEvent {
+        TraceEvent(timestamp: ms * 1_000_000, cpu: 0, pid: pid, comm: nil,
+                   body: .generic(GenericEvent(system: system, name: name, fields: fields.map { NamedValue($0.0, .unsigned($0.1)) })))
+    }
+
+    @Test func aBlockedReaderIsInFlightAndHungThenCounted() {
+        var requests: [RequestRecord] = []
+        let monitor = MonitorState(onRequest: { requests.append($0) }, onAnomaly: { _ in })
+        let g = "ondemand_fan_77"
+        for e in [Self.event(1, 40, g, "fan_pre_content", [("pos", 4096), ("count", 8192)]),
+                  Self.event(1, 40, "fsnotify", "fsnotify", [("mask", 0x100000), ("ino", 12), ("s_dev", 254 << 20)]),
+                  Self.event(2, 40, g, "fan_insert", [("ev", 0xabc0)]),
+                  Self.event(3, 9, g, "fan_pickup", [("ev", 0xabc0)])] {
+            monitor.consume(e)
+        }
+        let (read, open) = monitor.inFlight()
+        #expect(read.count == 1 && read.oldestIssued == 1_000_000 && open.count == 0)
+        let hung = monitor.newlyHung(now: 6_000_000_000, after: 5_000_000_000)
+        #expect(hung.count == 1 && hung[0].pid == 40 && hung[0].offset == 4096 && hung[0].blob?.blob == "ino=12")
+        #expect(monitor.newlyHung(now: 7_000_000_000, after: 5_000_000_000).isEmpty)   // once
+        for e in [Self.event(6500, 9, g, "fan_answer", [("ev", 0xabc0), ("resp", 1)]),
+                  Self.event(6501, 40, g, "fan_destroy", [("ev", 0xabc0)]),
+                  Self.event(6502, 40, g, "fan_pre_content_ret", [("ret", 0)])] {
+            monitor.consume(e)
+        }
+        #expect(monitor.inFlight().read.count == 0)
+        #expect(requests.count == 1 && requests[0].latency == 6_499_000_000 && requests[0].length == 8192)
+    }
+}

@@ -26,30 +26,30 @@ import Testing
         metrics.setInFlight(read: .init(count: 2, oldestIssued: 1_000_000_000), open: .init(), now: 3_500_000_000)
         let text = lines(metrics)
         for expected in [
-            #"ondemand_read_requests_total{blob="boot"} 2"#,
-            #"ondemand_read_requests_total{blob="other"} 1"#,
-            #"ondemand_read_requests_total{blob=""} 1"#,
-            #"ondemand_read_bytes_total{blob="boot"} 12288"#,
-            #"ondemand_read_latency_seconds_count{blob="boot"} 2"#,
-            #"ondemand_read_latency_seconds_count{blob=""} 0"#,
-            #"ondemand_read_latency_seconds_bucket{blob="boot",le="0.0002"} 1"#,
-            #"ondemand_read_latency_seconds_bucket{blob="boot",le="0.003"} 2"#,
-            #"ondemand_read_latency_seconds_bucket{blob="boot",le="0.002"} 1"#,
-            #"ondemand_read_latency_seconds_bucket{blob="other",le="0.00005"} 1"#,
-            #"ondemand_open_requests_total{blob="boot"} 1"#,
-            #"ondemand_open_latency_seconds_bucket{blob="boot",le="0.001"} 1"#,
-            #"ondemand_anomalies_total{kind="read_never_completed"} 1"#,
-            #"ondemand_anomalies_total{kind="id_mismatch"} 0"#,
-            #"ondemand_lost_events_total 13"#,
-            #"ondemand_requests_in_flight{op="read"} 2.0"#,
-            #"ondemand_oldest_in_flight_seconds{op="read"} 2.5"#,
-            #"ondemand_oldest_in_flight_seconds{op="open"} 0.0"#,
-            #"ondemand_monitor_info{kernel="6.12.117",version="\#(ToolVersion.current)"} 1.0"#,
+            #"ondemand_read_requests_total{blob="boot",backend="cachefiles"} 2"#,
+            #"ondemand_read_requests_total{blob="other",backend="cachefiles"} 1"#,
+            #"ondemand_read_requests_total{blob="",backend="cachefiles"} 1"#,
+            #"ondemand_read_bytes_total{blob="boot",backend="cachefiles"} 12288"#,
+            #"ondemand_read_latency_seconds_count{blob="boot",backend="cachefiles"} 2"#,
+            #"ondemand_read_latency_seconds_count{blob="",backend="cachefiles"} 0"#,
+            #"ondemand_read_latency_seconds_bucket{blob="boot",backend="cachefiles",le="0.0002"} 1"#,
+            #"ondemand_read_latency_seconds_bucket{blob="boot",backend="cachefiles",le="0.003"} 2"#,
+            #"ondemand_read_latency_seconds_bucket{blob="boot",backend="cachefiles",le="0.002"} 1"#,
+            #"ondemand_read_latency_seconds_bucket{blob="other",backend="cachefiles",le="0.00005"} 1"#,
+            #"ondemand_open_requests_total{blob="boot",backend="cachefiles"} 1"#,
+            #"ondemand_open_latency_seconds_bucket{blob="boot",backend="cachefiles",le="0.001"} 1"#,
+            #"ondemand_anomalies_total{kind="read_never_completed",backend="cachefiles"} 1"#,
+            #"ondemand_anomalies_total{kind="id_mismatch",backend="cachefiles"} 0"#,
+            #"ondemand_lost_events_total{backend="cachefiles"} 13"#,
+            #"ondemand_requests_in_flight{op="read",backend="cachefiles"} 2.0"#,
+            #"ondemand_oldest_in_flight_seconds{op="read",backend="cachefiles"} 2.5"#,
+            #"ondemand_oldest_in_flight_seconds{op="open",backend="cachefiles"} 0.0"#,
+            #"ondemand_monitor_info{kernel="6.12.117",version="\#(ToolVersion.current)",backend="cachefiles"} 1.0"#,
         ] {
             #expect(text.contains(expected), "missing: \(expected)")
         }
-        let sum = text.first { $0.hasPrefix(#"ondemand_read_latency_seconds_sum{blob="boot"}"#) }
-        #expect(sum == #"ondemand_read_latency_seconds_sum{blob="boot"} 0.00315"#)
+        let sum = text.first { $0.hasPrefix(#"ondemand_read_latency_seconds_sum{blob="boot",backend="cachefiles"}"#) }
+        #expect(sum == #"ondemand_read_latency_seconds_sum{blob="boot",backend="cachefiles"} 0.00315"#)
     }
 
     @Test func bucketsSpan50MicrosecondsTo10SecondsAndHoldNydusdsBoundaries() {
@@ -67,7 +67,7 @@ import Testing
         #expect(om.hasSuffix("\n# EOF\n"))
         #expect(om.contains("# TYPE ondemand_read_requests counter\n"))
         #expect(om.contains("# HELP ondemand_read_requests READ"))
-        #expect(om.contains(#"ondemand_read_requests_total{blob="boot"} 1"#))
+        #expect(om.contains(#"ondemand_read_requests_total{blob="boot",backend="cachefiles"} 1"#))
         #expect(!om.contains("# TYPE ondemand_read_requests_total"))
         #expect(om.contains("# TYPE ondemand_read_latency_seconds histogram\n"))
         #expect(prom.contains("# TYPE ondemand_read_requests_total counter\n"))

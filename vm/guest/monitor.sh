@@ -89,7 +89,7 @@ mv /tmp/monitor.dat $out/record.dat
 n=0
 while :; do
     scrape after
-    [ "$(gauge after 'ondemand_requests_in_flight{op="read"}')" = 0 ] && [ "$(gauge after 'ondemand_requests_in_flight{op="open"}')" = 0 ] && break
+    [ "$(gauge after 'ondemand_requests_in_flight{op="read",backend="cachefiles"}')" = 0 ] && [ "$(gauge after 'ondemand_requests_in_flight{op="open",backend="cachefiles"}')" = 0 ] && break
     [ $n -ge 50 ] && break
     sleep 0.2; n=$((n + 1))
 done

@@ -22,6 +22,8 @@ public final class MonitorState {
     }
 
     private var correlator: Correlator!
+    /// The fanotify path's requests (their image files are named from the start).
+    private var fanotify: FanotifyCorrelator!
     private let handOn: (RequestRecord) -> Void
     /// Requests answered before their object had a name: held for up to `namingGrace` (trace
     /// time) for the name to come. A daemon's objects are named by the cookie lines the monitor
@@ -45,10 +47,12 @@ public final class MonitorState {
         correlator = Correlator(awaitResume: false, settleAtRelease: true, onRequest: { [unowned self] request in
             if request.blob == nil { unnamed.append(request) } else { handOn(request) }
         }, onAnomaly: onAnomaly)
+        fanotify = FanotifyCorrelator(names: correlator, onRequest: onRequest, onAnomaly: onAnomaly)
     }
 
     /// Events in time order (as the recorder's live merge releases them).
     public func consume(_ event: TraceEvent) {
+        if fanotify.consume(event) { return }
         correlator.consume(event)
         if !unnamed.isEmpty {
             let learned = correlator.namesLearned
@@ -103,6 +107,10 @@ public final class MonitorState {
             }
             if request.kind == .read { add(&read) } else { add(&open) }
         }
+        fanotify.forEachOutstanding { request in
+            read.count += 1
+            read.oldestIssued = min(read.oldestIssued ?? .max, request.issued)
+        }
         return (read, open)
     }
 
@@ -111,10 +119,12 @@ public final class MonitorState {
     public func newlyHung(now: UInt64, after: UInt64) -> [OutstandingRequest] {
         var hung: [OutstandingRequest] = []
         var outstanding = Set<UInt64>()
-        correlator.forEachOutstanding { request in
+        func consider(_ request: OutstandingRequest) {
             outstanding.insert(request.id)
             if now > request.issued, now - request.issued >= after, !reportedHung.contains(request.id) { hung.append(request) }
         }
+        correlator.forEachOutstanding(consider)
+        fanotify.forEachOutstanding(consider)
         reportedHung.formIntersection(outstanding)
         for request in hung { reportedHung.insert(request.id) }
         return hung.sorted { ($0.issued, $0.id) < ($1.issued, $1.id) }

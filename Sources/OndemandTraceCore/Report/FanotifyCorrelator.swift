@@ -13,6 +13,7 @@
 public final class FanotifyCorrelator {
     /// One request in flight: a reader inside the hook.
     struct InFlight {
+        var serial: UInt64
         var pid: Int32
         var taskName: TaskNames.Index
         var entered: UInt64
@@ -33,6 +34,7 @@ public final class FanotifyCorrelator {
     }
 
     private var inHook: [Int32: InFlight] = [:]
+    private var serial: UInt64 = 0
     /// The reader pid of each queued event's request, by the event's address.
     private var readerByEvent: [UInt64: Int32] = [:]
     private var fileIndex: [File: Int] = [:]
@@ -84,7 +86,8 @@ public final class FanotifyCorrelator {
         case let .hookEntered(pos, count):
             // A hook entered again means its last return was lost: hand that request on as it stands.
             if let stale = inHook.removeValue(forKey: pid), stale.event != nil { close(stale, resumed: nil, result: nil) }
-            inHook[pid] = InFlight(pid: pid, taskName: names.taskNameIndex(pid, comm), entered: t, pos: pos, count: count)
+            serial += 1
+            inHook[pid] = InFlight(serial: serial, pid: pid, taskName: names.taskNameIndex(pid, comm), entered: t, pos: pos, count: count)
         case let .file(dev, ino, mask):
             guard let mask, mask & FanotifyProbe.preAccessMask != 0, var r = inHook[pid], r.event == nil else { return }
             r.file = file(File(dev: dev, ino: ino), at: t)
@@ -167,6 +170,16 @@ public final class FanotifyCorrelator {
                                pid: r.pid, taskName: r.taskName, objectName: objectNameIndexes[index], offset: r.pos,
                                length: r.count, issued: r.entered, pickedUp: r.pickedUp, written: nil,
                                completed: r.answered, resumed: resumed))
+    }
+
+    /// Each request queued to a listener and not answered yet (a reader blocked in the hook).
+    /// Ids have the top bit set: apart from the cachefiles correlator's.
+    public func forEachOutstanding(_ body: (OutstandingRequest) -> Void) {
+        for r in inHook.values where r.event != nil && r.answered == nil {
+            body(OutstandingRequest(id: 1 << 63 | r.serial, kind: .read, obj: UInt32((r.file ?? unnamedObject ?? 0) + 1),
+                                    blob: r.file.map { objects[$0].name } ?? nil, offset: r.pos, length: r.count,
+                                    issued: r.entered, pid: r.pid))
+        }
     }
 
     /// Hands on the requests still in flight (readers blocked at the end) and returns the
