@@ -153,12 +153,7 @@ struct SingleRun {
                 outcome.mountRefused = true
                 return
             }
-            outcome.failed += plan.command.isEmpty ? builtInWorkload(at: target, pass: fsids.count > 1 ? fsid : nil)
-                                                   : commandWorkload(at: target)
-            if umount2(target, 0) != 0 {
-                outcome.failed.append("umount \(target): \(describeErrno(errno)); detached lazily")
-                umount2(target, Int32(MNT_DETACH))
-            }
+            outcome.failed += workloadAndUmount(at: target, pass: fsids.count > 1 ? fsid : nil)
             if !outcome.failed.isEmpty { return }
         }
     }
@@ -179,14 +174,19 @@ struct SingleRun {
                 outcome.mountRefused = true
                 return
             }
-            outcome.failed += plan.command.isEmpty ? builtInWorkload(at: target, pass: plan.passes > 1 ? "\(plan.fsid)-pass\(pass)" : nil)
-                                                   : commandWorkload(at: target)
-            if umount2(target, 0) != 0 {
-                outcome.failed.append("umount \(target): \(describeErrno(errno)); detached lazily")
-                umount2(target, Int32(MNT_DETACH))
-            }
+            outcome.failed += workloadAndUmount(at: target, pass: plan.passes > 1 ? "\(plan.fsid)-pass\(pass)" : nil)
             if !outcome.failed.isEmpty { return }
         }
+    }
+
+    /// A mounted pass: the workload (built in, or the command), then umount; what failed.
+    private func workloadAndUmount(at target: String, pass: String?) -> [String] {
+        var failed = plan.command.isEmpty ? builtInWorkload(at: target, pass: pass) : commandWorkload(at: target)
+        if umount2(target, 0) != 0 {
+            failed.append("umount \(target): \(describeErrno(errno)); detached lazily")
+            umount2(target, Int32(MNT_DETACH))
+        }
+        return failed
     }
 
     private func builtInWorkload(at target: String, pass fsid: String?) -> [String] {

@@ -87,7 +87,8 @@ struct DoctorCLITests {
 @Suite struct LiveLatencyTests {
     static let layouts = DefaultFormats.layouts
 
-    static func record(_ name: String, at timestamp: UInt64, pid: Int32 = 300, _ fields: [String: UInt64]) throws -> RawRecord {
+    static func record(_ name: String, at timestamp: UInt64, pid: Int32 = 300, _ fields: [String: UInt64],
+                       layouts: [EventLayout] = layouts) throws -> RawRecord {
         let layout = try #require(layouts.first { $0.name == name })
         var bytes = [UInt8](repeating: 0, count: layout.fields.map { $0.offset + $0.size }.max() ?? 8)
         func put(_ value: UInt64, _ field: FieldLayout) {
@@ -133,15 +134,7 @@ struct DoctorCLITests {
         formats.append(("fsnotify", try Fixtures.text("\(dir)/fsnotify/fsnotify/format")))
         let layouts = try formats.map { try FormatFileParser.parse($0.format, system: $0.system) }
         func record(_ name: String, at us: UInt64, pid: Int32, _ fields: [String: UInt64]) throws -> RawRecord {
-            let layout = try #require(layouts.first { $0.name == name })
-            var bytes = [UInt8](repeating: 0, count: layout.fields.map { $0.offset + $0.size }.max() ?? 8)
-            func put(_ value: UInt64, _ field: FieldLayout) {
-                for i in 0..<field.size { bytes[field.offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) }
-            }
-            put(UInt64(layout.id), try #require(layout.field(named: "common_type")))
-            put(UInt64(UInt32(bitPattern: pid)), try #require(layout.field(named: "common_pid")))
-            for (name, value) in fields { put(value, try #require(layout.field(named: name))) }
-            return RawRecord(cpu: 0, timestamp: us * 1000, bytes: bytes)
+            try Self.record(name, at: us * 1000, pid: pid, fields, layouts: layouts)
         }
         let live = LiveLatency()
         try live.use(formats: formats)
