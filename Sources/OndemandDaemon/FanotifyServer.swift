@@ -261,29 +261,42 @@ public final class FanotifyServer: Sendable {
         return t
     }
 
-    /// Blocks SIGTERM and SIGINT in the calling thread (and the threads it starts after): call
-    /// before `start()`, then `waitForStop(signals:)`.
+    /// Blocks SIGTERM, SIGINT and SIGUSR1 in the calling thread (and the threads it starts
+    /// after): call before `start()`, then `waitForStop(signals:)`.
     public static func blockStopSignals() -> sigset_t {
         var signals = sigset_t()
         sigemptyset(&signals)
         sigaddset(&signals, SIGTERM)
         sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGUSR1)
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         return signals
     }
 
-    /// Waits for SIGTERM/SIGINT or an exit fault; true when the fault ended it.
+    /// Waits for SIGTERM/SIGINT or an exit fault (true when the fault ended it); SIGUSR1 logs
+    /// the events in hand meanwhile.
     public func waitForStop(signals: sigset_t) -> Bool {
         var signals = signals
         var timeout = timespec(tv_sec: 0, tv_nsec: 200_000_000)
         while !isStopping {
             let signal = sigtimedwait(&signals, nil, &timeout)
+            if signal == SIGUSR1 { logInFlight() }
             if signal == SIGTERM || signal == SIGINT {
                 log("fanotify: \(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping")
                 return false
             }
         }
         return true
+    }
+
+    /// One `in-flight` line per event read and not answered (its age), then a count.
+    public func logInFlight() {
+        let now = monotonicNanoseconds()
+        let events = inFlight.withLock { $0 }.sorted { $0.key < $1.key }
+        for (_, e) in events {
+            log("fanotify: in-flight: \(e.what) for \(JSONWriter.format(Double(now - e.since) / 1e6, decimals: 1)) ms")
+        }
+        log("fanotify: in-flight: \(events.count) event(s) read and not answered")
     }
 
     /// Whether `stop()` was asked for, or an exit fault fired.

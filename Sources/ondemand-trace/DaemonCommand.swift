@@ -63,7 +63,9 @@ struct Daemon: ParsableCommand {
             (mount(2) with the file as source; busybox mount sets up a loop device, whose reads \
             bypass the hook). Faults as above (READ = a pre-content event), plus:
               deny=EIO,every=25        answer FAN_DENY with EIO: the reader's read fails
-            --log-requests logs every event with its range, answer, bytes and time.
+            --log-requests logs every event with its range, answer, bytes and time; \
+            --warn-after D an event unanswered longer than D, once; kill -USR1 PID the events \
+            read and not answered, with their age.
 
             Examples:
               mkfs.erofs blobs/img1 rootdir/
