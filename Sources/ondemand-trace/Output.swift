@@ -7,7 +7,30 @@ import SystemCalls
 enum FileHandleWriter {
     static func write(_ string: String, fd: Int32) {
         var s = string
-        _ = s.withUTF8 { FileContents.writeAll(fd, UnsafeRawBufferPointer($0)) }
+        let error = s.withUTF8 { FileContents.writeAll(fd, UnsafeRawBufferPointer($0)) }
+        if fd == 1, let error { StandardOutput.failed(error) }
+    }
+}
+
+/// The one error policy of standard output (every write to fd 1 goes through
+/// `FileHandleWriter`, as `dump`'s through its sink): a reader that went away (EPIPE) ends the
+/// output quietly; any other failure (a full disk) drops the rest of the output and ends the
+/// command with one line, `standard output: write failed: ENOSPC (…)`, exit status 2 (`Main`).
+enum StandardOutput {
+    /// The first write error (one thread writes standard output).
+    nonisolated(unsafe) private(set) static var error: Int32?
+
+    static func failed(_ code: Int32) {
+        if error == nil { error = code }
+    }
+
+    /// Whether the output is still worth writing.
+    static var isWritable: Bool { error == nil }
+
+    /// The line for a failed output, nil when it went well or the reader left.
+    static var failure: String? {
+        guard let error, error != EPIPE else { return nil }
+        return "ondemand-trace: standard output: write failed: \(describeErrno(error))"
     }
 }
 
@@ -35,7 +58,7 @@ struct BufferedOutput {
 
     mutating func flush() {
         guard !buffer.isEmpty else { return }
-        FileHandleWriter.write(buffer, fd: fd)
+        if fd != 1 || StandardOutput.isWritable { FileHandleWriter.write(buffer, fd: fd) }
         buffer.removeAll(keepingCapacity: true)
     }
 }
