@@ -142,7 +142,7 @@ public struct FanotifyResponse: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        if let errno { return "FAN_DENY (\(ErrnoName.names.first { $0.value == errno }?.key ?? "errno \(errno)"))" }
+        if let errno { return "FAN_DENY: \(ErrnoName.describe(errno))" }
         return raw & Self.allow != 0 ? "FAN_ALLOW" : "0x" + String(raw, radix: 16)
     }
 }
