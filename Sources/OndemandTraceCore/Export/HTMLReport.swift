@@ -197,7 +197,7 @@ public enum HTMLReport {
             t += "<tr><td class=\"l\">\(kind.rawValue)</td><td data-metric=\"anomalies.by_kind.\(kind.rawValue)\" data-value=\"\(n)\">\(n)</td></tr>"
         }
         t += "</table><table><tr><th>time s</th><th class=\"l\">kind</th><th>obj</th><th class=\"l\">detail</th></tr>"
-        for a in s.anomalies.prefix(500) {
+        for a in m.anomaliesByTime.prefix(500) {
             t += "<tr><td>\(TimeText.seconds(a.timestamp))</td><td class=\"l bad\">\(a.kind.rawValue)</td><td>\(a.obj.map(String.init) ?? "-")</td><td class=\"l\">\(escape(a.detail))</td></tr>"
         }
         t += "</table>"

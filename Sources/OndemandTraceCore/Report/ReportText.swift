@@ -96,7 +96,7 @@ public enum ReportText {
             line("requests slower than \(fixed(Double(threshold) / 1000, 1)) µs: \(s.slowRequestCount)")
             var slow = Table(header: ["issued s", "kind", "obj", "msg_id", "reader", "offset", "length", "latency µs"],
                              rightAligned: [0, 2, 3, 5, 6, 7])
-            for r in s.slowRequests {
+            for r in s.slowRequestsByIssue {
                 slow.add([TimeText.seconds(r.issued), r.kind.rawValue, String(r.obj), r.msgID.map(String.init) ?? "-",
                           "\(r.comm ?? "?")-\(r.pid)", r.offset.map(String.init) ?? "-", r.length.map(String.init) ?? "-",
                           fixed(Double(r.latency ?? 0) / 1000, 1)])
@@ -195,7 +195,9 @@ public enum ReportText {
                        String(row.reads), String(row.unanswered), String(row.bytesRequested),
                        TimeText.seconds(row.firstMissOfData), String(row.readers.count), row.owner.description])
         }
-        return "files: \(blame.rows.count) (by total wait; a READ over several files counts for each)\n" + files.text
+        let others = blame.rows.map(\.owner).filter { if case .file = $0 { return false } else { return true } }
+        return "files: \(blame.rows.count - others.count)" + others.map { ", plus \($0)" }.joined()
+            + "; by total wait, a READ over several files counting for each\n" + files.text
     }
 
     static func breakdownLatency(_ row: ReportAccumulator.BreakdownRow) -> [String] {
