@@ -139,6 +139,7 @@ struct Report: ParsableCommand {
                                   namesFirst: format == .csv, requestObserver: sinks.requestObserver,
                                   eventObserver: sinks.eventObserver, keepReads: !images.isEmpty && blameShown)
         }
+        if let cut = summary.cut { printError("warning: \(input.path): \(cut)") }
         if let loading { model.files = try blame(sinks, loading, model) }
         emit(model, sinks)
         if !filter.isEmpty, model.stats.reads.count + model.stats.opens.count == 0 {

@@ -117,4 +117,19 @@ import Glibc
         let right = try Run.odt("report", "--files", "--image", "1=" + image, Self.samples + "vm-lz4-6.12.txt")
         #expect(right.status == 0 && right.stderr.isEmpty)
     }
+
+    /// A trace.dat cut inside its CPU data is reported up to the cut, with a warning naming it.
+    @Test func aCutTraceDatIsReportedUpToTheCut() throws {
+        let scratch = try TemporaryDirectory("cut-dat")
+        let whole = try Fixtures.bytes(Self.samples + "record-6.12.dat")
+        let cut = scratch.path + "/cut.dat"
+        try Fixtures.write(Array(whole.prefix(100_000)), to: cut)
+        let result = try Run.odt("report", "--format", "json", cut)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr == "warning: \(cut): the file is cut at byte 100000 of 151552 (in the data of CPU 1): reported up to the cut (byte 98304); the other CPUs' records go on past it, so requests near the end may read as unanswered\n")
+        #expect(result.stdout.contains(#""reads":{"count":42,"matched":5,"#), "\(result.stdout.prefix(600))")
+        // The whole file: more READs, no warning.
+        let full = try Run.odt("report", "--format", "json", Self.samples + "record-6.12.dat")
+        #expect(full.stderr.isEmpty && full.stdout.contains(#""reads":{"count":49,"matched":49,"#))
+    }
 }
