@@ -1,5 +1,8 @@
 import Testing
 import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The rules every command keeps (issue 28): exit statuses, the one duration grammar, doctor's
 /// --no-mount.
@@ -79,5 +82,19 @@ import TestSupport
             let entry = try #require(entries.last { $0.hasPrefix(option.dropFirst(2) + " ") }, "\(command) \(option)")
             #expect(entry.contains("a bare number is seconds") || entry.contains("the unit is required"), "\(command) \(option): \(entry)")
         }
+    }
+
+    /// On a kernel without cachefiles events `run` stops at its recording: the message must not
+    /// suggest an option `run` lacks (it said "record other events with --events").
+    @Test(.enabled(if: geteuid() == 0 && access("/sys/kernel/tracing/events/cachefiles", F_OK) != 0
+                   && access("/sys/kernel/tracing/events", F_OK) == 0, "needs root on a kernel without cachefiles events"))
+    func runSuggestsNoOptionItLacks() throws {
+        let scratch = try TemporaryDirectory("run-no-cachefiles")
+        let image = scratch.path + "/img.erofs"
+        try Fixtures.write(try Fixtures.bytes(Fixtures.repo + "/SampleTraces/vm-lz4.erofs"), to: image)
+        let result = try Run.odt("run", "--image", image, "--cache-dir", scratch.path + "/cache", "-o", scratch.path + "/r.dat")
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("no cachefiles events in this kernel"), "\(result.stderr)")
+        #expect(!result.stderr.contains("with --events") && result.stderr.contains("`record --events`"), "\(result.stderr)")
     }
 }

@@ -89,6 +89,9 @@ public final class Correlator {
         var nameRank = NameRank.none
         /// Its fd was released: a next OPEN (failover's re-open) gives the object a new id.
         var idEnded = false
+        /// Its fd was released with READs outstanding (their serials): an anomaly if one of them
+        /// is never answered (a failover's new daemon answers them: no anomaly).
+        var releasedWithReads: (anomaly: Anomaly, serials: [UInt64])?
         init(obj: UInt32, timestamp: UInt64) { lifetime = ObjectLifetime(obj: obj, firstSeen: timestamp) }
     }
 
@@ -435,9 +438,12 @@ public final class Correlator {
             state.idEnded = true
             if !state.reads.isEmpty {
                 let ranges = state.reads.prefix(4).map { "\($0.start)+\($0.length)" }.joined(separator: ", ")
-                onAnomaly(Anomaly(kind: .fdReleaseWithOutstandingReads, obj: obj, timestamp: t,
-                                  detail: "\(state.reads.count) read(s) outstanding: \(ranges)"
-                                    + (state.reads.count > 4 ? ", ..." : "")))
+                let anomaly = Anomaly(kind: .fdReleaseWithOutstandingReads, obj: obj, timestamp: t,
+                                      detail: "\(state.reads.count) read(s) outstanding: \(ranges)"
+                                        + (state.reads.count > 4 ? ", ..." : ""))
+                // Told at once where requests settle here (monitor); else once it is known that
+                // one of them stayed unanswered (at the end: a failover may still answer them).
+                if settleAtRelease { onAnomaly(anomaly) } else { state.releasedWithReads = (anomaly, state.reads.map(\.serial)) }
             }
             if settleAtRelease { settleOutstanding(&state, atRelease: true) }
         }
@@ -613,6 +619,9 @@ public final class Correlator {
         let all = states.sorted { $0.lifetime.obj < $1.lifetime.obj }
         for var state in all {
             let obj = state.lifetime.obj
+            if let released = state.releasedWithReads, state.reads.contains(where: { released.serials.contains($0.serial) }) {
+                onAnomaly(released.anomaly)
+            }
             settleOutstanding(&state, atRelease: false)
             if let close = state.lifetime.lastClose, (state.lifetime.lastFdRelease ?? 0) < close {
                 onAnomaly(Anomaly(kind: .closedWithoutFdRelease, obj: obj, timestamp: close,
