@@ -15,7 +15,8 @@ struct OndemandTrace: ParsableCommand {
             tracefs text) and reports what happened.
 
             Durations: a number with a unit (ns, us, ms, s, m, h); a bare number is seconds, \
-            except for --min-latency and run --slowdown, which need the unit.
+            except in report --min-latency, run --slowdown and a time in check --max, which need \
+            the unit (a bare number there meant milliseconds or microseconds before).
             Exit status: 0 ok, 1 found (a regression, a failed workload, a failed check), 2 an \
             error (bad usage or input).
             """,

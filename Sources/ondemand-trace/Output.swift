@@ -2,35 +2,46 @@
 import Glibc
 import SystemCalls
 #endif
+import TraceFiles
 
 /// Buffered writes to stdout/stderr: a million-line dump must not make a million syscalls.
 enum FileHandleWriter {
     static func write(_ string: String, fd: Int32) {
-        var s = string
-        let error = s.withUTF8 { FileContents.writeAll(fd, UnsafeRawBufferPointer($0)) }
-        if fd == 1, let error { StandardOutput.failed(error) }
+        guard fd == 1 else {
+            var s = string
+            _ = s.withUTF8 { FileContents.writeAll(fd, UnsafeRawBufferPointer($0)) }
+            return
+        }
+        StandardOutput.write(string)
     }
 }
 
-/// The one error policy of standard output (every write to fd 1 goes through
-/// `FileHandleWriter`, as `dump`'s through its sink): a reader that went away (EPIPE) ends the
-/// output quietly; any other failure (a full disk) drops the rest of the output and ends the
-/// command with one line, `standard output: write failed: ENOSPC (…)`, exit status 2 (`Main`).
+/// Standard output: written through `DescriptorSink`, as `dump` writes it, with its one error
+/// policy. Writes happen where no error can be thrown (observers, while the trace is read): the
+/// first failure is kept, the rest of the output dropped, and `Main` ends the command with it.
 enum StandardOutput {
+    static let sink = DescriptorSink(fd: 1)
     /// The first write error (one thread writes standard output).
-    nonisolated(unsafe) private(set) static var error: Int32?
+    nonisolated(unsafe) private(set) static var error: (any Error)?
 
-    static func failed(_ code: Int32) {
-        if error == nil { error = code }
+    static func write(_ string: String) {
+        guard error == nil else { return }
+        var s = string
+        do {
+            try s.withUTF8 { try sink.write(UnsafeRawBufferPointer($0)) }
+        } catch {
+            Self.error = error
+        }
     }
 
     /// Whether the output is still worth writing.
     static var isWritable: Bool { error == nil }
 
-    /// The line for a failed output, nil when it went well or the reader left.
+    /// The line for a failed output (`standard output: write failed: ENOSPC (…)`), nil when it
+    /// went well or its reader left (`DescriptorSink.Closed`).
     static var failure: String? {
-        guard let error, error != EPIPE else { return nil }
-        return "ondemand-trace: standard output: write failed: \(describeErrno(error))"
+        guard let error, !(error is DescriptorSink.Closed) else { return nil }
+        return "ondemand-trace: \(error)"
     }
 }
 
