@@ -159,9 +159,9 @@ struct RegressionGate {
             if !differences.isEmpty {
                 text += "\nnote: compared although measured differently: " + differences.map(\.key).joined(separator: ", ")
             }
-            print(text)
+            FileHandleWriter.write(text + "\n", fd: 1)
         case .json:
-            print(CheckFormatting.json(result))
+            FileHandleWriter.write(CheckFormatting.json(result) + "\n", fd: 1)
         }
         return result.regressed
     }
