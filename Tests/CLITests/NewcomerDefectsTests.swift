@@ -136,4 +136,13 @@ import Glibc
         let full = try Run.odt("report", "--format", "json", Self.samples + "record-6.12.dat")
         #expect(full.stderr.isEmpty && full.stdout.contains(#""reads":{"count":49,"matched":49,"#))
     }
+
+    /// A failed OPEN reads as answered, with its errno (it read "never answered" and "0 answered").
+    @Test func aFailedOpenReadsAsAnsweredWithItsErrno() throws {
+        let result = try Run.odt("report", "--anomalies", Self.samples + "vm-open-eio-6.12.txt")
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("\nOPEN      1 request: 1 answered (1 with an error), 0 unanswered\n"), "\(result.stdout)")
+        #expect(result.stdout.contains("open_failed    3  open fd=9: the daemon answered EIO (Input/output error)"), "\(result.stdout)")
+        #expect(!result.stdout.contains("never_answered") && !result.stdout.contains("answered -5"))
+    }
 }

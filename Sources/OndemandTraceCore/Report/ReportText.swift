@@ -40,7 +40,11 @@ public enum ReportText {
         if let span = m.requestSpanSeconds, let tput = m.throughputBytesPerSecond {
             line("          \(fixed(span, 6)) s from first request to last answer, \(bytesText(UInt64(tput)))/s answered")
         }
-        if !fanotify { line("OPEN      \(requests(s.opens.count)): \(s.opens.matched) answered, \(s.opens.unmatched) unanswered") }
+        if !fanotify {
+            let failed = s.anomalyCounts[.openFailed] ?? 0
+            line("OPEN      \(requests(s.opens.count)): \(s.opens.matched) answered" + (failed > 0 ? " (\(failed) with an error)" : "")
+                 + ", \(s.opens.unmatched) unanswered")
+        }
         if m.markersSeen > 0 { line("markers:  \(m.markersSeen) daemon markers (exact join, stage breakdown)") }
         if !m.faults.isEmpty {
             line("faults:   " + m.faults.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
