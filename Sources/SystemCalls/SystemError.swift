@@ -19,8 +19,7 @@ public struct SystemError: Error, CustomStringConvertible, Sendable {
 
 /// `ENOENT (No such file or directory)`: the name a kernel developer greps for, and the text.
 public func describeErrno(_ e: Int32) -> String {
-    let name = ErrnoName.name(e) ?? "errno \(e)"
-    return "\(name) (\(String(cString: strerror(e))))"
+    ErrnoName.describe(e) { String(cString: strerror($0)) }
 }
 
 /// Calls `body` again while it fails with EINTR: the one place interrupted calls are retried.

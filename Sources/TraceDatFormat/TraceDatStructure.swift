@@ -27,6 +27,28 @@ public struct TraceDatStructure {
     var pagesChecked: ((_ upTo: Int) -> Void)?
     /// How many ring-buffer pages `parse` checked (see `PageCheck`).
     public private(set) var pageCheck = PageCheck.all
+    /// `parse(allowingCut: true)` of a file cut inside its (uncompressed) CPU data: where, and
+    /// what is left. `cpuData` then holds the whole pages before the cut.
+    public private(set) var cut: Cut?
+    var allowingCut = false
+
+    /// A file that ends inside its CPU data (a copy cut short, a disk that filled up).
+    public struct Cut: Equatable, Sendable {
+        /// The file's size.
+        public var fileSize: UInt64
+        /// Where the CPU data the header announces ends.
+        public var declaredEnd: UInt64
+        /// The bytes up to the last whole ring-buffer page before the cut: what is read.
+        public var kept: UInt64
+        /// The CPUs whose data the cut shortened, in order.
+        public var cpus: [Int] = []
+
+        /// One line, for a warning.
+        public var description: String {
+            "the file is cut at byte \(fileSize) of \(declaredEnd) (in the data of CPU \(cpus.map(String.init).joined(separator: ", "))): "
+                + "reported up to the cut (byte \(kept)); the other CPUs' records go on past it, so requests near the end may read as unanswered"
+        }
+    }
 
     /// Which ring-buffer pages `parse` checks. Checking a page means touching it: on a large file
     /// the pass over every page header cost as much as reading the records (1.2 s of 5 on 1.9 GB).
@@ -101,7 +123,9 @@ public struct TraceDatStructure {
     }
 
     /// Checks `bytes`, a whole trace.dat, and returns what its header says.
-    public static func parse(_ bytes: UnsafeRawBufferPointer, pages: PageCheck = .all,
+    /// `allowingCut`: a file cut inside its uncompressed CPU data is no error; `cut` says where,
+    /// and `cpuData` ends at the last whole page before it.
+    public static func parse(_ bytes: UnsafeRawBufferPointer, pages: PageCheck = .all, allowingCut: Bool = false,
                              pagesChecked: ((_ upTo: Int) -> Void)? = nil) throws(TraceDatFormatError) -> TraceDatStructure {
         var c = Cursor(bytes: bytes, offset: 0)
         guard bytes.count > 0 else { throw TraceDatFormatError("empty file") }
@@ -125,6 +149,7 @@ public struct TraceDatStructure {
         }
         var s = TraceDatStructure(version: version, bigEndian: c.bigEndian, longSize: longSize,
                                   pageSize: pageSize, compression: "none", pagesChecked: pagesChecked, pageCheck: pages)
+        s.allowingCut = allowingCut
         if version == 6 {
             try s.walkVersion6(&c)
         } else {
@@ -165,8 +190,8 @@ public struct TraceDatStructure {
         for cpu in 0..<cpus {
             let offset = try c.u64("CPU \(cpu)'s data offset")
             let size = try c.u64("CPU \(cpu)'s data size")
-            try checkRange(offset, size, cpu: cpu, c)
-            cpuData.append(CPUData(cpu: cpu, offset: offset, size: size))
+            let kept = try checkRange(offset, size, cpu: cpu, c)
+            cpuData.append(CPUData(cpu: cpu, offset: offset, size: kept))
         }
         try checkPages(c)
     }
@@ -182,12 +207,24 @@ public struct TraceDatStructure {
         }
     }
 
-    func checkRange(_ offset: UInt64, _ size: UInt64, cpu: Int, _ c: Cursor) throws(TraceDatFormatError) {
+    /// The CPU data's size as read: `size`, or with `allowingCut` its whole pages before the end
+    /// of a file cut inside it (`cut` notes it).
+    mutating func checkRange(_ offset: UInt64, _ size: UInt64, cpu: Int, _ c: Cursor) throws(TraceDatFormatError) -> UInt64 {
         let fileSize = UInt64(c.bytes.count)
         guard offset <= fileSize, size <= fileSize - offset else {
+            if allowingCut, compression == "none", offset.addingReportingOverflow(size).overflow == false {
+                let whole = offset < fileSize ? (fileSize - offset) / UInt64(pageSize) * UInt64(pageSize) : 0
+                var noted = cut ?? Cut(fileSize: fileSize, declaredEnd: 0, kept: fileSize)
+                noted.declaredEnd = max(noted.declaredEnd, offset + size)
+                noted.kept = min(noted.kept, offset + whole)
+                noted.cpus.append(cpu)
+                cut = noted
+                return whole
+            }
             throw TraceDatFormatError("CPU \(cpu)'s data (\(size) bytes at offset \(offset)) runs past the end of the file (\(fileSize) bytes): truncated",
                                  byteOffset: min(offset, fileSize))
         }
+        return size
     }
 
     /// The pages `parse` left unchecked (`PageCheck.leading`), checked as `.all` would have: after
@@ -287,8 +324,8 @@ public struct TraceDatStructure {
             for _ in 0..<count {
                 let cpu = Int(try b.u32("a BUFFER option's CPU id"))
                 let offset = try b.u64("a BUFFER option's CPU offset")
-                let size = try b.u64("a BUFFER option's CPU size")
-                try checkRange(offset, size, cpu: cpu, c)
+                let declared = try b.u64("a BUFFER option's CPU size")
+                let size = try checkRange(offset, declared, cpu: cpu, c)
                 furthestSectionEnd = max(furthestSectionEnd, Int(min(UInt64(c.bytes.count), offset + size + (compression == "none" ? 0 : 4))))
                 if name.isEmpty { cpuData.append(CPUData(cpu: cpu, offset: offset, size: size)) }
             }

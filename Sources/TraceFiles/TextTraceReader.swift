@@ -1,4 +1,5 @@
 import OndemandTraceCore
+import TraceDatFormat
 import SystemPackage
 
 enum TextTraceReader {
@@ -19,6 +20,7 @@ enum TextTraceReader {
         var reader = Lines(path: path, selection: selection, formats: formats)
         var pending: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var first = true
         while true {
             let n: Int
             do {
@@ -27,6 +29,11 @@ enum TextTraceReader {
                 throw TraceFileError(path: path, message: "read failed: \(Errno.describe(error))")
             }
             if n == 0 { break }
+            if first, !TraceInput.isText(Array(buffer[0..<min(n, 4096)]), truncated: true) {
+                let what = TraceDatStructure.looksLikeTraceDat(Array(buffer[0..<n])) ? "a trace.dat" : "not text"
+                throw TraceFileError(path: path, message: "standard input takes text only (this is \(what)); give the file's path instead")
+            }
+            first = false
             pending.append(contentsOf: buffer[0..<n])
             var start = 0
             while let end = pending[start...].firstIndex(of: 0x0a) {

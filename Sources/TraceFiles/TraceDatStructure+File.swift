@@ -3,9 +3,10 @@ import TraceDatFormat
 extension TraceDatStructure {
     /// The structure check over a mapped file: errors name the file; pages already checked are
     /// dropped from memory as the check goes (`.all` touches every page header of the file).
-    static func parse(_ bytes: UnsafeRawBufferPointer, path: String, pages: PageCheck = .all) throws(TraceFileError) -> TraceDatStructure {
+    static func parse(_ bytes: UnsafeRawBufferPointer, path: String, pages: PageCheck = .all,
+                      allowingCut: Bool = false) throws(TraceFileError) -> TraceDatStructure {
         do {
-            return try parse(bytes, pages: pages) { upTo in MappedFile.release(bytes, upTo: upTo) }
+            return try parse(bytes, pages: pages, allowingCut: allowingCut) { upTo in MappedFile.release(bytes, upTo: upTo) }
         } catch {
             throw TraceFileError(path: path, message: error.message, byteOffset: error.byteOffset)
         }

@@ -119,19 +119,28 @@ public enum TraceDump {
     }
 }
 
-/// Whole-buffer writes to a file descriptor.
-struct DescriptorSink {
-    let fd: Int32
+/// Whole-buffer writes to a file descriptor, with the one error policy of standard output (the
+/// commands write fd 1 through it too): a reader that went away (EPIPE) is `Closed`, ending the
+/// output quietly; any other failure is a `TraceFileError` naming it, one line and exit 2.
+public struct DescriptorSink: Sendable {
+    public let fd: Int32
     /// The reader of a pipe went away.
-    struct Closed: Error {}
+    public struct Closed: Error {}
+
+    public init(fd: Int32) { self.fd = fd }
 
     /// Writes all of `buffer` (`FileContents.writeAll`: short writes continued, EINTR retried)
     /// and empties it.
     func write(_ buffer: ByteBuffer) throws {
-        if let error = FileContents.writeAll(fd, buffer.bytes) {
+        try write(buffer.bytes)
+        buffer.removeAll()
+    }
+
+    /// Writes all of `bytes`.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        if let error = FileContents.writeAll(fd, bytes) {
             if error == EPIPE { throw Closed() }
             throw TraceFileError(path: fd == 1 ? "standard output" : "fd \(fd)", message: "write failed: \(describeErrno(error))")
         }
-        buffer.removeAll()
     }
 }

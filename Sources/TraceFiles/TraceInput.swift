@@ -4,6 +4,7 @@ import Glibc
 import OndemandTraceCore
 import TraceDatFormat
 import SystemPackage
+import SystemCalls
 
 /// What the reader hands over, in trace order.
 public enum TraceItem: Sendable {
@@ -37,6 +38,8 @@ public struct ReadSummary: Sendable, Equatable {
     public var clock: String?
     /// `per_cpu/cpuN/stats` text stored in a trace.dat (CPUSTAT options), one per CPU.
     public var cpuStats: [String] = []
+    /// A trace.dat cut inside its CPU data: where (one line); what was read is up to the cut.
+    public var cut: String?
 }
 
 public enum TraceInput {
@@ -61,8 +64,12 @@ public enum TraceInput {
         if TraceDatStructure.looksLikeTraceDat(prefix) {
             // The pages are checked as they are read (`TraceDatReader.read` checks them all
             // first when libtracecmd reads them instead).
-            let structure = try TraceDatStructure.parse(file.bytes, path: path, pages: .leading)
+            let structure = try TraceDatStructure.parse(file.bytes, path: path, pages: .leading, allowingCut: true)
             file.dropResidentPages()
+            if let cut = structure.cut {
+                return try readCut(path: path, file: file, structure: structure, cut: cut, selection: selection,
+                                   batcher: batcher, body)
+            }
             return try TraceDatReader.read(path: path, structure: structure, file: file, selection: selection,
                                            batcher: batcher, body)
         }
@@ -70,6 +77,33 @@ public enum TraceInput {
             throw TraceFileError(path: path, message: "not a trace file: neither trace.dat (it starts with 17 08 44 'tracing') nor text", byteOffset: 0)
         }
         return try TextTraceReader.read(bytes: file.bytes, path: path, selection: selection, formats: textFormats, body)
+    }
+
+    /// A trace.dat cut inside its CPU data, read up to the cut (as far as its last whole page):
+    /// libtracecmd refuses a file shorter than its header says, so it reads a copy in memory whose
+    /// missing tail is zeros (sparse: empty ring-buffer pages), the walker the same pages. The
+    /// copy is an unlinked temporary file (in $TMPDIR, else /tmp): nothing is left behind.
+    static func readCut(path: String, file: MappedFile, structure: TraceDatStructure, cut: TraceDatStructure.Cut,
+                        selection: EventSelection, batcher: TraceItemBatcher?,
+                        _ body: (TraceItem) throws -> Void) throws -> ReadSummary {
+        let directory = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+        var template = Array((directory + "/ondemand-trace-cut-XXXXXX").utf8CString)
+        let fd = mkstemp(&template)
+        if fd >= 0 { unlink(template); _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        guard fd >= 0 else { throw TraceFileError(path: path, message: "\(cut.description); cannot make a copy to read: \(describeErrno(errno))") }
+        defer { close(fd) }
+        if let error = FileContents.writeAll(fd, UnsafeRawBufferPointer(rebasing: file.bytes[0..<Int(cut.kept)])) {
+            throw TraceFileError(path: path, message: "\(cut.description); cannot make a copy to read: \(describeErrno(error))")
+        }
+        guard ftruncate(fd, off_t(cut.declaredEnd)) == 0 else {
+            throw TraceFileError(path: path, message: "\(cut.description); cannot make a copy to read: \(describeErrno(errno))")
+        }
+        let copy = try MappedFile(path: "/proc/self/fd/\(fd)")
+        var summary = try TraceDatReader.read(path: copy.path, structure: structure, file: copy, selection: selection,
+                                              batcher: batcher, body)
+        summary.path = path
+        summary.cut = cut.description
+        return summary
     }
 
     /// The event layouts `read` decodes `path` with, for output that names every field before the

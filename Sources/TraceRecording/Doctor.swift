@@ -36,9 +36,13 @@ public enum Doctor {
         let release = KernelRelease.runningText
         let config = kernelConfig(release: release)
         var checks = [privileges(), tracefs(mount: mount)]
-        if checks[1].status == .ok { checks.append(instances()) }
-        var cachefiles = [cachefilesEvents(config: config), configCheck(config), deviceCheck(config: config), semantics(release)]
-        var fanotify = [fanotifyPath(config: config)]
+        // Without tracefs nothing may ask libtracefs for its directory: that mounts it.
+        let tracefsMounted = checks[1].status == .ok
+        if tracefsMounted { checks.append(instances()) }
+        let events = tracefsMounted ? cachefilesEvents(config: config)
+            : DoctorCheck(name: "cachefiles events", status: .failed, summary: "not checked: tracefs is not mounted", fix: "mount tracefs (above)")
+        var cachefiles = [events, configCheck(config), deviceCheck(config: config), semantics(release)]
+        var fanotify = [fanotifyPath(config: config, tracefs: tracefsMounted)]
         let cachefilesOffered = cachefiles[0].status != .failed, fanotifyOffered = fanotify[0].status != .failed
         checks.append(paths(cachefiles: cachefilesOffered, fanotify: fanotifyOffered, fanotifyCheck: fanotify[0]))
         // A path this kernel lacks is no failure when it offers the other one.
@@ -62,18 +66,22 @@ public enum Doctor {
 
     /// The fanotify path: the pre-content hook, kprobe events to see it, the file tracepoint,
     /// and the config a file-backed EROFS mount needs; stale probe groups of dead recorders.
-    static func fanotifyPath(config: (text: KernelConfig, source: String)?) -> DoctorCheck {
+    /// `tracefs`: it is mounted (else its kprobe events and tracepoints are not looked at).
+    static func fanotifyPath(config: (text: KernelConfig, source: String)?, tracefs: Bool = true) -> DoctorCheck {
         let name = "fanotify path"
         var missing: [String] = [], fixes: [String] = [], details: [String] = []
         if !OndemandPaths.hasPreContentHook {
             missing.append("no pre-content hook (fsnotify_pre_content not in /proc/kallsyms)")
             fixes.append("Linux 6.14+ with CONFIG_FANOTIFY=y CONFIG_FANOTIFY_ACCESS_PERMISSIONS=y")
         }
-        if !OndemandPaths.hasKprobeEvents {
+        if !tracefs {
+            missing.append("kprobe events not checked: tracefs is not mounted")
+            fixes.append("tracefs mounted")
+        } else if !OndemandPaths.hasKprobeEvents {
             missing.append("no kprobe events (\(TracefsInstance.tracingDirectory)/kprobe_events)")
             fixes.append("CONFIG_KPROBES=y CONFIG_KPROBE_EVENTS=y")
         }
-        if !Tracefs.events(ofSystem: FanotifyProbe.fileTracepoint.system).contains(FanotifyProbe.fileTracepoint.event) {
+        if tracefs, !Tracefs.events(ofSystem: FanotifyProbe.fileTracepoint.system).contains(FanotifyProbe.fileTracepoint.event) {
             details.append("no fsnotify:fsnotify tracepoint: requests are not told apart by image file (one object)")
         }
         if let config {
@@ -81,7 +89,7 @@ public enum Doctor {
             details.append("\(config.source): " + options.map(config.text.describe).joined(separator: ", "))
             if !config.text.isEnabled("CONFIG_EROFS_FS_BACKED_BY_FILE") { fixes.append("CONFIG_EROFS_FS_BACKED_BY_FILE=y (file-backed EROFS mounts)") }
         }
-        let stale = KprobeEvents.staleGroups()
+        let stale = tracefs ? KprobeEvents.staleGroups() : []
         if !stale.isEmpty {
             details.append("kprobe events of dead recorders: " + stale.joined(separator: ", "))
         }

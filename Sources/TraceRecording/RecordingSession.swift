@@ -357,7 +357,7 @@ struct Metadata {
             let names = spec.event.map { [$0] } ?? Tracefs.events(ofSystem: spec.system)
             if names.isEmpty {
                 throw RecordingError(spec.system == "cachefiles"
-                    ? "no cachefiles events in this kernel (it lacks CONFIG_CACHEFILES, or tracefs is not mounted); see `ondemand-trace doctor`, or record other events with --events"
+                    ? "no cachefiles events in this kernel (it lacks CONFIG_CACHEFILES, or tracefs is not mounted); see `ondemand-trace doctor` (`record --events` records other events)"
                     : "no such event system '\(spec.system)' in this kernel (see \(TracefsInstance.tracingDirectory)/available_events)")
             }
             var formats: [[UInt8]] = []

@@ -38,7 +38,8 @@ struct Check: ParsableCommand {
 
             Default limits: p50=+10% p90=+15% p99=+20% mean=+10% unmatched=0 anomalies=0 \
             throughput=-10%. A --max for a metric replaces its default. Forms: +10% / -10% \
-            (relative to the baseline), +2ms (absolute change), 5ms or 0 (absolute limit). \
+            (relative to the baseline), +2ms (absolute change), 5ms or 0 (absolute limit); a \
+            time takes a unit (ns, us, ms, s, m, h: a bare number other than 0 is refused). \
             Metrics: p50 p90 p99 p999 mean max open_p50 open_p99 unmatched anomalies throughput \
             requests_per_s.
 
@@ -77,6 +78,7 @@ struct Check: ParsableCommand {
     var formatsDirectory: String?
 
     func validate() throws {
+        try TraceFileOptions.validate(formatsDirectory: formatsDirectory)
         if baseline.isEmpty { throw ValidationError("--baseline is required") }
         if current.isEmpty { throw ValidationError("give the current run(s): a report JSON or a trace") }
     }
@@ -157,9 +159,9 @@ struct RegressionGate {
             if !differences.isEmpty {
                 text += "\nnote: compared although measured differently: " + differences.map(\.key).joined(separator: ", ")
             }
-            print(text)
+            FileHandleWriter.write(text + "\n", fd: 1)
         case .json:
-            print(CheckFormatting.json(result))
+            FileHandleWriter.write(CheckFormatting.json(result) + "\n", fd: 1)
         }
         return result.regressed
     }

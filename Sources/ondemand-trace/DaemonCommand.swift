@@ -18,7 +18,8 @@ struct Daemon: ParsableCommand {
             or SIGINT. Needs root, a kernel with CONFIG_CACHEFILES_ONDEMAND, and a cache \
             directory on ext4 or xfs (not tmpfs).
 
-            Fault and latency injection (--fault, repeatable; READs and OPENs count from 1):
+            Fault and latency injection (--fault, repeatable; READs and OPENs count from 1; a \
+            delay is a number with a unit ns, us, ms, s, m or h, a bare number is seconds):
               delay=10ms               each READ waits 10 ms before its data is written
               delay=1ms..5ms,seed=7    a reproducible random delay per READ
               delay=2ms,after-write    wait between the data write and the completion

@@ -1,4 +1,5 @@
 import ArgumentParser
+import OndemandTraceCore
 import TraceFiles
 
 /// Exit status 2 with a one-line message: bad input, not a crash.
@@ -18,5 +19,14 @@ extension ParsableCommand {
             printError("ondemand-trace: \(error)")
             throw ExitCode(2)
         }
+    }
+}
+
+/// An option's duration (`DurationText`, the one grammar), its error a usage error (exit 2).
+func durationOption(_ text: String, _ option: String, bare: DurationText.Bare = .seconds, positive: Bool = false) throws -> UInt64 {
+    do {
+        return try DurationText.parse(text, option: option, bare: bare, positive: positive)
+    } catch {
+        throw ValidationError(error.description)
     }
 }

@@ -44,7 +44,7 @@ struct MonitorCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where to serve /metrics: ADDR:PORT, [IPv6]:PORT; port 0 picks a free one.", valueName: "addr:port"))
     var listen = ListenAddress.defaultText
 
-    @Option(name: .customLong("hung-after"), help: ArgumentHelp("Log a request in flight longer than this: 5s, 500ms, 2m.", valueName: "duration"))
+    @Option(name: .customLong("hung-after"), help: ArgumentHelp("Log a request in flight longer than this: \(DurationText.rule(.seconds)) (5s, 500ms, 2m).", valueName: "duration"))
     var hungAfter = "5s"
 
     @Option(name: .customLong("max-blobs"), help: ArgumentHelp("Blobs with a label of their own; the rest count under blob=\"other\".", valueName: "n"))
@@ -70,9 +70,7 @@ struct MonitorCommand: ParsableCommand {
 
     func validate() throws {
         if case .failure(let error) = ListenAddress.parse(listen) { throw ValidationError("--listen \(error)") }
-        guard (DurationText.nanoseconds(hungAfter, bare: .seconds) ?? 0) > 0 else {
-            throw ValidationError("--hung-after '\(hungAfter)' is not a duration (e.g. 5s, 500ms, 2m)")
-        }
+        _ = try durationOption(hungAfter, "--hung-after", positive: true)
         guard maxBlobs >= 0, maxBlobs <= 10_000 else { throw ValidationError("--max-blobs must be between 0 and 10000") }
         guard ByteSizeText.bytes(rotateSize, bare: 1 << 20).map({ $0 >= 1 << 20 }) ?? false else {
             throw ValidationError("--rotate-size '\(rotateSize)' is not a size of at least 1 MiB (e.g. 64MiB, 1GiB)")
@@ -88,7 +86,7 @@ struct MonitorCommand: ParsableCommand {
         guard case .success(let address) = ListenAddress.parse(listen) else { throw ExitCode(2) }
         let rotation = output.map { TraceRotation(directory: $0, maxBytes: ByteSizeText.bytes(rotateSize, bare: 1 << 20)!, keep: keep,
                                                    onFile: { printError("monitor: wrote \($0)") }) }
-        let options = Monitor.Options(listen: address, hungAfter: DurationText.nanoseconds(hungAfter, bare: .seconds)!,
+        let options = Monitor.Options(listen: address, hungAfter: DurationText.nanoseconds(hungAfter)!,
                                       maxBlobs: maxBlobs, rotation: rotation, bufferSizeKB: bufferSizeKB,
                                       instanceName: instance, cookieKeys: cookieKeys)
         do {

@@ -2,12 +2,46 @@
 import Glibc
 import SystemCalls
 #endif
+import TraceFiles
 
 /// Buffered writes to stdout/stderr: a million-line dump must not make a million syscalls.
 enum FileHandleWriter {
     static func write(_ string: String, fd: Int32) {
+        guard fd == 1 else {
+            var s = string
+            _ = s.withUTF8 { FileContents.writeAll(fd, UnsafeRawBufferPointer($0)) }
+            return
+        }
+        StandardOutput.write(string)
+    }
+}
+
+/// Standard output: written through `DescriptorSink`, as `dump` writes it, with its one error
+/// policy. Writes happen where no error can be thrown (observers, while the trace is read): the
+/// first failure is kept, the rest of the output dropped, and `Main` ends the command with it.
+enum StandardOutput {
+    static let sink = DescriptorSink(fd: 1)
+    /// The first write error (one thread writes standard output).
+    nonisolated(unsafe) private(set) static var error: (any Error)?
+
+    static func write(_ string: String) {
+        guard error == nil else { return }
         var s = string
-        _ = s.withUTF8 { FileContents.writeAll(fd, UnsafeRawBufferPointer($0)) }
+        do {
+            try s.withUTF8 { try sink.write(UnsafeRawBufferPointer($0)) }
+        } catch {
+            Self.error = error
+        }
+    }
+
+    /// Whether the output is still worth writing.
+    static var isWritable: Bool { error == nil }
+
+    /// The line for a failed output (`standard output: write failed: ENOSPC (…)`), nil when it
+    /// went well or its reader left (`DescriptorSink.Closed`).
+    static var failure: String? {
+        guard let error, !(error is DescriptorSink.Closed) else { return nil }
+        return "ondemand-trace: \(error)"
     }
 }
 
@@ -35,7 +69,7 @@ struct BufferedOutput {
 
     mutating func flush() {
         guard !buffer.isEmpty else { return }
-        FileHandleWriter.write(buffer, fd: fd)
+        if fd != 1 || StandardOutput.isWritable { FileHandleWriter.write(buffer, fd: fd) }
         buffer.removeAll(keepingCapacity: true)
     }
 }

@@ -50,7 +50,7 @@ struct Record: ParsableCommand {
     @Option(help: ArgumentHelp("Trace clock (see tracefs trace_clock); mono lines up with CLOCK_MONOTONIC.", valueName: "clock"))
     var clock = RecordingOptions.defaultClock
 
-    @Option(help: ArgumentHelp("Stop after this long: 30 (seconds), 500ms, 10s, 2m, 1h.", valueName: "duration"))
+    @Option(help: ArgumentHelp("Stop after this long: \(DurationText.rule(.seconds)) (30, 500ms, 2m).", valueName: "duration"))
     var duration: String?
 
     @Option(help: ArgumentHelp("Name of the tracefs instance (default ondemand-trace-<pid>). It must not exist.", valueName: "name"))
@@ -59,7 +59,7 @@ struct Record: ParsableCommand {
     @Flag(help: "Print a latency line every --interval while recording (the report's correlation of READs and OPENs).")
     var live = false
 
-    @Option(help: ArgumentHelp("With --live: seconds between lines (or 500ms, 2s...).", valueName: "interval"))
+    @Option(help: ArgumentHelp("With --live: the time between lines: \(DurationText.rule(.seconds)) (1, 500ms).", valueName: "interval"))
     var interval = "1"
 
     @Option(help: ArgumentHelp("With --live: stop after this many lines.", valueName: "n"))
@@ -77,12 +77,8 @@ struct Record: ParsableCommand {
     var command: [String] = []
 
     func validate() throws {
-        if let duration, (DurationText.nanoseconds(duration, bare: .seconds) ?? 0) == 0 {
-            throw ValidationError("--duration '\(duration)' is not a duration (e.g. 30, 500ms, 10s, 2m)")
-        }
-        if (DurationText.nanoseconds(interval, bare: .seconds) ?? 0) == 0 {
-            throw ValidationError("--interval '\(interval)' is not a duration (e.g. 1, 500ms, 2s)")
-        }
+        if let duration { _ = try durationOption(duration, "--duration", positive: true) }
+        _ = try durationOption(interval, "--interval", positive: true)
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
         if count != nil && !live { throw ValidationError("--count needs --live") }
         guard bufferSizeKB >= 4, bufferSizeKB <= 4 << 20 else {
@@ -120,8 +116,8 @@ struct Record: ParsableCommand {
                    + (command.isEmpty ? "; Ctrl-C to stop" : ""))
         var out = BufferedOutput()
         let loop = RecordLoop(session: session, live: live,
-                              options: .init(duration: duration.flatMap { DurationText.nanoseconds($0, bare: .seconds) },
-                                             liveInterval: self.live ? DurationText.nanoseconds(interval, bare: .seconds) : nil,
+                              options: .init(duration: duration.flatMap { DurationText.nanoseconds($0) },
+                                             liveInterval: self.live ? DurationText.nanoseconds(interval) : nil,
                                              liveCount: count, command: command,
                                              cookiePollInterval: cookieKeys ? 20_000_000 : nil),
                               line: { out.line($0); out.flush() })

@@ -27,7 +27,7 @@ struct Report: ParsableCommand {
               ondemand-trace report --format csv trace.dat > requests.csv
               ondemand-trace report --format chrome trace.dat > trace.json   # open in ui.perfetto.dev
               ondemand-trace report --html report.html trace.dat
-              ondemand-trace report --comm md5sum --since 4.4 --until 4.5 trace.dat
+              ondemand-trace report --comm md5sum --since 4.4 --until 4.5s trace.dat
               ondemand-trace report --min-latency 2ms trace.dat    (lists requests of 2 ms or more)
               ondemand-trace report --blobs --objects trace.dat    (which blob: volume and cookie key)
               ondemand-trace report --blob mdblob.img trace.dat
@@ -74,13 +74,13 @@ struct Report: ParsableCommand {
     @Option(help: "Only READs by this reader pid.")
     var pid: Int32?
 
-    @Option(help: ArgumentHelp("Only requests issued at or after this trace time (seconds).", valueName: "seconds"))
-    var since: Double?
+    @Option(help: ArgumentHelp("Only requests issued at or after this trace time: \(DurationText.rule(.seconds)) (9.5, 9500ms).", valueName: "time"))
+    var since: String?
 
-    @Option(help: ArgumentHelp("Only requests issued before this trace time (seconds).", valueName: "seconds"))
-    var until: Double?
+    @Option(help: ArgumentHelp("Only requests issued before this trace time: \(DurationText.rule(.seconds)).", valueName: "time"))
+    var until: String?
 
-    @Option(help: ArgumentHelp("List requests at least this slow: a number with unit ns, us, ms or s (bare number: ms).",
+    @Option(help: ArgumentHelp("List requests at least this slow: \(DurationText.rule(Self.minLatencyBare)) (2ms, 500us).",
                                valueName: "duration"))
     var minLatency: String?
 
@@ -99,12 +99,21 @@ struct Report: ParsableCommand {
         _ = try givenNames()
         if let blob, KeyText.name(blob).isEmpty { throw ValidationError("--blob: empty name") }
         if images.isEmpty, files || prefetchList != nil { throw ValidationError("--files and --prefetch-list need --image") }
-        if let minLatency, Self.nanoseconds(minLatency) == nil {
-            throw ValidationError("--min-latency '\(minLatency)': expected a duration like 500us, 2ms or 1.5s")
+        _ = try window()
+        if let minLatency { _ = try durationOption(minLatency, "--min-latency", bare: Self.minLatencyBare) }
+    }
+
+    /// `--min-latency 20` once meant 20 ms: a bare number is refused there (not taken as seconds).
+    static let minLatencyBare = DurationText.Bare.refused(suggesting: "ms")
+
+    /// `--since` and `--until` in nanoseconds of trace time; since after until is a usage error.
+    func window() throws -> (since: UInt64?, until: UInt64?) {
+        let from = try since.map { try durationOption($0, "--since") }
+        let to = try until.map { try durationOption($0, "--until") }
+        if let from, let to, from > to {
+            throw ValidationError("--since \(since!) is after --until \(until!): no request can be in between")
         }
-        for (name, value) in [("since", since), ("until", until)] {
-            if let value, !(value >= 0) { throw ValidationError("--\(name) must be a non-negative number of seconds") }
-        }
+        return (from, to)
     }
 
     /// `--blob-names`, by obj.
@@ -119,23 +128,23 @@ struct Report: ParsableCommand {
         return names
     }
 
-    /// `2ms` → 2_000_000; a bare number is milliseconds (as fileslower takes).
-    static func nanoseconds(_ text: String) -> UInt64? { DurationText.nanoseconds(text, bare: .milliseconds) }
-
     func run() throws {
-        let filter = ReportFilter(obj: object, comm: comm, pid: pid,
-                                  since: since.map { UInt64(($0 * 1e9).rounded()) },
-                                  until: until.map { UInt64(($0 * 1e9).rounded()) }, blob: blob.map(KeyText.name))
+        let (since, until) = try window()
+        let filter = ReportFilter(obj: object, comm: comm, pid: pid, since: since, until: until, blob: blob.map(KeyText.name))
         let sinks = RequestSinks(format: format, html: html != nil, keepRequests: !images.isEmpty)
         let loading = images.isEmpty ? nil : ImageFiles.Loading(images)  // indexed while the trace is read
         var (model, summary) = try reportingInputErrors {
             try TraceReport.build(path: input.path, textFormats: try input.textFormats(), filter: filter,
-                                  slowThreshold: minLatency.flatMap(Self.nanoseconds), names: try givenNames(),
+                                  slowThreshold: minLatency.flatMap { DurationText.nanoseconds($0, bare: Self.minLatencyBare) }, names: try givenNames(),
                                   namesFirst: format == .csv, requestObserver: sinks.requestObserver,
                                   eventObserver: sinks.eventObserver, keepReads: !images.isEmpty && blameShown)
         }
+        if let cut = summary.cut { printError("warning: \(input.path): \(cut)") }
         if let loading { model.files = try blame(sinks, loading, model) }
         emit(model, sinks)
+        if !filter.isEmpty, model.stats.reads.count + model.stats.opens.count == 0 {
+            printError("ondemand-trace: note: no request of \(input.path) matches \(filterText)")
+        }
         if let prefetchList, let blame = model.files {
             try reportingInputErrors { try OutputFile.write(blame.prefetchList.map { $0 + "\n" }.joined(), to: prefetchList) }
         }
@@ -147,6 +156,12 @@ struct Report: ParsableCommand {
         }
     }
 
+    /// The filter options given, as typed.
+    var filterText: String {
+        [("--object", object.map(String.init)), ("--comm", comm), ("--pid", pid.map(String.init)), ("--since", since),
+         ("--until", until), ("--blob", blob)].compactMap { name, value in value.map { "\(name) \($0)" } }.joined(separator: " ")
+    }
+
     /// Whether the output shows the blame (JSON's `files`, `--files`, the prefetch list, the HTML
     /// page's waterfall): else the images are only matched to objects (their errors reported).
     var blameShown: Bool { format == .json || (format == .text && files) || prefetchList != nil || html != nil }
@@ -155,10 +170,11 @@ struct Report: ParsableCommand {
     /// not shown (and, for CSV, each request's row with its paths, now that objects are matched).
     func blame(_ sinks: RequestSinks, _ loading: ImageFiles.Loading, _ model: ReportModel) throws -> FileBlame? {
         let sources = try reportingInputErrors { try ImageFiles.sources(try loading.result(), for: model.objects) }
+        for mismatch in ImageMatching.sizeMismatches(objects: model.objects, matched: sources) { printError("warning: \(mismatch)") }
         if format == .csv {
             for request in sinks.kept {
                 let paths = sources[request.obj].map { FileBlame.owners(of: request, source: $0).map(\.description) } ?? []
-                sinks.stream.line(ReportCSV.row(request, paths: paths))
+                sinks.rows.add(request, row: ReportCSV.row(request, paths: paths))
             }
         }
         guard blameShown, let reads = model.keptReads else { return nil }
@@ -170,6 +186,7 @@ struct Report: ParsableCommand {
     func emit(_ model: ReportModel, _ sinks: RequestSinks) {
         switch format {
         case .csv:
+            sinks.rows.forEach { sinks.stream.line($0) }
             sinks.stream.flush()
         case .json:
             sinks.stream.line(ReportJSON.render(model))
@@ -178,8 +195,8 @@ struct Report: ParsableCommand {
             for anomaly in model.stats.anomalies { sinks.chrome?.anomaly(anomaly) }
             sinks.chrome?.finish(metadata: [("tool", "ondemand-trace"), ("trace", model.metadata.path),
                                             ("format", model.metadata.formatDescription),
-                                            ("kernel_release", model.metadata.kernelRelease ?? ""),
-                                            ("clock", model.metadata.clock ?? "")])
+                                            ("kernel_release", model.metadata.kernelRelease),
+                                            ("clock", model.metadata.clock)])
         case .text:
             var sections: ReportText.Sections = []
             if latency { sections.insert(.latency) }
@@ -192,14 +209,16 @@ struct Report: ParsableCommand {
     }
 }
 
-/// Where each request goes while the trace is read: CSV rows (streamed, or kept for `--image`,
-/// whose paths are known only once objects are matched), the Chrome trace, the HTML scatter.
+/// Where each request goes while the trace is read: CSV rows (kept, to be written by issue time;
+/// for `--image` the requests, whose paths are known only once objects are matched), the Chrome
+/// trace, the HTML scatter.
 /// (The READs `--image` blames are kept by the report's builder, `keepReads`: no request made
 /// for them.)
 final class RequestSinks {
     // Unchecked: one thread calls the observers, once per request (a dynamic exclusivity check
     // of each property each time costs more than the append).
     @exclusivity(unchecked) var stream = BufferedOutput()
+    @exclusivity(unchecked) var rows = ReportCSV.RowsByIssue()
     @exclusivity(unchecked) var chrome: ChromeTraceWriter?
     @exclusivity(unchecked) var scatter: LatencyScatter?
     @exclusivity(unchecked) private(set) var kept: [RequestRecord] = []
@@ -218,7 +237,7 @@ final class RequestSinks {
     var requestObserver: ((RequestRecord) -> Void)? {
         guard csvRows || chrome != nil || scatter != nil || keepRequests else { return nil }
         return { [self] request in
-            if csvRows { stream.line(ReportCSV.row(request)) }
+            if csvRows { rows.add(request, row: ReportCSV.row(request)) }
             chrome?.request(request)
             scatter?.add(request)
             if keepRequests { kept.append(request) }

@@ -100,7 +100,7 @@ struct Run: ParsableCommand {
     @Option(help: ArgumentHelp("Serve with your daemon instead of ours: `sh -c COMMAND` started per run (it binds its own cache; the run waits for a newly bound cache in /proc/fs/fscache/caches) and stopped with SIGTERM at the end. No markers: requests are joined by range.", valueName: "command"))
     var daemonCommand: String?
 
-    @Option(help: ArgumentHelp("With --daemon-command: how long to wait for it to bind a cache (fanotify: to mark the image file) (default 10s).", valueName: "duration"))
+    @Option(help: ArgumentHelp("With --daemon-command: how long to wait for it to bind a cache (fanotify: to mark the image file) (default 10s): \(DurationText.rule(.seconds)).", valueName: "duration"))
     var daemonTimeout = "10s"
 
     @Flag(help: "A daemon is already serving (a cache is bound): start none.")
@@ -151,7 +151,7 @@ struct Run: ParsableCommand {
     var multiRun: Bool { effectiveRepeat > 1 || effectiveWarmup > 0 }
     /// What the daemon injects: the faults plus the slowdown, if any.
     var daemonFaults: [String] { effectiveFaults + (slowdownNanoseconds.map { ["delay=\($0 / 1000)us"] } ?? []) }
-    var slowdownNanoseconds: UInt64? { slowdown.flatMap { DurationText.nanoseconds($0, bare: .milliseconds) } }
+    var slowdownNanoseconds: UInt64? { slowdown.flatMap { DurationText.nanoseconds($0, bare: Self.slowdownBare) } }
 
     @Option(name: .customLong("repeat"), help: ArgumentHelp("Measured runs of the same image and workload, each with a fresh daemon and a fresh cache directory (a subdirectory run-N of --cache-dir); the report holds each run's figures and the pooled ones (default 1; 5 with --preset regression).", valueName: "n"))
     var repeatCount: Int?
@@ -165,8 +165,10 @@ struct Run: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Pin the daemon's threads to the last CPU and the readers to the others (when at least 2 CPUs are allowed); default: on with --preset or --repeat.")
     var pin: Bool?
 
-    @Option(help: ArgumentHelp("Add this delay to every READ on top of the preset or faults (e.g. 5ms): a slower system made on purpose, to prove that `check` catches it. Kept out of the run's identity, so a baseline made without it stays comparable.", valueName: "duration"))
+    @Option(help: ArgumentHelp("Add this delay to every READ on top of the preset or faults: \(DurationText.rule(Self.slowdownBare)) (5ms). A slower system made on purpose, to prove that `check` catches it. Kept out of the run's identity, so a baseline made without it stays comparable.", valueName: "duration"))
     var slowdown: String?
+    /// `--slowdown 5` once meant 5 ms: a bare number is refused (not taken as seconds).
+    static let slowdownBare = DurationText.Bare.refused(suggesting: "ms")
 
     @Option(help: ArgumentHelp("After the run, compare its report with this baseline report (as `check` does) and exit 1 on a regression.", valueName: "file"))
     var baseline: String?
@@ -227,7 +229,7 @@ struct Run: ParsableCommand {
     func validateDaemon() throws {
         let foreign = daemonCommand != nil || noDaemon
         if daemonCommand != nil, noDaemon { throw ValidationError("--daemon-command and --no-daemon exclude each other") }
-        if daemonTimeoutNanoseconds == nil { throw ValidationError("--daemon-timeout '\(daemonTimeout)': expected a positive duration like 10s") }
+        _ = try durationOption(daemonTimeout, "--daemon-timeout", positive: true)
         guard foreign else {
             if cacheDir == nil { throw ValidationError("--cache-dir is required for the embedded daemon") }
             return
@@ -242,7 +244,7 @@ struct Run: ParsableCommand {
     }
 
     var daemonTimeoutNanoseconds: UInt64? {
-        DurationText.nanoseconds(daemonTimeout, bare: .seconds).flatMap { $0 > 0 ? $0 : nil }
+        DurationText.nanoseconds(daemonTimeout).flatMap { $0 > 0 ? $0 : nil }
     }
 
     func validateWorkload() throws {
@@ -261,7 +263,7 @@ struct Run: ParsableCommand {
         if effectivePasses > 1, !command.isEmpty { throw ValidationError("--passes goes with the built-in workload, not a command") }
         if effectiveReaders < 1 { throw ValidationError("--readers must be at least 1") }
         if effectiveBlockSize < 4096 || effectiveBlockSize % 4096 != 0 { throw ValidationError("--block-size must be a positive multiple of 4096") }
-        if let slowdown, slowdownNanoseconds == nil { throw ValidationError("--slowdown '\(slowdown)': expected a duration like 5ms") }
+        if let slowdown { _ = try durationOption(slowdown, "--slowdown", bare: Self.slowdownBare) }
         do { _ = try FaultPlan.parse(daemonFaults) } catch { throw ValidationError(error.description) }
     }
 

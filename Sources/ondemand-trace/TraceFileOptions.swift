@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ArgumentParser
 import OndemandTraceCore
 import TraceFiles
@@ -13,6 +16,14 @@ struct TraceFileOptions: ParsableArguments {
         "For text input: a directory of the traced kernel's format files (`events/cachefiles/*/format`), when its print formats differ from 6.12's.",
         valueName: "dir"))
     var formatsDirectory: String?
+
+    func validate() throws { try Self.validate(formatsDirectory: formatsDirectory) }
+
+    /// `--formats json` where `--format json` was meant: a usage error saying so.
+    static func validate(formatsDirectory: String?) throws {
+        guard let dir = formatsDirectory, ["text", "json", "csv", "chrome"].contains(dir), access(dir, F_OK) != 0 else { return }
+        throw ValidationError("--formats takes a directory of format files, and there is no '\(dir)': did you mean --format \(dir)?")
+    }
 
     func textFormats() throws -> [EventLayout]? {
         try formatsDirectory.map(Self.loadFormats)

@@ -69,7 +69,7 @@ struct FanotifyReportCLITests {
         let lines = result.stdout.split(separator: "\n").filter { $0.contains("FAN_DENY") }
         #expect(lines.count == 4)
         for event in denied {
-            #expect(lines.contains { $0.contains("range \(event.offset)+\(event.count) of pid \(event.pid): FAN_DENY (EIO)") })
+            #expect(lines.contains { $0.contains("range \(event.offset)+\(event.count) of pid \(event.pid): FAN_DENY: EIO (Input/output error)") })
         }
     }
 }

@@ -63,7 +63,7 @@ import OndemandTraceCore
         let image = try Image()
         let result = try Run.odt("report", "--image", image.path, "--files", Self.plain)
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("files: 14 (by total wait"))
+        #expect(result.stdout.contains("files: 13, plus (metadata); by total wait"), "(metadata) is no file")
         let rows = result.stdout.split(separator: "\n").filter { $0.hasSuffix("sub/2m.bin") }
         #expect(rows.count == 1 && rows[0].contains(" 19 ") && rows[0].contains(" 2097152 "))
     }

@@ -227,6 +227,20 @@ struct EventScript {
         #expect(r.readMsgIDs == [0: 4])
     }
 
+    /// Failover: the daemon dies with a READ taken, a new one re-opens the object (a new id) and
+    /// answers it. Nothing is left unanswered: no anomaly, not even at the release.
+    @Test func aFailoverThatAnswersTheTakenReadIsNoAnomaly() {
+        var s = EventScript()
+        s.open(1, at: 0); s.marker("odt1 pickup open msg=0 oid=1 fd=4", at: 0); s.copen(1, msg: 0, at: 1)
+        s.read(1, 0, 4096, at: 10)
+        s.release(1, oid: 1, at: 20)                 // the daemon died
+        s.open(1, at: 30); s.marker("odt1 pickup open msg=6 oid=2 fd=4", at: 30); s.copen(1, msg: 6, at: 31)
+        s.write(1, 0, 4096, at: 40); s.cread(1, msg: 7, at: 41)
+        s.release(1, oid: 2, at: 50)
+        let r = s.run()
+        #expect(r.kinds() == [], "\(r.anomalies.map(\.detail))")
+    }
+
     @Test func fdReleaseWithOutstandingReadsAndCloseWithoutRelease() {
         var s = EventScript()
         s.open(1, at: 0); s.copen(1, msg: 0, at: 1)

@@ -92,7 +92,7 @@ struct FanotifyCorrelatorTests {
         let (model, requests) = report(s)
         #expect(requests.count == 1 && requests[0].completed != nil && !requests[0].rangeWritten)
         #expect(model.stats.anomalyCounts[.denied] == 1)
-        #expect(model.stats.anomalies.first?.detail.contains("FAN_DENY (EIO)") == true)
+        #expect(model.stats.anomalies.first?.detail.contains("FAN_DENY: EIO (Input/output error)") == true)
         #expect(FanotifyResponse(0x02).errno == 1)   // plain FAN_DENY: EPERM
         #expect(FanotifyResponse(0x01).errno == nil)
     }

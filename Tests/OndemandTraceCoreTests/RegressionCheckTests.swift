@@ -10,6 +10,18 @@ import Testing
         #expect(try Limit(parsing: "p99=5ms").bound == .absolute(5000))
         #expect(try Limit(parsing: "max=1.5s").bound == .absolute(1_500_000))
         #expect(try Limit(parsing: "p90=+250us").bound == .delta(250))
+        // The one duration grammar: every unit; a bare 0 is 0 in any unit.
+        #expect(try Limit(parsing: "p99=+1m").bound == .delta(60_000_000))
+        #expect(try Limit(parsing: "p99=500ns").bound == .absolute(0.5))
+        #expect(try Limit(parsing: "open_p99=0").bound == .absolute(0))
+    }
+
+    /// A bare number for a time (it was µs) is refused with the unit to add.
+    @Test func aBareTimeIsRefused() {
+        #expect(throws: Limit.ParseError(description: "limit 'p99=5': add the unit, e.g. 5us or 5ms (a bare number is refused for a time)")) {
+            try Limit(parsing: "p99=5")
+        }
+        #expect(throws: Limit.ParseError.self) { try Limit(parsing: "p99=+2") }
     }
 
     @Test(arguments: ["p50", "p51=+10%", "p50=10%", "p50=+ten%", "unmatched=+2ms", "p50=-inf"])

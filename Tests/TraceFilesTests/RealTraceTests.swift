@@ -113,19 +113,32 @@ import TestSupport
         }
     }
 
+    /// Cut in the header: an error naming the file. Cut in the CPU data: read up to the cut, and
+    /// said (`cut`): never a crash, never a silent partial answer.
     @Test func truncatedVersion6AtManyOffsets() throws {
         let dir = try TemporaryDirectory("real")
         let v6 = try RealTraceTests.version6(in: dir)
         let original = try Fixtures.bytes(v6)
         try #require(original.count > 100_000)
+        let firstData = try original.withUnsafeBytes { try TraceDatStructure.parse($0, path: v6) }.cpuData.map(\.offset).min()!
         let path = dir.path + "/cut.dat"
         // Dense over the header and the CPU data, where libtracecmd itself would fault.
         var offsets = Array(stride(from: 0, to: 5000, by: 13)) + Array(stride(from: 5000, to: original.count, by: 4093))
         offsets += Array(stride(from: original.count - 60_000, to: original.count, by: 97))
+        var partial = 0
         for offset in offsets {
             try Fixtures.write(Array(original[0..<offset]), to: path)
-            Self.expectFileError(path, containing: offset == 0 ? "empty file" : nil)
+            // Past the header's CPU table (just before the first CPU's data at the latest) it reads.
+            guard let summary = try? Self.read(path) else {
+                #expect(offset <= firstData, "\(offset): an error past the header")
+                Self.expectFileError(path, containing: offset == 0 ? "empty file" : nil)
+                continue
+            }
+            #expect(summary.cut?.hasPrefix("the file is cut at byte \(offset) of \(original.count)") == true, "\(offset): \(summary.cut ?? "no cut")")
+            #expect(summary.path == path)
+            partial += 1
         }
+        #expect(partial > 50)
     }
 
     @Test func corruptPageHeaderInVersion6() throws {

@@ -53,13 +53,30 @@ import OndemandTraceCore
         #expect(plain.stages[.served]!.minNanoseconds < 10_000_000)
     }
 
-    @Test func refusedOpenIsTheOnlyAnomaly() throws {
+    /// The daemon answered the OPEN with -EIO (its marker says so; the kernel traces no copen
+    /// for an error): answered, with EIO, not "never answered" (issue 28).
+    @Test func refusedOpenIsAnsweredWithItsErrno() throws {
         let run = try Self.report("vm-open-eio-6.12.txt")
         let s = run.model.stats
-        #expect(s.anomalyCounts == [.openNeverAnswered: 1])
-        #expect(s.anomalies[0].detail.contains("answered -5"))
-        #expect(s.opens.count == 1 && s.opens.matched == 0 && s.reads.count == 0)
+        #expect(s.anomalyCounts == [.openFailed: 1])
+        #expect(s.anomalies[0].detail == "open fd=9: the daemon answered EIO (Input/output error)")
+        #expect(s.opens.count == 1 && s.opens.matched == 1 && s.opens.unmatched == 0 && s.reads.count == 0)
+        // Answered at the daemon's `done` marker (21.553269), issued at the OPEN (21.505183).
+        let open = try #require(run.requests.first { $0.kind == .open })
+        #expect(open.completed == 21_553_269_000 && open.issued == 21_505_183_000 && open.join == .marker)
         #expect(run.model.faults == ["open-error": 1])
+    }
+
+    /// A failover that worked is no anomaly (issue 28: `check`'s anomalies=0 made it a
+    /// regression): the object re-opened by the new daemon has a new id (2), and the fd_release
+    /// with it is no id_mismatch; the READ the dead daemon had taken when its fd was released was
+    /// answered by the new one, so that release left nothing unanswered.
+    @Test func aFailoverThatWorkedIsNoAnomaly() throws {
+        let run = try Self.report("vm-failover-restore-6.12.txt")
+        let s = run.model.stats
+        #expect(s.anomalyCounts.isEmpty, "\(s.anomalies.map(\.detail))")
+        #expect(run.model.objects.map(\.objectID) == [2] && run.model.objects.map(\.opens) == [2])
+        #expect(s.reads.matched == 49 && s.opens.matched == 2)
     }
 
     @Test func daemonExitLeavesExactlyTheFifthReadUnanswered() throws {

@@ -2,7 +2,8 @@
 ///
 /// Written `METRIC=VALUE`, as on the command line (`--max p99=+20%`):
 /// - `+10%` / `-10%`: relative to the baseline (`-` for metrics where lower is worse, throughput);
-/// - `+2ms`, `+500us`: absolute change allowed over the baseline;
+/// - `+2ms`, `+500us`: absolute change allowed over the baseline (a time takes the one duration
+///   grammar, `DurationText`; a bare number other than 0 is refused for a time);
 /// - `5ms`, `0`: an absolute ceiling (or floor, for throughput) on the current value.
 public struct Limit: Sendable, Equatable, CustomStringConvertible {
     public enum Bound: Sendable, Equatable {
@@ -42,15 +43,20 @@ public struct Limit: Sendable, Equatable, CustomStringConvertible {
         var scale = 1.0
         var relative = false
         if value.hasSuffix("%") { relative = true; value.removeLast() }
-        else if value.hasSuffix("us") { scale = 1; value.removeLast(2) }
-        else if value.hasSuffix("µs") { scale = 1; value.removeLast(2) }
-        else if value.hasSuffix("ms") { scale = 1000; value.removeLast(2) }
-        else if value.hasSuffix("s") { scale = 1_000_000; value.removeLast() }
-        guard let number = Double(value), number >= 0, number.isFinite else {
-            throw ParseError(description: "limit '\(spec)': '\(text)' is not a number with an optional sign and unit (%, us, ms, s)")
+        else if value.last?.isLetter == true {
+            // A time: the one duration grammar, in the metric's unit (µs).
+            guard metric.unit == .microseconds else {
+                throw ParseError(description: "limit '\(spec)': \(metric.name) is not a time; give a plain number or a percentage")
+            }
+            do {
+                let ns = try DurationText.parse(String(value), option: "limit '\(spec)':", bare: .refused(suggesting: "us"))
+                (value, scale) = (Substring(String(Double(ns) / 1000)), 1)
+            } catch { throw ParseError(description: error.description) }
+        } else if metric.unit == .microseconds, let number = Double(value), number != 0 {
+            throw ParseError(description: "limit '\(spec)': add the unit, e.g. \(text)us or \(text)ms (a bare number is refused for a time)")
         }
-        if scale != 1, metric.unit != .microseconds {
-            throw ParseError(description: "limit '\(spec)': \(metric.name) is not a time; give a plain number or a percentage")
+        guard let number = Double(value), number >= 0, number.isFinite else {
+            throw ParseError(description: "limit '\(spec)': '\(text)' is not a number with an optional sign and unit (%, or a duration: ns, us, ms, s, m, h)")
         }
         if relative {
             guard let sign else { throw ParseError(description: "limit '\(spec)': a percentage needs a sign (+10% or -10%)") }

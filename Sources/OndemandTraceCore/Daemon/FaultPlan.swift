@@ -197,15 +197,14 @@ extension FaultPlan.Fault {
     private static func parseDelay(_ text: String, seed: UInt64, in spec: String) throws(FaultSpecError) -> FaultPlan.Delay {
         let bounds = text.split(separator: "..", omittingEmptySubsequences: false)
         if bounds.count > 1 {
-            guard bounds.count == 2, let lo = DurationText.nanoseconds(String(bounds[0]), bare: nil),
-                  let hi = DurationText.nanoseconds(String(bounds[1]), bare: nil), lo <= hi else {
-                throw FaultSpecError(spec: spec, reason: "\"\(text)\" is not a range MIN..MAX of durations (e.g. 1ms..5ms)")
+            guard bounds.count == 2, let lo = DurationText.nanoseconds(String(bounds[0])),
+                  let hi = DurationText.nanoseconds(String(bounds[1])), lo <= hi else {
+                throw FaultSpecError(spec: spec, reason: "\"\(text)\" is not a range MIN..MAX of durations (e.g. 1ms..5ms; \(DurationText.rule(.seconds)))")
             }
             return .uniform(minNanoseconds: lo, maxNanoseconds: hi, seed: seed)
         }
-        guard let ns = DurationText.nanoseconds(text, bare: nil) else {
-            throw FaultSpecError(spec: spec, reason: "\"\(text)\" is not a duration (e.g. 10ms, 500us, 1s)")
-        }
+        let ns: UInt64
+        do { ns = try DurationText.parse(text, option: "") } catch { throw FaultSpecError(spec: spec, reason: error.description) }
         return .fixed(nanoseconds: ns)
     }
 }

@@ -70,8 +70,9 @@ public struct ChromeTraceWriter {
     }
 
     /// Closes the document; `metadata` goes to its `otherData`.
-    public mutating func finish(metadata: [(String, String)]) {
-        buffer += "],\"otherData\":{" + metadata.map { "\"\(JSONWriter.escape($0.0))\":\"\(JSONWriter.escape($0.1))\"" }.joined(separator: ",") + "}}\n"
+    /// `metadata`: a nil value is JSON's null (as the report's JSON has it).
+    public mutating func finish(metadata: [(String, String?)]) {
+        buffer += "],\"otherData\":{" + metadata.map { "\"\(JSONWriter.escape($0.0))\":" + ($0.1.map { "\"\(JSONWriter.escape($0))\"" } ?? "null") }.joined(separator: ",") + "}}\n"
         sink(buffer)
         buffer = ""
     }

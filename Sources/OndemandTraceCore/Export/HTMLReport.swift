@@ -60,9 +60,11 @@ public enum HTMLReport {
         }
 
         h += "<h2>read → cread latency histogram</h2>\n" + histogramSVG(s.reads.latency.log2Microseconds)
-        h += "<h2>Latency over time</h2>\n" + scatterSVG(scatter, start: m.traceStart ?? 0)
+        // One time axis for the charts over time: the trace's span, at the same place on the page.
+        let axis = TimeAxis(model: m, scatter: scatter)
+        h += "<h2>Latency over time</h2>\n" + scatterSVG(scatter, axis: axis)
         if let files = m.files {
-            h += "<h2>Files, in the order the readers first missed them</h2>\n" + waterfallSVG(files, start: m.traceStart ?? 0, end: m.traceEnd ?? 0)
+            h += "<h2>Files, in the order the readers first missed them</h2>\n" + waterfallSVG(files, axis: axis)
         }
         if !m.blobs.isEmpty { h += "<h2>Blobs</h2>\n" + blobsTable(m.blobs) }
         h += "<h2>Objects</h2>\n" + objectsTable(m)
@@ -93,69 +95,133 @@ public enum HTMLReport {
         return row + "</tr>"
     }
 
+    /// Bars of the log2 histogram: y in READs on integer ticks (the axis ends at the tick at or
+    /// above the highest count), x each bucket's lower bound in µs (as the caption says).
     static func histogramSVG(_ counts: [UInt64]) -> String {
         guard let last = counts.lastIndex(where: { $0 > 0 }), let first = counts.firstIndex(where: { $0 > 0 }) else {
             return "<p class=\"meta\">No answered READ requests.</p>"
         }
         let buckets = Array(first...last)
-        let maxCount = Double(counts.max() ?? 1)
-        let barWidth = 44.0, height = 180.0, left = 50.0, top = 10.0, bottom = 46.0
-        let width = max(420, left + Double(buckets.count) * barWidth + 20)
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height + top + bottom))\" role=\"img\" aria-label=\"latency histogram\">"
-        svg += line(left, top, left, top + height) + line(left, top + height, width - 10, top + height)
-        for tick in [0.0, 0.5, 1.0] {
-            let y = top + height - tick * height
-            svg += "<text x=\"\(Int(left - 6))\" y=\"\(Int(y + 4))\" text-anchor=\"end\">\(Int((tick * maxCount).rounded()))</text>"
+        let ticks = countTicks(counts.max() ?? 1)
+        let top = Double(ticks.last!)
+        let barWidth = 56.0, height = 180.0, left = 64.0, margin = 10.0, bottom = 46.0
+        let width = max(480, left + Double(buckets.count) * barWidth + 20)
+        func y(_ count: Double) -> Double { margin + height - count / top * height }
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height + margin + bottom))\" role=\"img\" aria-label=\"latency histogram\" data-chart=\"histogram\">"
+        for tick in ticks {
+            let yy = y(Double(tick))
+            svg += "<line x1=\"\(Int(left))\" y1=\"\(fixed(yy, 1))\" x2=\"\(Int(width - 10))\" y2=\"\(fixed(yy, 1))\" stroke=\"#eef\"/>"
+            svg += "<text class=\"ytick\" data-value=\"\(tick)\" x=\"\(Int(left - 6))\" y=\"\(fixed(yy + 4, 1))\" text-anchor=\"end\">\(tick)</text>"
         }
+        svg += line(left, margin, left, margin + height) + line(left, margin + height, width - 10, margin + height)
+        svg += "<text x=\"14\" y=\"\(Int(margin + height / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 14 \(Int(margin + height / 2)))\">READs</text>"
         for (i, b) in buckets.enumerated() {
-            let c = Double(counts[b])
-            let h = c / maxCount * height
+            let h = Double(counts[b]) / top * height
             let x = left + Double(i) * barWidth + 4
             let range = ReportText.log2BucketRange(b)
-            svg += "<rect x=\"\(fixed(x, 1))\" y=\"\(fixed(top + height - h, 1))\" width=\"\(Int(barWidth - 8))\" height=\"\(fixed(h, 1))\" fill=\"#3b6fd8\" data-bucket-low-us=\"\(range.low)\" data-count=\"\(counts[b])\"><title>\(range.low)-\(range.high) µs: \(counts[b])</title></rect>"
-            if counts[b] > 0 {
-                svg += "<text x=\"\(fixed(x + (barWidth - 8) / 2, 1))\" y=\"\(fixed(top + height - h - 3, 1))\" text-anchor=\"middle\">\(counts[b])</text>"
-            }
-            svg += "<text x=\"\(fixed(x + (barWidth - 8) / 2, 1))\" y=\"\(Int(top + height + 14))\" text-anchor=\"middle\">\(shortMicros(range.low))</text>"
+            let upper = b == counts.count - 1 ? "" : "-\(range.high)"
+            svg += "<rect x=\"\(fixed(x, 1))\" y=\"\(fixed(y(Double(counts[b])), 1))\" width=\"\(Int(barWidth - 8))\" height=\"\(fixed(h, 1))\" fill=\"#3b6fd8\" data-bucket-low-us=\"\(range.low)\" data-count=\"\(counts[b])\"><title>\(range.low)\(upper) µs: \(counts[b]) READ\(counts[b] == 1 ? "" : "s")</title></rect>"
+            svg += "<text class=\"xtick\" data-value=\"\(range.low)\" x=\"\(fixed(x + (barWidth - 8) / 2, 1))\" y=\"\(Int(margin + height + 14))\" text-anchor=\"middle\">\(range.low)</text>"
         }
-        svg += "<text x=\"\(Int(left + (width - left) / 2))\" y=\"\(Int(top + height + 36))\" text-anchor=\"middle\">latency, µs (log2 buckets: lower bound)</text>"
+        svg += "<text x=\"\(Int(left + (width - left) / 2))\" y=\"\(Int(margin + height + 36))\" text-anchor=\"middle\">latency, µs (log2 buckets: lower bound)</text>"
         return svg + "</svg>\n"
     }
 
-    static func scatterSVG(_ scatter: LatencyScatter, start: UInt64) -> String {
+    /// Integer ticks from 0 for counts up to `maxCount`: a step of 1, 2 or 5 × 10^k giving at most
+    /// 6 steps, and the last tick the first at or above `maxCount`.
+    static func countTicks(_ maxCount: UInt64) -> [UInt64] {
+        let target = max(1, maxCount)
+        var step: UInt64 = 1
+        outer: for scale in sequence(first: UInt64(1), next: { $0 < UInt64.max / 10 ? $0 * 10 : nil }) {
+            for m: UInt64 in [1, 2, 5] where (target + m * scale - 1) / (m * scale) <= 6 {
+                step = m * scale
+                break outer
+            }
+        }
+        let steps = (target + step - 1) / step
+        return (0...steps).map { $0 * step }
+    }
+
+    /// The time axis of the charts over time: the trace's span (and any point outside it), drawn
+    /// between the same x positions in each chart, with ticks at round seconds.
+    struct TimeAxis {
+        var t0: UInt64
+        var t1: UInt64
+        static let left = 220.0, right = 970.0, width = 980.0
+
+        init(t0: UInt64, t1: UInt64) { (self.t0, self.t1) = (t0, max(t1, t0 + 1)) }
+
+        init(model m: ReportModel, scatter: LatencyScatter) {
+            let issued = scatter.points.map(\.issued)
+            let spans = m.files?.byFirstMiss.prefix(HTMLReport.waterfallRows).flatMap { $0.spans.flatMap { [$0.issued, $0.completed ?? $0.issued] } } ?? []
+            let all = issued + spans + [m.traceStart, m.traceEnd].compactMap { $0 }
+            self.init(t0: all.min() ?? 0, t1: all.max() ?? 1)
+        }
+
+        func x(_ t: UInt64) -> Double { Self.left + Double(t &- t0) / Double(t1 - t0) * (Self.right - Self.left) }
+
+        /// Ticks at the multiples of a 1, 2 or 5 × 10^k s step (at most 7 of them) in the span,
+        /// labelled with as many decimals as the step needs.
+        var ticks: [(t: UInt64, label: String)] {
+            let raw = Double(t1 - t0) / 1e9 / 6
+            let power = pow(10, (log10(raw)).rounded(.down))
+            let step = [1.0, 2, 5, 10].map { $0 * power }.first { $0 >= raw * 0.999_999 } ?? 10 * power
+            let decimals = max(0, Int(-(log10(step)).rounded(.down)))
+            let stepNs = max(1, UInt64((step * 1e9).rounded()))
+            var out: [(UInt64, String)] = []
+            var t = (t0 + stepNs - 1) / stepNs * stepNs
+            while t <= t1 {
+                out.append((t, JSONWriter.format(Double(t) / 1e9, decimals: decimals)))
+                t += stepNs
+            }
+            return out
+        }
+
+        /// The axis line, its ticks and labels at `y`, and its caption.
+        func svg(at y: Double) -> String {
+            var svg = HTMLReport.line(Self.left, y, Self.right, y)
+            for (t, label) in ticks {
+                let xx = x(t)
+                svg += HTMLReport.line(xx, y, xx, y + 4)
+                svg += "<text class=\"xtick\" data-value=\"\(JSONWriter.format(Double(t) / 1e9, decimals: 9))\" x=\"\(HTMLReport.fixed(xx, 1))\" y=\"\(Int(y + 16))\" text-anchor=\"middle\">\(label)</text>"
+            }
+            svg += "<text x=\"\(Int((Self.left + Self.right) / 2))\" y=\"\(Int(y + 32))\" text-anchor=\"middle\">trace time, s (\(TimeText.seconds(t0)) s to \(TimeText.seconds(t1)) s)</text>"
+            return svg
+        }
+    }
+
+    static func scatterSVG(_ scatter: LatencyScatter, axis: TimeAxis) -> String {
         let points = scatter.points
         guard !points.isEmpty else { return "<p class=\"meta\">No READ requests.</p>" }
         let answered = points.compactMap(\.latency)
         let maxLatency = max(Double(answered.max() ?? 1000), 1000)
         let minLatency = max(1.0, Double(answered.min() ?? 1))
         let lowExp = (log10(minLatency / 1000)).rounded(.down), highExp = (log10(maxLatency / 1000)).rounded(.up)
-        let span = max(1, Double((points.map(\.issued).max() ?? start) - (points.map(\.issued).min() ?? start)))
-        let t0 = points.map(\.issued).min() ?? start
-        let width = 760.0, height = 260.0, left = 60.0, top = 16.0, bottom = 40.0
-        func x(_ t: UInt64) -> Double { left + Double(t - t0) / span * (width - left - 20) }
+        let width = TimeAxis.width, height = 260.0, top = 16.0, bottom = 44.0, left = TimeAxis.left
         func y(_ ns: Double) -> Double {
             let e = log10(max(ns, 1) / 1000)
             return top + height - (e - lowExp) / max(1, highExp - lowExp) * height
         }
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height + top + bottom))\" role=\"img\" aria-label=\"latency over time\">"
-        svg += line(left, top, left, top + height) + line(left, top + height, width - 10, top + height)
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height + top + bottom))\" role=\"img\" aria-label=\"latency over time\" data-chart=\"scatter\">"
+        svg += line(left, top, left, top + height)
         var e = lowExp
         while e <= highExp {
             let yy = top + height - (e - lowExp) / max(1, highExp - lowExp) * height
-            svg += "<text x=\"\(Int(left - 6))\" y=\"\(Int(yy + 4))\" text-anchor=\"end\">\(tickLabel(exponent: e))</text>"
+            svg += "<text class=\"ytick\" data-value-us=\"\(JSONWriter.format(pow(10, e), decimals: 3))\" x=\"\(Int(left - 6))\" y=\"\(Int(yy + 4))\" text-anchor=\"end\">\(tickLabel(exponent: e))</text>"
             svg += "<line x1=\"\(Int(left))\" y1=\"\(fixed(yy, 1))\" x2=\"\(Int(width - 10))\" y2=\"\(fixed(yy, 1))\" stroke=\"#eef\"/>"
             e += 1
         }
+        svg += "<text x=\"\(Int(left - 60))\" y=\"\(Int(top + height / 2))\" text-anchor=\"middle\" transform=\"rotate(-90 \(Int(left - 60)) \(Int(top + height / 2)))\">latency (log scale)</text>"
         for p in points {
+            let t = JSONWriter.format(Double(p.issued) / 1e9, decimals: 9)
             if let l = p.latency {
-                svg += "<circle cx=\"\(fixed(x(p.issued), 1))\" cy=\"\(fixed(y(Double(l)), 1))\" r=\"2.5\" fill=\"#3b6fd8\" fill-opacity=\"0.7\"/>"
+                svg += "<circle cx=\"\(fixed(axis.x(p.issued), 1))\" cy=\"\(fixed(y(Double(l)), 1))\" r=\"2.5\" fill=\"#3b6fd8\" fill-opacity=\"0.7\" data-t=\"\(t)\"><title>\(TimeText.seconds(p.issued)) s: \(fixed(Double(l) / 1000, 1)) µs (obj \(p.obj))</title></circle>"
             } else {
-                svg += "<path d=\"M\(fixed(x(p.issued) - 3, 1)) \(Int(top + 2))l6 6m0 -6l-6 6\" stroke=\"#b3261e\" stroke-width=\"1.5\"><title>never answered (obj \(p.obj))</title></path>"
+                svg += "<path d=\"M\(fixed(axis.x(p.issued) - 3, 1)) \(Int(top + 2))l6 6m0 -6l-6 6\" stroke=\"#b3261e\" stroke-width=\"1.5\" data-t=\"\(t)\"><title>\(TimeText.seconds(p.issued)) s: never answered (obj \(p.obj))</title></path>"
             }
         }
-        svg += "<text x=\"\(Int(left))\" y=\"\(Int(top + height + 16))\">\(TimeText.seconds(t0)) s</text>"
-        svg += "<text x=\"\(Int(width - 10))\" y=\"\(Int(top + height + 16))\" text-anchor=\"end\">\(TimeText.seconds(t0 + UInt64(span))) s</text>"
-        svg += "<text x=\"\(Int(left + (width - left) / 2))\" y=\"\(Int(top + height + 32))\" text-anchor=\"middle\">request time (trace clock); latency µs, log scale; × = never answered</text>"
+        svg += axis.svg(at: top + height)
+        svg += "<text x=\"\(Int(width - 10))\" y=\"\(Int(top - 4))\" text-anchor=\"end\">● a READ at its issue time; × never answered</text>"
         svg += "</svg>\n"
         if scatter.seen > points.count {
             svg += "<p class=\"meta\">\(points.count) of \(scatter.seen) requests shown (evenly spread).</p>"
@@ -197,7 +263,7 @@ public enum HTMLReport {
             t += "<tr><td class=\"l\">\(kind.rawValue)</td><td data-metric=\"anomalies.by_kind.\(kind.rawValue)\" data-value=\"\(n)\">\(n)</td></tr>"
         }
         t += "</table><table><tr><th>time s</th><th class=\"l\">kind</th><th>obj</th><th class=\"l\">detail</th></tr>"
-        for a in s.anomalies.prefix(500) {
+        for a in m.anomaliesByTime.prefix(500) {
             t += "<tr><td>\(TimeText.seconds(a.timestamp))</td><td class=\"l bad\">\(a.kind.rawValue)</td><td>\(a.obj.map(String.init) ?? "-")</td><td class=\"l\">\(escape(a.detail))</td></tr>"
         }
         t += "</table>"
@@ -218,30 +284,26 @@ public enum HTMLReport {
     static func fixed(_ d: Double, _ decimals: Int) -> String { JSONWriter.format(d, decimals: decimals) }
 
     /// One row per file (the first `waterfallRows` missed), a bar from each READ to its answer
-    /// (red to the end of the trace when it never came): what a start-up waited for, and when.
-    static func waterfallSVG(_ blame: FileBlame, start: UInt64, end: UInt64) -> String {
+    /// (red to the end of the trace when it never came): what a start-up waited for, and when. On
+    /// the time axis of the latency chart.
+    static func waterfallSVG(_ blame: FileBlame, axis: TimeAxis) -> String {
         let rows = Array(blame.byFirstMiss.prefix(waterfallRows))
         guard !rows.isEmpty else { return "<p class=\"meta\">No READ touched a file of the image.</p>" }
-        let t0 = rows.map(\.firstMissOfData).min() ?? start
-        let t1 = max(end, rows.flatMap { $0.spans.map { $0.completed ?? $0.issued } }.max() ?? t0, t0 + 1)
-        let label = 220.0, width = 980.0, rowHeight = 14.0, top = 8.0
-        let height = top + Double(rows.count) * rowHeight + 30
-        func x(_ t: UInt64) -> Double { label + Double(t &- t0) / Double(t1 - t0) * (width - label - 10) }
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"file waterfall\">"
+        let label = TimeAxis.left, width = TimeAxis.width, rowHeight = 14.0, top = 8.0
+        let height = top + Double(rows.count) * rowHeight + 44
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"file waterfall\" data-chart=\"waterfall\">"
         for (i, row) in rows.enumerated() {
             let y = top + Double(i) * rowHeight
             let name = row.owner.description
             let shown = name.count > 34 ? "…" + String(name.suffix(33)) : name
             svg += "<text x=\"\(Int(label - 6))\" y=\"\(fixed(y + 10, 1))\" text-anchor=\"end\" data-file=\"\(escape(name))\"><title>\(escape(name)): \(row.reads) READ(s), \(fixed(Double(row.totalWait) / 1e6, 3)) ms waited</title>\(escape(shown))</text>"
             for span in row.spans {
-                let a = x(span.issued), b = x(span.completed ?? t1)
-                svg += "<rect x=\"\(fixed(a, 1))\" y=\"\(fixed(y + 2, 1))\" width=\"\(fixed(max(1, b - a), 1))\" height=\"\(Int(rowHeight - 4))\" fill=\"\(span.completed == nil ? "#b3261e" : "#3b6fd8")\" fill-opacity=\"0.75\"/>"
+                let a = axis.x(span.issued), b = axis.x(span.completed ?? axis.t1)
+                let what = span.completed.map { "answered after \(fixed(Double($0 &- span.issued) / 1e6, 3)) ms" } ?? "never answered"
+                svg += "<rect x=\"\(fixed(a, 1))\" y=\"\(fixed(y + 2, 1))\" width=\"\(fixed(max(1, b - a), 1))\" height=\"\(Int(rowHeight - 4))\" fill=\"\(span.completed == nil ? "#b3261e" : "#3b6fd8")\" fill-opacity=\"0.75\" data-t=\"\(JSONWriter.format(Double(span.issued) / 1e9, decimals: 9))\"><title>\(escape(name)): READ at \(TimeText.seconds(span.issued)) s, \(what)</title></rect>"
             }
         }
-        let axis = top + Double(rows.count) * rowHeight + 4
-        svg += line(label, axis, width - 10, axis)
-        svg += "<text x=\"\(Int(label))\" y=\"\(Int(axis + 16))\">\(TimeText.seconds(t0)) s</text>"
-        svg += "<text x=\"\(Int(width - 10))\" y=\"\(Int(axis + 16))\" text-anchor=\"end\">\(TimeText.seconds(t1)) s</text>"
+        svg += axis.svg(at: top + Double(rows.count) * rowHeight + 4)
         svg += "</svg>\n"
         if blame.rows.count > rows.count { svg += "<p class=\"meta\">The first \(rows.count) of \(blame.rows.count) files; all are in the JSON report (`files`).</p>" }
         return svg

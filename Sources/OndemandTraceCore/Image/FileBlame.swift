@@ -188,6 +188,17 @@ public enum ImageMatching {
         return out
     }
 
+    /// One line per object whose matched source's size differs from the size its copen answered
+    /// (an `OBJ=FILE` forced, or a blob matched by name): READs past the file's end, or bytes of
+    /// another file, are then counted as the wrong file's or `(unattributed)`.
+    public static func sizeMismatches(objects: [Correlator.ObjectLifetime], matched: [UInt32: FileBlame.Source]) -> [String] {
+        objects.compactMap { object in
+            guard let source = matched[object.obj], let size = object.size, size >= 0, UInt64(size) != source.size else { return nil }
+            return "--image: object \(object.obj) is \(size) bytes (its copen) but \(source.name) is \(source.size): "
+                + "the blame of its READs is not to be trusted (is it the right image?)"
+        }
+    }
+
     /// A source's file name and that name without its extension, escaped as blob names are.
     static func fileNames(_ path: String) -> [String] {
         let base = path.split(separator: "/").last.map(String.init) ?? path

@@ -142,7 +142,7 @@ public struct FanotifyResponse: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        if let errno { return "FAN_DENY (\(ErrnoName.name(errno) ?? "errno \(errno)"))" }
+        if let errno { return "FAN_DENY: \(ErrnoName.describe(errno))" }
         return raw & Self.allow != 0 ? "FAN_ALLOW" : "0x" + String(raw, radix: 16)
     }
 }

@@ -74,7 +74,6 @@ public final class Correlator {
         var issued: UInt64
         var kernelMsgID: UInt32?
         var markerMsg: UInt32?
-        var markerResult: Int64?
     }
 
     struct ObjectState {
@@ -88,6 +87,11 @@ public final class Correlator {
         var nameIndex: Int32 = 0
         /// Where `lifetime.name` came from: a later source of higher rank replaces it.
         var nameRank = NameRank.none
+        /// Its fd was released: a next OPEN (failover's re-open) gives the object a new id.
+        var idEnded = false
+        /// Its fd was released with READs outstanding (their serials): an anomaly if one of them
+        /// is never answered (a failover's new daemon answers them: no anomaly).
+        var releasedWithReads: (anomaly: Anomaly, serials: [UInt64])?
         init(obj: UInt32, timestamp: UInt64) { lifetime = ObjectLifetime(obj: obj, firstSeen: timestamp) }
     }
 
@@ -400,6 +404,7 @@ public final class Correlator {
             state.lifetime.opens += 1
             if state.lifetime.firstOpen == nil { state.lifetime.firstOpen = t }
             state.lifetime.fd = o.fd
+            if state.idEnded { (state.lifetime.objectID, state.idEnded) = (nil, false) }
             if let oid = nonZero(o.objectID) { learnObjectID(&state, oid, at: t, from: "open") }
             serial += 1
             let name = namedByPid ? taskNames.index(of: pid) : taskNames.name(pid, comm)
@@ -430,11 +435,15 @@ public final class Correlator {
         case .fdRelease(let f):
             state.lifetime.lastFdRelease = t
             if let oid = f.objectID { learnObjectID(&state, oid, at: t, from: "fd_release") }
+            state.idEnded = true
             if !state.reads.isEmpty {
                 let ranges = state.reads.prefix(4).map { "\($0.start)+\($0.length)" }.joined(separator: ", ")
-                onAnomaly(Anomaly(kind: .fdReleaseWithOutstandingReads, obj: obj, timestamp: t,
-                                  detail: "\(state.reads.count) read(s) outstanding: \(ranges)"
-                                    + (state.reads.count > 4 ? ", ..." : "")))
+                let anomaly = Anomaly(kind: .fdReleaseWithOutstandingReads, obj: obj, timestamp: t,
+                                      detail: "\(state.reads.count) read(s) outstanding: \(ranges)"
+                                        + (state.reads.count > 4 ? ", ..." : ""))
+                // Told at once where requests settle here (monitor); else once it is known that
+                // one of them stayed unanswered (at the end: a failover may still answer them).
+                if settleAtRelease { onAnomaly(anomaly) } else { state.releasedWithReads = (anomaly, state.reads.map(\.serial)) }
             }
             if settleAtRelease { settleOutstanding(&state, atRelease: true) }
         }
@@ -565,9 +574,7 @@ public final class Correlator {
             }
             if m.stage == .done, let res = m.result, res < 0, let obj = objByObjectID[m.objectID],
                let index = existingSlot(obj) {
-                withState(index) { state in
-                    if let i = state.opens.firstIndex(where: { $0.markerMsg == m.msgID }) { state.opens[i].markerResult = res }
-                }
+                withState(index) { state in failOpen(&state, msgID: m.msgID, errno: res, at: t) }
             }
         case .read:
             guard let obj = objByObjectID[m.objectID], let index = existingSlot(obj) else { return }
@@ -589,6 +596,19 @@ public final class Correlator {
         }
     }
 
+    /// The daemon answered the OPEN its marker names with an error (no copen record is traced
+    /// for it): the OPEN is answered, at the marker, and the failure an anomaly.
+    private func failOpen(_ state: inout ObjectState, msgID: UInt32, errno: Int64, at t: UInt64) {
+        guard let i = state.opens.firstIndex(where: { $0.markerMsg == msgID }) else { return }
+        let open = state.opens.remove(at: i)
+        let answer = errno >= -4095 ? ErrnoName.describe(Int32(-errno)) : String(errno)
+        onAnomaly(Anomaly(kind: .openFailed, obj: state.lifetime.obj, timestamp: t,
+                          detail: "open fd=\(open.fd.map(String.init) ?? "-"): the daemon answered \(answer)"))
+        onClosed(ClosedRequest(kind: .open, join: .marker, rangeWritten: false, obj: state.lifetime.obj, msgID: msgID,
+                               pid: open.pid, taskName: open.name, objectName: state.nameIndex, offset: nil, length: nil,
+                               issued: open.issued, completed: t))
+    }
+
     /// Ends the trace: outstanding requests are reported unanswered, objects closed but never
     /// released are flagged. Returns every object's lifetime, ordered by obj.
     public func finish() -> [ObjectLifetime] {
@@ -599,6 +619,9 @@ public final class Correlator {
         let all = states.sorted { $0.lifetime.obj < $1.lifetime.obj }
         for var state in all {
             let obj = state.lifetime.obj
+            if let released = state.releasedWithReads, state.reads.contains(where: { released.serials.contains($0.serial) }) {
+                onAnomaly(released.anomaly)
+            }
             settleOutstanding(&state, atRelease: false)
             if let close = state.lifetime.lastClose, (state.lifetime.lastFdRelease ?? 0) < close {
                 onAnomaly(Anomaly(kind: .closedWithoutFdRelease, obj: obj, timestamp: close,
@@ -616,10 +639,9 @@ public final class Correlator {
     private func settleOutstanding(_ state: inout ObjectState, atRelease: Bool) {
         let obj = state.lifetime.obj
         for open in state.opens {
-            let answer = open.markerResult.map { "the daemon answered \($0)" } ?? "no copen"
             let by = atRelease ? "before the fd was released" : "by the end of the trace"
             onAnomaly(Anomaly(kind: .openNeverAnswered, obj: obj, timestamp: open.issued,
-                              detail: "open fd=\(open.fd.map(String.init) ?? "-"): \(answer) \(by)"))
+                              detail: "open fd=\(open.fd.map(String.init) ?? "-"): no copen \(by)"))
             onClosed(ClosedRequest(kind: .open, join: .none, rangeWritten: false, obj: obj, msgID: open.markerMsg, pid: open.pid,
                                    taskName: open.name, objectName: state.nameIndex, offset: nil, length: nil,
                                    issued: open.issued, completed: nil))

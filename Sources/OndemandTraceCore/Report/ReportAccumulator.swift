@@ -141,8 +141,13 @@ public struct ReportAccumulator {
     }
     public private(set) var anomalies: [Anomaly] = []
     public private(set) var anomalyCounts: [Anomaly.Kind: Int] = [:]
+    /// The `--min-latency` list, in the order requests closed (`slowRequestsByIssue`: as listed).
     public private(set) var slowRequests: [RequestRecord] = []
     public private(set) var slowRequestCount = 0
+    /// The `--min-latency` list by issue time (its first column), then close order.
+    public var slowRequestsByIssue: [RequestRecord] {
+        slowRequests.enumerated().sorted { ($0.element.issued, $0.offset) < ($1.element.issued, $1.offset) }.map(\.element)
+    }
     public private(set) var firstIssued: UInt64?
     public private(set) var lastCompleted: UInt64?
 

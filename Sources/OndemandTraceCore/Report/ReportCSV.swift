@@ -1,5 +1,30 @@
-/// One CSV row per request, in the order requests close (answered as answered, unanswered at the end).
+/// One CSV row per request; `report` writes them by issue time (`RowsByIssue`), requests being
+/// closed in the order they are answered (unanswered ones at the end).
 public enum ReportCSV {
+    /// Rows kept until the trace is read, then handed on by issue time (`issued_s`), requests
+    /// issued at the same time in the order they closed. The text of each row is kept in one
+    /// byte array (not a string per row).
+    public struct RowsByIssue: Sendable {
+        private var text: [UInt8] = []
+        private var rows: [(issued: UInt64, end: Int)] = []
+
+        public init() {}
+
+        public mutating func add(_ request: RequestRecord, row: String) {
+            text.append(contentsOf: row.utf8)
+            rows.append((request.issued, text.count))
+        }
+
+        /// Each row, in issue order.
+        public func forEach(_ body: (String) -> Void) {
+            let order = rows.indices.sorted { (rows[$0].issued, $0) < (rows[$1].issued, $1) }
+            for i in order {
+                let start = i == 0 ? 0 : rows[i - 1].end
+                body(String(decoding: text[start..<rows[i].end], as: UTF8.self))
+            }
+        }
+    }
+
     public static let header = "kind,obj,msg_id,pid,comm,offset,length,issued_s,picked_up_s,written_s,completed_s,latency_us,join,range_written,blob,resumed_s,stall_us"
 
     public static func row(_ r: RequestRecord) -> String {

@@ -156,7 +156,7 @@ public enum ReportJSON {
         w.key("slow_requests"); w.objectStart()
         w.key("count"); w.number(s.slowRequestCount)
         w.key("list"); w.arrayStart()
-        for r in s.slowRequests { request(&w, r) }
+        for r in s.slowRequestsByIssue { request(&w, r) }
         w.arrayEnd()
         w.objectEnd()
         if let files = m.files { fileBlame(&w, files) }

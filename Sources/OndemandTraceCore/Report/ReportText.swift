@@ -40,7 +40,11 @@ public enum ReportText {
         if let span = m.requestSpanSeconds, let tput = m.throughputBytesPerSecond {
             line("          \(fixed(span, 6)) s from first request to last answer, \(bytesText(UInt64(tput)))/s answered")
         }
-        if !fanotify { line("OPEN      \(requests(s.opens.count)): \(s.opens.matched) answered, \(s.opens.unmatched) unanswered") }
+        if !fanotify {
+            let failed = s.anomalyCounts[.openFailed] ?? 0
+            line("OPEN      \(requests(s.opens.count)): \(s.opens.matched) answered" + (failed > 0 ? " (\(failed) with an error)" : "")
+                 + ", \(s.opens.unmatched) unanswered")
+        }
         if m.markersSeen > 0 { line("markers:  \(m.markersSeen) daemon markers (exact join, stage breakdown)") }
         if !m.faults.isEmpty {
             line("faults:   " + m.faults.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
@@ -96,7 +100,7 @@ public enum ReportText {
             line("requests slower than \(fixed(Double(threshold) / 1000, 1)) µs: \(s.slowRequestCount)")
             var slow = Table(header: ["issued s", "kind", "obj", "msg_id", "reader", "offset", "length", "latency µs"],
                              rightAligned: [0, 2, 3, 5, 6, 7])
-            for r in s.slowRequests {
+            for r in s.slowRequestsByIssue {
                 slow.add([TimeText.seconds(r.issued), r.kind.rawValue, String(r.obj), r.msgID.map(String.init) ?? "-",
                           "\(r.comm ?? "?")-\(r.pid)", r.offset.map(String.init) ?? "-", r.length.map(String.init) ?? "-",
                           fixed(Double(r.latency ?? 0) / 1000, 1)])
@@ -195,7 +199,9 @@ public enum ReportText {
                        String(row.reads), String(row.unanswered), String(row.bytesRequested),
                        TimeText.seconds(row.firstMissOfData), String(row.readers.count), row.owner.description])
         }
-        return "files: \(blame.rows.count) (by total wait; a READ over several files counts for each)\n" + files.text
+        let others = blame.rows.map(\.owner).filter { if case .file = $0 { return false } else { return true } }
+        return "files: \(blame.rows.count - others.count)" + others.map { ", plus \($0)" }.joined()
+            + "; by total wait, a READ over several files counting for each\n" + files.text
     }
 
     static func breakdownLatency(_ row: ReportAccumulator.BreakdownRow) -> [String] {

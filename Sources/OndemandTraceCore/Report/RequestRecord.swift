@@ -5,6 +5,9 @@ public struct Anomaly: Sendable, Equatable {
         case readNeverCompleted = "read_never_completed"
         /// An OPEN with no copen (a failed `copen <id>,-errno` leaves no record).
         case openNeverAnswered = "open_never_answered"
+        /// An OPEN the daemon answered with an error (`copen <id>,-errno`, told by its marker):
+        /// answered, and the mount or the open failed with that errno.
+        case openFailed = "open_failed"
         /// A cread on an object with no outstanding READ.
         case creadWithoutRead = "cread_without_read"
         /// A cread completing a READ whose range was not (fully) written: the reader sees EIO.
