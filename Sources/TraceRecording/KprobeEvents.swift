@@ -35,24 +35,30 @@ final class KprobeEvents {
     deinit { destroy() }
 
     /// Return probes in flight at once (the kernel's default is 10 or twice the CPUs): each
-    /// reader blocked in the hook holds one, and a return past the limit is lost.
-    static let maxActive: UInt32 = 1024
+    /// reader blocked in the hook holds one, and a return past the limit is lost. A kernel may
+    /// refuse a larger limit (7.3.4 refuses 1024): then the next, down to its default (0).
+    static let maxActiveTries: [UInt32] = [1024, 128, 0]
 
     /// nil when created, else why not.
     private func create(_ probe: FanotifyProbe) -> String? {
-        errno = 0
-        let event = probe.isReturn
-            ? tracefs_kretprobe_alloc(group, probe.event, probe.function, probe.arguments, Self.maxActive)
-            : tracefs_kprobe_alloc(group, probe.event, probe.function, probe.arguments)
-        guard let event else { return "libtracefs cannot describe it: \(describeErrno(errno))" }
-        errno = 0
-        guard tracefs_dynevent_create(event) == 0 else {
+        var reason = ""
+        for maxActive in probe.isReturn ? Self.maxActiveTries : [0] {
+            errno = 0
+            let event = probe.isReturn
+                ? tracefs_kretprobe_alloc(group, probe.event, probe.function, probe.arguments, maxActive)
+                : tracefs_kprobe_alloc(group, probe.event, probe.function, probe.arguments)
+            guard let event else { return "libtracefs cannot describe it: \(describeErrno(errno))" }
+            errno = 0
+            if tracefs_dynevent_create(event) == 0 {
+                created.append(event)
+                return nil
+            }
             let code = errno
             tracefs_dynevent_free(event)
-            return Self.refusal(code, function: probe.function)
+            reason = Self.refusal(code, function: probe.function)
+            guard code == EINVAL else { break }   // only a limit the kernel refuses is worth another try
         }
-        created.append(event)
-        return nil
+        return reason
     }
 
     static func refusal(_ code: Int32, function: String) -> String {

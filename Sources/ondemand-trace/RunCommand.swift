@@ -270,7 +270,7 @@ struct Run: ParsableCommand {
     func run() throws {
         let result: RunSeries.Result
         var plan = try plan()
-        plan.backend = try resolvedBackend()
+        plan.backend = resolvedBackend()
         do { result = try RunSeries(plan: plan, progress: printError).execute() } catch let error as RunError {
             printError("ondemand-trace run: \(error)")
             throw ExitCode(2)
@@ -291,16 +291,13 @@ struct Run: ParsableCommand {
         }
     }
 
-    /// `--backend`, `auto` resolved on this kernel.
-    func resolvedBackend() throws -> Backend {
+    /// `--backend`, `auto` resolved on this kernel: cachefiles where it has it, else fanotify; on
+    /// a kernel with neither, cachefiles (whose recording then says what is missing).
+    func resolvedBackend() -> Backend {
         switch backend {
         case .cachefiles: return .cachefiles
         case .fanotify: return .fanotify
-        case .auto:
-            do throws(RecordingError) { return try Record.detect() } catch {
-                printError("ondemand-trace run: \(error)")
-                throw ExitCode(2)
-            }
+        case .auto: return OndemandPaths.detect() ?? .cachefiles
         }
     }
 
