@@ -142,7 +142,16 @@ enum TraceDatReader {
                     try batcher._withUnsafeGuaranteedRef { try $0.add(record, name: name) }
                     return true
                 }
-                guard decoder.passesMask(data, eventID: id), let decoded = try decoder.decode(data) else { return true }
+                guard decoder.passesMask(data, eventID: id) else { return true }
+                if let batcher, decoder.isTie(eventID: id) {
+                    // A cookie's ref or a reader's prep_read/read: a plain record too.
+                    let tie = try decoder.decodeTie(data, eventID: id, timestamp: timestamp, cpu: cpu)
+                    summary.eventsDelivered += 1
+                    let name = nameIfNew(tie.pid)
+                    try batcher._withUnsafeGuaranteedRef { try $0.add(tie, name: name) }
+                    return true
+                }
+                guard let decoded = try decoder.decode(data) else { return true }
                 let pid = decoder.pid(of: data)
                 summary.eventsDelivered += 1
                 if case .ondemand = decoded { summary.ondemandEvents += 1 }
