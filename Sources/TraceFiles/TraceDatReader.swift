@@ -243,8 +243,10 @@ enum TraceDatReader {
             // Every record is decoded into values it owns before the next: its pages can go at once.
             if let file, var walker = directWalker(file: file, structure: structure, handle: handle, tep: tep,
                                                    release: TraceDatPageWalker.copyingRelease) {
+                // Records `handle` would skip at once are passed over in the walk, and counted.
+                var skipped = 0
                 do {
-                    try walker.forEach { r in
+                    try walker.forEach(skipping: decoder.skipTable() ?? ([], []), skipped: &skipped) { r in
                         context.handle(data: r.data, timestamp: r.timestamp, cpu: r.cpu, missedEvents: r.missedEvents,
                                        offset: UInt64(r.offset))
                     }
@@ -252,6 +254,7 @@ enum TraceDatReader {
                     throw TraceFileError(path: path, message: "CPU \(error.cpu): \(error.message)", byteOffset: UInt64(error.offset))
                 }
                 if let error = context.error { throw error }
+                context.summary.recordsSeen += skipped
                 return context.summary
             }
             // libtracecmd's iteration trusts every page header: all are checked first.

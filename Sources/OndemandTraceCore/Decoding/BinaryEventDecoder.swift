@@ -281,6 +281,34 @@ public struct BinaryEventDecoder: Sendable {
         return value < 64 && mask.values & (1 << value) != 0
     }
 
+    /// A value mask of `skipTable`: the record is dropped unless its field at `offset` (`size`
+    /// bytes, little-endian) is below 64 with its bit set in `values`.
+    public struct SkipMask: Sendable {
+        public let offset: Int
+        public let size: Int
+        public let values: UInt64
+    }
+
+    /// What a reader of a little-endian file may pass over without looking further, by event id
+    /// (the record's first two bytes): 0 for a record to hand over (or an id without a format),
+    /// 1 for one not selected (`.skipped`), 2 + i for one dropped unless it passes `masks[i]`
+    /// (`passesMask`). Nil when the file's event ids are not little-endian 16-bit numbers at 0.
+    public func skipTable() -> (kinds: [UInt8], masks: [SkipMask])? {
+        guard !bigEndian, typeSlot.offset == 0, typeSlot.size == 2 else { return nil }
+        var masks: [SkipMask] = []
+        let kinds = dispositions.indices.map { id -> UInt8 in
+            switch dispositions[id] {
+            case .skipped: return 1
+            case .decoded:
+                guard let mask = slimMasks[id], [1, 2, 4, 8].contains(mask.slot.size), masks.count < 250 else { return 0 }
+                masks.append(SkipMask(offset: mask.slot.offset, size: mask.slot.size, values: mask.values))
+                return UInt8(1 + masks.count)
+            case .unknown, .ondemand: return 0
+            }
+        }
+        return (kinds, masks)
+    }
+
     /// Whether records of this event id are decoded by `decodeTie` (a `.decoded` disposition).
     @inlinable @inline(__always)
     public func isTie(eventID id: Int) -> Bool { id >= 0 && id < tiePlans.count && tiePlans[id] != nil }
