@@ -29,3 +29,19 @@ measure() {
     done
     echo "$name $best $cpu $rss"
 }
+
+# take NAME CMD...: one run of CMD folded into NAME's best wall time, best CPU time (user +
+# system) and largest peak RSS: wall and CPU each at their best, since other load on the machine
+# stretches the wall time of one run and the CPU time of another. Take the commands to compare in
+# turn, RUNS times, so that load falls on each of them alike; `taken NAME` prints
+# "NAME wall CPU KiB".
+declare -A best_wall best_cpu peak_rss
+take() {
+    local name=$1; shift
+    local w c k
+    read -r _ w c k <<<"$(RUNS=1 measure "$name" "$@")"
+    if [ -z "${best_wall[$name]:-}" ] || awk -v a="$w" -v b="${best_wall[$name]}" 'BEGIN { exit !(a < b) }'; then best_wall[$name]=$w; fi
+    if [ -z "${best_cpu[$name]:-}" ] || awk -v a="$c" -v b="${best_cpu[$name]}" 'BEGIN { exit !(a < b) }'; then best_cpu[$name]=$c; fi
+    if [ -z "${peak_rss[$name]:-}" ] || [ "$k" -gt "${peak_rss[$name]}" ]; then peak_rss[$name]=$k; fi
+}
+taken() { echo "$1 ${best_wall[$1]} ${best_cpu[$1]} ${peak_rss[$1]}"; }

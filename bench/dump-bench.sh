@@ -5,31 +5,36 @@
 # (bench/iterate-records.c), on the same generated trace.dat, in one run. Prints per tool: wall time
 # (best of RUNS), CPU time (user + system, of that run), records of the file per second, lines
 # written per second, peak RSS (largest of RUNS, /usr/bin/time -v) and the ratios to `trace-cmd
-# report` and to the C loop.
+# report` and to the C loop. The tools are run in turn, RUNS times (`take`), so that other load on
+# the machine falls on each of them alike; wall and CPU time are each the best of their runs.
 #
-#   bench/dump-bench.sh                              # 10^6 READ requests (6 M records), 3 runs
-#   SIZES="100000 1000000" RUNS=5 bench/dump-bench.sh
+#   bench/dump-bench.sh                              # 10^6 READ requests, real mix (12 M records), 3 runs
+#   SIZES="100000 1000000" RUNS=5 MIXES="real old" bench/dump-bench.sh
 #   SIZES="100000 1000000 10000000" RUNS=1 TOOLS=report bench/dump-bench.sh  # report's RSS vs size
 #
+# MIXES: trace-dat-gen's record mixes, in turn (default real: the records `record` writes on 6.12,
+# 12 per READ; old: six per READ).
 # TOOLS: all (default) or report (report --latency and the C loop only). Every dump's line count
 # is checked against the events the trace holds, and the JSON lines of the first 200,000 events
 # are parsed with python3's json module. Traces go to $BENCH_DIR (default bench-out/, ignored by
-# git) and are reused.
+# git) as ondemand-MIX-N.dat and are reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-bench-out}
 SIZES=${SIZES:-"1000000"}
 RUNS=${RUNS:-3}
 TOOLS=${TOOLS:-all}
+MIXES=${MIXES:-real}
 BENCH=dump-bench
 . bench/bench-lib.sh
 
-echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); best of $RUNS runs each"
-printf '%-9s %9s  %-26s %10s %7s %7s %11s %11s %10s %9s %8s\n' requests records tool lines "wall s" "CPU s" \
+echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); best of $RUNS runs each, in turn"
+printf '%-4s %-9s %9s  %-26s %10s %7s %7s %11s %11s %10s %9s %8s\n' mix requests records tool lines "wall s" "CPU s" \
     "records/s" "lines/s" "peak RSS" "vs t-c r" "vs C"
+for mix in $MIXES; do
 for n in $SIZES; do
-    trace="$BENCH_DIR/ondemand-$n.dat"
-    [ -s "$trace" ] || "$GENERATE" "$trace" --requests "$n" > "$trace.summary"
+    trace="$BENCH_DIR/ondemand-$mix-$n.dat"
+    [ -s "$trace" ] || "$GENERATE" "$trace" --requests "$n" --mix "$mix" > "$trace.summary"
     records=$("$BENCH_DIR/iterate-records" "$trace" | cut -d' ' -f1)
     ondemand=$(sed -n 's/.*records (\([0-9]*\) on-demand).*/\1/p' "$trace.summary")
     # Content: every on-demand event once per dump; --all: every record; JSON parses line by line.
@@ -46,16 +51,30 @@ for line in sys.stdin:
     assert e["event"].startswith("cachefiles_ondemand_") and isinstance(e["fields"], dict), line
 assert n > 0' || { echo "dump --format json: a line is not valid JSON"; exit 1; }
     fi
-    results=()
+    # NAME LINES CMD...: the commands, each run once per round, RUNS rounds.
+    commands=()
     if [ "$TOOLS" = all ]; then
-        results+=("$(measure "dump" "$ODT" dump "$trace") $ondemand")
-        results+=("$(measure "dump_--all" "$ODT" dump --all "$trace") $records")
-        results+=("$(measure "dump_--format_json" "$ODT" dump --format json "$trace") $ondemand")
-        results+=("$(measure "dump_--format_csv" "$ODT" dump --format csv "$trace") $((ondemand + 1))")
+        commands+=("dump $ondemand $ODT dump $trace")
+        commands+=("dump_--all $records $ODT dump --all $trace")
+        commands+=("dump_--format_json $ondemand $ODT dump --format json $trace")
+        commands+=("dump_--format_csv $((ondemand + 1)) $ODT dump --format csv $trace")
     fi
-    results+=("$(measure "report_--latency" "$ODT" report --latency "$trace") -")
-    [ "$TOOLS" = all ] && results+=("$(measure "trace-cmd_report" trace-cmd report "$trace") -")
-    results+=("$(measure "C_loop_over_libtracecmd" "$BENCH_DIR/iterate-records" "$trace") -")
+    commands+=("report_--latency - $ODT report --latency $trace")
+    [ "$TOOLS" = all ] && commands+=("trace-cmd_report - trace-cmd report $trace")
+    commands+=("C_loop_over_libtracecmd - $BENCH_DIR/iterate-records $trace")
+    for _ in $(seq "$RUNS"); do
+        for c in "${commands[@]}"; do
+            read -r name _ cmd <<<"$c"
+            # shellcheck disable=SC2086  # the command's words (no spaces in the paths)
+            take "$mix/$n/$name" $cmd
+        done
+    done
+    results=()
+    for c in "${commands[@]}"; do
+        read -r name out _ <<<"$c"
+        r=$(taken "$mix/$n/$name")
+        results+=("${r#*/*/} $out")
+    done
     anchor=""; cloop=""
     for r in "${results[@]}"; do
         read -r name wall cpu kib out <<<"$r"
@@ -64,12 +83,14 @@ assert n > 0' || { echo "dump --format json: a line is not valid JSON"; exit 1; 
     done
     for r in "${results[@]}"; do
         read -r name wall cpu kib out <<<"$r"
-        awk -v n="$n" -v rec="$records" -v name="${name//_/ }" -v w="$wall" -v c="$cpu" -v k="$kib" -v out="$out" \
+        awk -v mix="$mix" -v n="$n" -v rec="$records" -v name="${name//_/ }" -v w="$wall" -v c="$cpu" -v k="$kib" -v out="$out" \
             -v anchor="$anchor" -v cloop="$cloop" 'BEGIN {
                 lines = out == "-" ? "-" : sprintf("%d", out)
                 lps = out == "-" ? "-" : sprintf("%.2f M", out / w / 1e6)
                 vs = anchor == "" ? "-" : sprintf("%.3fx", w / anchor)
-                printf "%-9d %9d  %-26s %10s %7.2f %7.2f %9.2f M %11s %6.1f MiB %9s %7.2fx\n",
-                    n, rec, name, lines, w, c, rec / w / 1e6, lps, k / 1024, vs, w / cloop }'
+                printf "%-4s %-9d %9d  %-26s %10s %7.2f %7.2f %9.2f M %11s %6.1f MiB %9s %7.2fx\n",
+                    mix, n, rec, name, lines, w, c, rec / w / 1e6, lps, k / 1024, vs, w / cloop }'
     done
 done
+done
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

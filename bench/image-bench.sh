@@ -20,6 +20,10 @@
 #
 #   bench/image-bench.sh                 # both cases, best of 3
 #   RUNS=5 REQUESTS=100000 bench/image-bench.sh
+#   MIXES="real old" CASES=aligned bench/image-bench.sh   # the same READs in both record mixes
+#
+# MIXES: trace-dat-gen's record mixes, in turn (default real: the records `record` writes on 6.12;
+# old: six per READ). CASES: the images (default "dense aligned").
 #
 # Images, their trees (deleted once the image is made) and the trace go to $BENCH_DIR (default
 # bench-out/, ignored by git) and are reused.
@@ -28,23 +32,11 @@ cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-bench-out}
 RUNS=${RUNS:-3}
 REQUESTS=${REQUESTS:-1000000}
+MIXES=${MIXES:-real}
+CASES=${CASES:-dense aligned}
 BENCH=image-bench
 . bench/bench-lib.sh
 command -v mkfs.erofs >/dev/null || { echo "$BENCH: needs mkfs.erofs (erofs-utils; scripts/install-deps)"; exit 2; }
-
-# take NAME CMD...: one run of CMD folded into NAME's best wall time, best CPU time (user +
-# system) and largest peak RSS: wall and CPU each at their best, since other load on the machine
-# stretches the wall time of one run and the CPU time of another. The commands of a case are
-# taken in turn, RUNS times, so that load falls on each of them alike.
-declare -A best_wall best_cpu peak_rss
-take() {
-    local name=$1; shift
-    local w c k
-    read -r _ w c k <<<"$(RUNS=1 measure "$name" "$@")"
-    if [ -z "${best_wall[$name]:-}" ] || awk -v a="$w" -v b="${best_wall[$name]}" 'BEGIN { exit !(a < b) }'; then best_wall[$name]=$w; fi
-    if [ -z "${best_cpu[$name]:-}" ] || awk -v a="$c" -v b="${best_cpu[$name]}" 'BEGIN { exit !(a < b) }'; then best_cpu[$name]=$c; fi
-    if [ -z "${peak_rss[$name]:-}" ] || [ "$k" -gt "${peak_rss[$name]}" ]; then peak_rss[$name]=$k; fi
-}
 
 # make_image NAME COUNT MIN MAX: NAME.erofs of COUNT files of MIN..MAX bytes (seeded), 1,000 per directory.
 make_image() {
@@ -67,36 +59,39 @@ PY
     rm -rf "$tree"
 }
 
-trace="$BENCH_DIR/image-$REQUESTS.dat"
-[ -s "$trace" ] || "$GENERATE" "$trace" --requests "$REQUESTS" --objects 1 > "$trace.summary"
-small="$BENCH_DIR/image-1000.dat"  # indexing the image is most of what --image costs on it
-[ -s "$small" ] || "$GENERATE" "$small" --requests 1000 --objects 1 > "$small.summary"
-make_image dense 100000 8192 8192
-make_image aligned 1000 131072 1048576
+[[ " $CASES " != *" dense "* ]] || make_image dense 100000 8192 8192
+[[ " $CASES " != *" aligned "* ]] || make_image aligned 1000 131072 1048576
 
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at start; best wall and best CPU time (user + system) of $RUNS runs each (a case's commands in turn), largest peak RSS"
-printf '%-8s %-44s %8s %8s %10s %10s %10s\n' image command "wall s" "CPU s" "peak RSS" "wall/base" "CPU/base"
-for case in dense aligned; do
+printf '%-4s %-8s %-44s %8s %8s %10s %10s %10s\n' mix image command "wall s" "CPU s" "peak RSS" "wall/base" "CPU/base"
+for mix in $MIXES; do
+trace="$BENCH_DIR/image-$mix-$REQUESTS.dat"
+[ -s "$trace" ] || "$GENERATE" "$trace" --requests "$REQUESTS" --objects 1 --mix "$mix" > "$trace.summary"
+small="$BENCH_DIR/image-$mix-1000.dat"  # indexing the image is most of what --image costs on it
+[ -s "$small" ] || "$GENERATE" "$small" --requests 1000 --objects 1 --mix "$mix" > "$small.summary"
+for case in $CASES; do
     image="$BENCH_DIR/$case.erofs"
     # Files (and metadata, unattributed) per READ: the work --image does per READ.
     per_read=$("$ODT" report --format json --image "1=$image" "$trace" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 print("%d owners hit, %.2f per READ" % (len(d["files"]), sum(f["reads"] for f in d["files"]) / d["reads"]["count"]))')
-    names=("$case:report_--latency" "$case:report_--latency_--files_--image_1=$case.erofs" "$case:the_same_on_1,000_READs_(indexing)")
+    names=("$mix/$case:report_--latency" "$mix/$case:report_--latency_--files_--image_1=$case.erofs" "$mix/$case:the_same_on_1,000_READs_(indexing)")
     for _ in $(seq "$RUNS"); do
         take "${names[0]}" "$ODT" report --latency "$trace"
         take "${names[1]}" "$ODT" report --latency --files --image "1=$image" "$trace"
         take "${names[2]}" "$ODT" report --latency --files --image "1=$image" "$small"
     done
     results=()
-    for n in "${names[@]}"; do results+=("${n#*:} ${best_wall[$n]} ${best_cpu[$n]} ${peak_rss[$n]}"); done
+    for n in "${names[@]}"; do results+=("$(taken "$n")"); done
     read -r _ base_wall base_cpu _ <<<"${results[0]}"
     for r in "${results[@]}"; do
         read -r name wall cpu kib <<<"$r"
-        awk -v c="$case" -v name="${name//_/ }" -v w="$wall" -v u="$cpu" -v k="$kib" -v bw="$base_wall" -v bu="$base_cpu" \
-            'BEGIN { printf "%-8s %-44s %8.2f %8.2f %6.0f MiB %9.2fx %9.2fx\n", c, name, w, u, k / 1024, w / bw, u / bu }'
+        name=${name#*:}
+        awk -v m="$mix" -v c="$case" -v name="${name//_/ }" -v w="$wall" -v u="$cpu" -v k="$kib" -v bw="$base_wall" -v bu="$base_cpu" \
+            'BEGIN { printf "%-4s %-8s %-44s %8.2f %8.2f %6.0f MiB %9.2fx %9.2fx\n", m, c, name, w, u, k / 1024, w / bw, u / bu }'
     done
-    echo "$case: $(( $(stat -c %s "$image") / 1000000 )) MB image; $per_read"
+    echo "$mix $case: $(( $(stat -c %s "$image") / 1000000 )) MB image; $per_read"
+done
 done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -5,26 +5,29 @@
 # same run. Prints wall time (best of RUNS) and peak RSS (largest of RUNS, /usr/bin/time -v) for two
 # trace sizes, so that memory growth with the trace shows.
 #
-#   bench/report-bench.sh                 # 250k and 1M READ requests (1.5M and 6M records)
-#   SIZES="100000 2000000" RUNS=5 bench/report-bench.sh
-#   SIZES="100000 1000000 10000000" RUNS=1 bench/report-bench.sh   # issue 5's table (10^7: 1.9 GB)
+#   bench/report-bench.sh                 # 250k and 1M READ requests, real mix (3M and 12M records)
+#   SIZES="100000 2000000" RUNS=5 MIXES="real old" bench/report-bench.sh
+#   SIZES="100000 1000000 10000000" RUNS=1 bench/report-bench.sh   # 10^7: 120 M records, 3.9 GB
 #
-# Generated traces (trace-dat-gen, Sources/trace-dat-gen) go to $BENCH_DIR (default bench-out/,
-# ignored by git) and are reused.
+# MIXES: trace-dat-gen's record mixes, in turn (default real: the records `record` writes on 6.12,
+# 12 per READ; old: six per READ). Generated traces (trace-dat-gen, Sources/trace-dat-gen) go to
+# $BENCH_DIR (default bench-out/, ignored by git) as ondemand-MIX-N.dat and are reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-bench-out}
 SIZES=${SIZES:-"250000 1000000"}
 RUNS=${RUNS:-3}
+MIXES=${MIXES:-real}
 BENCH=report-bench
 . bench/bench-lib.sh
 REPORT=$ODT
 
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); best of $RUNS runs each"
-printf '%-10s %10s  %-32s %9s %8s %12s %11s %9s\n' requests records tool "wall s" "CPU s" "records/s" "peak RSS" "vs report"
+printf '%-4s %-10s %10s  %-32s %9s %8s %12s %11s %9s\n' mix requests records tool "wall s" "CPU s" "records/s" "peak RSS" "vs report"
+for mix in $MIXES; do
 for n in $SIZES; do
-    trace="$BENCH_DIR/ondemand-$n.dat"
-    [ -s "$trace" ] || "$GENERATE" "$trace" --requests "$n" > "$trace.summary"
+    trace="$BENCH_DIR/ondemand-$mix-$n.dat"
+    [ -s "$trace" ] || "$GENERATE" "$trace" --requests "$n" --mix "$mix" > "$trace.summary"
     records=$("$BENCH_DIR/iterate-records" "$trace" | cut -d' ' -f1)
     # The report must find every request (the generator's truth is in $trace.summary).
     answered=$("$REPORT" report --format json "$trace" | python3 -c 'import json,sys; r=json.load(sys.stdin)["reads"]; print(r["matched"], r["count"])')
@@ -37,8 +40,9 @@ for n in $SIZES; do
     report_wall=$(echo "${results[0]}" | cut -d' ' -f2)
     for r in "${results[@]}"; do
         read -r name wall cpu kib <<<"$r"
-        awk -v n="$n" -v rec="$records" -v name="${name//_/ }" -v w="$wall" -v c="$cpu" -v k="$kib" -v base="$report_wall" \
-            'BEGIN { printf "%-10d %10d  %-32s %9.2f %8.2f %12.0f %8.1f MiB %8.2fx\n", n, rec, name, w, c, rec / w, k / 1024, w / base }'
+        awk -v mix="$mix" -v n="$n" -v rec="$records" -v name="${name//_/ }" -v w="$wall" -v c="$cpu" -v k="$kib" -v base="$report_wall" \
+            'BEGIN { printf "%-4s %-10d %10d  %-32s %9.2f %8.2f %12.0f %8.1f MiB %8.2fx\n", mix, n, rec, name, w, c, rec / w, k / 1024, w / base }'
     done
 done
-echo "expected latencies (generator):"; cat "$BENCH_DIR"/ondemand-*.dat.summary | grep expected
+done
+echo "expected latencies (generator):"; for mix in $MIXES; do for n in $SIZES; do grep -H expected "$BENCH_DIR/ondemand-$mix-$n.dat.summary"; done; done

@@ -41,14 +41,24 @@ extension TraceInput {
     }
 }
 
-/// A stretch of a trace as `readBatches` hands it over: its on-demand events as plain records
-/// (a batch of them copies as bytes), the other items (markers, cookie ties, lost events, and
-/// everything of a text trace) with their place among them, and the names of the tasks whose
-/// pids first come in this batch.
+/// A stretch of a trace as `readBatches` hands it over: its on-demand events and the records that
+/// tie objects to cookies and readers to their going on (`TieRecord`) as plain records (a batch of
+/// them copies as bytes), the other items (markers, lost events, and everything of a text trace)
+/// with their place among them, and the names of the tasks whose pids first come in this batch.
 public struct TraceItemBatch: Sendable {
     public fileprivate(set) var ondemand: [OndemandRecord] = []
     /// Each item comes before `ondemand[before]` (after the last record when `before` is its count).
     public fileprivate(set) var others: [(before: Int, item: TraceItem)] = []
+    /// `cachefiles_ref`, `cachefiles_prep_read` and `cachefiles_read` records of the report's
+    /// selection (a trace.dat's), each at its place in `tiePlaces`.
+    public fileprivate(set) var ties: [TieRecord] = []
+    /// Each tie comes before `ondemand[before]` and after `others[..<afterOthers]`.
+    fileprivate var tiePlaces: [TiePlace] = []
+
+    struct TiePlace: Equatable {
+        var before: Int
+        var afterOthers: Int
+    }
     /// Task names of the pids of `ondemand` not named in an earlier batch (saved cmdlines; nil: unknown).
     public fileprivate(set) var names: [(pid: Int32, comm: String?)] = []
 
@@ -58,18 +68,34 @@ public struct TraceItemBatch: Sendable {
     fileprivate mutating func removeAll() {
         ondemand.removeAll(keepingCapacity: true)
         others.removeAll(keepingCapacity: true)
+        ties.removeAll(keepingCapacity: true)
+        tiePlaces.removeAll(keepingCapacity: true)
         names.removeAll(keepingCapacity: true)
     }
 
-    /// Calls `records` with each run of on-demand records between other items, and `item` with
-    /// those, in trace order.
+    /// Calls `records` with each run of on-demand records between other items, `ties` with each
+    /// run of ties between them, and `item` with the other items, in trace order.
     @inline(__always)
-    public func forEach(records: (ArraySlice<OndemandRecord>) throws -> Void, item: (TraceItem) throws -> Void) rethrows {
-        var start = 0
-        for other in others {
-            if other.before > start { try records(ondemand[start..<other.before]) }
-            start = other.before
-            try item(other.item)
+    public func forEach(records: (ArraySlice<OndemandRecord>) throws -> Void, ties tie: (ArraySlice<TieRecord>) throws -> Void,
+                        item: (TraceItem) throws -> Void) rethrows {
+        var start = 0, o = 0, t = 0
+        while o < others.count || t < ties.count {
+            // A tie goes first unless an item was added before it.
+            if t < ties.count, o == others.count || tiePlaces[t].afterOthers <= o {
+                let place = tiePlaces[t]
+                if place.before > start { try records(ondemand[start..<place.before]) }
+                start = place.before
+                var end = t + 1
+                while end < ties.count, tiePlaces[end] == place { end += 1 }
+                try tie(ties[t..<end])
+                t = end
+            } else {
+                let other = others[o]
+                if other.before > start { try records(ondemand[start..<other.before]) }
+                start = other.before
+                try item(other.item)
+                o += 1
+            }
         }
         if start < ondemand.count { try records(ondemand[start...]) }
     }
@@ -96,6 +122,15 @@ final class TraceItemBatcher {
         if batch.ondemand.count == size { try flush() }
     }
 
+    /// `name`: as for an on-demand record.
+    @inline(__always)
+    func add(_ tie: TieRecord, name: String??) throws {
+        if let name { batch.names.append((tie.pid, name)) }
+        batch.tiePlaces.append(.init(before: batch.ondemand.count, afterOthers: batch.others.count))
+        batch.ties.append(tie)
+        if batch.ties.count == size { try flush() }
+    }
+
     func add(_ item: TraceItem) throws {
         batch.others.append((batch.ondemand.count, item))
         if batch.others.count == size { try flush() }
@@ -103,7 +138,7 @@ final class TraceItemBatcher {
 
     /// Hands over what is waiting, if anything, and goes on in a batch the consumer is done with.
     func flush() throws {
-        guard !batch.ondemand.isEmpty || !batch.others.isEmpty else { return }
+        guard !batch.ondemand.isEmpty || !batch.others.isEmpty || !batch.ties.isEmpty else { return }
         if let spare = try put(batch) {
             batch = spare
             batch.removeAll()

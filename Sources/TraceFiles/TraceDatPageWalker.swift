@@ -98,7 +98,20 @@ struct TraceDatPageWalker {
     /// Calls `body` with every record in `TimeOrder` (ties: the lower CPU first, as libtracecmd).
     /// `body` returns false to stop.
     mutating func forEach(_ body: (Record) throws -> Bool) throws {
+        var skipped = 0
+        try forEach(skipping: ([], []), skipped: &skipped, body)
+    }
+
+    /// `forEach`, passing over without a call to `body` the records `table` skips
+    /// (`BinaryEventDecoder.skipTable`) that follow no lost events; they are counted in `skipped`.
+    /// In a real recording most records are such (lookups, writes, refs), and the call with its
+    /// frame cost more than the test.
+    mutating func forEach(skipping table: (kinds: [UInt8], masks: [BinaryEventDecoder.SkipMask]), skipped: inout Int,
+                          _ body: (Record) throws -> Bool) throws {
         let pages = Pages(file: file, pageSize: pageSize, commitSize: commitSize, release: release)
+        var passed = 0
+        defer { skipped += passed }
+        try table.kinds.withUnsafeBufferPointer { kinds in try table.masks.withUnsafeBufferPointer { masks in
         // One exclusive access for the whole walk (not one per record), and the first CPU's
         // records are taken in a run for as long as they come before every other CPU's head:
         // the merge then costs one comparison per record, not a scan of the cursors.
@@ -112,7 +125,11 @@ struct TraceDatPageWalker {
                 // (a stall per record: the load waited for the stores to reach the cache).
                 var record = cursors[best].current!
                 while true {
-                    guard try body(record) else { return }
+                    if record.missedEvents == 0, Self.skips(record.data, kinds, masks) {
+                        passed &+= 1
+                    } else {
+                        guard try body(record) else { return }
+                    }
                     guard let following = try pages.next(&cursors[best]) else { cursors[best].current = nil; break }
                     if let next, !TimeOrder.precedes((following.timestamp, following.cpu), next) {
                         cursors[best].current = following
@@ -122,6 +139,28 @@ struct TraceDatPageWalker {
                 }
             }
         }
+        } }
+    }
+
+    /// Whether `skipTable`'s kinds and masks pass over the record.
+    @inline(__always)
+    private static func skips(_ data: UnsafeRawBufferPointer, _ kinds: UnsafeBufferPointer<UInt8>,
+                              _ masks: UnsafeBufferPointer<BinaryEventDecoder.SkipMask>) -> Bool {
+        guard data.count >= 2 else { return false }
+        let id = Int(data.loadUnaligned(as: UInt16.self))
+        guard id < kinds.count else { return false }
+        let kind = kinds[id]
+        guard kind >= 2 else { return kind == 1 }
+        let mask = masks[Int(kind) - 2]
+        guard data.count >= mask.offset + mask.size else { return false }
+        let value: UInt64
+        switch mask.size {
+        case 1: value = UInt64(data[mask.offset])
+        case 2: value = UInt64(data.loadUnaligned(fromByteOffset: mask.offset, as: UInt16.self))
+        case 4: value = UInt64(data.loadUnaligned(fromByteOffset: mask.offset, as: UInt32.self))
+        default: value = data.loadUnaligned(fromByteOffset: mask.offset, as: UInt64.self)
+        }
+        return value >= 64 || mask.values & (1 << value) == 0
     }
 
     /// Moves cursor `i` to its next data record (nil at the end of its pages).

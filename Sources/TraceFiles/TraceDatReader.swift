@@ -142,7 +142,16 @@ enum TraceDatReader {
                     try batcher._withUnsafeGuaranteedRef { try $0.add(record, name: name) }
                     return true
                 }
-                guard decoder.passesMask(data, eventID: id), let decoded = try decoder.decode(data) else { return true }
+                guard decoder.passesMask(data, eventID: id) else { return true }
+                if let batcher, decoder.isTie(eventID: id) {
+                    // A cookie's ref or a reader's prep_read/read: a plain record too.
+                    let tie = try decoder.decodeTie(data, eventID: id, timestamp: timestamp, cpu: cpu)
+                    summary.eventsDelivered += 1
+                    let name = nameIfNew(tie.pid)
+                    try batcher._withUnsafeGuaranteedRef { try $0.add(tie, name: name) }
+                    return true
+                }
+                guard let decoded = try decoder.decode(data) else { return true }
                 let pid = decoder.pid(of: data)
                 summary.eventsDelivered += 1
                 if disposition == .fanotify { summary.ondemandEvents += 1 } else if case .ondemand = decoded { summary.ondemandEvents += 1 }
@@ -234,8 +243,10 @@ enum TraceDatReader {
             // Every record is decoded into values it owns before the next: its pages can go at once.
             if let file, var walker = directWalker(file: file, structure: structure, handle: handle, tep: tep,
                                                    release: TraceDatPageWalker.copyingRelease) {
+                // Records `handle` would skip at once are passed over in the walk, and counted.
+                var skipped = 0
                 do {
-                    try walker.forEach { r in
+                    try walker.forEach(skipping: decoder.skipTable() ?? ([], []), skipped: &skipped) { r in
                         context.handle(data: r.data, timestamp: r.timestamp, cpu: r.cpu, missedEvents: r.missedEvents,
                                        offset: UInt64(r.offset))
                     }
@@ -243,6 +254,7 @@ enum TraceDatReader {
                     throw TraceFileError(path: path, message: "CPU \(error.cpu): \(error.message)", byteOffset: UInt64(error.offset))
                 }
                 if let error = context.error { throw error }
+                context.summary.recordsSeen += skipped
                 return context.summary
             }
             // libtracecmd's iteration trusts every page header: all are checked first.

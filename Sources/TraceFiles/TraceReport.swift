@@ -51,6 +51,13 @@ public enum TraceReport {
                         let event = record.traceEvent(comm: builder.taskName(record.pid))
                         if filter.admitsEvent(event) { eventObserver(event) }
                     }
+                }, ties: { ties in
+                    guard let eventObserver else { return builder.consume(ties) }
+                    for i in ties.indices {
+                        builder.consume(ties[i...i])
+                        let event = ties[i].traceEvent(comm: builder.taskName(ties[i].pid))
+                        if filter.admitsEvent(event) { eventObserver(event) }
+                    }
                 }, item: { item in
                     switch item {
                     case .event(let event):

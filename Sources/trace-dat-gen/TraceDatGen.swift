@@ -9,9 +9,17 @@ import TraceDatFormat
 /// ring-buffer pages from `RingBufferPageEncoder`, the header from `TraceDatV6Header`;
 /// `trace-cmd report` and libtracecmd read it like a recording.
 ///
-/// Each READ request makes six records, as the real kernel does (see the starter trace):
-/// cachefiles_ondemand_read (reader) / cachefiles_ref GET+PUT read_req (daemon picks it up) /
-/// cachefiles_ondemand_fd_write + cachefiles_write (daemon writes) / cachefiles_ondemand_cread.
+/// `--mix real` (the default): the cachefiles records `ondemand-trace record` writes on Linux 6.12
+/// (SampleTraces/record-6.12.dat, see `TrafficModel`), 12 per READ: cachefiles_ondemand_read
+/// (reader) / cachefiles_ref GET+PUT read_req (daemon picks it up) / cachefiles_ondemand_fd_write,
+/// cachefiles_ref GET ioreq, cachefiles_write, cachefiles_ref PUT ioreq (daemon writes) /
+/// cachefiles_ondemand_cread / cachefiles_prep_read, cachefiles_ref GET ioreq, cachefiles_read,
+/// cachefiles_ref PUT ioreq (the reader goes on); an object's creation, OPEN and CLOSE with the
+/// lookup, tmpfile, mark_active/inactive, trunc, coherency, link and refs around them; the
+/// volume's 259 directories (lookup, mkdir, mark_active) at the start, marked inactive at the end.
+/// No markers (the trace has no ftrace formats).
+/// `--mix old`: the mix of the first benchmarks, six records per READ: cachefiles_ondemand_read /
+/// cachefiles_ref ×2 / cachefiles_ondemand_fd_write + cachefiles_write / cachefiles_ondemand_cread.
 /// Objects are opened (open, copen) before their first READ and closed (close, fd_release) at the
 /// end. Several daemon threads serve requests concurrently, so answers come out of order, as with
 /// a multi-threaded daemon. Output: the file, and on stdout a summary with the expected counts.
@@ -28,6 +36,8 @@ struct TraceDatGen: ParsableCommand {
     @Option(help: "Reader processes.") var readers = 8
     @Option(help: "CPUs (ring buffers).") var cpus = 2
     @Option(help: "Random seed: the same seed gives the same file.") var seed: UInt64 = 1
+    @Option(help: "Records around each request: real (as `record` writes on 6.12) or old (six per READ).")
+    var mix = TrafficModel.Mix.real
     @Option(help: "Mark every Nth page as following lost events (with a stored count); 0: none.") var loseEvery = 0
     @Option(help: "The format files (header_page, header_event, cachefiles/*.format).")
     var formats = TraceDatGen.defaultFormats

@@ -74,6 +74,58 @@ import Testing
         #expect(!decoder.isSelected(eventID: read.id))
     }
 
+    /// The slim path of the report's ties (`decodeTie`) gives what `decode` gives: the same fields
+    /// (`TieRecord.traceEvent`) or the same error, on random records of every length, with refs
+    /// of every reason (most dropped by the mask first), in the 6.12 layouts and in one with a
+    /// signed cookie before obj.
+    @Test(arguments: [UInt64(1), 2, 3])
+    func tieRecordsAreWhatDecodeGives(round: UInt64) throws {
+        let seed = round &* 0x9E37_79B9 &+ 25
+        var rng = SplitMix64(seed: seed)
+        let moved = EventLayout(system: "cachefiles", name: "cachefiles_ref", id: 700, fields: Self.common + [
+            FieldLayout(name: "cookie", type: "int", offset: 8, size: 4, isSigned: true),
+            FieldLayout(name: "why", type: "unsigned char", offset: 12, size: 1, isSigned: false),
+            FieldLayout(name: "obj", type: "unsigned short", offset: 14, size: 2, isSigned: false),
+        ], symbols: ["why": [1: "NEW obj", 3: "PUT detach"]])
+        for layouts in [DefaultFormats.layouts, [moved]] {
+            let decoder = BinaryEventDecoder(layouts: layouts, selection: .report)
+            var ties = 0
+            for layout in layouts where TieRecord.Kind(eventName: layout.name) != nil {
+                #expect(decoder.isTie(eventID: layout.id), "\(layout.name)")
+                let full = layout.fields.map { $0.offset + $0.size }.max()!
+                for size in 2...full {
+                    for _ in 0..<40 {
+                        var bytes = (0..<size).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                        bytes[0] = UInt8(layout.id & 0xff)
+                        bytes[1] = UInt8(layout.id >> 8)
+                        // A reason the mask keeps (NEW obj, SEE lookup_cookie, GET ondemand_fd) or any.
+                        if let why = layout.field(named: "why"), why.offset < size {
+                            bytes[why.offset] = [1, 8, 12, UInt8(rng.next() % 18)][Int(rng.next() % 4)]
+                        }
+                        let (generic, tie) = bytes.withUnsafeBytes { data in
+                            (Result<EventBody?, DecodeError> { () throws(DecodeError) in try decoder.decode(data) },
+                             Result<TieRecord?, DecodeError> { () throws(DecodeError) in
+                                 guard decoder.passesMask(data, eventID: layout.id) else { return nil }
+                                 return try decoder.decodeTie(data, eventID: layout.id, timestamp: 9, cpu: 1)
+                             })
+                        }
+                        switch (generic, tie) {
+                        case let (.success(body), .success(record)):
+                            #expect(body == record?.traceEvent(comm: nil).body, "\(layout.name) \(bytes) seed \(seed)")
+                            #expect(record == nil || record!.pid == bytes.withUnsafeBytes { decoder.pid(of: $0) })
+                            if record != nil { ties += 1 }
+                        case let (.failure(a), .failure(b)):
+                            #expect(a == b, "\(layout.name) \(bytes) seed \(seed)")
+                        default:
+                            Issue.record("\(layout.name) \(bytes): decode \(generic), decodeTie \(tie), seed \(seed)")
+                        }
+                    }
+                }
+            }
+            #expect(ties > (layouts.count == 1 ? 2 : 100), "seed \(seed)")
+        }
+    }
+
     @Test func markersAndGenericEventsKeepTheirFields() throws {
         let decoder = BinaryEventDecoder(layouts: DefaultFormats.layouts, selection: .all)
         let text = Array("odt1 pickup read msg=3\n".utf8) + [0]

@@ -21,11 +21,12 @@ import OndemandTraceCore
     }
 
     /// The batches, taken apart: each on-demand record with the name its pid was given.
-    static func batchedEvents(_ path: String, batchSize: Int) throws -> ([TraceEvent], ReadSummary, Int) {
+    static func batchedEvents(_ path: String, selection: EventSelection = .all, batchSize: Int) throws
+        -> ([TraceEvent], ReadSummary, Int, ties: Int) {
         var events: [TraceEvent] = []
         var names: [Int32: String?] = [:]
-        var records = 0
-        let summary = try TraceInput.readBatches(path: path, selection: .all, batchSize: batchSize, depth: 2) { batch in
+        var records = 0, tieCount = 0
+        let summary = try TraceInput.readBatches(path: path, selection: selection, batchSize: batchSize, depth: 2) { batch in
             for (pid, comm) in batch.names {
                 #expect(names[pid] == nil, "pid \(pid) named twice")
                 names[pid] = comm
@@ -33,9 +34,12 @@ import OndemandTraceCore
             batch.forEach(records: { run in
                 records += run.count
                 for r in run { events.append(r.traceEvent(comm: names[r.pid] ?? nil)) }
+            }, ties: { run in
+                tieCount += run.count
+                for t in run { events.append(t.traceEvent(comm: names[t.pid] ?? nil)) }
             }, item: { if case .event(let e) = $0 { events.append(e) } })
         }
-        return (events, summary, records)
+        return (events, summary, records, tieCount)
     }
 
     /// A trace.dat's on-demand events come as plain records, the rest as items, in trace order
@@ -45,10 +49,26 @@ import OndemandTraceCore
                       (StarterTraceReportTests.samples + "record-6.12.dat", 3)])
     func batchesHoldTheSameEventsInTheSameOrder(path: String, batchSize: Int) throws {
         let (a, sa) = try Self.events(path, concurrent: false)
-        let (b, sb, records) = try Self.batchedEvents(path, batchSize: batchSize)
+        let (b, sb, records, ties) = try Self.batchedEvents(path, batchSize: batchSize)
         #expect(a.count > 1000 && a == b && sa == sb)
         let ondemand = a.filter { if case .ondemand = $0.body { return true } else { return false } }.count
-        #expect(ondemand >= 70 && records == (path.hasSuffix(".dat") ? ondemand : 0))
+        #expect(ondemand >= 70 && records == (path.hasSuffix(".dat") ? ondemand : 0) && ties == 0)
+    }
+
+    /// With the report's selection, a trace.dat's refs, prep_reads and reads come as plain tie
+    /// records (`TieRecord`): the same fields and task names as `read` decodes them generically,
+    /// in trace order among the on-demand records and the markers, however the batches fall.
+    @Test(arguments: [1, 2, 3, 7, 4096])
+    func tiesComeAsTheGenericDecoderGivesThem(batchSize: Int) throws {
+        let path = StarterTraceReportTests.samples + "record-6.12.dat"
+        var a: [TraceEvent] = []
+        let sa = try TraceInput.read(path: path, selection: .report) { if case .event(let e) = $0 { a.append(e) } }
+        let (b, sb, records, ties) = try Self.batchedEvents(path, selection: .report, batchSize: batchSize)
+        #expect(a == b && sa == sb)
+        let generic = a.filter { if case .generic(let g) = $0.body { return TieRecord.Kind(eventName: g.name) != nil } else { return false } }
+        // 49 prep_reads, 49 reads, the object's NEW obj, GET ondemand_fd and SEE lookup_cookie refs.
+        #expect(records == 151 && ties == 101 && generic.count == ties)
+        #expect(a.contains { if case .marker = $0.body { return true } else { return false } })
     }
 
     struct Stop: Error {}

@@ -13,11 +13,11 @@ import TraceDatFormat
 
     struct Item: Equatable { var event: TraceEvent?; var lost: String? }
 
-    static func items(_ path: String, direct: Bool) throws -> (items: [Item], summary: ReadSummary) {
+    static func items(_ path: String, direct: Bool, selection: EventSelection = .all) throws -> (items: [Item], summary: ReadSummary) {
         let file = try MappedFile(path: path)
         let structure = try TraceDatStructure.parse(file.bytes, path: path)
         var items: [Item] = []
-        let summary = try TraceDatReader.read(path: path, structure: structure, file: direct ? file : nil, selection: .all) { item in
+        let summary = try TraceDatReader.read(path: path, structure: structure, file: direct ? file : nil, selection: selection) { item in
             switch item {
             case .event(let e): items.append(Item(event: e))
             case let .lost(cpu, count, t): items.append(Item(lost: "\(cpu) \(String(describing: count)) \(t)"))
@@ -51,6 +51,24 @@ import TraceDatFormat
         #expect(direct.summary.lostEvents == library.summary.lostEvents)
         let drops = direct.items.filter { $0.lost != nil }.count
         #expect(drops > 5 && direct.summary.lostEvents.values.reduce(0, +) > Int64(drops))
+    }
+
+    /// The direct walk passes over the records its selection skips or masks (`skipTable`) without
+    /// handing them to the decoding; the events, lost-event items and counts stay libtracecmd's:
+    /// the report's selection (refs dropped by reason), the names pass, markers only; on the
+    /// starter trace, the lost-events fixture (records after a drop are never passed over) and
+    /// a recording of `record`.
+    @Test(arguments: [EventSelection.report, .names, .markers, .ondemand])
+    func skippedRecordsAreCountedAndTheRestHandedOver(selection: EventSelection) throws {
+        let scratch = try TemporaryDirectory("v6")
+        for original in [StarterTraceReportTests.dat, Self.lostEvents, StarterTraceReportTests.samples + "record-6.12.dat"] {
+            let path = original.hasSuffix("record-6.12.dat") ? original : try Fixtures.version6(of: original, in: scratch)
+            let direct = try Self.items(path, direct: true, selection: selection)
+            let library = try Self.items(path, direct: false, selection: selection)
+            #expect(direct.items == library.items, "\(original)")
+            #expect(direct.summary == library.summary, "\(original)")
+            #expect(direct.summary.recordsSeen > direct.summary.eventsDelivered + 200, "\(original)")
+        }
     }
 
     @Test func reportCountsEachDropAsAnAnomaly() throws {

@@ -111,6 +111,20 @@ public struct BinaryEventDecoder: Sendable {
     /// `.slim` entries whose `only` values all fit a 64-bit mask, by event id: most records of
     /// those events (`cachefiles_ref`) are dropped with one mask test, not a hash.
     @usableFromInline var slimMasks: [SlimMask?]
+    /// The `.slim` entries of `.objectTies` as plain values, by event id (nil: not one, or a field
+    /// the plain path does not read, see `TiePlan`): `decodeTie` makes a `TieRecord` of a record
+    /// without allocating.
+    @usableFromInline var tiePlans: [TiePlan?]
+
+    /// A tie event's `obj` and `cookie` slots (nil: the layout lacks the field), and the end of
+    /// the slot its mask reads (`SlimMask`; 0: none), checked first as `decode` checks it.
+    @usableFromInline struct TiePlan: Sendable {
+        @usableFromInline var kind: TieRecord.Kind
+        @usableFromInline var obj: Slot?
+        @usableFromInline var cookie: Slot?
+        @usableFromInline var maskEnd: Int
+        @usableFromInline var signedFields: UInt8
+    }
 
     @usableFromInline struct OndemandPlan: Sendable {
         @usableFromInline var kind: OndemandEvent.Kind
@@ -156,6 +170,26 @@ public struct BinaryEventDecoder: Sendable {
         slimMasks = entries.map {
             guard case let .slim(_, _, only?) = $0, only.values.allSatisfy({ $0 < 64 }) else { return nil }
             return SlimMask(slot: only.slot, values: only.values.reduce(0) { $0 | 1 << $1 })
+        }
+        tiePlans = zip(entries, slimMasks).map { entry, mask in
+            guard case let .slim(layout, wanted, only) = entry, let kind = TieRecord.Kind(eventName: layout.name),
+                  only == nil || mask != nil else { return nil }
+            // Only plain numbers named obj and cookie, as `decode` gives them; anything else goes there.
+            var plan = TiePlan(kind: kind, obj: nil, cookie: nil, maskEnd: mask?.slot.end ?? 0, signedFields: 0)
+            for field in wanted {
+                guard !field.isDynamic, !field.isArray, [1, 2, 4, 8].contains(field.size) else { return nil }
+                let slot = Slot(offset: field.offset, size: field.size, isSigned: field.isSigned)
+                switch field.name {
+                case "obj" where plan.obj == nil && plan.cookie == nil:
+                    plan.obj = slot
+                    if field.isSigned { plan.signedFields |= 1 }
+                case "cookie" where plan.cookie == nil:
+                    plan.cookie = slot
+                    if field.isSigned { plan.signedFields |= 2 }
+                default: return nil
+                }
+            }
+            return plan
         }
     }
 
@@ -254,6 +288,62 @@ public struct BinaryEventDecoder: Sendable {
         guard id >= 0, id < slimMasks.count, let mask = slimMasks[id], data.count >= mask.slot.end else { return true }
         let value = readUnsigned(data, mask.slot)
         return value < 64 && mask.values & (1 << value) != 0
+    }
+
+    /// A value mask of `skipTable`: the record is dropped unless its field at `offset` (`size`
+    /// bytes, little-endian) is below 64 with its bit set in `values`.
+    public struct SkipMask: Sendable {
+        public let offset: Int
+        public let size: Int
+        public let values: UInt64
+    }
+
+    /// What a reader of a little-endian file may pass over without looking further, by event id
+    /// (the record's first two bytes): 0 for a record to hand over (or an id without a format),
+    /// 1 for one not selected (`.skipped`), 2 + i for one dropped unless it passes `masks[i]`
+    /// (`passesMask`). Nil when the file's event ids are not little-endian 16-bit numbers at 0.
+    public func skipTable() -> (kinds: [UInt8], masks: [SkipMask])? {
+        guard !bigEndian, typeSlot.offset == 0, typeSlot.size == 2 else { return nil }
+        var masks: [SkipMask] = []
+        let kinds = dispositions.indices.map { id -> UInt8 in
+            switch dispositions[id] {
+            case .skipped: return 1
+            case .decoded:
+                guard let mask = slimMasks[id], [1, 2, 4, 8].contains(mask.slot.size), masks.count < 250 else { return 0 }
+                masks.append(SkipMask(offset: mask.slot.offset, size: mask.slot.size, values: mask.values))
+                return UInt8(1 + masks.count)
+            case .unknown, .ondemand: return 0
+            }
+        }
+        return (kinds, masks)
+    }
+
+    /// Whether records of this event id are decoded by `decodeTie` (a `.decoded` disposition).
+    @inlinable @inline(__always)
+    public func isTie(eventID id: Int) -> Bool { id >= 0 && id < tiePlans.count && tiePlans[id] != nil }
+
+    /// Decodes a record of a tie event (`isTie(eventID:)` holds for `id`, its id) that passed its
+    /// mask (`passesMask`): the fields `decode` gives, as plain values, with its errors.
+    @inlinable @inline(__always)
+    public func decodeTie(_ data: UnsafeRawBufferPointer, eventID id: Int, timestamp: UInt64, cpu: Int32) throws(DecodeError) -> TieRecord {
+        let record: TieRecord? = tiePlans.withUnsafeBufferPointer { plans in
+            let plan = plans.baseAddress! + id
+            guard data.count >= plan.pointee!.maskEnd else { return nil }
+            let obj = plan.pointee!.obj, cookie = plan.pointee!.cookie
+            guard data.count >= (obj?.end ?? 0), data.count >= (cookie?.end ?? 0) else { return nil }
+            return TieRecord(timestamp: timestamp, cpu: cpu, pid: pid(of: data), kind: plan.pointee!.kind,
+                             obj: raw(data, obj), cookie: raw(data, cookie), signedFields: plan.pointee!.signedFields)
+        }
+        guard let record else { throw tieShortRecord(data, eventID: id) }
+        return record
+    }
+
+    /// The error `decode` throws for a tie record too short for its mask or a field.
+    @usableFromInline
+    func tieShortRecord(_ data: UnsafeRawBufferPointer, eventID id: Int) -> DecodeError {
+        let plan = tiePlans[id]!
+        let needed = [plan.maskEnd, plan.obj?.end ?? 0, plan.cookie?.end ?? 0].first { $0 > data.count } ?? 0
+        return .shortRecord(event: plan.kind.eventName, size: data.count, needed: needed)
     }
 
     /// Whether records of this event id would be decoded (cheap; no bytes read).

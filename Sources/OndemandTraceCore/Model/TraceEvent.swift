@@ -112,3 +112,51 @@ public struct OndemandRecord: Sendable, Equatable {
         TraceEvent(timestamp: timestamp, cpu: cpu, pid: pid, comm: comm, body: .ondemand(event))
     }
 }
+
+/// A record of `EventSelection.objectTies` as the report's reading thread hands it over:
+/// `cachefiles_ref` (an object's cookie) or `cachefiles_prep_read` / `cachefiles_read` (a reader
+/// going on), decoded on the slim path (`BinaryEventDecoder.decodeTie`) into plain values, not a
+/// `GenericEvent` (an array of named values, allocated and released per record).
+public struct TieRecord: Sendable, Equatable {
+    public enum Kind: UInt8, Sendable, CaseIterable {
+        case ref, prepRead, read
+
+        public var eventName: String {
+            switch self {
+            case .ref: return "cachefiles_ref"
+            case .prepRead: return "cachefiles_prep_read"
+            case .read: return "cachefiles_read"
+            }
+        }
+
+        public init?(eventName: String) {
+            guard let kind = Self.allCases.first(where: { $0.eventName == eventName }) else { return nil }
+            self = kind
+        }
+    }
+
+    public var timestamp: UInt64
+    public var cpu: Int32
+    public var pid: Int32
+    public var kind: Kind
+    /// The fields' bit patterns (signed ones sign-extended); nil when the layout lacks the field.
+    public var obj: UInt64?
+    public var cookie: UInt64?
+    /// Bit 0: `obj` is a signed field, bit 1: `cookie` is (`traceEvent` gives them as `.signed`).
+    public var signedFields: UInt8
+
+    public init(timestamp: UInt64, cpu: Int32, pid: Int32, kind: Kind, obj: UInt64?, cookie: UInt64?, signedFields: UInt8 = 0) {
+        (self.timestamp, self.cpu, self.pid, self.kind) = (timestamp, cpu, pid, kind)
+        (self.obj, self.cookie, self.signedFields) = (obj, cookie, signedFields)
+    }
+
+    /// The same record as the generic decoder gives it (for event observers and tests).
+    public func traceEvent(comm: String?) -> TraceEvent {
+        func value(_ raw: UInt64, signed: Bool) -> FieldValue { signed ? .signed(Int64(bitPattern: raw)) : .unsigned(raw) }
+        var fields: [NamedValue] = []
+        if let obj { fields.append(NamedValue("obj", value(obj, signed: signedFields & 1 != 0))) }
+        if let cookie { fields.append(NamedValue("cookie", value(cookie, signed: signedFields & 2 != 0))) }
+        return TraceEvent(timestamp: timestamp, cpu: cpu, pid: pid, comm: comm,
+                          body: .generic(GenericEvent(system: "cachefiles", name: kind.eventName, fields: fields)))
+    }
+}

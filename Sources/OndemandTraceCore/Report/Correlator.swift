@@ -312,6 +312,22 @@ public final class Correlator {
         }
     }
 
+    /// A tie record, as `consume(_: TraceEvent)` takes the `GenericEvent` it stands for (see
+    /// `TieRecord`): a cookie learnt, a reader's resumption. It leaves the trace's span alone.
+    @inline(__always)
+    public func consume(_ tie: TieRecord) {
+        func id(_ raw: UInt64?) -> UInt32? { raw.map { UInt32(truncatingIfNeeded: $0) } }
+        switch tie.kind {
+        case .ref: noteRef(obj: id(tie.obj), cookie: id(tie.cookie))
+        case .prepRead, .read: noteResume(obj: id(tie.obj), pid: tie.pid, at: max(tie.timestamp, lastTimestamp ?? 0))
+        }
+    }
+
+    /// `consume(_: TieRecord)` for each, in order.
+    public func consume(_ ties: ArraySlice<TieRecord>) {
+        for i in ties.indices { consume(ties[i]) }
+    }
+
     /// Names the task `pid` for the records `consume(_: OndemandRecord)` takes.
     public func nameTask(_ pid: Int32, _ comm: String?) { _ = taskNames.name(pid, comm) }
 
@@ -511,8 +527,12 @@ public final class Correlator {
 
     /// `cachefiles_ref` carries the object's cookie: learnt once per object.
     private func noteRef(_ g: GenericEvent) {
-        guard let obj = g["obj"]?.integer.map({ UInt32(truncatingIfNeeded: $0) }), obj != 0,
-              let cookie = g["cookie"]?.integer.map({ UInt32(truncatingIfNeeded: $0) }), cookie != 0 else { return }
+        noteRef(obj: g["obj"]?.integer.map { UInt32(truncatingIfNeeded: $0) },
+                cookie: g["cookie"]?.integer.map { UInt32(truncatingIfNeeded: $0) })
+    }
+
+    private func noteRef(obj: UInt32?, cookie: UInt32?) {
+        guard let obj, obj != 0, let cookie, cookie != 0 else { return }
         if let index = existingSlot(obj) {
             withState(index) { state in if state.lifetime.cookie == nil { learnCookie(&state, cookie) } }
         } else if pendingCookies[obj] == nil {
@@ -539,7 +559,13 @@ public final class Correlator {
 
     /// The reader's next record on the object after its READ was answered: it resumed.
     private func noteResume(_ g: GenericEvent, pid: Int32, at t: UInt64) {
-        guard !awaitingResume.isEmpty, let obj = g["obj"]?.integer.map({ UInt32(truncatingIfNeeded: $0) }) else { return }
+        guard !awaitingResume.isEmpty else { return }
+        noteResume(obj: g["obj"]?.integer.map { UInt32(truncatingIfNeeded: $0) }, pid: pid, at: t)
+    }
+
+    @inline(__always)
+    private func noteResume(obj: UInt32?, pid: Int32, at t: UInt64) {
+        guard !awaitingResume.isEmpty, let obj else { return }
         awaitingResume.unpark(pid, if: { $0.obj == obj }) { waiting in
             var resumed = waiting
             resumed.resumed = t

@@ -249,6 +249,9 @@ public final class ReportBuilder {
     /// Records in trace order, one call for many (see `Correlator.consume(_: ArraySlice<OndemandRecord>)`).
     public func consume(_ records: ArraySlice<OndemandRecord>) { withCorrelator { $0.consume(records) } }
 
+    /// Tie records in trace order (see `Correlator.consume(_: ArraySlice<TieRecord>)`).
+    public func consume(_ ties: ArraySlice<TieRecord>) { withCorrelator { $0.consume(ties) } }
+
     public func nameTask(_ pid: Int32, _ comm: String?) { withCorrelator { $0.nameTask(pid, comm) } }
 
     public func taskName(_ pid: Int32) -> String? { withCorrelator { $0.taskName(pid) } }
