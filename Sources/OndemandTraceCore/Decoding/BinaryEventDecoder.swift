@@ -312,7 +312,7 @@ public struct BinaryEventDecoder: Sendable {
                 guard let mask = slimMasks[id], [1, 2, 4, 8].contains(mask.slot.size), masks.count < 250 else { return 0 }
                 masks.append(SkipMask(offset: mask.slot.offset, size: mask.slot.size, values: mask.values))
                 return UInt8(1 + masks.count)
-            case .unknown, .ondemand: return 0
+            case .unknown, .ondemand, .fanotify: return 0
             }
         }
         return (kinds, masks)
