@@ -27,6 +27,22 @@ final class RotatedTraceFiles: @unchecked Sendable {
         return (path, size)
     }
 
+    /// The pieces of the file being filled (`RecordingPieces`): `DIR/monitor-current.meta`, `.cpuN`.
+    static let piecesName = "monitor-current"
+
+    /// Where the pieces of the file being filled go, and the path errors name. Those a killed
+    /// monitor left are assembled first into a rotated file of their own (none without records).
+    static func piecesBase(_ rotation: TraceRotation) throws(RecordingError) -> (base: String, output: String) {
+        let base = rotation.directory + "/" + piecesName
+        if access(RecordingPieces.metaPath(base), F_OK) == 0 {
+            var ms = UInt64(RecordingPieces.realtimeNanoseconds() / 1_000_000)
+            while access(rotation.directory + "/" + name(milliseconds: ms), F_OK) == 0 { ms += 1 }
+            let recovered = try RecordingRecovery.recover(output: rotation.directory + "/" + name(milliseconds: ms), pieces: base)
+            if recovered.records == 0 { unlink(recovered.path) } else { rotation.onFile?(recovered.path) }
+        }
+        return (base, rotation.directory)
+    }
+
     /// `monitor-20261130T161502.123Z.dat` (UTC, milliseconds): names sort in time order; a
     /// millisecond already used (or a file already there) moves the name on by one millisecond.
     private func nextName() -> String {

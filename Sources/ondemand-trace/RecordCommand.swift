@@ -19,6 +19,14 @@ struct Record: ParsableCommand {
             when the command given after `--` exits. Events the kernel lost (the instance's \
             per_cpu/cpuN/stats: overrun, dropped) are stored in the file and reported.
 
+            Crash-safe: while recording, what has been drained is kept beside the output as \
+            OUTPUT.meta (the formats and metadata, written first) and OUTPUT.cpuN (each CPU's \
+            pages), synced to disk every second. If the recorder is killed (kill -9, OOM, power \
+            loss), `record --recover OUTPUT` assembles OUTPUT from them and removes them: a kill \
+            loses at most the last second of records (those drained since the last sync). A \
+            normal end leaves only OUTPUT; a new recording to OUTPUT refuses to start over \
+            unrecovered pieces.
+
             Needs root (or CAP_SYS_ADMIN) and tracefs; `ondemand-trace doctor` checks everything.
 
             Every fscache cookie alive while recording is named in the file (one `odt1 cookie` \
@@ -33,6 +41,7 @@ struct Record: ParsableCommand {
               ondemand-trace record -o run.dat -- ./workload.sh
               ondemand-trace record --live --interval 1s --count 10
               ondemand-trace record --events sched:sched_process_exec -- make
+              ondemand-trace record --recover boot.dat
             """
     )
 
@@ -73,6 +82,9 @@ struct Record: ParsableCommand {
         valueName: "auto|cachefiles|fanotify"))
     var backend: BackendChoice?
 
+    @Option(help: ArgumentHelp("Assemble the trace.dat a killed recorder left in pieces beside this output (OUTPUT.meta, OUTPUT.cpuN), then remove them; record nothing.", valueName: "output"))
+    var recover: String?
+
     @Argument(parsing: .postTerminator, help: ArgumentHelp("A command to run while recording (after --); recording stops when it exits.", valueName: "command"))
     var command: [String] = []
 
@@ -85,12 +97,20 @@ struct Record: ParsableCommand {
         }
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
         if count != nil && !live { throw ValidationError("--count needs --live") }
+        if recover != nil, live || duration != nil || !command.isEmpty || events != nil {
+            throw ValidationError("--recover assembles a killed recording's pieces: it takes no --live, --duration, --events or command")
+        }
         guard bufferSizeKB >= 4, bufferSizeKB <= 4 << 20 else {
             throw ValidationError("--buffer-size \(bufferSizeKB): give KiB per CPU between 4 and \(4 << 20)")
         }
     }
 
     func run() throws {
+        if let recover {
+            let result = try failing { () throws(RecordingError) in try RecordingRecovery.recover(output: recover) }
+            printError(result.summary)
+            return
+        }
         let backend = try resolvedBackend()
         let given = try events.map { list in
             do throws(RecordingError) { return try EventSpec.parseList(list) } catch { throw ValidationError(error.message) }
