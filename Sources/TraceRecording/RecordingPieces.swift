@@ -4,7 +4,7 @@ import TraceDatFormat
 
 /// The crash-safe files of a recording beside its output (`RecordingPieceFormat`): `OUTPUT.meta`,
 /// written and synced before tracing starts, and one `OUTPUT.cpuN` per CPU that the drain thread
-/// appends pages to and syncs every `syncInterval`. A normal end assembles the trace.dat and removes
+/// writes pages to after every drain round and syncs every `syncInterval`. A normal end assembles the trace.dat and removes
 /// them; after a kill, `RecordingRecovery` assembles them. Used from one thread at a time.
 final class RecordingPieces {
     let base: String
@@ -50,8 +50,11 @@ final class RecordingPieces {
         Self.syncDirectory(of: base)
     }
 
-    /// Syncs every piece when `syncInterval` has passed since the last time.
-    func syncIfDue() throws(RecordingError) {
+    /// After each drain round: the pages go to the files at once (a killed process loses none of
+    /// them: the page cache keeps what was written), and to the disk every `syncInterval` (what a
+    /// power loss may take).
+    func afterRound() throws(RecordingError) {
+        for file in files { try file.flush() }
         let now = monotonicNanoseconds()
         guard now - lastSync >= syncIntervalNs else { return }
         for file in files { try file.sync() }
@@ -73,8 +76,22 @@ final class RecordingPieces {
         close(fd)
     }
 
+    /// Removes `BASE.meta.<pid>.tmp` files of dead recorders (killed while writing the metadata,
+    /// before they recorded anything); their pids.
+    static func removeUnfinishedMeta(base: String) -> [Int32] {
+        let prefix = OutputFiles.baseName(of: metaPath(base)) + "."
+        let dir = OutputFiles.directory(of: base)
+        var removed: [Int32] = []
+        for name in (try? FileContents.directoryEntries(dir)) ?? [] where name.hasPrefix(prefix) && name.hasSuffix(".tmp") {
+            guard let pid = Int32(name.dropFirst(prefix.count).dropLast(4)), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            if unlink(dir + "/" + name) == 0 { removed.append(pid) }
+        }
+        return removed
+    }
+
     /// Refuses to record over the pieces of another recording (unrecovered, or still running).
     static func checkNoneLeft(base: String, output: String) throws(RecordingError) {
+        _ = removeUnfinishedMeta(base: base)
         let metaPath = metaPath(base)
         guard access(metaPath, F_OK) == 0 else { return }
         let meta = try? RecordingPieceFormat.decodeMeta(try FileContents.read(metaPath))

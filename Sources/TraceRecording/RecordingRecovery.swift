@@ -88,6 +88,9 @@ public enum RecordingRecovery {
             if access(RecordingPieces.piecePath(base, cpu: 0), F_OK) == 0 {
                 throw RecordingError("\(metaPath): missing: the pieces \(base).cpuN beside it cannot be assembled without it")
             }
+            if let pid = RecordingPieces.removeUnfinishedMeta(base: base).first {
+                throw RecordingError("\(metaPath): no such file: nothing to recover beside \(base) (its recorder, pid \(pid), was killed while starting, before it recorded anything; its unfinished \(metaPath).\(pid).tmp is removed)")
+            }
             throw RecordingError("\(metaPath): no such file: nothing to recover beside \(base)")
         }
         do { return try RecordingPieceFormat.decodeMeta(bytes) } catch {

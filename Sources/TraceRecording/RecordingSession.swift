@@ -39,8 +39,8 @@ public struct RecordingOptions: Sendable {
     public var instanceName: String?
     /// How often the buffers are drained when poll() does not wake the reader first.
     public var pollIntervalMS: Int32
-    /// How often the per-CPU pieces beside the output are synced to disk (`RecordingPieces`): a
-    /// killed recorder loses at most the records drained since (`record --recover`).
+    /// How often the per-CPU pieces beside the output are synced to disk (`RecordingPieces`; they
+    /// are written after every drain): a power loss takes at most the records drained since.
     public var syncIntervalMS = 1000
     /// Record the fanotify pre-content path too: this recorder's kprobe events (`FanotifyProbe.all`,
     /// group `ondemand_fan_<pid>`, removed at the end) and `fsnotify:fsnotify` for pre-access.
@@ -243,7 +243,7 @@ public final class RecordingSession {
             let rotate = afterRound
             afterRound = { () throws(RecordingError) in
                 try rotate?()
-                try pieces.syncIfDue()
+                try pieces.afterRound()
             }
         }
         let reader = try CPUBufferDrain(streams: streams, cpuCount: cpus, pageSize: pageSize, pollIntervalMS: options.pollIntervalMS,

@@ -21,11 +21,12 @@ struct Record: ParsableCommand {
 
             Crash-safe: while recording, what has been drained is kept beside the output as \
             OUTPUT.meta (the formats and metadata, written first) and OUTPUT.cpuN (each CPU's \
-            pages), synced to disk every second. If the recorder is killed (kill -9, OOM, power \
-            loss), `record --recover OUTPUT` assembles OUTPUT from them and removes them: a kill \
-            loses at most the last second of records (those drained since the last sync). A \
-            normal end leaves only OUTPUT; a new recording to OUTPUT refuses to start over \
-            unrecovered pieces.
+            pages, written after every drain and synced to disk every second). If the recorder \
+            is killed (kill -9, the OOM killer, a lost session), `record --recover OUTPUT` \
+            assembles OUTPUT from them, says how much and from when to when, and removes them: \
+            a kill loses nothing that was drained (at most the last 0.1 s still in the ring \
+            buffer), a power loss at most the last second. A normal end leaves only OUTPUT; a \
+            new recording to OUTPUT refuses to start over unrecovered pieces.
 
             Needs root (or CAP_SYS_ADMIN) and tracefs; `ondemand-trace doctor` checks everything.
 
