@@ -95,7 +95,7 @@ final class RecordingPieces {
         let metaPath = metaPath(base)
         guard access(metaPath, F_OK) == 0 else { return }
         let meta = try? RecordingPieceFormat.decodeMeta(try FileContents.read(metaPath))
-        if let meta, RecordingRecovery.isRunning(pid: meta.pid) {
+        if let meta, RecordingRecovery.isRunning(meta) {
             throw RecordingError("\(output): already being recorded by pid \(meta.pid) (its pieces \(metaPath), \(base).cpuN are beside it)")
         }
         throw RecordingError("\(metaPath): the pieces of a killed recording are beside the output; assemble them with `ondemand-trace record --recover \(output)` (or remove \(base).meta and \(base).cpu*)")

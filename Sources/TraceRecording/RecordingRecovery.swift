@@ -51,7 +51,7 @@ public enum RecordingRecovery {
         let base = base ?? output
         let metaPath = RecordingPieces.metaPath(base)
         let meta = try readMeta(metaPath, base: base)
-        if isRunning(pid: meta.pid) {
+        if isRunning(meta) {
             throw RecordingError("\(metaPath): still being recorded by pid \(meta.pid); stop it (Ctrl-C, SIGTERM) and it writes \(output) itself")
         }
         if access(RecordingPieces.piecePath(base, cpu: meta.cpuCount), F_OK) == 0 {
@@ -179,10 +179,13 @@ public enum RecordingRecovery {
         return (count, first, last)
     }
 
-    /// Whether `pid` is a live process running this same program.
-    static func isRunning(pid: UInt32) -> Bool {
+    /// Whether the recorder that wrote `meta` still runs: its pid is alive and runs this program,
+    /// or its tracefs instance is still there.
+    static func isRunning(_ meta: RecordingPieceFormat.Meta) -> Bool {
+        let pid = meta.pid
         guard pid > 0, Int32(bitPattern: pid) != getpid(), kill(Int32(bitPattern: pid), 0) == 0 || errno == EPERM else { return false }
         return executable("/proc/\(pid)/exe") == executable("/proc/self/exe")
+            || (!meta.instance.isEmpty && access(TracefsInstance.tracingDirectory + "/instances/" + meta.instance, F_OK) == 0)
     }
 
     static func executable(_ link: String) -> String? {
@@ -227,14 +230,20 @@ extension RecoveryResult {
 
     /// "2026-12-06T05:50:01.123Z".
     static func utc(_ ns: UInt64) -> String {
-        var seconds = time_t(ns / 1_000_000_000)
+        let f = utcFields(milliseconds: ns / 1_000_000)
+        return f[0] + "-" + f[1] + "-" + f[2] + "T" + f[3] + ":" + f[4] + ":" + f[5] + "." + f[6] + "Z"
+    }
+
+    /// Year, month, day, hour, minute, second, millisecond in UTC, zero-padded.
+    static func utcFields(milliseconds: UInt64) -> [String] {
+        var seconds = time_t(milliseconds / 1000)
         var parts = tm()
         gmtime_r(&seconds, &parts)
         func pad(_ v: some BinaryInteger, _ width: Int) -> String {
             let text = String(v)
             return String(repeating: "0", count: max(0, width - text.count)) + text
         }
-        return pad(parts.tm_year + 1900, 4) + "-" + pad(parts.tm_mon + 1, 2) + "-" + pad(parts.tm_mday, 2) + "T"
-            + pad(parts.tm_hour, 2) + ":" + pad(parts.tm_min, 2) + ":" + pad(parts.tm_sec, 2) + "." + pad(ns / 1_000_000 % 1000, 3) + "Z"
+        return [pad(parts.tm_year + 1900, 4), pad(parts.tm_mon + 1, 2), pad(parts.tm_mday, 2),
+                pad(parts.tm_hour, 2), pad(parts.tm_min, 2), pad(parts.tm_sec, 2), pad(milliseconds % 1000, 3)]
     }
 }

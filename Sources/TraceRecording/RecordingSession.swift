@@ -42,6 +42,8 @@ public struct RecordingOptions: Sendable {
     /// How often the per-CPU pieces beside the output are synced to disk (`RecordingPieces`; they
     /// are written after every drain): a power loss takes at most the records drained since.
     public var syncIntervalMS = 1000
+    /// false: the pages go to unlinked files instead of the pieces (nothing to recover after a kill).
+    public var crashSafe = true
     /// Record the fanotify pre-content path too: this recorder's kprobe events (`FanotifyProbe.all`,
     /// group `ondemand_fan_<pid>`, removed at the end) and `fsnotify:fsnotify` for pre-access.
     public var fanotifyProbes = false
@@ -206,7 +208,9 @@ public final class RecordingSession {
         if let subbuf = instance.read("buffer_subbuf_size_kb").flatMap({ Int($0.filter(\.isNumber)) }), subbuf * 1024 != pageSize {
             throw RecordingError("\(instance.directory): sub-buffer size is \(subbuf) KiB, not the page size; this recorder writes page-sized sub-buffers")
         }
-        if let near {
+        if let near, !options.crashSafe {
+            for cpu in 0..<cpus { cpuFiles.append(try CPUDataFile(cpu: cpu, output: near.base)) }
+        } else if let near {
             let pieces = try Self.pieces(base: near.base, output: near.output, metadata: metadata, instance: instance,
                                          pageSize: pageSize, options: options, cpus: cpus)
             self.pieces = pieces

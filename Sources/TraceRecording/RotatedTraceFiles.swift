@@ -55,15 +55,8 @@ final class RotatedTraceFiles: @unchecked Sendable {
     }
 
     static func name(milliseconds: UInt64) -> String {
-        var seconds = time_t(milliseconds / 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ v: some BinaryInteger, _ width: Int) -> String {
-            let text = String(v)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return prefix + pad(parts.tm_year + 1900, 4) + pad(parts.tm_mon + 1, 2) + pad(parts.tm_mday, 2) + "T"
-            + pad(parts.tm_hour, 2) + pad(parts.tm_min, 2) + pad(parts.tm_sec, 2) + "." + pad(milliseconds % 1000, 3) + "Z.dat"
+        let f = RecoveryResult.utcFields(milliseconds: milliseconds)
+        return prefix + f[0] + f[1] + f[2] + "T" + f[3] + f[4] + f[5] + "." + f[6] + "Z.dat"
     }
 
     /// Removes the oldest rotated files beyond `keep` (only files named like ours).

@@ -86,6 +86,9 @@ struct Record: ParsableCommand {
     @Option(help: ArgumentHelp("Assemble the trace.dat a killed recorder left in pieces beside this output (OUTPUT.meta, OUTPUT.cpuN), then remove them; record nothing.", valueName: "output"))
     var recover: String?
 
+    @Flag(name: .customLong("no-crash-safe"), help: "Hold the pages in unlinked temporary files, as record did before the pieces: a kill leaves nothing to recover (bench/record-bench.sh compares the cost).")
+    var notCrashSafe = false
+
     @Argument(parsing: .postTerminator, help: ArgumentHelp("A command to run while recording (after --); recording stops when it exits.", valueName: "command"))
     var command: [String] = []
 
@@ -121,6 +124,7 @@ struct Record: ParsableCommand {
         let live = self.live ? LiveLatency() : nil
         var options = RecordingOptions(outputPath: output, events: eventList, bufferSizeKB: bufferSizeKB, clock: clock, instanceName: instance)
         options.fanotifyProbes = backend == .fanotify
+        options.crashSafe = !notCrashSafe
         if let live {
             // The decoder is made from what is recorded, probes included, once they exist.
             options.onFormats = { @Sendable formats throws(RecordingError) in try live.use(formats: formats) }

@@ -192,3 +192,24 @@ struct RecoveryBadInputTests {
         #expect(piece.id == Array(repeating: 1, count: 16) && piece.cpu == 3 && piece.pid == 999_999 && piece.pageSize == 4096)
     }
 }
+
+/// `doctor` names a dead recorder's instance and prints the command that removes it.
+@Suite(.serialized, .enabled(if: HostTracefs.usable, "needs root and tracefs"))
+struct DoctorStaleInstanceTests {
+    @Test func theFixLineRemovesTheStaleInstance() throws {
+        let gone = try Run.start(["/bin/true"])
+        _ = gone.wait()
+        let stale = InstanceName.forProcess(gone.pid)
+        let path = RecordingTracefsTests.instancesDirectory + "/" + stale
+        #expect(mkdir(path, 0o755) == 0)
+        defer { rmdir(path) }
+        let doctor = try Run.odt("doctor")
+        let fix = try #require(doctor.stdout.split(separator: "\n").first { $0.contains("fix:") && $0.contains(stale) }, "\(doctor.stdout)")
+        let command = try #require(fix.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            .compactMap { part -> String? in part.range(of: "rmdir ").map { String(part[$0.lowerBound...]) } }
+            .first { $0.hasSuffix("/" + stale) }, "\(fix)")
+        #expect(command == "rmdir " + path)
+        #expect(try Run.start(["sh", "-c", command]).wait().status == 0)
+        #expect(!RecordingTracefsTests.instanceExists(stale))
+    }
+}
