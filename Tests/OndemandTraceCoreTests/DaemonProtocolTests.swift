@@ -131,7 +131,7 @@ import Testing
         ("delay=1ms,every=0", "\"0\" is not a positive number"),
         ("open-error=EWHAT", "\"EWHAT\" is not an errno name (EIO, ENOENT, ...) or a positive number"),
         ("no-data=3", "no-data takes no value"),
-        ("explode", "unknown fault \"explode\" (delay, never-answer, no-data, open-error, exit)"),
+        ("explode", "unknown fault \"explode\" (delay, never-answer, no-data, open-error, exit, deny)"),
         ("exit,when=3", "unknown option \"when=3\" (every=N, nth=N, seed=N, before-write, after-write)"),
     ])
     func refusesBadSpecs(_ spec: String, _ reason: String) {
