@@ -43,7 +43,7 @@ struct CrashRecoveryTests {
             let recorder = try Run.start([Run.binary, "record", "--events", "ftrace:print", "--no-cookie-keys", "-o", output])
             // Every fifth round is killed while it may still be starting; the others while recording.
             let early = round % 5 == 4
-            let killAfter = early ? rng.next() % 150_000_000 : rng.next() % 3_500_000_000
+            let killAfter = early ? rng.next() % 600_000_000 : rng.next() % 3_500_000_000
             let spawned = monotonicNanoseconds()
             if !early { Self.waitForStart(recorder) }
             let started = monotonicNanoseconds()
@@ -97,7 +97,7 @@ struct CrashRecoveryTests {
             for run in [dump, try Run.odt("report", output)] {
                 #expect(run.status == 0 || run.stderr.contains("in \(recovered) records (trace.dat v6)"), "seed \(seed), round \(round): \(run.stderr)")
             }
-            summary.append("\(round): killed after \(killAfter / 1_000_000) ms, \(written.count) lines written (\(synced) of them ≥1 s before the kill), \(numbers.count) recovered")
+            summary.append("\(round): killed after \(killAfter / 1_000_000) ms\(early ? " (from its start)" : ""), \(written.count) lines written (\(synced) of them ≥1 s before the kill), \(numbers.count) recovered")
         }
         print("CrashRecoveryTests: seed \(seed):\n  " + summary.joined(separator: "\n  "))
         // The last dead recorder's instance goes at the next start.
