@@ -2,10 +2,13 @@
 # Benchmark (not a test): the highest trace_marker event rate `ondemand-trace record` sustains on
 # this host without lost events, and its CPU use, next to a plain `cat per_cpu/cpuN/trace_pipe_raw`
 # copy and `trace-cmd record` under the same load, and what `--live` adds (odt-live rows: the same
-# recording with every record decoded and correlated for the live lines). Needs root and tracefs.
+# recording with every record decoded and correlated for the live lines), and what the crash-safe
+# pieces cost (odt-unlinked rows: the same recording with --no-crash-safe, the pages in unlinked
+# files as before the pieces). Needs root and tracefs.
 #
 #   bench/record-bench.sh                       # rates 25k..400k events/s, 3 s each, 4096 KiB/CPU
 #   RATES="100000 200000" SECONDS_PER_RATE=5 BUFFER_KB=1024 bench/record-bench.sh
+#   MODES="unlinked plain" SKIP_OTHERS=1 bench/record-bench.sh   # only the crash-safe cost
 #
 # Load: bench/marker-load.c, one pinned thread per CPU writing ~60-byte lines to the recording
 # instance's trace_marker in 1 ms batches (the rate it reached is printed: a write is a syscall).
@@ -17,6 +20,7 @@ cd "$(dirname "$0")/.."
 rates=(${RATES:-25000 50000 100000 200000 400000})
 seconds=${SECONDS_PER_RATE:-3}
 buffer_kb=${BUFFER_KB:-4096}
+modes=(${MODES:-unlinked plain live})
 out=bench-out/record-bench
 mkdir -p "$out"
 tracing=/sys/kernel/tracing
@@ -26,6 +30,7 @@ if [ ! -x .build/release/ondemand-trace ]; then swift build -c release --product
 odt=.build/release/ondemand-trace
 cc -O2 -pthread -o "$out/marker-load" bench/marker-load.c
 wall=$((seconds + 2))
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Sums the "user sys" pairs GNU time wrote to the given files.
 cpu_seconds() { cat "$@" | awk '/^[0-9.]+ [0-9.]+$/ { s += $1 + $2 } END { printf "%.2f", s }'; }
@@ -45,11 +50,12 @@ report() {  # tool target sent achieved recorded lost cpu_seconds
 for rate in "${rates[@]}"; do
     # ondemand-trace record, in its own instance, stopped by --duration; then the same with --live
     # (every record merged across CPUs, decoded and correlated, a line per second).
-    for mode in plain live; do
+    for mode in "${modes[@]}"; do
         instance=odt-bench-$$
-        rm -f "$out/odt.dat"
+        rm -f "$out/odt.dat" "$out"/odt.dat.*
         live=(); tool=ondemand-trace
         [ "$mode" = live ] && live=(--live --interval 1s) tool=odt-live
+        [ "$mode" = unlinked ] && live=(--no-crash-safe) tool=odt-unlinked
         /usr/bin/time -f "%U %S" -o "$out/odt.time" "$odt" record --events ftrace:print --instance "$instance" \
             --buffer-size "$buffer_kb" -o "$out/odt.dat" --duration "$wall" "${live[@]}" > "$out/odt-$mode.out" 2> "$out/odt.log" &
         recorder=$!
@@ -64,6 +70,7 @@ for rate in "${rates[@]}"; do
         report "$tool" "$rate" "$sent" "$achieved" "$recorded" "$lost" "$(cpu_seconds "$out/odt.time")"
     done
 
+    [ "${SKIP_OTHERS:-0}" = 1 ] && continue
     # cat trace_pipe_raw, one per CPU, into files: the floor any recorder pays.
     dir=$tracing/instances/cat-bench-$$
     mkdir "$dir"
@@ -85,6 +92,7 @@ done
 
 # trace-cmd record into an instance, same load, at the highest rate; it may not run everywhere.
 # It insists on one enabled event (sched_process_exec: rare here); the markers are recorded anyway.
+if [ "${SKIP_OTHERS:-0}" != 1 ]; then
 rate=${rates[-1]}
 dir=$tracing/instances/tc-bench-$$
 rm -f "$out/tc.dat"
@@ -106,8 +114,9 @@ else
     echo "trace-cmd      record did not run on this host (exit $status$([ "$status" = 139 ] && echo ', segfault')): $(grep -v '^$' "$out/tc.log" | tail -1)"
 fi
 [ -d "$dir" ] && rmdir "$dir" 2>/dev/null || true
+fi
 
 echo
 awk '$6 == 0 && $4 + 0 > best[$1] + 0 { best[$1] = $4 }
      END { for (t in best) printf "highest lossless rate: %-14s %s events/s\n", t, best[t] }' "$out/results.txt"
-echo "(buffer $buffer_kb KiB per CPU, $(nproc) CPUs, $seconds s per rate)"
+echo "(buffer $buffer_kb KiB per CPU, $(nproc) CPUs, $seconds s per rate; load before: $load_before, after: $(cut -d' ' -f1-3 /proc/loadavg))"

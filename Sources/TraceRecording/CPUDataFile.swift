@@ -46,17 +46,36 @@ enum OutputFiles {
 
 }
 
-/// One CPU's ring-buffer pages, appended in order to an anonymous file through a buffer.
+/// One CPU's ring-buffer pages, appended in order through a buffer: to an anonymous file, or
+/// (crash-safe, `RecordingPieces`) to the named piece `OUTPUT.cpuN` after its page-sized header.
 final class CPUDataFile {
     let fd: Int32
     let output: String
+    /// Where the pages start in the file (the piece's header before it).
+    let dataOffset: UInt64
     private var buffer: [UInt8] = []
     private let bufferLimit = 1 << 20
+    /// Bytes of pages (the header not counted).
     private(set) var size: UInt64 = 0
 
     init(cpu: Int, output: String) throws(RecordingError) {
         self.output = output
         fd = try OutputFiles.anonymous(near: output, tag: "cpu\(cpu)")
+        dataOffset = 0
+        buffer.reserveCapacity(bufferLimit)
+    }
+
+    /// A named piece at `path`, replaced if present, starting with `header`.
+    init(piece path: String, header: [UInt8], output: String) throws(RecordingError) {
+        self.output = output
+        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RecordingError("\(path): cannot write the recording's pieces here: \(OutputFiles.describe(errno))") }
+        self.fd = fd
+        if let failure = header.withUnsafeBytes({ FileContents.writeAll(fd, $0) }) {
+            close(fd)
+            throw RecordingError("\(path): writing failed: \(OutputFiles.describe(failure))")
+        }
+        dataOffset = UInt64(header.count)
         buffer.reserveCapacity(bufferLimit)
     }
 
@@ -79,22 +98,37 @@ final class CPUDataFile {
         }
     }
 
-    /// Empties the file (after its pages went into a rotated trace.dat).
+    /// Writes the buffer and waits until the file's data is on the disk.
+    func sync() throws(RecordingError) {
+        try flush()
+        if fdatasync(fd) != 0 {
+            throw RecordingError("\(output): syncing the recorded data failed: \(OutputFiles.describe(errno))")
+        }
+    }
+
+    /// Empties the file but its header (after its pages went into a rotated trace.dat).
     func reset() throws(RecordingError) {
         try flush()
-        guard ftruncate(fd, 0) == 0, lseek(fd, 0, SEEK_SET) == 0 else {
+        guard ftruncate(fd, off_t(dataOffset)) == 0, lseek(fd, off_t(dataOffset), SEEK_SET) == off_t(dataOffset) else {
             throw RecordingError("\(output): cannot empty the recorded data: \(describeErrno(errno))")
         }
         size = 0
     }
 
-    /// Copies the whole file to `out` at its current position.
+    /// Copies the pages to `out` at its current position.
     func copy(to out: Int32) throws(RecordingError) {
         try flush()
+        try Self.copy(from: fd, offset: dataOffset, count: size, to: out, output: output)
+    }
+
+    /// Copies `count` bytes of `fd` from `offset` to `out` at its current position.
+    static func copy(from fd: Int32, offset start: UInt64, count: UInt64, to out: Int32, output: String) throws(RecordingError) {
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        var offset: off_t = 0
-        while true {
-            let n = retryingInterrupted { chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, offset) } }
+        var offset = off_t(start)
+        let end = off_t(start + count)
+        while offset < end {
+            let want = min(chunk.count, Int(end - offset))
+            let n = retryingInterrupted { chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, offset) } }
             if n < 0 {
                 throw RecordingError("\(output): reading back the recorded data failed: \(describeErrno(errno))")
             }

@@ -39,6 +39,11 @@ public struct RecordingOptions: Sendable {
     public var instanceName: String?
     /// How often the buffers are drained when poll() does not wake the reader first.
     public var pollIntervalMS: Int32
+    /// How often the per-CPU pieces beside the output are synced to disk (`RecordingPieces`; they
+    /// are written after every drain): a power loss takes at most the records drained since.
+    public var syncIntervalMS = 1000
+    /// false: the pages go to unlinked files instead of the pieces (nothing to recover after a kill).
+    public var crashSafe = true
     /// Record the fanotify pre-content path too: this recorder's kprobe events (`FanotifyProbe.all`,
     /// group `ondemand_fan_<pid>`, removed at the end) and `fsnotify:fsnotify` for pre-access.
     public var fanotifyProbes = false
@@ -120,6 +125,7 @@ public final class RecordingSession {
     }
     private var reader: CPUBufferDrain?
     private var cpuFiles: [CPUDataFile] = []
+    private var pieces: RecordingPieces?
     private var rotated: RotatedTraceFiles?
     private var metadata: Metadata?
     /// What is enabled: the options' events and, for the fanotify path, the probes' group.
@@ -183,9 +189,6 @@ public final class RecordingSession {
         self.metadata = metadata
 
         let cpus = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_CONF))))
-        if let near {
-            for cpu in 0..<cpus { cpuFiles.append(try CPUDataFile(cpu: cpu, output: near)) }
-        }
 
         let instance = try TracefsInstance(name: instanceName)
         self.instance = instance
@@ -204,6 +207,14 @@ public final class RecordingSession {
         let pageSize = Int(getpagesize())
         if let subbuf = instance.read("buffer_subbuf_size_kb").flatMap({ Int($0.filter(\.isNumber)) }), subbuf * 1024 != pageSize {
             throw RecordingError("\(instance.directory): sub-buffer size is \(subbuf) KiB, not the page size; this recorder writes page-sized sub-buffers")
+        }
+        if let near, !options.crashSafe {
+            for cpu in 0..<cpus { cpuFiles.append(try CPUDataFile(cpu: cpu, output: near.base)) }
+        } else if let near {
+            let pieces = try Self.pieces(base: near.base, output: near.output, metadata: metadata, instance: instance,
+                                         pageSize: pageSize, options: options, cpus: cpus)
+            self.pieces = pieces
+            cpuFiles = pieces.files
         }
         var streams: [CPUBufferDrain.Stream] = []
         for cpu in 0..<cpus {
@@ -232,6 +243,13 @@ public final class RecordingSession {
                 try files.write(header: header, cpuFiles: cpuFiles)
             }
         }
+        if let pieces {
+            let rotate = afterRound
+            afterRound = { () throws(RecordingError) in
+                try rotate?()
+                try pieces.afterRound()
+            }
+        }
         let reader = try CPUBufferDrain(streams: streams, cpuCount: cpus, pageSize: pageSize, pollIntervalMS: options.pollIntervalMS,
                                           traceClock: options.clock,
                                           onRecords: options.onRecords, afterRound: afterRound)
@@ -240,20 +258,21 @@ public final class RecordingSession {
         try instance.traceOn()
     }
 
-    /// Checks the output; returns the path the per-CPU data files go beside (nil: no files).
-    private func checkOutput() throws(RecordingError) -> String? {
+    /// Checks the output; returns where the per-CPU pieces go (nil: no files) and the path errors name.
+    private func checkOutput() throws(RecordingError) -> (base: String, output: String)? {
         var info = stat()
         switch options.output {
         case .file(let path):
             if stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
                 throw RecordingError("\(path): is a directory; give a file name with -o")
             }
-            return path
+            try RecordingPieces.checkNoneLeft(base: path, output: path)
+            return (path, path)
         case .rotating(let rotation):
             guard stat(rotation.directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
                 throw RecordingError("\(rotation.directory): not a directory (-o takes an existing directory for the rotated trace files)")
             }
-            return rotation.directory + "/" + RotatedTraceFiles.prefix + "data"
+            return try RotatedTraceFiles.piecesBase(rotation)
         case .discard:
             return nil
         }
@@ -320,6 +339,8 @@ public final class RecordingSession {
         probes?.destroy()
         probes = nil
         cpuFiles.removeAll()
+        pieces?.remove()
+        pieces = nil
     }
 
     static func uname() -> String {
@@ -383,6 +404,13 @@ struct Metadata {
 /// only when every byte is written, so a failure never leaves a file that looks complete.
 enum TraceDatFileWriter {
     static func write(header: TraceDatV6Header, cpuFiles: [CPUDataFile], to output: String) throws(RecordingError) -> UInt64 {
+        try write(header: header, to: output) { (fd: Int32) throws(RecordingError) in
+            for file in cpuFiles { try file.copy(to: fd) }
+        }
+    }
+
+    /// The header, then what `data` writes to the file descriptor: each CPU's pages in order.
+    static func write(header: TraceDatV6Header, to output: String, data: (Int32) throws(RecordingError) -> Void) throws(RecordingError) -> UInt64 {
         let temporary = OutputFiles.directory(of: output) + "/." + OutputFiles.baseName(of: output) + ".\(getpid()).tmp"
         let fd = try OutputFiles.create(temporary, output: output)
         var open = true
@@ -391,7 +419,7 @@ enum TraceDatFileWriter {
             if let failure = bytes.withUnsafeBytes({ FileContents.writeAll(fd, $0) }) {
                 throw RecordingError("\(output): writing failed: \(OutputFiles.describe(failure))")
             }
-            for file in cpuFiles { try file.copy(to: fd) }
+            try data(fd)
             if fsync(fd) != 0 {
                 throw RecordingError("\(output): writing failed: \(OutputFiles.describe(errno))")
             }

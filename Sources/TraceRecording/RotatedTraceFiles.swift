@@ -27,6 +27,22 @@ final class RotatedTraceFiles: @unchecked Sendable {
         return (path, size)
     }
 
+    /// The pieces of the file being filled (`RecordingPieces`): `DIR/monitor-current.meta`, `.cpuN`.
+    static let piecesName = "monitor-current"
+
+    /// Where the pieces of the file being filled go, and the path errors name. Those a killed
+    /// monitor left are assembled first into a rotated file of their own (none without records).
+    static func piecesBase(_ rotation: TraceRotation) throws(RecordingError) -> (base: String, output: String) {
+        let base = rotation.directory + "/" + piecesName
+        if access(RecordingPieces.metaPath(base), F_OK) == 0 {
+            var ms = UInt64(RecordingPieces.realtimeNanoseconds() / 1_000_000)
+            while access(rotation.directory + "/" + name(milliseconds: ms), F_OK) == 0 { ms += 1 }
+            let recovered = try RecordingRecovery.recover(output: rotation.directory + "/" + name(milliseconds: ms), pieces: base)
+            if recovered.records == 0 { unlink(recovered.path) } else { rotation.onFile?(recovered.path) }
+        }
+        return (base, rotation.directory)
+    }
+
     /// `monitor-20261130T161502.123Z.dat` (UTC, milliseconds): names sort in time order; a
     /// millisecond already used (or a file already there) moves the name on by one millisecond.
     private func nextName() -> String {
@@ -39,15 +55,8 @@ final class RotatedTraceFiles: @unchecked Sendable {
     }
 
     static func name(milliseconds: UInt64) -> String {
-        var seconds = time_t(milliseconds / 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ v: some BinaryInteger, _ width: Int) -> String {
-            let text = String(v)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return prefix + pad(parts.tm_year + 1900, 4) + pad(parts.tm_mon + 1, 2) + pad(parts.tm_mday, 2) + "T"
-            + pad(parts.tm_hour, 2) + pad(parts.tm_min, 2) + pad(parts.tm_sec, 2) + "." + pad(milliseconds % 1000, 3) + "Z.dat"
+        let f = RecoveryResult.utcFields(milliseconds: milliseconds)
+        return prefix + f[0] + f[1] + f[2] + "T" + f[3] + f[4] + f[5] + "." + f[6] + "Z.dat"
     }
 
     /// Removes the oldest rotated files beyond `keep` (only files named like ours).

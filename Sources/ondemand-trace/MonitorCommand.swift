@@ -32,6 +32,13 @@ struct MonitorCommand: ParsableCommand {
             A request in flight longer than --hung-after is logged once on stderr (object, blob, \
             range, age, reader) and shows in ondemand_oldest_in_flight_seconds while it lasts.
 
+            With -o, the file being filled is kept in pieces in DIR (monitor-current.meta, \
+            monitor-current.cpuN) until it is rotated: written after every drain (0.1 s) and \
+            synced every second. A killed monitor (kill -9, OOM) loses nothing it had drained, at \
+            most the last 0.1 s still in the ring buffer; a power loss at most the current file's \
+            last second (its unsynced tail). The next `monitor -o DIR` assembles the pieces into \
+            a rotated file first (or: ondemand-trace record --recover DIR/monitor-current).
+
             Needs root (or CAP_SYS_ADMIN), tracefs and a kernel with CONFIG_CACHEFILES_ONDEMAND.
 
             Examples:

@@ -19,6 +19,15 @@ struct Record: ParsableCommand {
             when the command given after `--` exits. Events the kernel lost (the instance's \
             per_cpu/cpuN/stats: overrun, dropped) are stored in the file and reported.
 
+            Crash-safe: while recording, what has been drained is kept beside the output as \
+            OUTPUT.meta (the formats and metadata, written first) and OUTPUT.cpuN (each CPU's \
+            pages, written after every drain and synced to disk every second). If the recorder \
+            is killed (kill -9, the OOM killer, a lost session), `record --recover OUTPUT` \
+            assembles OUTPUT from them, says how much and from when to when, and removes them: \
+            a kill loses nothing that was drained (at most the last 0.1 s still in the ring \
+            buffer), a power loss at most the last second. A normal end leaves only OUTPUT; a \
+            new recording to OUTPUT refuses to start over unrecovered pieces.
+
             Needs root (or CAP_SYS_ADMIN) and tracefs; `ondemand-trace doctor` checks everything.
 
             Every fscache cookie alive while recording is named in the file (one `odt1 cookie` \
@@ -33,6 +42,7 @@ struct Record: ParsableCommand {
               ondemand-trace record -o run.dat -- ./workload.sh
               ondemand-trace record --live --interval 1s --count 10
               ondemand-trace record --events sched:sched_process_exec -- make
+              ondemand-trace record --recover boot.dat
             """
     )
 
@@ -73,6 +83,12 @@ struct Record: ParsableCommand {
         valueName: "auto|cachefiles|fanotify"))
     var backend: BackendChoice?
 
+    @Option(help: ArgumentHelp("Assemble the trace.dat a killed recorder left in pieces beside this output (OUTPUT.meta, OUTPUT.cpuN), then remove them; record nothing.", valueName: "output"))
+    var recover: String?
+
+    @Flag(name: .customLong("no-crash-safe"), help: "Hold the pages in unlinked temporary files, as record did before the pieces: a kill leaves nothing to recover (bench/record-bench.sh compares the cost).")
+    var notCrashSafe = false
+
     @Argument(parsing: .postTerminator, help: ArgumentHelp("A command to run while recording (after --); recording stops when it exits.", valueName: "command"))
     var command: [String] = []
 
@@ -81,12 +97,20 @@ struct Record: ParsableCommand {
         _ = try durationOption(interval, "--interval", positive: true)
         if let count, count < 1 { throw ValidationError("--count must be at least 1") }
         if count != nil && !live { throw ValidationError("--count needs --live") }
+        if recover != nil, live || duration != nil || !command.isEmpty || events != nil {
+            throw ValidationError("--recover assembles a killed recording's pieces: it takes no --live, --duration, --events or command")
+        }
         guard bufferSizeKB >= 4, bufferSizeKB <= 4 << 20 else {
             throw ValidationError("--buffer-size \(bufferSizeKB): give KiB per CPU between 4 and \(4 << 20)")
         }
     }
 
     func run() throws {
+        if let recover {
+            let result = try failing { () throws(RecordingError) in try RecordingRecovery.recover(output: recover) }
+            printError(result.summary)
+            return
+        }
         let backend = try resolvedBackend()
         let given = try events.map { list in
             do throws(RecordingError) { return try EventSpec.parseList(list) } catch { throw ValidationError(error.message) }
@@ -96,6 +120,7 @@ struct Record: ParsableCommand {
         let live = self.live ? LiveLatency() : nil
         var options = RecordingOptions(outputPath: output, events: eventList, bufferSizeKB: bufferSizeKB, clock: clock, instanceName: instance)
         options.fanotifyProbes = backend == .fanotify
+        options.crashSafe = !notCrashSafe
         if let live {
             // The decoder is made from what is recorded, probes included, once they exist.
             options.onFormats = { @Sendable formats throws(RecordingError) in try live.use(formats: formats) }
