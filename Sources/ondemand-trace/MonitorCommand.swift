@@ -15,7 +15,7 @@ struct MonitorCommand: ParsableCommand {
             running. The daemon may restart and the cache be rebound under it: a released fd's \
             requests are settled, new objects are counted as they come.
 
-            Metrics (names fixed; the README's "Monitoring a fleet" and contrib/ use them):
+            Metrics (names fixed; docs/monitoring.md and contrib/ use them):
               ondemand_read_latency_seconds{blob}    histogram: READ to its cread
               ondemand_read_requests_total{blob}     READs handled (answered/settled)
               ondemand_read_bytes_total{blob}        bytes the READs asked for
