@@ -66,7 +66,7 @@ public enum Tracefs {
             if kill(pid, 0) == 0 || errno == EPERM { continue }  // its recorder is alive
             guard let instance = tracefs_instance_alloc(nil, name) else { continue }
             defer { tracefs_instance_free(instance) }
-            if tracefs_instance_destroy(instance) == 0 { removed.append(name) }
+            if TracefsInstance.destroyRetryingBusy(instance) { removed.append(name) }
         }
         return removed
     }
@@ -175,17 +175,24 @@ final class TracefsInstance {
         tracefs_instance_file_open(handle, file, mode)
     }
 
+    /// Removes an instance's directory; true when it went. EBUSY while a file of the instance is
+    /// still open somewhere (a child another thread is spawning holds copies of our descriptors
+    /// until its exec; a dead recorder's last references go asynchronously): retried for 1 s.
+    static func destroyRetryingBusy(_ handle: OpaquePointer) -> Bool {
+        for _ in 0..<50 {
+            errno = 0
+            if tracefs_instance_destroy(handle) == 0 { return true }
+            if errno != EBUSY { return false }
+            usleep(20_000)
+        }
+        return false
+    }
+
     /// Removes the instance directory. Every file of it we opened must be closed first.
     func destroy() {
         guard let handle else { return }
         tracefs_trace_off(handle)
-        // EBUSY while a file of the instance is still open somewhere, e.g. in a child that another
-        // thread is spawning (it holds copies of our descriptors until its exec): retry briefly.
-        for _ in 0..<50 {
-            errno = 0
-            if tracefs_instance_destroy(handle) == 0 || errno != EBUSY { break }
-            usleep(20_000)
-        }
+        _ = Self.destroyRetryingBusy(handle)
         tracefs_instance_free(handle)
         self.handle = nil
     }
