@@ -41,18 +41,36 @@ final class KprobeEvents {
     /// nil when created, else why not.
     private func create(_ probe: FanotifyProbe) -> String? {
         errno = 0
+        // A return probe's handle is made without maxactive and the probe written here: given a
+        // maxactive, libtracefs 1.6 writes `r1024::GROUP/EVENT`, which the kernel refuses.
         let event = probe.isReturn
-            ? tracefs_kretprobe_alloc(group, probe.event, probe.function, probe.arguments, Self.maxActive)
+            ? tracefs_kretprobe_alloc(group, probe.event, probe.function, probe.arguments, 0)
             : tracefs_kprobe_alloc(group, probe.event, probe.function, probe.arguments)
         guard let event else { return "libtracefs cannot describe it: \(describeErrno(errno))" }
         errno = 0
-        guard tracefs_dynevent_create(event) == 0 else {
-            let code = errno
+        let code = probe.isReturn ? Self.append(Self.returnProbeLine(probe, group: group))
+            : tracefs_dynevent_create(event) == 0 ? 0 : errno
+        guard code == 0 else {
             tracefs_dynevent_free(event)
             return Self.refusal(code, function: probe.function)
         }
         created.append(event)
         return nil
+    }
+
+    /// `rMAXACTIVE:GROUP/EVENT FUNCTION ARGS`, the `kprobe_events` line of a return probe.
+    static func returnProbeLine(_ probe: FanotifyProbe, group: String) -> String {
+        "r\(maxActive):\(group)/\(probe.event) \(probe.function) \(probe.arguments)\n"
+    }
+
+    /// Appends a line to `kprobe_events`: 0, or the errno of the kernel's refusal.
+    private static func append(_ line: String) -> Int32 {
+        let fd = open(TracefsInstance.tracingDirectory + "/kprobe_events", O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard fd >= 0 else { return errno }
+        defer { close(fd) }
+        let bytes = Array(line.utf8)
+        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        return n == bytes.count ? 0 : n < 0 ? errno : EIO
     }
 
     static func refusal(_ code: Int32, function: String) -> String {
