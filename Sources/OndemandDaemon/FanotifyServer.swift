@@ -173,9 +173,16 @@ public final class FanotifyServer: Sendable {
             log("fanotify: event \(index) (\(what), pid \(pid)): fault " + actions.applied.map(\.spec).joined(separator: "; "))
         }
         if actions.exitDaemon {
-            log("fanotify: exit fault: stopping without answering event \(index)")
-            held.withLock { $0.append(fd) }
+            // As a daemon that dies: its fds close, the group with them, and the kernel allows
+            // what is pending (no reader stays blocked on a daemon that is gone).
+            log("fanotify: exit fault: dying without answering event \(index): the group closed, serving stopped")
             stopping.store(true, ordering: .releasing)
+            var one: UInt64 = 1
+            _ = write(wakeFD, &one, 8)
+            close(fd)
+            _ = inFlight.withLock { $0.removeValue(forKey: index) }
+            for held in held.withLock({ h in defer { h.removeAll() }; return h }) { close(held) }
+            if !groupClosed.exchange(true, ordering: .acquiringAndReleasing) { close(group) }
             return
         }
         sleepNanoseconds(actions.delayBeforeWrite)
