@@ -170,7 +170,7 @@ leftovers() {
     cat /proc/[0-9]*/fdinfo/* 2>/dev/null | grep -c '^fanotify ino' > $out/$1-marks-left
     # (anchored: busybox timeout's watcher, which outlives a run by up to a second, has the
     # daemon command in its arguments)
-    for p in /proc/[0-9]*; do tr '\0' ' ' < $p/cmdline 2>/dev/null; echo; done \
+    for p in /proc/[0-9]*; do cat $p/cmdline 2>/dev/null | tr '\0' ' '; echo; done \
         | grep -E '^(sleep 20|[^ ]*/fanotify-daemon |[^ ]*/ondemand-trace daemon )' > $out/$1-daemons.txt
     grep -c . $out/$1-daemons.txt > $out/$1-daemons-left
 }
