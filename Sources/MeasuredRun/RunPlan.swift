@@ -42,6 +42,10 @@ public struct RunPlan: Sendable {
     public var faultSpecs: [String] = []
     /// Kept out of the identity: a slower system made on purpose.
     public var slowdown: String?
+    /// The fanotify path: a pass's workload still running after this many nanoseconds (a reader
+    /// blocked on an event nobody answers) ends the recording, then the daemon (which releases
+    /// the reader); the run fails. nil: no limit.
+    public var workloadTimeout: UInt64?
 
     public init(image: String, fsid: String, cacheDirectory: String, daemon: OndemandServer.Configuration, bufferSizeKB: Int) {
         self.image = image

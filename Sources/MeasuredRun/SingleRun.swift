@@ -1,6 +1,7 @@
 import Glibc
 import OndemandDaemon
 import OndemandTraceCore
+import Synchronization
 import SystemCalls
 import TraceRecording
 
@@ -48,22 +49,32 @@ struct SingleRun {
         let cookies = plan.daemonSource == .embedded || image != nil ? nil : CookiePolling(markerPath: session.markerPath)
 
         var outcome = Outcome(trace: trace, failed: [])
+        // A workload over --workload-timeout (fanotify: a reader blocked on an event nobody
+        // answers): the recording ends first, so the trace shows what was still unanswered, then
+        // the daemon, whose going makes the kernel let the blocked readers go.
+        var ended: Result<RecordingResult, RunError>?
+        let release = {
+            do { ended = .success(try session.stop()) } catch { ended = .failure(RunError("\(error)")) }
+            if let stopped = daemon { progress(stopped.stop()) }
+            daemon = nil
+        }
         do throws(RunError) {
             try withMountpoint { target in
-                if let image { runPasses(of: image, at: target, into: &outcome) } else { runPasses(at: target, into: &outcome) }
+                if let image { runPasses(of: image, at: target, into: &outcome, release: release) } else { runPasses(at: target, into: &outcome) }
             }
         } catch {
-            _ = daemon!.stop(); daemon = nil; cookies?.finish(); session.abandon()
+            _ = daemon?.stop(); daemon = nil; cookies?.finish()
+            if ended == nil { session.abandon() }
             throw error
         }
         // Stop and release the daemon before the recording ends: its devnode (the next run binds
         // a new cache) and its trace_marker fd (the recording's instance cannot be removed while
         // open: the next run would find it busy).
-        progress(daemon!.stop())
+        if let stopped = daemon { progress(stopped.stop()) }
         daemon = nil
         cookies?.finish()
         let recorded: RecordingResult
-        do { recorded = try session.stop() } catch { throw RunError("\(error)") }
+        do { recorded = try ended?.get() ?? session.stop() } catch { throw RunError("\(error)") }
         progress("wrote \(trace): \(recorded.events) records" + (recorded.lostEvents > 0 ? ", \(recorded.lostEvents) LOST (raise --buffer-size)" : ""))
         outcome.trace = trace
         return outcome
@@ -160,7 +171,7 @@ struct SingleRun {
 
     /// The fanotify path's passes: the image file mounted file-backed, the workload, umount;
     /// between passes the file is emptied so every pass is served again.
-    private func runPasses(of image: FanotifyImage, at target: String, into outcome: inout Outcome) {
+    private func runPasses(of image: FanotifyImage, at target: String, into outcome: inout Outcome, release: () -> Void) {
         for pass in 1...plan.passes {
             if pass > 1 {
                 do { try image.empty() } catch { outcome.failed.append("\(error)"); return }
@@ -174,9 +185,39 @@ struct SingleRun {
                 outcome.mountRefused = true
                 return
             }
-            outcome.failed += workloadAndUmount(at: target, pass: plan.passes > 1 ? "\(plan.fsid)-pass\(pass)" : nil)
-            if !outcome.failed.isEmpty { return }
+            let label = plan.passes > 1 ? "\(plan.fsid)-pass\(pass)" : nil
+            var released = false
+            outcome.failed += withTimeLimit(release: { release(); released = true }) {
+                plan.command.isEmpty ? builtInWorkload(at: target, pass: label) : commandWorkload(at: target)
+            }
+            if umount2(target, 0) != 0 {
+                outcome.failed.append("umount \(target): \(describeErrno(errno)); detached lazily")
+                umount2(target, Int32(MNT_DETACH))
+            }
+            if !outcome.failed.isEmpty || released { return }
         }
+    }
+
+    /// The workload, on its own thread when there is a time limit (`--workload-timeout`): past
+    /// it, `release` (the recording and the daemon stopped) frees the readers still blocked,
+    /// and the workload is waited for. Its failures, and the time limit's.
+    private func withTimeLimit(release: () -> Void, _ workload: @escaping () -> [String]) -> [String] {
+        guard let limit = plan.workloadTimeout else { return workload() }
+        final class Finished: Sendable { let failed = Mutex<[String]?>(nil) }
+        let result = Finished()
+        let thread: pthread_t
+        do { thread = try startThread { let failed = workload(); result.failed.withLock { $0 = failed } } } catch { return workload() }
+        let deadline = monotonicNanoseconds() + limit
+        while result.failed.withLock({ $0 == nil }), monotonicNanoseconds() < deadline { usleep(20_000) }
+        if let failed = result.failed.withLock({ $0 }) {
+            pthread_join(thread, nil)
+            return failed
+        }
+        let said = "the workload did not finish within --workload-timeout (\(JSONWriter.format(Double(limit) / 1e9, decimals: 3)) s; a reader blocked: see never_answered in the report)"
+        progress(said + "; the recording ends and the daemon stops, which releases it")
+        release()
+        pthread_join(thread, nil)
+        return [said] + (result.failed.withLock { $0 } ?? [])
     }
 
     /// A mounted pass: the workload (built in, or the command), then umount; what failed.

@@ -35,30 +35,42 @@ final class KprobeEvents {
     deinit { destroy() }
 
     /// Return probes in flight at once (the kernel's default is 10 or twice the CPUs): each
-    /// reader blocked in the hook holds one, and a return past the limit is lost. A kernel may
-    /// refuse a larger limit (7.3.4 refuses 1024): then the next, down to its default (0).
-    static let maxActiveTries: [UInt32] = [1024, 128, 0]
+    /// reader blocked in the hook holds one, and a return past the limit is lost.
+    static let maxActive: UInt32 = 1024
 
     /// nil when created, else why not.
     private func create(_ probe: FanotifyProbe) -> String? {
-        var reason = ""
-        for maxActive in probe.isReturn ? Self.maxActiveTries : [0] {
-            errno = 0
-            let event = probe.isReturn
-                ? tracefs_kretprobe_alloc(group, probe.event, probe.function, probe.arguments, maxActive)
-                : tracefs_kprobe_alloc(group, probe.event, probe.function, probe.arguments)
-            guard let event else { return "libtracefs cannot describe it: \(describeErrno(errno))" }
-            errno = 0
-            if tracefs_dynevent_create(event) == 0 {
-                created.append(event)
-                return nil
-            }
-            let code = errno
+        errno = 0
+        // A return probe's handle is made without maxactive and the probe written here: given a
+        // maxactive, libtracefs 1.6 writes `r1024::GROUP/EVENT`, which the kernel refuses.
+        let event = probe.isReturn
+            ? tracefs_kretprobe_alloc(group, probe.event, probe.function, probe.arguments, 0)
+            : tracefs_kprobe_alloc(group, probe.event, probe.function, probe.arguments)
+        guard let event else { return "libtracefs cannot describe it: \(describeErrno(errno))" }
+        errno = 0
+        let code = probe.isReturn ? Self.append(Self.returnProbeLine(probe, group: group))
+            : tracefs_dynevent_create(event) == 0 ? 0 : errno
+        guard code == 0 else {
             tracefs_dynevent_free(event)
-            reason = Self.refusal(code, function: probe.function)
-            guard code == EINVAL else { break }   // only a limit the kernel refuses is worth another try
+            return Self.refusal(code, function: probe.function)
         }
-        return reason
+        created.append(event)
+        return nil
+    }
+
+    /// `rMAXACTIVE:GROUP/EVENT FUNCTION ARGS`, the `kprobe_events` line of a return probe.
+    static func returnProbeLine(_ probe: FanotifyProbe, group: String) -> String {
+        "r\(maxActive):\(group)/\(probe.event) \(probe.function) \(probe.arguments)\n"
+    }
+
+    /// Appends a line to `kprobe_events`: 0, or the errno of the kernel's refusal.
+    private static func append(_ line: String) -> Int32 {
+        let fd = open(TracefsInstance.tracingDirectory + "/kprobe_events", O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard fd >= 0 else { return errno }
+        defer { close(fd) }
+        let bytes = Array(line.utf8)
+        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        return n == bytes.count ? 0 : n < 0 ? errno : EIO
     }
 
     static func refusal(_ code: Int32, function: String) -> String {

@@ -55,7 +55,9 @@ struct Run: ParsableCommand {
             (the file to mark and fill) and $ONDEMAND_SOURCE_IMAGE (the full image) set, and \
             waits until it has marked the file (--daemon-timeout). Each pass of --passes empties \
             the file, so every pass is served again. --blob, --domain and --no-daemon are for \
-            the cachefiles path.
+            the cachefiles path. A reader blocked on an event nobody answers (--fault \
+            never-answer) would block the run for ever: --workload-timeout 30s ends the \
+            recording after that long, then stops the daemon, which releases the reader (exit 1).
 
             Examples:
               ondemand-trace run --image small.erofs --cache-dir /cache \\
@@ -102,6 +104,9 @@ struct Run: ParsableCommand {
 
     @Option(help: ArgumentHelp("With --daemon-command: how long to wait for it to bind a cache (fanotify: to mark the image file) (default 10s): \(DurationText.rule(.seconds)).", valueName: "duration"))
     var daemonTimeout = "10s"
+
+    @Option(help: ArgumentHelp("The fanotify path: when a pass's workload has not finished after this long (a reader blocked on an event nobody answers, e.g. --fault never-answer), end the recording, then stop the daemon, which releases the reader; the run fails (exit 1) and its report shows the unanswered request as never_answered (default: no limit).", valueName: "duration"))
+    var workloadTimeout: String?
 
     @Flag(help: "A daemon is already serving (a cache is bound): start none.")
     var noDaemon = false
@@ -217,6 +222,10 @@ struct Run: ParsableCommand {
         } else if backend == .cachefiles, daemonFaults.contains(where: { $0.hasPrefix("deny") }) {
             throw ValidationError("--fault deny is a fanotify answer: it needs --backend fanotify")
         }
+        if let workloadTimeout {
+            if workloadTimeoutNanoseconds == nil { throw ValidationError("--workload-timeout '\(workloadTimeout)': expected a positive duration like 30s") }
+            if backend == .cachefiles { throw ValidationError("--workload-timeout is the fanotify path's (--backend fanotify or auto)") }
+        }
         if baseline == nil, regression.isSet { throw ValidationError("--max and --allow-different go with --baseline") }
         if let problem = BlobKeys.nameProblem(resolvedFsid) { throw ValidationError("fsid \"\(resolvedFsid)\": \(problem)") }
         if let domain, let problem = BlobKeys.nameProblem(domain) ?? (domain.contains(",") ? "contains ','" : nil) {
@@ -241,6 +250,10 @@ struct Run: ParsableCommand {
         if !given.isEmpty {
             throw ValidationError("\(given.joined(separator: ", ")) go\(given.count == 1 ? "es" : "") with the embedded daemon, not --daemon-command or --no-daemon")
         }
+    }
+
+    var workloadTimeoutNanoseconds: UInt64? {
+        workloadTimeout.flatMap { DurationText.nanoseconds($0, bare: .seconds) }.flatMap { $0 > 0 ? $0 : nil }
     }
 
     var daemonTimeoutNanoseconds: UInt64? {
@@ -271,6 +284,10 @@ struct Run: ParsableCommand {
         let result: RunSeries.Result
         var plan = try plan()
         plan.backend = resolvedBackend()
+        if plan.backend == .cachefiles, plan.workloadTimeout != nil {
+            printError("ondemand-trace run: --workload-timeout is the fanotify path's, and --backend auto picked cachefiles on this kernel")
+            throw ExitCode(2)
+        }
         do { result = try RunSeries(plan: plan, progress: printError).execute() } catch let error as RunError {
             printError("ondemand-trace run: \(error)")
             throw ExitCode(2)
@@ -313,6 +330,7 @@ struct Run: ParsableCommand {
         if let daemonCommand { plan.daemonSource = .command(daemonCommand, bindTimeout: daemonTimeoutNanoseconds!) }
         if noDaemon { plan.daemonSource = .alreadyServing }
         plan.mountpoint = mountpoint
+        plan.workloadTimeout = workloadTimeoutNanoseconds
         plan.daemonLog = log
         plan.workload.order = effectiveOrder
         plan.workload.readers = effectiveReaders

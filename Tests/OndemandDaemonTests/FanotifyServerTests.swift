@@ -7,6 +7,7 @@ import Testing
 import TestSupport
 @testable import OndemandDaemon
 import OndemandTraceCore
+import Synchronization
 
 enum HostPreContent {
     /// Root, and a file under /tmp can be marked for pre-content events (6.14+, ext4/xfs/btrfs).
@@ -116,6 +117,28 @@ struct FanotifyServerTests {
         let text = try Fixtures.text(log)
         #expect(text.contains("never answered (fault)"))
         #expect(text.contains("in-flight: event 1 (0+") && text.contains("in-flight: 1 event(s) read and not answered"))
+    }
+
+    /// The exit fault in a daemon embedded in `run`: it dies as a process would (the group
+    /// closes, the kernel allows what is pending), so the reader is not left blocked.
+    @Test func anExitFaultClosesTheGroupSoNoReaderStaysBlocked() throws {
+        let image = try Image(size: 300_000, seed: 5)
+        let (server, log) = try server(image, faults: ["exit,nth=2"], threads: 1)
+        final class Outcome: Sendable { let read = Mutex<(bytes: [UInt8], errno: Int32)?>(nil) }
+        let outcome = Outcome()
+        let reader = try startThread { let got = image.read(); outcome.read.withLock { $0 = got } }
+        let deadline = monotonicNanoseconds() + 5_000_000_000
+        while outcome.read.withLock({ $0 == nil }), monotonicNanoseconds() < deadline { sleepNanoseconds(20_000_000) }
+        let finished = outcome.read.withLock { $0 != nil }
+        #expect(finished)   // not blocked on the dead daemon's event
+        #expect(server.isStopping)
+        if !finished { server.stop() }
+        pthread_join(reader, nil)
+        // The event it died on and the later ones were allowed unfilled: the reader got holes.
+        #expect(outcome.read.withLock { $0?.errno } == 0)
+        #expect(try Fixtures.text(log).contains("exit fault: dying"))
+        let totals = server.stop()
+        #expect(totals.faults == 1)
     }
 
     @Test func aFileOnTmpfsCannotBeMarkedAndSaysWhy() throws {

@@ -62,3 +62,16 @@ import TestSupport
         #expect(throws: ChildProcess.SpawnError.self) { try ChildProcess.spawn(["/nonexistent/program"]) }
     }
 }
+
+@Suite struct SleepTests {
+    /// A zero sleep makes no nanosleep: the kernel would wait for its timer (a tick without
+    /// high-resolution timers; ~50 µs of timer slack with them), once per request of a daemon.
+    @Test func sleepingZeroNanosecondsReturnsAtOnce() {
+        let start = monotonicNanoseconds()
+        for _ in 0..<2000 { sleepNanoseconds(0) }
+        #expect(monotonicNanoseconds() - start < 20_000_000)
+        let slept = monotonicNanoseconds()
+        sleepNanoseconds(2_000_000)
+        #expect(monotonicNanoseconds() - slept >= 2_000_000)
+    }
+}

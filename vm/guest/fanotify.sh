@@ -10,6 +10,9 @@
 # docs/fanotify.md), recorded with `record --events ondemand_fan,fsnotify:fsnotify`, a second
 # tracefs instance (txt, mono clock) keeping a text copy of the same events; removed after.
 # Results in /mnt/host/out/NAME/: trace.dat, daemon.log, md5.txt, dmesg.txt, *.rc (@shell: trace.txt)
+# `NAME - run` and `NAME - gate [RUN-OPTION...]`: `ondemand-trace run --backend fanotify` itself
+# (special_run: verified runs, faults, --daemon-command, bad input; special_gate: the regression
+# preset and gate), results in /mnt/host/out/NAME/.
 share=/mnt/host
 bin=$share/bin/ondemand-trace
 tracing=/sys/kernel/tracing
@@ -147,10 +150,96 @@ INNER
     echo "== $name done: mount rc $(cat $out/mount.rc 2>/dev/null), record rc $(cat $out/record.rc), workload rc $(cat $out/workload.rc 2>/dev/null), daemon rc $(cat $out/daemon.rc), events $(grep -c '^event' $out/daemon.log)"
 }
 
+# `ondemand-trace run --backend fanotify` (the plan's `NAME - run` line): one run of IMAGE with
+# the run options given; results $out/N.{dat,json,out,err,rc}, the daemon's log $out/N.log.
+runfan() {
+    n=$1 img=$2; shift 2
+    started=$(uptime_ms)
+    timeout 120 $bin run --backend fanotify --image /tmp/blobs/$img --cache-dir /cache/runs -o $out/$n.dat --report $out/$n.json \
+        "$@" > $out/$n.out 2> $out/$n.err
+    echo $? > $out/$n.rc
+    echo "   run $n: rc $(cat $out/$n.rc), $(( $(uptime_ms) - started )) ms"
+}
+
+# What a run must not leave: an erofs mount, a mount point, a file or a fanotify mark in the cache
+# directory, a daemon process.
+leftovers() {
+    grep -c ' erofs ' /proc/mounts > $out/$1-mounts-left
+    ls -d /tmp/ondemand-trace-run.* 2>/dev/null | wc -l > $out/$1-mountpoints-left
+    ls -A /cache/runs > $out/$1-cache-left
+    cat /proc/[0-9]*/fdinfo/* 2>/dev/null | grep -c '^fanotify ino' > $out/$1-marks-left
+    # (anchored: busybox timeout's watcher, which outlives a run by up to a second, has the
+    # daemon command in its arguments)
+    for p in /proc/[0-9]*; do cat $p/cmdline 2>/dev/null | tr '\0' ' '; echo; done \
+        | grep -E '^(sleep 20|[^ ]*/fanotify-daemon |[^ ]*/ondemand-trace daemon )' > $out/$1-daemons.txt
+    grep -c . $out/$1-daemons.txt > $out/$1-daemons-left
+}
+
+# The measured runs: the plain and the lz4 image with 1 and 4 readers, every byte verified and
+# every request logged by the daemon (--log-requests); the faults (delay, deny=EIO, never-answer
+# with a workload time limit); ours as a separate process (--daemon-command), then the C daemon
+# standing in for a foreign one; then bad input (exit 2 each).
+special_run() {
+    name=$1 out=$share/out/$1 t=$share/trees
+    mkdir -p $out /cache/runs
+    echo "== $name: ondemand-trace run --backend fanotify"
+    runfan p1 small --expect $t/small --log-requests --log $out/p1.log
+    runfan p4 small --expect $t/small --readers 4 --threads 2 --log-requests --log $out/p4.log
+    runfan z1 zsmall --expect $t/zsmall --log-requests --log $out/z1.log
+    runfan z4 zsmall --expect $t/zsmall --readers 4 --threads 2 --log-requests --log $out/z4.log
+    runfan delay small --expect $t/small --fault delay=10ms,every=10 --log-requests --log $out/delay.log
+    runfan deny small --expect $t/small --fault deny=EIO,every=25 --log-requests --log $out/deny.log
+    runfan never small --expect $t/small --fault never-answer,nth=20 --workload-timeout 5s --log-requests --log $out/never.log
+    leftovers faults
+    runfan cmd small --expect $t/small --readers 4 --daemon-command \
+        "$bin daemon --fanotify --image-file \"\$ONDEMAND_IMAGE_FILE\" --source \"\$ONDEMAND_SOURCE_IMAGE\" --threads 2 --log-requests --log $out/cmd.log"
+    runfan cdaemon zsmall --expect $t/zsmall --readers 4 --daemon-command \
+        "$share/bin/fanotify-daemon --threads 2 \"\$ONDEMAND_IMAGE_FILE\" \"\$ONDEMAND_SOURCE_IMAGE\" /tmp/cdaemon.ready $out/cdaemon.log"
+    leftovers foreign
+    mkdir -p /tmp/tmpfs-cache   # /tmp is tmpfs
+    timeout 60 $bin run --backend fanotify --image /tmp/blobs/small --cache-dir /tmp/tmpfs-cache -o /tmp/x.dat --report /tmp/x.json \
+        > $out/tmpfs.out 2> $out/tmpfs.err
+    echo $? > $out/tmpfs.rc
+    ls -A /tmp/tmpfs-cache > $out/tmpfs-cache-left
+    runfan exits small --daemon-command "exit 3"
+    runfan nomark small --daemon-command "exec sleep 20" --daemon-timeout 2s
+    leftovers bad
+    rm -rf /cache/runs /tmp/tmpfs-cache /tmp/x.dat /tmp/x.json
+    echo "== $name done: $(for n in p1 p4 z1 z4 delay deny never cmd cdaemon tmpfs exits nomark; do printf '%s=%s ' $n $(cat $out/$n.rc); done)"
+}
+
+# The regression preset and gate: a baseline set, an identical current set, and a set slowed by
+# 5 ms per request that checks itself against the baseline (`run --baseline`, exit 1 expected).
+# The host compares base and cur with `check` (no false alarm expected). GATE: the runs' options
+# beside the preset (fewer passes than the preset's 12 to keep the VM time small).
+special_gate() {
+    name=$1 out=$share/out/$1
+    shift 3
+    mkdir -p $out /cache/gate
+    echo "== $name: --preset regression $*"
+    for set in base cur slow; do
+        extra=
+        [ $set = slow ] && extra="--slowdown 5ms --baseline $out/base.json"
+        started=$(uptime_ms)
+        timeout 400 $bin run --backend fanotify --image /tmp/blobs/small --cache-dir /cache/gate --preset regression "$@" $extra \
+            -o /tmp/gate.dat --report $out/$set.json --log $out/$set.log > $out/$set.check 2> $out/$set.err
+        echo $? > $out/$set.rc
+        echo "   $set: rc $(cat $out/$set.rc), $(( $(uptime_ms) - started )) ms"
+        rm -f /tmp/gate*.dat
+    done
+    ls -A /cache/gate > $out/cache-left
+    rm -rf /cache/gate
+    echo "== $name done: base $(cat $out/base.rc) cur $(cat $out/cur.rc) slow $(cat $out/slow.rc)"
+}
+
 while read -r line; do
     case "$line" in ''|'#'*) continue ;; esac
     set -- $line
-    run_scenario "$@" < /dev/null   # nothing in it reads the plan
+    if [ "$2" = - ]; then
+        special_$3 "$@" < /dev/null
+    else
+        run_scenario "$@" < /dev/null   # nothing in it reads the plan
+    fi
 done < $share/plan
 $bin doctor > $share/out/doctor.txt 2>&1
 echo $? > $share/out/doctor.rc
