@@ -67,7 +67,8 @@ struct DoctorCLITests {
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(lines.contains { $0.hasPrefix("[ ok ] privileges") && $0.contains("root") })
         #expect(lines.contains { $0.hasPrefix("[ ok ] tracefs ") && $0.contains("mounted at") })
-        #expect(lines.contains { $0.hasPrefix("[ ok ] tracefs instances") })
+        // warn: a dead recorder's instance another suite's kill test left for a moment.
+        #expect(lines.contains { $0.hasPrefix("[ ok ] tracefs instances") || $0.hasPrefix("[warn] tracefs instances") })
         #expect(lines.contains { $0.hasPrefix("[info] kernel semantics") })
         if hasCachefiles {
             #expect(lines.contains { $0.hasPrefix("[ ok ] cachefiles events") })
