@@ -36,13 +36,19 @@ public struct RunSeries {
         }
     }
 
-    public func execute() throws -> Result {
+    /// The image and blobs exist and can be read: bad input is named before anything else
+    /// (the kernel's on-demand path, a recording) is looked at.
+    public static func checkInputs(_ plan: RunPlan) throws(RunError) {
         for (path, what) in [(plan.image, "")] + plan.blobs.map({ ($0.path, "blob ") }) {
             var st = stat()
             guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, access(path, R_OK) == 0 else {
                 throw RunError("\(what)\(path): not a readable regular file")
             }
         }
+    }
+
+    public func execute() throws -> Result {
+        try Self.checkInputs(plan)
         let pinning = plan.pin ? CPUPinning.plan() : nil
         let pinned = !plan.pin ? "off" : pinning?.description ?? "no (fewer than 2 CPUs allowed)"
         if plan.pin { progress("pinning: \(pinned)") }

@@ -283,6 +283,11 @@ struct Run: ParsableCommand {
     func run() throws {
         let result: RunSeries.Result
         var plan = try plan()
+        // A missing image is the user's to fix whatever the kernel offers: named first.
+        do { try RunSeries.checkInputs(plan) } catch {
+            printError("ondemand-trace run: \(error)")
+            throw ExitCode(2)
+        }
         plan.backend = resolvedBackend()
         if plan.backend == .cachefiles, plan.workloadTimeout != nil {
             printError("ondemand-trace run: --workload-timeout is the fanotify path's, and --backend auto picked cachefiles on this kernel")

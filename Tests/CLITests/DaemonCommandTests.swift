@@ -113,6 +113,8 @@ private func scratchDirectory() throws -> TemporaryDirectory {
         (["--daemon-command", "true", "--no-daemon"], 2, "exclude each other"),
         (["--daemon-command", "true", "--threads", "2"], 2, "--cache-dir, --threads go with the embedded daemon"),
         (["--daemon-command", "true", "--daemon-timeout", "0"], 2, "--daemon-timeout '0'"),
+        (["--backend", "fanotify", "--workload-timeout", "0"], 2, "--workload-timeout '0': expected a positive duration"),
+        (["--backend", "cachefiles", "--workload-timeout", "5s"], 2, "--workload-timeout is the fanotify path's"),
     ] as [([String], Int32, String)])
     func runRefusesBlobAndDaemonOptionsThatCannotWork(extra: [String], status: Int32, message: String) throws {
         let scratch = try scratchDirectory(); let dir = scratch.path
