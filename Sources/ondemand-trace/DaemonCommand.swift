@@ -153,15 +153,7 @@ struct Daemon: ParsableCommand {
         configuration.inheritedDevnodeFD = devnodeFd
         configuration.restore = restore
         diagnostics.apply(to: &configuration)
-        let server: OndemandServer
-        do {
-            let daemonLog = try log.map { path throws(DaemonError) in try DaemonLog(path: path) } ?? DaemonLog()
-            server = try OndemandServer(configuration, log: daemonLog)
-            if let readyFile { try touch(readyFile) }
-        } catch {
-            printError("ondemand-trace daemon: \(error)")
-            throw ExitCode(2)
-        }
+        let server = try started { log throws(DaemonError) in try OndemandServer(configuration, log: log) }
         _ = server.serve()
     }
 
@@ -173,19 +165,25 @@ struct Daemon: ParsableCommand {
         configuration.logRequests = diagnostics.logRequests
         configuration.warnAfter = try diagnostics.warnAfterNanoseconds()
         let signals = FanotifyServer.blockStopSignals()
-        let server: FanotifyServer
-        do {
-            let daemonLog = try log.map { path throws(DaemonError) in try DaemonLog(path: path) } ?? DaemonLog()
-            server = try FanotifyServer(configuration, log: daemonLog)
-            if let readyFile { try touch(readyFile) }
-        } catch {
-            printError("ondemand-trace daemon: \(error)")
-            throw ExitCode(2)
-        }
+        let server = try started { log throws(DaemonError) in try FanotifyServer(configuration, log: log) }
         server.start()
         let byFault = server.waitForStop(signals: signals)
         server.stop()
         if byFault { throw ExitCode(1) }
+    }
+
+    /// The server made with the log (--log, or standard error), the ready file created; any
+    /// failure is one line, exit 2.
+    private func started<Server>(_ make: (DaemonLog) throws(DaemonError) -> Server) throws -> Server {
+        do {
+            let daemonLog = try log.map { path throws(DaemonError) in try DaemonLog(path: path) } ?? DaemonLog()
+            let server = try make(daemonLog)
+            if let readyFile { try touch(readyFile) }
+            return server
+        } catch {
+            printError("ondemand-trace daemon: \(error)")
+            throw ExitCode(2)
+        }
     }
 
     private func touch(_ path: String) throws(DaemonError) {
