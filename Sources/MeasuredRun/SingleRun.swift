@@ -96,7 +96,7 @@ struct SingleRun {
             configuration.exitFaultEndsProcess = false  // the recording and the report must survive it
             configuration.markerPath = markers
             do {
-                let log = try plan.daemonLog.map { path throws(DaemonError) in try DaemonLog(path: path) } ?? DaemonLog()
+                let log = try daemonLog()
                 let server = try OndemandServer(configuration, log: log)
                 server.start()
                 return .embedded(server)
@@ -120,12 +120,17 @@ struct SingleRun {
             configuration.logRequests = plan.daemon.logRequests
             configuration.warnAfter = plan.daemon.warnAfter
             do {
-                let log = try plan.daemonLog.map { path throws(DaemonError) in try DaemonLog(path: path) } ?? DaemonLog()
+                let log = try daemonLog()
                 let server = try FanotifyServer(configuration, log: log)
                 server.start()
                 return .fanotify(server)
             } catch { throw RunError("\(error)") }
         }
+    }
+
+    /// The embedded daemon's log: `--log`, or standard error.
+    private func daemonLog() throws(DaemonError) -> DaemonLog {
+        try plan.daemonLog.map { path throws(DaemonError) in try DaemonLog(path: path) } ?? DaemonLog()
     }
 
     private func absolute(_ path: String) throws(RunError) -> String {

@@ -9,7 +9,7 @@
 /// no guess, no order assumed between readers.
 ///
 /// A hook that returns without queuing an event (no listener wanted the range) is no request.
-/// Answers to events queued before the trace began are counted apart (`answersWithoutRequest`).
+/// Answers to events queued before the trace began are left out (their requests are not in it).
 public final class FanotifyCorrelator {
     /// One request in flight: a reader inside the hook.
     struct InFlight {
@@ -47,10 +47,8 @@ public final class FanotifyCorrelator {
     private let onClosed: (ClosedRequest) -> Void
     private let onAnomaly: (Anomaly) -> Void
 
-    public private(set) var eventsSeen = 0
     /// Records of the kprobe events (not the fsnotify tracepoint, which any trace may hold).
     public private(set) var probeRecords = 0
-    public private(set) var answersWithoutRequest = 0
     public private(set) var firstTimestamp: UInt64?
     public private(set) var lastTimestamp: UInt64?
 
@@ -77,7 +75,6 @@ public final class FanotifyCorrelator {
     }
 
     public func consume(_ e: FanotifyEvent, pid: Int32, comm: String?, timestamp: UInt64) {
-        eventsSeen += 1
         if case .file = e {} else { probeRecords += 1 }
         let t = max(timestamp, lastTimestamp ?? 0)
         if firstTimestamp == nil { firstTimestamp = t }
@@ -101,7 +98,7 @@ public final class FanotifyCorrelator {
         case .pickedUp(let ev):
             update(ev) { if $0.pickedUp == nil { $0.pickedUp = t } }
         case let .answered(ev, response):
-            guard readerByEvent[ev] != nil else { answersWithoutRequest += 1; return }
+            guard readerByEvent[ev] != nil else { return }
             update(ev) { r in
                 guard r.answered == nil else { return }
                 (r.answered, r.response) = (t, response)
