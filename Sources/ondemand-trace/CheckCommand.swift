@@ -1,6 +1,4 @@
 import ArgumentParser
-import SystemCalls
-import Foundation
 import OndemandTraceCore
 import TraceFiles
 
@@ -61,7 +59,7 @@ struct Check: ParsableCommand {
             """
     )
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
+    typealias Format = RegressionGate.Format
 
     @Option(help: ArgumentHelp("The baseline: a report JSON; repeatable (runs pooled).", valueName: "file"))
     var baseline: [String]
@@ -84,107 +82,15 @@ struct Check: ParsableCommand {
     }
 
     func run() throws {
-        let (base, cur) = try reportingInputErrors { () -> (RunSet, RunSet) in
-            let base = try baseline.map { try Self.baselineSet($0) }
-            let cur = try current.map { try Self.runSet($0, formats: formatsDirectory) }
-            try RegressionGate.requireAlike(base, names: baseline, allowDifferent: regression.allowDifferent)
-            try RegressionGate.requireAlike(cur, names: current, allowDifferent: regression.allowDifferent)
-            return (RunSet(merging: base), RunSet(merging: cur))
+        let regressed = try reportingInputErrors {
+            let sides = try RegressionGate.pooledSides(
+                baseline: try baseline.map(RunSetFiles.baseline), baselineNames: baseline,
+                current: try current.map { try RunSetFiles.current($0, textFormats: { try formatsDirectory.map(TraceFileOptions.loadFormats) }) },
+                currentNames: current, allowDifferent: regression.allowDifferent)
+            return try regression.compare(baseline: sides.baseline, current: sides.current, format: format)
         }
-        let regressed = try regression.gate(format: format)
-            .compare(baseline: base, current: cur)
         if regressed { throw ExitCode(1) }
     }
-
-    /// A baseline must be a report document (not a trace: it is what the repository keeps).
-    static func baselineSet(_ path: String) throws -> RunSet {
-        guard try startsLikeJSON(path) else {
-            throw InputFailure(description: "\(path): not a report (a baseline is a report JSON: `run --report` or `report --format json`)")
-        }
-        return try RunFiguresJSON.runSet(fromReportJSON: try readWhole(path), path: path)
-    }
-
-    /// A report JSON as it is; anything else is read as a trace and reported first.
-    static func runSet(_ path: String, formats: String?) throws -> RunSet {
-        if try startsLikeJSON(path) {
-            return try RunFiguresJSON.runSet(fromReportJSON: try readWhole(path), path: path)
-        }
-        let layouts = try formats.map { try TraceFileOptions.loadFormats($0) }
-        let (model, _) = try TraceReport.build(path: path, textFormats: layouts)
-        let figures = RunFigures(report: model)
-        guard figures.readsMeasured > 0 else {
-            throw InputFailure(description: "\(path): no answered READ in the trace: nothing to compare")
-        }
-        return RunSet(single: figures)
-    }
-
-    /// Whether the file's first non-blank byte is `{` (reads at most the first 4 KiB).
-    static func startsLikeJSON(_ path: String) throws -> Bool {
-        let head: [UInt8]
-        do { head = try FileContents.read(path, limit: 4096) } catch { throw InputFailure(description: error.description) }
-        let first = head.first { ![0x20, 0x09, 0x0a, 0x0d].contains($0) }
-        return first == UInt8(ascii: "{")
-    }
-
-    static func readWhole(_ path: String) throws -> Data {
-        do { return Data(try FileContents.read(path)) } catch { throw InputFailure(description: error.description) }
-    }
 }
 
-/// The comparison `check` makes, shared with `run --baseline`: prints the verdict, refuses unlike
-/// runs (exit 2) and tells whether the current run regressed.
-struct RegressionGate {
-    var limits: [String]
-    var alpha: Double
-    var allowDifferent: Bool
-    var format: Check.Format
-
-    func compare(baseline: RunSet, current: RunSet) throws -> Bool {
-        let differences = RegressionCheck.differences(baseline.pooled, current.pooled)
-        if !differences.isEmpty && !allowDifferent {
-            let list = differences.map { "\($0.key): baseline \($0.baseline), current \($0.current)" }.joined(separator: "; ")
-            printError("ondemand-trace: the runs were measured differently (\(list)); pass --allow-different to compare anyway")
-            throw ExitCode(2)
-        }
-        var result = RegressionCheck.run(baseline: baseline, current: current,
-                                         limits: RegressionCheck.limits(overriding: limits.map { try! Limit(parsing: $0) }),
-                                         alpha: alpha)
-        let few = (baseline.runs + current.runs).filter { $0.readsMeasured < RegressionGate.readsPerRun }.count
-        if few > 0 {
-            result.warnings.append("\(few) run(s) with fewer than \(RegressionGate.readsPerRun) READs: each run's p99 and p99.9 rest on a handful of requests")
-        }
-        switch format {
-        case .text:
-            var text = CheckFormatting.table(result)
-            if !differences.isEmpty {
-                text += "\nnote: compared although measured differently: " + differences.map(\.key).joined(separator: ", ")
-            }
-            FileHandleWriter.write(text + "\n", fd: 1)
-        case .json:
-            FileHandleWriter.write(CheckFormatting.json(result) + "\n", fd: 1)
-        }
-        return result.regressed
-    }
-
-    /// The READs a run should have for its percentiles to mean something (the preset's floor).
-    static let readsPerRun = 400
-
-    /// Every document on both sides must describe the same measurement (exit 2 otherwise).
-    static func requireAlike(_ sets: [RunSet], names: [String], allowDifferent: Bool) throws {
-        guard !allowDifferent, let first = sets.first else { return }
-        for (set, name) in zip(sets, names).dropFirst() {
-            let differences = RegressionCheck.differences(first.pooled, set.pooled)
-            if !differences.isEmpty {
-                let list = differences.map { "\($0.key): \(names[0]) \($0.baseline), \(name) \($0.current)" }.joined(separator: "; ")
-                throw InputFailure(description: "the runs were measured differently (\(list)); pass --allow-different to compare anyway")
-            }
-        }
-    }
-
-    static func validate(limits: [String], alpha: Double) throws {
-        guard alpha > 0, alpha < 0.5 else { throw ValidationError("--alpha must be between 0 and 0.5") }
-        for spec in limits {
-            do { _ = try Limit(parsing: spec) } catch { throw ValidationError("--max \(error)") }
-        }
-    }
-}
+extension RegressionGate.Format: ExpressibleByArgument {}

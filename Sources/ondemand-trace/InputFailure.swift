@@ -18,6 +18,9 @@ extension ParsableCommand {
         } catch let error as InputFailure {
             printError("ondemand-trace: \(error)")
             throw ExitCode(2)
+        } catch let error as CheckInputError {
+            printError("ondemand-trace: \(error)")
+            throw ExitCode(2)
         }
     }
 }

@@ -16,9 +16,19 @@ struct RegressionOptions: ParsableArguments {
     /// Whether anything was set (for `run`, where these go with --baseline only).
     var isSet: Bool { !limits.isEmpty || allowDifferent }
 
-    func validate() throws { try RegressionGate.validate(limits: limits, alpha: alpha) }
+    func validate() throws {
+        guard alpha > 0, alpha < 0.5 else { throw ValidationError("--alpha must be between 0 and 0.5") }
+        for spec in limits {
+            do { _ = try Limit(parsing: spec) } catch { throw ValidationError("--max \(error)") }
+        }
+    }
 
-    func gate(format: Check.Format) -> RegressionGate {
-        RegressionGate(limits: limits, alpha: alpha, allowDifferent: allowDifferent, format: format)
+    /// Compares as `check` does with these settings (validated already) and prints the verdict;
+    /// whether the current runs regressed.
+    func compare(baseline: RunSet, current: RunSet, format: RegressionGate.Format) throws -> Bool {
+        let gate = RegressionGate(limits: limits.map { try! Limit(parsing: $0) }, alpha: alpha, allowDifferent: allowDifferent, format: format)
+        let verdict = try gate.compare(baseline: baseline, current: current)
+        FileHandleWriter.write(verdict.output, fd: 1)
+        return verdict.regressed
     }
 }

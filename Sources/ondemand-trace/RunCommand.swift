@@ -297,19 +297,22 @@ struct Run: ParsableCommand {
             printError("ondemand-trace run: \(error)")
             throw ExitCode(2)
         }
-        if let blame = result.files {
-            if files { FileHandleWriter.write(ReportText.filesTable(blame), fd: 1) }
-            if let prefetchList {
-                try reportingInputErrors { try OutputFile.write(blame.prefetchList.map { $0 + "\n" }.joined(), to: prefetchList) }
-            }
-        }
+        if let blame = result.files { try printBlame(blame) }
         for line in result.failed { printError("failed: \(line)") }
         if !result.failed.isEmpty { throw ExitCode(1) }
         if let baseline {
             let regressed = try reportingInputErrors {
-                try regression.gate(format: .text).compare(baseline: try Check.baselineSet(baseline), current: result.runSet)
+                try regression.compare(baseline: try RunSetFiles.baseline(baseline), current: result.runSet, format: .text)
             }
             if regressed { throw ExitCode(1) }
+        }
+    }
+
+    /// `--files` and `--prefetch-list`: which files the first measured run waited for.
+    func printBlame(_ blame: FileBlame) throws {
+        if files { FileHandleWriter.write(ReportText.filesTable(blame), fd: 1) }
+        if let prefetchList {
+            try reportingInputErrors { try OutputFile.write(blame.prefetchList.map { $0 + "\n" }.joined(), to: prefetchList) }
         }
     }
 
