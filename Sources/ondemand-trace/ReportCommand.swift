@@ -35,7 +35,7 @@ struct Report: ParsableCommand {
             """
     )
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, csv, chrome }
+    typealias Format = ReportFormat
 
     @OptionGroup var input: TraceFileOptions
 
@@ -131,7 +131,7 @@ struct Report: ParsableCommand {
     func run() throws {
         let (since, until) = try window()
         let filter = ReportFilter(obj: object, comm: comm, pid: pid, since: since, until: until, blob: blob.map(KeyText.name))
-        let sinks = RequestSinks(format: format, html: html != nil, keepRequests: !images.isEmpty)
+        let sinks = RequestSinks(format: format, html: html != nil, keepRequests: !images.isEmpty) { FileHandleWriter.write($0, fd: 1) }
         let loading = images.isEmpty ? nil : ImageFiles.Loading(images)  // indexed while the trace is read
         var (model, summary) = try reportingInputErrors {
             try TraceReport.build(path: input.path, textFormats: try input.textFormats(), filter: filter,
@@ -171,12 +171,7 @@ struct Report: ParsableCommand {
     func blame(_ sinks: RequestSinks, _ loading: ImageFiles.Loading, _ model: ReportModel) throws -> FileBlame? {
         let sources = try reportingInputErrors { try ImageFiles.sources(try loading.result(), for: model.objects) }
         for mismatch in ImageMatching.sizeMismatches(objects: model.objects, matched: sources) { printError("warning: \(mismatch)") }
-        if format == .csv {
-            for request in sinks.kept {
-                let paths = sources[request.obj].map { FileBlame.owners(of: request, source: $0).map(\.description) } ?? []
-                sinks.rows.add(request, row: ReportCSV.row(request, paths: paths))
-            }
-        }
+        if format == .csv { sinks.addRows(sources: sources) }
         guard blameShown, let reads = model.keptReads else { return nil }
         return FileBlame(reads: reads, sources: sources, spans: html != nil, percentiles: format == .json,
                          concurrently: ImageFiles.concurrently)
@@ -186,17 +181,15 @@ struct Report: ParsableCommand {
     func emit(_ model: ReportModel, _ sinks: RequestSinks) {
         switch format {
         case .csv:
-            sinks.rows.forEach { sinks.stream.line($0) }
-            sinks.stream.flush()
+            var stream = BufferedOutput()
+            sinks.csvLines { stream.line($0) }
+            stream.flush()
         case .json:
-            sinks.stream.line(ReportJSON.render(model))
-            sinks.stream.flush()
+            var stream = BufferedOutput()
+            stream.line(ReportJSON.render(model))
+            stream.flush()
         case .chrome:
-            for anomaly in model.stats.anomalies { sinks.chrome?.anomaly(anomaly) }
-            sinks.chrome?.finish(metadata: [("tool", "ondemand-trace"), ("trace", model.metadata.path),
-                                            ("format", model.metadata.formatDescription),
-                                            ("kernel_release", model.metadata.kernelRelease),
-                                            ("clock", model.metadata.clock)])
+            sinks.finishChrome(model)
         case .text:
             var sections: ReportText.Sections = []
             if latency { sections.insert(.latency) }
@@ -209,45 +202,4 @@ struct Report: ParsableCommand {
     }
 }
 
-/// Where each request goes while the trace is read: CSV rows (kept, to be written by issue time;
-/// for `--image` the requests, whose paths are known only once objects are matched), the Chrome
-/// trace, the HTML scatter.
-/// (The READs `--image` blames are kept by the report's builder, `keepReads`: no request made
-/// for them.)
-final class RequestSinks {
-    // Unchecked: one thread calls the observers, once per request (a dynamic exclusivity check
-    // of each property each time costs more than the append).
-    @exclusivity(unchecked) var stream = BufferedOutput()
-    @exclusivity(unchecked) var rows = ReportCSV.RowsByIssue()
-    @exclusivity(unchecked) var chrome: ChromeTraceWriter?
-    @exclusivity(unchecked) var scatter: LatencyScatter?
-    @exclusivity(unchecked) private(set) var kept: [RequestRecord] = []
-    private let csvRows: Bool
-    private let keepRequests: Bool
-
-    /// `keepRequests`: `--image` given (CSV rows kept until their paths are known).
-    init(format: Report.Format, html: Bool, keepRequests: Bool) {
-        self.keepRequests = keepRequests && format == .csv
-        csvRows = format == .csv && !keepRequests
-        if format == .csv { stream.line(keepRequests ? ReportCSV.headerWithPaths : ReportCSV.header) }
-        if format == .chrome { chrome = ChromeTraceWriter { FileHandleWriter.write($0, fd: 1) } }
-        if html { scatter = LatencyScatter() }
-    }
-
-    var requestObserver: ((RequestRecord) -> Void)? {
-        guard csvRows || chrome != nil || scatter != nil || keepRequests else { return nil }
-        return { [self] request in
-            if csvRows { rows.add(request, row: ReportCSV.row(request)) }
-            chrome?.request(request)
-            scatter?.add(request)
-            if keepRequests { kept.append(request) }
-        }
-    }
-
-    /// The Chrome trace's records (opens, closes, markers; `TraceReport` passes those of the
-    /// filtered objects only).
-    var eventObserver: ((TraceEvent) -> Void)? {
-        guard chrome != nil else { return nil }
-        return { [self] event in chrome?.event(event) }
-    }
-}
+extension ReportFormat: ExpressibleByArgument {}
