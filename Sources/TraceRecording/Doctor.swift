@@ -24,6 +24,27 @@ extension DoctorCheck {
     }
 }
 
+extension DoctorCheck {
+    /// `doctor`'s table: a line per check (`[ ok ] name  summary`), its details and, when it is
+    /// not ok, its fix indented below, then the verdict line.
+    public static func table(_ checks: [DoctorCheck]) -> [String] {
+        var lines: [String] = []
+        let width = checks.map(\.name.count).max() ?? 0
+        let indent = String(repeating: " ", count: 7 + width + 1)
+        for check in checks {
+            let label = check.status.rawValue
+            let room = max(0, 4 - label.count)
+            let tag = "[" + String(repeating: " ", count: room / 2) + label + String(repeating: " ", count: room - room / 2) + "]"
+            lines.append("\(tag) \(check.name + String(repeating: " ", count: max(0, width - check.name.count))) \(check.summary)")
+            lines += check.details.map { indent + $0 }
+            if let fix = check.fix, check.status != .ok { lines.append(indent + "fix: " + fix) }
+        }
+        let failed = checks.filter { $0.status == .failed }.count
+        lines.append(failed == 0 ? "all prerequisites met" : "\(failed) check(s) failed")
+        return lines
+    }
+}
+
 /// The checks of `ondemand-trace doctor`, in order: each prerequisite of recording (and of serving)
 /// on-demand requests on this machine.
 public enum Doctor {

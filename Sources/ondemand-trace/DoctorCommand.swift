@@ -35,25 +35,8 @@ struct Doctor: ParsableCommand {
     func run() throws {
         let checks = TraceRecording.Doctor.run(mount: !noMount)
         var out = BufferedOutput()
-        let width = checks.map(\.name.count).max() ?? 0
-        for check in checks {
-            let label = check.status.rawValue
-            let tag = "[" + String(repeating: " ", count: max(0, 4 - label.count) / 2) + label
-                + String(repeating: " ", count: max(0, 4 - label.count) - max(0, 4 - label.count) / 2) + "]"
-            out.line("\(tag) \(check.name.padding(to: width)) \(check.summary)")
-            let indent = String(repeating: " ", count: 7 + width + 1)
-            for detail in check.details { out.line(indent + detail) }
-            if let fix = check.fix, check.status != .ok { out.line(indent + "fix: " + fix) }
-        }
-        let failed = checks.filter { $0.status == .failed }.count
-        out.line(failed == 0 ? "all prerequisites met" : "\(failed) check(s) failed")
+        for line in DoctorCheck.table(checks) { out.line(line) }
         out.flush()
-        if failed > 0 { throw ExitCode(1) }
-    }
-}
-
-extension String {
-    func padding(to width: Int) -> String {
-        count >= width ? self : self + String(repeating: " ", count: width - count)
+        if checks.contains(where: { $0.status == .failed }) { throw ExitCode(1) }
     }
 }

@@ -3,9 +3,8 @@ import Monitoring
 import OndemandTraceCore
 import TraceRecording
 
-struct MonitorCommand: ParsableCommand {
+struct Monitor: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "monitor",
         abstract: "Watch the on-demand requests continuously and serve them as Prometheus metrics.",
         discussion: """
             Records the cachefiles on-demand events in a private tracefs instance (as `record` \
@@ -90,17 +89,21 @@ struct MonitorCommand: ParsableCommand {
     }
 
     func run() throws {
-        guard case .success(let address) = ListenAddress.parse(listen) else { throw ExitCode(2) }
-        let rotation = output.map { TraceRotation(directory: $0, maxBytes: ByteSizeText.bytes(rotateSize, bare: 1 << 20)!, keep: keep,
-                                                   onFile: { printError("monitor: wrote \($0)") }) }
-        let options = Monitor.Options(listen: address, hungAfter: DurationText.nanoseconds(hungAfter)!,
-                                      maxBlobs: maxBlobs, rotation: rotation, bufferSizeKB: bufferSizeKB,
-                                      instanceName: instance, cookieKeys: cookieKeys)
-        do {
-            try Monitor(options: options, log: { printError($0) }).run()
+        do throws(MonitorError) {
+            try Monitoring.Monitor(options: options(), log: { printError($0) }).run()
         } catch {
             printError("ondemand-trace: \(error)")
             throw ExitCode(2)
         }
+    }
+
+    /// The options as the monitor's (validated already).
+    func options() -> Monitoring.Monitor.Options {
+        guard case .success(let address) = ListenAddress.parse(listen) else { preconditionFailure("--listen validated") }
+        let rotation = output.map { TraceRotation(directory: $0, maxBytes: ByteSizeText.bytes(rotateSize, bare: 1 << 20)!, keep: keep,
+                                                   onFile: { printError("monitor: wrote \($0)") }) }
+        return Monitoring.Monitor.Options(listen: address, hungAfter: DurationText.nanoseconds(hungAfter)!,
+                                          maxBlobs: maxBlobs, rotation: rotation, bufferSizeKB: bufferSizeKB,
+                                          instanceName: instance, cookieKeys: cookieKeys)
     }
 }

@@ -21,7 +21,7 @@ struct OndemandTrace: ParsableCommand {
             error (bad usage or input).
             """,
         version: ToolVersion.current,
-        subcommands: [Dump.self, Report.self, Record.self, MonitorCommand.self, Doctor.self, Daemon.self, Run.self, Check.self]
+        subcommands: [Dump.self, Report.self, Record.self, Monitor.self, Doctor.self, Daemon.self, Run.self, Check.self]
     )
 }
 

@@ -115,10 +115,27 @@ struct Record: ParsableCommand {
         let given = try events.map { list in
             do throws(RecordingError) { return try EventSpec.parseList(list) } catch { throw ValidationError(error.message) }
         }
-        let eventList = given ?? (backend == .fanotify ? [EventSpec.marker] : EventSpec.defaults)
         RecordLoop.blockSignals()
         let live = self.live ? LiveLatency() : nil
-        var options = RecordingOptions(outputPath: output, events: eventList, bufferSizeKB: bufferSizeKB, clock: clock, instanceName: instance)
+        let session = RecordingSession(options: recordingOptions(events: given ?? (backend == .fanotify ? [EventSpec.marker] : EventSpec.defaults),
+                                                                 backend: backend, live: live))
+        try failing { () throws(RecordingError) in try session.start() }
+        printNotes(session)
+        var out = BufferedOutput()
+        let loop = RecordLoop(session: session, live: live,
+                              options: .init(duration: duration.flatMap { DurationText.nanoseconds($0) },
+                                             liveInterval: self.live ? DurationText.nanoseconds(interval) : nil,
+                                             liveCount: count, command: command,
+                                             cookiePollInterval: cookieKeys ? 20_000_000 : nil),
+                              line: { out.line($0); out.flush() })
+        let outcome = try failing { () throws(RecordingError) in try loop.run() }
+        printError(summary(outcome))
+        if let warning = lostWarning(outcome.result) { printError(warning) }
+    }
+
+    /// The options as the recording's (validated already).
+    func recordingOptions(events: [EventSpec], backend: Backend?, live: LiveLatency?) -> RecordingOptions {
+        var options = RecordingOptions(outputPath: output, events: events, bufferSizeKB: bufferSizeKB, clock: clock, instanceName: instance)
         options.fanotifyProbes = backend == .fanotify
         options.crashSafe = !notCrashSafe
         if let live {
@@ -126,8 +143,11 @@ struct Record: ParsableCommand {
             options.onFormats = { @Sendable formats throws(RecordingError) in try live.use(formats: formats) }
             options.onRecords = { @Sendable records in live.consume(records) }
         }
-        let session = RecordingSession(options: options)
-        try failing { () throws(RecordingError) in try session.start() }
+        return options
+    }
+
+    /// What the start cleaned up or could not create, and what is recorded where.
+    func printNotes(_ session: RecordingSession) {
         for stale in session.staleInstancesRemoved {
             printError("note: removed stale tracefs instance \(stale) (its recorder is gone)")
         }
@@ -139,16 +159,6 @@ struct Record: ParsableCommand {
         }
         printError("recording \(session.events.map(\.description).joined(separator: ",")) in tracefs instance \(session.instanceName) into \(output)"
                    + (command.isEmpty ? "; Ctrl-C to stop" : ""))
-        var out = BufferedOutput()
-        let loop = RecordLoop(session: session, live: live,
-                              options: .init(duration: duration.flatMap { DurationText.nanoseconds($0) },
-                                             liveInterval: self.live ? DurationText.nanoseconds(interval) : nil,
-                                             liveCount: count, command: command,
-                                             cookiePollInterval: cookieKeys ? 20_000_000 : nil),
-                              line: { out.line($0); out.flush() })
-        let outcome = try failing { () throws(RecordingError) in try loop.run() }
-        printError(summary(outcome))
-        if let warning = lostWarning(outcome.result) { printError(warning) }
     }
 
     /// "wrote FILE: N records (cpu0 …), K KiB; COMMAND exited with status 0".
@@ -178,7 +188,6 @@ struct Record: ParsableCommand {
         return "warning: the ring buffer lost \(result.lostEvents) events (\(perCPU.joined(separator: "; "))); raise --buffer-size (now \(bufferSizeKB) KiB per CPU)"
     }
 
-    /// A recording error: one line, exit status 2.
     /// The backend asked for, `auto` resolved on this kernel; nil: only the events given.
     func resolvedBackend() throws -> Backend? {
         switch backend {
@@ -197,6 +206,7 @@ struct Record: ParsableCommand {
         return found
     }
 
+    /// A recording error: one line, exit status 2.
     func failing<T>(_ body: () throws(RecordingError) -> T) throws -> T {
         do {
             return try body()
