@@ -86,7 +86,7 @@ let package = Package(
         .executableTarget(
             name: "trace-dat-gen",
             dependencies: [
-                "OndemandTraceCore", "TraceDatFormat",
+                "OndemandTraceCore", "TraceDatFormat", "TraceRecording",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -48,7 +48,7 @@ enum OutputFiles {
 
 /// One CPU's ring-buffer pages, appended in order through a buffer: to an anonymous file, or
 /// (crash-safe, `RecordingPieces`) to the named piece `OUTPUT.cpuN` after its page-sized header.
-final class CPUDataFile {
+public final class CPUDataFile {
     let fd: Int32
     let output: String
     /// Where the pages start in the file (the piece's header before it).
@@ -56,9 +56,10 @@ final class CPUDataFile {
     private var buffer: [UInt8] = []
     private let bufferLimit = 1 << 20
     /// Bytes of pages (the header not counted).
-    private(set) var size: UInt64 = 0
+    public private(set) var size: UInt64 = 0
 
-    init(cpu: Int, output: String) throws(RecordingError) {
+    /// An anonymous file beside `output` (which its errors name).
+    public init(cpu: Int, output: String) throws(RecordingError) {
         self.output = output
         fd = try OutputFiles.anonymous(near: output, tag: "cpu\(cpu)")
         dataOffset = 0
@@ -82,7 +83,7 @@ final class CPUDataFile {
     deinit { close(fd) }
 
     /// Appends one page (`count` may be shorter than a page: the rest is zero-filled).
-    func append(page: [UInt8], count: Int, pageSize: Int) throws(RecordingError) {
+    public func append(page: [UInt8], count: Int, pageSize: Int) throws(RecordingError) {
         buffer.append(contentsOf: page[0..<min(count, pageSize)])
         if count < pageSize { buffer.append(contentsOf: repeatElement(0, count: pageSize - count)) }
         size += UInt64(pageSize)
@@ -115,14 +116,14 @@ final class CPUDataFile {
         size = 0
     }
 
-    /// Copies the pages to `out` at its current position.
-    func copy(to out: Int32) throws(RecordingError) {
+    /// Appends the pages to the trace.dat being written.
+    func copy(to out: inout TraceDatOutputFile) throws(RecordingError) {
         try flush()
-        try Self.copy(from: fd, offset: dataOffset, count: size, to: out, output: output)
+        try Self.copy(from: fd, offset: dataOffset, count: size, to: &out)
     }
 
-    /// Copies `count` bytes of `fd` from `offset` to `out` at its current position.
-    static func copy(from fd: Int32, offset start: UInt64, count: UInt64, to out: Int32, output: String) throws(RecordingError) {
+    /// Appends `count` bytes of `fd` from `offset` to the trace.dat being written.
+    static func copy(from fd: Int32, offset start: UInt64, count: UInt64, to out: inout TraceDatOutputFile) throws(RecordingError) {
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         var offset = off_t(start)
         let end = off_t(start + count)
@@ -130,13 +131,15 @@ final class CPUDataFile {
             let want = min(chunk.count, Int(end - offset))
             let n = retryingInterrupted { chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, offset) } }
             if n < 0 {
-                throw RecordingError("\(output): reading back the recorded data failed: \(describeErrno(errno))")
+                throw RecordingError("\(out.output): reading back the recorded data failed: \(describeErrno(errno))")
             }
             if n == 0 { break }
             offset += off_t(n)
-            if let failure = chunk.withUnsafeBytes({ FileContents.writeAll(out, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }) {
-                throw RecordingError("\(output): writing failed: \(OutputFiles.describe(failure))")
+            var failure: RecordingError?
+            chunk.withUnsafeBytes { bytes in
+                do throws(RecordingError) { try out.write(UnsafeRawBufferPointer(rebasing: bytes[0..<n])) } catch { failure = error }
             }
+            if let failure { throw failure }
         }
     }
 }

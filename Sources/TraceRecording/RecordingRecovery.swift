@@ -64,11 +64,10 @@ public enum RecordingRecovery {
         }
         var header = meta.header
         header.cpuDataSizes = pieces.map { $0?.bytes ?? 0 }
-        let size = try TraceDatFileWriter.write(header: header, to: output) { (fd: Int32) throws(RecordingError) in
-            for piece in pieces {
-                guard let piece else { continue }
-                try CPUDataFile.copy(from: piece.fd, offset: UInt64(meta.header.pageSize), count: piece.bytes, to: fd, output: output)
-            }
+        var file = try TraceDatOutputFile(output: output)
+        let size = try TraceDatFileWriter.write(header: header, to: &file) { (cpu: Int, file: inout TraceDatOutputFile) throws(RecordingError) in
+            guard let piece = pieces[cpu] else { return }
+            try CPUDataFile.copy(from: piece.fd, offset: UInt64(meta.header.pageSize), count: piece.bytes, to: &file)
         }
         RecordingPieces.remove(base: base, cpus: meta.cpuCount)
         RecordingPieces.syncDirectory(of: output)

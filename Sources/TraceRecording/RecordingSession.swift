@@ -296,7 +296,7 @@ public final class RecordingSession {
         var size: UInt64 = 0
         switch options.output {
         case .file(let output):
-            size = try TraceDatFileWriter.write(header: header, cpuFiles: cpuFiles, to: output)
+            size = try TraceDatOutputFile.write(header: header, cpuFiles: cpuFiles, to: output)
             path = output
         case .rotating:
             if let rotated {
@@ -397,43 +397,5 @@ struct Metadata {
             }
         }
         return Metadata(headerPage: headerPage, headerEvent: headerEvent, ftraceFormats: ftrace, systems: systems)
-    }
-}
-
-/// Assembles the trace.dat in a temporary file beside the output and renames it over the output
-/// only when every byte is written, so a failure never leaves a file that looks complete.
-enum TraceDatFileWriter {
-    static func write(header: TraceDatV6Header, cpuFiles: [CPUDataFile], to output: String) throws(RecordingError) -> UInt64 {
-        try write(header: header, to: output) { (fd: Int32) throws(RecordingError) in
-            for file in cpuFiles { try file.copy(to: fd) }
-        }
-    }
-
-    /// The header, then what `data` writes to the file descriptor: each CPU's pages in order.
-    static func write(header: TraceDatV6Header, to output: String, data: (Int32) throws(RecordingError) -> Void) throws(RecordingError) -> UInt64 {
-        let temporary = OutputFiles.directory(of: output) + "/." + OutputFiles.baseName(of: output) + ".\(getpid()).tmp"
-        let fd = try OutputFiles.create(temporary, output: output)
-        var open = true
-        do throws(RecordingError) {
-            let (bytes, _) = header.encode()
-            if let failure = bytes.withUnsafeBytes({ FileContents.writeAll(fd, $0) }) {
-                throw RecordingError("\(output): writing failed: \(OutputFiles.describe(failure))")
-            }
-            try data(fd)
-            if fsync(fd) != 0 {
-                throw RecordingError("\(output): writing failed: \(OutputFiles.describe(errno))")
-            }
-            let size = UInt64(lseek(fd, 0, SEEK_END))
-            close(fd)
-            open = false
-            if rename(temporary, output) != 0 {
-                throw RecordingError("\(output): cannot rename the finished file into place: \(OutputFiles.describe(errno))")
-            }
-            return size
-        } catch {
-            if open { close(fd) }
-            unlink(temporary)
-            throw error
-        }
     }
 }

@@ -19,7 +19,7 @@ final class RotatedTraceFiles: @unchecked Sendable {
     func write(header: TraceDatV6Header, cpuFiles: [CPUDataFile]) throws(RecordingError) -> (String, UInt64)? {
         guard cpuFiles.contains(where: { $0.size > 0 }) else { return nil }
         let path = rotation.directory + "/" + nextName()
-        let size = try TraceDatFileWriter.write(header: header, cpuFiles: cpuFiles, to: path)
+        let size = try TraceDatOutputFile.write(header: header, cpuFiles: cpuFiles, to: path)
         for file in cpuFiles { try file.reset() }
         lastWritten = (path, size)
         rotation.onFile?(path)

@@ -1,16 +1,14 @@
-import ArgumentParser
-import Foundation
 import TraceDatFormat
+import TraceRecording
 
-/// Each CPU's ring-buffer pages, written to a temporary file beside the output as they fill, then
-/// assembled behind the header (a million requests make hundreds of MB).
+/// Each CPU's ring-buffer pages, collected as they fill in the recorder's per-CPU page files
+/// (`CPUDataFile`: anonymous files beside the output; a million requests make hundreds of MB),
+/// then assembled behind the header by the one trace.dat writer, as `record` assembles its output.
 final class PageFiles {
     static let pageSize = 4096
     private var encoders: [RingBufferPageEncoder]
-    private let handles: [FileHandle]
-    private let paths: [String]
+    private let files: [CPUDataFile]
     private let output: String
-    private(set) var sizes: [UInt64]
 
     init(output: String, cpus: Int, loseEvery: Int) throws {
         self.output = output
@@ -20,15 +18,13 @@ final class PageFiles {
                 loseEvery > 0 && index % loseEvery == loseEvery - 1 ? Int64(index + 1) : 0
             }
         }
-        paths = (0..<cpus).map { "\(output).cpu\($0)" }
-        handles = try paths.map { path in
-            guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
-                throw ValidationError("cannot write \(path)")
-            }
-            return handle
-        }
-        sizes = Array(repeating: 0, count: cpus)
+        var files: [CPUDataFile] = []
+        for cpu in 0..<cpus { files.append(try CPUDataFile(cpu: cpu, output: output)) }
+        self.files = files
     }
+
+    /// Bytes of pages per CPU.
+    var sizes: [UInt64] { files.map(\.size) }
 
     func append(cpu: Int, timestamp: UInt64, record: [UInt8]) throws {
         if let page = encoders[cpu].append(timestamp: timestamp, payload: record) { try write(page, cpu: cpu) }
@@ -37,29 +33,15 @@ final class PageFiles {
     func finish() throws {
         for cpu in encoders.indices {
             if let page = encoders[cpu].finish() { try write(page, cpu: cpu) }
-            try handles[cpu].close()
         }
     }
 
     private func write(_ page: [UInt8], cpu: Int) throws {
-        try handles[cpu].write(contentsOf: page)
-        sizes[cpu] += UInt64(page.count)
+        try files[cpu].append(page: page, count: page.count, pageSize: Self.pageSize)
     }
 
-    /// Writes the output: the header, then each CPU's pages; removes the temporary files.
-    func assemble(header: [UInt8]) throws -> UInt64 {
-        guard FileManager.default.createFile(atPath: output, contents: Data(header)), let out = FileHandle(forWritingAtPath: output) else {
-            throw ValidationError("cannot write \(output)")
-        }
-        try out.seekToEnd()
-        for path in paths {
-            guard let input = FileHandle(forReadingAtPath: path) else { throw ValidationError("cannot read \(path)") }
-            while let chunk = try input.read(upToCount: 16 << 20), !chunk.isEmpty { try out.write(contentsOf: chunk) }
-            try input.close()
-            try FileManager.default.removeItem(atPath: path)
-        }
-        let size = try out.offset()
-        try out.close()
-        return size
+    /// Writes the output: the header, then each CPU's pages; its size.
+    func assemble(header: TraceDatV6Header) throws -> UInt64 {
+        try TraceDatOutputFile.write(header: header, cpuFiles: files, to: output)
     }
 }

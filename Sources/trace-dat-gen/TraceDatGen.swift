@@ -67,7 +67,7 @@ struct TraceDatGen: ParsableCommand {
             ftraceFormats: [], systems: [.init(name: "cachefiles", formats: events.formatFiles)],
             savedCmdlines: Array(traffic.cmdlines.utf8), options: [], traceClock: "",
             cpuDataSizes: pages.sizes)
-        let size = try pages.assemble(header: header.encode().bytes)
+        let size = try pages.assemble(header: header)
 
         let latencies = traffic.latencies.sorted()
         let n = latencies.count

@@ -11,7 +11,7 @@ import TraceFiles
 /// `record --recover` on pieces made here (no tracefs): whole pages kept, a torn or never-synced
 /// tail dropped, the times said; `monitor -o`'s pieces assembled into a rotated file at the start.
 @Suite struct RecoverySyntheticTests {
-    typealias W = TraceDatV6WriterTests
+    typealias W = TraceDatOutputFileTests
 
     /// Pieces of a killed recording named after `base`: cpu0 two pages and a torn half page,
     /// cpu1 one page then a page of zeros (extended, never synced).
