@@ -91,7 +91,7 @@ let package = Package(
             ]
         ),
         // `monitor`'s pipeline fed from a one-CPU trace.dat: its CPU and memory (bench/monitor-bench.sh).
-        .executableTarget(name: "monitor-replay", dependencies: ["Monitoring", "OndemandTraceCore", "TraceDatFormat", "TraceRecording"]),
+        .executableTarget(name: "monitor-replay", dependencies: ["Monitoring", "OndemandTraceCore", "TraceFiles", "TraceRecording"]),
         .testTarget(name: "OndemandTraceCoreTests", dependencies: ["OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "TraceDatFormatTests", dependencies: ["TraceDatFormat"]),
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls", "TestSupport"]),

@@ -6,7 +6,7 @@
 import Glibc
 import Monitoring
 import OndemandTraceCore
-import TraceDatFormat
+import TraceFiles
 import TraceRecording
 
 func fail(_ message: String) -> Never {
@@ -35,38 +35,28 @@ func cpuSeconds() -> Double {
     return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
 
+/// Records handed to the pipeline at a time (about what the recorder's drain hands over per
+/// 64 pages of 4 KiB).
+let batchSize = 4096
+
 func replay() {
     guard CommandLine.arguments.count == 2 else { fail("usage: monitor-replay TRACE.dat") }
     let path = CommandLine.arguments[1]
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { fail("\(path): cannot open") }
-    var info = stat()
-    fstat(fd, &info)
-    guard let base = mmap(nil, Int(info.st_size), PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { fail("\(path): cannot map") }
-    let file = UnsafeRawBufferPointer(start: base, count: Int(info.st_size))
-    let structure: TraceDatStructure
-    do { structure = try TraceDatStructure.parse(file) } catch { fail("\(path): \(error)") }
-    guard structure.cpuData.filter({ $0.size > 0 }).count == 1, let data = structure.cpuData.first(where: { $0.size > 0 }) else {
-        fail("\(path): give a one-CPU trace (trace-dat-gen --cpus 1)")
-    }
+    let trace: TraceDatPages
+    do { trace = try TraceDatPages(path: path) } catch { fail("\(error)") }
+    guard trace.cpusWithData == 1 else { fail("\(path): give a one-CPU trace (trace-dat-gen --cpus 1)") }
 
-    /// Calls `body` with each batch of records of the CPU's pages (a batch per 64 pages).
+    /// Calls `body` with each batch of the trace's records (`batchSize` at a time), read by the
+    /// walker `report` reads with.
     func forEachBatch(_ body: ([RawRecord]) -> Void) {
         var batch: [RawRecord] = []
-        var offset = Int(data.offset)
-        let end = offset + Int(data.size)
-        var pages = 0
-        while offset < end {
-            let bytes = UnsafeRawBufferPointer(rebasing: file[offset..<min(end, offset + structure.pageSize)])
-            offset += structure.pageSize
-            guard let page = try? RingBufferPage(bytes, commitSize: structure.longSize, pageSize: structure.pageSize) else { continue }
-            var records = page.records()
-            while let record = try? records.next() {
-                batch.append(RawRecord(cpu: Int32(data.cpu), timestamp: record.timestamp, bytes: Array(record.data), missedEvents: record.missedEvents))
+        batch.reserveCapacity(batchSize)
+        do {
+            try trace.forEach { cpu, timestamp, payload, missed in
+                batch.append(RawRecord(cpu: cpu, timestamp: timestamp, bytes: Array(payload), missedEvents: missed))
+                if batch.count == batchSize { body(batch); batch.removeAll(keepingCapacity: true) }
             }
-            pages += 1
-            if pages % 64 == 0 { body(batch); batch.removeAll(keepingCapacity: true) }
-        }
+        } catch { fail("\(error)") }
         body(batch)
     }
 
@@ -76,7 +66,7 @@ func replay() {
     forEachBatch { anchorRecords += $0.count }
     let anchorCPU = cpuSeconds() - anchorStart
 
-    let metrics = OndemandMetrics(maxBlobs: 32, kernel: structure.kernelRelease ?? "?")
+    let metrics = OndemandMetrics(maxBlobs: 32, kernel: trace.kernelRelease ?? "?")
     let pipeline = MonitorPipeline(decoder: LiveRecordDecoder(layouts: DefaultFormats.layouts), metrics: metrics, now: { UInt64.max / 2 })  // at the end: every held request is due
     var fed = 0
     // Memory after 1%, 10% and all of the trace (10^4, 10^5, 10^6 requests of a 10^6 trace).
