@@ -14,30 +14,9 @@ extension TraceInput {
     public static func readConcurrently(path: String, selection: EventSelection, textFormats: [EventLayout]? = nil,
                                         batchSize: Int = 4096, depth: Int = 8,
                                         _ body: (TraceItem) throws -> Void) throws -> ReadSummary {
-        // Batches made and taken apart here, where the item type is concrete: handing each item
-        // through `Pipelined.run`'s generic closures cost a reabstraction thunk and a copy of it.
-        let size = max(1, batchSize)
-        return try Pipelined.runBatched(depth: depth, produce: { put in
-            var batch: [TraceItem] = []
-            batch.reserveCapacity(size)
-            do {
-                let summary = try TraceInput.read(path: path, selection: selection, textFormats: textFormats) { item in
-                    batch.append(item)
-                    if batch.count == size {
-                        batch = try put(batch) ?? batch
-                        batch.removeAll(keepingCapacity: true)
-                    }
-                }
-                if !batch.isEmpty { _ = try put(batch) }
-                return summary
-            } catch {
-                if !batch.isEmpty { _ = try? put(batch) }
-                throw error
-            }
-        }, consume: { batch in
-            // By index: the elements are lent to `body`, not copied out as `for in` does.
-            for i in batch.indices { try body(batch[i]) }
-        })
+        try Pipelined.run(batchSize: batchSize, depth: depth, produce: { (emit: (TraceItem) throws -> Void) in
+            try TraceInput.read(path: path, selection: selection, textFormats: textFormats, emit)
+        }, consume: body)
     }
 }
 
@@ -101,6 +80,20 @@ public struct TraceItemBatch: Sendable {
     }
 }
 
+/// A pid's task name as the reader hands it on, once per pid: `alreadyGiven` after the first
+/// time, `new(name)` the first time (name nil: the trace does not know the task).
+enum NewTaskName {
+    case alreadyGiven
+    case new(String?)
+}
+
+/// A pid's task name in the reader's table: `notLookedUp` yet, or `lookedUp(name)` (name nil:
+/// the trace does not know the task).
+enum CachedTaskName {
+    case notLookedUp
+    case lookedUp(String?)
+}
+
 /// Fills `TraceItemBatch`es on the reading thread and hands each over when full.
 final class TraceItemBatcher {
     /// Touched per record by one thread: no run-time exclusivity check.
@@ -114,18 +107,18 @@ final class TraceItemBatcher {
         batch = TraceItemBatch(capacity: self.size)
     }
 
-    /// `name`: the task's name when its pid comes for the first time, else nil.
+    /// `name`: the task's name when its pid comes for the first time.
     @inline(__always)
-    func add(_ record: OndemandRecord, name: String??) throws {
-        if let name { batch.names.append((record.pid, name)) }
+    func add(_ record: OndemandRecord, name: NewTaskName) throws {
+        if case .new(let name) = name { batch.names.append((record.pid, name)) }
         batch.ondemand.append(record)
         if batch.ondemand.count == size { try flush() }
     }
 
     /// `name`: as for an on-demand record.
     @inline(__always)
-    func add(_ tie: TieRecord, name: String??) throws {
-        if let name { batch.names.append((tie.pid, name)) }
+    func add(_ tie: TieRecord, name: NewTaskName) throws {
+        if case .new(let name) = name { batch.names.append((tie.pid, name)) }
         batch.tiePlaces.append(.init(before: batch.ondemand.count, afterOthers: batch.others.count))
         batch.ties.append(tie)
         if batch.ties.count == size { try flush() }

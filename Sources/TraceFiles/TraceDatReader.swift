@@ -37,33 +37,33 @@ enum TraceDatReader {
         /// The task name of `pid` the first time it is asked for, then nil (the common case
         /// inlined: once per on-demand record).
         @inline(__always)
-        func nameIfNew(_ pid: Int32) -> String?? {
-            if pid >= 0, Int(pid) < named.count, named[Int(pid)] { return nil }
+        func nameIfNew(_ pid: Int32) -> NewTaskName {
+            if pid >= 0, Int(pid) < named.count, named[Int(pid)] { return .alreadyGiven }
             return firstName(pid)
         }
 
-        private func firstName(_ pid: Int32) -> String?? {
+        private func firstName(_ pid: Int32) -> NewTaskName {
             guard pid >= 0, Int(pid) < Self.directPids else {
-                return namedFar.insert(pid).inserted ? .some(comm(pid)) : nil
+                return namedFar.insert(pid).inserted ? .new(comm(pid)) : .alreadyGiven
             }
             let i = Int(pid)
-            if i < named.count, named[i] { return nil }
+            if i < named.count, named[i] { return .alreadyGiven }
             if i >= named.count { named.append(contentsOf: repeatElement(false, count: i + 1 - named.count)) }
             named[i] = true
-            return .some(comm(pid))
+            return .new(comm(pid))
         }
 
         /// Comms of pids below `directPids`, indexed by pid: hashing per record showed up in profiles.
-        @exclusivity(unchecked) var commByPid: [String??] = []
+        @exclusivity(unchecked) var commByPid: [CachedTaskName] = []
         static let directPids = 1 << 22
 
         func comm(_ pid: Int32) -> String? {
             guard pid >= 0, Int(pid) < Self.directPids else { return lookUpComm(pid) }
             let i = Int(pid)
-            if i < commByPid.count, let known = commByPid[i] { return known }
-            if i >= commByPid.count { commByPid.append(contentsOf: repeatElement(nil, count: i + 1 - commByPid.count)) }
+            if i < commByPid.count, case .lookedUp(let known) = commByPid[i] { return known }
+            if i >= commByPid.count { commByPid.append(contentsOf: repeatElement(.notLookedUp, count: i + 1 - commByPid.count)) }
             let name = lookUpComm(pid)
-            commByPid[i] = .some(name)
+            commByPid[i] = .lookedUp(name)
             return name
         }
 
