@@ -6,6 +6,7 @@ import TraceRecording
 
 struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "record",
         abstract: "Record the cachefiles events (and daemon markers) into a trace.dat.",
         discussion: """
             A private tracefs instance (ondemand-trace-<pid>) gets its own ring buffers, clock and \
