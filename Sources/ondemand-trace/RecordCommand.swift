@@ -7,7 +7,7 @@ import TraceRecording
 struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "record",
-        abstract: "Record the cachefiles events (and daemon markers) into a trace.dat.",
+        abstract: "Record the on-demand path's events (cachefiles or fanotify pre-content, and daemon markers) into a trace.dat.",
         discussion: """
             A private tracefs instance (ondemand-trace-<pid>) gets its own ring buffers, clock and \
             events, so nobody else's tracing is touched; it is removed when recording ends, on \
