@@ -1,5 +1,6 @@
-import Foundation
+import Glibc
 import Synchronization
+import SystemCalls
 import TraceRecording
 
 /// Another daemon writes no OPEN markers: while it serves, the cookie keys (which blob each
@@ -7,26 +8,25 @@ import TraceRecording
 final class CookiePolling: @unchecked Sendable {
     private let poller: CookieKeyPoller
     private let stopping = Atomic<Bool>(false)
-    private let done = DispatchSemaphore(value: 0)
+    private var thread: pthread_t?
 
     /// Nil when the kernel lists no cookies (no /proc/fs/fscache) or there is no recording.
     init?(markerPath: String?) {
         guard let poller = markerPath.flatMap({ CookieKeyPoller(markerPath: $0) }) else { return nil }
         self.poller = poller
         poller.poll()
-        Thread.detachNewThread { [self] in
+        thread = try? startThread { [self] in
             while !stopping.load(ordering: .relaxed) {
                 self.poller.poll()  // only this thread polls until finish()
                 usleep(20_000)
             }
-            done.signal()
         }
     }
 
     /// The last poll, and the marker fd closed (the recording's instance can then be removed).
     func finish() {
         stopping.store(true, ordering: .relaxed)
-        done.wait()
+        if let thread { pthread_join(thread, nil) }
         poller.finish()
     }
 }

@@ -4,6 +4,7 @@ import TraceFiles
 
 struct Check: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "check",
         abstract: "Compare runs with stored baseline runs; exit 1 on a regression.",
         discussion: """
             The baseline is a report JSON kept in your repository, best made by \

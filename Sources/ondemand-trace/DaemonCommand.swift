@@ -8,6 +8,7 @@ import OndemandTraceCore
 
 struct Daemon: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "daemon",
         abstract: "Serve EROFS images on demand: a cachefiles on-demand daemon, or (--fanotify) a fanotify pre-content one.",
         discussion: """
             Binds CACHE-DIR in on-demand mode on /dev/cachefiles and answers the kernel's \

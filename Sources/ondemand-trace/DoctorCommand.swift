@@ -3,6 +3,7 @@ import TraceRecording
 
 struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "doctor",
         abstract: "Check this machine's prerequisites for recording and serving on-demand requests.",
         discussion: """
             Each check prints ok, warn, FAIL or info, what it found, and the fix:

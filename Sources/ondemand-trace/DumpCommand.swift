@@ -4,6 +4,7 @@ import TraceFiles
 
 struct Dump: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "dump",
         abstract: "Print the decoded on-demand events of a trace, one per line.",
         discussion: """
             Every cachefiles_ondemand_* record becomes one line with its timestamp (seconds of \

@@ -7,7 +7,7 @@ import OndemandTraceCore
 struct OndemandTrace: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ondemand-trace",
-        abstract: "Observe the kernel's cachefiles on-demand mode: decode, correlate and time its requests.",
+        abstract: "Observe on-demand image loading (cachefiles on-demand, fanotify pre-content): record, correlate and time each request.",
         discussion: """
             The kernel traces each on-demand round trip (OPEN/READ/CLOSE sent to the daemon on \
             /dev/cachefiles, its copen and READ_COMPLETE answers) with the cachefiles_ondemand_* \

@@ -6,7 +6,8 @@ import TraceRecording
 
 struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Record the cachefiles events (and daemon markers) into a trace.dat.",
+        commandName: "record",
+        abstract: "Record the on-demand path's events (cachefiles or fanotify pre-content, and daemon markers) into a trace.dat.",
         discussion: """
             A private tracefs instance (ondemand-trace-<pid>) gets its own ring buffers, clock and \
             events, so nobody else's tracing is touched; it is removed when recording ends, on \

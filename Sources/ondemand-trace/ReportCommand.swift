@@ -4,6 +4,7 @@ import TraceFiles
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "report",
         abstract: "Correlate on-demand requests and report their latency, object lifetimes and anomalies.",
         discussion: """
             Each READ the kernel sent is tied to the cread that answered it (per object; by the \

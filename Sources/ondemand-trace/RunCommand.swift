@@ -7,6 +7,7 @@ import TraceRecording
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Serve an EROFS image on demand, mount it, drive reads, and record and report them.",
         discussion: """
             One command for a measured run: starts a recording (a private tracefs instance), the \
