@@ -39,11 +39,13 @@ let package = Package(
         ),
         // The trace.dat format, no I/O: ring-buffer pages (decoder, encoder), the v6 writer, the structure check.
         .target(name: "TraceDatFormat", swiftSettings: hotPath),
+        // The EROFS format, no I/O: an image's layout (files, their extents per device, compressed clusters).
+        .target(name: "ErofsFormat", swiftSettings: hotPath),
         // Reading trace files: trace.dat through libtracecmd, text from tracefs and trace-cmd report.
         .target(
             name: "TraceFiles",
             dependencies: [
-                "CTrace", "OndemandTraceCore", "TraceDatFormat", "SystemCalls",
+                "CTrace", "OndemandTraceCore", "TraceDatFormat", "ErofsFormat", "SystemCalls",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: hotPath
@@ -81,7 +83,12 @@ let package = Package(
         // Paths to the repository and the shared real traces; running the real binary.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // libFuzzer target over the trace readers (scripts/fuzz); a corpus replayer otherwise.
-        .executableTarget(name: "ondemand-trace-fuzz", dependencies: ["OndemandTraceCore", "TraceFiles", "SystemCalls"]),
+        .executableTarget(name: "ondemand-trace-fuzz", dependencies: ["OndemandTraceCore", "TraceFiles", "ErofsFormat", "SystemCalls"]),
+        // EROFS images for the VM tests (vm/make-image twoblobs: a bootstrap's blob split in two).
+        .executableTarget(
+            name: "erofs-tool",
+            dependencies: ["ErofsFormat", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         // Synthetic trace.dat v6 files of on-demand traffic for benchmarks and fixtures (bench/).
         .executableTarget(
             name: "trace-dat-gen",
@@ -94,10 +101,12 @@ let package = Package(
         .executableTarget(name: "monitor-replay", dependencies: ["Monitoring", "OndemandTraceCore", "TraceFiles", "TraceRecording"]),
         .testTarget(name: "OndemandTraceCoreTests", dependencies: ["OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "TraceDatFormatTests", dependencies: ["TraceDatFormat"]),
+        // The EROFS reader against erofs-utils; the layout's byte owners and blame (through TraceFiles' glue) on real images.
+        .testTarget(name: "ErofsFormatTests", dependencies: ["ErofsFormat", "TraceFiles", "OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls", "TestSupport"]),
         .testTarget(name: "TraceFilesTests", dependencies: ["TraceFiles", "TraceDatFormat", "OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "OndemandDaemonTests", dependencies: ["OndemandDaemon", "CDaemonSys", "OndemandTraceCore", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["OndemandTraceCore", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["OndemandTraceCore", "ErofsFormat", "TestSupport"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "OndemandTraceCore", "TraceRecording", "TestSupport"]),
         .testTarget(name: "TraceRecordingTests", dependencies: ["TraceRecording", "TraceFiles", "TraceDatFormat", "OndemandTraceCore", "SystemCalls", "TestSupport"]),
     ]

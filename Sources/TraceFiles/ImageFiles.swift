@@ -3,6 +3,7 @@ import Glibc
 #endif
 import OndemandTraceCore
 import SystemCalls
+import ErofsFormat
 
 /// The images behind a trace, as `report --image` names them: `FILE` or `OBJ=FILE`. An EROFS
 /// image (a bootstrap) is read for its metadata; any other file is a blob of one of them, of
@@ -37,7 +38,7 @@ public enum ImageFiles {
             }
         }
         do {
-            return Loaded(sources: try ImageMatching.sources(images: images, blobs: blobs), forced: forced)
+            return Loaded(sources: try ImageMatching.sources(images: try images.map(blameImage), blobs: blobs), forced: forced)
         } catch {
             throw TraceFileError(path: "--image", message: error.description)  // the message names the image
         }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import ErofsFormat
 import OndemandTraceCore
 import SystemCalls
 import TraceFiles

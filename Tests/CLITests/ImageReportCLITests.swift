@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TestSupport
+import ErofsFormat
 import OndemandTraceCore
 
 /// `report --image` on a real VM trace: `vm-plain-6.12.txt` read every file of the deterministic

@@ -225,23 +225,3 @@ extension EventScript {
         #expect(full.fields.map(\.name) == ["obj", "cookie", "why", "usage"])
     }
 }
-
-@Suite struct ImageMatchingByNameTests {
-    /// Two files of one size: by size alone ambiguous; the objects' blob names (a file's name,
-    /// or its name without extension) tell them apart; an unnamed object still goes by size.
-    @Test func aNamedObjectTakesTheFileOfItsName() throws {
-        let w = try ErofsImageTests.Workspace()
-        let (bootPath, _) = try w.image("boot", [])
-        let boot = try ErofsImage(bytes: ErofsImageTests.read(bootPath))
-        let sources = try ImageMatching.sources(images: [("dir/md.img", boot), ("other/copy.img", boot)], blobs: [])
-        var first = Correlator.ObjectLifetime(obj: 1, firstSeen: 0), second = Correlator.ObjectLifetime(obj: 2, firstSeen: 0)
-        (first.size, second.size) = (Int64(boot.size), Int64(boot.size))
-        (first.name, second.name) = (BlobName(volume: "erofs,md", blob: "md"), BlobName(volume: "erofs,md", blob: "copy.img"))
-        let matched = try ImageMatching.match(objects: [first, second], sources: sources, forced: [:])
-        #expect(matched[1]?.name == "dir/md.img" && matched[2]?.name == "other/copy.img")
-        second.name = nil
-        #expect { try ImageMatching.match(objects: [first, second], sources: sources, forced: [:]) } throws: {
-            "\($0)".contains("matches dir/md.img and other/copy.img by size")
-        }
-    }
-}

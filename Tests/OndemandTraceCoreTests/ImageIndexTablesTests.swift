@@ -2,7 +2,7 @@ import Testing
 @testable import OndemandTraceCore
 
 /// The hash tables `report --image` indexes an image with, against `Dictionary` on random keys
-/// (many repeated, many alike: paths that differ in their last bytes, nids in runs), and the
+/// (many repeated, many alike: paths that differ in their last bytes), and the
 /// files table's cell width against `String.count`.
 struct ImageIndexTablesTests {
     @Test func pathIDsGiveWhatADictionaryGives() {
@@ -26,22 +26,6 @@ struct ImageIndexTablesTests {
         #expect(truth.count > 1_000, "seed \(seed)")  // the table grew several times
     }
 
-    @Test func nidTableGivesWhatADictionaryGives() {
-        let seed = UInt64.random(in: 0...UInt64.max)
-        var rng = SplitMix64(seed: seed)
-        var table = ErofsImage.NidTable(expected: Int(rng.next() % 100))
-        var truth: [UInt64: Int32] = [:]
-        for i in 0..<30_000 {
-            let nid = rng.next() % 3 == 0 ? rng.next() % (1 << 48) : UInt64(i / 4) * 32 + rng.next() % 4
-            #expect(table[nid] == truth[nid], "seed \(seed): nid \(nid)")
-            if rng.next() % 2 == 0 {
-                let value = Int32(truncatingIfNeeded: rng.next())
-                table[nid] = value
-                truth[nid] = value
-            }
-        }
-        for (nid, value) in truth { #expect(table[nid] == value, "seed \(seed): nid \(nid)") }
-    }
 
     @Test func aCellsWidthIsItsCharacterCount() {
         let seed = UInt64.random(in: 0...UInt64.max)

@@ -123,24 +123,30 @@ public enum ImageMatching {
         public init(_ description: String) { self.description = description }
     }
 
-    /// `images`: EROFS images (bootstraps); `blobs`: other files, each a blob of one of them —
+    /// An image (a bootstrap) as the blame needs it: its size, the owners of its bytes and of
+    /// its blobs', and its blobs' tags in device order (device k is index k - 1; a tag may be
+    /// empty, `-o device=` naming the blob then).
+    public struct Image: Sendable {
+        public var name: String
+        public var size: UInt64
+        public var map: ImageRangeMap
+        public var deviceTags: [String]
+        public init(name: String, size: UInt64, map: ImageRangeMap, deviceTags: [String]) {
+            (self.name, self.size, self.map, self.deviceTags) = (name, size, map, deviceTags)
+        }
+    }
+
+    /// `images`: images (bootstraps); `blobs`: other files, each a blob of one of them —
     /// the device whose slot tag is the blob's file name, else the only extra device, else the
     /// blobs of an image in the order given.
-    public static func sources(images: [(name: String, image: ErofsImage)], blobs: [(name: String, size: UInt64)]) throws(Failure) -> [FileBlame.Source] {
-        var out: [FileBlame.Source] = []
-        var maps: [(name: String, image: ErofsImage, map: ImageRangeMap)] = []
-        for (name, image) in images {
-            let map: ImageRangeMap
-            do { map = try ImageRangeMap(image: image) } catch { throw Failure("\(name): \(error)") }
-            maps.append((name, image, map))
-            out.append(.init(name: name, size: image.size, map: map, device: 0))
-        }
-        let withBlobs = maps.filter { $0.image.superblock.extraDevices > 0 }
+    public static func sources(images: [Image], blobs: [(name: String, size: UInt64)]) throws(Failure) -> [FileBlame.Source] {
+        var out = images.map { FileBlame.Source(name: $0.name, size: $0.size, map: $0.map, device: 0) }
+        let withBlobs = images.filter { !$0.deviceTags.isEmpty }
         var next: [String: Int] = [:]
         for blob in blobs {
             let base = blob.name.split(separator: "/").last.map(String.init) ?? blob.name
-            if let tagged = withBlobs.first(where: { $0.image.deviceTags.contains(base) }) {
-                out.append(.init(name: blob.name, size: blob.size, map: tagged.map, device: tagged.image.deviceTags.firstIndex(of: base)! + 1))
+            if let tagged = withBlobs.first(where: { $0.deviceTags.contains(base) }) {
+                out.append(.init(name: blob.name, size: blob.size, map: tagged.map, device: tagged.deviceTags.firstIndex(of: base)! + 1))
                 continue
             }
             guard withBlobs.count == 1, let owner = withBlobs.first else {
@@ -148,8 +154,8 @@ public enum ImageMatching {
                               + (withBlobs.isEmpty ? "" : " (candidates: \(withBlobs.map(\.name).joined(separator: ", ")))"))
             }
             let device = (next[owner.name] ?? 0) + 1
-            guard device <= owner.image.superblock.extraDevices else {
-                throw Failure("\(blob.name): \(owner.name) has \(owner.image.superblock.extraDevices) blob(s); more were given")
+            guard device <= owner.deviceTags.count else {
+                throw Failure("\(blob.name): \(owner.name) has \(owner.deviceTags.count) blob(s); more were given")
             }
             next[owner.name] = device
             out.append(.init(name: blob.name, size: blob.size, map: owner.map, device: device))

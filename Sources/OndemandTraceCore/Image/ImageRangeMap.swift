@@ -1,5 +1,6 @@
 /// Which file owns each byte of an image or of one of its blobs: the answer to "what was this
-/// READ of [offset, offset + length) for". Built from `ErofsImage.entries()`.
+/// READ of [offset, offset + length) for". Built by a `Builder` from an image's layout (EROFS:
+/// `ImageRangeMap(image:)` in TraceFiles, over `ErofsFormat`'s reader).
 public struct ImageRangeMap: Sendable {
     public enum Owner: Sendable, Hashable, Comparable, CustomStringConvertible {
         /// A file, by its path relative to the image root.
@@ -30,32 +31,28 @@ public struct ImageRangeMap: Sendable {
 
     /// Per device: non-overlapping segments sorted by start.
     private var segments: [Int: [Segment]] = [:]
-    /// Paths of files part of whose data the map cannot place (`ErofsImage.Entry.unmapped`):
+    /// Paths of files part of whose data the map cannot place (an inode's `unmapped`):
     /// reads of that part are unattributed, but the file is known to exist.
     public private(set) var unmappedFiles: [String] = []
 
-    public init(image: ErofsImage, entries: [ErofsImage.Entry]) {
-        var builder = Builder(blockSize: image.superblock.blockSize)
-        for e in entries { builder.add(path: e.path, kind: e.kind, extents: e.extents[...], metadata: e.metadata, unmapped: e.unmapped) }
-        (segments, unmappedFiles, table) = builder.finish()
+    /// A map made by a `Builder`: one `add` per inode of the image, then `finish`.
+    init(segments: [Int: [Segment]], unmappedFiles: [String], table: OwnerTable) {
+        (self.segments, self.unmappedFiles, self.table) = (segments, unmappedFiles, table)
     }
 
-    /// The map of `image`, its inodes read one at a time (`image.entries()`, without an array
-    /// per inode).
-    public init(image: ErofsImage) throws(ErofsError) {
-        // Paths are unique when every directory's names are sorted (as mkfs.erofs writes
-        // them): else made again, each path looked up.
-        let files = Int(min(image.superblock.inodeCount, 1 << 20))
-        var builder = Builder(blockSize: image.superblock.blockSize, files: files, unique: true)
-        if !(try image.walk { v, extents in builder.add(path: v.path, kind: v.kind, extents: extents, metadata: v.metadata, unmapped: v.unmapped) }) {
-            builder = Builder(blockSize: image.superblock.blockSize, files: files)
-            try image.walk { v, extents in builder.add(path: v.path, kind: v.kind, extents: extents, metadata: v.metadata, unmapped: v.unmapped) }
-        }
-        (segments, unmappedFiles, table) = builder.finish()
+    /// A run of an image's bytes: `length` bytes at `physical` on `device` (0: the image; k ≥ 1:
+    /// its k-th blob). The image format's reader says where each file's runs lie.
+    public struct Extent: Sendable {
+        public var physical: UInt64
+        public var length: UInt64
+        public var device: Int
+        @inline(__always)
+        public init(physical: UInt64, length: UInt64, device: Int) { (self.physical, self.length, self.device) = (physical, length, device) }
     }
 
-    /// The map's making, entry by entry.
-    struct Builder {
+    /// The map's making, inode by inode (the glue from an image format's layout:
+    /// `TraceFiles/ImageFiles.swift`).
+    public struct Builder {
         var files: [Int: [Segment]] = [:]
         var device0: [Segment] = []  // most extents: no dictionary lookup for them
         var metadata: [Segment] = []
@@ -67,21 +64,26 @@ public struct ImageRangeMap: Sendable {
         /// No path comes twice: each file its own id, no lookup.
         let unique: Bool
 
-        /// `files`: how many to make room for.
-        init(blockSize: UInt64, files: Int = 0, unique: Bool = false) {
+        /// `header`: the bytes every image of the format holds as metadata (its superblock);
+        /// `files`: how many to make room for; `unique`: the caller knows no path comes twice.
+        public init(blockSize: UInt64, header: Range<UInt64>, files: Int = 0, unique: Bool = false) {
             block = blockSize
             self.unique = unique
             ids = PathIDs(expected: unique ? 0 : files)
             owners.reserveCapacity(files + 2)
             device0.reserveCapacity(files)
-            metadata.append(blocks(0..<(ErofsImage.superblockOffset + 128)))
+            metadata.append(blocks(header))
         }
 
         func blocks(_ range: Range<UInt64>) -> Segment {
             Segment(start: range.lowerBound / block * block, end: (range.upperBound + block - 1) / block * block, owner: ImageRangeMap.metadataID)
         }
 
-        mutating func add(path: String, kind: ErofsImage.Kind, extents: ArraySlice<ErofsImage.Extent>, metadata range: Range<UInt64>, unmapped: Bool) {
+        /// One inode reached from the root: a directory's data counts as metadata, any other's
+        /// as the file's at `path`. `metadata`: the inode's own bytes; `unmapped`: part of its
+        /// data lies where `extents` cannot say.
+        public mutating func add<Extents: Sequence<Extent>>(path: String, isDirectory: Bool, extents: Extents,
+                                                            metadata range: Range<UInt64>, unmapped: Bool) {
             // Inodes share blocks: the same block again adds nothing (`flatten` would drop it).
             let inode = blocks(range)
             if let last = metadata.last, last.owner == ImageRangeMap.metadataID, !last.inline, last.start == inode.start, last.end == inode.end {} else {
@@ -89,7 +91,7 @@ public struct ImageRangeMap: Sendable {
             }
             if unmapped { unmappedFiles.append(path) }
             var id = ImageRangeMap.metadataID
-            if kind != .directory {
+            if !isDirectory {
                 let next = Int32(owners.count)
                 id = unique ? next : ids.id(path, next: next, owners: owners)  // the path's id, or next, now its own
                 if id == next { owners.append(.file(path)) }
@@ -97,17 +99,17 @@ public struct ImageRangeMap: Sendable {
             for e in extents where e.length > 0 {
                 let segment = Segment(start: e.physical, end: e.physical + e.length, owner: id,
                                       inline: e.device == 0 && e.physical % block != 0)
-                if kind == .directory { metadata.append(segment) } else if e.device == 0 { device0.append(segment) } else { files[e.device, default: []].append(segment) }
+                if isDirectory { metadata.append(segment) } else if e.device == 0 { device0.append(segment) } else { files[e.device, default: []].append(segment) }
             }
         }
 
-        mutating func finish() -> (segments: [Int: [Segment]], unmapped: [String], table: OwnerTable) {
+        public mutating func finish() -> ImageRangeMap {
             // Files first (an inline tail sits in an inode block), then metadata fills what is left.
             var segments: [Int: [Segment]] = [:]
             if !device0.isEmpty { files[0] = device0 }
             for (device, list) in files { segments[device] = ImageRangeMap.flatten(list, under: []) }
             segments[0] = ImageRangeMap.flatten(metadata, under: segments[0] ?? [])
-            return (segments, unmappedFiles, OwnerTable(owners))
+            return ImageRangeMap(segments: segments, unmappedFiles: unmappedFiles, table: OwnerTable(owners))
         }
     }
 

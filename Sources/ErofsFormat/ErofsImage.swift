@@ -57,6 +57,8 @@ public struct ErofsImage: Sendable {
     }
 
     public static let superblockOffset: UInt64 = 1024
+    /// The bytes before the superblock and the superblock itself: metadata of every image.
+    public static let headerBytes: Range<UInt64> = 0..<(superblockOffset + 128)
     public static let magic: UInt32 = 0xE0F5_E1E2
     public static let nullAddress: UInt32 = 0xFFFF_FFFF
     /// Limits far above real images that keep a hostile one from costing hours.
@@ -182,33 +184,69 @@ public struct ErofsImage: Sendable {
     /// holds 8-byte indexes (with a device per chunk) or 4-byte block addresses.
     func chunks(_ inode: Inode, to out: inout [Extent]) throws(ErofsError) -> UInt64 {
         let block = superblock.blockSize
-        let format = inode.rawAddress
-        let chunkBits = UInt64(superblock.blockSizeBits) + UInt64(format & 0x1f)
-        guard chunkBits < 48 else { throw ErofsError("inode \(inode.nid): chunk size 2^\(chunkBits) is absurd", at: inode.offset) }
-        let chunk: UInt64 = 1 << chunkBits
-        let count = (inode.size + chunk - 1) >> chunkBits
-        let indexed = format & 0x20 != 0
-        let entry: UInt64 = indexed ? 8 : 4
-        let table = indexed ? (inode.bodyEnd + 7) & ~7 : inode.bodyEnd
-        guard count <= UInt64(Self.maxEntries), table + count * entry <= size else {
-            throw ErofsError("inode \(inode.nid): a table of \(count) chunks lies past the end of the image", at: table)
-        }
-        for i in 0..<count {
-            let at = table + i * entry
-            let device = indexed ? Int(Self.u16(bytes, at + 2)) : 0
-            let address = indexed ? Self.u32(bytes, at + 4) : Self.u32(bytes, at)
+        let table = try chunkTable(inode)
+        for i in 0..<table.count {
+            let at = table.offset + i * table.entrySize
+            let device = table.indexed ? Int(Self.u16(bytes, at + 2)) : 0
+            let address = table.indexed ? Self.u32(bytes, at + 4) : Self.u32(bytes, at)
             guard address != Self.nullAddress else { continue }  // a hole
             guard device <= superblock.extraDevices else {
                 throw ErofsError("inode \(inode.nid): chunk \(i) names device \(device); the image has \(superblock.extraDevices) extra device(s)", at: at)
             }
-            let length = min(chunk, (inode.size - i * chunk + block - 1) / block * block)
+            let length = min(table.chunkSize, (inode.size - i * table.chunkSize + block - 1) / block * block)
             let physical = UInt64(address) << UInt64(superblock.blockSizeBits)
             guard device != 0 || physical + length <= size else {
                 throw ErofsError("inode \(inode.nid): chunk \(i) lies past the end of the image", at: at)
             }
-            out.append(Extent(logical: i * chunk, physical: physical, length: length, device: device))
+            out.append(Extent(logical: i * table.chunkSize, physical: physical, length: length, device: device))
         }
-        return table + count * entry
+        return table.offset + table.count * table.entrySize
+    }
+
+    /// Where a chunk-based inode's table lies and what its entries are, checked against the image.
+    struct ChunkTable {
+        var offset: UInt64
+        var count: UInt64
+        var chunkSize: UInt64
+        /// 8-byte indexes with a device each; else 4-byte block addresses (device 0).
+        var indexed: Bool
+        var entrySize: UInt64 { indexed ? 8 : 4 }
+    }
+
+    func chunkTable(_ inode: Inode) throws(ErofsError) -> ChunkTable {
+        let format = inode.rawAddress
+        let chunkBits = UInt64(superblock.blockSizeBits) + UInt64(format & 0x1f)
+        guard chunkBits < 48 else { throw ErofsError("inode \(inode.nid): chunk size 2^\(chunkBits) is absurd", at: inode.offset) }
+        let chunk: UInt64 = 1 << chunkBits
+        let indexed = format & 0x20 != 0
+        let table = ChunkTable(offset: indexed ? (inode.bodyEnd + 7) & ~7 : inode.bodyEnd, count: (inode.size + chunk - 1) >> chunkBits,
+                               chunkSize: chunk, indexed: indexed)
+        guard table.count <= UInt64(Self.maxEntries), table.offset + table.count * table.entrySize <= size else {
+            throw ErofsError("inode \(inode.nid): a table of \(table.count) chunks lies past the end of the image", at: table.offset)
+        }
+        return table
+    }
+
+    /// One entry of a chunk-based file's table of indexes: where it stands in the image, the
+    /// device it names and the chunk's first block there (`nullAddress`: a hole).
+    public struct ChunkIndex: Sendable, Equatable {
+        public var offset: UInt64
+        public var device: Int
+        public var blockAddress: UInt32
+    }
+
+    /// The chunk indexes of inode `nid` and its chunk size in blocks; nil when its data is not
+    /// chunk-based with a device per chunk (other layouts, or 4-byte block maps).
+    public func chunkIndexes(nid: UInt64) throws(ErofsError) -> (indexes: [ChunkIndex], chunkBlocks: UInt64)? {
+        let inode = try inode(nid)
+        guard inode.layout == 4 else { return nil }
+        let table = try chunkTable(inode)
+        guard table.indexed else { return nil }
+        let indexes = (0..<table.count).map { i in
+            let at = table.offset + i * table.entrySize
+            return ChunkIndex(offset: at, device: Int(Self.u16(bytes, at + 2)), blockAddress: Self.u32(bytes, at + 4))
+        }
+        return (indexes, table.chunkSize >> UInt64(superblock.blockSizeBits))
     }
 
     // MARK: directories and the tree
@@ -225,22 +263,22 @@ public struct ErofsImage: Sendable {
     }
 
     /// An `Entry` but its extents, as `walk` hands it over.
-    struct Visit {
-        var path: String
-        var nid: UInt64
-        var kind: Kind
-        var size: UInt64
-        var layout: Int
-        var compressed: Bool
-        var unmapped: Bool
-        var metadata: Range<UInt64>
+    public struct Visit {
+        public var path: String
+        public var nid: UInt64
+        public var kind: Kind
+        public var size: UInt64
+        public var layout: Int
+        public var compressed: Bool
+        public var unmapped: Bool
+        public var metadata: Range<UInt64>
     }
 
     /// `entries()` one at a time, each with its extents (a slice of one array all the inodes'
     /// extents go to): no array per inode, which is most of the cost of 100,000 small files.
     /// Returns whether every directory's names were sorted: then no path came twice.
     @discardableResult
-    func walk(_ visit: (Visit, ArraySlice<Extent>) -> Void) throws(ErofsError) -> Bool {
+    public func walk(_ visit: (Visit, ArraySlice<Extent>) -> Void) throws(ErofsError) -> Bool {
         var count = 0
         var unique = true
         var visited = Set<UInt64>()
