@@ -48,11 +48,9 @@ let package = Package(
             ],
             swiftSettings: hotPath
         ),
-        // The one OS layer: errors as values, EINTR retried in one place, whole files, child processes.
-        .target(
-            name: "SystemCalls",
-            dependencies: ["OndemandTraceCore", .product(name: "SystemPackage", package: "swift-system")]
-        ),
+        // The one OS layer, depending on nothing of ours: errors as values, EINTR retried in one
+        // place, files, output, clocks, signals, child processes.
+        .target(name: "SystemCalls"),
         // Recording: a private tracefs instance read through libtracefs, written as trace.dat v6.
         .target(name: "TraceRecording", dependencies: ["CTrace", "OndemandTraceCore", "TraceDatFormat", "SystemCalls"]),
         // The cachefiles on-demand daemon: /dev/cachefiles, blobs, threads, trace markers.
@@ -95,7 +93,7 @@ let package = Package(
         .testTarget(name: "OndemandTraceCoreTests", dependencies: ["OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "TraceDatFormatTests", dependencies: ["TraceDatFormat"]),
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls", "TestSupport"]),
-        .testTarget(name: "TraceFilesTests", dependencies: ["TraceFiles", "TraceDatFormat", "OndemandTraceCore", "TestSupport"]),
+        .testTarget(name: "TraceFilesTests", dependencies: ["TraceFiles", "TraceDatFormat", "OndemandTraceCore", "SystemCalls", "TestSupport"]),
         .testTarget(name: "OndemandDaemonTests", dependencies: ["OndemandDaemon", "CDaemonSys", "OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "OndemandTraceCore", "TraceRecording", "TestSupport"]),
