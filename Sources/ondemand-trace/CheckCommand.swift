@@ -84,7 +84,7 @@ struct Check: ParsableCommand {
     }
 
     func run() throws {
-        let (base, cur) = try reportingInputErrors { () -> (RunSet, RunSet) in
+        let (base, cur) = try reportingFileErrors { () -> (RunSet, RunSet) in
             let base = try baseline.map { try Self.baselineSet($0) }
             let cur = try current.map { try Self.runSet($0, formats: formatsDirectory) }
             try RegressionGate.requireAlike(base, names: baseline, allowDifferent: regression.allowDifferent)
@@ -159,9 +159,9 @@ struct RegressionGate {
             if !differences.isEmpty {
                 text += "\nnote: compared although measured differently: " + differences.map(\.key).joined(separator: ", ")
             }
-            FileHandleWriter.write(text + "\n", fd: 1)
+            StandardOutput.write(text + "\n")
         case .json:
-            FileHandleWriter.write(CheckFormatting.json(result) + "\n", fd: 1)
+            StandardOutput.write(CheckFormatting.json(result) + "\n")
         }
         return result.regressed
     }

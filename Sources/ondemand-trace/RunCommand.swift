@@ -2,6 +2,7 @@ import ArgumentParser
 import MeasuredRun
 import OndemandDaemon
 import OndemandTraceCore
+import SystemCalls
 import TraceFiles
 import TraceRecording
 
@@ -298,15 +299,15 @@ struct Run: ParsableCommand {
             throw ExitCode(2)
         }
         if let blame = result.files {
-            if files { FileHandleWriter.write(ReportText.filesTable(blame), fd: 1) }
+            if files { StandardOutput.write(ReportText.filesTable(blame)) }
             if let prefetchList {
-                try reportingInputErrors { try OutputFile.write(blame.prefetchList.map { $0 + "\n" }.joined(), to: prefetchList) }
+                try reportingFileErrors { try OutputFile.write(blame.prefetchList.map { $0 + "\n" }.joined(), to: prefetchList) }
             }
         }
         for line in result.failed { printError("failed: \(line)") }
         if !result.failed.isEmpty { throw ExitCode(1) }
         if let baseline {
-            let regressed = try reportingInputErrors {
+            let regressed = try reportingFileErrors {
                 try regression.gate(format: .text).compare(baseline: try Check.baselineSet(baseline), current: result.runSet)
             }
             if regressed { throw ExitCode(1) }
