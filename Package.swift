@@ -50,11 +50,9 @@ let package = Package(
             ],
             swiftSettings: hotPath
         ),
-        // The one OS layer: errors as values, EINTR retried in one place, whole files, child processes.
-        .target(
-            name: "SystemCalls",
-            dependencies: ["OndemandTraceCore", .product(name: "SystemPackage", package: "swift-system")]
-        ),
+        // The one OS layer, depending on nothing of ours: errors as values, EINTR retried in one
+        // place, files, output, clocks, signals, child processes.
+        .target(name: "SystemCalls"),
         // Recording: a private tracefs instance read through libtracefs, written as trace.dat v6.
         .target(name: "TraceRecording", dependencies: ["CTrace", "OndemandTraceCore", "TraceDatFormat", "SystemCalls"]),
         // The cachefiles on-demand daemon: /dev/cachefiles, blobs, threads, trace markers.
@@ -98,13 +96,13 @@ let package = Package(
             ]
         ),
         // `monitor`'s pipeline fed from a one-CPU trace.dat: its CPU and memory (bench/monitor-bench.sh).
-        .executableTarget(name: "monitor-replay", dependencies: ["Monitoring", "OndemandTraceCore", "TraceFiles", "TraceRecording"]),
+        .executableTarget(name: "monitor-replay", dependencies: ["Monitoring", "OndemandTraceCore", "TraceFiles", "TraceRecording", "SystemCalls"]),
         .testTarget(name: "OndemandTraceCoreTests", dependencies: ["OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "TraceDatFormatTests", dependencies: ["TraceDatFormat"]),
         // The EROFS reader against erofs-utils; the layout's byte owners and blame (through TraceFiles' glue) on real images.
         .testTarget(name: "ErofsFormatTests", dependencies: ["ErofsFormat", "TraceFiles", "OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls", "TestSupport"]),
-        .testTarget(name: "TraceFilesTests", dependencies: ["TraceFiles", "TraceDatFormat", "OndemandTraceCore", "TestSupport"]),
+        .testTarget(name: "TraceFilesTests", dependencies: ["TraceFiles", "TraceDatFormat", "OndemandTraceCore", "SystemCalls", "TestSupport"]),
         .testTarget(name: "OndemandDaemonTests", dependencies: ["OndemandDaemon", "CDaemonSys", "OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["OndemandTraceCore", "ErofsFormat", "TestSupport"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "OndemandTraceCore", "TraceRecording", "TestSupport"]),

@@ -1,4 +1,3 @@
-import Glibc
 import Synchronization
 import SystemCalls
 import TraceRecording
@@ -8,7 +7,7 @@ import TraceRecording
 final class CookiePolling: @unchecked Sendable {
     private let poller: CookieKeyPoller
     private let stopping = Atomic<Bool>(false)
-    private var thread: pthread_t?
+    private var thread: SystemCalls.Thread?
 
     /// Nil when the kernel lists no cookies (no /proc/fs/fscache) or there is no recording.
     init?(markerPath: String?) {
@@ -18,7 +17,7 @@ final class CookiePolling: @unchecked Sendable {
         thread = try? startThread { [self] in
             while !stopping.load(ordering: .relaxed) {
                 self.poller.poll()  // only this thread polls until finish()
-                usleep(20_000)
+                sleepNanoseconds(20_000_000)
             }
         }
     }
@@ -26,7 +25,7 @@ final class CookiePolling: @unchecked Sendable {
     /// The last poll, and the marker fd closed (the recording's instance can then be removed).
     func finish() {
         stopping.store(true, ordering: .relaxed)
-        if let thread { pthread_join(thread, nil) }
+        thread?.join()
         poller.finish()
     }
 }

@@ -1,5 +1,4 @@
 import CDaemonSys
-import Glibc
 import OndemandTraceCore
 import SystemCalls
 
@@ -16,36 +15,37 @@ struct FanotifyImage {
     /// Creates `DIR/NAME.img`, sparse, with the size of `image`; refuses a directory whose
     /// filesystem allows no pre-content events.
     init(directory: String, name: String, image: String) throws(RunError) {
-        var fs = statfs()
-        guard statfs(directory, &fs) == 0 else { throw RunError("\(directory): \(describeErrno(errno))") }
-        let magic = Int(fs.f_type)
+        let magic: Int
+        do { magic = try FileSystem.filesystemType(directory) } catch { throw RunError("\(directory): \(describeErrno(error.errno))") }
         guard Self.hsmFilesystems[magic] != nil else {
             let what = Self.knownOthers[magic] ?? "a filesystem of type 0x\(String(magic, radix: 16))"
             throw RunError("\(directory): on \(what), which raises no fanotify pre-content events: use a --cache-dir on ext4, xfs or btrfs")
         }
-        var st = stat()
-        guard stat(image, &st) == 0 else { throw RunError("\(image): \(describeErrno(errno))") }
-        (path, size) = (directory + "/" + name + ".img", Int64(st.st_size))
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw RunError("\(path): cannot create the image file: \(describeErrno(errno))") }
-        defer { close(fd) }
-        guard ftruncate(fd, off_t(size)) == 0 else { throw RunError("\(path): cannot size the image file: \(describeErrno(errno))") }
+        let imageSize: UInt64
+        do { imageSize = try FileSystem.status(image).size } catch { throw RunError("\(image): \(describeErrno(error.errno))") }
+        (path, size) = (directory + "/" + name + ".img", Int64(imageSize))
+        let file: Descriptor
+        do { file = try Descriptor.open(path, .write, [.create, .truncate]) } catch {
+            throw RunError("\(path): cannot create the image file: \(describeErrno(error.errno))")
+        }
+        defer { file.close() }
+        do { try file.truncate(to: imageSize) } catch { throw RunError("\(path): cannot size the image file: \(describeErrno(error.errno))") }
     }
 
     /// Drops every byte (the file stays, and with it the daemon's mark): the next pass misses again.
     func empty() throws(RunError) {
-        guard truncate(path, 0) == 0, truncate(path, off_t(size)) == 0 else {
-            throw RunError("\(path): cannot empty the image file for the next pass: \(describeErrno(errno))")
+        do {
+            try FileSystem.truncate(path, to: 0)
+            try FileSystem.truncate(path, to: UInt64(size))
+        } catch {
+            throw RunError("\(path): cannot empty the image file for the next pass: \(describeErrno(error.errno))")
         }
     }
 
     /// The file's device and inode, as the kernel's fdinfo shows them (hex).
     var identity: (dev: UInt64, ino: UInt64)? {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
-        // fdinfo's sdev is the kernel's dev_t: major << 20 | minor.
-        let dev = UInt64(major(st.st_dev)) << 20 | UInt64(minor(st.st_dev))
-        return (dev, UInt64(st.st_ino))
+        guard let status = try? FileSystem.status(path) else { return nil }
+        return (status.kernelDevice, status.inode)
     }
 
     /// Whether some process holds a fanotify mark for pre-content events on this file (a
@@ -64,16 +64,11 @@ struct FanotifyImage {
     }
 
     private func isFanotify(_ link: String) -> Bool {
-        var target = [CChar](repeating: 0, count: 64)
-        let n = readlink(link, &target, 63)
-        return n > 0 && String(decoding: target[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == "anon_inode:[fanotify]"
+        FileSystem.linkTarget(link) == "anon_inode:[fanotify]"
     }
 
     /// mount(2) of the image file itself, file-backed (a loop device's reads would bypass the hook).
     func mount(at target: String) -> Int32? {
-        Glibc.mount(path, target, "erofs", UInt(MS_RDONLY), nil) == 0 ? nil : errno
+        Mounts.mount(path, on: target, type: "erofs", readOnly: true)
     }
-
-    private func major(_ dev: dev_t) -> UInt32 { UInt32((dev >> 8) & 0xfff) | UInt32((dev >> 32) & ~0xfff) }
-    private func minor(_ dev: dev_t) -> UInt32 { UInt32(dev & 0xff) | UInt32((dev >> 12) & ~0xff) }
 }

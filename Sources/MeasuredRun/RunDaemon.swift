@@ -1,4 +1,3 @@
-import Glibc
 import OndemandDaemon
 import OndemandTraceCore
 import SystemCalls
@@ -8,7 +7,8 @@ enum RunDaemon {
     case embedded(OndemandServer)
     /// Ours on the fanotify path.
     case fanotify(FanotifyServer)
-    case command(pid_t, String)
+    /// `sh -c command`, leading a process group of its own: stopping it stops what it started.
+    case command(Int32, String)
     case alreadyServing
 
     static let caches = "/proc/fs/fscache/caches"
@@ -16,12 +16,11 @@ enum RunDaemon {
     /// The user's daemon, `sh -c command`, once it has bound a cache.
     static func startCommand(_ command: String, bindTimeout: UInt64, progress: (String) -> Void) throws(RunError) -> RunDaemon {
         let before = try boundCaches()
-        let pid: pid_t
-        do { pid = try ChildProcess.spawn(["/bin/sh", "-c", command]) } catch { throw RunError("--daemon-command: \(error)") }
+        let pid: Int32
+        do { pid = try ChildProcess.spawn(["/bin/sh", "-c", command], newProcessGroup: true) } catch { throw RunError("--daemon-command: \(error)") }
         let deadline = monotonicNanoseconds() + bindTimeout
         while true {
-            var status: Int32 = 0
-            if retryingInterrupted({ waitpid(pid, &status, WNOHANG) }) == pid {
+            if let status = ChildProcess.statusIfEnded(pid) {
                 throw RunError("--daemon-command '\(command)' \(ChildProcess.describe(status)) before it bound a cache")
             }
             if let bound = FscacheCaches.newlyBound(before: before, now: try boundCaches()).first {
@@ -32,7 +31,7 @@ enum RunDaemon {
                 _ = stop(pid)
                 throw RunError("--daemon-command '\(command)' bound no cache within \(bindTimeout % 1_000_000_000 == 0 ? "\(bindTimeout / 1_000_000_000) s" : "\(bindTimeout / 1_000_000) ms") (no new active cache in \(caches)); stopped it")
             }
-            usleep(20_000)
+            sleepNanoseconds(20_000_000)
         }
     }
 
@@ -40,15 +39,15 @@ enum RunDaemon {
     /// mark and fill) and `$ONDEMAND_SOURCE_IMAGE` (the full image), once it has marked the file.
     static func startFanotifyCommand(_ command: String, image: FanotifyImage, source: String, markTimeout: UInt64,
                                      progress: (String) -> Void) throws(RunError) -> RunDaemon {
-        let pid: pid_t
+        let pid: Int32
         do {
             pid = try ChildProcess.spawn(["/bin/sh", "-c", command],
-                                         environment: ["ONDEMAND_IMAGE_FILE": image.path, "ONDEMAND_SOURCE_IMAGE": source])
+                                         environment: ["ONDEMAND_IMAGE_FILE": image.path, "ONDEMAND_SOURCE_IMAGE": source],
+                                         newProcessGroup: true)
         } catch { throw RunError("--daemon-command: \(error)") }
         let deadline = monotonicNanoseconds() + markTimeout
         while true {
-            var status: Int32 = 0
-            if retryingInterrupted({ waitpid(pid, &status, WNOHANG) }) == pid {
+            if let status = ChildProcess.statusIfEnded(pid) {
                 throw RunError("--daemon-command '\(command)' \(ChildProcess.describe(status)) before it marked \(image.path)")
             }
             if image.isMarked() {
@@ -59,7 +58,7 @@ enum RunDaemon {
                 _ = stop(pid)
                 throw RunError("--daemon-command '\(command)' did not mark \(image.path) for pre-content events within \(markTimeout / 1_000_000) ms (no FAN_PRE_ACCESS mark in any /proc/*/fdinfo); stopped it")
             }
-            usleep(20_000)
+            sleepNanoseconds(20_000_000)
         }
     }
 
@@ -93,15 +92,9 @@ enum RunDaemon {
         }
     }
 
-    /// SIGTERM, 10 s to exit, then SIGKILL; how it ended.
-    static func stop(_ pid: pid_t) -> String {
-        kill(pid, SIGTERM)
-        for _ in 0..<500 {
-            var status: Int32 = 0
-            if retryingInterrupted({ waitpid(pid, &status, WNOHANG) }) == pid { return ChildProcess.describe(status) }
-            usleep(20_000)
-        }
-        kill(pid, SIGKILL)
-        return ChildProcess.describe(ChildProcess.wait(pid)) + " (did not exit within 10 s of SIGTERM)"
+    /// SIGTERM to its process group, 10 s to exit, then SIGKILL; how it ended.
+    static func stop(_ pid: Int32) -> String {
+        let (status, killed) = ChildProcess.stop(pid, group: true, grace: 10_000_000_000)
+        return ChildProcess.describe(status) + (killed ? " (did not exit within 10 s of SIGTERM)" : "")
     }
 }

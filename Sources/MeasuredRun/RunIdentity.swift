@@ -1,16 +1,13 @@
-import Glibc
 import SystemCalls
 
 /// What a run measured, as `check` compares it (`run` in docs/report-schema.md): two runs are
 /// comparable when every value is equal.
 public enum RunIdentity {
     public static func section(of plan: RunPlan) -> [(String, String)] {
-        var st = stat()
-        _ = stat(plan.image, &st)
         var identity: [(String, String)] = [
             ("preset", plan.preset ?? "none"),
             ("image", plan.image.split(separator: "/").last.map(String.init) ?? plan.image),
-            ("image_bytes", String(st.st_size)),
+            ("image_bytes", String((try? FileSystem.status(plan.image).size) ?? 0)),
             ("image_fnv1a64", fingerprint(plan.image).map { String($0, radix: 16) } ?? "unreadable"),
             ("fsid", plan.fsid),
             ("daemon_threads", plan.daemonSource == .embedded ? String(plan.daemon.threads) : "-"),

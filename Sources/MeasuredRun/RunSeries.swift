@@ -1,4 +1,3 @@
-import Glibc
 import OndemandTraceCore
 import SystemCalls
 import TraceFiles
@@ -40,8 +39,7 @@ public struct RunSeries {
     /// (the kernel's on-demand path, a recording) is looked at.
     public static func checkInputs(_ plan: RunPlan) throws(RunError) {
         for (path, what) in [(plan.image, "")] + plan.blobs.map({ ($0.path, "blob ") }) {
-            var st = stat()
-            guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, access(path, R_OK) == 0 else {
+            guard FileSystem.kind(of: path) == .regular, FileSystem.allows(path, .read) else {
                 throw RunError("\(what)\(path): not a readable regular file")
             }
         }
@@ -80,8 +78,10 @@ public struct RunSeries {
         let trace = !plan.multiRun ? plan.traceOutput
             : isWarmup ? RunPlan.numbered(plan.traceOutput, label)
             : plan.measuredRuns == 1 ? plan.traceOutput : RunPlan.numbered(plan.traceOutput, String(number))
-        if ownCache, mkdir(cache, 0o755) != 0 {
-            throw RunError("\(cache): cannot create the run's cache directory: \(describeErrno(errno)) (use a fresh --cache-dir)")
+        if ownCache {
+            do { try FileSystem.makeDirectory(cache) } catch {
+                throw RunError("\(cache): cannot create the run's cache directory: \(describeErrno(error.errno)) (use a fresh --cache-dir)")
+            }
         }
         if plan.multiRun {
             progress(isWarmup ? "warm-up run \(index + 1) of \(plan.warmupRuns) (not counted)" : "run \(number) of \(plan.measuredRuns)")
@@ -93,7 +93,7 @@ public struct RunSeries {
         }
         if ownCache { Self.removeTree(cache) }
         outcome.failed = outcome.failed.map { plan.multiRun ? "\(label): \($0)" : $0 }
-        if isWarmup { unlink(outcome.trace) }
+        if isWarmup { try? FileSystem.remove(outcome.trace) }
         if isWarmup || outcome.mountRefused { return (nil, outcome) }  // a refused mount's trace stays, for the post-mortem
         return (try entry(trace: outcome.trace, cacheDirectory: cache, blame: first && plan.blameFiles), outcome)
     }
@@ -116,12 +116,9 @@ public struct RunSeries {
         var pooled = runs.count == 1 ? runs[0].model
             : try TraceReport.build(paths: runs.map(\.trace), requireOndemandEvents: false).model
         pooled.files = runs[0].model.files  // the first run's: file times of pooled runs do not compare
-        let fd = open(plan.reportOutput, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw RunError("\(plan.reportOutput): cannot write the report: \(describeErrno(errno))") }
-        defer { close(fd) }
         let document = RunReport.render(pooled: pooled, runs: runs, run: section) + "\n"
-        if let failure = Array(document.utf8).withUnsafeBytes({ FileContents.writeAll(fd, $0) }) {
-            throw RunError("\(plan.reportOutput): cannot write the report: \(describeErrno(failure))")
+        do { try OutputFile.write(document, to: plan.reportOutput) } catch {
+            throw RunError("\(plan.reportOutput): cannot write the report: \(describeErrno(error.errno))")
         }
         progress("wrote \(plan.reportOutput)" + (runs.count > 1 ? " (\(runs.count) runs)" : ""))
         return pooled

@@ -1,4 +1,3 @@
-import Glibc
 import OndemandDaemon
 import OndemandTraceCore
 import Synchronization
@@ -28,7 +27,7 @@ struct SingleRun {
         // fanotify: the image file first (a directory that raises no pre-content events is an
         // error before anything starts), then the recording with the path's probes.
         let image = plan.backend == .fanotify ? try FanotifyImage(directory: cacheDirectory, name: plan.fsid, image: plan.image) : nil
-        defer { if let image { unlink(image.path) } }   // a run leaves no image file behind
+        defer { if let image { try? FileSystem.remove(image.path) } }   // a run leaves no image file behind
         var options = RecordingOptions(outputPath: trace, bufferSizeKB: plan.bufferSizeKB)
         if image != nil { (options.events, options.fanotifyProbes) = ([.marker], true) }
         let session = RecordingSession(options: options)
@@ -134,20 +133,18 @@ struct SingleRun {
     }
 
     private func absolute(_ path: String) throws(RunError) -> String {
-        guard let resolved = realpath(path, nil) else { throw RunError("\(path): \(describeErrno(errno))") }
-        defer { free(resolved) }
-        return String(cString: resolved)
+        guard let resolved = FileSystem.canonicalPath(path) else { throw RunError("\(path): \(describeErrno(currentErrno))") }
+        return resolved
     }
 
     /// Runs `body` in the plan's mount point, or in a fresh one under /tmp that is removed after.
     private func withMountpoint(_ body: (String) -> Void) throws(RunError) {
         if let mountpoint = plan.mountpoint { return body(mountpoint) }
-        var template = Array("/tmp/ondemand-trace-run.XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else {
-            throw RunError("cannot create a mount point under /tmp: \(describeErrno(errno))")
+        let target: String
+        do { target = try FileSystem.makeTemporaryDirectory(in: "/tmp", prefix: "ondemand-trace-run.") } catch {
+            throw RunError("cannot create a mount point under /tmp: \(describeErrno(error.errno))")
         }
-        let target = String(cString: made)
-        defer { rmdir(target) }
+        defer { try? FileSystem.removeDirectory(target) }
         body(target)
     }
 
@@ -157,8 +154,7 @@ struct SingleRun {
         for fsid in fsids {
             let options = plan.mountOptions(fsid: fsid)
             let kernelLog = KernelLog()
-            guard mount("none", target, "erofs", 0, options) == 0 else {
-                let code = errno
+            if let code = Mounts.mount("none", on: target, type: "erofs", options: options) {
                 let said = (kernelLog?.newMessages() ?? []).filter {
                     ($0.contains("erofs") || $0.contains("cachefiles") || $0.contains("fscache")) && !$0.contains("[deprecated]")
                 }
@@ -186,7 +182,7 @@ struct SingleRun {
                 let said = (kernelLog?.newMessages() ?? []).filter { $0.contains("erofs") }
                 outcome.failed.append("the kernel refused to mount \(image.path) (erofs, file-backed) on \(target): \(describeErrno(code))"
                                       + (said.isEmpty ? "" : "; kernel log: " + said.joined(separator: " | "))
-                                      + (code == EINVAL && said.isEmpty ? " (a kernel without CONFIG_EROFS_FS_BACKED_BY_FILE, or a daemon that did not fill the superblock)" : ""))
+                                      + (code == ErrnoCode.EINVAL && said.isEmpty ? " (a kernel without CONFIG_EROFS_FS_BACKED_BY_FILE, or a daemon that did not fill the superblock)" : ""))
                 outcome.mountRefused = true
                 return
             }
@@ -195,9 +191,9 @@ struct SingleRun {
             outcome.failed += withTimeLimit(release: { release(); released = true }) {
                 plan.command.isEmpty ? builtInWorkload(at: target, pass: label) : commandWorkload(at: target)
             }
-            if umount2(target, 0) != 0 {
-                outcome.failed.append("umount \(target): \(describeErrno(errno)); detached lazily")
-                umount2(target, Int32(MNT_DETACH))
+            if let code = Mounts.unmount(target) {
+                outcome.failed.append("umount \(target): \(describeErrno(code)); detached lazily")
+                Mounts.detach(target)
             }
             if !outcome.failed.isEmpty || released { return }
         }
@@ -210,27 +206,27 @@ struct SingleRun {
         guard let limit = plan.workloadTimeout else { return workload() }
         final class Finished: Sendable { let failed = Mutex<[String]?>(nil) }
         let result = Finished()
-        let thread: pthread_t
+        let thread: Thread
         do { thread = try startThread { let failed = workload(); result.failed.withLock { $0 = failed } } } catch { return workload() }
         let deadline = monotonicNanoseconds() + limit
-        while result.failed.withLock({ $0 == nil }), monotonicNanoseconds() < deadline { usleep(20_000) }
+        while result.failed.withLock({ $0 == nil }), monotonicNanoseconds() < deadline { sleepNanoseconds(20_000_000) }
         if let failed = result.failed.withLock({ $0 }) {
-            pthread_join(thread, nil)
+            thread.join()
             return failed
         }
         let said = "the workload did not finish within --workload-timeout (\(JSONWriter.format(Double(limit) / 1e9, decimals: 3)) s; a reader blocked: see never_answered in the report)"
         progress(said + "; the recording ends and the daemon stops, which releases it")
         release()
-        pthread_join(thread, nil)
+        thread.join()
         return [said] + (result.failed.withLock { $0 } ?? [])
     }
 
     /// A mounted pass: the workload (built in, or the command), then umount; what failed.
     private func workloadAndUmount(at target: String, pass: String?) -> [String] {
         var failed = plan.command.isEmpty ? builtInWorkload(at: target, pass: pass) : commandWorkload(at: target)
-        if umount2(target, 0) != 0 {
-            failed.append("umount \(target): \(describeErrno(errno)); detached lazily")
-            umount2(target, Int32(MNT_DETACH))
+        if let code = Mounts.unmount(target) {
+            failed.append("umount \(target): \(describeErrno(code)); detached lazily")
+            Mounts.detach(target)
         }
         return failed
     }
@@ -249,7 +245,7 @@ struct SingleRun {
 
     /// The command after `--`, started in the mount point with `$ONDEMAND_MOUNT` set.
     private func commandWorkload(at target: String) -> [String] {
-        let pid: pid_t
+        let pid: Int32
         do { pid = try ChildProcess.spawn(plan.command, in: target, environment: ["ONDEMAND_MOUNT": target]) } catch {
             return ["\(error)"]
         }
@@ -258,11 +254,7 @@ struct SingleRun {
     }
 
     private static func blockDaemonSignals() {
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGTERM)
-        sigaddset(&signals, SIGUSR1)  // the daemon's in-flight dump, not the default exit
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
+        // SIGUSR1: the daemon's in-flight dump, not the default exit.
+        SignalSet([Signal.interrupt, Signal.terminate, Signal.user1]).block()
     }
 }

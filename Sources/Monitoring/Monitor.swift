@@ -1,4 +1,3 @@
-import Glibc
 import Synchronization
 import OndemandTraceCore
 import SystemCalls
@@ -59,7 +58,7 @@ public struct Monitor {
     /// Runs until SIGINT/SIGTERM. Throws the first failure as one line; nothing is left behind.
     public func run() throws(MonitorError) {
         RecordLoop.blockSignals()  // before any thread starts: they inherit the mask
-        signal(SIGPIPE, SIG_IGN)   // a scraper that hangs up mid-answer is the HTTP server's error, not our end
+        OutputDescriptor.reportBrokenPipes()   // a scraper that hangs up mid-answer is the HTTP server's error, not our end
         // Listen first: a port in use is the cheapest failure, and found on any machine.
         let slot = PipelineSlot()
         let server = try MetricsHTTPServer.start(host: options.listen.host, port: options.listen.port) { slot.render(openMetrics: $0) }
@@ -104,7 +103,6 @@ public struct Monitor {
     /// Polls the cookie tables, logs hung requests once a second, until a signal ends it or the
     /// recorder fails.
     private func wait(session: RecordingSession, pipeline: MonitorPipeline, cookies: CookieKeyPoller?) {
-        var signals = RecordLoop.signalSet()
         var nextCheck = monotonicNanoseconds()
         var recordsSeen = -1
         while session.failure == nil {
@@ -120,11 +118,8 @@ public struct Monitor {
                 nextCheck = now + 1_000_000_000
             }
             let wait = min(cookies == nil ? 1_000_000_000 : Self.cookiePollInterval, nextCheck - min(nextCheck, now))
-            var timeout = timespec(tv_sec: Int(wait / 1_000_000_000), tv_nsec: Int(wait % 1_000_000_000))
-            var info = siginfo_t()
-            let signal = sigtimedwait(&signals, &info, &timeout)
-            if signal == SIGINT || signal == SIGTERM {
-                log("monitor: \(signal == SIGINT ? "SIGINT" : "SIGTERM"): stopping")
+            if let signal = RecordLoop.signals.wait(timeoutNanoseconds: wait), signal == Signal.interrupt || signal == Signal.terminate {
+                log("monitor: \(Signal.name(signal)): stopping")
                 return
             }
         }
@@ -146,11 +141,10 @@ public struct Monitor {
 
     /// `-o DIR` must be a directory we can write in.
     static func checkDirectory(_ path: String) throws(MonitorError) {
-        var info = stat()
-        guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+        guard FileSystem.kind(of: path) == .directory else {
             throw MonitorError("-o \(path): not a directory (give an existing directory for the rotated trace files)")
         }
-        guard access(path, W_OK | X_OK) == 0 else { throw MonitorError("-o \(path): permission denied") }
+        guard FileSystem.allows(path, [.write, .execute]) else { throw MonitorError("-o \(path): permission denied") }
     }
 
     /// The on-demand path this kernel offers (cachefiles where it has it, else fanotify); a
@@ -158,7 +152,7 @@ public struct Monitor {
     static func checkKernel() throws(MonitorError) -> Backend {
         do throws(RecordingError) {
             let tracing = try Tracefs.directory()
-            guard geteuid() == 0 || access(tracing + "/instances", W_OK) == 0 else {
+            guard ThisProcess.isRoot || FileSystem.allows(tracing + "/instances", .write) else {
                 throw RecordingError("\(tracing)/instances: permission denied: monitor needs root (or CAP_SYS_ADMIN) to make its tracefs instance")
             }
             if let backend = OndemandPaths.detect() { return backend }

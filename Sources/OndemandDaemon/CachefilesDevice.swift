@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import SystemCalls
 import OndemandTraceCore
 import Synchronization
@@ -15,31 +12,31 @@ public final class CachefilesDevice: Sendable {
 
     /// Opens the devnode. Refuses with a message that says why: not root, no devnode, busy.
     public init(path: String = "/dev/cachefiles") throws(DaemonError) {
-        if geteuid() != 0 {
+        if !ThisProcess.isRoot {
             throw DaemonError("\(path): must run as root (the kernel lets only CAP_SYS_ADMIN open the cachefiles devnode)")
         }
-        let fd = open(path, O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else {
-            let e = errno
+        let device: Descriptor
+        do { device = try Descriptor.open(path, .readWrite) } catch {
+            let e = error.errno
             switch e {
-            case ENOENT, ENXIO, ENODEV:
+            case ErrnoCode.ENOENT, ErrnoCode.ENXIO, ErrnoCode.ENODEV:
                 throw DaemonError("\(path): no such device: this kernel has no cachefiles (CONFIG_CACHEFILES and CONFIG_CACHEFILES_ONDEMAND), or devtmpfs is not mounted on /dev")
-            case EBUSY:
+            case ErrnoCode.EBUSY:
                 throw DaemonError("\(path): busy: another cachefiles daemon (e.g. cachefilesd or a running ondemand-trace daemon) has it open")
-            case EPERM, EACCES:
+            case ErrnoCode.EPERM, ErrnoCode.EACCES:
                 throw DaemonError("\(path): permission denied (needs CAP_SYS_ADMIN)")
             default:
                 throw DaemonError("\(path): cannot open: \(describeErrno(e))")
             }
         }
-        self.fd = fd
+        self.fd = device.fd
         self.path = path
         self.owned = true
     }
 
     /// Adopts a devnode fd inherited from a previous daemon (failover).
     public init(inheritedFD fd: Int32, path: String = "/dev/cachefiles") throws(DaemonError) {
-        guard fcntl(fd, F_GETFD) >= 0 else { throw DaemonError("\(path): inherited fd \(fd) is not open") }
+        guard Descriptor(fd: fd, path: path).isOpen else { throw DaemonError("\(path): inherited fd \(fd) is not open") }
         self.fd = fd
         self.path = path
         self.owned = true
@@ -52,24 +49,22 @@ public final class CachefilesDevice: Sendable {
     /// Closes the devnode: the kernel unbinds the cache and fails every request still pending
     /// (unless another process holds the devnode too). Once only.
     public func close() {
-        if owned, !closed.exchange(true, ordering: .relaxed) { Glibc.close(fd) }
+        if owned, !closed.exchange(true, ordering: .relaxed) { Descriptor(fd: fd, path: path).close() }
     }
 
     /// Writes one command (`dir /cache`, `bind ondemand`, `copen 3,4096`, `restore`).
     public func command(_ text: String) throws(DaemonError) {
-        var text = text
-        let written = text.withUTF8 { write(fd, $0.baseAddress, $0.count) }
-        if written < 0 {
-            throw DaemonError("\(path): command \"\(text)\" failed: \(describeErrno(errno))", errno: errno)
+        do { try Descriptor(fd: fd, path: path).write(text) } catch {
+            throw DaemonError("\(path): command \"\(text)\" failed: \(describeErrno(error.errno))", errno: error.errno)
         }
     }
 
     /// Reads one message into `buffer`; 0 when the kernel had none pending (another thread got it).
     public func readMessage(into buffer: UnsafeMutableRawBufferPointer) throws(DaemonError) -> Int {
-        let n = retryingInterrupted { read(fd, buffer.baseAddress, buffer.count) }
-        if n >= 0 { return n }
-        if errno == EAGAIN { return 0 }
-        throw DaemonError("\(path): read failed: \(describeErrno(errno))", errno: errno)
+        do { return try Descriptor(fd: fd, path: path).read(into: buffer) } catch {
+            if error.errno == ErrnoCode.EAGAIN { return 0 }
+            throw DaemonError("\(path): read failed: \(describeErrno(error.errno))", errno: error.errno)
+        }
     }
 }
 

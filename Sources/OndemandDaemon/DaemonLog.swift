@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import SystemCalls
 import OndemandTraceCore
 
@@ -13,14 +10,15 @@ public struct DaemonLog: Sendable {
 
     /// Appends to `path` (created if needed).
     public init(path: String) throws(DaemonError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw DaemonError("\(path): cannot open the log: \(describeErrno(errno))") }
-        self.fd = fd
+        do { fd = try Descriptor.open(path, .write, [.create, .append]).fd } catch {
+            throw DaemonError("\(path): cannot open the log: \(describeErrno(error.errno))")
+        }
     }
 
+    /// A failed write is dropped: the log has nowhere to report it.
     public func callAsFunction(_ message: String) {
         var line = Self.timestamp() + " " + message + "\n"
-        line.withUTF8 { _ = write(fd, $0.baseAddress, $0.count) }
+        line.withUTF8 { _ = FileContents.writeAll(fd, UnsafeRawBufferPointer($0)) }
     }
 
     public static func timestamp() -> String {
@@ -36,16 +34,17 @@ public final class TraceMarkerWriter: Sendable {
     public let path: String
 
     public init(path: String) throws(DaemonError) {
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw DaemonError("\(path): cannot open trace_marker: \(describeErrno(errno))") }
-        self.fd = fd
+        do { fd = try Descriptor.open(path, .write).fd } catch {
+            throw DaemonError("\(path): cannot open trace_marker: \(describeErrno(error.errno))")
+        }
         self.path = path
     }
 
-    deinit { close(fd) }
+    deinit { Descriptor(fd: fd, path: path).close() }
 
+    /// One write(2) per marker: trace_marker takes each write as one record.
     public func write(_ marker: DaemonMarker) {
         var line = marker.line + "\n"
-        line.withUTF8 { _ = Glibc.write(fd, $0.baseAddress, $0.count) }
+        line.withUTF8 { _ = FileContents.writeAll(fd, UnsafeRawBufferPointer($0)) }
     }
 }

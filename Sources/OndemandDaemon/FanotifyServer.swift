@@ -52,7 +52,7 @@ public final class FanotifyServer: Sendable {
     let stopping = Atomic<Bool>(false)
     /// Written by `stop()` to wake the readers.
     let wakeFD: Int32
-    let threads = Mutex<[pthread_t]>([])
+    let threads = Mutex<[Thread]>([])
     /// The fds of events held unanswered (never-answer): closed when the daemon stops, which
     /// lets the kernel allow them.
     let held = Mutex<[Int32]>([])
@@ -130,9 +130,9 @@ public final class FanotifyServer: Sendable {
         while !stopping.load(ordering: .acquiring) {
             let ready = retryingInterrupted { poll(&fds, 2, 200) }
             if ready <= 0 || fds[0].revents & Int16(POLLIN) == 0 { continue }
-            let n = read(group, buffer.baseAddress, buffer.count)
+            let n = retryingInterrupted { read(group, buffer.baseAddress, buffer.count) }
             if n < 0 {
-                if errno == EAGAIN || errno == EINTR { continue }  // another thread took it
+                if errno == EAGAIN { continue }  // another thread took it
                 log("fanotify: read: \(describeErrno(errno))")
                 return
             }
@@ -261,7 +261,7 @@ public final class FanotifyServer: Sendable {
         stopping.store(true, ordering: .releasing)
         var one: UInt64 = 1
         _ = write(wakeFD, &one, 8)
-        for thread in threads.withLock({ t in defer { t.removeAll() }; return t }) { pthread_join(thread, nil) }
+        for thread in threads.withLock({ t in defer { t.removeAll() }; return t }) { thread.join() }
         for fd in held.withLock({ h in defer { h.removeAll() }; return h }) { close(fd) }
         // Closing the group is what answers the events still pending (the kernel allows them):
         // a reader must never stay blocked on a daemon that has stopped.

@@ -1,7 +1,4 @@
-#if canImport(Glibc)
-import Glibc
 import OndemandTraceCore
-#endif
 import SystemCalls
 import Synchronization
 
@@ -52,12 +49,11 @@ public enum ImageWorkload {
             }
             for name in names {
                 let path = relative.isEmpty ? name : relative + "/" + name
-                var st = stat()
-                guard lstat(root + "/" + path, &st) == 0 else { continue }
-                switch st.st_mode & S_IFMT {
-                case S_IFDIR: walk(path)
-                case S_IFREG: out.append(path)
-                default: break
+                guard let status = try? FileSystem.status(root + "/" + path, followLinks: false) else { continue }
+                switch status.kind {
+                case .directory: walk(path)
+                case .regular: out.append(path)
+                case .other: break
                 }
             }
         }
@@ -88,12 +84,12 @@ public enum ImageWorkload {
                 }
             }
         }
-        var threads: [pthread_t] = []
+        var threads: [Thread] = []
         for reader in 1..<readers {
             if let thread = try? startThread({ work(reader) }) { threads.append(thread) } else { work(reader) }
         }
         work(0)
-        for thread in threads { pthread_join(thread, nil) }
+        for thread in threads { thread.join() }
         result = shared.withLock { $0 }
         result.seconds = Double(monotonicNanoseconds() - started) / 1e9
         result.readErrors.sort()
@@ -103,40 +99,40 @@ public enum ImageWorkload {
 
     private static func readFile(_ path: String, expected: String?, options: Options, salt: UInt64)
         -> (bytes: UInt64, error: String?, mismatch: Bool) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return (0, describeErrno(errno), false) }
-        defer { close(fd) }
-        var st = stat()
-        fstat(fd, &st)
-        let size = Int(st.st_size)
-        let expectFD = expected.map { open($0, O_RDONLY | O_CLOEXEC) } ?? -1
-        defer { if expectFD >= 0 { close(expectFD) } }
-        var mismatch = expected != nil && expectFD < 0
+        let file: Descriptor
+        let size: Int
+        do {
+            file = try .open(path, .read)
+            size = Int(try file.status().size)
+        } catch { return (0, describeErrno(error.errno), false) }
+        defer { file.close() }
+        let expectFile = expected.flatMap { try? Descriptor.open($0, .read) }
+        defer { expectFile?.close() }
+        var mismatch = expected != nil && expectFile == nil
         let block = options.blockSize
         var offsets = Array(stride(from: 0, to: size, by: block))
         if options.order == .random {
             var generator = SplitMix64(seed: options.seed &+ salt &* 0x9E37_79B9_7F4A_7C15)
             offsets.shuffle(using: &generator)
         }
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: block, alignment: 4096)
-        let other = UnsafeMutableRawPointer.allocate(byteCount: block, alignment: 4096)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: block, alignment: 4096)
+        let other = UnsafeMutableRawBufferPointer.allocate(byteCount: block, alignment: 4096)
         defer { buffer.deallocate(); other.deallocate() }
         var total: UInt64 = 0
         for offset in offsets {
             let want = min(block, size - offset)
-            let got = pread(fd, buffer, want, off_t(offset))
-            if got < 0 { return (total, "read at \(offset): \(describeErrno(errno))", mismatch) }
+            let got: Int
+            do { got = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: UInt64(offset)) } catch {
+                return (total, "read at \(offset): \(describeErrno(error.errno))", mismatch)
+            }
             total += UInt64(got)
-            if expectFD >= 0 {
-                let theirs = pread(expectFD, other, want, off_t(offset))
-                if theirs != got || memcmp(buffer, other, got) != 0 { mismatch = true }
+            if let expectFile {
+                let theirs = (try? expectFile.read(into: UnsafeMutableRawBufferPointer(rebasing: other[0..<want]), at: UInt64(offset))) ?? -1
+                if theirs != got || !buffer[0..<got].elementsEqual(other[0..<got]) { mismatch = true }
             }
             if got < want { return (total, "short read at \(offset): \(got) of \(want) bytes", mismatch) }
         }
-        if let expected, expectFD >= 0 {
-            var est = stat()
-            if stat(expected, &est) == 0, Int(est.st_size) != size { mismatch = true }
-        }
+        if let expected, expectFile != nil, let theirs = try? FileSystem.status(expected), Int(theirs.size) != size { mismatch = true }
         return (total, nil, mismatch)
     }
 }

@@ -72,7 +72,7 @@ public final class OndemandServer: Sendable {
     let signalFD: Int32
     /// Written by `stop()` to wake the polling leader.
     let wakeFD: Int32
-    let background = Mutex<pthread_t?>(nil)
+    let background = Mutex<Thread?>(nil)
     let leader = Mutex<Void>(())
     let stopping = Atomic<Bool>(false)
     let signalled = Atomic<Bool>(false)
@@ -174,15 +174,15 @@ public final class OndemandServer: Sendable {
     /// Serves until SIGTERM/SIGINT with `threads` workers, then returns what was served.
     public func serve() -> Totals {
         let monitor = spawn("the monitor thread") { $0.monitorLoop() }
-        var workers: [pthread_t] = []
+        var workers: [Thread] = []
         for index in stride(from: 2, through: configuration.threads, by: 1) {
             if let thread = spawn("a worker thread", { $0.workerLoop(index: index) }) { workers.append(thread) }
         }
         workerLoop(index: 1)
-        for thread in workers { pthread_join(thread, nil) }
+        for thread in workers { thread.join() }
         var one: UInt64 = 1
         _ = write(monitorStopFD, &one, 8)
-        if let monitor { pthread_join(monitor, nil) }
+        if let monitor { monitor.join() }
         if signalled.load(ordering: .relaxed) {
             // Nobody will answer now: let the kernel fail what is pending, so readers do not hang.
             device.close()
@@ -210,14 +210,14 @@ public final class OndemandServer: Sendable {
         stopping.store(true, ordering: .relaxed)
         var one: UInt64 = 1
         _ = write(wakeFD, &one, 8)
-        if let thread = background.withLock({ t -> pthread_t? in defer { t = nil }; return t }) {
-            pthread_join(thread, nil)
+        if let thread = background.withLock({ t -> Thread? in defer { t = nil }; return t }) {
+            thread.join()
         }
         return totals.withLock { $0 }
     }
 
     /// Runs `body` on a new thread; nil (logged) when the thread could not start.
-    private func spawn(_ what: String, _ body: @escaping @Sendable (OndemandServer) -> Void) -> pthread_t? {
+    private func spawn(_ what: String, _ body: @escaping @Sendable (OndemandServer) -> Void) -> Thread? {
         do {
             return try startThread { [self] in body(self) }
         } catch {

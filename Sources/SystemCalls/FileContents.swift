@@ -1,8 +1,7 @@
 import Glibc
-import SystemPackage
 
 /// Whole files and directory listings: the one way the tool reads small files (formats, /proc,
-/// reports, images' metadata), through swift-system's `FileDescriptor` (EINTR retried there).
+/// reports, images' metadata), through `Descriptor` (EINTR retried).
 public enum FileContents {
     /// Every byte of `path` (at most `limit`); a directory or an unreadable file is an error.
     public static func read(_ path: String, limit: Int = .max) throws(SystemError) -> [UInt8] {
@@ -21,18 +20,12 @@ public enum FileContents {
 
     /// Hands the file to `body` in chunks of up to 1 MiB until the end, or until `body` says stop.
     public static func forEachChunk(_ path: String, _ body: (UnsafeRawBufferPointer) -> Bool) throws(SystemError) {
-        let fd: FileDescriptor
-        do { fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec]) } catch {
-            throw SystemError(path: path, action: "cannot open", errno: (error as? Errno)?.rawValue ?? EIO)
-        }
-        defer { try? fd.close() }
+        let file = try Descriptor.open(path, .read)
+        defer { file.close() }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         while true {
-            let n: Int
-            do { n = try fd.read(into: buffer) } catch {
-                throw SystemError(path: path, action: "cannot read", errno: (error as? Errno)?.rawValue ?? EIO)
-            }
+            let n = try file.read(into: buffer)
             if n == 0 || !body(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) { return }
         }
     }

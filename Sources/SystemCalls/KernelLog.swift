@@ -30,3 +30,32 @@ public final class KernelLog {
         return messages
     }
 }
+
+/// The running kernel and the machine it runs on.
+public enum RunningKernel {
+    /// What `uname` says: the kernel's name, the host's name, the release, the machine.
+    public struct Names: Sendable {
+        public var system: String
+        public var node: String
+        public var release: String
+        public var machine: String
+    }
+
+    public static var names: Names {
+        var names = utsname()
+        uname(&names)
+        func text<T>(_ field: T) -> String {
+            withUnsafeBytes(of: field) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        }
+        return Names(system: text(names.sysname), node: text(names.nodename), release: text(names.release), machine: text(names.machine))
+    }
+
+    /// Its release, as `uname -r` prints it.
+    public static var release: String { names.release }
+
+    /// The CPUs the kernel was configured for, online or not (each has a ring buffer).
+    public static var configuredCPUs: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_CONF)))) }
+
+    /// The memory page size.
+    public static var pageSize: Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
+}

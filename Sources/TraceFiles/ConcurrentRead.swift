@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import OndemandTraceCore
 import SystemCalls
 
@@ -233,7 +230,7 @@ enum Pipelined {
                 }
                 channel.giveBack(consume batch)
             }
-            pthread_join(thread, nil)
+            thread.join()
             if let failure { throw failure }
             return try channel.outcome!.get()
         }
@@ -244,8 +241,7 @@ enum Pipelined {
 
 /// A bounded queue of batches between one producer and one consumer thread.
 private final class BatchChannel<Batch, Outcome>: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    private var changed = pthread_cond_t()
+    private let lock = ConditionLock()
     private var batches: [Batch?] = []
     /// Batches the consumer is done with, for the producer to fill again.
     private var spares: [Batch] = []
@@ -253,65 +249,58 @@ private final class BatchChannel<Batch, Outcome>: @unchecked Sendable {
     private var finished = false
     private var cancelled = false
     private let depth: Int
-    /// Set when the producer is done (read under the mutex, or after joining the thread).
+    /// Set when the producer is done (read under the lock, or after joining the thread).
     private(set) var outcome: Result<Outcome, any Error>?
 
     init(depth: Int) {
         self.depth = max(1, depth)
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&changed, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(&changed)
-        pthread_mutex_destroy(&mutex)
     }
 
     /// Blocks while `depth` batches wait; nil when the consumer gave up, else a spare batch if
     /// there is one.
     func put(_ batch: Batch) -> Batch?? {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        while batches.count - head >= depth && !cancelled { pthread_cond_wait(&changed, &mutex) }
-        guard !cancelled else { return nil }
-        batches.append(batch)
-        pthread_cond_broadcast(&changed)
-        return .some(spares.popLast())
+        lock.withLock {
+            while batches.count - head >= depth && !cancelled { lock.wait() }
+            guard !cancelled else { return nil }
+            batches.append(batch)
+            lock.broadcast()
+            return .some(spares.popLast())
+        }
     }
 
     /// A batch the consumer is done with (two are kept: the producer takes one per `put`).
-    func giveBack(_ batch: consuming Batch) {
-        pthread_mutex_lock(&mutex)
-        if spares.count < 2 { spares.append(batch) }
-        pthread_mutex_unlock(&mutex)
+    func giveBack(_ batch: Batch) {
+        lock.withLock {
+            if spares.count < 2 { spares.append(batch) }
+        }
     }
 
     func finish(_ outcome: Result<Outcome, any Error>) {
-        pthread_mutex_lock(&mutex)
-        self.outcome = outcome
-        finished = true
-        pthread_cond_broadcast(&changed)
-        pthread_mutex_unlock(&mutex)
+        lock.withLock {
+            self.outcome = outcome
+            finished = true
+            lock.broadcast()
+        }
     }
 
     /// The next batch; nil once the producer finished and everything was taken.
     func take() -> Batch? {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        while head == batches.count && !finished { pthread_cond_wait(&changed, &mutex) }
-        guard head < batches.count else { return nil }
-        let batch = batches[head]
-        batches[head] = nil
-        head += 1
-        if head > 64 && head * 2 > batches.count { batches.removeFirst(head); head = 0 }
-        pthread_cond_broadcast(&changed)
-        return batch
+        lock.withLock {
+            while head == batches.count && !finished { lock.wait() }
+            guard head < batches.count else { return nil }
+            let batch = batches[head]
+            batches[head] = nil
+            head += 1
+            if head > 64 && head * 2 > batches.count { batches.removeFirst(head); head = 0 }
+            lock.broadcast()
+            return batch
+        }
     }
 
     func cancel() {
-        pthread_mutex_lock(&mutex)
-        cancelled = true
-        pthread_cond_broadcast(&changed)
-        pthread_mutex_unlock(&mutex)
+        lock.withLock {
+            cancelled = true
+            lock.broadcast()
+        }
     }
 }

@@ -1,7 +1,4 @@
-#if canImport(Glibc)
-import Glibc
 import SystemCalls
-#endif
 import OndemandTraceCore
 
 /// Loads `*/format` or `*.format` files from a directory such as a copy of

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import OndemandTraceCore
 import SystemCalls
 import ErofsFormat
@@ -66,7 +63,7 @@ extension ImageFiles {
     public final class Loading: @unchecked Sendable {
         private let specs: [String]
         private var outcome: Result<Loaded, any Error>?
-        private var thread: pthread_t?
+        private var thread: Thread?
 
         public init(_ specs: [String]) {
             self.specs = specs
@@ -76,7 +73,7 @@ extension ImageFiles {
         /// The loaded images, or the error loading them threw.
         public func result() throws -> Loaded {
             if let thread {  // `outcome` is written before the thread ends: read after joining it
-                pthread_join(thread, nil)
+                thread.join()
                 self.thread = nil
             }
             if outcome == nil { outcome = Result { try ImageFiles.load(specs) } }
@@ -84,7 +81,7 @@ extension ImageFiles {
         }
 
         // Not joined here: the last reference may be the thread's own.
-        deinit { if let thread { pthread_detach(thread) } }
+        deinit { thread?.detach() }
     }
 }
 
@@ -99,7 +96,7 @@ extension ImageFiles {
                 return
             }
             second()
-            pthread_join(thread, nil)
+            thread.join()
         }
     }
 }

@@ -2,7 +2,7 @@ import CTrace
 import OndemandTraceCore
 import TraceDatFormat
 #if canImport(Glibc)
-import Glibc
+import SystemCalls
 #endif
 
 /// Reads the records of an uncompressed trace.dat straight from its mapped ring-buffer pages, in
@@ -65,9 +65,7 @@ struct TraceDatPageWalker {
     /// per 1 MiB for `dump --all` at 10^6 requests; the kernel may map a large folio's pages too).
     static let populateChunk = 256 << 10
     /// The kernel's page size, which madvise ranges are aligned to.
-    static let systemPageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
-    /// `MADV_POPULATE_READ` (not in Glibc's headers of every distribution).
-    static let populateRead: Int32 = 22
+    static let systemPageSize = MemoryMap.pageSize
 
     /// `cpuData`: (cpu, offset, size) of each CPU's pages; `commitSize`: 4 or 8 (`header_page`).
     /// `release`: how many bytes of pages behind a cursor are given back at once, and how many
@@ -232,7 +230,7 @@ extension TraceDatPageWalker {
             let system = TraceDatPageWalker.systemPageSize
             let from = max(c.populated, c.page) / system * system
             let to = min(c.end, from + TraceDatPageWalker.populateChunk)
-            if to > from { _ = madvise(UnsafeMutableRawPointer(mutating: base + from), to - from, TraceDatPageWalker.populateRead) }
+            if to > from { MemoryMap.advise(base + from, count: to - from, .populateRead) }
             c.populated = to
         }
 
@@ -242,7 +240,7 @@ extension TraceDatPageWalker {
             let system = TraceDatPageWalker.systemPageSize
             let from = c.released / system * system
             let to = (c.page - release.lag) / system * system
-            if to > from { _ = madvise(UnsafeMutableRawPointer(mutating: base + from), to - from, MADV_DONTNEED) }
+            if to > from { MemoryMap.advise(base + from, count: to - from, .dontNeed) }
             c.released = to
         }
     }

@@ -1,8 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-import SystemCalls
-#endif
 import CTrace
+import SystemCalls
 import OndemandTraceCore
 import TraceDatFormat
 
@@ -176,17 +173,11 @@ enum TraceDatReader {
     /// by scripts/fuzz). So the metadata is first parsed in a child process: if that child dies,
     /// the file is reported as corrupt instead of taking the whole program down.
     static func probeMetadata(path: String) throws(TraceFileError) {
-        let child = fork()
-        if child == 0 {
-            // Die quietly: no Swift crash report, no library chatter.
-            for sig in [SIGSEGV, SIGBUS, SIGABRT, SIGILL, SIGFPE] { signal(sig, SIG_DFL) }
-            let null = open("/dev/null", O_WRONLY)
-            if null >= 0 { dup2(null, 1); dup2(null, 2) }
+        let status = ChildProcess.runIsolated {
             if let handle = tracecmd_open(path, openFlags) { tracecmd_close(handle) }
-            _exit(0)
         }
-        guard child > 0 else { return }  // no fork: read in-process, as trace-cmd does
-        if let signal = ChildProcess.killingSignal(ChildProcess.wait(child)) {
+        // No child: read in-process, as trace-cmd does.
+        if let status, let signal = ChildProcess.killingSignal(status) {
             throw TraceFileError(path: path, message: "its metadata (event formats, kallsyms or cmdlines) is corrupt: libtracecmd crashed on it (signal \(signal))")
         }
     }

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import OndemandTraceCore
 import SystemCalls
 
@@ -12,15 +9,13 @@ public enum TraceDump {
     /// Bytes gathered before each write(2).
     static let writeSize = 1 << 20
 
-    /// Writes the lines to `fd` and returns what reading found; nil when the output's reader went
-    /// away first (EPIPE, e.g. `| head`): the dump stops quietly, as other tools do. On an input
-    /// error the lines before it are written, then the error is thrown.
+    /// Writes the lines to `sink` and returns what reading found; nil when the output's reader
+    /// went away first (EPIPE, e.g. `| head`, with SIGPIPE ignored: `reportBrokenPipes`): the dump
+    /// stops quietly, as other tools do. On an input error the lines before it are written, then
+    /// the error is thrown; a failed write is the `SystemError` naming the output.
     public static func write(path: String, selection: EventSelection, format: EventLineWriter.Format,
-                             textFormats: [EventLayout]? = nil, fd: Int32 = 1) throws -> ReadSummary? {
-        let previous = signal(SIGPIPE, SIG_IGN)
-        defer { signal(SIGPIPE, previous) }
+                             textFormats: [EventLayout]? = nil, to sink: OutputDescriptor = .standardOutput) throws -> ReadSummary? {
         let out = ByteBuffer(capacity: writeSize + (64 << 10))
-        let sink = DescriptorSink(fd: fd)
         do {
             let summary: ReadSummary
             do {
@@ -30,13 +25,13 @@ public enum TraceDump {
                     summary = try writeEvents(path: path, selection: selection, format: format, textFormats: textFormats,
                                               out: out, sink: sink)
                 }
-            } catch let error where !(error is DescriptorSink.Closed) {
+            } catch let error where !(error is OutputDescriptor.Closed) {
                 try sink.write(out)
                 throw error
             }
             try sink.write(out)
             return summary
-        } catch is DescriptorSink.Closed {
+        } catch is OutputDescriptor.Closed {
             return nil
         }
     }
@@ -56,7 +51,7 @@ public enum TraceDump {
 
     /// The direct path: records from the mapped pages, formatted from their bytes, on both threads.
     static func writeRecords(_ direct: DirectTraceDat, path: String, selection: EventSelection, format: EventLineWriter.Format,
-                             out: ByteBuffer, sink: DescriptorSink) throws -> ReadSummary {
+                             out: ByteBuffer, sink: OutputDescriptor) throws -> ReadSummary {
         let decoder = direct.decoder
         let columns = format == .csv ? EventLineWriter.csvColumns(layouts: decoder.layouts, selection: selection) : []
         // One writer per thread: each encodes names for itself, the bytes are the same.
@@ -103,7 +98,7 @@ public enum TraceDump {
 
     /// Any other input: decoded events, then written.
     static func writeEvents(path: String, selection: EventSelection, format: EventLineWriter.Format,
-                            textFormats: [EventLayout]?, out: ByteBuffer, sink: DescriptorSink) throws -> ReadSummary {
+                            textFormats: [EventLayout]?, out: ByteBuffer, sink: OutputDescriptor) throws -> ReadSummary {
         var columns: [String] = []
         if format == .csv {
             let layouts = try TraceInput.layouts(path: path, textFormats: textFormats)
@@ -119,28 +114,10 @@ public enum TraceDump {
     }
 }
 
-/// Whole-buffer writes to a file descriptor, with the one error policy of standard output (the
-/// commands write fd 1 through it too): a reader that went away (EPIPE) is `Closed`, ending the
-/// output quietly; any other failure is a `TraceFileError` naming it, one line and exit 2.
-public struct DescriptorSink: Sendable {
-    public let fd: Int32
-    /// The reader of a pipe went away.
-    public struct Closed: Error {}
-
-    public init(fd: Int32) { self.fd = fd }
-
-    /// Writes all of `buffer` (`FileContents.writeAll`: short writes continued, EINTR retried)
-    /// and empties it.
+extension OutputDescriptor {
+    /// Writes all of `buffer` and empties it.
     func write(_ buffer: ByteBuffer) throws {
         try write(buffer.bytes)
         buffer.removeAll()
-    }
-
-    /// Writes all of `bytes`.
-    public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        if let error = FileContents.writeAll(fd, bytes) {
-            if error == EPIPE { throw Closed() }
-            throw TraceFileError(path: fd == 1 ? "standard output" : "fd \(fd)", message: "write failed: \(describeErrno(error))")
-        }
     }
 }

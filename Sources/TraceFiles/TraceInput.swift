@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import OndemandTraceCore
 import TraceDatFormat
 import SystemPackage
@@ -86,19 +83,20 @@ public enum TraceInput {
     static func readCut(path: String, file: MappedFile, structure: TraceDatStructure, cut: TraceDatStructure.Cut,
                         selection: EventSelection, batcher: TraceItemBatcher?,
                         _ body: (TraceItem) throws -> Void) throws -> ReadSummary {
-        let directory = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
-        var template = Array((directory + "/ondemand-trace-cut-XXXXXX").utf8CString)
-        let fd = mkstemp(&template)
-        if fd >= 0 { unlink(template); _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        guard fd >= 0 else { throw TraceFileError(path: path, message: "\(cut.description); cannot make a copy to read: \(describeErrno(errno))") }
-        defer { close(fd) }
-        if let error = FileContents.writeAll(fd, UnsafeRawBufferPointer(rebasing: file.bytes[0..<Int(cut.kept)])) {
-            throw TraceFileError(path: path, message: "\(cut.description); cannot make a copy to read: \(describeErrno(error))")
+        let scratch: Descriptor
+        do {
+            scratch = try Descriptor.temporary(prefix: "ondemand-trace-cut-")
+        } catch {
+            throw TraceFileError(path: path, message: "\(cut.description); cannot make a copy to read: \(describeErrno(error.errno))")
         }
-        guard ftruncate(fd, off_t(cut.declaredEnd)) == 0 else {
-            throw TraceFileError(path: path, message: "\(cut.description); cannot make a copy to read: \(describeErrno(errno))")
+        defer { scratch.close() }
+        do {
+            try scratch.write(UnsafeRawBufferPointer(rebasing: file.bytes[0..<Int(cut.kept)]))
+            try scratch.truncate(to: cut.declaredEnd)
+        } catch {
+            throw TraceFileError(path: path, message: "\(cut.description); cannot make a copy to read: \(describeErrno(error.errno))")
         }
-        let copy = try MappedFile(path: "/proc/self/fd/\(fd)")
+        let copy = try MappedFile(path: "/proc/self/fd/\(scratch.fd)")
         var summary = try TraceDatReader.read(path: copy.path, structure: structure, file: copy, selection: selection,
                                               batcher: batcher, body)
         summary.path = path

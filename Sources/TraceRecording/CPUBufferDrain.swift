@@ -1,5 +1,4 @@
 import CTrace
-import Glibc
 import SystemCalls
 import OndemandTraceCore
 import Synchronization
@@ -43,10 +42,9 @@ final class CPUBufferDrain: @unchecked Sendable {
     let pageSize: Int
     let cpuCount: Int
     let pollIntervalMS: Int32
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
+    private let wake: WakePipe
     let progress: Mutex<Progress>
-    private var thread: pthread_t?
+    private var thread: Thread?
     /// Live mode: the newest time stamp read so far, and the records released by the last round.
     private var newestSeen: UInt64 = 0
     private var released: [RawRecord] = []
@@ -66,57 +64,37 @@ final class CPUBufferDrain: @unchecked Sendable {
         self.pageSize = pageSize
         self.cpuCount = cpuCount
         self.pollIntervalMS = pollIntervalMS
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else {
-            throw RecordingError("cannot create a pipe: \(describeErrno(errno))")
+        do { wake = try WakePipe() } catch {
+            throw RecordingError("cannot create a pipe: \(describeErrno(error.errno))")
         }
-        wakeRead = fds[0]
-        wakeWrite = fds[1]
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         let n = cpuCount
         progress = Mutex(Progress(pages: Array(repeating: 0, count: n), events: Array(repeating: 0, count: n),
                                   missed: Array(repeating: 0, count: n), missedUnknown: Array(repeating: 0, count: n)))
     }
 
-    deinit {
-        close(wakeRead)
-        close(wakeWrite)
-    }
-
     func start() throws(RecordingError) {
-        let context = Unmanaged.passRetained(self)
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { raw in
-            let drain = Unmanaged<CPUBufferDrain>.fromOpaque(raw!).takeRetainedValue()
-            drain.run()
-            return nil
-        }, context.toOpaque())
-        guard rc == 0 else {
-            context.release()
-            throw RecordingError("cannot start the reader thread: \(describeErrno(rc))")
+        do { thread = try startThread { [self] in run() } } catch {
+            throw RecordingError("cannot start the reader thread: \(describeErrno(error.errno))")
         }
-        self.thread = thread
     }
 
     /// Asks the thread to drain what is left and end, and waits for it. Tracing should be off.
     func stopAndJoin() {
         guard let thread else { return }
-        var byte: UInt8 = 1
-        _ = write(wakeWrite, &byte, 1)
-        pthread_join(thread, nil)
+        wake.wake()
+        thread.join()
         self.thread = nil
     }
 
     var failure: RecordingError? { progress.withLock { $0.failure } }
 
     private func run() {
-        var pollSet = streams.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
-        pollSet.append(pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0))
+        let fds = streams.map(\.fd) + [wake.readEnd]
         var page = [UInt8](repeating: 0, count: pageSize)
         do throws(RecordingError) {
             while true {
-                if retryingInterrupted({ poll(&pollSet, nfds_t(pollSet.count), pollIntervalMS) }) < 0 { break }
-                let stopping = pollSet.last!.revents != 0
+                guard let ready = Polling.readable(fds, timeoutMilliseconds: pollIntervalMS) else { break }
+                let stopping = ready.last!
                 for index in streams.indices {
                     // Read the watermark before the drain: what the CPU recorded before this
                     // moment is in the pages the drain returns (read() hands out partial pages).
@@ -182,7 +160,7 @@ final class CPUBufferDrain: @unchecked Sendable {
     func closeStreams() {
         for stream in streams {
             tracefs_cpu_free_fd(stream.tcpu)
-            close(stream.fd)
+            Descriptor(fd: stream.fd, path: "trace_pipe_raw").close()
         }
         streams.removeAll()
     }

@@ -1,7 +1,4 @@
-#if canImport(Glibc)
-import Glibc
 import SystemCalls
-#endif
 
 /// Files of the output's directory: the temporary trace.dat renamed over the output on success,
 /// and one anonymous file per CPU collecting its pages until the trace.dat is assembled.
@@ -18,29 +15,27 @@ enum OutputFiles {
 
     static func describe(_ code: Int32) -> String {
         switch code {
-        case ENOSPC: return "no space left on device (disk full)"
-        case EDQUOT: return "disk quota exceeded"
-        case EACCES, EPERM: return "permission denied"
-        case EROFS: return "read-only file system"
-        case ENOENT: return "no such directory"
+        case ErrnoCode.ENOSPC: return "no space left on device (disk full)"
+        case ErrnoCode.EDQUOT: return "disk quota exceeded"
+        case ErrnoCode.EACCES, ErrnoCode.EPERM: return "permission denied"
+        case ErrnoCode.EROFS: return "read-only file system"
+        case ErrnoCode.ENOENT: return "no such directory"
         default: return describeErrno(code)
         }
     }
 
     /// Creates `path` exclusively for writing; the error names the output the user asked for.
     static func create(_ path: String, output: String) throws(RecordingError) -> Int32 {
-        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw RecordingError("\(output): cannot write the output here: \(describe(errno))")
+        do { return try Descriptor.open(path, .readWrite, [.create, .exclusive]).fd } catch {
+            throw RecordingError("\(output): cannot write the output here: \(describe(error.errno))")
         }
-        return fd
     }
 
     /// A file that vanishes when closed or when the process dies: created, then unlinked at once.
     static func anonymous(near output: String, tag: String) throws(RecordingError) -> Int32 {
-        let path = directory(of: output) + "/." + baseName(of: output) + ".\(tag).\(getpid()).tmp"
+        let path = directory(of: output) + "/." + baseName(of: output) + ".\(tag).\(ThisProcess.id).tmp"
         let fd = try create(path, output: output)
-        unlink(path)
+        try? FileSystem.remove(path)
         return fd
     }
 
@@ -49,7 +44,8 @@ enum OutputFiles {
 /// One CPU's ring-buffer pages, appended in order through a buffer: to an anonymous file, or
 /// (crash-safe, `RecordingPieces`) to the named piece `OUTPUT.cpuN` after its page-sized header.
 public final class CPUDataFile {
-    let fd: Int32
+    let file: Descriptor
+    var fd: Int32 { file.fd }
     let output: String
     /// Where the pages start in the file (the piece's header before it).
     let dataOffset: UInt64
@@ -61,7 +57,7 @@ public final class CPUDataFile {
     /// An anonymous file beside `output` (which its errors name).
     public init(cpu: Int, output: String) throws(RecordingError) {
         self.output = output
-        fd = try OutputFiles.anonymous(near: output, tag: "cpu\(cpu)")
+        file = Descriptor(fd: try OutputFiles.anonymous(near: output, tag: "cpu\(cpu)"), path: output)
         dataOffset = 0
         buffer.reserveCapacity(bufferLimit)
     }
@@ -69,18 +65,20 @@ public final class CPUDataFile {
     /// A named piece at `path`, replaced if present, starting with `header`.
     init(piece path: String, header: [UInt8], output: String) throws(RecordingError) {
         self.output = output
-        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw RecordingError("\(path): cannot write the recording's pieces here: \(OutputFiles.describe(errno))") }
-        self.fd = fd
-        if let failure = header.withUnsafeBytes({ FileContents.writeAll(fd, $0) }) {
-            close(fd)
-            throw RecordingError("\(path): writing failed: \(OutputFiles.describe(failure))")
+        let opened: Descriptor
+        do { opened = try Descriptor.open(path, .readWrite, [.create, .truncate]) } catch {
+            throw RecordingError("\(path): cannot write the recording's pieces here: \(OutputFiles.describe(error.errno))")
         }
+        do { try opened.write(header) } catch {
+            opened.close()
+            throw RecordingError("\(path): writing failed: \(OutputFiles.describe(error.errno))")
+        }
+        file = opened
         dataOffset = UInt64(header.count)
         buffer.reserveCapacity(bufferLimit)
     }
 
-    deinit { close(fd) }
+    deinit { file.close() }
 
     /// Appends one page (`count` may be shorter than a page: the rest is zero-filled).
     public func append(page: [UInt8], count: Int, pageSize: Int) throws(RecordingError) {
@@ -102,16 +100,19 @@ public final class CPUDataFile {
     /// Writes the buffer and waits until the file's data is on the disk.
     func sync() throws(RecordingError) {
         try flush()
-        if fdatasync(fd) != 0 {
-            throw RecordingError("\(output): syncing the recorded data failed: \(OutputFiles.describe(errno))")
+        do { try file.syncData() } catch {
+            throw RecordingError("\(output): syncing the recorded data failed: \(OutputFiles.describe(error.errno))")
         }
     }
 
     /// Empties the file but its header (after its pages went into a rotated trace.dat).
     func reset() throws(RecordingError) {
         try flush()
-        guard ftruncate(fd, off_t(dataOffset)) == 0, lseek(fd, off_t(dataOffset), SEEK_SET) == off_t(dataOffset) else {
-            throw RecordingError("\(output): cannot empty the recorded data: \(describeErrno(errno))")
+        do {
+            try file.truncate(to: dataOffset)
+            try file.seek(to: dataOffset)
+        } catch {
+            throw RecordingError("\(output): cannot empty the recorded data: \(describeErrno(error.errno))")
         }
         size = 0
     }
@@ -125,16 +126,17 @@ public final class CPUDataFile {
     /// Appends `count` bytes of `fd` from `offset` to the trace.dat being written.
     static func copy(from fd: Int32, offset start: UInt64, count: UInt64, to out: inout TraceDatOutputFile) throws(RecordingError) {
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        var offset = off_t(start)
-        let end = off_t(start + count)
+        var offset = start
+        let end = start + count
+        let file = Descriptor(fd: fd, path: out.output)
         while offset < end {
             let want = min(chunk.count, Int(end - offset))
-            let n = retryingInterrupted { chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, offset) } }
-            if n < 0 {
-                throw RecordingError("\(out.output): reading back the recorded data failed: \(describeErrno(errno))")
+            let n: Int
+            do { n = try file.read(into: &chunk, count: want, at: offset) } catch {
+                throw RecordingError("\(out.output): reading back the recorded data failed: \(describeErrno(error.errno))")
             }
             if n == 0 { break }
-            offset += off_t(n)
+            offset += UInt64(n)
             var failure: RecordingError?
             chunk.withUnsafeBytes { bytes in
                 do throws(RecordingError) { try out.write(UnsafeRawBufferPointer(rebasing: bytes[0..<n])) } catch { failure = error }

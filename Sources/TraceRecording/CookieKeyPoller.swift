@@ -1,4 +1,3 @@
-import Glibc
 import OndemandTraceCore
 import SystemCalls
 
@@ -12,7 +11,7 @@ public final class CookieKeyPoller {
     public static let cookiesPath = "/proc/fs/fscache/cookies"
     public static let volumesPath = "/proc/fs/fscache/volumes"
 
-    private var fd: Int32
+    private var marker: Descriptor?
     private let cookiesPath: String
     private let volumesPath: String
     private var known = Set<UInt32>()
@@ -23,29 +22,26 @@ public final class CookieKeyPoller {
     /// then: the report says so).
     public init?(markerPath: String, cookiesPath: String = CookieKeyPoller.cookiesPath,
                  volumesPath: String = CookieKeyPoller.volumesPath) {
-        guard access(cookiesPath, R_OK) == 0 else { return nil }
-        let fd = open(markerPath, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        (self.fd, self.cookiesPath, self.volumesPath) = (fd, cookiesPath, volumesPath)
+        guard FileSystem.allows(cookiesPath, .read), let marker = try? Descriptor.open(markerPath, .write) else { return nil }
+        (self.marker, self.cookiesPath, self.volumesPath) = (marker, cookiesPath, volumesPath)
     }
 
-    deinit { if fd >= 0 { close(fd) } }
+    deinit { marker?.close() }
 
     /// The last poll; then the marker file is closed (an open file keeps the instance from
     /// being removed).
     public func finish() {
         poll()
-        if fd >= 0 { close(fd) }
-        fd = -1
+        marker?.close()
+        marker = nil
     }
 
     /// Reads the tables once and writes the new cookies' lines.
     public func poll() {
-        guard fd >= 0, let cookies = try? FileContents.readText(cookiesPath) else { return }
+        guard let marker, let cookies = try? FileContents.readText(cookiesPath) else { return }
         let volumes = (try? FileContents.readText(volumesPath)) ?? ""
         for line in FscacheProcTables.newLines(cookies: cookies, volumes: volumes, known: &known) {
-            var text = line.line + "\n"
-            text.withUTF8 { _ = FileContents.writeAll(fd, UnsafeRawBufferPointer($0)) }
+            try? marker.write(line.line + "\n")
             written += 1
         }
     }

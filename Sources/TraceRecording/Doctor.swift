@@ -1,5 +1,4 @@
 import CTrace
-import Glibc
 import OndemandTraceCore
 import SystemCalls
 
@@ -142,13 +141,13 @@ public enum Doctor {
         let caps = effectiveCapabilities() ?? 0
         let sysAdmin = caps & (1 << 21) != 0
         let perfmon = caps & (1 << 38) != 0
-        if geteuid() == 0 && sysAdmin {
+        if ThisProcess.isRoot && sysAdmin {
             return DoctorCheck(name: name, status: .ok, summary: "running as root with CAP_SYS_ADMIN")
         }
         if sysAdmin {
             return DoctorCheck(name: name, status: .ok, summary: "CAP_SYS_ADMIN: may create tracefs instances and mount tracefs")
         }
-        if geteuid() == 0 {
+        if ThisProcess.isRoot {
             return DoctorCheck(name: name, status: .warning, summary: "root, but without CAP_SYS_ADMIN (a restricted container?)",
                                details: ["tracefs access follows its file permissions; mounting tracefs and /dev/cachefiles need CAP_SYS_ADMIN"],
                                fix: "run with CAP_SYS_ADMIN (e.g. docker --cap-add SYS_ADMIN, or a privileged container)")
@@ -169,7 +168,7 @@ public enum Doctor {
         if mount, tracefs_tracing_dir_is_mounted(true, &path) >= 0, let dir = tracefs_tracing_dir() {
             return DoctorCheck(name: name, status: .ok, summary: "was not mounted; mounted it at \(String(cString: dir))")
         }
-        return DoctorCheck(name: name, status: .failed, summary: "not mounted" + (mount ? ", and mounting it failed (\(describeErrno(errno)))" : ""),
+        return DoctorCheck(name: name, status: .failed, summary: "not mounted" + (mount ? ", and mounting it failed (\(describeErrno(currentErrno)))" : ""),
                            details: ["the kernel needs CONFIG_TRACING (tracefs); /sys/kernel/tracing is its mount point"],
                            fix: "sudo mount -t tracefs nodev /sys/kernel/tracing")
     }
@@ -177,7 +176,7 @@ public enum Doctor {
     /// Creating (and removing) an instance is exactly what `record` does first.
     static func instances() -> DoctorCheck {
         let name = "tracefs instances"
-        let probe = InstanceName.forProcess(getpid())
+        let probe = InstanceName.forProcess(ThisProcess.id)
         do {
             let instance = try TracefsInstance(name: probe)
             instance.destroy()
@@ -199,7 +198,7 @@ public enum Doctor {
         defer { tracefs_list_free(list) }
         return Tracefs.strings(list).filter { name in
             guard let pid = InstanceName.ownerPID(name) else { return false }
-            return kill(pid, 0) != 0 && errno == ESRCH
+            return !ThisProcess.exists(pid)
         }
     }
 
@@ -208,8 +207,8 @@ public enum Doctor {
     static func cachefilesEvents(config: (text: KernelConfig, source: String)?) -> DoctorCheck {
         let name = "cachefiles events"
         let events = TracefsInstance.tracingDirectory + "/events"
-        if access(events, R_OK | X_OK) != 0 {
-            return DoctorCheck(name: name, status: .failed, summary: "cannot list \(events): \(describeErrno(errno))",
+        if !FileSystem.allows(events, [.read, .execute]) {
+            return DoctorCheck(name: name, status: .failed, summary: "cannot list \(events): \(describeErrno(currentErrno))",
                                fix: "run as root")
         }
         let present = Set(Tracefs.events(ofSystem: "cachefiles"))
@@ -233,7 +232,7 @@ public enum Doctor {
     }
 
     static func kernelConfig(release: String) -> (text: KernelConfig, source: String)? {
-        if access("/proc/config.gz", R_OK) == 0, let text = command("gzip -dc /proc/config.gz 2>/dev/null"), !text.isEmpty {
+        if FileSystem.allows("/proc/config.gz", .read), let text = ChildProcess.output(of: ["gzip", "-dc", "/proc/config.gz"]), !text.isEmpty {
             return (KernelConfig(text: text), "/proc/config.gz")
         }
         let boot = "/boot/config-" + release
@@ -257,20 +256,18 @@ public enum Doctor {
 
     static func deviceCheck(config: (text: KernelConfig, source: String)?) -> DoctorCheck {
         let name = "/dev/cachefiles"
-        var info = stat()
-        guard stat("/dev/cachefiles", &info) == 0 else {
+        guard FileSystem.exists("/dev/cachefiles") else {
             let module = config?.text["CONFIG_CACHEFILES"] == "m"
             return DoctorCheck(name: name, status: .failed, summary: "absent",
                                details: ["the on-demand daemon talks to the kernel through it"],
                                fix: module ? "sudo modprobe cachefiles" : "a kernel with CONFIG_CACHEFILES (then: mknod /dev/cachefiles c 10 $(awk '$2==\"cachefiles\"{print $1}' /proc/misc) if devtmpfs is absent)")
         }
-        let fd = open("/dev/cachefiles", O_RDWR | O_CLOEXEC)
-        if fd >= 0 {
-            close(fd)
+        let code: Int32
+        do {
+            try Descriptor.open("/dev/cachefiles", .readWrite).close()
             return DoctorCheck(name: name, status: .ok, summary: "present and free (no daemon holds it)")
-        }
-        let code = errno
-        if code == EBUSY {
+        } catch { code = error.errno }
+        if code == ErrnoCode.EBUSY {
             let holders = holdersOfCachefiles()
             return DoctorCheck(name: name, status: .warning,
                                summary: "held by another daemon" + (holders.isEmpty ? "" : ": " + holders.joined(separator: ", ")),
@@ -278,7 +275,7 @@ public enum Doctor {
                                fix: "stop that daemon to serve requests with ondemand-trace")
         }
         return DoctorCheck(name: name, status: .failed, summary: "cannot open: \(describeErrno(code))",
-                           fix: code == EACCES || code == EPERM ? "run as root" : nil)
+                           fix: code == ErrnoCode.EACCES || code == ErrnoCode.EPERM ? "run as root" : nil)
     }
 
     /// Processes with /dev/cachefiles open, as "comm (pid N)".
@@ -286,9 +283,7 @@ public enum Doctor {
         var holders: [String] = []
         for pid in (try? FileContents.directoryEntries("/proc")) ?? [] where Int32(pid) != nil {
             for name in (try? FileContents.directoryEntries("/proc/\(pid)/fd")) ?? [] {
-                var target = [CChar](repeating: 0, count: 256)
-                let n = readlink("/proc/\(pid)/fd/\(name)", &target, 255)
-                if n > 0, String(decoding: target[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == "/dev/cachefiles" {
+                if FileSystem.linkTarget("/proc/\(pid)/fd/\(name)") == "/dev/cachefiles" {
                     let comm = (readText("/proc/\(pid)/comm") ?? "?").trimmingCharacters(in: "\n")
                     holders.append("\(comm) (pid \(pid))")
                     break
@@ -312,17 +307,5 @@ public enum Doctor {
 
     static func readText(_ path: String) -> String? {
         try? FileContents.readText(path)
-    }
-
-    static func command(_ line: String) -> String? {
-        guard let pipe = popen(line, "r") else { return nil }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = fread(&buffer, 1, buffer.count, pipe)
-            if n <= 0 { break }
-            bytes += buffer[0..<n]
-        }
-        return pclose(pipe) == 0 ? String(decoding: bytes, as: UTF8.self) : nil
     }
 }

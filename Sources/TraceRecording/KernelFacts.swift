@@ -1,4 +1,4 @@
-import Glibc
+import SystemCalls
 
 /// A kernel release as `uname -r` prints it: `6.18.44-fc-v669`, `6.1.95`, `5.19.0-rc1`.
 public struct KernelRelease: Sendable, Equatable, Comparable, CustomStringConvertible {
@@ -20,9 +20,7 @@ public struct KernelRelease: Sendable, Equatable, Comparable, CustomStringConver
 
     /// The running kernel's release text (`uname -r`).
     public static var runningText: String {
-        var u = utsname()
-        uname(&u)
-        return withUnsafeBytes(of: u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        RunningKernel.release
     }
 
     public static func < (a: KernelRelease, b: KernelRelease) -> Bool {

@@ -1,5 +1,4 @@
 import CTrace
-import Glibc
 import OndemandTraceCore
 import SystemCalls
 
@@ -40,16 +39,16 @@ final class KprobeEvents {
 
     /// nil when created, else why not.
     private func create(_ probe: FanotifyProbe) -> String? {
-        errno = 0
+        currentErrno = 0
         // A return probe's handle is made without maxactive and the probe written here: given a
         // maxactive, libtracefs 1.6 writes `r1024::GROUP/EVENT`, which the kernel refuses.
         let event = probe.isReturn
             ? tracefs_kretprobe_alloc(group, probe.event, probe.function, probe.arguments, 0)
             : tracefs_kprobe_alloc(group, probe.event, probe.function, probe.arguments)
-        guard let event else { return "libtracefs cannot describe it: \(describeErrno(errno))" }
-        errno = 0
+        guard let event else { return "libtracefs cannot describe it: \(describeErrno(currentErrno))" }
+        currentErrno = 0
         let code = probe.isReturn ? Self.append(Self.returnProbeLine(probe, group: group))
-            : tracefs_dynevent_create(event) == 0 ? 0 : errno
+            : tracefs_dynevent_create(event) == 0 ? 0 : currentErrno
         guard code == 0 else {
             tracefs_dynevent_free(event)
             return Self.refusal(code, function: probe.function)
@@ -65,19 +64,19 @@ final class KprobeEvents {
 
     /// Appends a line to `kprobe_events`: 0, or the errno of the kernel's refusal.
     private static func append(_ line: String) -> Int32 {
-        let fd = open(TracefsInstance.tracingDirectory + "/kprobe_events", O_WRONLY | O_APPEND | O_CLOEXEC)
-        guard fd >= 0 else { return errno }
-        defer { close(fd) }
-        let bytes = Array(line.utf8)
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        return n == bytes.count ? 0 : n < 0 ? errno : EIO
+        do {
+            let file = try Descriptor.open(TracefsInstance.tracingDirectory + "/kprobe_events", .write, [.append])
+            defer { file.close() }
+            try file.write(line)
+            return 0
+        } catch { return error.errno }
     }
 
     static func refusal(_ code: Int32, function: String) -> String {
         switch code {
-        case ENOENT, EINVAL: return "the kernel refused it (\(function) is inlined or not a probe point in this build, or an argument does not fit)"
-        case EACCES, EPERM: return "permission denied (run as root)"
-        case ENODEV: return "this kernel has no kprobe events (CONFIG_KPROBE_EVENTS)"
+        case ErrnoCode.ENOENT, ErrnoCode.EINVAL: return "the kernel refused it (\(function) is inlined or not a probe point in this build, or an argument does not fit)"
+        case ErrnoCode.EACCES, ErrnoCode.EPERM: return "permission denied (run as root)"
+        case ErrnoCode.ENODEV: return "this kernel has no kprobe events (CONFIG_KPROBE_EVENTS)"
         default: return "the kernel refused it: \(describeErrno(code))"
         }
     }
@@ -122,15 +121,15 @@ final class KprobeEvents {
             tracefs_dynevent_info(event, &system, nil, nil, nil, nil)
             guard let system else { continue }
             let group = String(cString: system)
-            free(system)
-            guard let pid = FanotifyProbe.recorderPid(group: group), pid != getpid() else { continue }
-            if kill(pid, 0) == 0 || errno == EPERM { continue }  // its recorder is alive
+            freeMallocated(system)
+            guard let pid = FanotifyProbe.recorderPid(group: group), pid != ThisProcess.id else { continue }
+            if ThisProcess.exists(pid) { continue }  // its recorder is alive
             body(event, group)
         }
     }
 
     /// Whether this kernel can have kprobe events at all.
     static var available: Bool {
-        access(TracefsInstance.tracingDirectory + "/kprobe_events", F_OK) == 0
+        FileSystem.exists(TracefsInstance.tracingDirectory + "/kprobe_events")
     }
 }

@@ -1,4 +1,3 @@
-import Glibc
 import SystemCalls
 
 /// What `record` does between starting and stopping a recording: runs the command after `--`,
@@ -32,23 +31,15 @@ public struct RecordLoop {
     public struct Outcome: Sendable {
         public var result: RecordingResult
         /// The command's pid, and its wait status when it ended before the recording did.
-        public var child: pid_t?
+        public var child: Int32?
         public var childStatus: Int32?
     }
 
-    public static let signals = [SIGINT, SIGTERM, SIGHUP, SIGCHLD]
+    public static let signals = SignalSet([Signal.interrupt, Signal.terminate, Signal.hangup, Signal.child])
 
     /// Blocks the signals the loop waits for, in the calling thread and the threads it starts.
     public static func blockSignals() {
-        var set = signalSet()
-        pthread_sigmask(SIG_BLOCK, &set, nil)
-    }
-
-    public static func signalSet() -> sigset_t {
-        var set = sigset_t()
-        sigemptyset(&set)
-        for signal in signals { sigaddset(&set, signal) }
-        return set
+        signals.block()
     }
 
     let session: RecordingSession
@@ -65,7 +56,7 @@ public struct RecordLoop {
     public func run() throws(RecordingError) -> Outcome {
         let cookies = options.cookiePollInterval == nil ? nil : session.markerPath.flatMap { CookieKeyPoller(markerPath: $0) }
         cookies?.poll()
-        var child: pid_t?
+        var child: Int32?
         if !options.command.isEmpty {
             do { child = try ChildProcess.spawn(options.command) } catch {
                 cookies?.finish()
@@ -85,8 +76,7 @@ public struct RecordLoop {
     }
 
     /// Waits for the end, printing live lines; the child's wait status if it ended.
-    private func wait(child: pid_t?, started: UInt64, lines: inout Int, cookies: CookieKeyPoller?) -> Int32? {
-        var signals = Self.signalSet()
+    private func wait(child: Int32?, started: UInt64, lines: inout Int, cookies: CookieKeyPoller?) -> Int32? {
         let deadline = options.duration.map { started + $0 }
         var nextLine = options.liveInterval.map { started + $0 }
         while session.failure == nil {
@@ -105,18 +95,13 @@ public struct RecordLoop {
                 if now >= deadline { return nil }
                 wait = min(wait, deadline - now)
             }
-            var timeout = timespec(tv_sec: Int(wait / 1_000_000_000), tv_nsec: Int(wait % 1_000_000_000))
-            var info = siginfo_t()
-            switch sigtimedwait(&signals, &info, &timeout) {
-            case SIGCHLD:
-                var status: Int32 = 0
-                if let child, waitpid(child, &status, WNOHANG) == child { return status }
-            case let signal where signal == SIGINT || signal == SIGTERM || signal == SIGHUP:
-                if let child { kill(child, signal) }
-                return nil
-            default:
+            guard let signal = Self.signals.wait(timeoutNanoseconds: wait) else { continue }
+            if signal == Signal.child {
+                if let child, let status = ChildProcess.statusIfEnded(child) { return status }
                 continue
             }
+            if let child { ChildProcess.signal(child, signal) }  // SIGINT, SIGTERM, SIGHUP: passed on
+            return nil
         }
         return nil
     }

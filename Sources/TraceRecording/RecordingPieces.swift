@@ -1,4 +1,3 @@
-import Glibc
 import SystemCalls
 import TraceDatFormat
 
@@ -22,19 +21,21 @@ final class RecordingPieces {
         syncIntervalNs = UInt64(max(1, syncIntervalMS)) * 1_000_000
         lastSync = monotonicNanoseconds()
         let metaPath = Self.metaPath(base)
-        let temporary = metaPath + ".\(getpid()).tmp"
-        let fd = try OutputFiles.create(temporary, output: output)
+        let temporary = metaPath + ".\(ThisProcess.id).tmp"
+        let file = Descriptor(fd: try OutputFiles.create(temporary, output: output), path: temporary)
         let bytes = RecordingPieceFormat.encode(meta)
-        let failure = bytes.withUnsafeBytes { FileContents.writeAll(fd, $0) } ?? (fsync(fd) == 0 ? nil : errno)
-        close(fd)
-        if let failure {
-            unlink(temporary)
-            throw RecordingError("\(metaPath): writing failed: \(OutputFiles.describe(failure))")
+        do throws(SystemError) {
+            try file.write(bytes)
+            try file.sync()
+            file.close()
+        } catch {
+            file.close()
+            try? FileSystem.remove(temporary)
+            throw RecordingError("\(metaPath): writing failed: \(OutputFiles.describe(error.errno))")
         }
-        guard rename(temporary, metaPath) == 0 else {
-            let code = errno
-            unlink(temporary)
-            throw RecordingError("\(metaPath): cannot rename into place: \(OutputFiles.describe(code))")
+        do { try FileSystem.rename(temporary, to: metaPath) } catch {
+            try? FileSystem.remove(temporary)
+            throw RecordingError("\(metaPath): cannot rename into place: \(OutputFiles.describe(error.errno))")
         }
         var files: [CPUDataFile] = []
         do throws(RecordingError) {
@@ -65,15 +66,12 @@ final class RecordingPieces {
     func remove() { Self.remove(base: base, cpus: files.count) }
 
     static func remove(base: String, cpus: Int) {
-        unlink(metaPath(base))
-        for cpu in 0..<cpus { unlink(piecePath(base, cpu: cpu)) }
+        try? FileSystem.remove(metaPath(base))
+        for cpu in 0..<cpus { try? FileSystem.remove(piecePath(base, cpu: cpu)) }
     }
 
     static func syncDirectory(of path: String) {
-        let fd = open(OutputFiles.directory(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        fsync(fd)
-        close(fd)
+        FileSystem.syncDirectory(OutputFiles.directory(of: path))
     }
 
     /// Removes `BASE.meta.<pid>.tmp` files of dead recorders (killed while writing the metadata,
@@ -83,8 +81,8 @@ final class RecordingPieces {
         let dir = OutputFiles.directory(of: base)
         var removed: [Int32] = []
         for name in (try? FileContents.directoryEntries(dir)) ?? [] where name.hasPrefix(prefix) && name.hasSuffix(".tmp") {
-            guard let pid = Int32(name.dropFirst(prefix.count).dropLast(4)), pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
-            if unlink(dir + "/" + name) == 0 { removed.append(pid) }
+            guard let pid = Int32(name.dropFirst(prefix.count).dropLast(4)), pid != ThisProcess.id, !ThisProcess.exists(pid) else { continue }
+            if (try? FileSystem.remove(dir + "/" + name)) != nil { removed.append(pid) }
         }
         return removed
     }
@@ -93,7 +91,7 @@ final class RecordingPieces {
     static func checkNoneLeft(base: String, output: String) throws(RecordingError) {
         _ = removeUnfinishedMeta(base: base)
         let metaPath = metaPath(base)
-        guard access(metaPath, F_OK) == 0 else { return }
+        guard FileSystem.exists(metaPath) else { return }
         let meta = try? RecordingPieceFormat.decodeMeta(try FileContents.read(metaPath))
         if let meta, RecordingRecovery.isRunning(meta) {
             throw RecordingError("\(output): already being recorded by pid \(meta.pid) (its pieces \(metaPath), \(base).cpuN are beside it)")
@@ -105,14 +103,8 @@ final class RecordingPieces {
     static func meta(header: TraceDatV6Header, instance: String) -> RecordingPieceFormat.Meta {
         var generator = SystemRandomNumberGenerator()
         let id = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return .init(id: id, pid: UInt32(getpid()), startRealtimeNs: realtimeNanoseconds(), startClockNs: monotonicNanoseconds(),
+        return .init(id: id, pid: UInt32(ThisProcess.id), startRealtimeNs: Clock.realtime.nanoseconds(), startClockNs: monotonicNanoseconds(),
                      instance: instance, header: header)
-    }
-
-    static func realtimeNanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 }
 

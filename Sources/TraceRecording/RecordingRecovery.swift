@@ -1,4 +1,3 @@
-import Glibc
 import SystemCalls
 import TraceDatFormat
 
@@ -54,11 +53,11 @@ public enum RecordingRecovery {
         if isRunning(meta) {
             throw RecordingError("\(metaPath): still being recorded by pid \(meta.pid); stop it (Ctrl-C, SIGTERM) and it writes \(output) itself")
         }
-        if access(RecordingPieces.piecePath(base, cpu: meta.cpuCount), F_OK) == 0 {
+        if FileSystem.exists(RecordingPieces.piecePath(base, cpu: meta.cpuCount)) {
             throw RecordingError("\(RecordingPieces.piecePath(base, cpu: meta.cpuCount)): from another recording (\(metaPath) names \(meta.cpuCount) CPUs)")
         }
         var pieces: [Piece?] = []
-        defer { for piece in pieces { if let piece { close(piece.fd) } } }
+        defer { for piece in pieces { if let piece { Descriptor(fd: piece.fd, path: "").close() } } }
         for cpu in 0..<meta.cpuCount {
             pieces.append(try openPiece(RecordingPieces.piecePath(base, cpu: cpu), cpu: cpu, meta: meta, metaPath: metaPath))
         }
@@ -83,8 +82,8 @@ public enum RecordingRecovery {
     static func readMeta(_ metaPath: String, base: String) throws(RecordingError) -> RecordingPieceFormat.Meta {
         let bytes: [UInt8]
         do { bytes = try FileContents.read(metaPath, limit: 256 << 20) } catch {
-            guard error.errno == ENOENT else { throw RecordingError("\(metaPath): cannot read: \(describeErrno(error.errno))") }
-            if access(RecordingPieces.piecePath(base, cpu: 0), F_OK) == 0 {
+            guard error.errno == ErrnoCode.ENOENT else { throw RecordingError("\(metaPath): cannot read: \(describeErrno(error.errno))") }
+            if FileSystem.exists(RecordingPieces.piecePath(base, cpu: 0)) {
                 throw RecordingError("\(metaPath): missing: the pieces \(base).cpuN beside it cannot be assembled without it")
             }
             if let pid = RecordingPieces.removeUnfinishedMeta(base: base).first {
@@ -100,19 +99,24 @@ public enum RecordingRecovery {
     /// A piece checked against the metadata, its valid pages counted; nil if absent or empty
     /// (the recorder was killed before it wrote the header).
     static func openPiece(_ path: String, cpu: Int, meta: RecordingPieceFormat.Meta, metaPath: String) throws(RecordingError) -> Piece? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { return nil }
-            throw RecordingError("\(path): cannot read: \(describeErrno(errno))")
+        let file: Descriptor
+        let fileSize: Int
+        do {
+            file = try Descriptor.open(path, .read)
+            fileSize = Int((try? file.status().size) ?? 0)
+        } catch {
+            if error.errno == ErrnoCode.ENOENT { return nil }
+            throw RecordingError("\(path): cannot read: \(describeErrno(error.errno))")
         }
-        var info = stat()
-        fstat(fd, &info)
+        let fd = file.fd
         let pageSize = meta.header.pageSize
-        if info.st_size == 0 { close(fd); return nil }
-        var head = [UInt8](repeating: 0, count: min(Int(info.st_size), pageSize))
-        let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        if fileSize == 0 { file.close(); return nil }
+        var head = [UInt8](repeating: 0, count: min(fileSize, pageSize))
         do throws(RecordingError) {
-            guard n == head.count else { throw RecordingError("\(path): cannot read: \(describeErrno(errno))") }
+            do throws(SystemError) {
+                let n = try file.read(into: &head, count: head.count, at: 0)
+                guard n == head.count else { throw SystemError(path: path, action: "cannot read", errno: ErrnoCode.EIO) }
+            } catch { throw RecordingError("\(path): cannot read: \(describeErrno(error.errno))") }
             let piece: RecordingPieceFormat.PieceHeader
             do { piece = try RecordingPieceFormat.decodePieceHeader(head) } catch { throw RecordingError("\(path): \(error)") }
             guard piece.id == meta.id else {
@@ -121,12 +125,12 @@ public enum RecordingRecovery {
             guard piece.cpu == cpu, piece.pageSize == pageSize else {
                 throw RecordingError("\(path): damaged: says CPU \(piece.cpu), page size \(piece.pageSize)")
             }
-            guard Int(info.st_size) >= pageSize else {
-                throw RecordingError("\(path): \(RecordingPieceFormat.Problem.halfWritten(have: Int(info.st_size), need: pageSize))")
+            guard fileSize >= pageSize else {
+                throw RecordingError("\(path): \(RecordingPieceFormat.Problem.halfWritten(have: fileSize, need: pageSize))")
             }
-            return try scan(fd: fd, size: UInt64(info.st_size) - UInt64(pageSize), pageSize: pageSize, longSize: meta.header.longSize, path: path)
+            return try scan(fd: fd, size: UInt64(fileSize) - UInt64(pageSize), pageSize: pageSize, longSize: meta.header.longSize, path: path)
         } catch {
-            close(fd)
+            file.close()
             throw error
         }
     }
@@ -135,12 +139,16 @@ public enum RecordingRecovery {
     static func scan(fd: Int32, size: UInt64, pageSize: Int, longSize: Int, path: String) throws(RecordingError) -> Piece {
         var piece = Piece(fd: fd, bytes: 0, pages: 0, records: 0, dropped: 0)
         var chunk = [UInt8](repeating: 0, count: 256 * pageSize)
+        let file = Descriptor(fd: fd, path: path)
         var offset: UInt64 = 0
         let whole = size / UInt64(pageSize) * UInt64(pageSize)
         scanning: while offset < whole {
             let want = Int(min(UInt64(chunk.count), whole - offset))
-            let n = retryingInterrupted { chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(offset) + off_t(pageSize)) } }
-            guard n == want else { throw RecordingError("\(path): cannot read: \(n < 0 ? describeErrno(errno) : "it shrank")") }
+            let n: Int
+            do {
+                n = try file.read(into: &chunk, count: want, at: offset + UInt64(pageSize))
+            } catch { throw RecordingError("\(path): cannot read: \(describeErrno(error.errno))") }
+            guard n == want else { throw RecordingError("\(path): cannot read: it shrank") }
             let valid = chunk.withUnsafeBytes { bytes -> Bool in
                 for start in stride(from: 0, to: want, by: pageSize) {
                     let page = UnsafeRawBufferPointer(rebasing: bytes[start..<(start + pageSize)])
@@ -182,16 +190,13 @@ public enum RecordingRecovery {
     /// or its tracefs instance is still there.
     static func isRunning(_ meta: RecordingPieceFormat.Meta) -> Bool {
         let pid = meta.pid
-        guard pid > 0, Int32(bitPattern: pid) != getpid(), kill(Int32(bitPattern: pid), 0) == 0 || errno == EPERM else { return false }
+        guard pid > 0, Int32(bitPattern: pid) != ThisProcess.id, ThisProcess.exists(Int32(bitPattern: pid)) else { return false }
         return executable("/proc/\(pid)/exe") == executable("/proc/self/exe")
-            || (!meta.instance.isEmpty && access(TracefsInstance.tracingDirectory + "/instances/" + meta.instance, F_OK) == 0)
+            || (!meta.instance.isEmpty && FileSystem.exists(TracefsInstance.tracingDirectory + "/instances/" + meta.instance))
     }
 
     static func executable(_ link: String) -> String? {
-        var target = [CChar](repeating: 0, count: 4096)
-        let n = readlink(link, &target, target.count - 1)
-        guard n > 0 else { return nil }
-        return String(decoding: target[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        FileSystem.linkTarget(link).flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// "mono" from "local global [mono] ...".
@@ -235,14 +240,29 @@ extension RecoveryResult {
 
     /// Year, month, day, hour, minute, second, millisecond in UTC, zero-padded.
     static func utcFields(milliseconds: UInt64) -> [String] {
-        var seconds = time_t(milliseconds / 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
+        let seconds = milliseconds / 1000
+        let (year, month, day) = civilDate(daysSinceEpoch: Int64(seconds / 86_400))
+        let time = seconds % 86_400
         func pad(_ v: some BinaryInteger, _ width: Int) -> String {
             let text = String(v)
             return String(repeating: "0", count: max(0, width - text.count)) + text
         }
-        return [pad(parts.tm_year + 1900, 4), pad(parts.tm_mon + 1, 2), pad(parts.tm_mday, 2),
-                pad(parts.tm_hour, 2), pad(parts.tm_min, 2), pad(parts.tm_sec, 2), pad(milliseconds % 1000, 3)]
+        return [pad(year, 4), pad(month, 2), pad(day, 2),
+                pad(time / 3600, 2), pad(time / 60 % 60, 2), pad(time % 60, 2), pad(milliseconds % 1000, 3)]
+    }
+
+    /// The proleptic Gregorian date of a day counted from 1970-01-01 (days ≥ 0): eras of 400
+    /// years (146,097 days) from 0000-03-01, years starting in March so that February's leap
+    /// day comes last.
+    static func civilDate(daysSinceEpoch days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let shifted = days + 719_468  // 0000-03-01 to 1970-01-01
+        let era = shifted / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthFromMarch = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthFromMarch + 2) / 5 + 1
+        let month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }

@@ -1,6 +1,5 @@
 import OndemandTraceCore
 import CTrace
-import Glibc
 import SystemCalls
 import TraceDatFormat
 
@@ -134,7 +133,7 @@ public final class RecordingSession {
 
     public init(options: RecordingOptions) {
         self.options = options
-        instanceName = options.instanceName ?? InstanceName.forProcess(getpid())
+        instanceName = options.instanceName ?? InstanceName.forProcess(ThisProcess.id)
     }
 
     deinit { abandon() }
@@ -166,7 +165,7 @@ public final class RecordingSession {
 
     private func prepare() throws(RecordingError) {
         _ = try Tracefs.directory()
-        guard geteuid() == 0 || access(TracefsInstance.tracingDirectory + "/instances", W_OK) == 0 else {
+        guard ThisProcess.isRoot || FileSystem.allows(TracefsInstance.tracingDirectory + "/instances", .write) else {
             throw RecordingError("\(TracefsInstance.tracingDirectory)/instances: permission denied: recording needs root (or CAP_SYS_ADMIN)")
         }
         staleInstancesRemoved = Tracefs.removeStaleInstances()
@@ -177,7 +176,7 @@ public final class RecordingSession {
             guard KprobeEvents.available else {
                 throw RecordingError("\(TracefsInstance.tracingDirectory)/kprobe_events: not found: this kernel has no kprobe events (CONFIG_KPROBE_EVENTS), which the fanotify path is recorded with")
             }
-            let probes = try KprobeEvents(group: FanotifyProbe.group(pid: getpid()))
+            let probes = try KprobeEvents(group: FanotifyProbe.group(pid: ThisProcess.id))
             self.probes = probes
             events.append(probes.spec)
             let file = EventSpec(system: FanotifyProbe.fileTracepoint.system, event: FanotifyProbe.fileTracepoint.event)
@@ -188,7 +187,7 @@ public final class RecordingSession {
         try options.onFormats?(metadata.formats)
         self.metadata = metadata
 
-        let cpus = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_CONF))))
+        let cpus = RunningKernel.configuredCPUs
 
         let instance = try TracefsInstance(name: instanceName)
         self.instance = instance
@@ -204,7 +203,7 @@ public final class RecordingSession {
                                     "mask & \(FanotifyProbe.preAccessMask)")
         }
 
-        let pageSize = Int(getpagesize())
+        let pageSize = RunningKernel.pageSize
         if let subbuf = instance.read("buffer_subbuf_size_kb").flatMap({ Int($0.filter(\.isNumber)) }), subbuf * 1024 != pageSize {
             throw RecordingError("\(instance.directory): sub-buffer size is \(subbuf) KiB, not the page size; this recorder writes page-sized sub-buffers")
         }
@@ -218,16 +217,16 @@ public final class RecordingSession {
         }
         var streams: [CPUBufferDrain.Stream] = []
         for cpu in 0..<cpus {
-            let fd = instance.open("per_cpu/cpu\(cpu)/trace_pipe_raw", mode: O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+            let fd = instance.open("per_cpu/cpu\(cpu)/trace_pipe_raw", mode: Descriptor.flags(.read, [.nonBlocking]))
             if fd < 0 {
-                if errno == ENOENT { continue }  // a possible but absent CPU: no data
-                let cause = TracefsInstance.describe(errno)
-                streams.forEach { tracefs_cpu_free_fd($0.tcpu); close($0.fd) }
+                if currentErrno == ErrnoCode.ENOENT { continue }  // a possible but absent CPU: no data
+                let cause = TracefsInstance.describe(currentErrno)
+                Self.close(streams)
                 throw RecordingError("cannot open \(instance.directory)/per_cpu/cpu\(cpu)/trace_pipe_raw: \(cause)")
             }
             guard let tcpu = tracefs_cpu_alloc_fd(fd, Int32(pageSize), true) else {
-                close(fd)
-                streams.forEach { tracefs_cpu_free_fd($0.tcpu); close($0.fd) }
+                Descriptor(fd: fd, path: "trace_pipe_raw").close()
+                Self.close(streams)
                 throw RecordingError("libtracefs cannot read CPU \(cpu) of \(instance.directory)")
             }
             streams.append(.init(cpu: cpu, fd: fd, tcpu: tcpu, file: cpuFiles.isEmpty ? nil : cpuFiles[cpu]))
@@ -260,16 +259,15 @@ public final class RecordingSession {
 
     /// Checks the output; returns where the per-CPU pieces go (nil: no files) and the path errors name.
     private func checkOutput() throws(RecordingError) -> (base: String, output: String)? {
-        var info = stat()
         switch options.output {
         case .file(let path):
-            if stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
+            if FileSystem.kind(of: path) == .directory {
                 throw RecordingError("\(path): is a directory; give a file name with -o")
             }
             try RecordingPieces.checkNoneLeft(base: path, output: path)
             return (path, path)
         case .rotating(let rotation):
-            guard stat(rotation.directory, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+            guard FileSystem.kind(of: rotation.directory) == .directory else {
                 throw RecordingError("\(rotation.directory): not a directory (-o takes an existing directory for the rotated trace files)")
             }
             return try RotatedTraceFiles.piecesBase(rotation)
@@ -344,12 +342,16 @@ public final class RecordingSession {
     }
 
     static func uname() -> String {
-        var u = utsname()
-        Glibc.uname(&u)
-        func text<T>(_ field: T) -> String {
-            withUnsafeBytes(of: field) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let names = RunningKernel.names
+        return [names.system, names.node, names.release, names.machine].joined(separator: " ")
+    }
+
+    /// Releases the libtracefs readers made so far and closes their files.
+    static func close(_ streams: [CPUBufferDrain.Stream]) {
+        for stream in streams {
+            tracefs_cpu_free_fd(stream.tcpu)
+            Descriptor(fd: stream.fd, path: "trace_pipe_raw").close()
         }
-        return [text(u.sysname), text(u.nodename), text(u.release), text(u.machine)].joined(separator: " ")
     }
 }
 
@@ -369,7 +371,7 @@ struct Metadata {
     static func collect(events: [EventSpec]) throws(RecordingError) -> Metadata {
         guard let headerPage = Tracefs.readTopLevel("events/header_page"),
               let headerEvent = Tracefs.readTopLevel("events/header_event") else {
-            throw RecordingError("\(TracefsInstance.tracingDirectory)/events/header_page: cannot read: \(TracefsInstance.describe(errno))")
+            throw RecordingError("\(TracefsInstance.tracingDirectory)/events/header_page: cannot read: \(TracefsInstance.describe(currentErrno))")
         }
         var ftrace: [[UInt8]] = []
         var systems: [TraceDatV6Header.EventSystem] = []

@@ -1,4 +1,3 @@
-import Glibc
 import SystemCalls
 import TraceDatFormat
 
@@ -34,11 +33,11 @@ final class RotatedTraceFiles: @unchecked Sendable {
     /// monitor left are assembled first into a rotated file of their own (none without records).
     static func piecesBase(_ rotation: TraceRotation) throws(RecordingError) -> (base: String, output: String) {
         let base = rotation.directory + "/" + piecesName
-        if access(RecordingPieces.metaPath(base), F_OK) == 0 {
-            var ms = UInt64(RecordingPieces.realtimeNanoseconds() / 1_000_000)
-            while access(rotation.directory + "/" + name(milliseconds: ms), F_OK) == 0 { ms += 1 }
+        if FileSystem.exists(RecordingPieces.metaPath(base)) {
+            var ms = Clock.realtime.nanoseconds() / 1_000_000
+            while FileSystem.exists(rotation.directory + "/" + name(milliseconds: ms)) { ms += 1 }
             let recovered = try RecordingRecovery.recover(output: rotation.directory + "/" + name(milliseconds: ms), pieces: base)
-            if recovered.records == 0 { unlink(recovered.path) } else { rotation.onFile?(recovered.path) }
+            if recovered.records == 0 { try? FileSystem.remove(recovered.path) } else { rotation.onFile?(recovered.path) }
         }
         return (base, rotation.directory)
     }
@@ -46,10 +45,8 @@ final class RotatedTraceFiles: @unchecked Sendable {
     /// `monitor-20261130T161502.123Z.dat` (UTC, milliseconds): names sort in time order; a
     /// millisecond already used (or a file already there) moves the name on by one millisecond.
     private func nextName() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        var ms = max(UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec / 1_000_000), lastMilliseconds + 1)
-        while access(rotation.directory + "/" + Self.name(milliseconds: ms), F_OK) == 0 { ms += 1 }
+        var ms = max(Clock.realtime.nanoseconds() / 1_000_000, lastMilliseconds + 1)
+        while FileSystem.exists(rotation.directory + "/" + Self.name(milliseconds: ms)) { ms += 1 }
         lastMilliseconds = ms
         return Self.name(milliseconds: ms)
     }
@@ -63,6 +60,6 @@ final class RotatedTraceFiles: @unchecked Sendable {
     private func removeOldest() {
         guard let names = try? FileContents.directoryEntries(rotation.directory) else { return }
         let ours = names.filter { $0.hasPrefix(Self.prefix) && $0.hasSuffix(".dat") }.sorted()
-        for name in ours.dropLast(rotation.keep) { unlink(rotation.directory + "/" + name) }
+        for name in ours.dropLast(rotation.keep) { try? FileSystem.remove(rotation.directory + "/" + name) }
     }
 }

@@ -1,7 +1,4 @@
-#if canImport(Glibc)
-import Glibc
 import SystemCalls
-#endif
 import TraceDatFormat
 
 /// `TraceDatFileWriter`'s file: a temporary file beside the output, synced and renamed over the
@@ -15,7 +12,7 @@ public struct TraceDatOutputFile: TraceDatSink {
 
     public init(output: String) throws(RecordingError) {
         self.output = output
-        temporary = OutputFiles.directory(of: output) + "/." + OutputFiles.baseName(of: output) + ".\(getpid()).tmp"
+        temporary = OutputFiles.directory(of: output) + "/." + OutputFiles.baseName(of: output) + ".\(ThisProcess.id).tmp"
         fd = try OutputFiles.create(temporary, output: output)
     }
 
@@ -27,22 +24,26 @@ public struct TraceDatOutputFile: TraceDatSink {
 
     public mutating func commit() throws(RecordingError) -> UInt64 {
         guard let fd else { throw RecordingError("\(output): written twice") }
-        if fsync(fd) != 0 {
-            throw RecordingError("\(output): writing failed: \(OutputFiles.describe(errno))")
+        let file = Descriptor(fd: fd, path: temporary)
+        let size: UInt64
+        do {
+            try file.sync()
+            size = try file.seekToEnd()
+        } catch {
+            throw RecordingError("\(output): writing failed: \(OutputFiles.describe(error.errno))")
         }
-        let size = UInt64(lseek(fd, 0, SEEK_END))
-        close(fd)
+        file.close()
         self.fd = nil
-        if rename(temporary, output) != 0 {
-            throw RecordingError("\(output): cannot rename the finished file into place: \(OutputFiles.describe(errno))")
+        do { try FileSystem.rename(temporary, to: output) } catch {
+            throw RecordingError("\(output): cannot rename the finished file into place: \(OutputFiles.describe(error.errno))")
         }
         return size
     }
 
     public mutating func discard() {
-        if let fd { close(fd) }
+        if let fd { Descriptor(fd: fd, path: temporary).close() }
         fd = nil
-        unlink(temporary)
+        try? FileSystem.remove(temporary)
     }
 
     /// Writes the trace.dat of `header` with each CPU's pages from `cpuFiles`; its size.

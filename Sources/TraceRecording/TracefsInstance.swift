@@ -1,14 +1,13 @@
 import CTrace
-import Glibc
 import SystemCalls
 
 /// The tracefs mount, found (and mounted if absent) by libtracefs.
 public enum Tracefs {
     /// The tracefs directory, or an error saying why there is none.
     public static func directory() throws(RecordingError) -> String {
-        errno = 0
+        currentErrno = 0
         guard let dir = tracefs_tracing_dir() else {
-            let cause = errno == EPERM || errno == EACCES ? "not mounted, and mounting it was not permitted (run as root)" : "not mounted and could not be mounted"
+            let cause = currentErrno == ErrnoCode.EPERM || currentErrno == ErrnoCode.EACCES ? "not mounted, and mounting it was not permitted (run as root)" : "not mounted and could not be mounted"
             throw RecordingError("tracefs: \(cause): mount -t tracefs nodev /sys/kernel/tracing")
         }
         return String(cString: dir)
@@ -18,7 +17,7 @@ public enum Tracefs {
     static func readTopLevel(_ file: String) -> [UInt8]? {
         var size: Int32 = 0
         guard let raw = tracefs_instance_file_read(nil, file, &size) else { return nil }
-        defer { free(raw) }
+        defer { freeMallocated(raw) }
         return Array(UnsafeRawBufferPointer(start: raw, count: Int(size)))
     }
 
@@ -49,7 +48,7 @@ public enum Tracefs {
     static func format(system: String, event: String) -> [UInt8]? {
         var size: Int32 = 0
         guard let raw = tracefs_event_file_read(nil, system, event, "format", &size) else { return nil }
-        defer { free(raw) }
+        defer { freeMallocated(raw) }
         return Array(UnsafeRawBufferPointer(start: raw, count: Int(size)))
     }
 
@@ -62,8 +61,8 @@ public enum Tracefs {
         defer { tracefs_list_free(list) }
         var removed: [String] = []
         for name in strings(list) {
-            guard let pid = InstanceName.ownerPID(name), pid != getpid() else { continue }
-            if kill(pid, 0) == 0 || errno == EPERM { continue }  // its recorder is alive
+            guard let pid = InstanceName.ownerPID(name), pid != ThisProcess.id else { continue }
+            if ThisProcess.exists(pid) { continue }  // its recorder is alive
             guard let instance = tracefs_instance_alloc(nil, name) else { continue }
             defer { tracefs_instance_free(instance) }
             if TracefsInstance.destroyRetryingBusy(instance) { removed.append(name) }
@@ -85,9 +84,9 @@ final class TracefsInstance {
             let owner = InstanceName.ownerPID(name).map { " (recorder pid \($0))" } ?? ""
             throw RecordingError("tracefs instance \(name) already exists: another recorder is using it\(owner); choose another --instance, or remove it with: rmdir \(Self.tracingDirectory)/instances/\(name)")
         }
-        errno = 0
+        currentErrno = 0
         guard let handle = tracefs_instance_create(name) else {
-            throw RecordingError("cannot create tracefs instance \(name): \(Self.describe(errno))")
+            throw RecordingError("cannot create tracefs instance \(name): \(Self.describe(currentErrno))")
         }
         guard tracefs_instance_is_new(handle) else {
             // Someone created it between the check and mkdir: not ours to use or remove.
@@ -111,31 +110,31 @@ final class TracefsInstance {
 
     static func describe(_ code: Int32) -> String {
         switch code {
-        case EACCES, EPERM: return "permission denied (run as root, or with CAP_SYS_ADMIN)"
-        case ENOENT: return "no such file (is tracefs mounted?)"
+        case ErrnoCode.EACCES, ErrnoCode.EPERM: return "permission denied (run as root, or with CAP_SYS_ADMIN)"
+        case ErrnoCode.ENOENT: return "no such file (is tracefs mounted?)"
         default: return describeErrno(code)
         }
     }
 
     func write(_ file: String, _ value: String) throws(RecordingError) {
-        errno = 0
+        currentErrno = 0
         if tracefs_instance_file_write(handle, file, value) < 0 {
-            throw RecordingError("cannot write '\(value)' to \(directory)/\(file): \(Self.describe(errno))")
+            throw RecordingError("cannot write '\(value)' to \(directory)/\(file): \(Self.describe(currentErrno))")
         }
     }
 
     func read(_ file: String) -> String? {
         var size: Int32 = 0
         guard let raw = tracefs_instance_file_read(handle, file, &size) else { return nil }
-        defer { free(raw) }
+        defer { freeMallocated(raw) }
         return String(decoding: UnsafeRawBufferPointer(start: raw, count: Int(size)), as: UTF8.self)
     }
 
     /// Per-CPU buffer size in KiB.
     func setBufferSize(kilobytes: Int) throws(RecordingError) {
-        errno = 0
+        currentErrno = 0
         if tracefs_instance_set_buffer_size(handle, kilobytes, -1) < 0 {
-            throw RecordingError("cannot set the per-CPU buffer of \(directory) to \(kilobytes) KiB: \(Self.describe(errno))")
+            throw RecordingError("cannot set the per-CPU buffer of \(directory) to \(kilobytes) KiB: \(Self.describe(currentErrno))")
         }
     }
 
@@ -150,24 +149,24 @@ final class TracefsInstance {
 
     func enable(_ spec: EventSpec) throws(RecordingError) {
         if spec == .marker { return }  // ftrace:print is always on; it records trace_marker writes
-        errno = 0
+        currentErrno = 0
         if tracefs_event_enable(handle, spec.system, spec.event) < 0 {
-            throw RecordingError("cannot enable event \(spec) in \(directory): \(errno == 0 || errno == ENOENT ? "no such event in this kernel" : Self.describe(errno))")
+            throw RecordingError("cannot enable event \(spec) in \(directory): \(currentErrno == 0 || currentErrno == ErrnoCode.ENOENT ? "no such event in this kernel" : Self.describe(currentErrno))")
         }
     }
 
     /// Sets an event's filter in this instance (`mask & 0x100000`).
     func setFilter(system: String, event: String, _ filter: String) throws(RecordingError) {
-        errno = 0
+        currentErrno = 0
         if tracefs_event_file_write(handle, system, event, "filter", filter) < 0 {
-            throw RecordingError("cannot set the filter '\(filter)' of \(system):\(event) in \(directory): \(Self.describe(errno))")
+            throw RecordingError("cannot set the filter '\(filter)' of \(system):\(event) in \(directory): \(Self.describe(currentErrno))")
         }
     }
 
     func traceOff() { if let handle { tracefs_trace_off(handle) } }
     func traceOn() throws(RecordingError) {
-        errno = 0
-        if tracefs_trace_on(handle) < 0 { throw RecordingError("cannot turn tracing on in \(directory): \(Self.describe(errno))") }
+        currentErrno = 0
+        if tracefs_trace_on(handle) < 0 { throw RecordingError("cannot turn tracing on in \(directory): \(Self.describe(currentErrno))") }
     }
 
     /// Opens `per_cpu/cpuN/<file>` of the instance.
@@ -180,10 +179,10 @@ final class TracefsInstance {
     /// until its exec; a dead recorder's last references go asynchronously): retried for 1 s.
     static func destroyRetryingBusy(_ handle: OpaquePointer) -> Bool {
         for _ in 0..<50 {
-            errno = 0
+            currentErrno = 0
             if tracefs_instance_destroy(handle) == 0 { return true }
-            if errno != EBUSY { return false }
-            usleep(20_000)
+            if currentErrno != ErrnoCode.EBUSY { return false }
+            sleepNanoseconds(20_000_000)
         }
         return false
     }

@@ -1,4 +1,4 @@
-import Glibc
+import SystemCalls
 
 /// How the live reader knows a CPU's watermark (the time up to which a drain has read everything
 /// the CPU recorded). For the clocks that are a POSIX clock (`mono`, the default, `mono_raw`,
@@ -7,25 +7,23 @@ import Glibc
 /// is the newest time stamp already read from any CPU: a record with that time existed before the
 /// drain began. That lags while every CPU is idle; the final drain releases everything anyway.
 struct WatermarkClock {
-    let clock: clockid_t?
+    let clock: Clock?
     /// Events are written with preemption off, so a time stamp reaches the page within
     /// microseconds; 10 ms is a wide margin that costs live lines nothing visible.
     static let commitMarginNS: UInt64 = 10_000_000
 
     init(traceClock: String) {
         switch traceClock {
-        case "mono": clock = CLOCK_MONOTONIC
-        case "mono_raw": clock = CLOCK_MONOTONIC_RAW
-        case "boot": clock = CLOCK_BOOTTIME
+        case "mono": clock = .monotonic
+        case "mono_raw": clock = .monotonicRaw
+        case "boot": clock = .boottime
         default: clock = nil
         }
     }
 
     func now(newestSeen: UInt64) -> UInt64 {
         guard let clock else { return newestSeen }
-        var ts = timespec()
-        clock_gettime(clock, &ts)
-        let ns = UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+        let ns = clock.nanoseconds()
         return ns > Self.commitMarginNS ? ns - Self.commitMarginNS : 0
     }
 }

@@ -3,26 +3,23 @@
 // `ondemand-trace`. The trace must have one CPU (`trace-dat-gen --cpus 1`): its records are then
 // already in time order, as the recorder's live merge hands them over.
 //   monitor-replay TRACE.dat
-import Glibc
 import Monitoring
 import OndemandTraceCore
+import SystemCalls
 import TraceFiles
 import TraceRecording
 
 func fail(_ message: String) -> Never {
-    var line = "monitor-replay: \(message)\n"
-    line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
-    exit(2)
+    var stderr = StandardError()
+    print("monitor-replay: \(message)", to: &stderr)
+    ThisProcess.exit(2)
 }
 
 /// Anonymous resident memory (the heap, not the mapped trace), in KiB.
 func anonymousKiB() -> Int {
-    guard let file = fopen("/proc/self/status", "r") else { return -1 }
-    defer { fclose(file) }
-    var line = [CChar](repeating: 0, count: 256)
-    while fgets(&line, 256, file) != nil {
-        let text = String(cString: line)
-        if text.hasPrefix("RssAnon:") { return Int(text.split(separator: " ").dropFirst().first ?? "") ?? -1 }
+    guard let status = try? FileContents.readText("/proc/self/status") else { return -1 }
+    for line in status.split(separator: "\n") where line.hasPrefix("RssAnon:") {
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
     }
     return -1
 }
@@ -30,9 +27,7 @@ func anonymousKiB() -> Int {
 func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
 
 func cpuSeconds() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    Double(Clock.processCPUTime.nanoseconds()) / 1e9
 }
 
 /// Records handed to the pipeline at a time (about what the recorder's drain hands over per

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ErofsFormat
 import OndemandTraceCore
 import SystemCalls
@@ -9,13 +6,10 @@ import TraceFiles
 /// Reads one input as a trace file, the way the CLI does. A crash or hang here is a bug: every
 /// malformed input must end in a `TraceFileError`.
 func readOneInput(_ data: UnsafeRawBufferPointer) {
-    guard ftruncate(scratch.fd, 0) == 0 else { return }
-    var written = 0
-    while written < data.count {
-        let n = pwrite(scratch.fd, data.baseAddress! + written, data.count - written, off_t(written))
-        if n <= 0 { return }
-        written += n
-    }
+    do {
+        try scratch.file.truncate(to: 0)
+        try scratch.file.write(data, at: 0)
+    } catch { return }
     _ = try? TraceInput.read(path: scratch.path, selection: .all) { _ in }
 }
 
@@ -41,19 +35,17 @@ func monotonicSeconds() -> Double { Double(monotonicNanoseconds()) / 1e9 }
 
 /// Which reader the inputs are for: `ONDEMAND_TRACE_FUZZ=image` (scripts/fuzz SECONDS image)
 /// for EROFS images, else trace files.
-let fuzzImages = getenv("ONDEMAND_TRACE_FUZZ").map { String(cString: $0) == "image" } ?? false
+let fuzzImages = ThisProcess.environment("ONDEMAND_TRACE_FUZZ") == "image"
 
 func fuzzOne(_ data: UnsafeRawBufferPointer) {
     if fuzzImages { readOneImage(data) } else { readOneInput(data) }
 }
 
 /// One scratch file, rewritten for each input.
-let scratch: (fd: Int32, path: String) = {
-    var template = Array("/tmp/ondemand-trace-fuzz-XXXXXX".utf8CString)
-    let fd = mkstemp(&template)
-    let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    unlink(path)  // keep it reachable only through the descriptor
-    return (fd, "/proc/self/fd/\(fd)")
+let scratch: (file: Descriptor, path: String) = {
+    // Reachable only through the descriptor.
+    let file = try! Descriptor.temporary(prefix: "ondemand-trace-fuzz-")
+    return (file, "/proc/self/fd/\(file.fd)")
 }()
 
 #if FUZZING

@@ -83,7 +83,7 @@ struct Check: ParsableCommand {
     }
 
     func run() throws {
-        let regressed = try reportingInputErrors {
+        let regressed = try reportingFileErrors {
             let sides = try RegressionGate.pooledSides(
                 baseline: try baseline.map(RunSetFiles.baseline), baselineNames: baseline,
                 current: try current.map { try RunSetFiles.current($0, textFormats: { try formatsDirectory.map(TraceFileOptions.loadFormats) }) },

@@ -1,8 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-import SystemCalls
-#endif
 import ArgumentParser
+import SystemCalls
 import OndemandDaemon
 import OndemandTraceCore
 
@@ -188,8 +185,8 @@ struct Daemon: ParsableCommand {
     }
 
     private func touch(_ path: String) throws(DaemonError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw DaemonError("\(path): cannot create the ready file: \(describeErrno(errno))") }
-        close(fd)
+        do { try Descriptor.open(path, .write, [.create, .truncate]).close() } catch {
+            throw DaemonError("\(path): cannot create the ready file: \(describeErrno(error.errno))")
+        }
     }
 }

@@ -34,7 +34,7 @@ struct Dump: ParsableCommand {
     var all = false
 
     func run() throws {
-        let read = try reportingInputErrors {
+        let read = try reportingFileErrors {
             try TraceDump.write(path: input.path, selection: all ? .all : [.ondemand, .fanotify], format: format,
                                 textFormats: try input.textFormats())
         }

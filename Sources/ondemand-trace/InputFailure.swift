@@ -1,15 +1,17 @@
 import ArgumentParser
 import OndemandTraceCore
+import SystemCalls
 import TraceFiles
 
-/// Exit status 2 with a one-line message: bad input, not a crash.
+/// Exit status 2 with a one-line message: bad input, not a crash. (A failed output is the
+/// `SystemError` its writer throws: `OutputDescriptor`, `OutputFile`.)
 struct InputFailure: Error, CustomStringConvertible {
     var description: String
 }
 
 extension ParsableCommand {
     /// Runs `body`, turning the reader's errors into one line on stderr and exit status 2.
-    func reportingInputErrors<T>(_ body: () throws -> T) throws -> T {
+    func reportingFileErrors<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as TraceFileError {
@@ -19,6 +21,9 @@ extension ParsableCommand {
             printError("ondemand-trace: \(error)")
             throw ExitCode(2)
         } catch let error as CheckInputError {
+            printError("ondemand-trace: \(error)")
+            throw ExitCode(2)
+        } catch let error as SystemError {
             printError("ondemand-trace: \(error)")
             throw ExitCode(2)
         }

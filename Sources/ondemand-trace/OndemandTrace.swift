@@ -1,8 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
 import OndemandTraceCore
+import SystemCalls
 
 struct OndemandTrace: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,10 +28,11 @@ struct OndemandTrace: ParsableCommand {
 @main
 enum Main {
     static func main() {
+        OutputDescriptor.reportBrokenPipes()
         let arguments = Array(CommandLine.arguments.dropFirst())
         if let problem = unknownHelpTopic(arguments) {
             printError("ondemand-trace: \(problem)")
-            exit(2)
+            ThisProcess.exit(2)
         }
         do {
             var command = try OndemandTrace.parseAsRoot(arguments)
@@ -44,20 +43,20 @@ enum Main {
             let code = OndemandTrace.exitCode(for: error)
             let message = OndemandTrace.fullMessage(for: error)
             if code == .success {
-                if !message.isEmpty { FileHandleWriter.write(message + "\n", fd: 1) }
+                if !message.isEmpty { StandardOutput.write(message + "\n") }
             } else if !message.isEmpty {
                 printError(message)
             }
-            exit(status(for: code, thrown: error))
+            ThisProcess.exit(status(for: code, thrown: error))
         }
-        exit(0)
+        ThisProcess.exit(0)
     }
 
     /// A standard output that failed (a full disk) is an error, whatever the command found.
     static func endOutput() {
         guard let failure = StandardOutput.failure else { return }
-        printError(failure)
-        exit(2)
+        printError("ondemand-trace: \(failure)")
+        ThisProcess.exit(2)
     }
 
     /// A status a command chose (`ExitCode(1)`: found) stands; any other error is 2, argument

@@ -1,6 +1,5 @@
 import ArgumentParser
 import SystemCalls
-import Glibc
 import OndemandTraceCore
 import TraceRecording
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import OndemandTraceCore
+import SystemCalls
 
 /// The verdict's settings, shared by `check` and `run --baseline`.
 struct RegressionOptions: ParsableArguments {
@@ -28,7 +29,7 @@ struct RegressionOptions: ParsableArguments {
     func compare(baseline: RunSet, current: RunSet, format: RegressionGate.Format) throws -> Bool {
         let gate = RegressionGate(limits: limits.map { try! Limit(parsing: $0) }, alpha: alpha, allowDifferent: allowDifferent, format: format)
         let verdict = try gate.compare(baseline: baseline, current: current)
-        FileHandleWriter.write(verdict.output, fd: 1)
+        StandardOutput.write(verdict.output)
         return verdict.regressed
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import OndemandTraceCore
+import SystemCalls
 import TraceFiles
 
 struct Report: ParsableCommand {
@@ -132,9 +133,9 @@ struct Report: ParsableCommand {
     func run() throws {
         let (since, until) = try window()
         let filter = ReportFilter(obj: object, comm: comm, pid: pid, since: since, until: until, blob: blob.map(KeyText.name))
-        let sinks = RequestSinks(format: format, html: html != nil, keepRequests: !images.isEmpty) { FileHandleWriter.write($0, fd: 1) }
+        let sinks = RequestSinks(format: format, html: html != nil, keepRequests: !images.isEmpty) { StandardOutput.write($0) }
         let loading = images.isEmpty ? nil : ImageFiles.Loading(images)  // indexed while the trace is read
-        var (model, summary) = try reportingInputErrors {
+        var (model, summary) = try reportingFileErrors {
             try TraceReport.build(path: input.path, textFormats: try input.textFormats(), filter: filter,
                                   slowThreshold: minLatency.flatMap { DurationText.nanoseconds($0, bare: Self.minLatencyBare) }, names: try givenNames(),
                                   namesFirst: format == .csv, requestObserver: sinks.requestObserver,
@@ -147,10 +148,10 @@ struct Report: ParsableCommand {
             printError("ondemand-trace: note: no request of \(input.path) matches \(filterText)")
         }
         if let prefetchList, let blame = model.files {
-            try reportingInputErrors { try OutputFile.write(blame.prefetchList.map { $0 + "\n" }.joined(), to: prefetchList) }
+            try reportingFileErrors { try OutputFile.write(blame.prefetchList.map { $0 + "\n" }.joined(), to: prefetchList) }
         }
         if let html, let scatter = sinks.scatter {
-            try reportingInputErrors { try OutputFile.write(HTMLReport.render(model, scatter: scatter), to: html) }
+            try reportingFileErrors { try OutputFile.write(HTMLReport.render(model, scatter: scatter), to: html) }
         }
         if summary.unparsedLines > 0 {
             printError("note: \(summary.unparsedLines) line(s) of \(summary.path) were not trace events and were skipped (first: line \(summary.firstUnparsedLine ?? 0))")
@@ -170,7 +171,7 @@ struct Report: ParsableCommand {
     /// The model's READs tied to the files of the `--image` files behind their objects, nil when
     /// not shown (and, for CSV, each request's row with its paths, now that objects are matched).
     func blame(_ sinks: RequestSinks, _ loading: ImageFiles.Loading, _ model: ReportModel) throws -> FileBlame? {
-        let sources = try reportingInputErrors { try ImageFiles.sources(try loading.result(), for: model.objects) }
+        let sources = try reportingFileErrors { try ImageFiles.sources(try loading.result(), for: model.objects) }
         for mismatch in ImageMatching.sizeMismatches(objects: model.objects, matched: sources) { printError("warning: \(mismatch)") }
         if format == .csv { sinks.addRows(sources: sources) }
         guard blameShown, let reads = model.keptReads else { return nil }
@@ -198,7 +199,7 @@ struct Report: ParsableCommand {
             if anomalies { sections.insert(.anomalies) }
             if files { sections.insert(.files) }
             if blobs { sections.insert(.blobs) }
-            FileHandleWriter.write(ReportText.render(model, sections: sections), fd: 1)
+            StandardOutput.write(ReportText.render(model, sections: sections))
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import MeasuredRun
 import OndemandDaemon
 import OndemandTraceCore
+import SystemCalls
 import TraceFiles
 import TraceRecording
 
@@ -302,7 +303,7 @@ struct Run: ParsableCommand {
         for line in result.failed { printError("failed: \(line)") }
         if !result.failed.isEmpty { throw ExitCode(1) }
         if let baseline {
-            let regressed = try reportingInputErrors {
+            let regressed = try reportingFileErrors {
                 try regression.compare(baseline: try RunSetFiles.baseline(baseline), current: result.runSet, format: .text)
             }
             if regressed { throw ExitCode(1) }
@@ -311,9 +312,9 @@ struct Run: ParsableCommand {
 
     /// `--files` and `--prefetch-list`: which files the first measured run waited for.
     func printBlame(_ blame: FileBlame) throws {
-        if files { FileHandleWriter.write(ReportText.filesTable(blame), fd: 1) }
+        if files { StandardOutput.write(ReportText.filesTable(blame)) }
         if let prefetchList {
-            try reportingInputErrors { try OutputFile.write(blame.prefetchList.map { $0 + "\n" }.joined(), to: prefetchList) }
+            try reportingFileErrors { try OutputFile.write(blame.prefetchList.map { $0 + "\n" }.joined(), to: prefetchList) }
         }
     }
 

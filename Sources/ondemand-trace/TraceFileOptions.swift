@@ -1,8 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
 import OndemandTraceCore
+import SystemCalls
 import TraceFiles
 
 /// The input options every command that reads a trace shares.
@@ -21,7 +19,7 @@ struct TraceFileOptions: ParsableArguments {
 
     /// `--formats json` where `--format json` was meant: a usage error saying so.
     static func validate(formatsDirectory: String?) throws {
-        guard let dir = formatsDirectory, ["text", "json", "csv", "chrome"].contains(dir), access(dir, F_OK) != 0 else { return }
+        guard let dir = formatsDirectory, ["text", "json", "csv", "chrome"].contains(dir), !FileSystem.exists(dir) else { return }
         throw ValidationError("--formats takes a directory of format files, and there is no '\(dir)': did you mean --format \(dir)?")
     }
 

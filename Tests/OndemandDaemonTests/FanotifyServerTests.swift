@@ -111,7 +111,7 @@ struct FanotifyServerTests {
         #expect(readResult == nil)   // blocked in the hook
         never.logInFlight()
         let totals = never.stop()    // the group goes: the kernel allows the held event
-        pthread_join(reader, nil)
+        reader.join()
         #expect(totals.unanswered == 1)
         #expect(readResult?.errno == 0)
         let text = try Fixtures.text(log)
@@ -133,7 +133,7 @@ struct FanotifyServerTests {
         #expect(finished)   // not blocked on the dead daemon's event
         #expect(server.isStopping)
         if !finished { server.stop() }
-        pthread_join(reader, nil)
+        reader.join()
         // The event it died on and the later ones were allowed unfilled: the reader got holes.
         #expect(outcome.read.withLock { $0?.errno } == 0)
         #expect(try Fixtures.text(log).contains("exit fault: dying"))

@@ -4,6 +4,7 @@ import Glibc
 import Testing
 import OndemandTraceCore
 import TraceDatFormat
+import SystemCalls
 import TestSupport
 @testable import TraceFiles
 
@@ -171,7 +172,7 @@ import TestSupport
         let null = open("/dev/null", O_WRONLY)
         defer { close(null) }
         do {
-            _ = try TraceDump.write(path: v6, selection: .all, format: .text, fd: null)
+            _ = try TraceDump.write(path: v6, selection: .all, format: .text, to: OutputDescriptor(fd: null, name: "/dev/null"))
             Issue.record("dump read the bad page")
         } catch let error as TraceFileError {
             #expect(error.path == v6 && error.byteOffset == UInt64(lastPage), "\(error)")

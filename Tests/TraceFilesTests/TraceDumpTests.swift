@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Testing
 import OndemandTraceCore
+import SystemCalls
 import TestSupport
 @testable import TraceFiles
 
@@ -15,13 +16,13 @@ import TestSupport
                          Fixtures.repo + "/Tests/Fixtures/generated-lost-events.dat"]
 
     /// Runs `write` with a temporary file as its output; the bytes written and what it returned.
-    static func output(_ write: (ByteBuffer, DescriptorSink) throws -> ReadSummary) throws -> ([UInt8], ReadSummary) {
+    static func output(_ write: (ByteBuffer, OutputDescriptor) throws -> ReadSummary) throws -> ([UInt8], ReadSummary) {
         let dir = try TemporaryDirectory("dump")
         let path = dir.path + "/out"
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         try #require(fd >= 0)
         let out = ByteBuffer(capacity: 64)
-        let sink = DescriptorSink(fd: fd)
+        let sink = OutputDescriptor(fd: fd, name: path)
         let summary = try write(out, sink)
         try sink.write(out)
         close(fd)

@@ -1,6 +1,6 @@
 /// Errno names and messages (Linux's, as glibc's strerror words them): the names a fault may
-/// use, and the one way an errno is shown, `ENOENT (No such file or directory)` (`describe`;
-/// `describeErrno` in SystemCalls shows the same, with strerror for one not listed here).
+/// use, and how the core shows an errno from a trace, `ENOENT (No such file or directory)`
+/// (`describe`; `describeErrno` in SystemCalls shows the same from glibc, for any errno).
 public enum ErrnoName {
     static let table: [(name: String, value: Int32, message: String)] = [
         ("EPERM", 1, "Operation not permitted"), ("ENOENT", 2, "No such file or directory"), ("ESRCH", 3, "No such process"),
@@ -34,9 +34,9 @@ public enum ErrnoName {
         return nil
     }
 
-    /// `EIO (Input/output error)`; `message`: the text for an errno not listed (strerror's).
-    public static func describe(_ e: Int32, message: ((Int32) -> String)? = nil) -> String {
-        if let known = table.first(where: { $0.value == e }) { return "\(known.name) (\(message?(e) ?? known.message))" }
-        return "errno \(e)" + (message.map { " (\($0(e)))" } ?? "")
+    /// `EIO (Input/output error)`; `errno N` for a number not listed.
+    public static func describe(_ e: Int32) -> String {
+        if let known = table.first(where: { $0.value == e }) { return "\(known.name) (\(known.message))" }
+        return "errno \(e)"
     }
 }
