@@ -56,6 +56,9 @@ import TraceFiles
                 try Data(bytes).write(to: URL(fileURLWithPath: src + "/z/mixed-\(i).bin"))
                 paths.insert("z/mixed-\(i).bin")
             }
+            // Text only, whatever the draws gave the mixed files: compressed files of three size
+            // classes in every compressed image (no random draw taken, so the rest stays as it was).
+            for (i, size) in [6000, 40_000, 180_000].enumerated() { try file("z/text-\(i).txt", size, compressible: true) }
             try fm.createSymbolicLink(atPath: src + "/link", withDestinationPath: "f1.bin")
             try fm.linkItem(atPath: src + "/f5.bin", toPath: src + "/sub/hardlink.bin")
             paths.formUnion(["link", "sub/hardlink.bin"])
