@@ -45,10 +45,11 @@ public struct RecordLoop {
     let session: RecordingSession
     let live: LiveLatency?
     let options: Options
-    /// Receives each live line (its text, without newline).
-    let line: (String) -> Void
+    /// Receives each live line (its text, without newline); false when its reader has gone
+    /// (`record --live | head`): the recording then ends as at `liveCount`, its file written.
+    let line: (String) -> Bool
 
-    public init(session: RecordingSession, live: LiveLatency?, options: Options, line: @escaping (String) -> Void) {
+    public init(session: RecordingSession, live: LiveLatency?, options: Options, line: @escaping (String) -> Bool) {
         (self.session, self.live, self.options, self.line) = (session, live, options, line)
     }
 
@@ -70,7 +71,7 @@ public struct RecordLoop {
         cookies?.finish()
         let result = try session.stop()
         if let live, lines < (options.liveCount ?? .max) {
-            line(Self.elapsed(since: started) + " " + live.finish().text + " (final)")
+            _ = line(Self.elapsed(since: started) + " " + live.finish().text + " (final)")
         }
         return Outcome(result: result, child: child, childStatus: childStatus)
     }
@@ -83,8 +84,9 @@ public struct RecordLoop {
             let now = monotonicNanoseconds()
             if let live, let due = nextLine, now >= due {
                 lines += 1
-                line(Self.elapsed(since: started) + " " + live.takeWindow().text)
+                let read = line(Self.elapsed(since: started) + " " + live.takeWindow().text)
                 nextLine = due + options.liveInterval!
+                if !read { return nil }
                 if let count = options.liveCount, lines >= count { return nil }
             }
             cookies?.poll()

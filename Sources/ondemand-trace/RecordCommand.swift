@@ -127,7 +127,7 @@ struct Record: ParsableCommand {
                                              liveInterval: self.live ? DurationText.nanoseconds(interval) : nil,
                                              liveCount: count, command: command,
                                              cookiePollInterval: cookieKeys ? 20_000_000 : nil),
-                              line: { out.line($0); out.flush() })
+                              line: { out.line($0); out.flush(); return StandardOutput.isWritable })
         let outcome = try failing { () throws(RecordingError) in try loop.run() }
         printError(summary(outcome))
         if let warning = lostWarning(outcome.result) { printError(warning) }
