@@ -10,10 +10,11 @@ uptime_ms() { read up _ < /proc/uptime; echo "${up%.*}${up#*.}0"; }
 
 # alive PID: the process exists and has not exited (kill -0 also succeeds on a zombie, which a
 # daemon that exited stays until its parent waits for it).
+# No child process: a script holding /dev/cachefiles on fd 3 lends it to none.
 alive() {
-    [ -r /proc/$1/stat ] || return 1
-    _gl_state=$(sed 's/.*) //' /proc/$1/stat 2>/dev/null | cut -d' ' -f1)
-    [ -n "$_gl_state" ] && [ "$_gl_state" != Z ]
+    { read -r _gl_stat < /proc/$1/stat; } 2>/dev/null || return 1
+    _gl_state=${_gl_stat##*) }
+    [ "${_gl_state%% *}" != Z ]
 }
 
 # wait_ready FILE PID [TENTHS]: waits until the daemon PID has made FILE (its --ready-file),
