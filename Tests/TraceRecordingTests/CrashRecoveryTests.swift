@@ -114,13 +114,13 @@ struct CrashRecoveryTests {
         Self.waitForStart(recorder)
         // While it runs: another recorder to the same output, and a recovery, are refused.
         let second = try Run.odt("record", "--events", "ftrace:print", "-o", output, "--duration", "100ms")
-        expectOneLineError(second, "\(output): already being recorded by pid \(recorder.pid)", progress: "recording ")
+        expectOneLineError(second, "\(output): already being recorded by pid \(recorder.pid)", progress: ProgressLines.record)
         let early = try Run.odt("record", "--recover", output)
-        expectOneLineError(early, "\(output).meta: still being recorded by pid \(recorder.pid)", progress: "recording ")
+        expectOneLineError(early, "\(output).meta: still being recorded by pid \(recorder.pid)", progress: ProgressLines.record)
         kill(recorder.pid, SIGKILL)
         _ = recorder.wait()
         let third = try Run.odt("record", "--events", "ftrace:print", "-o", output, "--duration", "100ms")
-        expectOneLineError(third, "the pieces of a killed recording are beside the output; assemble them with `ondemand-trace record --recover \(output)`", progress: "recording ")
+        expectOneLineError(third, "the pieces of a killed recording are beside the output; assemble them with `ondemand-trace record --recover \(output)`", progress: ProgressLines.record)
         #expect(try Run.odt("record", "--recover", output).status == 0)
         #expect(try FileContents.directoryEntries(dir) == ["x.dat"])
     }

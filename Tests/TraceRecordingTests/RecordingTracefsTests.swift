@@ -167,7 +167,7 @@ struct RecordingTracefsTests {
         for (arguments, message) in cases {
             let run = try Run.start([Run.binary, "record"] + arguments)
             let result = run.wait()
-            expectOneLineError(result, message, progress: "recording ")
+            expectOneLineError(result, message, progress: ProgressLines.record)
             #expect(!Self.instanceExists(InstanceName.forProcess(run.pid)))
         }
         #expect(try Fixtures.list(scratch.path).isEmpty)
@@ -179,16 +179,16 @@ struct RecordingTracefsTests {
         chmod(scratch.path, 0o777)  // the output could be written: the instance is what is refused
         let result = try Run.start(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
                                     Run.binary, "record", "--events", "ftrace:print", "-o", scratch.path + "/never.dat"]).wait()
-        expectOneLineError(result, "/instances: permission denied: recording needs root (or CAP_SYS_ADMIN)", progress: "recording ")
+        expectOneLineError(result, "/instances: permission denied: recording needs root (or CAP_SYS_ADMIN)", progress: ProgressLines.record)
     }
 
     @Test(.enabled(if: !HostFacts.hasCachefilesEvents && !HostFacts.hasKprobeEvents, "this kernel has an on-demand path"))
     func withoutAnyOndemandPathTheDefaultFailsClearly() throws {
         let scratch = try TemporaryDirectory("record-paths"), never = scratch.path + "/never.dat"
         let result = try Run.odt("record", "-o", never, "--duration", "1")
-        expectOneLineError(result, "this kernel offers no on-demand path to record: no cachefiles_ondemand_* events", progress: "recording ")
+        expectOneLineError(result, "this kernel offers no on-demand path to record: no cachefiles_ondemand_* events", progress: ProgressLines.record)
         let forced = try Run.odt("record", "--backend", "cachefiles", "-o", never, "--duration", "1")
-        expectOneLineError(forced, "no cachefiles events in this kernel (it lacks CONFIG_CACHEFILES", progress: "recording ")
+        expectOneLineError(forced, "no cachefiles events in this kernel (it lacks CONFIG_CACHEFILES", progress: ProgressLines.record)
     }
 
     /// The fanotify path without kprobe events: one line, and no instance or probe group left.
@@ -197,7 +197,7 @@ struct RecordingTracefsTests {
         let scratch = try TemporaryDirectory("record-kprobes")
         let run = try Run.start([Run.binary, "record", "--backend", "fanotify", "-o", scratch.path + "/never.dat", "--duration", "1"])
         let result = run.wait()
-        expectOneLineError(result, "kprobe_events: not found: this kernel has no kprobe events (CONFIG_KPROBE_EVENTS)", progress: "recording ")
+        expectOneLineError(result, "kprobe_events: not found: this kernel has no kprobe events (CONFIG_KPROBE_EVENTS)", progress: ProgressLines.record)
         #expect(!Self.instanceExists(InstanceName.forProcess(run.pid)))
         #expect(try Fixtures.list(scratch.path).isEmpty)
     }
@@ -208,7 +208,7 @@ struct RecordingTracefsTests {
         defer { rmdir(HostFacts.instancesDirectory + "/" + name) }
         let scratch = try TemporaryDirectory("record-busy")
         let result = try Run.odt("record", "--events", "ftrace:print", "--instance", name, "-o", scratch.path + "/never.dat")
-        expectOneLineError(result, "tracefs instance \(name) already exists: another recorder is using it", progress: "recording ")
+        expectOneLineError(result, "tracefs instance \(name) already exists: another recorder is using it", progress: ProgressLines.record)
         #expect(Self.instanceExists(name))  // someone else's: left alone
     }
 
@@ -228,7 +228,7 @@ struct RecordingTracefsTests {
         // About 1 MiB of markers: far more than 64 KiB.
         try Self.writeMarkers(marker, (0..<8000).map { "filler line \($0) " + String(repeating: "x", count: 100) + "\n" })
         let result = recorder.wait()
-        expectOneLineError(result, "no space left on device (disk full)", progress: "recording ")
+        expectOneLineError(result, "no space left on device (disk full)", progress: ProgressLines.record)
         #expect(try Run.start(["ls", "-A", dir]).wait().stdout.isEmpty)
         #expect(!Self.instanceExists(InstanceName.forProcess(recorder.pid)))
     }
