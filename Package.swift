@@ -78,8 +78,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // Paths to the repository and the shared real traces; running the real binary.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // The one test kit: paths to the repository and the shared real traces, running the real
+        // binary, temporary directories, the host's facts (found as the product finds them), the
+        // one-line-error assertion.
+        .target(name: "TestSupport", dependencies: ["OndemandTraceCore", "TraceRecording", "CDaemonSys"], path: "Tests/TestSupport"),
         // libFuzzer target over the trace readers (scripts/fuzz); a corpus replayer otherwise.
         .executableTarget(name: "ondemand-trace-fuzz", dependencies: ["OndemandTraceCore", "TraceFiles", "ErofsFormat", "SystemCalls"]),
         // EROFS images for the VM tests (vm/make-image twoblobs: a bootstrap's blob split in two).
@@ -106,6 +108,7 @@ let package = Package(
         .testTarget(name: "OndemandDaemonTests", dependencies: ["OndemandDaemon", "CDaemonSys", "OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["OndemandTraceCore", "ErofsFormat", "TestSupport"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "OndemandTraceCore", "TraceRecording", "TestSupport"]),
+        .testTarget(name: "MeasuredRunTests", dependencies: ["MeasuredRun", "OndemandDaemon", "OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "TraceRecordingTests", dependencies: ["TraceRecording", "TraceFiles", "TraceDatFormat", "OndemandTraceCore", "SystemCalls", "TestSupport"]),
     ]
 )

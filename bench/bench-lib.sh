@@ -1,15 +1,34 @@
-# Shared by bench/*-bench.sh: sourced after `cd` to the repository, with BENCH_DIR and RUNS set
-# and BENCH the script's name. Checks the tools, builds the release binaries, defines measure.
+# Shared by every bench/*-bench.sh: sourced after `cd` to the repository, with BENCH (the script's
+# name) set and, where the defaults do not fit, BENCH_PRODUCTS (the release products it runs;
+# default ondemand-trace trace-dat-gen), BENCH_TOOLS (the commands it needs; default gcc python3
+# trace-cmd pkg-config) and BENCH_C_LOOP=0 (it does not compare with bench/iterate-records).
+# Builds the products now, every time: a binary left from an older tree would measure old code.
+# Sets BIN (their directory), ODT and GENERATE, the defaults of BENCH_DIR, RUNS and MIXES; defines
+# generated, measure, take and taken.
+BENCH_DIR=${BENCH_DIR:-bench-out}
+RUNS=${RUNS:-3}
+MIXES=${MIXES:-real}
 mkdir -p "$BENCH_DIR"
-for tool in gcc python3 trace-cmd pkg-config; do
+for tool in ${BENCH_TOOLS-gcc python3 trace-cmd pkg-config}; do
     command -v "$tool" >/dev/null || { echo "$BENCH: needs $tool (scripts/install-deps installs trace-cmd, pkg-config)"; exit 2; }
 done
 
-swift build -c release --product ondemand-trace >/dev/null
-swift build -c release --product trace-dat-gen >/dev/null
-ODT=$(swift build -c release --show-bin-path)/ondemand-trace
-GENERATE=$(swift build -c release --show-bin-path)/trace-dat-gen
-gcc -O2 -o "$BENCH_DIR/iterate-records" bench/iterate-records.c $(pkg-config --cflags --libs libtracecmd)
+# (sudo's secure_path, for record-bench.sh, leaves the toolchain out)
+command -v swift >/dev/null || PATH=/opt/swift/usr/bin:$PATH
+for product in ${BENCH_PRODUCTS:-ondemand-trace trace-dat-gen}; do
+    swift build -c release --product "$product" 2>&1 | tail -1 >&2
+done
+BIN=$(swift build -c release --show-bin-path)
+ODT=$BIN/ondemand-trace
+GENERATE=$BIN/trace-dat-gen
+[ "${BENCH_C_LOOP:-1}" = 0 ] || gcc -O2 -o "$BENCH_DIR/iterate-records" bench/iterate-records.c $(pkg-config --cflags --libs libtracecmd)
+
+# generated TRACE TRACE-DAT-GEN-OPTION...: TRACE made by trace-dat-gen with those options (its
+# summary in TRACE.summary), once: an existing one is reused.
+generated() {
+    local trace=$1; shift
+    [ -s "$trace" ] || "$GENERATE" "$trace" "$@" > "$trace.summary"
+}
 
 # measure NAME CMD...: "NAME best-wall-seconds its-CPU-seconds largest-peak-RSS-KiB" over RUNS runs.
 measure() {

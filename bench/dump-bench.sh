@@ -20,11 +20,8 @@
 # git) as ondemand-MIX-N.dat and are reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BENCH_DIR=${BENCH_DIR:-bench-out}
 SIZES=${SIZES:-"1000000"}
-RUNS=${RUNS:-3}
 TOOLS=${TOOLS:-all}
-MIXES=${MIXES:-real}
 BENCH=dump-bench
 . bench/bench-lib.sh
 
@@ -34,7 +31,7 @@ printf '%-4s %-9s %9s  %-26s %10s %7s %7s %11s %11s %10s %9s %8s\n' mix requests
 for mix in $MIXES; do
 for n in $SIZES; do
     trace="$BENCH_DIR/ondemand-$mix-$n.dat"
-    [ -s "$trace" ] || "$GENERATE" "$trace" --requests "$n" --mix "$mix" > "$trace.summary"
+    generated "$trace" --requests "$n" --mix "$mix"
     records=$("$BENCH_DIR/iterate-records" "$trace" | cut -d' ' -f1)
     ondemand=$(sed -n 's/.*records (\([0-9]*\) on-demand).*/\1/p' "$trace.summary")
     # Content: every on-demand event once per dump; --all: every record; JSON parses line by line.

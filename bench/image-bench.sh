@@ -29,12 +29,9 @@
 # bench-out/, ignored by git) and are reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BENCH_DIR=${BENCH_DIR:-bench-out}
-RUNS=${RUNS:-3}
 REQUESTS=${REQUESTS:-1000000}
-MIXES=${MIXES:-real}
 CASES=${CASES:-dense aligned}
-BENCH=image-bench
+BENCH=image-bench BENCH_C_LOOP=0
 . bench/bench-lib.sh
 command -v mkfs.erofs >/dev/null || { echo "$BENCH: needs mkfs.erofs (erofs-utils; scripts/install-deps)"; exit 2; }
 
@@ -66,9 +63,9 @@ echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at s
 printf '%-4s %-8s %-44s %8s %8s %10s %10s %10s\n' mix image command "wall s" "CPU s" "peak RSS" "wall/base" "CPU/base"
 for mix in $MIXES; do
 trace="$BENCH_DIR/image-$mix-$REQUESTS.dat"
-[ -s "$trace" ] || "$GENERATE" "$trace" --requests "$REQUESTS" --objects 1 --mix "$mix" > "$trace.summary"
+generated "$trace" --requests "$REQUESTS" --objects 1 --mix "$mix"
 small="$BENCH_DIR/image-$mix-1000.dat"  # indexing the image is most of what --image costs on it
-[ -s "$small" ] || "$GENERATE" "$small" --requests 1000 --objects 1 --mix "$mix" > "$small.summary"
+generated "$small" --requests 1000 --objects 1 --mix "$mix"
 for case in $CASES; do
     image="$BENCH_DIR/$case.erofs"
     # Files (and metadata, unattributed) per READ: the work --image does per READ.

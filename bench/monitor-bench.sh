@@ -11,20 +11,15 @@
 # 12 per READ; old: six per READ).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BENCH_DIR=${BENCH_DIR:-bench-out}
 SIZES=${SIZES:-"10000 1000000"}
-MIXES=${MIXES:-real}
-export PATH="/opt/swift/usr/bin:$PATH"
-mkdir -p "$BENCH_DIR"
-swift build -c release --product monitor-replay 2>&1 | tail -1
-swift build -c release --product trace-dat-gen 2>&1 | tail -1
-bin=$(swift build -c release --show-bin-path)
+BENCH=monitor-bench BENCH_PRODUCTS="monitor-replay trace-dat-gen" BENCH_TOOLS="" BENCH_C_LOOP=0
+. bench/bench-lib.sh
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for mix in $MIXES; do
 for n in $SIZES; do
     trace="$BENCH_DIR/monitor-$mix-$n.dat"
-    [ -s "$trace" ] || "$bin/trace-dat-gen" "$trace" --requests "$n" --cpus 1 --mix "$mix" > "$trace.summary"
+    generated "$trace" --requests "$n" --cpus 1 --mix "$mix"
     echo "== $mix mix, $n READ requests ($(du -h "$trace" | cut -f1)):"
-    "$bin/monitor-replay" "$trace"
+    "$BIN/monitor-replay" "$trace"
 done
 done

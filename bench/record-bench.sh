@@ -21,14 +21,13 @@ rates=(${RATES:-25000 50000 100000 200000 400000})
 seconds=${SECONDS_PER_RATE:-3}
 buffer_kb=${BUFFER_KB:-4096}
 modes=(${MODES:-unlinked plain live})
-out=bench-out/record-bench
-mkdir -p "$out"
 tracing=/sys/kernel/tracing
 [ -d "$tracing/instances" ] || { echo "record-bench: tracefs is not mounted at $tracing" >&2; exit 2; }
-
-if [ ! -x .build/release/ondemand-trace ]; then swift build -c release --product ondemand-trace >&2; fi
-odt=.build/release/ondemand-trace
-cc -O2 -pthread -o "$out/marker-load" bench/marker-load.c
+BENCH=record-bench BENCH_PRODUCTS=ondemand-trace BENCH_TOOLS=gcc BENCH_C_LOOP=0
+. bench/bench-lib.sh
+out=$BENCH_DIR/record-bench
+mkdir -p "$out"
+gcc -O2 -pthread -o "$out/marker-load" bench/marker-load.c
 wall=$((seconds + 2))
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -56,7 +55,7 @@ for rate in "${rates[@]}"; do
         live=(); tool=ondemand-trace
         [ "$mode" = live ] && live=(--live --interval 1s) tool=odt-live
         [ "$mode" = unlinked ] && live=(--no-crash-safe) tool=odt-unlinked
-        /usr/bin/time -f "%U %S" -o "$out/odt.time" "$odt" record --events ftrace:print --instance "$instance" \
+        /usr/bin/time -f "%U %S" -o "$out/odt.time" "$ODT" record --events ftrace:print --instance "$instance" \
             --buffer-size "$buffer_kb" -o "$out/odt.dat" --duration "$wall" "${live[@]}" > "$out/odt-$mode.out" 2> "$out/odt.log" &
         recorder=$!
         wait_for "$tracing/instances/$instance/trace_marker"

@@ -14,10 +14,7 @@
 # $BENCH_DIR (default bench-out/, ignored by git) as ondemand-MIX-N.dat and are reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BENCH_DIR=${BENCH_DIR:-bench-out}
 SIZES=${SIZES:-"250000 1000000"}
-RUNS=${RUNS:-3}
-MIXES=${MIXES:-real}
 BENCH=report-bench
 . bench/bench-lib.sh
 REPORT=$ODT
@@ -27,7 +24,7 @@ printf '%-4s %-10s %10s  %-32s %9s %8s %12s %11s %9s\n' mix requests records too
 for mix in $MIXES; do
 for n in $SIZES; do
     trace="$BENCH_DIR/ondemand-$mix-$n.dat"
-    [ -s "$trace" ] || "$GENERATE" "$trace" --requests "$n" --mix "$mix" > "$trace.summary"
+    generated "$trace" --requests "$n" --mix "$mix"
     records=$("$BENCH_DIR/iterate-records" "$trace" | cut -d' ' -f1)
     # The report must find every request (the generator's truth is in $trace.summary).
     answered=$("$REPORT" report --format json "$trace" | python3 -c 'import json,sys; r=json.load(sys.stdin)["reads"]; print(r["matched"], r["count"])')

@@ -13,20 +13,20 @@ import TestSupport
 
     /// vm-plain with what a recording by `record` adds: the object's `cachefiles_ref` before its
     /// OPEN and, at the end (polled late), the cookie line naming its cookie.
-    static func withCookieLines() throws -> String {
+    static func withCookieLines(in scratch: TemporaryDirectory) throws -> String {
         var lines = try Fixtures.text(plain).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let first = try #require(lines.firstIndex { !$0.hasPrefix("#") })
         lines.insert("           mount-99      [001] .....     9.300000: cachefiles_ref: c=00000002 o=00000001 u=1 NEW obj", at: first)
         let last = try #require(lines.lastIndex { !$0.isEmpty })
         lines.insert(#"  ondemand-trace-70      [000] .....    10.900000: tracing_mark_write: odt1 cookie id=2 volume_id=1 volume=erofs,small blob=small\x20one"#, at: last + 1)
-        let path = "/tmp/odt-blobs-\(UInt32.random(in: 0...UInt32.max)).txt"
+        let path = scratch.path + "/blobs.txt"
         try lines.joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
 
     @Test func cookieLinesNameTheObjectInEveryOutput() throws {
-        let path = try Self.withCookieLines()
-        defer { unlink(path) }
+        let scratch = try TemporaryDirectory("blobs")
+        let path = try Self.withCookieLines(in: scratch)
         let doc = try Self.json(try Run.odt("report", "--format", "json", path).stdout)
         let objects = try #require(doc["objects"] as? [[String: Any]])
         #expect(objects.map { $0["blob"] as? String } == [#"small\x20one"#])

@@ -6,9 +6,13 @@ import TestSupport
 @Suite struct CheckRunsCLITests {
     static let plain = Fixtures.repo + "/SampleTraces/vm-plain-6.12.txt"
 
-    /// A file under /tmp removed by the caller's `defer`.
-    static func temporary(_ name: String) -> String {
-        "/tmp/odt-check-runs-\(getpid())-\(UInt32.random(in: 0...UInt32.max))-\(name)"
+    /// Each test's documents, removed with it.
+    let scratch: TemporaryDirectory
+    init() throws { scratch = try TemporaryDirectory("check-runs") }
+
+    /// A new path in the test's directory.
+    func file(_ name: String) -> String {
+        scratch.path + "/\(UInt32.random(in: 0...UInt32.max))-\(name)"
     }
 
     static func singleRunReport() throws -> [String: Any] {
@@ -19,8 +23,8 @@ import TestSupport
 
     /// A schema-2 document whose runs are the sample's figures with every latency multiplied by
     /// `factors[i]` (throughput divided by it); `noReads` empties one run.
-    static func document(_ factors: [Double], noReads: Int? = nil, preset: String = "regression") throws -> String {
-        var root = try singleRunReport()
+    func document(_ factors: [Double], noReads: Int? = nil, preset: String = "regression") throws -> String {
+        var root = try Self.singleRunReport()
         let reads = try #require(root["reads"] as? [String: Any])
         let runs: [[String: Any]] = factors.enumerated().map { i, f in
             var r = reads
@@ -36,7 +40,7 @@ import TestSupport
         root["schema"] = "ondemand-trace/report/2"
         root["runs"] = runs
         root["run"] = ["preset": preset, "image": "small", "runs": String(factors.count), "warmup": "1", "pinned": "off"]
-        let path = temporary("doc.json")
+        let path = file("doc.json")
         let data = try JSONSerialization.data(withJSONObject: root)
         #expect(FileManager.default.createFile(atPath: path, contents: data))
         return path
@@ -45,8 +49,7 @@ import TestSupport
     static let baseFactors = [1.00, 1.03, 0.98, 1.01, 0.99]
 
     @Test func identicalSetsPassWithTheRunAsTheUnit() throws {
-        let base = try Self.document(Self.baseFactors), cur = try Self.document([1.02, 0.97, 1.0, 1.01, 0.985])
-        defer { unlink(base); unlink(cur) }
+        let base = try document(Self.baseFactors), cur = try document([1.02, 0.97, 1.0, 1.01, 0.985])
         let result = try Run.odt("check", "--baseline", base, cur)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         let p50 = result.stdout.split(separator: "\n").first { $0.hasPrefix("p50 ") }.map(String.init) ?? ""
@@ -57,8 +60,7 @@ import TestSupport
     }
 
     @Test func aSetTwiceAsSlowRegresses() throws {
-        let base = try Self.document(Self.baseFactors), cur = try Self.document(Self.baseFactors.map { $0 * 2 })
-        defer { unlink(base); unlink(cur) }
+        let base = try document(Self.baseFactors), cur = try document(Self.baseFactors.map { $0 * 2 })
         let result = try Run.odt("check", "--baseline", base, cur)
         #expect(result.status == 1)
         let p50 = result.stdout.split(separator: "\n").first { $0.hasPrefix("p50 ") }.map(String.init) ?? ""
@@ -76,17 +78,15 @@ import TestSupport
     }
 
     @Test func severalFilesPoolTheirRuns() throws {
-        let base = try Self.document(Self.baseFactors)
-        let cur1 = try Self.document([2.0, 2.04]), cur2 = try Self.document([1.96, 2.02, 1.98])
-        defer { unlink(base); unlink(cur1); unlink(cur2) }
+        let base = try document(Self.baseFactors)
+        let cur1 = try document([2.0, 2.04]), cur2 = try document([1.96, 2.02, 1.98])
         let result = try Run.odt("check", "--baseline", base, cur1, cur2)
         #expect(result.status == 1)
         #expect(result.stdout.contains("n=5/5"), "\(result.stdout)")
     }
 
     @Test func anOldSingleRunBaselineStillWorksWithAWarning() throws {
-        let old = Self.temporary("old.json"), cur = try Self.document(Self.baseFactors, preset: "none")
-        defer { unlink(old); unlink(cur) }
+        let old = file("old.json"), cur = try document(Self.baseFactors, preset: "none")
         _ = try Run.program("/bin/sh", ["-c", "'\(Run.binary)' report --format json '\(Self.plain)' > '\(old)'"])
         let result = try Run.odt("check", "--allow-different", "--baseline", old, cur)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
@@ -94,44 +94,33 @@ import TestSupport
         #expect(result.stdout.contains("test: Mann-Whitney U (one-sided, tie-corrected, on per-request READ latencies)"))
     }
 
-    /// One line on stderr naming the file and the problem; exit 2; nothing on stdout.
-    static func expectOneLineError(_ result: ProcessResult, naming path: String, _ problem: String) {
-        #expect(result.status == 2)
-        #expect(result.stdout.isEmpty)
-        let lines = result.stderr.split(separator: "\n")
-        #expect(lines.count == 1 && lines[0].contains(path) && lines[0].contains(problem), "\(result.stderr)")
-    }
-
     @Test func badBaselinesAreOneLine() throws {
-        let garbage = Self.temporary("garbage.txt"), other = Self.temporary("other.json"), future = Self.temporary("future.json")
-        defer { unlink(garbage); unlink(other); unlink(future) }
+        let garbage = file("garbage.txt"), other = file("other.json"), future = file("future.json")
         _ = FileManager.default.createFile(atPath: garbage, contents: Data("garbage\n".utf8))
-        Self.expectOneLineError(try Run.odt("check", "--baseline", garbage, Self.plain), naming: garbage, "not a report")
+        expectOneLineError(try Run.odt("check", "--baseline", garbage, Self.plain), garbage, "not a report")
         // A trace is not a baseline either (the repository keeps a report).
-        Self.expectOneLineError(try Run.odt("check", "--baseline", Self.plain, Self.plain), naming: Self.plain, "not a report")
+        expectOneLineError(try Run.odt("check", "--baseline", Self.plain, Self.plain), Self.plain, "not a report")
         _ = FileManager.default.createFile(atPath: other, contents: Data(#"{"name": "something else"}"#.utf8))
-        Self.expectOneLineError(try Run.odt("check", "--baseline", other, Self.plain), naming: other, "not an ondemand-trace report")
+        expectOneLineError(try Run.odt("check", "--baseline", other, Self.plain), other, "not an ondemand-trace report")
         var report = try Self.singleRunReport()
         report["schema"] = "ondemand-trace/report/9"
         _ = FileManager.default.createFile(atPath: future, contents: try JSONSerialization.data(withJSONObject: report))
-        Self.expectOneLineError(try Run.odt("check", "--baseline", future, Self.plain), naming: future,
+        expectOneLineError(try Run.odt("check", "--baseline", future, Self.plain), future,
                                 "report schema \"ondemand-trace/report/9\" is not one this version reads")
         // Only the first bytes are read to tell a report from a trace: an endless file is refused at once.
         let endless = try Run.program("/bin/sh", ["-c", "timeout 20 '\(Run.binary)' check --baseline /dev/zero '\(Self.plain)'"])
-        Self.expectOneLineError(endless, naming: "/dev/zero", "not a report")
+        expectOneLineError(endless, "/dev/zero", "not a report")
     }
 
     @Test func aRunWithoutReadsIsAnError() throws {
-        let base = try Self.document(Self.baseFactors), cur = try Self.document(Self.baseFactors, noReads: 2)
-        defer { unlink(base); unlink(cur) }
-        Self.expectOneLineError(try Run.odt("check", "--baseline", base, cur), naming: cur, "run 3 has no answered READ")
+        let base = try document(Self.baseFactors), cur = try document(Self.baseFactors, noReads: 2)
+        expectOneLineError(try Run.odt("check", "--baseline", base, cur), cur, "run 3 has no answered READ")
     }
 
     /// A trace's figures are built from the report model (no JSON round trip): they must equal
     /// the figures read back from that trace's report JSON, metric by metric.
     @Test func aTraceAndItsReportGiveTheSameFigures() throws {
-        let report = Self.temporary("plain.json")
-        defer { unlink(report) }
+        let report = file("plain.json")
         _ = try Run.program("/bin/sh", ["-c", "'\(Run.binary)' report --format json '\(Self.plain)' > '\(report)'"])
         let all = ["p50", "p90", "p99", "p999", "mean", "max", "open_p50", "open_p99", "unmatched", "anomalies", "throughput", "requests_per_s"]
         let result = try Run.program(Run.binary, ["check", "--format", "json", "--baseline", report, Self.plain] + all.flatMap { ["--max", "\($0)=\($0 == "throughput" || $0 == "requests_per_s" ? "-" : "+")1%"] })
@@ -146,8 +135,7 @@ import TestSupport
     }
 
     @Test func unlikeBaselinesAreRefused() throws {
-        let a = try Self.document(Self.baseFactors), b = try Self.document(Self.baseFactors, preset: "none"), cur = try Self.document(Self.baseFactors)
-        defer { unlink(a); unlink(b); unlink(cur) }
-        Self.expectOneLineError(try Run.odt("check", "--baseline", a, "--baseline", b, cur), naming: b, "measured differently (run.preset")
+        let a = try document(Self.baseFactors), b = try document(Self.baseFactors, preset: "none"), cur = try document(Self.baseFactors)
+        expectOneLineError(try Run.odt("check", "--baseline", a, "--baseline", b, cur), b, "measured differently (run.preset")
     }
 }

@@ -86,8 +86,8 @@ import Glibc
 
     /// On a kernel without cachefiles events `run` stops at its recording: the message must not
     /// suggest an option `run` lacks (it said "record other events with --events").
-    @Test(.enabled(if: geteuid() == 0 && access("/sys/kernel/tracing/events/cachefiles", F_OK) != 0
-                   && access("/sys/kernel/tracing/events", F_OK) == 0, "needs root on a kernel without cachefiles events"))
+    @Test(.enabled(if: HostFacts.isRoot && HostFacts.tracefs != nil && !HostFacts.hasCachefilesEvents,
+                   "needs root on a kernel without cachefiles events"))
     func runSuggestsNoOptionItLacks() throws {
         let scratch = try TemporaryDirectory("run-no-cachefiles")
         let image = scratch.path + "/img.erofs"

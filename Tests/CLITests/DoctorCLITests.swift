@@ -26,7 +26,7 @@ import Glibc
         return (result, n)
     }
 
-    @Test(.enabled(if: geteuid() == 0 && access("/usr/bin/unshare", X_OK) == 0, "needs root and unshare(1) for a private mount namespace"))
+    @Test(.enabled(if: HostFacts.isRoot && HostFacts.isExecutable("/usr/bin/unshare"), "needs root and unshare(1) for a private mount namespace"))
     func noMountLeavesTracefsUnmounted() throws {
         guard let (result, mounts) = try Self.doctorWithoutTracefs(["--no-mount"]) else {
             Issue.record("no private mount namespace without tracefs could be made here (unshare -m, umount)")

@@ -121,10 +121,6 @@ import TestSupport
         ("/usr/bin/true", "not a trace file"),
     ])
     func badInputIsOneLineAndExitTwo(path: String, message: String) throws {
-        let result = try Run.odt("dump", path)
-        #expect(result.status == 2)
-        #expect(result.stdout.isEmpty)
-        #expect(result.stderr.split(separator: "\n").count == 1)
-        #expect(result.stderr.contains(message), "\(result.stderr)")
+        expectOneLineError(try Run.odt("dump", path), message)
     }
 }

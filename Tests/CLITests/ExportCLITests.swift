@@ -46,8 +46,8 @@ import TestSupport
 
     /// Every figure the page marks with data-metric equals the JSON report's value.
     @Test func htmlFiguresEqualTheJSONReport() throws {
-        let html = "/tmp/odt-report-\(UInt32.random(in: 0...UInt32.max)).html"
-        defer { unlink(html) }
+        let scratch = try TemporaryDirectory("html")
+        let html = scratch.path + "/report.html"
         let result = try Run.odt("report", "--html", html, "--format", "json", Self.plain)
         #expect(result.status == 0, "\(result.stderr)")
         let report = try Self.json(result.stdout)
@@ -74,11 +74,9 @@ import TestSupport
     }
 
     /// A real browser renders the page: the rendered DOM holds the figures and a screenshot is drawn.
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium")))
+    @Test(.enabled(if: HostFacts.isExecutable("/usr/bin/chromium")))
     func chromiumRendersThePage() throws {
-        let dir = "/tmp/odt-html-\(UInt32.random(in: 0...UInt32.max))"
-        mkdir(dir, 0o755)
-        defer { _ = try? Run.program("/bin/rm", ["-rf", dir]) }
+        let scratch = try TemporaryDirectory("html"), dir = scratch.path
         let html = dir + "/report.html"
         #expect(try Run.odt("report", "--html", html, Self.daemonExit).status == 0)
         let common = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=\(dir)/profile"]

@@ -47,7 +47,7 @@ import TestSupport
         return { a.at + ($0 - a.value) * slope }
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: chromium), "needs Debian's chromium (scripts/install-deps --test)"))
+    @Test(.enabled(if: HostFacts.isExecutable(chromium), "needs Debian's chromium (scripts/install-deps --test)"))
     func axesAndTooltipsMatchTheData() throws {
         let out = Fixtures.repo + "/.build/test-output/html-axes"
         _ = try Run.program("/bin/mkdir", ["-p", out])

@@ -5,15 +5,6 @@ import TestSupport
 /// `monitor`'s refusals on this machine: one line, exit 2 (usage errors too), nothing left behind.
 /// Its working is tested on the real kernel (vm/monitor-test).
 @Suite struct MonitorCLITests {
-    static let hasCachefiles = access("/sys/kernel/tracing/events/cachefiles", F_OK) == 0
-    static let canSetpriv = getuid() == 0 && access("/usr/bin/setpriv", X_OK) == 0
-
-    func expectOneLine(_ result: ProcessResult, status: Int32 = 2, _ message: String) {
-        #expect(result.status == status, "\(result.stderr)")
-        let lines = result.stderr.split(separator: "\n")
-        #expect(lines.count == 1 && lines[0].contains(message), "\(result.stderr)")
-    }
-
     /// A listening socket on a free loopback port, and that port.
     func listeningSocket() throws -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -35,24 +26,24 @@ import TestSupport
         let (fd, port) = try listeningSocket()
         defer { close(fd) }
         let result = try Run.odt("monitor", "--listen", "127.0.0.1:\(port)")
-        expectOneLine(result, "ondemand-trace: --listen 127.0.0.1:\(port): the address is already in use")
+        expectOneLineError(result, "ondemand-trace: --listen 127.0.0.1:\(port): the address is already in use")
     }
 
-    @Test(.enabled(if: !hasCachefiles, "this kernel has cachefiles"))
+    @Test(.enabled(if: !HostFacts.hasCachefilesEvents, "this kernel has cachefiles"))
     func noCachefilesEventsInThisKernel() throws {
         let running = try Run.start([Run.binary, "monitor", "--listen", "127.0.0.1:0"])
         let result = running.wait()
-        expectOneLine(result, "ondemand-trace: no cachefiles events in this kernel (it lacks CONFIG_CACHEFILES")
+        expectOneLineError(result, "ondemand-trace: no cachefiles events in this kernel (it lacks CONFIG_CACHEFILES")
         // Its own instance only: other tests running beside this one may hold theirs.
-        let instances = try FileManager.default.contentsOfDirectory(atPath: "/sys/kernel/tracing/instances")
+        let instances = HostFacts.instances()
         #expect(!instances.contains("ondemand-trace-\(running.pid)"), "\(instances)")
     }
 
-    @Test(.enabled(if: canSetpriv, "needs root and setpriv"))
+    @Test(.enabled(if: HostFacts.canDropPrivileges, "needs root and setpriv"))
     func notRoot() throws {
         let result = try Run.start(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
                                     Run.binary, "monitor", "--listen", "127.0.0.1:0"]).wait()
-        expectOneLine(result, "permission denied: monitor needs root (or CAP_SYS_ADMIN)")
+        expectOneLineError(result, "permission denied: monitor needs root (or CAP_SYS_ADMIN)")
     }
 
     @Test func outputIsNotADirectory() throws {
@@ -60,7 +51,7 @@ import TestSupport
         let file = scratch.path + "/file"
         #expect(FileManager.default.createFile(atPath: file, contents: Data()))
         let result = try Run.odt("monitor", "--listen", "127.0.0.1:0", "-o", file)
-        expectOneLine(result, "ondemand-trace: -o \(file): not a directory")
+        expectOneLineError(result, "ondemand-trace: -o \(file): not a directory")
     }
 
     @Test(arguments: [

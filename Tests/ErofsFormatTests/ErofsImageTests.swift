@@ -10,7 +10,8 @@ import TraceFiles
 /// truth), then hostile versions of the same images.
 @Suite(.serialized) struct ErofsImageTests {
     final class Workspace {
-        let dir: String
+        let scratch: TemporaryDirectory
+        var dir: String { scratch.path }
         let seed: UInt64
         /// Relative paths of the tree's regular files, symlinks and directories.
         var paths: Set<String> = []
@@ -18,11 +19,9 @@ import TraceFiles
         init() throws {
             seed = UInt64.random(in: 0...UInt64.max)
             print("ErofsImageTests: seed \(seed)")
-            dir = NSTemporaryDirectory() + "odt-erofs-\(getpid())-\(seed % 100_000)"
+            scratch = try TemporaryDirectory("erofs")
             try makeTree()
         }
-
-        deinit { try? FileManager.default.removeItem(atPath: dir) }
 
         func makeTree() throws {
             var rng = SplitMix64(seed: seed)

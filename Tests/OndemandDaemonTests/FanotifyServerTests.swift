@@ -9,23 +9,10 @@ import TestSupport
 import OndemandTraceCore
 import Synchronization
 
-enum HostPreContent {
-    /// Root, and a file under /tmp can be marked for pre-content events (6.14+, ext4/xfs/btrfs).
-    static let available: Bool = {
-        guard geteuid() == 0, let dir = try? TemporaryDirectory("fan-probe") else { return false }
-        let path = dir.path + "/probe"
-        close(open(path, O_WRONLY | O_CREAT, 0o644))
-        let group = fanotify_init(UInt32(FAN_CLASS_PRE_CONTENT | FAN_CLOEXEC), UInt32(O_RDWR))
-        guard group >= 0 else { return false }
-        defer { close(group) }
-        return fanotify_mark(group, UInt32(FAN_MARK_ADD), FanotifyServer.preAccess, AT_FDCWD, path) == 0
-    }()
-}
-
 /// The fanotify daemon on this host's kernel: a sparse file marked for pre-content events is read
 /// by a plain read(2) (a file-backed EROFS mount needs the 7.3 VM; the hook is the same). Runs
 /// where the kernel has pre-content events (6.14+, root, /tmp on ext4/xfs/btrfs).
-@Suite(.serialized, .enabled(if: HostPreContent.available, "needs root and fanotify pre-content events on /tmp"))
+@Suite(.serialized, .enabled(if: HostFacts.hasPreContentEvents, "needs root and fanotify pre-content events on /tmp"))
 struct FanotifyServerTests {
     /// A source of seeded random bytes and its sparse copy, in a fresh directory.
     struct Image {

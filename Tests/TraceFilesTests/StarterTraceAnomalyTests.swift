@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Testing
 import OndemandTraceCore
+import TestSupport
 @testable import TraceFiles
 
 /// Each anomaly on the real starter trace, made by the one edit of its text that reproduces what
@@ -17,14 +18,9 @@ import OndemandTraceCore
     static func report(_ edit: (inout [Substring]) throws -> Void) throws -> StarterTraceReportTests.Run {
         var text = try lines()
         try edit(&text)
-        var template = Array("/tmp/odt-anomaly-XXXXXX".utf8CString)
-        let fd = mkstemp(&template)
-        try #require(fd >= 0)
-        let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        defer { unlink(path) }
-        let joined = text.joined(separator: "\n")
-        _ = joined.withCString { write(fd, $0, strlen($0)) }
-        close(fd)
+        let scratch = try TemporaryDirectory("anomaly")
+        let path = scratch.path + "/trace.txt"
+        try Fixtures.write(Array(text.joined(separator: "\n").utf8), to: path)
         return try StarterTraceReportTests.report(path)
     }
 

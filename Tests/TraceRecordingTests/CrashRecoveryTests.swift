@@ -10,7 +10,7 @@ import TraceRecording
 
 /// `record` killed with SIGKILL at a random moment, then `record --recover`: on the host's tracefs
 /// (root), with trace_marker lines numbered in the order written as the records.
-@Suite(.serialized, .enabled(if: HostTracefs.usable, "needs root and tracefs"))
+@Suite(.serialized, .enabled(if: HostFacts.canRecord, "needs root and tracefs"))
 struct CrashRecoveryTests {
     /// Lines written longer ago than this before the kill were drained (a round's poll interval,
     /// 0.1 s, and room for a busy host): each round's pages are written to the pieces at once.
@@ -56,7 +56,7 @@ struct CrashRecoveryTests {
             // Numbered lines into the recorder's instance until the kill.
             let prefix = "crash \(round) line "
             var written: [UInt64] = []  // when each line was written
-            let marker = RecordingTracefsTests.instancesDirectory + "/\(InstanceName.forProcess(recorder.pid))/trace_marker"
+            let marker = HostFacts.instancesDirectory + "/\(InstanceName.forProcess(recorder.pid))/trace_marker"
             let fd = early ? -1 : open(marker, O_WRONLY | O_CLOEXEC)
             defer { if fd >= 0 { close(fd) } }
             let deadline = (early ? spawned : started) + killAfter
@@ -114,13 +114,13 @@ struct CrashRecoveryTests {
         Self.waitForStart(recorder)
         // While it runs: another recorder to the same output, and a recovery, are refused.
         let second = try Run.odt("record", "--events", "ftrace:print", "-o", output, "--duration", "100ms")
-        RecordingTracefsTests.expectOneLineError(second, "\(output): already being recorded by pid \(recorder.pid)")
+        expectOneLineError(second, "\(output): already being recorded by pid \(recorder.pid)", progress: ProgressLines.record)
         let early = try Run.odt("record", "--recover", output)
-        RecordingTracefsTests.expectOneLineError(early, "\(output).meta: still being recorded by pid \(recorder.pid)")
+        expectOneLineError(early, "\(output).meta: still being recorded by pid \(recorder.pid)", progress: ProgressLines.record)
         kill(recorder.pid, SIGKILL)
         _ = recorder.wait()
         let third = try Run.odt("record", "--events", "ftrace:print", "-o", output, "--duration", "100ms")
-        RecordingTracefsTests.expectOneLineError(third, "the pieces of a killed recording are beside the output; assemble them with `ondemand-trace record --recover \(output)`")
+        expectOneLineError(third, "the pieces of a killed recording are beside the output; assemble them with `ondemand-trace record --recover \(output)`", progress: ProgressLines.record)
         #expect(try Run.odt("record", "--recover", output).status == 0)
         #expect(try FileContents.directoryEntries(dir) == ["x.dat"])
     }
@@ -146,10 +146,7 @@ struct RecoveryBadInputTests {
     func expectRefused(_ files: [String: [UInt8]], _ message: String) throws {
         let scratch = try TemporaryDirectory("recover"); let dir = scratch.path
         for (name, bytes) in files { try Fixtures.write(bytes, to: dir + "/" + name) }
-        let result = try Run.odt("record", "--recover", dir + "/x.dat")
-        #expect(result.status == 2, "\(result.stderr)")
-        #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
-        #expect(result.stderr.contains("ondemand-trace: \(dir)/" + message), "\(result.stderr)")
+        expectOneLineError(try Run.odt("record", "--recover", dir + "/x.dat"), "ondemand-trace: \(dir)/" + message)
         #expect(try FileContents.directoryEntries(dir).sorted() == files.keys.sorted())
     }
 
@@ -194,7 +191,7 @@ struct RecoveryBadInputTests {
 }
 
 /// `doctor` names a dead recorder's instance and prints the command that removes it.
-@Suite(.serialized, .enabled(if: HostTracefs.usable, "needs root and tracefs"))
+@Suite(.serialized, .enabled(if: HostFacts.canRecord, "needs root and tracefs"))
 struct DoctorStaleInstanceTests {
     /// Other suites' recorders, started in parallel, remove stale instances too: a round where
     /// one did so before doctor looked, or before the rmdir, is tried again.
@@ -204,7 +201,7 @@ struct DoctorStaleInstanceTests {
             let gone = try Run.start(["/bin/true"])
             _ = gone.wait()
             let stale = InstanceName.forProcess(gone.pid)
-            let path = RecordingTracefsTests.instancesDirectory + "/" + stale
+            let path = HostFacts.instancesDirectory + "/" + stale
             #expect(mkdir(path, 0o755) == 0)
             defer { rmdir(path) }
             let doctor = try Run.odt("doctor")

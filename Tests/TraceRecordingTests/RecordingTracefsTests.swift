@@ -7,30 +7,11 @@ import TraceRecording
 
 /// Recording on the host's real tracefs (root needed). The host kernel has no cachefiles, so these
 /// record events every kernel has: ftrace:print (trace_marker writes) and sched:sched_process_exec.
-enum HostTracefs {
-    static let usable: Bool = {
-        guard geteuid() == 0, let dir = try? Tracefs.directory() else { return false }
-        return access(dir + "/instances", W_OK) == 0
-    }()
-    static var hasCachefiles: Bool { !Tracefs.events(ofSystem: "cachefiles").isEmpty }
-    static var hasSetpriv: Bool { access("/usr/bin/setpriv", X_OK) == 0 }
-    static var hasKprobeEvents: Bool { OndemandPaths.hasKprobeEvents }
-    /// Whether a small tmpfs can be mounted here (to fill a disk).
-    static let canMountTmpfs: Bool = {
-        guard let scratch = try? TemporaryDirectory("recording") else { return false }
-        let dir = scratch.path
-        guard mount("tmpfs", dir, "tmpfs", 0, "size=64k") == 0 else { return false }
-        return umount(dir) == 0
-    }()
-}
-
 // Serialized: every recorder start removes stale instances, so concurrent ones would race.
-@Suite(.serialized, .enabled(if: HostTracefs.usable, "needs root and tracefs"))
+@Suite(.serialized, .enabled(if: HostFacts.canRecord, "needs root and tracefs"))
 struct RecordingTracefsTests {
-    static var instancesDirectory: String { ((try? Tracefs.directory()) ?? "/sys/kernel/tracing") + "/instances" }
-
     static func instanceExists(_ name: String) -> Bool {
-        access(instancesDirectory + "/" + name, F_OK) == 0
+        access(HostFacts.instancesDirectory + "/" + name, F_OK) == 0
     }
 
     static func writeMarkers(_ path: String, _ lines: [String]) throws {
@@ -117,7 +98,7 @@ struct RecordingTracefsTests {
         let output = dir + "/signal.dat"
         let recorder = try Run.start([Run.binary, "record", "--events", "ftrace:print", "-o", output])
         let name = InstanceName.forProcess(recorder.pid)
-        let marker = Self.instancesDirectory + "/\(name)/trace_marker"
+        let marker = HostFacts.instancesDirectory + "/\(name)/trace_marker"
         // Tracing is on once the start line is printed.
         var waited = 0
         while !recorder.stderrSoFar.contains("recording "), waited < 200 {
@@ -157,11 +138,11 @@ struct RecordingTracefsTests {
         _ = dead.wait()
         let stale = InstanceName.forProcess(dead.pid)
         let live = InstanceName.forProcess(1)  // init never dies
-        #expect(mkdir(Self.instancesDirectory + "/" + stale, 0o755) == 0)
-        let madeLive = mkdir(Self.instancesDirectory + "/" + live, 0o755) == 0
+        #expect(mkdir(HostFacts.instancesDirectory + "/" + stale, 0o755) == 0)
+        let madeLive = mkdir(HostFacts.instancesDirectory + "/" + live, 0o755) == 0
         defer {
-            rmdir(Self.instancesDirectory + "/" + stale)
-            if madeLive { rmdir(Self.instancesDirectory + "/" + live) }
+            rmdir(HostFacts.instancesDirectory + "/" + stale)
+            if madeLive { rmdir(HostFacts.instancesDirectory + "/" + live) }
         }
         let scratch = try TemporaryDirectory("recording"); let dir = scratch.path
         let session = RecordingSession(options: RecordingOptions(outputPath: dir + "/x.dat", events: [.marker],
@@ -174,74 +155,71 @@ struct RecordingTracefsTests {
         #expect(!Self.instanceExists("odt-test-stale-\(getpid())"))
     }
 
-    static func expectOneLineError(_ result: ProcessResult, _ message: String, recorder pid: pid_t? = nil) {
-        #expect(result.status == 2, "\(result.stderr)")
-        // One error line; only the progress line ("recording ...") may precede it.
-        let lines = result.stderr.split(separator: "\n")
-        #expect(lines.filter { $0.hasPrefix("ondemand-trace: ") }.count == 1, "\(result.stderr)")
-        #expect(lines.filter { !$0.hasPrefix("recording ") }.count == 1, "\(result.stderr)")
-        #expect(result.stderr.contains(message), "\(result.stderr)")
-    }
-
     @Test func errorsAreOneLineExitTwoAndLeaveNoInstance() throws {
+        let scratch = try TemporaryDirectory("record-errors"), never = scratch.path + "/never.dat"
         let cases: [([String], String)] = [
             (["-o", "/nonexistent-dir/x.dat", "--events", "ftrace:print"], "/nonexistent-dir/x.dat: cannot write the output here: no such directory"),
-            (["-o", "/tmp", "--events", "ftrace:print"], "/tmp: is a directory"),
-            (["--events", "nosuch:event", "-o", "/tmp/odt-never.dat"], "no such event 'nosuch:event' in this kernel"),
-            (["--events", "nosuchsystem", "-o", "/tmp/odt-never.dat"], "no such event system 'nosuchsystem'"),
-            (["--events", "ftrace:print", "--clock", "sundial", "-o", "/tmp/odt-never.dat"], "--clock sundial: this kernel has no such trace clock"),
+            (["-o", scratch.path, "--events", "ftrace:print"], "\(scratch.path): is a directory"),
+            (["--events", "nosuch:event", "-o", never], "no such event 'nosuch:event' in this kernel"),
+            (["--events", "nosuchsystem", "-o", never], "no such event system 'nosuchsystem'"),
+            (["--events", "ftrace:print", "--clock", "sundial", "-o", never], "--clock sundial: this kernel has no such trace clock"),
         ]
         for (arguments, message) in cases {
             let run = try Run.start([Run.binary, "record"] + arguments)
             let result = run.wait()
-            Self.expectOneLineError(result, message)
+            expectOneLineError(result, message, progress: ProgressLines.record)
             #expect(!Self.instanceExists(InstanceName.forProcess(run.pid)))
         }
-        #expect(access("/tmp/odt-never.dat", F_OK) != 0)
+        #expect(try Fixtures.list(scratch.path).isEmpty)
     }
 
-    @Test(.enabled(if: HostTracefs.hasSetpriv, "needs setpriv"))
+    @Test(.enabled(if: HostFacts.hasSetpriv, "needs setpriv"))
     func withoutPermissionItIsOneLine() throws {
+        let scratch = try TemporaryDirectory("record-nobody")
+        chmod(scratch.path, 0o777)  // the output could be written: the instance is what is refused
         let result = try Run.start(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
-                                         Run.binary, "record", "--events", "ftrace:print", "-o", "/tmp/odt-never.dat"]).wait()
-        Self.expectOneLineError(result, "/instances: permission denied: recording needs root (or CAP_SYS_ADMIN)")
+                                    Run.binary, "record", "--events", "ftrace:print", "-o", scratch.path + "/never.dat"]).wait()
+        expectOneLineError(result, "/instances: permission denied: recording needs root (or CAP_SYS_ADMIN)", progress: ProgressLines.record)
     }
 
-    @Test(.enabled(if: !HostTracefs.hasCachefiles && !HostTracefs.hasKprobeEvents, "this kernel has an on-demand path"))
+    @Test(.enabled(if: !HostFacts.hasCachefilesEvents && !HostFacts.hasKprobeEvents, "this kernel has an on-demand path"))
     func withoutAnyOndemandPathTheDefaultFailsClearly() throws {
-        let result = try Run.odt("record", "-o", "/tmp/odt-never.dat", "--duration", "1")
-        Self.expectOneLineError(result, "this kernel offers no on-demand path to record: no cachefiles_ondemand_* events")
-        let forced = try Run.odt("record", "--backend", "cachefiles", "-o", "/tmp/odt-never.dat", "--duration", "1")
-        Self.expectOneLineError(forced, "no cachefiles events in this kernel (it lacks CONFIG_CACHEFILES")
+        let scratch = try TemporaryDirectory("record-paths"), never = scratch.path + "/never.dat"
+        let result = try Run.odt("record", "-o", never, "--duration", "1")
+        expectOneLineError(result, "this kernel offers no on-demand path to record: no cachefiles_ondemand_* events", progress: ProgressLines.record)
+        let forced = try Run.odt("record", "--backend", "cachefiles", "-o", never, "--duration", "1")
+        expectOneLineError(forced, "no cachefiles events in this kernel (it lacks CONFIG_CACHEFILES", progress: ProgressLines.record)
     }
 
     /// The fanotify path without kprobe events: one line, and no instance or probe group left.
-    @Test(.enabled(if: !HostTracefs.hasKprobeEvents, "this kernel has kprobe events"))
+    @Test(.enabled(if: !HostFacts.hasKprobeEvents, "this kernel has kprobe events"))
     func fanotifyWithoutKprobeEventsFailsClearly() throws {
-        let run = try Run.start([Run.binary, "record", "--backend", "fanotify", "-o", "/tmp/odt-never.dat", "--duration", "1"])
+        let scratch = try TemporaryDirectory("record-kprobes")
+        let run = try Run.start([Run.binary, "record", "--backend", "fanotify", "-o", scratch.path + "/never.dat", "--duration", "1"])
         let result = run.wait()
-        Self.expectOneLineError(result, "kprobe_events: not found: this kernel has no kprobe events (CONFIG_KPROBE_EVENTS)")
+        expectOneLineError(result, "kprobe_events: not found: this kernel has no kprobe events (CONFIG_KPROBE_EVENTS)", progress: ProgressLines.record)
         #expect(!Self.instanceExists(InstanceName.forProcess(run.pid)))
-        #expect(access("/tmp/odt-never.dat", F_OK) != 0)
+        #expect(try Fixtures.list(scratch.path).isEmpty)
     }
 
     @Test func aSecondRecorderOnTheSameInstanceNameIsRefused() throws {
         let name = "odt-test-busy-\(getpid())"
-        #expect(mkdir(Self.instancesDirectory + "/" + name, 0o755) == 0)
-        defer { rmdir(Self.instancesDirectory + "/" + name) }
-        let result = try Run.odt("record", "--events", "ftrace:print", "--instance", name, "-o", "/tmp/odt-never.dat")
-        Self.expectOneLineError(result, "tracefs instance \(name) already exists: another recorder is using it")
+        #expect(mkdir(HostFacts.instancesDirectory + "/" + name, 0o755) == 0)
+        defer { rmdir(HostFacts.instancesDirectory + "/" + name) }
+        let scratch = try TemporaryDirectory("record-busy")
+        let result = try Run.odt("record", "--events", "ftrace:print", "--instance", name, "-o", scratch.path + "/never.dat")
+        expectOneLineError(result, "tracefs instance \(name) already exists: another recorder is using it", progress: ProgressLines.record)
         #expect(Self.instanceExists(name))  // someone else's: left alone
     }
 
-    @Test(.enabled(if: HostTracefs.canMountTmpfs, "cannot mount a small tmpfs here"))
+    @Test(.enabled(if: HostFacts.canMountTmpfs, "cannot mount a small tmpfs here"))
     func aFullDiskIsOneLineAndLeavesNoFile() throws {
         let scratch = try TemporaryDirectory("recording"); let dir = scratch.path
         defer { umount(dir) }
         #expect(mount("tmpfs", dir, "tmpfs", 0, "size=64k") == 0)
         let output = dir + "/full.dat"
         let recorder = try Run.start([Run.binary, "record", "--events", "ftrace:print", "-o", output, "--duration", "3"])
-        let marker = Self.instancesDirectory + "/\(InstanceName.forProcess(recorder.pid))/trace_marker"
+        let marker = HostFacts.instancesDirectory + "/\(InstanceName.forProcess(recorder.pid))/trace_marker"
         var waited = 0
         while !recorder.stderrSoFar.contains("recording "), waited < 200 {
             usleep(50_000)
@@ -250,17 +228,17 @@ struct RecordingTracefsTests {
         // About 1 MiB of markers: far more than 64 KiB.
         try Self.writeMarkers(marker, (0..<8000).map { "filler line \($0) " + String(repeating: "x", count: 100) + "\n" })
         let result = recorder.wait()
-        Self.expectOneLineError(result, "no space left on device (disk full)")
+        expectOneLineError(result, "no space left on device (disk full)", progress: ProgressLines.record)
         #expect(try Run.start(["ls", "-A", dir]).wait().stdout.isEmpty)
         #expect(!Self.instanceExists(InstanceName.forProcess(recorder.pid)))
     }
 }
 
-@Suite(.enabled(if: HostTracefs.usable, "needs root and tracefs"))
+@Suite(.enabled(if: HostFacts.canRecord, "needs root and tracefs"))
 struct LiveCLITests {
     @Test func liveLinesCountTheMarkersOfEachInterval() throws {
         let scratch = try TemporaryDirectory("recording"); let dir = scratch.path
-        let script = "sleep 0.5; for i in 1 2 3 4 5; do echo \"odt1 pickup read msg=$i oid=1 off=0 len=4096\" > \(RecordingTracefsTests.instancesDirectory)/ondemand-trace-$PPID/trace_marker; done; sleep 0.7"
+        let script = "sleep 0.5; for i in 1 2 3 4 5; do echo \"odt1 pickup read msg=$i oid=1 off=0 len=4096\" > \(HostFacts.instancesDirectory)/ondemand-trace-$PPID/trace_marker; done; sleep 0.7"
         let result = try Run.odt("record", "--live", "--interval", "250ms", "--events", "ftrace:print", "-o", dir + "/live.dat", "--", "/bin/sh", "-c", script)
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n")
@@ -280,7 +258,7 @@ struct LiveCLITests {
     }
 }
 
-@Suite(.enabled(if: HostTracefs.usable, "needs root and tracefs"))
+@Suite(.enabled(if: HostFacts.canRecord, "needs root and tracefs"))
 struct LostEventsTests {
     /// A burst far larger than a tiny buffer, written between two drains: the kernel overwrites
     /// events, and the recorder says how many, stores the stats and still writes a valid file.
@@ -289,7 +267,7 @@ struct LostEventsTests {
         let output = dir + "/lost.dat"
         let recorder = try Run.start([Run.binary, "record", "--events", "ftrace:print", "--buffer-size", "16",
                                              "-o", output, "--duration", "2"])
-        let marker = RecordingTracefsTests.instancesDirectory + "/\(InstanceName.forProcess(recorder.pid))/trace_marker"
+        let marker = HostFacts.instancesDirectory + "/\(InstanceName.forProcess(recorder.pid))/trace_marker"
         var waited = 0
         while !recorder.stderrSoFar.contains("recording "), waited < 200 {
             usleep(50_000)

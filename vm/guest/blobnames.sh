@@ -6,9 +6,7 @@
 #   round "marked":   the daemon runs under record and writes its markers (with the OPEN keys);
 #                     record --no-cookie-keys, so the names come from the markers alone.
 # Results to OUT/NAME/<round>/.   Plan line: NAME - blobnames IMAGE
-share=/mnt/host
-bin=$share/bin/ondemand-trace
-tracing=/sys/kernel/tracing
+. /mnt/host/guest-lib.sh
 name=$1 image=$2
 
 start_daemon() {  # round out: the daemon as a separate process, no markers
@@ -17,8 +15,7 @@ start_daemon() {  # round out: the daemon as a separate process, no markers
     $bin daemon --cache-dir /cache/$name-$r --source-dir /tmp/blobs --tag $name-$r --threads 2 \
         --log $o/daemon.log --ready-file /tmp/ready 2> $o/daemon.err &
     dpid=$!
-    n=0
-    while [ ! -e /tmp/ready ] && kill -0 $dpid 2>/dev/null && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+    wait_ready /tmp/ready $dpid
 }
 
 for round in unmarked marked; do
@@ -26,15 +23,16 @@ for round in unmarked marked; do
     mkdir -p $out /cache/$name-$round
     echo "== $name/$round: record"
     {
+        echo ". $share/guest-lib.sh"
         if [ $round = marked ]; then
             echo "rm -f /tmp/ready"
             echo "$bin daemon --cache-dir /cache/$name-$round --source-dir /tmp/blobs --tag $name-$round --threads 2 --marker-file $tracing/instances/$inst/trace_marker --log $out/daemon.log --ready-file /tmp/ready 2> $out/daemon.err &"
-            echo "dpid=\$!; n=0; while [ ! -e /tmp/ready ] && kill -0 \$dpid 2>/dev/null && [ \$n -lt 600 ]; do sleep 0.1; n=\$((n + 1)); done"
+            echo "dpid=\$!; wait_ready /tmp/ready \$dpid"
         fi
         echo "timeout 20 mount -t erofs none -o fsid=$image,device=$image-blob /mnt/img 2> $out/mount.err; echo \$? > $out/mount.rc"
         echo "cat /proc/fs/fscache/cookies > $out/cookies.txt; cat /proc/fs/fscache/volumes > $out/volumes.txt"
         echo "(. $share/workloads.sh; workload_parallel4) > $out/md5.txt 2> $out/workload.err"
-        echo "timeout 10 umount /mnt/img || umount -l /mnt/img"
+        echo "unmount /mnt/img"
         # The unmarked daemon lives on after the command: give it time to close the objects'
         # fds (CLOSE -> fd_release) before the recording stops.
         [ $round = unmarked ] && echo "sleep 1"

@@ -5,8 +5,7 @@
 # ext4 disk, the daemon marking it, mount(2) file-backed, the read, umount. The daemon's log gives
 # the events and their CLOCK_MONOTONIC times (first receipt to last answer: the reader's span).
 # Results: /mnt/host/out/cost/RUN.log (the daemon's log), RUN.mode, record.err per recorded run.
-share=/mnt/host
-bin=$share/bin/ondemand-trace
+. /mnt/host/guest-lib.sh
 out=$share/out/cost
 rounds=$(cat $share/plan | sed -n 's/^rounds \([0-9]*\)$/\1/p')
 [ -n "$rounds" ] || rounds=3
@@ -19,8 +18,7 @@ one_run() {   # NAME MODE
     rm -f $sparse /tmp/ready && truncate -s $(stat -c %s /tmp/blobs/big) $sparse
     $share/bin/fanotify-daemon $sparse /tmp/blobs/big /tmp/ready $log 2> $out/$name.daemon.err &
     dpid=$!
-    n=0
-    while [ ! -e /tmp/ready ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+    wait_ready /tmp/ready $dpid 100
     cat > /tmp/cost-inner.sh <<INNER
 timeout 20 $share/bin/erofs-mount mount $sparse /mnt/img || exit 1
 (cd /mnt/img && find . -type f | sort | xargs cat > /dev/null)

@@ -13,14 +13,10 @@
 # `NAME - run` and `NAME - gate [RUN-OPTION...]`: `ondemand-trace run --backend fanotify` itself
 # (special_run: verified runs, faults, --daemon-command, bad input; special_gate: the regression
 # preset and gate), results in /mnt/host/out/NAME/.
-share=/mnt/host
-bin=$share/bin/ondemand-trace
-tracing=/sys/kernel/tracing
+. /mnt/host/guest-lib.sh
 mkdir -p /tmp/blobs /tmp/fan
 cp $share/blobs/* /tmp/blobs/   # the full images, in RAM: the daemon's source
 echo "guest: $(uname -r), $(nproc) cpus, images: $(ls /tmp/blobs | tr '\n' ' ')"
-
-uptime_ms() { read up _ < /proc/uptime; echo "${up%.*}${up#*.}0"; }
 
 # The probes of ../shared/testkernel-7.3/README.md (the same lines `record --backend fanotify`
 # creates under its own group): range at entry, result at return, the kernel event's address
@@ -73,11 +69,7 @@ run_scenario() {
     if [ $shell = 1 ]; then
         add_probes $out
         # The text twin: a second instance with the same events, mono clock.
-        mkdir $inst
-        echo mono > $inst/trace_clock
-        echo 4096 > $inst/buffer_size_kb
-        echo 1 > $inst/events/ondemand_fan/enable
-        echo 1 > $inst/events/fsnotify/fsnotify/enable
+        new_instance $inst 4096 ondemand_fan fsnotify/fsnotify
         record_args="--events ondemand_fan,fsnotify:fsnotify"
     else
         record_args="--backend fanotify"
@@ -86,9 +78,7 @@ run_scenario() {
     rm -f /tmp/ready /tmp/workload.pid $log
     $share/bin/fanotify-daemon "$@" $sparse /tmp/blobs/$image /tmp/ready $log 2> $out/daemon.err &
     dpid=$!
-    n=0
-    while [ ! -e /tmp/ready ] && kill -0 $dpid 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-    [ -e /tmp/ready ] || echo "daemon did not become ready: $(cat $out/daemon.err)"
+    wait_ready /tmp/ready $dpid 100 || echo "daemon did not become ready: $(cat $out/daemon.err)"
     # What runs under `record`: mount (its superblock reads are events too), the workload, umount.
     # --never: the recording ends once the held event is logged (plus a moment), the reader blocked.
     cat > /tmp/inner.sh <<INNER
@@ -127,11 +117,7 @@ INNER
         timeout 10 $share/bin/erofs-mount umount /mnt/img 2> $out/umount.err
     fi
     grep -q ' /mnt/img ' /proc/mounts && { kill -TERM $dpid 2>/dev/null; timeout 10 $share/bin/erofs-mount umount /mnt/img --lazy; }
-    kill -TERM $dpid 2>/dev/null
-    n=0
-    while kill -0 $dpid 2>/dev/null && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
-    kill -KILL $dpid 2>/dev/null
-    wait $dpid
+    stop_process $dpid
     echo $? > $out/daemon.rc
     if [ $shell = 1 ]; then
         cat $inst/trace > $out/trace.txt

@@ -8,9 +8,7 @@
 #      shows it in flight and the monitor logs it; daemon C is killed: nothing in flight again.
 # Then the host's Prometheus (scraping through the qemu forward) is given time to see the end
 # state: the guest writes OUT/workload-done and waits for /mnt/host/prom-done. Then SIGTERM.
-share=/mnt/host
-bin=$share/bin/ondemand-trace
-tracing=/sys/kernel/tracing
+. /mnt/host/guest-lib.sh
 name=$1 image=$2
 out=$share/out/$name
 mkdir -p $out /tmp/mon-traces
@@ -28,7 +26,6 @@ mpid=$!
 n=0
 until timeout 5 wget -q -O /dev/null $url 2>/dev/null || [ $n -ge 100 ]; do sleep 0.1; n=$((n + 1)); done
 cpu_ticks() { set -- $(cat /proc/$mpid/stat); echo $(( ${14} + ${15} )); }   # utime + stime
-uptime_ms() { read up _ < /proc/uptime; echo "${up%.*}${up#*.}0"; }
 # Idle: 5 s with nothing to record (the cookie poll every 20 ms, the reader's poll every 100 ms).
 t0=$(cpu_ticks) m0=$(uptime_ms)
 sleep 5
@@ -37,6 +34,7 @@ t0=$(cpu_ticks) m0=$(uptime_ms)
 
 # Everything the daemons do happens inside the recording's command.
 cat > /tmp/monitor-inner.sh <<INNER
+. $share/guest-lib.sh
 daemon() {  # ROUND [OPTION...]: our daemon as a separate process, without markers
     r=\$1; shift
     mkdir -p /cache/$name-\$r
@@ -44,7 +42,7 @@ daemon() {  # ROUND [OPTION...]: our daemon as a separate process, without marke
     $bin daemon --cache-dir /cache/$name-\$r --source-dir /tmp/blobs --tag $name-\$r --threads 2 \
         --log $out/daemon-\$r.log --ready-file /tmp/ready "\$@" 2> $out/daemon-\$r.err &
     dpid=\$!
-    n=0; while [ ! -e /tmp/ready ] && kill -0 \$dpid 2>/dev/null && [ \$n -lt 600 ]; do sleep 0.1; n=\$((n + 1)); done
+    wait_ready /tmp/ready \$dpid
 }
 stop_daemon() { kill -TERM \$dpid; wait \$dpid; }
 mount_image() { timeout 20 mount -t erofs none -o fsid=$image,device=$image-blob /mnt/img 2>> $out/mount.err; echo \$? >> $out/mount.rc; }
@@ -56,14 +54,14 @@ wpid=\$!
 sleep 0.5
 timeout 5 wget -q -O $out/during.prom $url; echo \$? > $out/during.rc
 wait \$wpid
-timeout 10 umount /mnt/img || umount -l /mnt/img
+unmount /mnt/img
 sleep 0.5
 stop_daemon
 
 daemon b
 mount_image
 (. $share/workloads.sh; workload_readall) > $out/md5-b.txt 2> $out/workload-b.err
-timeout 10 umount /mnt/img || umount -l /mnt/img
+unmount /mnt/img
 sleep 0.5
 stop_daemon
 
@@ -73,10 +71,10 @@ cat /mnt/img/c99/two-chunks.bin > /dev/null 2> $out/hung-reader.err &
 rpid=\$!
 sleep 4
 timeout 5 wget -q -O $out/hung.prom $url; echo \$? > $out/hung.rc
-kill -0 \$rpid 2>/dev/null && echo blocked > $out/hung-reader.state
+alive \$rpid && echo blocked > $out/hung-reader.state
 kill -KILL \$dpid; wait \$dpid
 wait \$rpid; echo \$? > $out/hung-reader.rc
-timeout 10 umount /mnt/img || umount -l /mnt/img
+unmount /mnt/img
 sleep 1
 INNER
 $bin record -o /tmp/monitor.dat --instance odt-monitor-rec -- sh /tmp/monitor-inner.sh > $out/record.out 2> $out/record.err

@@ -6,9 +6,7 @@
 # Out: OUT/NAME/: record.err/.rc, killed-at.txt (CLOCK_MONOTONIC seconds, as the daemon log's),
 # recorder.pid, recover.err/.rc, pieces-after.txt (what is left beside the output), next.err and
 # instances-after.txt (after the next `record`), daemon.log, md5.txt, record.dat (the recovered file).
-share=/mnt/host
-bin=$share/bin/ondemand-trace
-tracing=/sys/kernel/tracing
+. /mnt/host/guest-lib.sh
 name=$1 workload=${2:-readall} after=${3:-3}
 out=$share/out/$name
 mkdir -p $out /cache/$name /tmp/$name
@@ -23,8 +21,7 @@ rm -f /tmp/ready
 $bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name --threads 2 --fault delay=200ms \
     --marker-file $inst/trace_marker --log $out/daemon.log --log-requests --ready-file /tmp/ready 2> $out/daemon.err &
 pid=$!
-n=0
-while [ ! -e /tmp/ready ] && kill -0 $pid 2>/dev/null && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+wait_ready /tmp/ready $pid
 timeout 20 mount -t erofs none -o fsid=small /mnt/img 2> $out/mount.err
 (. $share/workloads.sh; workload_$workload) > $out/md5.txt 2> $out/workload.err &
 work=$!
@@ -35,7 +32,7 @@ echo $up > $out/killed-at.txt
 wait $rec
 echo $? > $out/record.rc
 wait $work
-timeout 10 umount /mnt/img || umount -l /mnt/img
+unmount /mnt/img
 kill -TERM $pid; wait $pid
 $bin record --recover /tmp/$name/kill.dat 2> $out/recover.err
 echo $? > $out/recover.rc

@@ -3,14 +3,10 @@
 # For each: a fresh cache directory and tracefs instance, the daemon with markers into that
 # instance, mount, workload, umount, daemon stop (SIGTERM), then the trace and logs go to
 # /mnt/host/out/NAME/. Every step that could block has a timeout.
-share=/mnt/host
-bin=$share/bin/ondemand-trace
-tracing=/sys/kernel/tracing
+. /mnt/host/guest-lib.sh
 mkdir -p /tmp/blobs
 cp $share/blobs/* /tmp/blobs/   # serve from RAM, not 9p: the figures are the daemon's, not 9p's
 echo "guest: $(uname -r), $(nproc) cpus, blobs: $(ls /tmp/blobs | tr '\n' ' ')"
-
-uptime_ms() { read up _ < /proc/uptime; echo "${up%.*}${up#*.}0"; }
 
 run_scenario() {
     name=$1 fsid=$2 workload=${3%%:*} limit=${3#*:}; shift 3
@@ -18,10 +14,7 @@ run_scenario() {
     out=$share/out/$name inst=$tracing/instances/$name
     mkdir -p $out /cache/$name
     echo "== $name: fsid=$fsid workload=$workload daemon options: $*"
-    mkdir $inst
-    echo mono > $inst/trace_clock
-    echo 4096 > $inst/buffer_size_kb
-    echo 1 > $inst/events/cachefiles/enable
+    new_instance $inst 4096
     dmesg -c > /dev/null
     rm -f /tmp/ready
     # @minimal: the benchmark's C baseline daemon; @quiet: ours without markers (as the baseline).
@@ -34,11 +27,7 @@ run_scenario() {
             2> $out/daemon.err & ;;
     esac
     pid=$!
-    n=0
-    while [ ! -e /tmp/ready ] && kill -0 $pid 2>/dev/null && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
-    if [ ! -e /tmp/ready ]; then
-        echo "daemon did not become ready: $(cat $out/daemon.err)"
-    fi
+    wait_ready /tmp/ready $pid || echo "daemon did not become ready: $(cat $out/daemon.err)"
     start=$(uptime_ms)
     timeout 20 mount -t erofs none -o fsid=$fsid /mnt/img 2> $out/mount.err
     echo $? > $out/mount.rc
@@ -46,13 +35,9 @@ run_scenario() {
         timeout $limit sh -c ". $share/workloads.sh; workload_$workload" > $out/md5.txt 2> $out/workload.err
         echo $? > $out/workload.rc
         echo $(( $(uptime_ms) - start )) > $out/workload.ms
-        timeout 10 umount /mnt/img || umount -l /mnt/img
+        unmount /mnt/img
     fi
-    kill -TERM $pid 2>/dev/null
-    n=0
-    while kill -0 $pid 2>/dev/null && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
-    kill -KILL $pid 2>/dev/null
-    wait $pid
+    stop_process $pid
     echo $? > $out/daemon.rc
     echo 0 > $inst/tracing_on
     cat $inst/trace > $out/trace.txt
@@ -75,8 +60,7 @@ special_errors() {
     $bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name --log $out/daemon.log \
         --ready-file /tmp/ready 2> $out/daemon.err &
     pid=$!
-    n=0
-    while [ ! -e /tmp/ready ] && kill -0 $pid 2>/dev/null && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+    wait_ready /tmp/ready $pid
     $bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs 2> $out/busy.err
     echo $? > $out/busy.rc
     timeout 20 mount -t erofs none -o fsid=missing /mnt/img 2> $out/missing.err
@@ -99,16 +83,16 @@ special_record() {
     mkdir -p $out /cache/$name
     echo "== $name: record ($workload, $threads daemon thread(s))"
     cat > /tmp/record-inner.sh <<INNER
+. $share/guest-lib.sh
 rm -f /tmp/ready
 $bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name --threads $threads \\
     --marker-file $tracing/instances/$inst/trace_marker --log $out/daemon.log --ready-file /tmp/ready 2> $out/daemon.err &
 pid=\$!
-n=0
-while [ ! -e /tmp/ready ] && kill -0 \$pid 2>/dev/null && [ \$n -lt 600 ]; do sleep 0.1; n=\$((n + 1)); done
+wait_ready /tmp/ready \$pid
 timeout 20 mount -t erofs none -o fsid=small /mnt/img 2> $out/mount.err
 echo \$? > $out/mount.rc
 (. $share/workloads.sh; workload_$workload) > $out/md5.txt 2> $out/workload.err
-timeout 10 umount /mnt/img || umount -l /mnt/img
+unmount /mnt/img
 kill -TERM \$pid; wait \$pid
 INNER
     $bin record -o /tmp/record.dat --instance $inst --live --interval 250ms -- sh /tmp/record-inner.sh > $out/record.out 2> $out/record.err
@@ -228,24 +212,20 @@ special_domain() {
     mkdir -p $out /cache/$name /mnt/img2
     echo "== $name: two images sharing a blob in one domain"
     cp /tmp/blobs/soak /tmp/blobs/soakb
-    mkdir $inst
-    echo mono > $inst/trace_clock
-    echo 4096 > $inst/buffer_size_kb
-    echo 1 > $inst/events/cachefiles/enable
+    new_instance $inst 4096
     rm -f /tmp/ready
     $bin daemon --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name --marker-file $inst/trace_marker \
         --log $out/daemon.log --ready-file /tmp/ready 2> $out/daemon.err &
     pid=$!
-    n=0
-    while [ ! -e /tmp/ready ] && kill -0 $pid 2>/dev/null && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+    wait_ready /tmp/ready $pid
     timeout 20 mount -t erofs none -o fsid=soak,domain_id=shared,device=soak-blob /mnt/img 2> $out/mount1.err
     echo $? > $out/mount1.rc
     timeout 20 mount -t erofs none -o fsid=soakb,domain_id=shared,device=soak-blob /mnt/img2 2> $out/mount2.err
     echo $? > $out/mount2.rc
     (cd /mnt/img && timeout 60 find . -type f | LC_ALL=C sort | sed 's|^\./||' | timeout 60 xargs md5sum) > $out/md5-1.txt 2> $out/workload.err
     (cd /mnt/img2 && timeout 60 find . -type f | LC_ALL=C sort | sed 's|^\./||' | timeout 60 xargs md5sum) > $out/md5-2.txt 2>> $out/workload.err
-    timeout 10 umount /mnt/img || umount -l /mnt/img
-    timeout 10 umount /mnt/img2 || umount -l /mnt/img2
+    unmount /mnt/img
+    unmount /mnt/img2
     kill -TERM $pid; wait $pid
     echo $? > $out/daemon.rc
     echo 0 > $inst/tracing_on
@@ -295,17 +275,15 @@ special_gate() {
 # flight (re-opening the object), and the reader finishes with every checksum right.
 special_failover() {
     name=$1 out=$share/out/$1 inst=$tracing/instances/$1
-    mkdir -p $out /cache/$name $inst
+    mkdir -p $out /cache/$name
     echo "== $name: daemon exit + restore"
-    echo mono > $inst/trace_clock
-    echo 1 > $inst/events/cachefiles/enable
+    new_instance $inst -
     rm -f /tmp/ready /tmp/ready2
     exec 3<>/dev/cachefiles
     $bin daemon --devnode-fd 3 --cache-dir /cache/$name --source-dir /tmp/blobs --tag $name --fault exit,nth=5 \
         --marker-file $inst/trace_marker --log $out/daemon1.log --ready-file /tmp/ready 2> $out/daemon1.err &
     pid=$!
-    n=0
-    while [ ! -e /tmp/ready ] && kill -0 $pid 2>/dev/null && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+    wait_ready /tmp/ready $pid
     # (busybox timeout leaves a watcher process for up to a second: keep fd 3 away from it)
     timeout 20 mount -t erofs none -o fsid=small /mnt/img 2> $out/mount.err 3<&-
     echo $? > $out/mount.rc
@@ -317,7 +295,7 @@ special_failover() {
         --marker-file $inst/trace_marker --log $out/daemon2.log --ready-file /tmp/ready2 2> $out/daemon2.err &
     pid=$!
     wait $reader
-    timeout 10 umount /mnt/img 3<&- || umount -l /mnt/img
+    unmount /mnt/img 3<&-
     kill -TERM $pid; wait $pid
     echo $? > $out/daemon2.rc
     exec 3<&-

@@ -21,9 +21,7 @@
 #                   its evidence (the proof that the detector works; vm/check-soak asserts it)
 # Out: OUT/NAME/cycles.txt (one line per cycle: phase, cycle, result, ms), per phase the
 # daemon log (--log-requests), per cycle md5.txt, and for a hang OUT/NAME/PHASE/cC/hang/.
-share=/mnt/host
-bin=$share/bin/ondemand-trace
-tracing=/sys/kernel/tracing
+. /mnt/host/guest-lib.sh
 name=$1; shift
 cycles=20 threads=1,2,4 limit=60 mode=fresh prelude= img=soak plant=
 for kv in "$@"; do
@@ -43,8 +41,6 @@ ln -f /tmp/blobs/$img-blob /tmp/soak-src/$img-blob
 i=0
 while [ $i -lt 4 ]; do awk -v k=$i 'NR % 4 == k' /tmp/soak-files > /tmp/soak-list.$i; i=$((i + 1)); done
 
-uptime_ms() { read up _ < /proc/uptime; echo "${up%.*}${up#*.}0"; }
-
 # start_daemon KIND DIR TAG THREADS [OPTION...]: our daemon with --log-requests (KIND ours),
 # without logging (quiet) or the C daemon (minimal); sets $dpid, waits until it is bound.
 start_daemon() {
@@ -60,17 +56,11 @@ start_daemon() {
             --log-requests --log $ddir/daemon.log --ready-file /tmp/soak-ready "$@" 2> $ddir/daemon.err & ;;
     esac
     dpid=$!
-    n=0
-    while [ ! -e /tmp/soak-ready ] && kill -0 $dpid 2>/dev/null && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
-    [ -e /tmp/soak-ready ] || echo "soak: daemon $kind did not become ready: $(cat $ddir/daemon.err)"
+    wait_ready /tmp/soak-ready $dpid || echo "soak: daemon $kind did not become ready: $(cat $ddir/daemon.err)"
 }
 
 stop_daemon() {
-    kill -TERM $dpid 2>/dev/null
-    n=0
-    while [ -d /proc/$dpid ] && [ "$(awk '{print $3}' /proc/$dpid/stat 2>/dev/null)" != Z ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
-    kill -KILL $dpid 2>/dev/null
-    wait $dpid
+    stop_process $dpid
     echo $? > $1/daemon.rc
 }
 
@@ -133,7 +123,7 @@ cycle() {
         stop_daemon $pdir   # the devnode closes: the kernel fails what is pending, the readers end
         n=0
         while [ $(ls /tmp/soak-rc.* 2>/dev/null | wc -l) -lt 4 ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
-        timeout 10 umount /mnt/img || umount -l /mnt/img
+        unmount /mnt/img
         echo "$pdir $label hang $ms" | sed "s|$out/||" >> $out/cycles.txt
         rm -f /tmp/soak-src/$fsid
         return 1
@@ -148,10 +138,7 @@ cycle() {
 }
 
 # The whole phase's cachefiles events in their own instance (kept for a hang).
-mkdir -p $tracing/instances/soak
-echo mono > $tracing/instances/soak/trace_clock
-echo 2048 > $tracing/instances/soak/buffer_size_kb
-echo 1 > $tracing/instances/soak/events/cachefiles/enable
+new_instance $tracing/instances/soak 2048
 started=$(uptime_ms)
 
 if [ -n "$prelude" ]; then
