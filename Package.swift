@@ -108,7 +108,7 @@ let package = Package(
         .testTarget(name: "OndemandDaemonTests", dependencies: ["OndemandDaemon", "CDaemonSys", "OndemandTraceCore", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["OndemandTraceCore", "ErofsFormat", "TestSupport"]),
         .testTarget(name: "MonitoringTests", dependencies: ["Monitoring", "OndemandTraceCore", "TraceRecording", "TestSupport"]),
-        .testTarget(name: "MeasuredRunTests", dependencies: ["MeasuredRun", "OndemandDaemon", "OndemandTraceCore", "TestSupport"]),
+        .testTarget(name: "MeasuredRunTests", dependencies: ["MeasuredRun", "OndemandDaemon", "OndemandTraceCore", "SystemCalls", "TestSupport"]),
         .testTarget(name: "TraceRecordingTests", dependencies: ["TraceRecording", "TraceFiles", "TraceDatFormat", "OndemandTraceCore", "SystemCalls", "TestSupport"]),
     ]
 )

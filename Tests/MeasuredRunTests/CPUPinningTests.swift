@@ -1,6 +1,5 @@
-import Foundation
-import Glibc
 import Synchronization
+import SystemCalls
 import Testing
 @testable import MeasuredRun
 
@@ -10,33 +9,13 @@ import Testing
     /// `body`'s result, run on a new thread.
     static func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T {
         let result = Mutex<T?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            let value = body()
-            result.withLock { $0 = value }
-            done.signal()
-        }
-        done.wait()
+        let thread = try! startThread { result.withLock { $0 = body() } }
+        thread.join()
         return result.withLock { $0! }
     }
 
-    /// The CPUs the calling thread may run on.
-    static func callingThreadCPUs() -> [Int] {
-        var set = cpu_set_t()
-        guard CPUPinning.sched_getaffinity(0, MemoryLayout<cpu_set_t>.size, &set) == 0 else { return [] }
-        return CPUPinning.cpus(in: set)
-    }
-
-    @Test func aSetsBitsAreItsCPUs() {
-        var set = cpu_set_t()
-        withUnsafeMutableBytes(of: &set) { raw in
-            raw[0] = 0b0000_1001        // 0, 3
-            raw[8] = 0b0000_0001        // 64
-            raw[raw.count - 1] = 0x80   // the last one the set holds
-        }
-        #expect(CPUPinning.cpus(in: set) == [0, 3, 64, MemoryLayout<cpu_set_t>.size * 8 - 1])
-        #expect(CPUPinning.cpus(in: cpu_set_t()) == [])
-    }
+    /// The CPUs the calling thread may run on (as `SystemCalls` reads them).
+    static func callingThreadCPUs() -> [Int] { CPUAffinity.current() ?? [] }
 
     struct Seen: Sendable {
         var allowed: [Int] = []
@@ -78,9 +57,9 @@ import Testing
     @Test func oneAllowedCPUIsNoPlan() {
         let (allowed, one, planned, restored) = Self.onOwnThread { () -> ([Int], [Int], Bool, [Int]) in
             let allowed = Self.callingThreadCPUs()
-            CPUPinning.setCalling(Array(allowed.prefix(1)))
+            CPUAffinity.set(Array(allowed.prefix(1)))
             let one = Self.callingThreadCPUs(), planned = CPUPinning.plan() != nil
-            CPUPinning.setCalling(allowed)
+            CPUAffinity.set(allowed)
             return (allowed, one, planned, Self.callingThreadCPUs())
         }
         #expect(one == Array(allowed.prefix(1)) && one.count == 1)
