@@ -1,10 +1,12 @@
 import CDaemonSys
 import Glibc
+import OndemandDaemon
 import OndemandTraceCore
 import SystemCalls
 
-/// The fanotify path's image file for one run: a sparse file of the image's size in the run's
-/// cache directory, which the daemon marks and fills and the kernel mounts file-backed.
+/// The fanotify path's image file (or a data blob's) for one run: a sparse file of the image's
+/// size in the run's cache directory, which the daemon marks and fills and the kernel mounts
+/// file-backed (a blob's as a `device=`).
 struct FanotifyImage {
     let path: String
     let size: Int64
@@ -13,9 +15,9 @@ struct FanotifyImage {
     static let hsmFilesystems: [Int: String] = [0xEF53: "ext4", 0x5846_5342: "xfs", 0x9123_683E: "btrfs"]
     static let knownOthers: [Int: String] = [0x0102_1994: "tmpfs", 0x0102_1997: "9p", 0x6969: "nfs", 0x794C_7630: "overlayfs"]
 
-    /// Creates `DIR/NAME.img`, sparse, with the size of `image`; refuses a directory whose
+    /// Creates `DIR/FILENAME`, sparse, with the size of `image`; refuses a directory whose
     /// filesystem allows no pre-content events.
-    init(directory: String, name: String, image: String) throws(RunError) {
+    init(directory: String, fileName: String, image: String) throws(RunError) {
         var fs = statfs()
         guard statfs(directory, &fs) == 0 else { throw RunError("\(directory): \(describeErrno(errno))") }
         let magic = Int(fs.f_type)
@@ -25,7 +27,7 @@ struct FanotifyImage {
         }
         var st = stat()
         guard stat(image, &st) == 0 else { throw RunError("\(image): \(describeErrno(errno))") }
-        (path, size) = (directory + "/" + name + ".img", Int64(st.st_size))
+        (path, size) = (directory + "/" + fileName, Int64(st.st_size))
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw RunError("\(path): cannot create the image file: \(describeErrno(errno))") }
         defer { close(fd) }
@@ -43,9 +45,7 @@ struct FanotifyImage {
     var identity: (dev: UInt64, ino: UInt64)? {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }
-        // fdinfo's sdev is the kernel's dev_t: major << 20 | minor.
-        let dev = UInt64(major(st.st_dev)) << 20 | UInt64(minor(st.st_dev))
-        return (dev, UInt64(st.st_ino))
+        return (FanotifyServer.kernelDevice(st.st_dev), UInt64(st.st_ino))
     }
 
     /// Whether some process holds a fanotify mark for pre-content events on this file (a
@@ -69,11 +69,12 @@ struct FanotifyImage {
         return n > 0 && String(decoding: target[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == "anon_inode:[fanotify]"
     }
 
-    /// mount(2) of the image file itself, file-backed (a loop device's reads would bypass the hook).
-    func mount(at target: String) -> Int32? {
-        Glibc.mount(path, target, "erofs", UInt(MS_RDONLY), nil) == 0 ? nil : errno
+    /// mount(2) of the image file itself, file-backed (a loop device's reads would bypass the
+    /// hook), each blob's file a `device=` in the image's device order (EROFS opens each as a
+    /// file and reads it through the same hook).
+    func mount(at target: String, blobs: [FanotifyImage] = []) -> Int32? {
+        guard !blobs.isEmpty else { return Glibc.mount(path, target, "erofs", UInt(MS_RDONLY), nil) == 0 ? nil : errno }
+        let options = blobs.map { "device=\($0.path)" }.joined(separator: ",")
+        return Glibc.mount(path, target, "erofs", UInt(MS_RDONLY), options) == 0 ? nil : errno
     }
-
-    private func major(_ dev: dev_t) -> UInt32 { UInt32((dev >> 8) & 0xfff) | UInt32((dev >> 32) & ~0xfff) }
-    private func minor(_ dev: dev_t) -> UInt32 { UInt32(dev & 0xff) | UInt32((dev >> 12) & ~0xff) }
 }

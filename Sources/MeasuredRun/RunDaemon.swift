@@ -37,27 +37,35 @@ enum RunDaemon {
     }
 
     /// The user's fanotify daemon, `sh -c command` with `$ONDEMAND_IMAGE_FILE` (the sparse file to
-    /// mark and fill) and `$ONDEMAND_SOURCE_IMAGE` (the full image), once it has marked the file.
-    static func startFanotifyCommand(_ command: String, image: FanotifyImage, source: String, markTimeout: UInt64,
+    /// mark and fill) and `$ONDEMAND_SOURCE_IMAGE` (the full image) set, and for a bootstrap +
+    /// blobs image `$ONDEMAND_BLOB_FILES` and `$ONDEMAND_BLOB_SOURCES` (one path a line, in device
+    /// order), once it has marked every file. `sources`: the image's, then the blobs'.
+    static func startFanotifyCommand(_ command: String, files: FanotifyFiles, sources: [String], markTimeout: UInt64,
                                      progress: (String) -> Void) throws(RunError) -> RunDaemon {
+        let image = files.image
+        var environment = ["ONDEMAND_IMAGE_FILE": image.path, "ONDEMAND_SOURCE_IMAGE": sources[0]]
+        if !files.blobs.isEmpty {
+            environment["ONDEMAND_BLOB_FILES"] = files.blobs.map(\.path).joined(separator: "\n")
+            environment["ONDEMAND_BLOB_SOURCES"] = sources.dropFirst().joined(separator: "\n")
+        }
         let pid: pid_t
-        do {
-            pid = try ChildProcess.spawn(["/bin/sh", "-c", command],
-                                         environment: ["ONDEMAND_IMAGE_FILE": image.path, "ONDEMAND_SOURCE_IMAGE": source])
-        } catch { throw RunError("--daemon-command: \(error)") }
+        do { pid = try ChildProcess.spawn(["/bin/sh", "-c", command], environment: environment) } catch {
+            throw RunError("--daemon-command: \(error)")
+        }
         let deadline = monotonicNanoseconds() + markTimeout
         while true {
             var status: Int32 = 0
             if retryingInterrupted({ waitpid(pid, &status, WNOHANG) }) == pid {
                 throw RunError("--daemon-command '\(command)' \(ChildProcess.describe(status)) before it marked \(image.path)")
             }
-            if image.isMarked() {
-                progress("daemon: '\(command)' (pid \(pid)) marked \(image.path) for pre-content events")
+            let unmarked = ([image] + files.blobs).filter { !$0.isMarked() }
+            if unmarked.isEmpty {
+                progress("daemon: '\(command)' (pid \(pid)) marked \(image.path)" + (files.blobs.isEmpty ? "" : " and \(files.blobs.count) blob file(s)") + " for pre-content events")
                 return .command(pid, command)
             }
             if monotonicNanoseconds() >= deadline {
                 _ = stop(pid)
-                throw RunError("--daemon-command '\(command)' did not mark \(image.path) for pre-content events within \(markTimeout / 1_000_000) ms (no FAN_PRE_ACCESS mark in any /proc/*/fdinfo); stopped it")
+                throw RunError("--daemon-command '\(command)' did not mark \(unmarked.map(\.path).joined(separator: ", ")) for pre-content events within \(markTimeout / 1_000_000) ms (no FAN_PRE_ACCESS mark in any /proc/*/fdinfo); stopped it")
             }
             usleep(20_000)
         }

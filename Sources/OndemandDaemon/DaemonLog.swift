@@ -44,8 +44,13 @@ public final class TraceMarkerWriter: Sendable {
 
     deinit { close(fd) }
 
-    public func write(_ marker: DaemonMarker) {
-        var line = marker.line + "\n"
+    public func write(_ marker: DaemonMarker) { write(line: marker.line) }
+
+    /// The fanotify daemon's markers.
+    public func write(_ marker: FanotifyMarker) { write(line: marker.line) }
+
+    private func write(line text: String) {
+        var line = text + "\n"
         line.withUTF8 { _ = Glibc.write(fd, $0.baseAddress, $0.count) }
     }
 }

@@ -124,6 +124,23 @@ private func scratchDirectory() throws -> TemporaryDirectory {
         #expect(result.stderr.contains(message), "\(result.stderr)")
     }
 
+    /// `daemon --fanotify`'s blobs come in pairs, and only with --fanotify.
+    @Test func fanotifyBlobFilesAndSourcesGoInPairs() throws {
+        let scratch = try scratchDirectory(); let dir = scratch.path
+        let fan = ["daemon", "--fanotify", "--image-file", dir + "/img", "--source", dir + "/img"]
+        let unpaired = try runTool(fan + ["--blob-file", dir + "/b1", "--blob-file", dir + "/b2", "--blob-source", dir + "/b1"])
+        #expect(unpaired.status == 2)
+        #expect(unpaired.stderr.contains("--blob-file and --blob-source go in pairs: 2 --blob-file, 1 --blob-source"), "\(unpaired.stderr)")
+        let cachefiles = try runTool(["daemon", "--cache-dir", dir + "/cache", "--source-dir", dir + "/blobs", "--blob-file", dir + "/b1"])
+        #expect(cachefiles.status == 2)
+        #expect(cachefiles.stderr.contains("--blob-source need --fanotify"), "\(cachefiles.stderr)")
+        // A missing blob source: one line naming it, exit 2.
+        FileManager.default.createFile(atPath: dir + "/img", contents: Data(repeating: 0, count: 4096))
+        let missing = try runTool(fan + ["--blob-file", dir + "/img", "--blob-source", dir + "/nope"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr == "ondemand-trace daemon: \(dir)/nope: cannot open the source: ENOENT (No such file or directory)\n", "\(missing.stderr)")
+    }
+
     @Test func runNamesAMissingBlobAndTheEmbeddedDaemonNeedsACacheDir() throws {
         let scratch = try scratchDirectory(); let dir = scratch.path
         FileManager.default.createFile(atPath: dir + "/img", contents: Data(repeating: 0, count: 4096))
