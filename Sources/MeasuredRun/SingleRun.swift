@@ -113,6 +113,12 @@ struct SingleRun {
     /// The fanotify path's files of a run: the image's, `FSID.img`, and each blob's, `TAG.blob`,
     /// sparse in the cache directory (none left behind when one cannot be made).
     private func fanotifyFiles(in given: String) throws(RunError) -> FanotifyFiles {
+        // A bootstrap mounted file-backed without its blobs' devices mounts (7.3), and then every
+        // read of their data fails with EIO: refused before anything starts.
+        if let head = try? FileContents.read(plan.image, limit: 4096), let bootstrap = try? ErofsImage(bytes: head),
+           bootstrap.superblock.extraDevices != plan.blobs.count {
+            throw RunError("\(plan.image): the image has \(bootstrap.superblock.extraDevices) data blob(s) (extra devices) and \(plan.blobs.count) --blob given: give each with --blob, in the image's device order")
+        }
         // A blob's path goes into the mount's options: absolute (the kernel opens it), no ','.
         let directory = plan.blobs.isEmpty ? given : try absolute(given)
         if !plan.blobs.isEmpty, directory.contains(",") {
