@@ -141,6 +141,22 @@ private func scratchDirectory() throws -> TemporaryDirectory {
         #expect(missing.stderr == "ondemand-trace daemon: \(dir)/nope: cannot open the source: ENOENT (No such file or directory)\n", "\(missing.stderr)")
     }
 
+    /// A bootstrap + blob image without its --blob on the fanotify path: 7.3 would mount it and
+    /// fail every read of the blob's data, so the run refuses it first (one line, exit 2, no file left).
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/mkfs.erofs")))
+    func fanotifyRunRefusesABootstrapWithoutItsBlobs() throws {
+        let scratch = try scratchDirectory(); let dir = scratch.path
+        mkdir(dir + "/tree", 0o755)
+        FileManager.default.createFile(atPath: dir + "/tree/f.bin", contents: Data(repeating: 7, count: 20000))
+        let made = try Run.program("/usr/bin/mkfs.erofs", ["--chunksize=4096", "--blobdev=" + dir + "/boot.blob", dir + "/boot.erofs", dir + "/tree"])
+        try #require(made.status == 0, "\(made.stderr)")
+        let result = try runTool(["run", "--backend", "fanotify", "--image", dir + "/boot.erofs", "--cache-dir", dir + "/cache"])
+        #expect(result.status == 2)
+        #expect(result.stderr == "ondemand-trace run: \(dir)/boot.erofs: the image has 1 data blob(s) (extra devices) and 0 --blob given: give each with --blob, in the image's device order\n",
+                "\(result.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/cache").isEmpty)
+    }
+
     @Test func runNamesAMissingBlobAndTheEmbeddedDaemonNeedsACacheDir() throws {
         let scratch = try scratchDirectory(); let dir = scratch.path
         FileManager.default.createFile(atPath: dir + "/img", contents: Data(repeating: 0, count: 4096))
