@@ -256,8 +256,9 @@ special_monitor() {
     echo "== $name: monitor on the fanotify path"
     $bin monitor --listen 0.0.0.0:9464 --hung-after 2s 2> $out/monitor.err &
     mpid=$!
+    # Ready once its recording runs (its log says so): /metrics answers before that.
     n=0
-    until timeout 5 wget -q -O /dev/null $url 2>/dev/null || [ $n -ge 100 ]; do sleep 0.1; n=$((n + 1)); done
+    until grep -q '^monitor: serving' $out/monitor.err || [ $n -ge 600 ]; do sleep 0.1; n=$((n + 1)); done
     for round in a b; do
         rm -f $sparse /tmp/ready && truncate -s $(stat -c %s /tmp/blobs/small) $sparse
         faults=
@@ -286,7 +287,7 @@ special_monitor() {
         n=0   # settled: nothing in flight
         while :; do
             timeout 5 wget -q -O $out/after.prom $url
-            grep -q '^ondemand_requests_in_flight{op="read",backend="fanotify"} 0$' $out/after.prom && break
+            grep -Eq '^ondemand_requests_in_flight\{op="read",backend="fanotify"\} 0(\.0)?$' $out/after.prom && break
             [ $n -ge 50 ] && break
             sleep 0.2; n=$((n + 1))
         done
