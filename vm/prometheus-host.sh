@@ -1,4 +1,4 @@
-# Sourced by vm/monitor-test and vm/fanotify-test: a real Prometheus on the host (Debian's package,
+# Sourced by vm/fanotify-test (vm/monitor-test starts the same one itself): a real Prometheus on the host (Debian's package,
 # 127.0.0.1 only) scraping the monitor in the VM every second through vm/run's --forward.
 #   start_prometheus WORK_DIR    sets forward (the host port to give vm/run --forward FORWARD:9464),
 #                                prom_port and prom_pid; stop_prometheus when done (the EXIT trap)
