@@ -2,8 +2,9 @@ import CDaemonSys
 import OndemandTraceCore
 import SystemCalls
 
-/// The fanotify path's image file for one run: a sparse file of the image's size in the run's
-/// cache directory, which the daemon marks and fills and the kernel mounts file-backed.
+/// The fanotify path's image file (or a data blob's) for one run: a sparse file of the image's
+/// size in the run's cache directory, which the daemon marks and fills and the kernel mounts
+/// file-backed (a blob's as a `device=`).
 struct FanotifyImage {
     let path: String
     let size: Int64
@@ -12,9 +13,9 @@ struct FanotifyImage {
     static let hsmFilesystems: [Int: String] = [0xEF53: "ext4", 0x5846_5342: "xfs", 0x9123_683E: "btrfs"]
     static let knownOthers: [Int: String] = [0x0102_1994: "tmpfs", 0x0102_1997: "9p", 0x6969: "nfs", 0x794C_7630: "overlayfs"]
 
-    /// Creates `DIR/NAME.img`, sparse, with the size of `image`; refuses a directory whose
+    /// Creates `DIR/FILENAME`, sparse, with the size of `image`; refuses a directory whose
     /// filesystem allows no pre-content events.
-    init(directory: String, name: String, image: String) throws(RunError) {
+    init(directory: String, fileName: String, image: String) throws(RunError) {
         let magic: Int
         do { magic = try FileSystem.filesystemType(directory) } catch { throw RunError("\(directory): \(describeErrno(error.errno))") }
         guard Self.hsmFilesystems[magic] != nil else {
@@ -23,7 +24,7 @@ struct FanotifyImage {
         }
         let imageSize: UInt64
         do { imageSize = try FileSystem.status(image).size } catch { throw RunError("\(image): \(describeErrno(error.errno))") }
-        (path, size) = (directory + "/" + name + ".img", Int64(imageSize))
+        (path, size) = (directory + "/" + fileName, Int64(imageSize))
         let file: Descriptor
         do { file = try Descriptor.open(path, .write, [.create, .truncate]) } catch {
             throw RunError("\(path): cannot create the image file: \(describeErrno(error.errno))")
@@ -67,8 +68,11 @@ struct FanotifyImage {
         FileSystem.linkTarget(link) == "anon_inode:[fanotify]"
     }
 
-    /// mount(2) of the image file itself, file-backed (a loop device's reads would bypass the hook).
-    func mount(at target: String) -> Int32? {
-        Mounts.mount(path, on: target, type: "erofs", readOnly: true)
+    /// mount(2) of the image file itself, file-backed (a loop device's reads would bypass the
+    /// hook), each blob's file a `device=` in the image's device order (EROFS opens each as a
+    /// file and reads it through the same hook).
+    func mount(at target: String, blobs: [FanotifyImage] = []) -> Int32? {
+        let options = blobs.isEmpty ? nil : blobs.map { "device=\($0.path)" }.joined(separator: ",")
+        return Mounts.mount(path, on: target, type: "erofs", readOnly: true, options: options)
     }
 }

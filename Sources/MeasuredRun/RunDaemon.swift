@@ -36,27 +36,34 @@ enum RunDaemon {
     }
 
     /// The user's fanotify daemon, `sh -c command` with `$ONDEMAND_IMAGE_FILE` (the sparse file to
-    /// mark and fill) and `$ONDEMAND_SOURCE_IMAGE` (the full image), once it has marked the file.
-    static func startFanotifyCommand(_ command: String, image: FanotifyImage, source: String, markTimeout: UInt64,
+    /// mark and fill) and `$ONDEMAND_SOURCE_IMAGE` (the full image) set, and for a bootstrap +
+    /// blobs image `$ONDEMAND_BLOB_FILES` and `$ONDEMAND_BLOB_SOURCES` (one path a line, in device
+    /// order), once it has marked every file. `sources`: the image's, then the blobs'.
+    static func startFanotifyCommand(_ command: String, files: FanotifyFiles, sources: [String], markTimeout: UInt64,
                                      progress: (String) -> Void) throws(RunError) -> RunDaemon {
+        let image = files.image
+        var environment = ["ONDEMAND_IMAGE_FILE": image.path, "ONDEMAND_SOURCE_IMAGE": sources[0]]
+        if !files.blobs.isEmpty {
+            environment["ONDEMAND_BLOB_FILES"] = files.blobs.map(\.path).joined(separator: "\n")
+            environment["ONDEMAND_BLOB_SOURCES"] = sources.dropFirst().joined(separator: "\n")
+        }
         let pid: Int32
         do {
-            pid = try ChildProcess.spawn(["/bin/sh", "-c", command],
-                                         environment: ["ONDEMAND_IMAGE_FILE": image.path, "ONDEMAND_SOURCE_IMAGE": source],
-                                         newProcessGroup: true)
+            pid = try ChildProcess.spawn(["/bin/sh", "-c", command], environment: environment, newProcessGroup: true)
         } catch { throw RunError("--daemon-command: \(error)") }
         let deadline = monotonicNanoseconds() + markTimeout
         while true {
             if let status = ChildProcess.statusIfEnded(pid) {
                 throw RunError("--daemon-command '\(command)' \(ChildProcess.describe(status)) before it marked \(image.path)")
             }
-            if image.isMarked() {
-                progress("daemon: '\(command)' (pid \(pid)) marked \(image.path) for pre-content events")
+            let unmarked = ([image] + files.blobs).filter { !$0.isMarked() }
+            if unmarked.isEmpty {
+                progress("daemon: '\(command)' (pid \(pid)) marked \(image.path)" + (files.blobs.isEmpty ? "" : " and \(files.blobs.count) blob file(s)") + " for pre-content events")
                 return .command(pid, command)
             }
             if monotonicNanoseconds() >= deadline {
                 _ = stop(pid)
-                throw RunError("--daemon-command '\(command)' did not mark \(image.path) for pre-content events within \(markTimeout / 1_000_000) ms (no FAN_PRE_ACCESS mark in any /proc/*/fdinfo); stopped it")
+                throw RunError("--daemon-command '\(command)' did not mark \(unmarked.map(\.path).joined(separator: ", ")) for pre-content events within \(markTimeout / 1_000_000) ms (no FAN_PRE_ACCESS mark in any /proc/*/fdinfo); stopped it")
             }
             sleepNanoseconds(20_000_000)
         }

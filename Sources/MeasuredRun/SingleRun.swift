@@ -1,3 +1,4 @@
+import ErofsFormat
 import OndemandDaemon
 import OndemandTraceCore
 import Synchronization
@@ -8,6 +9,12 @@ import TraceRecording
 /// pass mount, workload and umount; the daemon and the recording stopped. Whatever fails after
 /// the set-up is an entry in `failed`, so the trace is still written; every path out removes
 /// what it made.
+/// The fanotify path's sparse files of one run: the image's and its blobs', in device order.
+struct FanotifyFiles {
+    var image: FanotifyImage
+    var blobs: [FanotifyImage]
+}
+
 struct SingleRun {
     let plan: RunPlan
     let progress: (String) -> Void
@@ -26,10 +33,10 @@ struct SingleRun {
         Self.blockDaemonSignals()
         // fanotify: the image file first (a directory that raises no pre-content events is an
         // error before anything starts), then the recording with the path's probes.
-        let image = plan.backend == .fanotify ? try FanotifyImage(directory: cacheDirectory, name: plan.fsid, image: plan.image) : nil
-        defer { if let image { try? FileSystem.remove(image.path) } }   // a run leaves no image file behind
+        let files = plan.backend == .fanotify ? try fanotifyFiles(in: cacheDirectory) : nil
+        defer { if let files { for file in [files.image] + files.blobs { try? FileSystem.remove(file.path) } } }   // a run leaves no image file behind
         var options = RecordingOptions(outputPath: trace, bufferSizeKB: plan.bufferSizeKB)
-        if image != nil { (options.events, options.fanotifyProbes) = ([.marker], true) }
+        if files != nil { (options.events, options.fanotifyProbes) = ([.marker], true) }
         let session = RecordingSession(options: options)
         do { try session.start() } catch { throw RunError("\(error)") }
         // The daemon's threads inherit this thread's CPUs when they start; the readers (and the
@@ -37,7 +44,7 @@ struct SingleRun {
         pinning?.pinDaemon()
         var daemon: RunDaemon?
         do throws(RunError) {
-            if let image { daemon = try startFanotify(image) } else { daemon = try start(markers: session.markerPath, cacheDirectory: cacheDirectory) }
+            if let files { daemon = try startFanotify(files, markers: session.markerPath) } else { daemon = try start(markers: session.markerPath, cacheDirectory: cacheDirectory) }
         } catch {
             pinning?.restore()
             session.abandon()
@@ -45,7 +52,7 @@ struct SingleRun {
         }
         pinning?.pinReaders()
         defer { pinning?.restore() }
-        let cookies = plan.daemonSource == .embedded || image != nil ? nil : CookiePolling(markerPath: session.markerPath)
+        let cookies = plan.daemonSource == .embedded || files != nil ? nil : CookiePolling(markerPath: session.markerPath)
 
         var outcome = Outcome(trace: trace, failed: [])
         // A workload over --workload-timeout (fanotify: a reader blocked on an event nobody
@@ -59,7 +66,7 @@ struct SingleRun {
         }
         do throws(RunError) {
             try withMountpoint { target in
-                if let image { runPasses(of: image, at: target, into: &outcome, release: release) } else { runPasses(at: target, into: &outcome) }
+                if let files { runPasses(of: files, at: target, into: &outcome, release: release) } else { runPasses(at: target, into: &outcome) }
             }
         } catch {
             _ = daemon?.stop(); daemon = nil; cookies?.finish()
@@ -103,17 +110,50 @@ struct SingleRun {
         }
     }
 
-    /// The fanotify path's daemon: ours (it marks the image file as it starts), or the user's,
-    /// waited for until it has marked it.
-    private func startFanotify(_ image: FanotifyImage) throws(RunError) -> RunDaemon {
+    /// The fanotify path's files of a run: the image's, `FSID.img`, and each blob's, `TAG.blob`,
+    /// sparse in the cache directory (none left behind when one cannot be made).
+    private func fanotifyFiles(in given: String) throws(RunError) -> FanotifyFiles {
+        // A bootstrap mounted file-backed without its blobs' devices mounts (7.3), and then every
+        // read of their data fails with EIO: refused before anything starts.
+        if let head = try? FileContents.read(plan.image, limit: 4096), let bootstrap = try? ErofsImage(bytes: head),
+           bootstrap.superblock.extraDevices != plan.blobs.count {
+            throw RunError("\(plan.image): the image has \(bootstrap.superblock.extraDevices) data blob(s) (extra devices) and \(plan.blobs.count) --blob given: give each with --blob, in the image's device order")
+        }
+        // A blob's path goes into the mount's options: absolute (the kernel opens it), no ','.
+        let directory = plan.blobs.isEmpty ? given : try absolute(given)
+        if !plan.blobs.isEmpty, directory.contains(",") {
+            throw RunError("\(directory): a cache directory with ',' in its path cannot hold blobs (their paths go into the mount's device= options)")
+        }
+        let image = try FanotifyImage(directory: directory, fileName: plan.fsid + ".img", image: plan.image)
+        var blobs: [FanotifyImage] = []
+        do throws(RunError) {
+            for blob in plan.blobs { blobs.append(try FanotifyImage(directory: directory, fileName: blob.tag + ".blob", image: blob.path)) }
+        } catch {
+            for file in [image] + blobs { try? FileSystem.remove(file.path) }
+            throw error
+        }
+        return FanotifyFiles(image: image, blobs: blobs)
+    }
+
+    /// The fanotify path's daemon: ours (it marks the files as it starts), or the user's,
+    /// waited for until it has marked them.
+    private func startFanotify(_ files: FanotifyFiles, markers: String?) throws(RunError) -> RunDaemon {
         let source = try absolute(plan.image)
+        var blobSources: [String] = []
+        for blob in plan.blobs { blobSources.append(try absolute(blob.path)) }
         switch plan.daemonSource {
         case .command(let command, let timeout):
-            return try RunDaemon.startFanotifyCommand(command, image: image, source: source, markTimeout: timeout, progress: progress)
+            return try RunDaemon.startFanotifyCommand(command, files: files, sources: [source] + blobSources, markTimeout: timeout, progress: progress)
         case .alreadyServing:
             throw RunError("--no-daemon: on the fanotify path the image file is made per run; give --daemon-command (it gets $ONDEMAND_IMAGE_FILE to mark)")
         case .embedded:
-            var configuration = FanotifyServer.Configuration(imageFile: image.path, source: source)
+            var configuration = FanotifyServer.Configuration(imageFile: files.image.path, source: source)
+            // Named as the cachefiles path names the objects: the fsid, each blob's tag.
+            configuration.imageName = plan.fsid
+            configuration.blobs = zip(files.blobs, zip(plan.blobs, blobSources)).map { file, blob in
+                FanotifyServer.Configuration.Blob(file: file.path, source: blob.1, name: blob.0.tag)
+            }
+            configuration.markerPath = markers
             configuration.threads = plan.daemon.threads
             configuration.faults = plan.daemon.faults
             configuration.logRequests = plan.daemon.logRequests
@@ -137,6 +177,12 @@ struct SingleRun {
         return resolved
     }
 
+    /// The image names data blobs that were not given (the kernel log says so): the usual first
+    /// mistake, named.
+    private func missingBlobsHint(_ kernelSaid: [String]) -> String {
+        plan.blobs.isEmpty && kernelSaid.contains { $0.contains("device tag") } ? " (the image has data blobs: give each with --blob)" : ""
+    }
+
     /// Runs `body` in the plan's mount point, or in a fresh one under /tmp that is removed after.
     private func withMountpoint(_ body: (String) -> Void) throws(RunError) {
         if let mountpoint = plan.mountpoint { return body(mountpoint) }
@@ -158,10 +204,8 @@ struct SingleRun {
                 let said = (kernelLog?.newMessages() ?? []).filter {
                     ($0.contains("erofs") || $0.contains("cachefiles") || $0.contains("fscache")) && !$0.contains("[deprecated]")
                 }
-                // The image names data blobs that were not given: the usual first mistake.
-                let hint = plan.blobs.isEmpty && said.contains { $0.contains("device tag") } ? " (the image has data blobs: give each with --blob)" : ""
                 outcome.failed.append("the kernel refused mount -t erofs none -o \(options) \(target): \(describeErrno(code))"
-                                      + (said.isEmpty ? "" : "; kernel log: " + said.joined(separator: " | ")) + hint)
+                                      + (said.isEmpty ? "" : "; kernel log: " + said.joined(separator: " | ")) + missingBlobsHint(said))
                 outcome.mountRefused = true
                 return
             }
@@ -170,19 +214,22 @@ struct SingleRun {
         }
     }
 
-    /// The fanotify path's passes: the image file mounted file-backed, the workload, umount;
-    /// between passes the file is emptied so every pass is served again.
-    private func runPasses(of image: FanotifyImage, at target: String, into outcome: inout Outcome, release: () -> Void) {
+    /// The fanotify path's passes: the image file mounted file-backed (the blobs' files as its
+    /// devices), the workload, umount; between passes the files are emptied so every pass is
+    /// served again.
+    private func runPasses(of files: FanotifyFiles, at target: String, into outcome: inout Outcome, release: () -> Void) {
+        let image = files.image
         for pass in 1...plan.passes {
             if pass > 1 {
-                do { try image.empty() } catch { outcome.failed.append("\(error)"); return }
+                do { for file in [image] + files.blobs { try file.empty() } } catch { outcome.failed.append("\(error)"); return }
             }
             let kernelLog = KernelLog()
-            if let code = image.mount(at: target) {
+            if let code = image.mount(at: target, blobs: files.blobs) {
                 let said = (kernelLog?.newMessages() ?? []).filter { $0.contains("erofs") }
                 outcome.failed.append("the kernel refused to mount \(image.path) (erofs, file-backed) on \(target): \(describeErrno(code))"
                                       + (said.isEmpty ? "" : "; kernel log: " + said.joined(separator: " | "))
-                                      + (code == ErrnoCode.EINVAL && said.isEmpty ? " (a kernel without CONFIG_EROFS_FS_BACKED_BY_FILE, or a daemon that did not fill the superblock)" : ""))
+                                      + (code == ErrnoCode.EINVAL && said.isEmpty ? " (a kernel without CONFIG_EROFS_FS_BACKED_BY_FILE, or a daemon that did not fill the superblock)" : "")
+                                      + missingBlobsHint(said))
                 outcome.mountRefused = true
                 return
             }

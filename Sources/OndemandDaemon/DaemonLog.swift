@@ -42,9 +42,13 @@ public final class TraceMarkerWriter: Sendable {
 
     deinit { Descriptor(fd: fd, path: path).close() }
 
-    /// One write(2) per marker: trace_marker takes each write as one record.
-    public func write(_ marker: DaemonMarker) {
-        var line = marker.line + "\n"
+    public func write(_ marker: DaemonMarker) { write(line: marker.line) }
+
+    /// The fanotify daemon's markers.
+    public func write(_ marker: FanotifyMarker) { write(line: marker.line) }
+
+    private func write(line text: String) {
+        var line = text + "\n"
         line.withUTF8 { _ = FileContents.writeAll(fd, UnsafeRawBufferPointer($0)) }
     }
 }

@@ -6,17 +6,26 @@ import CDaemonSys
 import OndemandTraceCore
 import Synchronization
 
-/// A fanotify pre-content daemon: marks a sparse EROFS image file for `FAN_PRE_ACCESS` and fills
-/// each range the kernel asks for from the full image, then answers `FAN_ALLOW` (or, by a fault,
-/// `FAN_DENY` with an errno, late, or never). A range already present (SEEK_DATA) is answered at
-/// once and counted apart, as erofs-utils and Nydus do. Mount the image file (file-backed EROFS)
-/// after `init` returns: the mark is in place then.
+/// A fanotify pre-content daemon: marks a sparse EROFS image file (and the sparse files of its
+/// data blobs, for a bootstrap + blobs image) for `FAN_PRE_ACCESS` and fills each range the kernel
+/// asks for from the full file, then answers `FAN_ALLOW` (or, by a fault, `FAN_DENY` with an
+/// errno, late, or never). A range already present (SEEK_DATA) is answered at once and counted
+/// apart, as erofs-utils and Nydus do. Mount the image file (file-backed EROFS, each blob's file
+/// a `device=`) after `init` returns: the marks are in place then. With a marker file, each file's
+/// name and each injected fault are written into the recording (`FanotifyMarker`).
 public final class FanotifyServer: Sendable {
     public struct Configuration: Sendable {
         /// The sparse image file (on ext4, xfs or btrfs) the kernel reads and this daemon fills.
         public var imageFile: String
         /// The full image the ranges are copied from.
         public var source: String
+        /// The image's name in the markers (the blob name of its object; default: the source's
+        /// file name).
+        public var imageName: String?
+        /// The data blobs of a bootstrap + blobs image, in the image's device order.
+        public var blobs: [Blob] = []
+        /// The recording instance's trace_marker; nil when nothing records.
+        public var markerPath: String?
         public var threads = 1
         public var faults = FaultPlan()
         /// Log every event (range, answer, what was written, how long) as it is answered.
@@ -27,6 +36,35 @@ public final class FanotifyServer: Sendable {
         public init(imageFile: String, source: String) {
             (self.imageFile, self.source) = (imageFile, source)
         }
+
+        /// A data blob: its sparse file (marked and filled) and the full blob.
+        public struct Blob: Sendable {
+            public var file: String
+            public var source: String
+            /// Its name in the markers (default: the source's file name).
+            public var name: String?
+            public init(file: String, source: String, name: String? = nil) {
+                (self.file, self.source, self.name) = (file, source, name)
+            }
+        }
+
+        /// Every file served, the image first: (sparse file, source, name).
+        var files: [(file: String, source: String, name: String)] {
+            [(imageFile, source, imageName ?? Self.baseName(source))] + blobs.map { ($0.file, $0.source, $0.name ?? Self.baseName($0.source)) }
+        }
+
+        static func baseName(_ path: String) -> String { path.split(separator: "/").last.map(String.init) ?? path }
+    }
+
+    /// A file served: the sparse file marked (its device as the kernel's dev_t, and inode: what
+    /// an event's fd is matched by), the source it is filled from, its name.
+    struct Served: Sendable {
+        var path: String
+        var dev: UInt64
+        var ino: UInt64
+        var sourceFD: Int32
+        var sourceSize: UInt64
+        var name: BlobName
     }
 
     /// What was served.
@@ -39,14 +77,17 @@ public final class FanotifyServer: Sendable {
     static let preAccess: UInt64 = 0x0010_0000
     static let rangeInfoType: UInt8 = 6
     static let allow: UInt32 = 0x01, deny: UInt32 = 0x02
+    /// `FAN_REPORT_TID`: events carry the reader's thread id, as the trace's records do.
+    static let reportTID: UInt32 = 0x100
     /// lseek's GNU whences, which Swift's Glibc module leaves out.
     static let seekData: Int32 = 3, seekHole: Int32 = 4
 
     public let configuration: Configuration
     let group: Int32
-    let sourceFD: Int32
-    let sourceSize: UInt64
+    /// The image file first, then the blobs'.
+    let served: [Served]
     let log: DaemonLog
+    let markers: TraceMarkerWriter?
     let counter = Atomic<Int>(0)
     let totals = Mutex(Totals())
     let stopping = Atomic<Bool>(false)
@@ -59,32 +100,61 @@ public final class FanotifyServer: Sendable {
     /// The events in hand, by index: since when, what, whether `--warn-after` logged it.
     let inFlight = Mutex<[Int: (since: UInt64, what: String, warned: Bool)]>([:])
 
-    /// Opens the source, creates the pre-content group and marks the image file.
+    /// Opens the sources, creates the pre-content group and marks the image file and the blobs'.
     public init(_ configuration: Configuration, log: DaemonLog) throws(DaemonError) {
         self.configuration = configuration
         self.log = log
         guard configuration.threads >= 1 else { throw DaemonError("--threads must be at least 1") }
-        let sourceFD = open(configuration.source, O_RDONLY | O_CLOEXEC)
-        guard sourceFD >= 0 else { throw DaemonError("\(configuration.source): cannot open the source image: \(describeErrno(errno))") }
-        var st = stat()
-        fstat(sourceFD, &st)
-        (self.sourceFD, sourceSize) = (sourceFD, UInt64(st.st_size))
-        let group = fanotify_init(UInt32(FAN_CLASS_PRE_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK), UInt32(O_RDWR))
+        markers = try configuration.markerPath.map { path throws(DaemonError) in try TraceMarkerWriter(path: path) }
+        var served: [Served] = []
+        func closeAll() { for s in served { close(s.sourceFD) } }
+        let volume = KeyText.escape(Array("erofs,\(configuration.files[0].name)".utf8))
+        for file in configuration.files {
+            let sourceFD = open(file.source, O_RDONLY | O_CLOEXEC)
+            guard sourceFD >= 0 else {
+                let code = errno
+                closeAll()
+                throw DaemonError("\(file.source): cannot open the source: \(describeErrno(code))")
+            }
+            var source = stat(), sparse = stat()
+            guard fstat(sourceFD, &source) == 0, stat(file.file, &sparse) == 0 else {
+                let code = errno
+                close(sourceFD); closeAll()
+                throw DaemonError("\(file.file): \(describeErrno(code))")
+            }
+            served.append(Served(path: file.file, dev: Self.kernelDevice(sparse.st_dev), ino: UInt64(sparse.st_ino), sourceFD: sourceFD,
+                                 sourceSize: UInt64(source.st_size), name: BlobName(volume: volume, blob: KeyText.escape(Array(file.name.utf8)))))
+        }
+        let group = fanotify_init(UInt32(FAN_CLASS_PRE_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK) | Self.reportTID, UInt32(O_RDWR))
         guard group >= 0 else {
             let code = errno
-            close(sourceFD)
+            closeAll()
             throw DaemonError("fanotify_init(FAN_CLASS_PRE_CONTENT): \(describeErrno(code))"
                               + (code == EINVAL || code == EPERM ? " (needs root and CONFIG_FANOTIFY_ACCESS_PERMISSIONS)" : ""))
         }
-        guard fanotify_mark(group, UInt32(FAN_MARK_ADD), Self.preAccess, AT_FDCWD, configuration.imageFile) == 0 else {
-            let code = errno
-            close(group); close(sourceFD)
-            throw DaemonError("\(configuration.imageFile): fanotify_mark(FAN_PRE_ACCESS): \(describeErrno(code))"
-                              + (code == EINVAL || code == EOPNOTSUPP ? " (pre-content events need Linux 6.14+ and a file on ext4, xfs or btrfs, not tmpfs or 9p)" : ""))
+        for file in served {
+            guard fanotify_mark(group, UInt32(FAN_MARK_ADD), Self.preAccess, AT_FDCWD, file.path) == 0 else {
+                let code = errno
+                close(group); closeAll()
+                throw DaemonError("\(file.path): fanotify_mark(FAN_PRE_ACCESS): \(describeErrno(code))"
+                                  + (code == EINVAL || code == EOPNOTSUPP ? " (pre-content events need Linux 6.14+ and a file on ext4, xfs or btrfs, not tmpfs or 9p)" : ""))
+            }
         }
         self.group = group
+        self.served = served
         wakeFD = eventfd(0, Int32(EFD_CLOEXEC))
-        log("fanotify: marked \(configuration.imageFile) for pre-content events; filling from \(configuration.source) (\(sourceSize) bytes), \(configuration.threads) thread(s)")
+        for file in served {
+            markers?.write(.file(dev: file.dev, ino: file.ino, name: file.name))
+            log("fanotify: marked \(file.path) (\(file.name.blob)) for pre-content events; filling from \(configuration.files.first { $0.file == file.path }?.source ?? "?") (\(file.sourceSize) bytes)")
+        }
+        log("fanotify: \(served.count) file(s) marked, \(configuration.threads) thread(s)")
+    }
+
+    /// glibc's dev_t as the kernel's (major << 20 | minor), as fdinfo and the fsnotify tracepoint show it.
+    public static func kernelDevice(_ dev: dev_t) -> UInt64 {
+        let major = UInt64((dev >> 8) & 0xfff) | UInt64((dev >> 32) & ~0xfff)
+        let minor = UInt64(dev & 0xff) | UInt64((dev >> 12) & ~0xff)
+        return major << 20 | minor
     }
 
     /// Whether `stop()` closed the group already.
@@ -92,7 +162,8 @@ public final class FanotifyServer: Sendable {
 
     deinit {
         if !groupClosed.load(ordering: .acquiring) { close(group) }
-        close(sourceFD); close(wakeFD)
+        for file in served { close(file.sourceFD) }
+        close(wakeFD)
     }
 
     /// Starts the reader threads (serving in the background until `stop()`), and with
@@ -165,12 +236,25 @@ public final class FanotifyServer: Sendable {
             at += length
         }
         let index = counter.add(1, ordering: .relaxed).newValue
-        let actions = configuration.faults.readActions(index: index)
+        let file = servedFile(fd)
+        var actions = configuration.faults.readActions(index: index)
         let what = range.map { "\($0.offset)+\($0.count)" } ?? "no range"
         inFlight.withLock { $0[index] = (received, "event \(index) (\(what), pid \(pid))", false) }
         if !actions.applied.isEmpty {
             totals.withLock { $0.faults += 1 }
             log("fanotify: event \(index) (\(what), pid \(pid)): fault " + actions.applied.map(\.spec).joined(separator: "; "))
+            if let file {
+                for fault in actions.applied {
+                    markers?.write(.fault(pid: pid, dev: file.dev, ino: file.ino, offset: Int64(bitPattern: range?.offset ?? 0),
+                                          length: range?.count ?? 0, fault: fault.name))
+                }
+            }
+        }
+        if file == nil, actions.denyErrno == nil {
+            // Not one of the files marked (cannot happen but by a kernel bug): nothing to fill
+            // it from, and allowing would hand the reader a hole's zeros.
+            log("fanotify: event \(index) (\(what), pid \(pid)): on a file this daemon did not mark; answering FAN_DENY EIO")
+            actions.denyErrno = EIO
         }
         if actions.exitDaemon {
             // As a daemon that dies: its fds close, the group with them, and the kernel allows
@@ -191,8 +275,8 @@ public final class FanotifyServer: Sendable {
         if actions.delayBeforeWrite > 0 { sleepNanoseconds(actions.delayBeforeWrite) }
         var written: UInt64 = 0, present = false
         if actions.denyErrno == nil, actions.writeData, let range {
-            present = isPresent(fd, range)
-            if !present { written = fill(fd, range, scratch) }
+            present = isPresent(fd, range, file!)
+            if !present { written = fill(fd, range, file!, scratch) }
         }
         if actions.delayAfterWrite > 0 { sleepNanoseconds(actions.delayAfterWrite) }
         guard actions.answer else {
@@ -215,7 +299,7 @@ public final class FanotifyServer: Sendable {
         }
         if configuration.logRequests {
             let answer = actions.denyErrno.map { "FAN_DENY \(ErrnoName.name($0) ?? "errno \($0)")" }
-            log("fanotify: event \(index) pid \(pid) \(what): \(answer ?? (present ? "present, FAN_ALLOW" : "FAN_ALLOW")), wrote \(written) bytes in \(JSONWriter.format(Double(monotonicNanoseconds() - received) / 1e6, decimals: 3)) ms")
+            log("fanotify: event \(index) pid \(pid) \(what): \(answer ?? (present ? "present, FAN_ALLOW" : "FAN_ALLOW")), wrote \(written) bytes in \(JSONWriter.format(Double(monotonicNanoseconds() - received) / 1e6, decimals: 3)) ms, file \(file?.name.blob ?? "?")")
         }
     }
 
@@ -233,19 +317,28 @@ public final class FanotifyServer: Sendable {
         for line in slow { log(line) }
     }
 
+    /// The file an event's fd is on, by device and inode.
+    private func servedFile(_ fd: Int32) -> Served? {
+        if served.count == 1 { return served[0] }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return nil }
+        let dev = Self.kernelDevice(st.st_dev), ino = UInt64(st.st_ino)
+        return served.first { $0.dev == dev && $0.ino == ino }
+    }
+
     /// Whether the range (clipped to the file) is data already: nothing to fetch.
-    private func isPresent(_ fd: Int32, _ range: (offset: UInt64, count: UInt64)) -> Bool {
-        let end = min(range.offset + range.count, sourceSize)
+    private func isPresent(_ fd: Int32, _ range: (offset: UInt64, count: UInt64), _ file: Served) -> Bool {
+        let end = min(range.offset + range.count, file.sourceSize)
         guard range.offset < end, lseek(fd, off_t(range.offset), Self.seekData) == off_t(range.offset) else { return false }
         return lseek(fd, off_t(range.offset), Self.seekHole) >= off_t(end)
     }
 
     /// Copies the range from the source through the event's fd (its writes raise no events).
-    private func fill(_ fd: Int32, _ range: (offset: UInt64, count: UInt64), _ scratch: UnsafeMutableRawBufferPointer) -> UInt64 {
-        var at = range.offset, left = min(range.count, sourceSize > at ? sourceSize - at : 0), written: UInt64 = 0
+    private func fill(_ fd: Int32, _ range: (offset: UInt64, count: UInt64), _ file: Served, _ scratch: UnsafeMutableRawBufferPointer) -> UInt64 {
+        var at = range.offset, left = min(range.count, file.sourceSize > at ? file.sourceSize - at : 0), written: UInt64 = 0
         while left > 0 {
             let chunk = Int(min(left, UInt64(scratch.count)))
-            let got = retryingInterrupted { pread(sourceFD, scratch.baseAddress, chunk, off_t(at)) }
+            let got = retryingInterrupted { pread(file.sourceFD, scratch.baseAddress, chunk, off_t(at)) }
             guard got > 0 else { log("fanotify: read of the source at \(at): \(got < 0 ? describeErrno(errno) : "end of file")"); break }
             let put = retryingInterrupted { pwrite(fd, scratch.baseAddress, got, off_t(at)) }
             guard put == got else { log("fanotify: write at \(at): \(put < 0 ? describeErrno(errno) : "short")"); break }

@@ -62,9 +62,16 @@ struct Daemon: ParsableCommand {
             (mount(2) with the file as source; busybox mount sets up a loop device, whose reads \
             bypass the hook). Faults as above (READ = a pre-content event), plus:
               deny=EIO,every=25        answer FAN_DENY with EIO: the reader's read fails
-            --log-requests logs every event with its range, answer, bytes and time; \
+            --log-requests logs every event with its range, answer, bytes, time and file; \
             --warn-after D an event unanswered longer than D, once; kill -USR1 PID the events \
-            read and not answered, with their age.
+            read and not answered, with their age. Bootstrap + blobs (Nydus v3, \
+            mkfs.erofs --blobdev): give each blob's sparse file and full blob as a pair, \
+            --blob-file SPARSE --blob-source FULL, repeated in the image's device order; all \
+            files are marked before --ready-file exists; mount the image file with \
+            -o device=SPARSE per blob (EROFS opens each as a file, read through the same hook). \
+            With --marker-file each file's name (the source's file name) and each injected fault \
+            are written into the recording (docs/markers.md), for the report's blob names and \
+            faults.
 
             Examples:
               mkfs.erofs blobs/img1 rootdir/
@@ -76,6 +83,10 @@ struct Daemon: ParsableCommand {
               truncate -s $(stat -c %s img.erofs) /cache/img.sparse
               ondemand-trace daemon --fanotify --image-file /cache/img.sparse \
                   --source img.erofs --ready-file /tmp/ready &
+              ondemand-trace daemon --fanotify --image-file /cache/boot.sparse \
+                  --source boot.erofs --blob-file /cache/data.sparse \
+                  --blob-source data.blob --ready-file /tmp/ready &
+              # then: mount(2) /cache/boot.sparse, erofs, "device=/cache/data.sparse"
             """
     )
 
@@ -94,6 +105,12 @@ struct Daemon: ParsableCommand {
     @Option(help: ArgumentHelp("With --fanotify: the full image the ranges are copied from.", valueName: "file"))
     var source: String?
 
+    @Option(name: .customLong("blob-file"), help: ArgumentHelp("With --fanotify: a data blob's sparse file to mark and fill (bootstrap + blobs); repeatable, one per --blob-source, in the image's device order.", valueName: "file"))
+    var blobFiles: [String] = []
+
+    @Option(name: .customLong("blob-source"), help: ArgumentHelp("With --fanotify: the full blob a --blob-file is filled from (the n-th for the n-th).", valueName: "file"))
+    var blobSources: [String] = []
+
     @Option(help: "The cache tag.")
     var tag = "ondemand-trace"
 
@@ -103,7 +120,7 @@ struct Daemon: ParsableCommand {
     @Option(name: .customLong("fault"), help: ArgumentHelp("A fault to inject (see above); repeatable.", valueName: "spec"))
     var faults: [String] = []
 
-    @Option(help: ArgumentHelp("Write request markers to this trace_marker file.", valueName: "path"))
+    @Option(help: ArgumentHelp("Write request markers to this trace_marker file (--fanotify: file names and faults).", valueName: "path"))
     var markerFile: String?
 
     @Option(help: ArgumentHelp("Append the log here instead of standard error.", valueName: "file"))
@@ -127,13 +144,18 @@ struct Daemon: ParsableCommand {
         if threads < 1 { throw ValidationError("--threads must be at least 1") }
         if fanotify {
             guard imageFile != nil, source != nil else { throw ValidationError("--fanotify needs --image-file and --source") }
-            for (given, name) in [(cacheDir != nil, "--cache-dir"), (sourceDir != nil, "--source-dir"), (markerFile != nil, "--marker-file"),
+            if blobFiles.count != blobSources.count {
+                throw ValidationError("--blob-file and --blob-source go in pairs: \(blobFiles.count) --blob-file, \(blobSources.count) --blob-source")
+            }
+            for (given, name) in [(cacheDir != nil, "--cache-dir"), (sourceDir != nil, "--source-dir"),
                                   (devnodeFd != nil, "--devnode-fd"), (restore, "--restore")] where given {
                 throw ValidationError("\(name) is for the cachefiles daemon, not --fanotify")
             }
         } else {
             guard cacheDir != nil, sourceDir != nil else { throw ValidationError("give --cache-dir and --source-dir (or --fanotify with --image-file and --source)") }
-            if imageFile != nil || source != nil { throw ValidationError("--image-file and --source need --fanotify") }
+            if imageFile != nil || source != nil || !blobFiles.isEmpty || !blobSources.isEmpty {
+                throw ValidationError("--image-file, --source, --blob-file and --blob-source need --fanotify")
+            }
             if faults.contains(where: { $0.hasPrefix("deny") }) { throw ValidationError("--fault deny is a fanotify answer: it needs --fanotify") }
         }
         if restore && devnodeFd == nil { throw ValidationError("--restore needs --devnode-fd: the devnode the previous daemon bound") }
@@ -158,6 +180,8 @@ struct Daemon: ParsableCommand {
     /// Marks and serves until SIGTERM/SIGINT (or an exit fault).
     private func runFanotify() throws {
         var configuration = FanotifyServer.Configuration(imageFile: imageFile!, source: source!)
+        configuration.blobs = zip(blobFiles, blobSources).map { FanotifyServer.Configuration.Blob(file: $0, source: $1) }
+        configuration.markerPath = markerFile
         configuration.threads = threads
         configuration.faults = try FaultPlan.parse(faults)
         configuration.logRequests = diagnostics.logRequests

@@ -87,7 +87,7 @@ struct Report: ParsableCommand {
     var minLatency: String?
 
     @Option(name: .customLong("image"), parsing: .singleValue, help: ArgumentHelp(
-        "The EROFS image (or blob) behind the trace's objects, to say which files each READ was for; repeatable: a bootstrap and its blobs. Matched to an object by the size its copen answered; OBJ=FILE forces it.",
+        "The EROFS image (or blob) behind the trace's objects, to say which files each READ was for; repeatable: a bootstrap and its blobs. Matched to an object by its blob name (the file's name, or without extension), else by the size its copen answered; OBJ=FILE forces it.",
         valueName: "file"))
     var images: [String] = []
 

@@ -55,9 +55,13 @@ struct Run: ParsableCommand {
             The recording adds its kprobe events (docs/fanotify.md). --fault deny=EIO,every=N \
             answers FAN_DENY. --daemon-command 'CMD' runs your daemon with $ONDEMAND_IMAGE_FILE \
             (the file to mark and fill) and $ONDEMAND_SOURCE_IMAGE (the full image) set, and \
-            waits until it has marked the file (--daemon-timeout). Each pass of --passes empties \
-            the file, so every pass is served again. --blob, --domain and --no-daemon are for \
-            the cachefiles path. A reader blocked on an event nobody answers (--fault \
+            waits until it has marked the file (--daemon-timeout). Bootstrap + blobs: each --blob \
+            gets its sparse file too, CACHE-DIR/TAG.blob, marked and filled like the image's and \
+            mounted as device=PATH in the given order (a foreign daemon gets them in \
+            $ONDEMAND_BLOB_FILES and $ONDEMAND_BLOB_SOURCES, one path a line); the report names \
+            the image file by the fsid and each blob's by its tag. Each pass of --passes empties \
+            the files, so every pass is served again. --domain and --no-daemon are for the \
+            cachefiles path. A reader blocked on an event nobody answers (--fault \
             never-answer) would block the run for ever: --workload-timeout 30s ends the \
             recording after that long, then stops the daemon, which releases the reader (exit 1).
 
@@ -80,6 +84,8 @@ struct Run: ParsableCommand {
                   --preset regression --report today.json --baseline baseline.json
               ondemand-trace run --backend fanotify --image small.erofs --cache-dir /cache \\
                   --readers 4 --expect small.tree
+              ondemand-trace run --backend fanotify --image boot.erofs --blob data.blob \\
+                  --cache-dir /cache --expect boot.tree --files
             """
     )
 
@@ -218,7 +224,7 @@ struct Run: ParsableCommand {
         try validateWorkload()
         try validateDaemon()
         if backend == .fanotify {
-            let cachefilesOnly = [("--blob", !blobs.isEmpty), ("--domain", domain != nil), ("--no-daemon", noDaemon)].filter(\.1).map(\.0)
+            let cachefilesOnly = [("--domain", domain != nil), ("--no-daemon", noDaemon)].filter(\.1).map(\.0)
             if !cachefilesOnly.isEmpty { throw ValidationError("\(cachefilesOnly.joined(separator: ", ")): the cachefiles path's, not --backend fanotify") }
             if daemonCommand != nil, cacheDir == nil { throw ValidationError("--backend fanotify needs --cache-dir (where the image file is made) with --daemon-command too") }
         } else if backend == .cachefiles, daemonFaults.contains(where: { $0.hasPrefix("deny") }) {

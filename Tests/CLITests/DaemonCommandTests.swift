@@ -124,6 +124,39 @@ private func scratchDirectory() throws -> TemporaryDirectory {
         #expect(result.stderr.contains(message), "\(result.stderr)")
     }
 
+    /// `daemon --fanotify`'s blobs come in pairs, and only with --fanotify.
+    @Test func fanotifyBlobFilesAndSourcesGoInPairs() throws {
+        let scratch = try scratchDirectory(); let dir = scratch.path
+        let fan = ["daemon", "--fanotify", "--image-file", dir + "/img", "--source", dir + "/img"]
+        let unpaired = try runTool(fan + ["--blob-file", dir + "/b1", "--blob-file", dir + "/b2", "--blob-source", dir + "/b1"])
+        #expect(unpaired.status == 2)
+        #expect(unpaired.stderr.contains("--blob-file and --blob-source go in pairs: 2 --blob-file, 1 --blob-source"), "\(unpaired.stderr)")
+        let cachefiles = try runTool(["daemon", "--cache-dir", dir + "/cache", "--source-dir", dir + "/blobs", "--blob-file", dir + "/b1"])
+        #expect(cachefiles.status == 2)
+        #expect(cachefiles.stderr.contains("--blob-source need --fanotify"), "\(cachefiles.stderr)")
+        // A missing blob source: one line naming it, exit 2.
+        FileManager.default.createFile(atPath: dir + "/img", contents: Data(repeating: 0, count: 4096))
+        let missing = try runTool(fan + ["--blob-file", dir + "/img", "--blob-source", dir + "/nope"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr == "ondemand-trace daemon: \(dir)/nope: cannot open the source: ENOENT (No such file or directory)\n", "\(missing.stderr)")
+    }
+
+    /// A bootstrap + blob image without its --blob on the fanotify path: 7.3 would mount it and
+    /// fail every read of the blob's data, so the run refuses it first (one line, exit 2, no file left).
+    @Test(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/mkfs.erofs")))
+    func fanotifyRunRefusesABootstrapWithoutItsBlobs() throws {
+        let scratch = try scratchDirectory(); let dir = scratch.path
+        mkdir(dir + "/tree", 0o755)
+        FileManager.default.createFile(atPath: dir + "/tree/f.bin", contents: Data(repeating: 7, count: 20000))
+        let made = try Run.program("/usr/bin/mkfs.erofs", ["--chunksize=4096", "--blobdev=" + dir + "/boot.blob", dir + "/boot.erofs", dir + "/tree"])
+        try #require(made.status == 0, "\(made.stderr)")
+        let result = try runTool(["run", "--backend", "fanotify", "--image", dir + "/boot.erofs", "--cache-dir", dir + "/cache"])
+        #expect(result.status == 2)
+        #expect(result.stderr == "ondemand-trace run: \(dir)/boot.erofs: the image has 1 data blob(s) (extra devices) and 0 --blob given: give each with --blob, in the image's device order\n",
+                "\(result.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/cache").isEmpty)
+    }
+
     @Test func runNamesAMissingBlobAndTheEmbeddedDaemonNeedsACacheDir() throws {
         let scratch = try scratchDirectory(); let dir = scratch.path
         FileManager.default.createFile(atPath: dir + "/img", contents: Data(repeating: 0, count: 4096))

@@ -35,7 +35,7 @@ import TestSupport
         let tmpfs = try #require(HostFacts.tmpfsDirectory)
         let name = "odt-test-\(getpid())"
         do {
-            let made = try FanotifyImage(directory: tmpfs, name: name, image: image)
+            let made = try FanotifyImage(directory: tmpfs, fileName: name + ".img", image: image)
             Issue.record("made \(made.path) on tmpfs")
             unlink(made.path)
         } catch {
@@ -46,12 +46,12 @@ import TestSupport
 
     @Test func aMissingDirectoryOrImageIsNamed() {
         do {
-            _ = try FanotifyImage(directory: scratch.path + "/none", name: "run", image: image)
+            _ = try FanotifyImage(directory: scratch.path + "/none", fileName: "run" + ".img", image: image)
             Issue.record("a missing directory was accepted")
         } catch { #expect(error.description == "\(scratch.path)/none: ENOENT (No such file or directory)") }
         guard Self.temporaryFilesAllowHSM else { return }
         do {
-            _ = try FanotifyImage(directory: scratch.path, name: "run", image: scratch.path + "/none.erofs")
+            _ = try FanotifyImage(directory: scratch.path, fileName: "run" + ".img", image: scratch.path + "/none.erofs")
             Issue.record("a missing image was accepted")
         } catch { #expect(error.description == "\(scratch.path)/none.erofs: ENOENT (No such file or directory)") }
         #expect(access(scratch.path + "/run.img", F_OK) != 0)
@@ -59,7 +59,7 @@ import TestSupport
 
     @Test(.enabled(if: temporaryFilesAllowHSM, "temporary files are not on ext4, xfs or btrfs"))
     func theImageFileIsSparseWithTheImagesSizeAndEmptiesForTheNextPass() throws {
-        let file = try FanotifyImage(directory: scratch.path, name: "run-1", image: image)
+        let file = try FanotifyImage(directory: scratch.path, fileName: "run-1" + ".img", image: image)
         #expect(file.path == scratch.path + "/run-1.img")
         #expect(file.size == Int64(Self.imageSize))
         let made = try #require(Self.status(file.path))
@@ -86,8 +86,8 @@ import TestSupport
     /// a mark on another file does not count.
     @Test(.enabled(if: temporaryFilesAllowHSM && HostFacts.hasPreContentEvents, "needs root and fanotify pre-content events"))
     func aDaemonsMarkIsSeen() throws {
-        let file = try FanotifyImage(directory: scratch.path, name: "marked", image: image)
-        let other = try FanotifyImage(directory: scratch.path, name: "other", image: image)
+        let file = try FanotifyImage(directory: scratch.path, fileName: "marked" + ".img", image: image)
+        let other = try FanotifyImage(directory: scratch.path, fileName: "other" + ".img", image: image)
         #expect(!file.isMarked())
         let group = fanotify_init(UInt32(FAN_CLASS_PRE_CONTENT | FAN_CLOEXEC), UInt32(O_RDWR))
         try #require(group >= 0)

@@ -128,6 +128,57 @@ struct FanotifyServerTests {
         #expect(totals.faults == 1)
     }
 
+    /// A bootstrap + blob image: both files marked by one group, each event filled from its own
+    /// file's source (told by the event fd's inode), each file named in the markers and each
+    /// injected fault marked with the reader's thread id, file and range.
+    @Test func blobsAreFilledFromTheirOwnSourcesAndMarkedWithTheirNames() throws {
+        let image = try Image(size: 200_000, seed: 27)
+        let blob = try Image(size: 700_000, seed: 28)
+        let markers = image.dir.path + "/markers"
+        close(open(markers, O_WRONLY | O_CREAT, 0o644))
+        var configuration = FanotifyServer.Configuration(imageFile: image.sparse, source: image.source)
+        configuration.imageName = "boot"
+        configuration.blobs = [.init(file: blob.sparse, source: blob.source)]
+        configuration.markerPath = markers
+        configuration.threads = 2
+        configuration.faults = try FaultPlan.parse(["delay=1ms,every=3"])
+        configuration.logRequests = true
+        let logPath = image.dir.path + "/daemon.log"
+        let server = try FanotifyServer(configuration, log: try DaemonLog(path: logPath))
+        server.start()
+        final class Read: Sendable { let result = Mutex<(tid: Int32, image: [UInt8], blob: [UInt8])?>(nil) }
+        let read = Read()
+        let reader = try startThread {
+            let tid = Int32(daemon_sys_gettid())
+            let (a, b) = (image.read().bytes, blob.read().bytes)
+            read.result.withLock { $0 = (tid, a, b) }
+        }
+        reader.join()
+        let totals = server.stop()
+        let got = try #require(read.result.withLock { $0 })
+        #expect(got.image == image.bytes && got.blob == blob.bytes)
+        #expect(totals.faults > 0 && totals.bytes == UInt64(image.bytes.count + blob.bytes.count))
+        var imageStat = stat(), blobStat = stat()
+        stat(image.sparse, &imageStat); stat(blob.sparse, &blobStat)
+        let lines = try Fixtures.text(markers).split(separator: "\n").map { FanotifyMarker(text: String($0)) }
+        #expect(lines.allSatisfy { $0 != nil })
+        let named: [UInt64: String] = Dictionary(uniqueKeysWithValues: lines.compactMap { m -> (UInt64, String)? in
+            if case let .file(_, ino, name)? = m { return (ino, name.blob) }
+            return nil
+        })
+        // The blob's name defaults to its source's file name.
+        #expect(named == [UInt64(imageStat.st_ino): "boot", UInt64(blobStat.st_ino): "full.img"])
+        let faults = lines.compactMap { m -> (pid: Int32, ino: UInt64, fault: String)? in
+            if case let .fault(pid, _, ino, _, _, fault)? = m { return (pid, ino, fault) }
+            return nil
+        }
+        #expect(faults.count == totals.faults)
+        #expect(faults.allSatisfy { $0.pid == got.tid && $0.fault == "delay" && named[$0.ino] != nil })
+        let log = try Fixtures.text(logPath)
+        #expect(log.contains(", file boot") && log.contains(", file full.img") && log.contains("2 file(s) marked"))
+        #expect(log.contains("pid \(got.tid) "))   // FAN_REPORT_TID: the reading thread, not the process
+    }
+
     @Test func aFileOnTmpfsCannotBeMarkedAndSaysWhy() throws {
         let dir = try TemporaryDirectory("fan-tmpfs")
         guard mount("tmpfs", dir.path, "tmpfs", 0, "size=1m") == 0 else { return }

@@ -121,6 +121,49 @@ struct FanotifyCorrelatorTests {
         #expect(model.anomalyTotal == 0)
     }
 
+    @Test func theDaemonsMarkersNameTheFilesAndCountTheFaults() {
+        var s = Script()
+        func marker(_ m: FanotifyMarker, _ pid: Int32 = 900) {
+            s.now += 1000
+            s.events.append(TraceEvent(timestamp: s.now, cpu: 1, pid: pid, comm: "daemon", body: .marker(MarkerEvent(text: m.line))))
+        }
+        let dev: UInt64 = 254 << 20
+        marker(.file(dev: dev, ino: 12, name: BlobName(volume: "erofs,soak", blob: "soak")))
+        marker(.file(dev: dev, ino: 13, name: BlobName(volume: "erofs,soak", blob: "soak-blob")))
+        s.roundTrip(101, pos: 0, count: 4096, ev: 0xa00, ino: 12)
+        s.enter(102, pos: 1 << 20, count: 131072); s.file(102, ino: 13); s.queue(102, ev: 0xb00); s.pickup(ev: 0xb00)
+        marker(.fault(pid: 102, dev: dev, ino: 13, offset: 1 << 20, length: 131072, fault: "delay"))
+        s.answer(ev: 0xb00, after: 10_000); s.destroy(102, ev: 0xb00); s.leave(102)
+        s.roundTrip(103, pos: 0, count: 4096, ev: 0xc00, ino: 14)   // a file no marker named
+        // A cachefiles marker in the same trace is not ours: left to the cachefiles correlator.
+        s.events.append(TraceEvent(timestamp: s.now + 1000, cpu: 1, pid: 900, comm: "daemon",
+                                   body: .marker(MarkerEvent(text: "odt1 fault read msg=1 oid=1 off=0 len=4096 fault=no-data"))))
+        let (model, requests) = report(s)
+        #expect(requests.map { $0.blob?.blob } == ["soak", "soak-blob", "ino=14"])
+        #expect(model.objects.map { $0.name?.blob } == ["soak", "soak-blob", "ino=14"])
+        #expect(model.objects[1].name?.volume == "erofs,soak")
+        #expect(model.faults == ["delay": 1, "no-data": 1])
+        #expect(model.markersSeen == 3 + 1)
+        #expect(requests.allSatisfy { $0.join == .event })
+        #expect(ReportText.render(model, sections: []).contains("faults:   delay ×1, no-data ×1"))
+    }
+
+    @Test func fanotifyMarkersRoundTripAndMalformedOnesAreRefused() {
+        let file = FanotifyMarker.file(dev: 8 << 20 | 16, ino: 99, name: BlobName(volume: "erofs,a\\x20b", blob: "x"))
+        #expect(file.line == "odt1 fan file dev=8:16 ino=99 volume=erofs,a\\x20b blob=x")
+        #expect(FanotifyMarker(text: file.line) == file)
+        let fault = FanotifyMarker.fault(pid: 7, dev: 259 << 20 | 1, ino: 5, offset: 4096, length: 8192, fault: "deny")
+        #expect(fault.line == "odt1 fan fault pid=7 dev=259:1 ino=5 off=4096 len=8192 fault=deny")
+        #expect(FanotifyMarker(text: fault.line) == fault)
+        #expect(FanotifyMarker(text: fault.line + " later=1") == fault)   // an unknown key is ignored
+        for bad in ["odt1 fan file dev=8 ino=99 blob=x", "odt1 fan file dev=8:16 ino=99", "odt1 fan fault pid=7 dev=8:1 ino=5 off=0 len=1",
+                    "odt1 fan other dev=8:16 ino=1", "odt1 pickup read msg=1 oid=1", "odt1 fan file dev=8:16 ino=-1 blob=x",
+                    "odt1 fan file dev=8:16 ino=1 blob=a\\q"] {
+            #expect(FanotifyMarker(text: bad) == nil, "\(bad)")
+        }
+        #expect(DaemonMarker(text: fault.line) == nil)   // not a cachefiles marker
+    }
+
     @Test func probeGroupsAreRecognisedByName() {
         #expect(FanotifyProbe.isGroup("ondemand_fan"))
         #expect(FanotifyProbe.isGroup("ondemand_fan_123"))

@@ -177,10 +177,20 @@ special_run() {
     runfan deny small --expect $t/small --fault deny=EIO,every=25 --log-requests --log $out/deny.log
     runfan never small --expect $t/small --fault never-answer,nth=20 --workload-timeout 5s --log-requests --log $out/never.log
     leftovers faults
+    # Bootstrap + blobs (vm/make-image chunked: soak + soak-blob; twoblobs: duo + duo-blob + duo-blob2):
+    # each file sparse in the cache dir, marked, mounted with device=PATH per blob.
+    runfan c1 soak --blob /tmp/blobs/soak-blob --expect $t/soak --log-requests --log $out/c1.log
+    runfan c4 soak --blob /tmp/blobs/soak-blob --expect $t/soak --readers 4 --threads 2 --log-requests --log $out/c4.log
+    runfan d4 duo --blob /tmp/blobs/duo-blob --blob /tmp/blobs/duo-blob2 --expect $t/duo --readers 4 --threads 2 \
+        --fault delay=2ms,every=7 --log-requests --log $out/d4.log
+    runfan noblob soak
+    leftovers chunked
     runfan cmd small --expect $t/small --readers 4 --daemon-command \
         "$bin daemon --fanotify --image-file \"\$ONDEMAND_IMAGE_FILE\" --source \"\$ONDEMAND_SOURCE_IMAGE\" --threads 2 --log-requests --log $out/cmd.log"
     runfan cdaemon zsmall --expect $t/zsmall --readers 4 --daemon-command \
         "$share/bin/fanotify-daemon --threads 2 \"\$ONDEMAND_IMAGE_FILE\" \"\$ONDEMAND_SOURCE_IMAGE\" /tmp/cdaemon.ready $out/cdaemon.log"
+    runfan cmdblob soak --blob /tmp/blobs/soak-blob --expect $t/soak --readers 4 --daemon-command \
+        "$bin daemon --fanotify --image-file \"\$ONDEMAND_IMAGE_FILE\" --source \"\$ONDEMAND_SOURCE_IMAGE\" --blob-file \"\$ONDEMAND_BLOB_FILES\" --blob-source \"\$ONDEMAND_BLOB_SOURCES\" --threads 2 --log-requests --log $out/cmdblob.log"
     leftovers foreign
     mkdir -p /tmp/tmpfs-cache   # /tmp is tmpfs
     timeout 60 $bin run --backend fanotify --image /tmp/blobs/small --cache-dir /tmp/tmpfs-cache -o /tmp/x.dat --report /tmp/x.json \
@@ -191,7 +201,7 @@ special_run() {
     runfan nomark small --daemon-command "exec sleep 20" --daemon-timeout 2s
     leftovers bad
     rm -rf /cache/runs /tmp/tmpfs-cache /tmp/x.dat /tmp/x.json
-    echo "== $name done: $(for n in p1 p4 z1 z4 delay deny never cmd cdaemon tmpfs exits nomark; do printf '%s=%s ' $n $(cat $out/$n.rc); done)"
+    echo "== $name done: $(for n in p1 p4 z1 z4 delay deny never c1 c4 d4 noblob cmd cmdblob cdaemon tmpfs exits nomark; do printf '%s=%s ' $n $(cat $out/$n.rc); done)"
 }
 
 # The regression preset and gate: a baseline set, an identical current set, and a set slowed by
@@ -216,6 +226,72 @@ special_gate() {
     ls -A /cache/gate > $out/cache-left
     rm -rf /cache/gate
     echo "== $name done: base $(cat $out/base.rc) cur $(cat $out/cur.rc) slow $(cat $out/slow.rc)"
+}
+
+# `monitor` on the fanotify path (the plan's `NAME - monitor`; vm/fanotify-test forwards the guest's
+# port 9464 to a Prometheus on the host, vm/prometheus-watch): monitor runs the whole time while
+# our daemon, a separate process marking a sparse copy of the small image, serves 4 readers
+# (round a); then a daemon with --fault never-answer,nth=3 holds one reader in the hook past
+# --hung-after (round b: scraped while it hangs) until that daemon is killed, whose group's end
+# lets the reader go. The guest scrapes after each round; the host's Prometheus is given time to
+# see the end state (OUT/workload-done, /mnt/host/prom-done), then monitor gets SIGTERM.
+special_monitor() {
+    name=$1 out=$share/out/$1
+    url=http://127.0.0.1:9464/metrics sparse=/cache/mon.img
+    mkdir -p $out
+    echo "== $name: monitor on the fanotify path"
+    $bin monitor --listen 0.0.0.0:9464 --hung-after 2s 2> $out/monitor.err &
+    mpid=$!
+    # Ready once its recording runs (its log says so): /metrics answers before that.
+    n=0
+    until grep -q '^monitor: serving' $out/monitor.err || [ $n -ge 600 ]; do sleep 0.1; n=$((n + 1)); done
+    for round in a b; do
+        rm -f $sparse /tmp/ready && truncate -s $(stat -c %s /tmp/blobs/small) $sparse
+        faults=
+        [ $round = b ] && faults="--fault never-answer,nth=3"
+        $bin daemon --fanotify --image-file $sparse --source /tmp/blobs/small --threads 2 --log-requests $faults \
+            --log $out/daemon-$round.log --ready-file /tmp/ready 2> $out/daemon-$round.err &
+        dpid=$!
+        n=0
+        while [ ! -e /tmp/ready ] && kill -0 $dpid 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+        timeout 20 $share/bin/erofs-mount mount $sparse /mnt/img 2>> $out/mount.err
+        echo $? >> $out/mount.rc
+        if [ $round = a ]; then
+            (. $share/workloads.sh; workload_parallel4) > $out/md5-a.txt 2> $out/workload-a.err
+            kill -TERM $dpid; wait $dpid
+        else
+            cat /mnt/img/sub/2m.bin > /dev/null 2> $out/hung-reader.err &
+            rpid=$!
+            sleep 4
+            timeout 5 wget -q -O $out/hung.prom $url; echo $? > $out/hung.rc
+            kill -0 $rpid 2>/dev/null && echo blocked > $out/hung-reader.state
+            sleep 2   # the host's Prometheus scrapes it hanging (every second)
+            kill -KILL $dpid; wait $dpid
+            wait $rpid; echo $? > $out/hung-reader.rc
+        fi
+        timeout 10 $share/bin/erofs-mount umount /mnt/img 2>> $out/umount.err || timeout 10 $share/bin/erofs-mount umount /mnt/img --lazy
+        n=0   # settled: nothing in flight
+        while :; do
+            timeout 5 wget -q -O $out/after.prom $url
+            grep -Eq '^ondemand_requests_in_flight\{op="read",backend="fanotify"\} 0(\.0)?$' $out/after.prom && break
+            [ $n -ge 50 ] && break
+            sleep 0.2; n=$((n + 1))
+        done
+        cp $out/after.prom $out/after-$round.prom
+    done
+    echo done > $out/workload-done
+    n=0
+    while [ ! -e $share/prom-done ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+    [ -e $share/prom-done ] && echo yes > $out/prom-seen
+    kill -TERM $mpid
+    wait $mpid
+    echo $? > $out/monitor.rc
+    ls $tracing/instances > $out/instances-after.txt
+    cat $tracing/kprobe_events > $out/kprobes-after.txt
+    cat /proc/[0-9]*/fdinfo/* 2>/dev/null | grep -c '^fanotify ino' > $out/marks-left
+    grep -c ' erofs ' /proc/mounts > $out/mounts-left
+    rm -f $sparse
+    echo "== $name done: monitor rc $(cat $out/monitor.rc), mounts $(cat $out/mount.rc | tr '\n' ' ')"
 }
 
 while read -r line; do

@@ -10,6 +10,9 @@
 ///
 /// A hook that returns without queuing an event (no listener wanted the range) is no request.
 /// Answers to events queued before the trace began are left out (their requests are not in it).
+///
+/// Our daemon's markers (`FanotifyMarker`) name the image files (bootstrap and blobs: the objects)
+/// and announce the faults it injected.
 public final class FanotifyCorrelator {
     /// One request in flight: a reader inside the hook.
     struct InFlight {
@@ -38,6 +41,8 @@ public final class FanotifyCorrelator {
     /// The reader pid of each queued event's request, by the event's address.
     private var readerByEvent: [UInt64: Int32] = [:]
     private var fileIndex: [File: Int] = [:]
+    /// Names the daemon's `file` markers gave, by file.
+    private var givenNames: [File: BlobName] = [:]
     /// The image files in order first seen, `obj` = index + 1 (one of them, unnamed, for the
     /// requests no fsnotify record named).
     private var objects: [Correlator.ObjectLifetime] = []
@@ -51,6 +56,10 @@ public final class FanotifyCorrelator {
     public private(set) var probeRecords = 0
     public private(set) var firstTimestamp: UInt64?
     public private(set) var lastTimestamp: UInt64?
+    /// Our daemon's markers read (`FanotifyMarker`).
+    public private(set) var markersSeen = 0
+    /// Injected faults the daemon's markers announced, by name.
+    public private(set) var faults: [String: Int] = [:]
 
     /// `names`: the cachefiles correlator whose task and object name tables the requests'
     /// indexes point into (one `RequestRecord` resolution for both paths).
@@ -66,12 +75,38 @@ public final class FanotifyCorrelator {
         self.init(names: names, onClosed: { [unowned names] in onRequest(names.record($0)) }, onAnomaly: onAnomaly)
     }
 
-    /// Takes one record; false when it is not one of the fanotify path's.
+    /// Takes one record; false when it is not one of the fanotify path's (a probe, the fsnotify
+    /// tracepoint, or one of our fanotify daemon's markers).
     @discardableResult
     public func consume(_ event: TraceEvent) -> Bool {
-        guard case .generic(let g) = event.body, let e = FanotifyEvent(g) else { return false }
-        consume(e, pid: event.pid, comm: event.comm, timestamp: event.timestamp)
+        switch event.body {
+        case .generic(let g):
+            guard let e = FanotifyEvent(g) else { return false }
+            consume(e, pid: event.pid, comm: event.comm, timestamp: event.timestamp)
+        case .marker(let m):
+            guard FanotifyMarker.isOurs(m.text) else { return false }
+            if let marker = FanotifyMarker(text: m.text) { consume(marker) }
+        default:
+            return false
+        }
         return true
+    }
+
+    /// A marker of our daemon: a file's name (for the requests from here on, and the object's),
+    /// or an injected fault.
+    public func consume(_ marker: FanotifyMarker) {
+        markersSeen += 1
+        switch marker {
+        case let .file(dev, ino, name):
+            let f = File(dev: dev, ino: ino)
+            givenNames[f] = name
+            if let index = fileIndex[f] {  // named after its first request: from here on
+                objects[index].name = name
+                objectNameIndexes[index] = names.objectNameIndex(name)
+            }
+        case .fault(_, _, _, _, _, let fault):
+            faults[fault, default: 0] += 1
+        }
     }
 
     public func consume(_ e: FanotifyEvent, pid: Int32, comm: String?, timestamp: UInt64) {
@@ -120,7 +155,8 @@ public final class FanotifyCorrelator {
 
     private func file(_ f: File, at t: UInt64) -> Int {
         if let known = fileIndex[f] { return known }
-        let name = BlobName(volume: f.dev.map { "dev=\($0 >> 20):\($0 & 0xfffff)" }, blob: "ino=" + (f.ino.map(String.init) ?? "?"))
+        let name = givenNames[f]
+            ?? BlobName(volume: f.dev.map { "dev=" + FanotifyMarker.deviceText($0) }, blob: "ino=" + (f.ino.map(String.init) ?? "?"))
         let index = addObject(name, at: t)
         fileIndex[f] = index
         return index

@@ -215,11 +215,14 @@ public final class ReportBuilder {
     private func withCorrelator<R>(_ body: (Correlator) -> R) -> R { unretainedCorrelator._withUnsafeGuaranteedRef(body) }
 
     public func consume(_ event: TraceEvent) {
-        if case .generic(let g) = event.body, FanotifyEvent.isFanotify(system: g.system, name: g.name) {
+        switch event.body {
+        case .generic(let g) where FanotifyEvent.isFanotify(system: g.system, name: g.name):
             fanotify.consume(event)
-            return
+        case .marker(let m) where FanotifyMarker.isOurs(m.text):
+            fanotify.consume(event)
+        default:
+            withCorrelator { $0.consume(event) }
         }
-        withCorrelator { $0.consume(event) }
     }
 
     /// Counts a request; false when the filter leaves it out.
@@ -275,7 +278,8 @@ public final class ReportBuilder {
         let starts = [correlator.firstTimestamp, fanotify.firstTimestamp].compactMap { $0 }
         let ends = [correlator.lastTimestamp, fanotify.lastTimestamp].compactMap { $0 }
         var model = ReportModel(metadata: metadata, stats: accumulator, objects: objects, lost: lost,
-                                markersSeen: correlator.markersSeen, faults: correlator.faults,
+                                markersSeen: correlator.markersSeen + fanotify.markersSeen,
+                                faults: correlator.faults.merging(fanotify.faults, uniquingKeysWith: +),
                                 traceStart: starts.min(), traceEnd: ends.max())
         model.backend = backend
         model.unansweredReadBytes = unansweredReadBytes

@@ -45,7 +45,9 @@ public enum ReportText {
             line("OPEN      \(requests(s.opens.count)): \(s.opens.matched) answered" + (failed > 0 ? " (\(failed) with an error)" : "")
                  + ", \(s.opens.unmatched) unanswered")
         }
-        if m.markersSeen > 0 { line("markers:  \(m.markersSeen) daemon markers (exact join, stage breakdown)") }
+        if m.markersSeen > 0 {
+            line("markers:  \(m.markersSeen) daemon markers (" + (fanotify ? "file names, faults" : "exact join, stage breakdown") + ")")
+        }
         if !m.faults.isEmpty {
             line("faults:   " + m.faults.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ")
                  + " (injected, announced by the daemon)")
