@@ -10,20 +10,11 @@ struct InputFailure: Error, CustomStringConvertible {
 }
 
 extension ParsableCommand {
-    /// Runs `body`, turning the reader's errors into one line on stderr and exit status 2.
+    /// Runs `body`, turning bad input and a failed output into one line on stderr and exit status 2.
     func reportingFileErrors<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
-        } catch let error as TraceFileError {
-            printError("ondemand-trace: \(error)")
-            throw ExitCode(2)
-        } catch let error as InputFailure {
-            printError("ondemand-trace: \(error)")
-            throw ExitCode(2)
-        } catch let error as CheckInputError {
-            printError("ondemand-trace: \(error)")
-            throw ExitCode(2)
-        } catch let error as SystemError {
+        } catch let error where error is TraceFileError || error is InputFailure || error is CheckInputError || error is SystemError {
             printError("ondemand-trace: \(error)")
             throw ExitCode(2)
         }
