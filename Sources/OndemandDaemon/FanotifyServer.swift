@@ -116,14 +116,16 @@ public final class FanotifyServer: Sendable {
                 closeAll()
                 throw DaemonError("\(file.source): cannot open the source: \(describeErrno(code))")
             }
-            var source = stat(), sparse = stat()
-            guard fstat(sourceFD, &source) == 0, stat(file.file, &sparse) == 0 else {
-                let code = errno
+            let source: FileSystem.Status, sparse: FileSystem.Status
+            do {
+                source = try Descriptor(fd: sourceFD, path: file.source).status()
+                sparse = try FileSystem.status(file.file)
+            } catch {
                 close(sourceFD); closeAll()
-                throw DaemonError("\(file.file): \(describeErrno(code))")
+                throw DaemonError("\(error.path): \(describeErrno(error.errno))")
             }
-            served.append(Served(path: file.file, dev: Self.kernelDevice(sparse.st_dev), ino: UInt64(sparse.st_ino), sourceFD: sourceFD,
-                                 sourceSize: UInt64(source.st_size), name: BlobName(volume: volume, blob: KeyText.escape(Array(file.name.utf8)))))
+            served.append(Served(path: file.file, dev: sparse.kernelDevice, ino: sparse.inode, sourceFD: sourceFD,
+                                 sourceSize: source.size, name: BlobName(volume: volume, blob: KeyText.escape(Array(file.name.utf8)))))
         }
         let group = fanotify_init(UInt32(FAN_CLASS_PRE_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK) | Self.reportTID, UInt32(O_RDWR))
         guard group >= 0 else {
@@ -148,13 +150,6 @@ public final class FanotifyServer: Sendable {
             log("fanotify: marked \(file.path) (\(file.name.blob)) for pre-content events; filling from \(configuration.files.first { $0.file == file.path }?.source ?? "?") (\(file.sourceSize) bytes)")
         }
         log("fanotify: \(served.count) file(s) marked, \(configuration.threads) thread(s)")
-    }
-
-    /// glibc's dev_t as the kernel's (major << 20 | minor), as fdinfo and the fsnotify tracepoint show it.
-    public static func kernelDevice(_ dev: dev_t) -> UInt64 {
-        let major = UInt64((dev >> 8) & 0xfff) | UInt64((dev >> 32) & ~0xfff)
-        let minor = UInt64(dev & 0xff) | UInt64((dev >> 12) & ~0xff)
-        return major << 20 | minor
     }
 
     /// Whether `stop()` closed the group already.
@@ -320,10 +315,8 @@ public final class FanotifyServer: Sendable {
     /// The file an event's fd is on, by device and inode.
     private func servedFile(_ fd: Int32) -> Served? {
         if served.count == 1 { return served[0] }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { return nil }
-        let dev = Self.kernelDevice(st.st_dev), ino = UInt64(st.st_ino)
-        return served.first { $0.dev == dev && $0.ino == ino }
+        guard let status = try? Descriptor(fd: fd, path: "the event's file").status() else { return nil }
+        return served.first { $0.dev == status.kernelDevice && $0.ino == status.inode }
     }
 
     /// Whether the range (clipped to the file) is data already: nothing to fetch.
