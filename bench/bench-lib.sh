@@ -30,19 +30,19 @@ generated() {
     [ -s "$trace" ] || "$GENERATE" "$trace" "$@" > "$trace.summary"
 }
 
-# measure NAME CMD...: "NAME best-wall-seconds its-CPU-seconds largest-peak-RSS-KiB" over RUNS runs.
+# measure NAME CMD...: "NAME best-wall-seconds its-CPU-seconds largest-peak-RSS-KiB" over RUNS runs,
+# each timed by bench/timed-run.py (to the microsecond; a peak RSS under its own ~10 MiB reads as that).
 measure() {
     local name=$1; shift
     local best="" rss=0 cpu=""
     for _ in $(seq "$RUNS"); do
-        /usr/bin/time -v -o "$BENCH_DIR/time.txt" "$@" >/dev/null 2>"$BENCH_DIR/stderr.txt" || {
+        python3 bench/timed-run.py "$BENCH_DIR/time.txt" "$@" 2>"$BENCH_DIR/stderr.txt" || {
             echo "$name failed:"; cat "$BENCH_DIR/stderr.txt"; exit 1; }
-        local wall kib
-        wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$BENCH_DIR/time.txt")
-        kib=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$BENCH_DIR/time.txt")
+        local wall used kib
+        read -r wall used kib < "$BENCH_DIR/time.txt"
         if [ -z "$best" ] || awk -v a="$wall" -v b="$best" 'BEGIN { exit !(a < b) }'; then
             best=$wall
-            cpu=$(awk -F': ' '/User time \(seconds\)/ { u = $2 } /System time \(seconds\)/ { s = $2 } END { print u + s }' "$BENCH_DIR/time.txt")
+            cpu=$used
         fi
         [ "$kib" -gt "$rss" ] && rss=$kib
     done

@@ -4,7 +4,7 @@
 # next to `report --latency`, `trace-cmd report > /dev/null` and a bare C loop over libtracecmd
 # (bench/iterate-records.c), on the same generated trace.dat, in one run. Prints per tool: wall time
 # (best of RUNS), CPU time (user + system, of that run), records of the file per second, lines
-# written per second, peak RSS (largest of RUNS, /usr/bin/time -v) and the ratios to `trace-cmd
+# written per second, peak RSS (largest of RUNS, bench/timed-run.py) and the ratios to `trace-cmd
 # report` and to the C loop. The tools are run in turn, RUNS times (`take`), so that other load on
 # the machine falls on each of them alike; wall and CPU time are each the best of their runs.
 #
@@ -85,7 +85,7 @@ assert n > 0' || { echo "dump --format json: a line is not valid JSON"; exit 1; 
                 lines = out == "-" ? "-" : sprintf("%d", out)
                 lps = out == "-" ? "-" : sprintf("%.2f M", out / w / 1e6)
                 vs = anchor == "" ? "-" : sprintf("%.3fx", w / anchor)
-                printf "%-4s %-9d %9d  %-26s %10s %7.2f %7.2f %9.2f M %11s %6.1f MiB %9s %7.2fx\n",
+                printf "%-4s %-9d %9d  %-26s %10s %7.3f %7.3f %9.2f M %11s %6.1f MiB %9s %7.3fx\n",
                     mix, n, rec, name, lines, w, c, rec / w / 1e6, lps, k / 1024, vs, w / cloop }'
     done
 done

@@ -2,7 +2,7 @@
 # Benchmark of `ondemand-trace report --latency` (decode + correlate + report) and `dump --all`
 # (decode + print every cachefiles record) against `trace-cmd report > /dev/null` and a bare
 # C loop over libtracecmd (bench/iterate-records.c), on the same generated trace.dat files, in the
-# same run. Prints wall time (best of RUNS) and peak RSS (largest of RUNS, /usr/bin/time -v) for two
+# same run. Prints wall time (best of RUNS) and peak RSS (largest of RUNS, bench/timed-run.py) for two
 # trace sizes, so that memory growth with the trace shows.
 #
 #   bench/report-bench.sh                 # 250k and 1M READ requests, real mix (3M and 12M records)
