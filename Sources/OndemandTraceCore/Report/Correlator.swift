@@ -519,7 +519,9 @@ public final class Correlator {
         if !awaitResume {
             onClosed(answered)
         } else {
-            awaitingResume.park(answered) { onClosed($0) }
+            // The displaced request comes back as a value: a closure calling `onClosed` captured
+            // self, which was retained and released around every park.
+            if let displaced = awaitingResume.park(answered) { onClosed(displaced) }
         }
     }
 
@@ -808,23 +810,25 @@ struct ParkedRequests {
     /// Every request parked, in no order.
     var all: [ClosedRequest] { requests.indices.filter { occupied[$0] }.map { requests[$0] } }
 
-    /// Parks `request` for its pid; the one parked there before, if any, goes to `displaced`.
-    mutating func park(_ request: ClosedRequest, displaced: (ClosedRequest) -> Void) {
+    /// Parks `request` for its pid; returns the one parked there before, if any.
+    mutating func park(_ request: ClosedRequest) -> ClosedRequest? {
         guard let place = slotByPid[request.pid].map(Int.init) else {
             if slotByPid.count >= 4096, slotByPid.count > 4 * parked { dropEmptyPlaces() }
             slotByPid.updateValue(Int32(requests.count), forKey: request.pid)
             requests.append(request)
             occupied.append(true)
             parked += 1
-            return
+            return nil
         }
+        var displaced: ClosedRequest?
         if occupied[place] {
-            displaced(requests[place])
+            displaced = requests[place]
         } else {
             occupied[place] = true
             parked += 1
         }
         requests[place] = request
+        return displaced
     }
 
     /// Takes `pid`'s request (when `condition` holds for it) and gives it to `body`. Inlined:
@@ -845,7 +849,7 @@ struct ParkedRequests {
     private mutating func dropEmptyPlaces() {
         let kept = all
         self = ParkedRequests()
-        for request in kept { park(request, displaced: { _ in }) }
+        for request in kept { _ = park(request) }
     }
 }
 
