@@ -4,7 +4,7 @@
 # trace-cmd pkg-config) and BENCH_C_LOOP=0 (it does not compare with bench/iterate-records).
 # Builds the products now, every time: a binary left from an older tree would measure old code.
 # Sets BIN (their directory), ODT and GENERATE, the defaults of BENCH_DIR, RUNS and MIXES; defines
-# generated, measure, take and taken.
+# generated, recorded, measure, take and taken.
 BENCH_DIR=${BENCH_DIR:-bench-out}
 RUNS=${RUNS:-3}
 MIXES=${MIXES:-real}
@@ -28,6 +28,21 @@ GENERATE=$BIN/trace-dat-gen
 generated() {
     local trace=$1; shift
     [ -s "$trace" ] || "$GENERATE" "$trace" "$@" > "$trace.summary"
+}
+
+# recorded TRACE READS: TRACE made of SampleTraces/record-6.12.dat's pages repeated for at least
+# READS READ requests (bench/repeat-pages.py), with a summary in TRACE.summary as `generated`
+# writes one; once: an existing one is reused.
+recorded() {
+    local trace=$1 reads=$2 sample=SampleTraces/record-6.12.dat
+    [ -s "$trace" ] && return
+    local counts per_copy events copies
+    counts=$("$ODT" report --format json "$sample" | python3 -c 'import json, sys
+d = json.load(sys.stdin); print(d["reads"]["count"], d["trace"]["ondemand_events"])')
+    read -r per_copy events <<<"$counts"
+    copies=$(( (reads + per_copy - 1) / per_copy ))
+    python3 bench/repeat-pages.py "$sample" "$trace" "$copies" >/dev/null
+    echo "$trace: $((per_copy * copies)) requests, $copies copies of $sample, $(( $("$BENCH_DIR/iterate-records" "$trace" | cut -d' ' -f1) )) records ($((events * copies)) on-demand), $(stat -c %s "$trace") bytes" > "$trace.summary"
 }
 
 # measure NAME CMD...: "NAME best-wall-seconds its-CPU-seconds largest-peak-RSS-KiB" over RUNS runs,

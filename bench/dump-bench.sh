@@ -12,8 +12,11 @@
 #   SIZES="100000 1000000" RUNS=5 MIXES="real old" bench/dump-bench.sh
 #   SIZES="100000 1000000 10000000" RUNS=1 TOOLS=report bench/dump-bench.sh  # report's RSS vs size
 #
-# MIXES: trace-dat-gen's record mixes, in turn (default real: the records `record` writes on 6.12,
-# 12 per READ; old: six per READ).
+# MIXES: the record mixes, in turn: trace-dat-gen's (default real: the records `record` writes on
+# 6.12, 12 per READ; old: six per READ), and recorded: the pages of SampleTraces/record-6.12.dat (a
+# recording of our daemon in the 6.12 VM: its markers, refs, prep_reads and reads, 49 READs and
+# the volume's 1,040 directory records per copy) repeated for the READs asked for
+# (bench/repeat-pages.py).
 # TOOLS: all (default) or report (report --latency and the C loop only). Every dump's line count
 # is checked against the events the trace holds, and the JSON lines of the first 200,000 events
 # are parsed with python3's json module. Traces go to $BENCH_DIR (default bench-out/, ignored by
@@ -31,7 +34,11 @@ printf '%-4s %-9s %9s  %-26s %10s %7s %7s %11s %11s %10s %9s %8s\n' mix requests
 for mix in $MIXES; do
 for n in $SIZES; do
     trace="$BENCH_DIR/ondemand-$mix-$n.dat"
-    generated "$trace" --requests "$n" --mix "$mix"
+    if [ "$mix" = recorded ]; then
+        recorded "$trace" "$n"
+    else
+        generated "$trace" --requests "$n" --mix "$mix"
+    fi
     records=$("$BENCH_DIR/iterate-records" "$trace" | cut -d' ' -f1)
     ondemand=$(sed -n 's/.*records (\([0-9]*\) on-demand).*/\1/p' "$trace.summary")
     # Content: every on-demand event once per dump; --all: every record; JSON parses line by line.

@@ -17,23 +17,30 @@ extension TraceInput {
     }
 }
 
-/// A stretch of a trace as `readBatches` hands it over: its on-demand events and the records that
-/// tie objects to cookies and readers to their going on (`TieRecord`) as plain records (a batch of
-/// them copies as bytes), the other items (markers, lost events, and everything of a text trace)
-/// with their place among them, and the names of the tasks whose pids first come in this batch.
+/// A stretch of a trace as `readBatches` hands it over: its on-demand events, the records that
+/// tie objects to cookies and readers to their going on (`TieRecord`) and our daemon's markers
+/// (`MarkerRecord`) as plain records (a batch of them copies as bytes), the other items (lost
+/// events, other markers, and everything of a text trace), and the names of the tasks whose pids
+/// first come in this batch.
 public struct TraceItemBatch: Sendable {
     public fileprivate(set) var ondemand: [OndemandRecord] = []
     /// Each item comes before `ondemand[before]` (after the last record when `before` is its count).
     public fileprivate(set) var others: [(before: Int, item: TraceItem)] = []
     /// `cachefiles_ref`, `cachefiles_prep_read` and `cachefiles_read` records of the report's
-    /// selection (a trace.dat's), each at its place in `tiePlaces`.
+    /// selection (a trace.dat's).
     public fileprivate(set) var ties: [TieRecord] = []
-    /// Each tie comes before `ondemand[before]` and after `others[..<afterOthers]`.
-    fileprivate var tiePlaces: [TiePlace] = []
-
-    struct TiePlace: Equatable {
-        var before: Int
-        var afterOthers: Int
+    /// Texts that look like our daemon's markers, when the reader was asked for them
+    /// (`readBatches`), each's bytes in `markerText`.
+    public fileprivate(set) var markers: [MarkerRecord] = []
+    public fileprivate(set) var markerText: [UInt8] = []
+    /// Where the ties, markers and other items come among the on-demand records and each other:
+    /// one place each, in trace order.
+    fileprivate var places: [Place] = []
+    struct Place: Equatable {
+        enum Kind: UInt8 { case tie, marker, other }
+        /// The on-demand records before it.
+        var before: Int32
+        var kind: Kind
     }
     /// Task names of the pids of `ondemand` not named in an earlier batch (saved cmdlines; nil: unknown).
     public fileprivate(set) var names: [(pid: Int32, comm: String?)] = []
@@ -45,33 +52,38 @@ public struct TraceItemBatch: Sendable {
         ondemand.removeAll(keepingCapacity: true)
         others.removeAll(keepingCapacity: true)
         ties.removeAll(keepingCapacity: true)
-        tiePlaces.removeAll(keepingCapacity: true)
+        markers.removeAll(keepingCapacity: true)
+        markerText.removeAll(keepingCapacity: true)
+        places.removeAll(keepingCapacity: true)
         names.removeAll(keepingCapacity: true)
     }
 
-    /// Calls `records` with each run of on-demand records between other items, `ties` with each
-    /// run of ties between them, and `item` with the other items, in trace order.
+    fileprivate mutating func place(_ kind: Place.Kind) {
+        places.append(Place(before: Int32(ondemand.count), kind: kind))
+    }
+
+    /// Calls `records` with each run of on-demand records between the others, `ties` with each
+    /// run of ties, `markers` with each run of markers (and `markerText`, where their texts
+    /// lie), and `item` with the other items, in trace order.
     @inline(__always)
     public func forEach(records: (ArraySlice<OndemandRecord>) throws -> Void, ties tie: (ArraySlice<TieRecord>) throws -> Void,
+                        markers marker: (ArraySlice<MarkerRecord>, [UInt8]) throws -> Void,
                         item: (TraceItem) throws -> Void) rethrows {
-        var start = 0, o = 0, t = 0
-        while o < others.count || t < ties.count {
-            // A tie goes first unless an item was added before it.
-            if t < ties.count, o == others.count || tiePlaces[t].afterOthers <= o {
-                let place = tiePlaces[t]
-                if place.before > start { try records(ondemand[start..<place.before]) }
-                start = place.before
-                var end = t + 1
-                while end < ties.count, tiePlaces[end] == place { end += 1 }
-                try tie(ties[t..<end])
-                t = end
-            } else {
-                let other = others[o]
-                if other.before > start { try records(ondemand[start..<other.before]) }
-                start = other.before
-                try item(other.item)
-                o += 1
+        var start = 0, o = 0, t = 0, m = 0, p = 0
+        while p < places.count {
+            let place = places[p]
+            let before = Int(place.before)
+            if before > start { try records(ondemand[start..<before]) }
+            start = before
+            // A run of ties (or markers) with no on-demand record between them goes in one call.
+            var end = p + 1
+            while end < places.count, places[end] == place, place.kind != .other { end += 1 }
+            switch place.kind {
+            case .tie: try tie(ties[t..<(t + end - p)]); t += end - p
+            case .marker: try marker(markers[m..<(m + end - p)], markerText); m += end - p
+            case .other: try item(others[o].item); o += 1
             }
+            p = end
         }
         if start < ondemand.count { try records(ondemand[start...]) }
     }
@@ -97,9 +109,12 @@ final class TraceItemBatcher {
     @exclusivity(unchecked) private var batch: TraceItemBatch
     private let size: Int
     private let put: (TraceItemBatch) throws -> TraceItemBatch?
+    /// Texts like our daemon's markers go as `MarkerRecord`s (else as `.marker` events).
+    let markerRecords: Bool
 
-    init(size: Int, put: @escaping (TraceItemBatch) throws -> TraceItemBatch?) {
+    init(size: Int, markerRecords: Bool, put: @escaping (TraceItemBatch) throws -> TraceItemBatch?) {
         self.size = max(1, size)
+        self.markerRecords = markerRecords
         self.put = put
         batch = TraceItemBatch(capacity: self.size)
     }
@@ -116,19 +131,33 @@ final class TraceItemBatcher {
     @inline(__always)
     func add(_ tie: TieRecord, name: NewTaskName) throws {
         if case .new(let name) = name { batch.names.append((tie.pid, name)) }
-        batch.tiePlaces.append(.init(before: batch.ondemand.count, afterOthers: batch.others.count))
+        batch.place(.tie)
         batch.ties.append(tie)
         if batch.ties.count == size { try flush() }
     }
 
+    /// A marker's text (see `MarkerRecord`), copied into the batch.
+    @inline(__always)
+    func addMarker(text: UnsafeRawBufferPointer, timestamp: UInt64, cpu: Int32, pid: Int32) throws {
+        batch.place(.marker)
+        batch.markers.append(MarkerRecord(timestamp: timestamp, cpu: cpu, pid: pid, textStart: Int32(batch.markerText.count),
+                                          textCount: Int32(text.count)))
+        batch.markerText.append(contentsOf: text)
+        if batch.markers.count == size || batch.markerText.count >= Self.markerTextLimit { try flush() }
+    }
+
+    /// Bytes of marker text a batch holds at most (a trace_marker write is at most a page).
+    static let markerTextLimit = 1 << 20
+
     func add(_ item: TraceItem) throws {
+        batch.place(.other)
         batch.others.append((batch.ondemand.count, item))
         if batch.others.count == size { try flush() }
     }
 
     /// Hands over what is waiting, if anything, and goes on in a batch the consumer is done with.
     func flush() throws {
-        guard !batch.ondemand.isEmpty || !batch.others.isEmpty || !batch.ties.isEmpty else { return }
+        guard !batch.ondemand.isEmpty || !batch.places.isEmpty else { return }
         if let spare = try put(batch) {
             batch = spare
             batch.removeAll()
@@ -142,12 +171,14 @@ extension TraceInput {
     /// `readConcurrently` for the report: the items in batches (`TraceItemBatch`), the on-demand
     /// events of a trace.dat as plain records. Passing a `TraceItem` per event cost the report more
     /// than decoding it (value-witness copies and reference counting, on both threads).
+    /// `markerRecords`: a trace.dat's texts like our daemon's markers come as `MarkerRecord`s
+    /// (`TraceItemBatch.markers`), not as `.marker` events.
     public static func readBatches(path: String, selection: EventSelection, textFormats: [EventLayout]? = nil,
-                                   batchSize: Int = 4096, depth: Int = 8,
+                                   batchSize: Int = 4096, depth: Int = 8, markerRecords: Bool = false,
                                    _ body: (TraceItemBatch) throws -> Void) throws -> ReadSummary {
         try Pipelined.runBatched(depth: depth, produce: { put in
             try withoutActuallyEscaping(put) { put in
-                let batcher = TraceItemBatcher(size: batchSize, put: put)
+                let batcher = TraceItemBatcher(size: batchSize, markerRecords: markerRecords, put: put)
                 do {
                     let summary = try TraceInput.read(path: path, selection: selection, textFormats: textFormats,
                                                       batcher: batcher) { try batcher.add($0) }

@@ -148,6 +148,14 @@ enum TraceDatReader {
                     try batcher._withUnsafeGuaranteedRef { try $0.add(tie, name: name) }
                     return true
                 }
+                if let batcher, decoder.isMarker(eventID: id), batcher._withUnsafeGuaranteedRef({ $0.markerRecords }),
+                   let text = try decoder.markerText(data, eventID: id), DaemonMarker.looksOurs(text) {
+                    // Like one of our daemon's markers: its bytes go on, to be parsed on the other thread.
+                    summary.eventsDelivered += 1
+                    let pid = decoder.pid(of: data)
+                    try batcher._withUnsafeGuaranteedRef { try $0.addMarker(text: text, timestamp: timestamp, cpu: cpu, pid: pid) }
+                    return true
+                }
                 guard let decoded = try decoder.decode(data) else { return true }
                 let pid = decoder.pid(of: data)
                 summary.eventsDelivered += 1

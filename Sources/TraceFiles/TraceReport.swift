@@ -42,7 +42,9 @@ public enum TraceReport {
                                     requestObserver: requestObserver, keepReads: keepReads)
         var summaries: [ReadSummary] = []
         for path in paths {
-            summaries.append(try TraceInput.readBatches(path: path, selection: selection, textFormats: textFormats) { batch in
+            // An event observer sees each marker as an event: only without one do they come as records.
+            summaries.append(try TraceInput.readBatches(path: path, selection: selection, textFormats: textFormats,
+                                                        markerRecords: eventObserver == nil) { batch in
                 for (pid, comm) in batch.names { builder.nameTask(pid, comm) }
                 batch.forEach(records: { records in
                     guard let eventObserver else { return builder.consume(records) }
@@ -58,6 +60,8 @@ public enum TraceReport {
                         let event = ties[i].traceEvent(comm: builder.taskName(ties[i].pid))
                         if filter.admitsEvent(event) { eventObserver(event) }
                     }
+                }, markers: { markers, text in
+                    builder.consume(markers, text: text)
                 }, item: { item in
                     switch item {
                     case .event(let event):

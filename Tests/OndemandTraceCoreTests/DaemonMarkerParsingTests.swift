@@ -53,6 +53,19 @@ import Testing
         #expect(DaemonMarker(text: "odt1 pickup read msg=1 oid=2 len=18446744073709551616")?.length == nil)
     }
 
+    /// The markers a reader hands on as records look ours; the fanotify path's, cookie lines
+    /// and other text do not (they go as events).
+    @Test func whatLooksOurs() {
+        func looks(_ text: String) -> Bool { Array(text.utf8).withUnsafeBytes { DaemonMarker.looksOurs($0) } }
+        for line in Self.lines { #expect(looks(line), "\(line)") }
+        #expect(!looks("odt1 fan file dev=254:0 ino=12 name=a"))
+        #expect(!looks("odt1 fan fault pid=1 dev=254:0 ino=12 off=0 len=4096 fault=deny"))
+        #expect(!looks("odt1 cookie 1 erofs,a b"))
+        #expect(!looks("odt1 pickupx read msg=1 oid=1"))
+        #expect(!looks("odt1 done"))
+        #expect(!looks("hello"))
+    }
+
     @Test func mutatedLinesParseAsTheReference() {
         let seed = UInt64.random(in: 0...UInt64.max)
         print("DaemonMarkerParsingTests: seed \(seed)")
@@ -71,7 +84,12 @@ import Testing
             let text = String(decoding: bytes, as: UTF8.self)
             let got = DaemonMarker(text: text), want = Self.reference(text)
             #expect(got == want, "seed \(seed), case \(n): \(text.debugDescription)")
-            if got != want { return }
+            // A trace.dat reader's path: the record's bytes, handed on when they look like ours.
+            let fromBytes = bytes.withUnsafeBytes { DaemonMarker(bytes: $0) }
+            #expect(fromBytes == got, "seed \(seed), case \(n), from bytes: \(text.debugDescription)")
+            let looksOurs = bytes.withUnsafeBytes { DaemonMarker.looksOurs($0) }
+            #expect(looksOurs || got == nil || bytes[5] == UInt8(ascii: " "), "seed \(seed), case \(n): \(text.debugDescription) parses but does not look ours")
+            if got != want || fromBytes != got { return }
         }
     }
 

@@ -131,6 +131,25 @@ import Testing
         let text = Array("odt1 pickup read msg=3\n".utf8) + [0]
         let marker = Self.record(id: 5, pid: 42, size: 16 + text.count) { b in b.replaceSubrange(16..<(16 + text.count), with: text) }
         #expect(try marker.withUnsafeBytes { try decoder.decode($0) } == .marker(.init(text: "odt1 pickup read msg=3")))
+    }
+
+    /// `markerText` gives the bytes of the text `decode` gives a marker (up to the first NUL, a
+    /// final newline dropped but not a final CR LF), whatever the text's length against the
+    /// eight bytes it looks for the NUL in at a time.
+    @Test(arguments: ["odt1 pickup read msg=3\n", "odt1 done read msg=1 oid=1 res=0", "x\r\n", "\n", "", "ab\ncd\n\n",
+                      "0123456\n", "01234567\n", "012345678901234", "odt1 done\0read msg=1\n", "caf\u{e9} \u{1F600}\n"])
+    func markerTextIsTheDecodedText(text: String) throws {
+        let decoder = BinaryEventDecoder(layouts: DefaultFormats.layouts, selection: .report)
+        for padding in 0..<9 {
+            let bytes = Array(text.utf8) + [UInt8](repeating: 0, count: padding)
+            let record = Self.record(id: 5, pid: 42, size: 16 + bytes.count) { b in b.replaceSubrange(16..<(16 + bytes.count), with: bytes) }
+            try record.withUnsafeBytes { data in
+                #expect(decoder.isMarker(eventID: 5) && !decoder.isMarker(eventID: 4))
+                let got = try #require(try decoder.markerText(data, eventID: 5))
+                guard case .marker(let event)? = try decoder.decode(data) else { Issue.record("not a marker"); return }
+                #expect(String(decoding: got, as: UTF8.self) == event.text, "\(text.debugDescription) + \(padding) NULs")
+            }
+        }
 
         let ioError = try #require(DefaultFormats.layouts.first { $0.name == "cachefiles_io_error" })
         let record = Self.record(id: UInt16(ioError.id), pid: 1, size: 24) { b in

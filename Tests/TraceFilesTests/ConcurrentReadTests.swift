@@ -37,9 +37,61 @@ import OndemandTraceCore
             }, ties: { run in
                 tieCount += run.count
                 for t in run { events.append(t.traceEvent(comm: names[t.pid] ?? nil)) }
+            }, markers: { run, _ in
+                Issue.record("\(run.count) marker record(s) from a reader not asked for them")
             }, item: { if case .event(let e) = $0 { events.append(e) } })
         }
         return (events, summary, records, tieCount)
+    }
+
+    /// What a report sees of a trace, markers compared by what `DaemonMarker` reads of them.
+    enum Seen: Equatable {
+        case event(TraceEvent)
+        case marker(timestamp: UInt64, cpu: Int32, DaemonMarker)
+
+        init(_ event: TraceEvent) {
+            if case .marker(let m) = event.body, let marker = DaemonMarker(text: m.text) {
+                self = .marker(timestamp: event.timestamp, cpu: event.cpu, marker)
+            } else {
+                self = .event(event)
+            }
+        }
+    }
+
+    /// With `markerRecords`, our daemon's markers come as `MarkerRecord`s whose bytes parse as
+    /// `DaemonMarker(text:)` parses the text `read` gives, at their places among the on-demand
+    /// records and ties however the batches fall; the summary is the same.
+    @Test(arguments: [1, 2, 3, 7, 4096])
+    func markersComeParsedInTheirPlaces(batchSize: Int) throws {
+        let path = StarterTraceReportTests.samples + "record-6.12.dat"
+        var a: [Seen] = []
+        let sa = try TraceInput.read(path: path, selection: .report) { if case .event(let e) = $0 { a.append(Seen(e)) } }
+        var b: [Seen] = []
+        var names: [Int32: String?] = [:]
+        var parsed = 0
+        let sb = try TraceInput.readBatches(path: path, selection: .report, batchSize: batchSize, depth: 2,
+                                            markerRecords: true) { batch in
+            for (pid, comm) in batch.names { names[pid] = comm }
+            batch.forEach(records: { run in
+                for r in run { b.append(.event(r.traceEvent(comm: names[r.pid] ?? nil))) }
+            }, ties: { run in
+                for t in run { b.append(.event(t.traceEvent(comm: names[t.pid] ?? nil))) }
+            }, markers: { run, text in
+                parsed += run.count
+                text.withUnsafeBytes { buffer in
+                    for m in run {
+                        guard let marker = DaemonMarker(bytes: m.text(in: buffer)) else {
+                            Issue.record("a marker record that does not parse: \(m.traceEvent(text: buffer, comm: nil))")
+                            continue
+                        }
+                        b.append(.marker(timestamp: m.timestamp, cpu: m.cpu, marker))
+                    }
+                }
+            }, item: { if case .event(let e) = $0 { b.append(.event(e)) } })
+        }
+        #expect(a == b && sa == sb)
+        // 151 on-demand events, 101 ties (see `tiesComeAsTheGenericDecoderGivesThem`), 151 markers.
+        #expect(parsed == 151 && a.count == 151 + 101 + 151)
     }
 
     /// A trace.dat's on-demand events come as plain records, the rest as items, in trace order

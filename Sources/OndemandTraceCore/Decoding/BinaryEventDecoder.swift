@@ -115,6 +115,8 @@ public struct BinaryEventDecoder: Sendable {
     /// the plain path does not read, see `TiePlan`): `decodeTie` makes a `TieRecord` of a record
     /// without allocating.
     @usableFromInline var tiePlans: [TiePlan?]
+    /// The `buf` field of the `.marker` entries (ftrace `print`: trace_marker writes), by event id.
+    @usableFromInline var markerFields: [FieldLayout?]
 
     /// A tie event's `obj` and `cookie` slots (nil: the layout lacks the field), and the end of
     /// the slot its mask reads (`SlimMask`; 0: none), checked first as `decode` checks it.
@@ -170,6 +172,10 @@ public struct BinaryEventDecoder: Sendable {
         slimMasks = entries.map {
             guard case let .slim(_, _, only?) = $0, only.values.allSatisfy({ $0 < 64 }) else { return nil }
             return SlimMask(slot: only.slot, values: only.values.reduce(0) { $0 | 1 << $1 })
+        }
+        markerFields = entries.map {
+            guard case let .marker(buf) = $0 else { return nil }
+            return buf
         }
         tiePlans = zip(entries, slimMasks).map { entry, mask in
             guard case let .slim(layout, wanted, only) = entry, let kind = TieRecord.Kind(eventName: layout.name),
@@ -433,7 +439,43 @@ public struct BinaryEventDecoder: Sendable {
         }
     }
 
+    /// Whether records of this event id are trace_marker writes (`markerText`).
+    @inlinable @inline(__always)
+    public func isMarker(eventID id: Int) -> Bool { id >= 0 && id < markerFields.count && markerFields[id] != nil }
+
+    /// The text of a trace_marker write (`isMarker(eventID:)` holds for `id`, its id) as `decode`
+    /// gives it in its `MarkerEvent`, but as the record's own bytes: up to its first NUL, one
+    /// final newline dropped. For a reader that parses our daemon's markers without making a
+    /// `String` of each; nil when the field is not text.
+    public func markerText(_ data: UnsafeRawBufferPointer, eventID id: Int) throws(DecodeError) -> UnsafeRawBufferPointer? {
+        let field = markerFields[id]!
+        guard field.isString, let bytes = try bytes(of: field, in: data, event: "print") else { return nil }
+        // The first NUL: eight bytes at a time up to the word that holds one, then byte by byte.
+        var end = 0
+        while end + 8 <= bytes.count {
+            let word = bytes.loadUnaligned(fromByteOffset: end, as: UInt64.self)
+            if (word &- 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080 != 0 { break }
+            end += 8
+        }
+        while end < bytes.count, bytes[end] != 0 { end += 1 }
+        // As `String.hasSuffix("\n")`: a final "\r\n" is one character, not a newline.
+        if end > 0, bytes[end - 1] == UInt8(ascii: "\n"), end == 1 || bytes[end - 2] != UInt8(ascii: "\r") { end -= 1 }
+        return UnsafeRawBufferPointer(rebasing: bytes[..<end])
+    }
+
     func value(of field: FieldLayout, in data: UnsafeRawBufferPointer, event: String) throws(DecodeError) -> FieldValue? {
+        if let bytes = try bytes(of: field, in: data, event: event) { return bytesValue(field, bytes) }
+        switch field.size {
+        case 1, 2, 4, 8: break
+        default: return .bytes(Array(data[field.offset..<min(data.count, field.offset + field.size)]))
+        }
+        let slot = Slot(offset: field.offset, size: field.size, isSigned: field.isSigned)
+        guard data.count >= slot.end else { throw .shortRecord(event: event, size: data.count, needed: slot.end) }
+        return field.isSigned ? .signed(readSigned(data, slot)) : .unsigned(readUnsigned(data, slot))
+    }
+
+    /// The bytes of a dynamic or array field; nil for a field of neither kind.
+    func bytes(of field: FieldLayout, in data: UnsafeRawBufferPointer, event: String) throws(DecodeError) -> UnsafeRawBufferPointer? {
         if field.isDynamic {
             let locator = Slot(offset: field.offset, size: 4, isSigned: false)
             guard data.count >= locator.end else { throw .shortRecord(event: event, size: data.count, needed: locator.end) }
@@ -442,21 +484,15 @@ public struct BinaryEventDecoder: Sendable {
             let length = Int(raw >> 16)
             if field.isRelative { start += field.offset + 4 }
             guard start + length <= data.count else { throw .shortRecord(event: event, size: data.count, needed: start + length) }
-            return bytesValue(field, UnsafeRawBufferPointer(rebasing: data[start..<(start + length)]))
+            return UnsafeRawBufferPointer(rebasing: data[start..<(start + length)])
         }
         if field.isArray {
             // `char buf[]` (size 0) runs to the end of the record.
             let end = field.size == 0 ? data.count : field.offset + field.size
             guard end <= data.count, field.offset <= end else { throw .shortRecord(event: event, size: data.count, needed: end) }
-            return bytesValue(field, UnsafeRawBufferPointer(rebasing: data[field.offset..<end]))
+            return UnsafeRawBufferPointer(rebasing: data[field.offset..<end])
         }
-        switch field.size {
-        case 1, 2, 4, 8: break
-        default: return .bytes(Array(data[field.offset..<min(data.count, field.offset + field.size)]))
-        }
-        let slot = Slot(offset: field.offset, size: field.size, isSigned: field.isSigned)
-        guard data.count >= slot.end else { throw .shortRecord(event: event, size: data.count, needed: slot.end) }
-        return field.isSigned ? .signed(readSigned(data, slot)) : .unsigned(readUnsigned(data, slot))
+        return nil
     }
 
     func bytesValue(_ field: FieldLayout, _ bytes: UnsafeRawBufferPointer) -> FieldValue {

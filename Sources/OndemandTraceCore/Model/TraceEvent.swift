@@ -113,6 +113,35 @@ public struct OndemandRecord: Sendable, Equatable {
     }
 }
 
+/// A trace_marker write that looks like one of our daemon's markers (`DaemonMarker.looksOurs`)
+/// as the report's reading thread hands it over: plain values, its text bytes kept in a buffer
+/// of its batch, not in a `String` of its own (a marker per on-demand event in a recording of our
+/// daemon). The correlating thread parses it (`ReportBuilder.consume(_:text:)`).
+public struct MarkerRecord: Sendable, Equatable {
+    public var timestamp: UInt64
+    public var cpu: Int32
+    public var pid: Int32
+    /// Where its text lies in the batch's buffer.
+    public var textStart: Int32
+    public var textCount: Int32
+
+    public init(timestamp: UInt64, cpu: Int32, pid: Int32, textStart: Int32, textCount: Int32) {
+        (self.timestamp, self.cpu, self.pid, self.textStart, self.textCount) = (timestamp, cpu, pid, textStart, textCount)
+    }
+
+    /// Its text in `buffer` (the batch's).
+    @inline(__always)
+    public func text(in buffer: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: buffer[Int(textStart)..<Int(textStart + textCount)])
+    }
+
+    /// The same record as the generic decoder gives it (comm: the task's name, if known).
+    public func traceEvent(text buffer: UnsafeRawBufferPointer, comm: String?) -> TraceEvent {
+        TraceEvent(timestamp: timestamp, cpu: cpu, pid: pid, comm: comm,
+                   body: .marker(MarkerEvent(text: String(decoding: text(in: buffer), as: UTF8.self))))
+    }
+}
+
 /// A record of `EventSelection.objectTies` as the report's reading thread hands it over:
 /// `cachefiles_ref` (an object's cookie) or `cachefiles_prep_read` / `cachefiles_read` (a reader
 /// going on), decoded on the slim path (`BinaryEventDecoder.decodeTie`) into plain values, not a

@@ -111,7 +111,7 @@ public final class Correlator {
     private var sparseSlots: [UInt32: Int] = [:]
     private static let denseLimit: UInt32 = 1 << 22
     /// The daemon's object_id → obj, learnt from OPEN markers (fd) to join READ markers.
-    private var objByObjectID: [UInt32: UInt32] = [:]
+    @exclusivity(unchecked) private var objByObjectID: [UInt32: UInt32] = [:]
     /// Names given before the trace (`--blob-names`, or a first pass over the trace), by obj.
     private let givenNames: [UInt32: BlobName]
     /// Cookie of objects `cachefiles_ref` named before their first on-demand record.
@@ -132,7 +132,7 @@ public final class Correlator {
     private let onAnomaly: (Anomaly) -> Void
     @exclusivity(unchecked) public private(set) var firstTimestamp: UInt64?
     @exclusivity(unchecked) public private(set) var lastTimestamp: UInt64?
-    public private(set) var markersSeen = 0
+    @exclusivity(unchecked) public private(set) var markersSeen = 0
     /// Counts the names given to objects while reading (not those given up front): a reader that
     /// waits for names looks again only when it changed.
     public private(set) var namesLearned = 0
@@ -321,6 +321,14 @@ public final class Correlator {
         case .ref: noteRef(obj: id(tie.obj), cookie: id(tie.cookie))
         case .prepRead, .read: noteResume(obj: id(tie.obj), pid: tie.pid, at: max(tie.timestamp, lastTimestamp ?? 0))
         }
+    }
+
+    /// One of our daemon's markers, as `consume(_: TraceEvent)` takes the `.marker` event whose
+    /// text it was parsed from.
+    public func consume(_ marker: DaemonMarker, timestamp: UInt64, cpu: Int32) {
+        let t = admit(timestamp, cpu: cpu, obj: nil)
+        markersSeen += 1
+        consume(marker, at: t)
     }
 
     /// `consume(_: TieRecord)` for each, in order.

@@ -255,6 +255,21 @@ public final class ReportBuilder {
     /// Tie records in trace order (see `Correlator.consume(_: ArraySlice<TieRecord>)`).
     public func consume(_ ties: ArraySlice<TieRecord>) { withCorrelator { $0.consume(ties) } }
 
+    /// Marker records in trace order, their texts in `text` (their batch's buffer): each that
+    /// `DaemonMarker` parses is consumed as parsed, any other as the `.marker` event it stands for.
+    public func consume(_ markers: ArraySlice<MarkerRecord>, text: [UInt8]) {
+        text.withUnsafeBytes { buffer in
+            for i in markers.indices {
+                let record = markers[i]
+                if let marker = DaemonMarker(bytes: record.text(in: buffer)) {
+                    withCorrelator { $0.consume(marker, timestamp: record.timestamp, cpu: record.cpu) }
+                } else {
+                    consume(record.traceEvent(text: buffer, comm: nil))
+                }
+            }
+        }
+    }
+
     public func nameTask(_ pid: Int32, _ comm: String?) { withCorrelator { $0.nameTask(pid, comm) } }
 
     public func taskName(_ pid: Int32) -> String? { withCorrelator { $0.taskName(pid) } }
