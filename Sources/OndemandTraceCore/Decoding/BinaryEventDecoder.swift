@@ -115,8 +115,11 @@ public struct BinaryEventDecoder: Sendable {
     /// the plain path does not read, see `TiePlan`): `decodeTie` makes a `TieRecord` of a record
     /// without allocating.
     @usableFromInline var tiePlans: [TiePlan?]
-    /// The `buf` field of the `.marker` entries (ftrace `print`: trace_marker writes), by event id.
+    /// The `buf` field of the `.marker` entries (ftrace `print`: trace_marker writes), by event id,
+    /// when it is text (`FieldLayout.isString`, tested here once, not per record).
     @usableFromInline var markerFields: [FieldLayout?]
+    /// The `.marker` entries, by event id.
+    @usableFromInline var markerIDs: [Bool]
 
     /// A tie event's `obj` and `cookie` slots (nil: the layout lacks the field), and the end of
     /// the slot its mask reads (`SlimMask`; 0: none), checked first as `decode` checks it.
@@ -174,9 +177,10 @@ public struct BinaryEventDecoder: Sendable {
             return SlimMask(slot: only.slot, values: only.values.reduce(0) { $0 | 1 << $1 })
         }
         markerFields = entries.map {
-            guard case let .marker(buf) = $0 else { return nil }
+            guard case let .marker(buf) = $0, buf.isString else { return nil }
             return buf
         }
+        markerIDs = entries.map { if case .marker = $0 { true } else { false } }
         tiePlans = zip(entries, slimMasks).map { entry, mask in
             guard case let .slim(layout, wanted, only) = entry, let kind = TieRecord.Kind(eventName: layout.name),
                   only == nil || mask != nil else { return nil }
@@ -441,15 +445,14 @@ public struct BinaryEventDecoder: Sendable {
 
     /// Whether records of this event id are trace_marker writes (`markerText`).
     @inlinable @inline(__always)
-    public func isMarker(eventID id: Int) -> Bool { id >= 0 && id < markerFields.count && markerFields[id] != nil }
+    public func isMarker(eventID id: Int) -> Bool { id >= 0 && id < markerIDs.count && markerIDs[id] }
 
     /// The text of a trace_marker write (`isMarker(eventID:)` holds for `id`, its id) as `decode`
     /// gives it in its `MarkerEvent`, but as the record's own bytes: up to its first NUL, one
     /// final newline dropped. For a reader that parses our daemon's markers without making a
     /// `String` of each; nil when the field is not text.
     public func markerText(_ data: UnsafeRawBufferPointer, eventID id: Int) throws(DecodeError) -> UnsafeRawBufferPointer? {
-        let field = markerFields[id]!
-        guard field.isString, let bytes = try bytes(of: field, in: data, event: "print") else { return nil }
+        guard let field = markerFields[id], let bytes = try bytes(of: field, in: data, event: "print") else { return nil }
         // The first NUL: eight bytes at a time up to the word that holds one, then byte by byte.
         var end = 0
         while end + 8 <= bytes.count {
