@@ -117,7 +117,7 @@ public struct BinaryEventDecoder: Sendable {
     @usableFromInline var tiePlans: [TiePlan?]
     /// The `buf` field of the `.marker` entries (ftrace `print`: trace_marker writes), by event id,
     /// when it is text (`FieldLayout.isString`, tested here once, not per record).
-    @usableFromInline var markerFields: [FieldLayout?]
+    @usableFromInline var markerFields: [BytesField?]
     /// The `.marker` entries, by event id.
     @usableFromInline var markerIDs: [Bool]
 
@@ -178,7 +178,7 @@ public struct BinaryEventDecoder: Sendable {
         }
         markerFields = entries.map {
             guard case let .marker(buf) = $0, buf.isString else { return nil }
-            return buf
+            return BytesField(buf)
         }
         markerIDs = entries.map { if case .marker = $0 { true } else { false } }
         tiePlans = zip(entries, slimMasks).map { entry, mask in
@@ -479,20 +479,34 @@ public struct BinaryEventDecoder: Sendable {
 
     /// The bytes of a dynamic or array field; nil for a field of neither kind.
     func bytes(of field: FieldLayout, in data: UnsafeRawBufferPointer, event: String) throws(DecodeError) -> UnsafeRawBufferPointer? {
+        try bytes(of: BytesField(field), in: data, event: event)
+    }
+
+    /// Where a dynamic or array field's bytes are, as plain values (a `FieldLayout` holds strings:
+    /// copied out per record, it cost reference counting).
+    @usableFromInline struct BytesField: Sendable {
+        let offset, size: Int
+        let isArray, isDynamic, isRelative: Bool
+        init(_ field: FieldLayout) {
+            (offset, size, isArray, isDynamic, isRelative) = (field.offset, field.size, field.isArray, field.isDynamic, field.isRelative)
+        }
+    }
+
+    func bytes(of field: BytesField, in data: UnsafeRawBufferPointer, event: @autoclosure () -> String) throws(DecodeError) -> UnsafeRawBufferPointer? {
         if field.isDynamic {
             let locator = Slot(offset: field.offset, size: 4, isSigned: false)
-            guard data.count >= locator.end else { throw .shortRecord(event: event, size: data.count, needed: locator.end) }
+            guard data.count >= locator.end else { throw .shortRecord(event: event(), size: data.count, needed: locator.end) }
             let raw = readUnsigned(data, locator)
             var start = Int(raw & 0xffff)
             let length = Int(raw >> 16)
             if field.isRelative { start += field.offset + 4 }
-            guard start + length <= data.count else { throw .shortRecord(event: event, size: data.count, needed: start + length) }
+            guard start + length <= data.count else { throw .shortRecord(event: event(), size: data.count, needed: start + length) }
             return UnsafeRawBufferPointer(rebasing: data[start..<(start + length)])
         }
         if field.isArray {
             // `char buf[]` (size 0) runs to the end of the record.
             let end = field.size == 0 ? data.count : field.offset + field.size
-            guard end <= data.count, field.offset <= end else { throw .shortRecord(event: event, size: data.count, needed: end) }
+            guard end <= data.count, field.offset <= end else { throw .shortRecord(event: event(), size: data.count, needed: end) }
             return UnsafeRawBufferPointer(rebasing: data[field.offset..<end])
         }
         return nil

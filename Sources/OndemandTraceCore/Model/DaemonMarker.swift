@@ -147,10 +147,19 @@ public struct DaemonMarker: Sendable, Equatable {
     static func parseAsWritten(_ b: UnsafeBufferPointer<UInt8>) -> DaemonMarker? {
         var c = Cursor(b: b, i: 5)
         let stage: Stage, request: Request
-        if c.take("pickup ") { stage = .pickup } else if c.take("written ") { stage = .written }
-        else if c.take("done ") { stage = .done } else if c.take("fault ") { stage = .fault } else { return nil }
-        if c.take("read ") { request = .read } else if c.take("open ") { request = .open }
-        else if c.take("close ") { request = .close } else { return nil }
+        switch b.count > 5 ? b[5] : 0 {  // the words told apart by their first letter
+        case UInt8(ascii: "p") where c.take("pickup "): stage = .pickup
+        case UInt8(ascii: "w") where c.take("written "): stage = .written
+        case UInt8(ascii: "d") where c.take("done "): stage = .done
+        case UInt8(ascii: "f") where c.take("fault "): stage = .fault
+        default: return nil
+        }
+        switch c.i < b.count ? b[c.i] : 0 {
+        case UInt8(ascii: "r") where c.take("read "): request = .read
+        case UInt8(ascii: "o") where c.take("open "): request = .open
+        case UInt8(ascii: "c") where c.take("close "): request = .close
+        default: return nil
+        }
         guard c.take("msg="), let msg = c.unsigned32(), c.take(" oid="), let oid = c.unsigned32() else { return nil }
         var marker = DaemonMarker(stage: stage, request: request, msgID: msg, objectID: oid)
         if c.take(" fd=") { guard let v = c.unsigned32() else { return nil }; marker.fd = v }
