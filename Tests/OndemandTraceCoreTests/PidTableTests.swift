@@ -22,6 +22,8 @@ struct PidTableTests {
         }
         for (pid, value) in reference { #expect(table[pid] == value, "seed \(seed)") }
         #expect(table.values.sorted() == reference.values.sorted(), "seed \(seed)")
+        let even = table.filter { $0 % 2 == 0 }, evenReference = reference.filter { $0.value % 2 == 0 }
+        #expect(even.count == evenReference.count && evenReference.allSatisfy { even[$0.key] == $0.value }, "seed \(seed)")
         table.removeAll()
         #expect(table.isEmpty && table[0] == nil)
     }

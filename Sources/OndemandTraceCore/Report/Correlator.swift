@@ -110,8 +110,9 @@ public final class Correlator {
     @exclusivity(unchecked) private var slotByObj: [Int32] = []
     private var sparseSlots: [UInt32: Int] = [:]
     private static let denseLimit: UInt32 = 1 << 22
-    /// The daemon's object_id → obj, learnt from OPEN markers (fd) to join READ markers.
-    @exclusivity(unchecked) private var objByObjectID: [UInt32: UInt32] = [:]
+    /// The daemon's object_id → obj, learnt from OPEN markers (fd) to join READ markers: looked
+    /// up at each marker (a `Dictionary` hashed each with SipHash), keyed by the id's bits.
+    @exclusivity(unchecked) private var objByObjectID = PidTable<UInt32>()
     /// Names given before the trace (`--blob-names`, or a first pass over the trace), by obj.
     private let givenNames: [UInt32: BlobName]
     /// Cookie of objects `cachefiles_ref` named before their first on-demand record.
@@ -589,14 +590,14 @@ public final class Correlator {
         }
         switch m.request {
         case .open:
-            if m.stage == .pickup || objByObjectID[m.objectID] == nil, let fd = m.fd {
+            if m.stage == .pickup || objByObjectID[Int32(bitPattern: m.objectID)] == nil, let fd = m.fd {
                 // The OPEN record carries the fd the daemon's marker names: that ties oid to obj.
                 let candidate = states.indices
                     .filter { states[$0].opens.contains { $0.fd == fd && $0.markerMsg == nil } }
                     .max { (states[$0].opens.last?.issued ?? 0) < (states[$1].opens.last?.issued ?? 0) }
                 if let index = candidate {
                     withState(index) { state in
-                        objByObjectID[m.objectID] = state.lifetime.obj
+                        objByObjectID.updateValue(state.lifetime.obj, forKey: Int32(bitPattern: m.objectID))
                         if let i = state.opens.firstIndex(where: { $0.fd == fd && $0.markerMsg == nil }) {
                             state.opens[i].markerMsg = m.msgID
                         }
@@ -608,12 +609,12 @@ public final class Correlator {
                     }
                 }
             }
-            if m.stage == .done, let res = m.result, res < 0, let obj = objByObjectID[m.objectID],
+            if m.stage == .done, let res = m.result, res < 0, let obj = objByObjectID[Int32(bitPattern: m.objectID)],
                let index = existingSlot(obj) {
                 withState(index) { state in failOpen(&state, msgID: m.msgID, errno: res, at: t) }
             }
         case .read:
-            guard let obj = objByObjectID[m.objectID], let index = existingSlot(obj) else { return }
+            guard let obj = objByObjectID[Int32(bitPattern: m.objectID)], let index = existingSlot(obj) else { return }
             withState(index) { state in
                 switch m.stage {
                 case .pickup:
@@ -735,7 +736,7 @@ public final class Correlator {
         sparseSlots = [:]
         for (index, state) in states.enumerated() { setSlot(state.lifetime.obj, index) }
         let live = Set(states.map(\.lifetime.obj))
-        objByObjectID = objByObjectID.filter { live.contains($0.value) }
+        objByObjectID = objByObjectID.filter { live.contains($0) }
     }
 }
 

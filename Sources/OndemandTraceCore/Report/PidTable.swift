@@ -101,6 +101,15 @@ public struct PidTable<Value> {
     /// The values, in no particular order.
     public var values: [Value] { slots.compactMap { $0 } }
 
+    /// The table of the entries whose value `isIncluded` holds for.
+    public func filter(_ isIncluded: (Value) -> Bool) -> PidTable {
+        var kept = PidTable()
+        for (k, v) in zip(keys, slots) where k != Self.empty {
+            if let v, isIncluded(v) { kept.updateValue(v, forKey: Int32(truncatingIfNeeded: k)) }
+        }
+        return kept
+    }
+
     private mutating func grow() {
         let oldKeys = keys, oldSlots = slots
         keys = [Int64](repeating: Self.empty, count: oldKeys.count * 2)

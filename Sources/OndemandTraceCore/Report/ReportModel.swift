@@ -162,9 +162,11 @@ public struct BlobRow: Sendable {
 public final class ReportBuilder {
     // Touched once per request from the correlator's callbacks: no run-time exclusivity check.
     @exclusivity(unchecked) public private(set) var accumulator: ReportAccumulator
-    private var correlator: Correlator!
+    // Set once in `init` (after the closures that capture the builder); read per record
+    // (markers, events): no run-time exclusivity check.
+    @exclusivity(unchecked) private var correlator: Correlator!
     /// The fanotify pre-content path's requests (kprobe events), into the same accumulator.
-    private var fanotify: FanotifyCorrelator!
+    @exclusivity(unchecked) private var fanotify: FanotifyCorrelator!
     /// `correlator` without a retain and release per record (it lives as long as this builder),
     /// and a plain value for closures to capture: the name lookups `add` passes on captured the
     /// builder, which retained and released it twice per request.
