@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import SystemCalls
-import CDaemonSys
 import OndemandTraceCore
 import Synchronization
 
@@ -62,7 +58,7 @@ public final class FanotifyServer: Sendable {
         var path: String
         var dev: UInt64
         var ino: UInt64
-        var sourceFD: Int32
+        var source: Descriptor
         var sourceSize: UInt64
         var name: BlobName
     }
@@ -74,16 +70,11 @@ public final class FanotifyServer: Sendable {
     }
 
     // The 6.14+ uapi values Debian 12's headers predate.
-    static let preAccess: UInt64 = 0x0010_0000
     static let rangeInfoType: UInt8 = 6
     static let allow: UInt32 = 0x01, deny: UInt32 = 0x02
-    /// `FAN_REPORT_TID`: events carry the reader's thread id, as the trace's records do.
-    static let reportTID: UInt32 = 0x100
-    /// lseek's GNU whences, which Swift's Glibc module leaves out.
-    static let seekData: Int32 = 3, seekHole: Int32 = 4
 
     public let configuration: Configuration
-    let group: Int32
+    let group: FanotifyGroup
     /// The image file first, then the blobs'.
     let served: [Served]
     let log: DaemonLog
@@ -91,8 +82,8 @@ public final class FanotifyServer: Sendable {
     let counter = Atomic<Int>(0)
     let totals = Mutex(Totals())
     let stopping = Atomic<Bool>(false)
-    /// Written by `stop()` to wake the readers.
-    let wakeFD: Int32
+    /// Woken by `stop()` (and the exit fault) to wake the readers.
+    let wake: WakePipe
     let threads = Mutex<[Thread]>([])
     /// The fds of events held unanswered (never-answer): closed when the daemon stops, which
     /// lets the kernel allow them.
@@ -106,45 +97,44 @@ public final class FanotifyServer: Sendable {
         self.log = log
         guard configuration.threads >= 1 else { throw DaemonError("--threads must be at least 1") }
         markers = try configuration.markerPath.map { path throws(DaemonError) in try TraceMarkerWriter(path: path) }
+        do { wake = try WakePipe() } catch { throw DaemonError("\(error)") }
         var served: [Served] = []
-        func closeAll() { for s in served { close(s.sourceFD) } }
+        func closeAll() { for s in served { s.source.close() } }
         let volume = KeyText.escape(Array("erofs,\(configuration.files[0].name)".utf8))
         for file in configuration.files {
-            let sourceFD = open(file.source, O_RDONLY | O_CLOEXEC)
-            guard sourceFD >= 0 else {
-                let code = errno
+            let sourceFile: Descriptor
+            do { sourceFile = try Descriptor.open(file.source, .read) } catch {
                 closeAll()
-                throw DaemonError("\(file.source): cannot open the source: \(describeErrno(code))")
+                throw DaemonError("\(file.source): cannot open the source: \(describeErrno(error.errno))")
             }
             let source: FileSystem.Status, sparse: FileSystem.Status
             do {
-                source = try Descriptor(fd: sourceFD, path: file.source).status()
+                source = try sourceFile.status()
                 sparse = try FileSystem.status(file.file)
             } catch {
-                close(sourceFD); closeAll()
+                sourceFile.close(); closeAll()
                 throw DaemonError("\(error.path): \(describeErrno(error.errno))")
             }
-            served.append(Served(path: file.file, dev: sparse.kernelDevice, ino: sparse.inode, sourceFD: sourceFD,
+            served.append(Served(path: file.file, dev: sparse.kernelDevice, ino: sparse.inode, source: sourceFile,
                                  sourceSize: source.size, name: BlobName(volume: volume, blob: KeyText.escape(Array(file.name.utf8)))))
         }
-        let group = fanotify_init(UInt32(FAN_CLASS_PRE_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK) | Self.reportTID, UInt32(O_RDWR))
-        guard group >= 0 else {
-            let code = errno
+        let group: FanotifyGroup
+        do { group = try FanotifyGroup() } catch {
+            let code = error.errno
             closeAll()
             throw DaemonError("fanotify_init(FAN_CLASS_PRE_CONTENT): \(describeErrno(code))"
-                              + (code == EINVAL || code == EPERM ? " (needs root and CONFIG_FANOTIFY_ACCESS_PERMISSIONS)" : ""))
+                              + (code == ErrnoCode.EINVAL || code == ErrnoCode.EPERM ? " (needs root and CONFIG_FANOTIFY_ACCESS_PERMISSIONS)" : ""))
         }
         for file in served {
-            guard fanotify_mark(group, UInt32(FAN_MARK_ADD), Self.preAccess, AT_FDCWD, file.path) == 0 else {
-                let code = errno
-                close(group); closeAll()
+            do { try group.mark(file.path, for: FanotifyProbe.preAccessMask) } catch {
+                let code = error.errno
+                group.close(); closeAll()
                 throw DaemonError("\(file.path): fanotify_mark(FAN_PRE_ACCESS): \(describeErrno(code))"
-                                  + (code == EINVAL || code == EOPNOTSUPP ? " (pre-content events need Linux 6.14+ and a file on ext4, xfs or btrfs, not tmpfs or 9p)" : ""))
+                                  + (code == ErrnoCode.EINVAL || code == ErrnoCode.EOPNOTSUPP ? " (pre-content events need Linux 6.14+ and a file on ext4, xfs or btrfs, not tmpfs or 9p)" : ""))
             }
         }
         self.group = group
         self.served = served
-        wakeFD = eventfd(0, Int32(EFD_CLOEXEC))
         for file in served {
             markers?.write(.file(dev: file.dev, ino: file.ino, name: file.name))
             log("fanotify: marked \(file.path) (\(file.name.blob)) for pre-content events; filling from \(configuration.files.first { $0.file == file.path }?.source ?? "?") (\(file.sourceSize) bytes)")
@@ -152,13 +142,9 @@ public final class FanotifyServer: Sendable {
         log("fanotify: \(served.count) file(s) marked, \(configuration.threads) thread(s)")
     }
 
-    /// Whether `stop()` closed the group already.
-    let groupClosed = Atomic<Bool>(false)
-
     deinit {
-        if !groupClosed.load(ordering: .acquiring) { close(group) }
-        for file in served { close(file.sourceFD) }
-        close(wakeFD)
+        group.close()
+        for file in served { file.source.close() }
     }
 
     /// Starts the reader threads (serving in the background until `stop()`), and with
@@ -192,14 +178,12 @@ public final class FanotifyServer: Sendable {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 8)
         let data = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 8)
         defer { buffer.deallocate(); data.deallocate() }
-        var fds = [pollfd(fd: group, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+        var waiting = PollSet(readable: [group.fd, wake.readEnd])
         while !stopping.load(ordering: .acquiring) {
-            let ready = retryingInterrupted { poll(&fds, 2, 200) }
-            if ready <= 0 || fds[0].revents & Int16(POLLIN) == 0 { continue }
-            let n = retryingInterrupted { read(group, buffer.baseAddress, buffer.count) }
-            if n < 0 {
-                if errno == EAGAIN { continue }  // another thread took it
-                log("fanotify: read: \(describeErrno(errno))")
+            guard let ready = try? waiting.wait(timeoutMilliseconds: 200), ready > 0, waiting[0].contains(.readable) else { continue }
+            let n: Int
+            do { n = try group.readEvents(into: buffer) } catch {
+                log("fanotify: read: \(describeErrno(error.errno))")
                 return
             }
             var offset = 0
@@ -249,19 +233,18 @@ public final class FanotifyServer: Sendable {
             // Not one of the files marked (cannot happen but by a kernel bug): nothing to fill
             // it from, and allowing would hand the reader a hole's zeros.
             log("fanotify: event \(index) (\(what), pid \(pid)): on a file this daemon did not mark; answering FAN_DENY EIO")
-            actions.denyErrno = EIO
+            actions.denyErrno = ErrnoCode.EIO
         }
         if actions.exitDaemon {
             // As a daemon that dies: its fds close, the group with them, and the kernel allows
             // what is pending (no reader stays blocked on a daemon that is gone).
             log("fanotify: exit fault: dying without answering event \(index): the group closed, serving stopped")
             stopping.store(true, ordering: .releasing)
-            var one: UInt64 = 1
-            _ = write(wakeFD, &one, 8)
-            close(fd)
+            wake.wake()
+            closeEvent(fd)
             _ = inFlight.withLock { $0.removeValue(forKey: index) }
-            for held in held.withLock({ h in defer { h.removeAll() }; return h }) { close(held) }
-            if !groupClosed.exchange(true, ordering: .acquiringAndReleasing) { close(group) }
+            for held in held.withLock({ h in defer { h.removeAll() }; return h }) { closeEvent(held) }
+            group.close()
             return
         }
         // Only a delay sleeps: nanosleep(0) waits for the next tick on a kernel without
@@ -281,11 +264,10 @@ public final class FanotifyServer: Sendable {
             return
         }
         let response = actions.denyErrno.map { Self.deny | (UInt32($0) & 0xff) << 24 } ?? Self.allow
-        var answer = (fd, response)
-        if withUnsafeBytes(of: &answer, { write(group, $0.baseAddress, 8) }) != 8 {
-            log("fanotify: answer to event \(index) (fd \(fd)): \(describeErrno(errno))")
+        do { try group.respond(to: fd, with: response) } catch {
+            log("fanotify: answer to event \(index) (fd \(fd)): \(describeErrno(error.errno))")
         }
-        close(fd)
+        closeEvent(fd)
         _ = inFlight.withLock { $0.removeValue(forKey: index) }
         totals.withLock {
             $0.events += 1; $0.bytes += written
@@ -315,26 +297,36 @@ public final class FanotifyServer: Sendable {
     /// The file an event's fd is on, by device and inode.
     private func servedFile(_ fd: Int32) -> Served? {
         if served.count == 1 { return served[0] }
-        guard let status = try? Descriptor(fd: fd, path: "the event's file").status() else { return nil }
+        guard let status = try? eventFile(fd).status() else { return nil }
         return served.first { $0.dev == status.kernelDevice && $0.ino == status.inode }
     }
+
+    /// An event's fd: the file being read, open for reading and writing (its writes raise no events).
+    private func eventFile(_ fd: Int32) -> Descriptor { Descriptor(fd: fd, path: "the event's file") }
+
+    private func closeEvent(_ fd: Int32) { eventFile(fd).close() }
 
     /// Whether the range (clipped to the file) is data already: nothing to fetch.
     private func isPresent(_ fd: Int32, _ range: (offset: UInt64, count: UInt64), _ file: Served) -> Bool {
         let end = min(range.offset + range.count, file.sourceSize)
-        guard range.offset < end, lseek(fd, off_t(range.offset), Self.seekData) == off_t(range.offset) else { return false }
-        return lseek(fd, off_t(range.offset), Self.seekHole) >= off_t(end)
+        return range.offset < end && eventFile(fd).isAllData(from: range.offset, to: end)
     }
 
     /// Copies the range from the source through the event's fd (its writes raise no events).
     private func fill(_ fd: Int32, _ range: (offset: UInt64, count: UInt64), _ file: Served, _ scratch: UnsafeMutableRawBufferPointer) -> UInt64 {
+        let target = eventFile(fd)
         var at = range.offset, left = min(range.count, file.sourceSize > at ? file.sourceSize - at : 0), written: UInt64 = 0
         while left > 0 {
             let chunk = Int(min(left, UInt64(scratch.count)))
-            let got = retryingInterrupted { pread(file.sourceFD, scratch.baseAddress, chunk, off_t(at)) }
-            guard got > 0 else { log("fanotify: read of the source at \(at): \(got < 0 ? describeErrno(errno) : "end of file")"); break }
-            let put = retryingInterrupted { pwrite(fd, scratch.baseAddress, got, off_t(at)) }
-            guard put == got else { log("fanotify: write at \(at): \(put < 0 ? describeErrno(errno) : "short")"); break }
+            let got: Int, put: Int
+            do { got = try file.source.read(into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<chunk]), at: at) } catch {
+                log("fanotify: read of the source at \(at): \(describeErrno(error.errno))"); break
+            }
+            guard got > 0 else { log("fanotify: read of the source at \(at): end of file"); break }
+            do { put = try target.writeSome(UnsafeRawBufferPointer(rebasing: scratch[0..<got]), at: at) } catch {
+                log("fanotify: write at \(at): \(describeErrno(error.errno))"); break
+            }
+            guard put == got else { log("fanotify: write at \(at): short"); break }
             (at, left, written) = (at + UInt64(put), left - UInt64(put), written + UInt64(put))
         }
         return written
@@ -345,13 +337,12 @@ public final class FanotifyServer: Sendable {
     @discardableResult
     public func stop() -> Totals {
         stopping.store(true, ordering: .releasing)
-        var one: UInt64 = 1
-        _ = write(wakeFD, &one, 8)
+        wake.wake()
         for thread in threads.withLock({ t in defer { t.removeAll() }; return t }) { thread.join() }
-        for fd in held.withLock({ h in defer { h.removeAll() }; return h }) { close(fd) }
+        for fd in held.withLock({ h in defer { h.removeAll() }; return h }) { closeEvent(fd) }
         // Closing the group is what answers the events still pending (the kernel allows them):
         // a reader must never stay blocked on a daemon that has stopped.
-        if !groupClosed.exchange(true, ordering: .acquiringAndReleasing) { close(group) }
+        group.close()
         let t = totals.withLock { $0 }
         log("fanotify: stopped: \(t.events) event(s), \(t.present) present, \(t.denied) denied, \(t.unanswered) unanswered, \(t.bytes) bytes written, \(t.faults) fault(s) injected")
         return t
@@ -359,26 +350,20 @@ public final class FanotifyServer: Sendable {
 
     /// Blocks SIGTERM, SIGINT and SIGUSR1 in the calling thread (and the threads it starts
     /// after): call before `start()`, then `waitForStop(signals:)`.
-    public static func blockStopSignals() -> sigset_t {
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGTERM)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGUSR1)
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
+    public static func blockStopSignals() -> SignalSet {
+        let signals = SignalSet([Signal.terminate, Signal.interrupt, Signal.user1])
+        signals.block()
         return signals
     }
 
     /// Waits for SIGTERM/SIGINT or an exit fault (true when the fault ended it); SIGUSR1 logs
     /// the events in hand meanwhile.
-    public func waitForStop(signals: sigset_t) -> Bool {
-        var signals = signals
-        var timeout = timespec(tv_sec: 0, tv_nsec: 200_000_000)
+    public func waitForStop(signals: SignalSet) -> Bool {
         while !isStopping {
-            let signal = sigtimedwait(&signals, nil, &timeout)
-            if signal == SIGUSR1 { logInFlight() }
-            if signal == SIGTERM || signal == SIGINT {
-                log("fanotify: \(signal == SIGTERM ? "SIGTERM" : "SIGINT"): stopping")
+            let signal = signals.wait(timeoutNanoseconds: 200_000_000)
+            if signal == Signal.user1 { logInFlight() }
+            if let signal, signal == Signal.terminate || signal == Signal.interrupt {
+                log("fanotify: \(Signal.name(signal)): stopping")
                 return false
             }
         }

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import SystemCalls
 import CDaemonSys
 import OndemandTraceCore
@@ -50,28 +47,30 @@ public final class OndemandServer: Sendable {
     /// reference while they use the fds, so a CLOSE racing a READ on another thread cannot close
     /// (and let the kernel reuse) an fd still being written.
     final class OpenObject: Sendable {
-        let anonFD: Int32
-        let blobFD: Int32
+        let anon: Descriptor
+        let blob: Descriptor
         let size: UInt64
         let name: String
-        init(anonFD: Int32, blobFD: Int32, size: UInt64, name: String) {
-            self.anonFD = anonFD; self.blobFD = blobFD; self.size = size; self.name = name
+        init(anon: Descriptor, blob: Descriptor, size: UInt64, name: String) {
+            self.anon = anon; self.blob = blob; self.size = size; self.name = name
         }
-        deinit { close(anonFD); close(blobFD) }
+        deinit { anon.close(); blob.close() }
     }
 
     public let configuration: Configuration
     let device: CachefilesDevice
-    let sourceFD: Int32
+    /// The source directory, open (blobs are opened in it); nil when only `blobFiles` are served.
+    let source: Descriptor?
     let log: DaemonLog
     let markers: TraceMarkerWriter?
     let objects = Mutex<[UInt32: OpenObject]>([:])
     let readCounter = Atomic<Int>(0)
     let openCounter = Atomic<Int>(0)
     let totals = Mutex(Totals())
-    let signalFD: Int32
-    /// Written by `stop()` to wake the polling leader.
-    let wakeFD: Int32
+    /// SIGTERM and SIGINT, which every worker polls, so any worker can notice them.
+    let stopSignals: SignalDescriptor
+    /// Woken by `stop()` (and the exit fault) to wake the polling leader.
+    let wake: WakePipe
     let background = Mutex<Thread?>(nil)
     let leader = Mutex<Void>(())
     let stopping = Atomic<Bool>(false)
@@ -80,9 +79,9 @@ public final class OndemandServer: Sendable {
     let tracker: Mutex<RequestTracker>
     /// SIGUSR1 (the in-flight dump), read by the monitor thread only, so a dump comes even when
     /// every worker is blocked in the kernel.
-    let dumpSignalFD: Int32
-    /// Written when serving ends, to stop the monitor thread.
-    let monitorStopFD: Int32
+    let dumpSignals: SignalDescriptor
+    /// Woken when serving ends, to stop the monitor thread.
+    let monitorStop: WakePipe
 
     /// Checks the directories, opens the devnode and binds (or restores); after this returns the
     /// kernel may send requests. SIGTERM and SIGINT are blocked here and handled by `serve()`.
@@ -92,35 +91,28 @@ public final class OndemandServer: Sendable {
         guard configuration.threads >= 1 else { throw DaemonError("--threads must be at least 1") }
 
         // An empty source directory: only `blobFiles` are served.
-        let sourceFD = configuration.sourceDirectory.isEmpty ? -1
-            : open(configuration.sourceDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard sourceFD >= 0 || configuration.sourceDirectory.isEmpty else {
-            throw DaemonError("\(configuration.sourceDirectory): cannot open the source directory: \(describeErrno(errno))")
-        }
-        self.sourceFD = sourceFD
-
-        if !configuration.restore {
-            var st = stat()
-            guard stat(configuration.cacheDirectory, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
-                throw DaemonError("\(configuration.cacheDirectory): the cache directory does not exist or is not a directory")
+        if configuration.sourceDirectory.isEmpty {
+            source = nil
+        } else {
+            do { source = try Descriptor.open(configuration.sourceDirectory, .read, [.directory]) } catch {
+                throw DaemonError("\(configuration.sourceDirectory): cannot open the source directory: \(describeErrno(error.errno))")
             }
+        }
+
+        if !configuration.restore, FileSystem.kind(of: configuration.cacheDirectory) != .directory {
+            throw DaemonError("\(configuration.cacheDirectory): the cache directory does not exist or is not a directory")
         }
         self.markers = try configuration.markerPath.map { path throws(DaemonError) in try TraceMarkerWriter(path: path) }
 
         // Signals go to a signalfd every worker polls, so any worker can notice SIGTERM.
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        sigaddset(&mask, SIGTERM)
-        sigaddset(&mask, SIGINT)
-        pthread_sigmask(SIG_BLOCK, &mask, nil)
-        self.signalFD = signalfd(-1, &mask, Int32(SFD_CLOEXEC))
-        self.wakeFD = eventfd(0, Int32(EFD_CLOEXEC))
-        var dumpMask = sigset_t()
-        sigemptyset(&dumpMask)
-        sigaddset(&dumpMask, SIGUSR1)
-        pthread_sigmask(SIG_BLOCK, &dumpMask, nil)
-        self.dumpSignalFD = signalfd(-1, &dumpMask, Int32(SFD_CLOEXEC | SFD_NONBLOCK))
-        self.monitorStopFD = eventfd(0, Int32(EFD_CLOEXEC))
+        do {
+            stopSignals = try SignalDescriptor(SignalSet([Signal.terminate, Signal.interrupt]))
+            wake = try WakePipe()
+            dumpSignals = try SignalDescriptor(SignalSet([Signal.user1]))
+            monitorStop = try WakePipe()
+        } catch {
+            throw DaemonError("\(error)")
+        }
         self.tracker = Mutex(RequestTracker(logsEveryStage: configuration.logRequests))
 
         if configuration.restore {
@@ -150,25 +142,17 @@ public final class OndemandServer: Sendable {
         for fault in configuration.faults.faults { log("fault plan: \(fault.spec)") }
     }
 
-    deinit {
-        if sourceFD >= 0 { close(sourceFD) }
-        if signalFD >= 0 { close(signalFD) }
-        if wakeFD >= 0 { close(wakeFD) }
-        if dumpSignalFD >= 0 { close(dumpSignalFD) }
-        if monitorStopFD >= 0 { close(monitorStopFD) }
-    }
+    deinit { source?.close() }
 
     static func explainBindFailure(_ error: DaemonError, cacheDirectory: String) -> DaemonError {
-        if error.errno == ENOBUFS {
-            return DaemonError("bind ondemand failed with ENOBUFS: the filesystem of \(cacheDirectory) is too full for cachefiles (free space or inodes below its bstop/fstop limits)", errno: ENOBUFS)
+        if error.errno == ErrnoCode.ENOBUFS {
+            return DaemonError("bind ondemand failed with ENOBUFS: the filesystem of \(cacheDirectory) is too full for cachefiles (free space or inodes below its bstop/fstop limits)", errno: ErrnoCode.ENOBUFS)
         }
-        guard error.errno == EOPNOTSUPP else { return error }
-        var fs = statfs()
-        let tmpfsMagic = 0x0102_1994
-        if statfs(cacheDirectory, &fs) == 0, Int(fs.f_type) == tmpfsMagic {
-            return DaemonError("\(cacheDirectory): cachefiles refuses a cache directory on tmpfs (bind fails with EOPNOTSUPP: tmpfs has no sync_fs); put it on ext4 or xfs", errno: EOPNOTSUPP)
+        guard error.errno == ErrnoCode.EOPNOTSUPP else { return error }
+        if (try? FileSystem.filesystemType(cacheDirectory)) == FileSystem.tmpfsType {
+            return DaemonError("\(cacheDirectory): cachefiles refuses a cache directory on tmpfs (bind fails with EOPNOTSUPP: tmpfs has no sync_fs); put it on ext4 or xfs", errno: ErrnoCode.EOPNOTSUPP)
         }
-        return DaemonError("bind ondemand failed with EOPNOTSUPP: the kernel lacks CONFIG_CACHEFILES_ONDEMAND, or the filesystem of \(cacheDirectory) lacks what cachefiles needs (xattrs, tmpfile, sync_fs)", errno: EOPNOTSUPP)
+        return DaemonError("bind ondemand failed with EOPNOTSUPP: the kernel lacks CONFIG_CACHEFILES_ONDEMAND, or the filesystem of \(cacheDirectory) lacks what cachefiles needs (xattrs, tmpfile, sync_fs)", errno: ErrnoCode.EOPNOTSUPP)
     }
 
     /// Serves until SIGTERM/SIGINT with `threads` workers, then returns what was served.
@@ -180,8 +164,7 @@ public final class OndemandServer: Sendable {
         }
         workerLoop(index: 1)
         for thread in workers { thread.join() }
-        var one: UInt64 = 1
-        _ = write(monitorStopFD, &one, 8)
+        monitorStop.wake()
         if let monitor { monitor.join() }
         if signalled.load(ordering: .relaxed) {
             // Nobody will answer now: let the kernel fail what is pending, so readers do not hang.
@@ -208,8 +191,7 @@ public final class OndemandServer: Sendable {
     /// waits for the workers; returns what was served.
     public func stop() -> Totals {
         stopping.store(true, ordering: .relaxed)
-        var one: UInt64 = 1
-        _ = write(wakeFD, &one, 8)
+        wake.wake()
         if let thread = background.withLock({ t -> Thread? in defer { t = nil }; return t }) {
             thread.join()
         }
@@ -238,18 +220,15 @@ public final class OndemandServer: Sendable {
     private func monitorLoop() {
         let limit = configuration.warnAfter
         let timeout = limit.map { Int32(RequestTracker.checkInterval(forThreshold: $0) / 1_000_000) } ?? -1
-        var fds = [pollfd(fd: dumpSignalFD, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: monitorStopFD, events: Int16(POLLIN), revents: 0)]
+        var waiting = PollSet(readable: [dumpSignals.fd, monitorStop.readEnd])
         while true {
-            for i in fds.indices { fds[i].revents = 0 }
-            if retryingInterrupted({ poll(&fds, nfds_t(fds.count), timeout) }) < 0 {
-                log("monitor: poll failed: \(describeErrno(errno)); no more SIGUSR1 dumps or warnings")
+            do { try waiting.wait(timeoutMilliseconds: timeout) } catch {
+                log("monitor: poll failed: \(describeErrno(error.errno)); no more SIGUSR1 dumps or warnings")
                 return
             }
-            if fds[1].revents != 0 { return }
-            if fds[0].revents != 0 {
-                var info = signalfd_siginfo()
-                while read(dumpSignalFD, &info, MemoryLayout<signalfd_siginfo>.size) > 0 {}
+            if !waiting[1].isEmpty { return }
+            if !waiting[0].isEmpty {
+                dumpSignals.drain()
                 let pending = devnodePending()
                 let now = monotonicNanoseconds()
                 track { $0.dump(now: now, devnodePending: pending) }
@@ -265,9 +244,9 @@ public final class OndemandServer: Sendable {
     /// devnode is closed.
     private func devnodePending() -> Bool? {
         guard !device.isClosed else { return nil }
-        var fd = pollfd(fd: device.fd, events: Int16(POLLIN), revents: 0)
-        guard poll(&fd, 1, 0) >= 0 else { return nil }
-        return fd.revents & Int16(POLLIN) != 0
+        var devnode = PollSet(readable: [device.fd])
+        guard (try? devnode.wait(timeoutMilliseconds: 0)) != nil else { return nil }
+        return devnode[0].contains(.readable)
     }
 
     private struct WorkerID { var index: Int; var tid: Int32 }
@@ -280,11 +259,8 @@ public final class OndemandServer: Sendable {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
         defer { buffer.deallocate() }
         // Page-aligned: the anonymous fd writes to the cache file with direct I/O.
-        let dataCapacity = 1 << 20
-        var data: UnsafeMutableRawPointer?
-        guard posix_memalign(&data, 4096, dataCapacity) == 0, let data else { return }
-        defer { free(data) }
-        let dataBuffer = UnsafeMutableRawBufferPointer(start: data, count: dataCapacity)
+        let dataBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 4096)
+        defer { dataBuffer.deallocate() }
 
         while true {
             let message: CachefilesMessage
@@ -314,18 +290,15 @@ public final class OndemandServer: Sendable {
         tracker.withLock { $0.worker(worker, is: .waiting, now: monotonicNanoseconds()) }
         return leader.withLock { _ -> Next in
             tracker.withLock { $0.worker(worker, is: .polling, now: monotonicNanoseconds()) }
-            var fds = [pollfd(fd: device.fd, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+            var waiting = PollSet(readable: [device.fd, stopSignals.fd, wake.readEnd])
             while !stopping.load(ordering: .relaxed) {
-                for i in fds.indices { fds[i].revents = 0 }
-                if retryingInterrupted({ poll(&fds, nfds_t(fds.count), -1) }) < 0 {
-                    log("poll failed: \(describeErrno(errno)); stopping")
+                do throws(SystemError) { try waiting.wait(timeoutMilliseconds: -1) } catch {
+                    log("poll failed: \(describeErrno(error.errno)); stopping")
                     break
                 }
-                if fds[1].revents != 0 { signalled.store(true, ordering: .relaxed); break }  // SIGTERM/SIGINT
-                if fds[2].revents != 0 { break }  // stop()
-                if fds[0].revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 {
+                if !waiting[1].isEmpty { signalled.store(true, ordering: .relaxed); break }  // SIGTERM/SIGINT
+                if !waiting[2].isEmpty { break }  // stop()
+                if !waiting[0].isDisjoint(with: .failed) {
                     log("\(device.path): poll reported an error; stopping")
                     break
                 }
@@ -356,7 +329,7 @@ public final class OndemandServer: Sendable {
         let keys = BlobName(volumeKey: open.volumeKey, cookieKey: open.cookieKey)
         (pickedUp.volume, pickedUp.blob) = (keys.volume, keys.blob)
         marker(pickedUp)
-        let anonFD = Int32(bitPattern: open.fd)
+        let anon = Descriptor(fd: Int32(bitPattern: open.fd), path: "anonymous fd")
 
         func refuse(_ errno: Int32, _ why: String, fault: String? = nil) {
             log("OPEN msg=\(msg) oid=\(oid) fd=\(open.fd): \(why); answering -\(describeErrno(errno))")
@@ -367,9 +340,9 @@ public final class OndemandServer: Sendable {
                 result = -Int64(errno)
             } catch {
                 log("\(error)")
-                result = -Int64(error.errno ?? EIO)
+                result = -Int64(error.errno ?? ErrnoCode.EIO)
             }
-            close(anonFD)
+            anon.close()
             totals.withLock { $0.opens += 1; $0.openErrors += 1; if fault != nil { $0.faults += 1 } }
             track { $0.done(msgID: msg, result: result, now: monotonicNanoseconds()) }
             marker(DaemonMarker(.done, .open, msgID: msg, objectID: oid, fd: open.fd, result: result))
@@ -381,33 +354,39 @@ public final class OndemandServer: Sendable {
         }
         let name: String
         switch BlobKeys.blobName(volumeKey: open.volumeKey, cookieKey: open.cookieKey) {
-        case .failure(let rejection): refuse(EINVAL, "refused key: \(rejection)"); return
+        case .failure(let rejection): refuse(ErrnoCode.EINVAL, "refused key: \(rejection)"); return
         case .success(let n): name = n
         }
         let blobPath = configuration.blobFiles[name] ?? "\(configuration.sourceDirectory)/\(name)"
-        let blobFD = configuration.blobFiles[name].map { Glibc.open($0, O_RDONLY | O_CLOEXEC) }
-            ?? (sourceFD >= 0 ? openat(sourceFD, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1)
-        guard blobFD >= 0 else {
-            let e = sourceFD >= 0 || configuration.blobFiles[name] != nil ? errno : ENOENT
-            refuse(e == ENOENT ? ENOENT : EIO, "blob \(blobPath): \(describeErrno(e))")
+        let blob: Descriptor
+        do throws(SystemError) {
+            if let file = configuration.blobFiles[name] {
+                blob = try Descriptor.open(file, .read)
+            } else if let source {
+                blob = try Descriptor.open(name, in: source, .read, [.noFollow])
+            } else {
+                throw SystemError(path: blobPath, action: "cannot open", errno: ErrnoCode.ENOENT)
+            }
+        } catch {
+            let e = error.errno
+            refuse(e == ErrnoCode.ENOENT ? ErrnoCode.ENOENT : ErrnoCode.EIO, "blob \(blobPath): \(describeErrno(e))")
             return
         }
-        var st = stat()
-        guard fstat(blobFD, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-            close(blobFD)
-            refuse(EIO, "blob \(blobPath) is not a regular file")
+        guard let status = try? blob.status(), status.kind == .regular else {
+            blob.close()
+            refuse(ErrnoCode.EIO, "blob \(blobPath) is not a regular file")
             return
         }
-        let size = UInt64(st.st_size)
+        let size = status.size
         // Registered before copen: the kernel may send a READ as soon as it has the answer.
-        objects.withLock { $0[oid] = OpenObject(anonFD: anonFD, blobFD: blobFD, size: size, name: name) }
+        objects.withLock { $0[oid] = OpenObject(anon: anon, blob: blob, size: size, name: name) }
         var result = Int64(size)
         do {
             try device.command(CachefilesReply.copen(msgID: msg, size: size))
             log("OPEN msg=\(msg) oid=\(oid) fd=\(open.fd) blob=\(name) size=\(size)")
         } catch {
             log("OPEN msg=\(msg) oid=\(oid): \(error)")
-            result = -Int64(error.errno ?? EIO)
+            result = -Int64(error.errno ?? ErrnoCode.EIO)
             _ = objects.withLock { $0.removeValue(forKey: oid) }
         }
         totals.withLock { $0.opens += 1 }
@@ -438,13 +417,12 @@ public final class OndemandServer: Sendable {
             injected("exit")
             if configuration.exitFaultEndsProcess {
                 log("exiting now, with requests unanswered")
-                _exit(3)
+                ThisProcess.exitImmediately(3)
             }
             log("dying now, with requests unanswered: devnode and object fds closed, serving stopped")
             track { $0.abandoned(msgID: msg, reason: "exit", now: monotonicNanoseconds()) }
             stopping.store(true, ordering: .relaxed)
-            var one: UInt64 = 1
-            _ = write(wakeFD, &one, 8)
+            wake.wake()
             device.close()
             objects.withLock { $0.removeAll() }
             return
@@ -469,9 +447,10 @@ public final class OndemandServer: Sendable {
             return
         }
         var result: Int64 = 0
-        if daemon_sys_read_complete(object.anonFD, msg) < 0 {
-            result = -Int64(errno)
-            log("READ msg=\(msg) oid=\(oid): CACHEFILES_IOC_READ_COMPLETE failed: \(describeErrno(errno))")
+        if daemon_sys_read_complete(object.anon.fd, msg) < 0 {
+            let e = currentErrno
+            result = -Int64(e)
+            log("READ msg=\(msg) oid=\(oid): CACHEFILES_IOC_READ_COMPLETE failed: \(describeErrno(e))")
         }
         totals.withLock { $0.reads += 1; $0.readBytes += written }
         track { $0.done(msgID: msg, result: result, now: monotonicNanoseconds()) }
@@ -487,17 +466,20 @@ public final class OndemandServer: Sendable {
             let position = offset + done
             var have = 0
             while have < chunk {
-                let n = retryingInterrupted { pread(object.blobFD, buffer.baseAddress! + have, chunk - have, off_t(position) + off_t(have)) }
-                if n < 0 { return .failure(DaemonError("blob \(object.name): pread failed: \(describeErrno(errno))")) }
+                let n: Int
+                do { n = try object.blob.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[have..<chunk]), at: position + UInt64(have)) } catch {
+                    return .failure(DaemonError("blob \(object.name): pread failed: \(describeErrno(error.errno))"))
+                }
                 if n == 0 { break }
                 have += n
             }
-            if have < chunk { memset(buffer.baseAddress! + have, 0, chunk - have) }
+            if have < chunk { UnsafeMutableRawBufferPointer(rebasing: buffer[have..<chunk]).initializeMemory(as: UInt8.self, repeating: 0) }
             var put = 0
             while put < chunk {
-                let n = retryingInterrupted { pwrite(object.anonFD, buffer.baseAddress! + put, chunk - put, off_t(position) + off_t(put)) }
-                if n < 0 { return .failure(DaemonError("anonymous fd: pwrite at \(position + UInt64(put)) failed: \(describeErrno(errno))")) }
-                put += n
+                // One write at a time: a failure names the offset it stopped at.
+                do { put += try object.anon.writeSome(UnsafeRawBufferPointer(rebasing: buffer[put..<chunk]), at: position + UInt64(put)) } catch {
+                    return .failure(DaemonError("anonymous fd: pwrite at \(position + UInt64(put)) failed: \(describeErrno(error.errno))"))
+                }
             }
             done += UInt64(chunk)
         }

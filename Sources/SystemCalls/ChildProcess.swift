@@ -108,8 +108,7 @@ public enum ChildProcess {
 
     typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32
     /// glibc's `posix_spawn_file_actions_addchdir_np` (2.29+; not in Swift's Glibc module).
-    static let addChdir: AddChdir? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addchdir_np")
-        .map { unsafeBitCast($0, to: AddChdir.self) }
+    static let addChdir: AddChdir? = glibcFunction("posix_spawn_file_actions_addchdir_np", as: AddChdir.self)
 
     /// Waits for `pid` (retrying on EINTR); its wait status.
     public static func wait(_ pid: pid_t) -> Int32 {

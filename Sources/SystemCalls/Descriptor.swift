@@ -34,6 +34,15 @@ public struct Descriptor: Sendable {
         return Descriptor(fd: fd, path: path)
     }
 
+    /// Opens `name` in the open `directory` (openat: the directory cannot be swapped under the
+    /// name); errors name `directory.path/name`.
+    public static func open(_ name: String, in directory: Descriptor, _ access: Access, _ options: Options = []) throws(SystemError) -> Descriptor {
+        let path = directory.path + "/" + name
+        let fd = retryingInterrupted { openat(directory.fd, name, flags(access, options)) }
+        guard fd >= 0 else { throw SystemError(path: path, action: "cannot open", errno: errno) }
+        return Descriptor(fd: fd, path: path)
+    }
+
     /// open(2)'s flags for `access` and `options`, close-on-exec added (for a C library that
     /// opens the file itself: libtracefs).
     public static func flags(_ access: Access, _ options: Options = []) -> Int32 {
@@ -105,10 +114,18 @@ public struct Descriptor: Sendable {
     public func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(SystemError) {
         var done = 0
         while done < bytes.count {
-            let n = retryingInterrupted { pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done)) }
-            guard n > 0 else { throw SystemError(path: path, action: "write failed", errno: n < 0 ? errno : ENOSPC) }
+            let n = try writeSome(UnsafeRawBufferPointer(rebasing: bytes[done...]), at: offset + UInt64(done))
+            guard n > 0 else { throw SystemError(path: path, action: "write failed", errno: ENOSPC) }
             done += n
         }
+    }
+
+    /// One write of `bytes` at `offset` (pwrite: the file position unchanged); how many bytes it
+    /// took, which may be fewer (a caller that must know where a write stopped).
+    public func writeSome(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws(SystemError) -> Int {
+        let n = retryingInterrupted { pwrite(fd, bytes.baseAddress, bytes.count, off_t(offset)) }
+        guard n >= 0 else { throw SystemError(path: path, action: "write failed", errno: errno) }
+        return n
     }
 
     /// What `fstat` says of the open file.
@@ -137,6 +154,34 @@ public struct Descriptor: Sendable {
         guard end >= 0 else { throw SystemError(path: path, action: "cannot seek", errno: errno) }
         return UInt64(end)
     }
+
+    /// Where data starts at or after `offset` (SEEK_DATA, which moves the file position); nil when
+    /// none does (past the last data).
+    public func dataStart(from offset: UInt64) throws(SystemError) -> UInt64? {
+        let at = lseek(fd, off_t(offset), Self.seekData)
+        if at < 0, errno == ENXIO { return nil }
+        guard at >= 0 else { throw SystemError(path: path, action: "cannot seek to data", errno: errno) }
+        return UInt64(at)
+    }
+
+    /// Where the hole at or after `offset` starts (SEEK_HOLE, which moves the file position; the
+    /// end of the file counts as one, and a filesystem that tracks no holes reports only that).
+    public func holeStart(from offset: UInt64) throws(SystemError) -> UInt64 {
+        let at = lseek(fd, off_t(offset), Self.seekHole)
+        guard at >= 0 else { throw SystemError(path: path, action: "cannot seek to a hole", errno: errno) }
+        return UInt64(at)
+    }
+
+    /// Whether every byte of `[start, end)` is data, no hole in it (true when it is empty): a
+    /// sparse file's range already filled. False when the file cannot tell.
+    public func isAllData(from start: UInt64, to end: UInt64) -> Bool {
+        guard start < end else { return true }
+        guard (try? dataStart(from: start)) == start, let hole = try? holeStart(from: start) else { return false }
+        return hole >= end
+    }
+
+    /// lseek's GNU whences, which Swift's Glibc module leaves out.
+    private static let seekData: Int32 = 3, seekHole: Int32 = 4
 
     /// Waits until the file's data and metadata are on the disk.
     public func sync() throws(SystemError) {

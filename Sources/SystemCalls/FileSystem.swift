@@ -43,10 +43,12 @@ public enum FileSystem {
         return buffer[0]
     }
 
+    /// tmpfs's type (cachefiles refuses a cache directory there; it raises no pre-content events).
+    public static let tmpfsType = 0x0102_1994
+
     /// glibc's `statfs` (its header, sys/vfs.h, is not in Swift's Glibc module).
     private typealias StatfsCall = @convention(c) (UnsafePointer<CChar>, UnsafeMutableRawPointer) -> Int32
-    private static let statfsCall: StatfsCall? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "statfs")
-        .map { unsafeBitCast($0, to: StatfsCall.self) }
+    private static let statfsCall: StatfsCall? = glibcFunction("statfs", as: StatfsCall.self)
 
     /// Sets the size of the file at `path` (a longer file reads zeros: sparse).
     public static func truncate(_ path: String, to size: UInt64) throws(SystemError) {

@@ -43,8 +43,6 @@ public enum CPUAffinity {
 
     /// glibc's sched_getaffinity / sched_setaffinity (not in Swift's Glibc module: GNU extensions).
     private typealias AffinityCall = @convention(c) (pid_t, Int, UnsafeMutableRawPointer) -> Int32
-    private static let getAffinity: AffinityCall? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sched_getaffinity")
-        .map { unsafeBitCast($0, to: AffinityCall.self) }
-    private static let setAffinity: AffinityCall? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sched_setaffinity")
-        .map { unsafeBitCast($0, to: AffinityCall.self) }
+    private static let getAffinity: AffinityCall? = glibcFunction("sched_getaffinity", as: AffinityCall.self)
+    private static let setAffinity: AffinityCall? = glibcFunction("sched_setaffinity", as: AffinityCall.self)
 }

@@ -28,7 +28,7 @@ public enum Signal {
 /// starts afterwards, which inherit the mask) and then waited for with `sigtimedwait`, so no
 /// handler runs and no signal kills the process with its work left behind.
 public struct SignalSet: @unchecked Sendable {
-    private var set = sigset_t()
+    fileprivate var set = sigset_t()
 
     public init(_ signals: [Int32]) {
         sigemptyset(&set)
@@ -51,6 +51,45 @@ public struct SignalSet: @unchecked Sendable {
     }
 }
 
+/// A set of signals read as a descriptor (signalfd): blocked, as `SignalSet.block` does, and
+/// then readable on `fd`, so a thread waiting on other descriptors too (a `PollSet`) notices
+/// them. Nonblocking and close-on-exec; closed with the object.
+public final class SignalDescriptor: Sendable {
+    public let fd: Int32
+
+    /// Blocks `signals` in the calling thread (call it before the threads that must not take
+    /// them start: they inherit the mask) and opens the descriptor they arrive on.
+    public init(_ signals: SignalSet) throws(SystemError) {
+        signals.block()
+        var set = signals.set
+        let fd = Self.signalfd?(-1, &set, O_CLOEXEC | O_NONBLOCK) ?? -1
+        guard fd >= 0 else {
+            throw SystemError(path: "signalfd", action: "cannot create", errno: Self.signalfd == nil ? ENOSYS : errno)
+        }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+
+    /// Reads every signal pending on it (none left then: `fd` is no longer readable); their
+    /// numbers, in the order the kernel gave them.
+    @discardableResult
+    public func drain() -> [Int32] {
+        var received: [Int32] = []
+        // struct signalfd_siginfo: 128 bytes, the signal's number (a u32) first.
+        var info = [UInt8](repeating: 0, count: 128)
+        while true {
+            let n = info.withUnsafeMutableBytes { raw in retryingInterrupted { read(fd, raw.baseAddress, raw.count) } }
+            guard n == info.count else { return received }
+            received.append(info.withUnsafeBytes { Int32(bitPattern: $0.load(as: UInt32.self)) })
+        }
+    }
+
+    /// glibc's `signalfd` (sys/signalfd.h is not in Swift's Glibc module).
+    private typealias SignalfdCall = @convention(c) (Int32, UnsafePointer<sigset_t>, Int32) -> Int32
+    private static let signalfd: SignalfdCall? = glibcFunction("signalfd", as: SignalfdCall.self)
+}
+
 /// This process: its id, its privileges, its end.
 public enum ThisProcess {
     public static var id: Int32 { getpid() }
@@ -65,6 +104,10 @@ public enum ThisProcess {
 
     /// Ends the process with `status` (atexit handlers run, stdio is flushed).
     public static func exit(_ status: Int32) -> Never { Glibc.exit(status) }
+
+    /// Ends the process with `status` at once, as a crash would leave things: no atexit
+    /// handler, nothing flushed (`_exit`: the daemon's `exit` fault).
+    public static func exitImmediately(_ status: Int32) -> Never { _exit(status) }
 
     /// Whether a process `pid` exists (it may belong to another user): `kill(pid, 0)`.
     public static func exists(_ pid: Int32) -> Bool { kill(pid, 0) == 0 || errno != ESRCH }

@@ -26,8 +26,7 @@ public func describeErrno(_ e: Int32) -> String {
 
 private typealias ErrnoNameFunction = @convention(c) (Int32) -> UnsafePointer<CChar>?
 /// glibc's `strerrorname_np` (2.32+; not in Swift's Glibc module): nil for a number without a name.
-private let errnoName: ErrnoNameFunction? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "strerrorname_np")
-    .map { unsafeBitCast($0, to: ErrnoNameFunction.self) }
+private let errnoName: ErrnoNameFunction? = glibcFunction("strerrorname_np", as: ErrnoNameFunction.self)
 
 /// Calls `body` again while it fails with EINTR: the one place interrupted calls are retried.
 /// For calls that return a negative value on failure and set errno (read, write, poll, waitpid…).

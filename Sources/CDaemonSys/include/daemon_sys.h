@@ -1,9 +1,9 @@
 #ifndef ONDEMAND_TRACE_DAEMON_SYS_H
 #define ONDEMAND_TRACE_DAEMON_SYS_H
-// Linux headers Swift's Glibc module leaves out, for the on-demand daemon.
-#include <sys/signalfd.h>
+// Linux headers Swift's Glibc module leaves out, for the tests' host checks (statfs, mount,
+// fanotify: TestSupport's HostFacts and the fanotify tests). The daemons call these through
+// SystemCalls, not through this module.
 #include <sys/vfs.h>
-#include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/fanotify.h>
 
