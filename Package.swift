@@ -59,7 +59,7 @@ let package = Package(
         .target(name: "CDaemonSys"),
         .target(name: "OndemandDaemon", dependencies: ["OndemandTraceCore", "CDaemonSys", "SystemCalls"]),
         // `run`: recording + daemon + mount + workload, repeated, reported (the command's library).
-        .target(name: "MeasuredRun", dependencies: ["OndemandTraceCore", "ErofsFormat", "TraceFiles", "TraceRecording", "OndemandDaemon", "CDaemonSys", "SystemCalls"]),
+        .target(name: "MeasuredRun", dependencies: ["OndemandTraceCore", "ErofsFormat", "TraceFiles", "TraceRecording", "OndemandDaemon", "SystemCalls"]),
         // `monitor`: continuous recording, correlation, Prometheus metrics on an HTTP endpoint.
         .target(
             name: "Monitoring",

@@ -1,4 +1,3 @@
-import CDaemonSys
 import OndemandTraceCore
 import SystemCalls
 
