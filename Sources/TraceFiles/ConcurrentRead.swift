@@ -24,8 +24,8 @@ extension TraceInput {
 /// first come in this batch.
 public struct TraceItemBatch: Sendable {
     public fileprivate(set) var ondemand: [OndemandRecord] = []
-    /// Each item comes before `ondemand[before]` (after the last record when `before` is its count).
-    public fileprivate(set) var others: [(before: Int, item: TraceItem)] = []
+    /// Lost events, other markers and everything of a text trace, each at its place in `places`.
+    public fileprivate(set) var others: [TraceItem] = []
     /// `cachefiles_ref`, `cachefiles_prep_read` and `cachefiles_read` records of the report's
     /// selection (a trace.dat's).
     public fileprivate(set) var ties: [TieRecord] = []
@@ -81,7 +81,7 @@ public struct TraceItemBatch: Sendable {
             switch place.kind {
             case .tie: try tie(ties[t..<(t + end - p)]); t += end - p
             case .marker: try marker(markers[m..<(m + end - p)], markerText); m += end - p
-            case .other: try item(others[o].item); o += 1
+            case .other: try item(others[o]); o += 1
             }
             p = end
         }
@@ -151,7 +151,7 @@ final class TraceItemBatcher {
 
     func add(_ item: TraceItem) throws {
         batch.place(.other)
-        batch.others.append((batch.ondemand.count, item))
+        batch.others.append(item)
         if batch.others.count == size { try flush() }
     }
 

@@ -116,10 +116,9 @@ public struct BinaryEventDecoder: Sendable {
     /// without allocating.
     @usableFromInline var tiePlans: [TiePlan?]
     /// The `buf` field of the `.marker` entries (ftrace `print`: trace_marker writes), by event id,
-    /// when it is text (`FieldLayout.isString`, tested here once, not per record).
+    /// when it is text (`FieldLayout.isString`, tested here once, not per record; a marker
+    /// without text goes by `decode`).
     @usableFromInline var markerFields: [BytesField?]
-    /// The `.marker` entries, by event id.
-    @usableFromInline var markerIDs: [Bool]
 
     /// A tie event's `obj` and `cookie` slots (nil: the layout lacks the field), and the end of
     /// the slot its mask reads (`SlimMask`; 0: none), checked first as `decode` checks it.
@@ -180,7 +179,6 @@ public struct BinaryEventDecoder: Sendable {
             guard case let .marker(buf) = $0, buf.isString else { return nil }
             return BytesField(buf)
         }
-        markerIDs = entries.map { if case .marker = $0 { true } else { false } }
         tiePlans = zip(entries, slimMasks).map { entry, mask in
             guard case let .slim(layout, wanted, only) = entry, let kind = TieRecord.Kind(eventName: layout.name),
                   only == nil || mask != nil else { return nil }
@@ -443,9 +441,9 @@ public struct BinaryEventDecoder: Sendable {
         }
     }
 
-    /// Whether records of this event id are trace_marker writes (`markerText`).
+    /// Whether records of this event id are trace_marker writes with a text field (`markerText`).
     @inlinable @inline(__always)
-    public func isMarker(eventID id: Int) -> Bool { id >= 0 && id < markerIDs.count && markerIDs[id] }
+    public func isMarker(eventID id: Int) -> Bool { id >= 0 && id < markerFields.count && markerFields[id] != nil }
 
     /// The text of a trace_marker write (`isMarker(eventID:)` holds for `id`, its id) as `decode`
     /// gives it in its `MarkerEvent`, but as the record's own bytes: up to its first NUL, one
