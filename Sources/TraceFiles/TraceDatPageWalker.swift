@@ -116,9 +116,14 @@ struct TraceDatPageWalker {
         try cursors.withUnsafeMutableBufferPointer { cursors in
             for i in cursors.indices { try pages.advance(&cursors[i]) }
             func head(_ i: Int) -> (timestamp: UInt64, cpu: Int32)? { cursors[i].current.map { ($0.timestamp, $0.cpu) } }
-            while let best = TimeOrder.first(count: cursors.count, head: head) {
+            var first = TimeOrder.first(count: cursors.count, head: head)
+            while let best = first {
                 // The oldest head of the other CPUs: `best` goes on until its next record is not older.
-                let next = TimeOrder.first(count: cursors.count, head: { $0 == best ? nil : head($0) }).flatMap(head)
+                let nextCPU = TimeOrder.first(count: cursors.count, head: { $0 == best ? nil : head($0) })
+                let next = nextCPU.flatMap(head)
+                // When the run ends, that head is the oldest of all (`best`'s new head does not
+                // come before it), so the next run is its CPU's without a scan.
+                first = nextCPU
                 // The run's record stays in a local, not stored into the cursor and loaded back
                 // (a stall per record: the load waited for the stores to reach the cache).
                 var record = cursors[best].current!
