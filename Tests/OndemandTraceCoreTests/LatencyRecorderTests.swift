@@ -135,6 +135,37 @@ struct LatencyRecorderTests {
     }
 }
 
+/// `record(contentsOf:)` ends a recorder as recording the same values one at a time does: in
+/// every configuration (values kept, then counted; counted only; with the fine log2 buckets),
+/// with the counts growing down and up and a bucket's count carrying past 16 bits.
+struct LatencyRecorderBulkTests {
+    @Test(arguments: [(2, 0, false), (2, 256, false), (3, 100, true), (3, 0, false)])
+    func valuesInBulkEndAsOneByOne(digits: Int, exactLimit: Int, log2: Bool) {
+        let seed = UInt64.random(in: 0...UInt64.max)
+        print("LatencyRecorderBulkTests seed \(seed)")
+        var random = SplitMix64(seed: seed)
+        var one = LatencyRecorder(significantDigits: digits, exactLimit: exactLimit, log2: log2), bulk = one
+        for round in 0..<40 {
+            var values: [UInt64] = []
+            switch round % 4 {
+            case 0: values = (0..<Int(random.next() % 300)).map { _ in 5_000 + random.next() % 2_000_000 }
+            case 1: values = [UInt64](repeating: 123_456, count: 20_000)  // past 65,535 in two rounds
+            case 2: values = (0..<50).map { _ in random.next() % 1_000 }  // below the counted range
+            default: values = (0..<50).map { _ in random.next() >> (random.next() % 40) }  // far above it
+            }
+            for v in values { one.record(nanoseconds: v) }
+            values.withUnsafeBufferPointer { bulk.record(contentsOf: $0) }
+            let ps = [0.001, 1, 25, 50, 75, 90, 99, 99.9, 99.999, 100]
+            #expect(bulk.count == one.count && bulk.sumNanoseconds == one.sumNanoseconds, "round \(round), seed \(seed)")
+            #expect(bulk.minNanoseconds == one.minNanoseconds && bulk.maxNanoseconds == one.maxNanoseconds, "round \(round), seed \(seed)")
+            #expect(bulk.percentilesNanoseconds(ps) == one.percentilesNanoseconds(ps), "round \(round), seed \(seed)")
+            #expect(bulk.log2Microseconds == one.log2Microseconds && bulk.fineMicroseconds == one.fineMicroseconds, "round \(round)")
+        }
+        // Ten rounds of 20,000 equal values: their bucket carried past 16 bits, the median is theirs.
+        #expect(one.count > 200_000 && abs(Double(one.percentileNanoseconds(50)) - 123_456) < 123_456.0 / 100)
+    }
+}
+
 /// The accumulator records object rows' latencies in batches grouped by object: each row must
 /// end as a recorder fed the same values one at a time (counts, bytes, percentiles, extremes).
 struct ReportAccumulatorObjectRowTests {

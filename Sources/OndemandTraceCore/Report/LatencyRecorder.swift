@@ -99,6 +99,28 @@ public struct LatencyRecorder: Sendable {
         recordRest(nanoseconds)
     }
 
+    /// `record(nanoseconds:)` for each value, in order: the recorder ends the same. Values only
+    /// counted (`countsOnly`) are summed and counted in one pass, not a call and a buffer access
+    /// each (the object rows take their latencies this way, grouped, `ReportAccumulator`).
+    public mutating func record(contentsOf values: UnsafeBufferPointer<UInt64>) {
+        var rest = values[...]
+        // Kept values (up to `exactLimit`) one at a time: the recorder may stop keeping them.
+        while !countsOnly, let value = rest.first {
+            record(nanoseconds: value)
+            rest = rest.dropFirst()
+        }
+        guard !rest.isEmpty else { return }
+        var (sum, low, high) = (sumNanoseconds, minNanoseconds, maxNanoseconds)
+        for value in rest {
+            sum &+= value
+            if value < low { low = value }
+            if value > high { high = value }
+        }
+        count &+= UInt64(rest.count)
+        (sumNanoseconds, minNanoseconds, maxNanoseconds) = (sum, low, high)
+        buckets.record(contentsOf: UnsafeBufferPointer(rebasing: rest))
+    }
+
     /// `record` past count, sum, min and max, when the value is not simply counted.
     @inline(never)
     private mutating func recordRest(_ nanoseconds: UInt64) {
@@ -186,9 +208,9 @@ public struct LatencyRecorder: Sendable {
         guard count > 0 else { return percentiles.map { _ in 0 } }
         let sorted = exactValues?.values.sorted()
         // Kept values give exact percentiles; counted ones, the library's over the same counts.
-        let histogram = keepsValues ? nil
-            : buckets.histogram(significantDigits: significantDigits, min: minNanoseconds, max: maxNanoseconds)
-        return percentiles.map { p in
+        let counted = keepsValues ? [] : buckets.valuesAtPercentiles(percentiles)
+        return percentiles.indices.map { k in
+            let p = percentiles[k]
             if p <= 0 { return minNanoseconds }
             if p >= 100 { return maxNanoseconds }
             if let sorted {
@@ -196,7 +218,7 @@ public struct LatencyRecorder: Sendable {
                 return sorted[min(rank, sorted.count) - 1]
             }
             // Clamped: HdrHistogram reports bucket tops, which may lie beyond the exact extremes.
-            return min(max(histogram!.valueAtPercentile(p), minNanoseconds), maxNanoseconds)
+            return min(max(counted[k], minNanoseconds), maxNanoseconds)
         }
     }
 
@@ -246,7 +268,8 @@ public struct LatencySummary: Sendable, Equatable {
 /// index arithmetic for a lowest discernible value of 1), counted without its per-value
 /// bookkeeping (index functions not inlined across modules; its own count, min and max beside
 /// the recorder's): recording was the largest cost of `report`'s correlating thread, five to six
-/// values a READ. `histogram` gives the library's histogram of the same counts, for percentiles.
+/// values a READ. `valuesAtPercentiles` gives the library's percentiles of the same counts (the
+/// tests hold them to the library's own).
 ///
 /// Small, because a report keeps one per object row (a thousand objects are common): only the
 /// whole buckets from the lowest to the highest value recorded, 16-bit counts, and the rare count
@@ -275,6 +298,11 @@ struct BucketCounts: Sendable {
     /// `Histogram.countsIndexForValue`.
     @inline(__always)
     func index(_ value: UInt64) -> Int {
+        Self.index(value, halfMagnitude: halfMagnitude, leadingZeroBase: leadingZeroBase, subBucketMask: subBucketMask)
+    }
+
+    @inline(__always)
+    static func index(_ value: UInt64, halfMagnitude: Int, leadingZeroBase: Int, subBucketMask: UInt64) -> Int {
         // Masking shifts and wrapping arithmetic: `bucket` is 0...56, nothing can overflow.
         let bucket = leadingZeroBase &- (value | subBucketMask).leadingZeroBitCount
         let subBucket = Int(truncatingIfNeeded: value &>> UInt64(bucket))
@@ -315,6 +343,30 @@ struct BucketCounts: Sendable {
             return counts[offset] == 0
         }
         if wrapped { carry(i) }
+    }
+
+    /// `record` for each value: those counted in place (nearly all) through one buffer access.
+    mutating func record(contentsOf values: UnsafeBufferPointer<UInt64>) {
+        var next = values.startIndex
+        while next < values.endIndex {
+            // The geometry in locals: `self` is not read while its counts are held.
+            let (base, half, zeros, mask) = (base, halfMagnitude, leadingZeroBase, subBucketMask)
+            next = lowCounts.withUnsafeMutableBufferPointer { counts in
+                var i = next
+                while i < values.endIndex {
+                    let offset = Self.index(values[i], halfMagnitude: half, leadingZeroBase: zeros, subBucketMask: mask) &- base
+                    guard UInt(bitPattern: offset) < UInt(counts.count), counts[offset] != .max else { break }
+                    counts[offset] &+= 1
+                    i &+= 1
+                }
+                return i
+            }
+            // Not covered, or its count carries: the general way.
+            if next < values.endIndex {
+                record(values[next])
+                next &+= 1
+            }
+        }
     }
 
     @inline(never)
@@ -373,31 +425,32 @@ struct BucketCounts: Sendable {
         }
     }
 
-    /// The library's histogram of these counts, as if each value had been recorded there: each
-    /// bucket's count recorded at its lowest value, except that `min` and `max` (the exact
-    /// extremes) are recorded as themselves in their buckets, so that its min and max, which its
-    /// percentiles are clamped to, are the exact ones.
-    func histogram(significantDigits: Int, min: UInt64, max: UInt64) -> LatencyRecorder.Counts {
-        var h = LatencyRecorder.emptyHistogram(significantDigits)
-        guard min <= max else { return h }
-        let minIndex = index(min), maxIndex = index(max)
+    /// For each percentile strictly between 0 and 100, the top of the bucket that holds it, as
+    /// the library's `valueAtPercentile` finds it in a histogram of these counts (before its clamp
+    /// to the extremes, which the recorder's exact ones replace): one walk of the counts. A report
+    /// takes four percentiles of each of a thousand object rows; making a histogram of each row
+    /// was most of the time after the last record. Other percentiles give 0.
+    func valuesAtPercentiles(_ percentiles: [Double]) -> [UInt64] {
+        var total: UInt64 = 0
+        forEachCount { _, n in total += UInt64(n) }
+        // The library's rank: the percentile less one ulp, of the count, rounded up, at least 1.
+        let ranks = percentiles.map { p -> UInt64 in
+            guard p > 0, p < 100 else { return 0 }
+            return Swift.max(1, UInt64((Swift.min(Swift.max(p.nextDown, 0), 100) * Double(total) / 100).rounded(.up)))
+        }
+        var values = [UInt64](repeating: 0, count: percentiles.count)
+        let order = ranks.indices.filter { ranks[$0] > 0 }.sorted { ranks[$0] < ranks[$1] }
+        var next = 0
+        var seen: UInt64 = 0
         forEachCount { i, n in
-            if i == minIndex {
-                // Every value of the lowest bucket is at least `min`.
-                if i == maxIndex, n > 1 {
-                    _ = h.record(min, count: n - 1)
-                    _ = h.record(max)
-                } else {
-                    _ = h.record(min, count: n)
-                }
-            } else if i == maxIndex {
-                if n > 1 { _ = h.record(lowestValue(i), count: n - 1) }
-                _ = h.record(max)
-            } else {
-                _ = h.record(lowestValue(i), count: n)
+            seen += UInt64(n)
+            while next < order.count, seen >= ranks[order[next]] {
+                // The bucket's highest value: the next index's lowest, less one.
+                values[order[next]] = lowestValue(i + 1) &- 1
+                next += 1
             }
         }
-        return h
+        return values
     }
 }
 

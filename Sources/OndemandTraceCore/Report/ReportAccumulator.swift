@@ -274,13 +274,13 @@ public struct ReportAccumulator {
             next[Int(row)] += 1
         }
         // `next[row]` is now where the row's group ends; it starts where the previous one ends.
-        objectRows.withUnsafeMutableBufferPointer { rows in
+        objectRows.withUnsafeMutableBufferPointer { rows in grouped.withUnsafeBufferPointer { grouped in
             var start = 0
             for row in rows.indices where next[row] > start {
-                for k in start..<next[row] { rows[row].latency.record(nanoseconds: grouped[k]) }
+                rows[row].latency.record(contentsOf: UnsafeBufferPointer(rebasing: grouped[start..<next[row]]))
                 start = next[row]
             }
-        }
+        } }
         pendingLatencies.removeAll(keepingCapacity: true)
     }
 
