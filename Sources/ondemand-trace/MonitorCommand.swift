@@ -5,6 +5,7 @@ import TraceRecording
 
 struct Monitor: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "monitor",
         abstract: "Watch the on-demand requests continuously and serve them as Prometheus metrics.",
         discussion: """
             Records the cachefiles on-demand events in a private tracefs instance (as `record` \
