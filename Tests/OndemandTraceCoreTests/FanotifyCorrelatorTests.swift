@@ -111,6 +111,26 @@ struct FanotifyCorrelatorTests {
         #expect(model.stats.reads.unmatched == 2)
     }
 
+    /// An event the kernel destroys unread and unanswered, its hook returning 0, was dropped (its
+    /// group was shutting down): no request, an anomaly. One destroyed unread whose reader returns
+    /// an error was taken off the queue for a killed reader: a request it gave up.
+    @Test func anEventDroppedUnreadIsNoRequestButAnAnomaly() {
+        var s = Script()
+        s.roundTrip(10, pos: 0, count: 4096, ev: 0x2000)
+        s.enter(11, pos: 8192, count: 4096); s.file(11, ino: 12); s.queue(11, ev: 0x3000); s.destroy(11, ev: 0x3000); s.leave(11)
+        s.enter(12, pos: 12288, count: 4096); s.file(12, ino: 12); s.queue(12, ev: 0x4000); s.destroy(12, ev: 0x4000)
+        s.leave(12, ret: -512)
+        // Dropped, and the trace ends before its hook returns.
+        s.enter(13, pos: 16384, count: 4096); s.file(13, ino: 12); s.queue(13, ev: 0x5000); s.destroy(13, ev: 0x5000)
+        // The address reused at once by a request answered as usual.
+        s.roundTrip(14, pos: 20480, count: 4096, ev: 0x3000)
+        let (model, requests) = report(s)
+        #expect(requests.map(\.pid) == [10, 12, 14])
+        #expect(model.stats.anomalyCounts[.eventDropped] == 2 && model.stats.anomalyCounts[.readerGaveUp] == 1)
+        #expect(model.stats.anomalies.filter { $0.kind == .eventDropped }.map(\.detail).first?.hasPrefix("range 8192+4096 of pid 11: ") == true)
+        #expect(model.stats.reads.count == 3 && model.stats.reads.matched == 2)
+    }
+
     @Test func aHookThatQueuesNothingIsNoRequestAndForeignAnswersAreCountedApart() {
         var s = Script()
         s.enter(9, pos: 0, count: 4096); s.file(9, ino: 12, mask: 0x1); s.leave(9)   // no listener wanted it

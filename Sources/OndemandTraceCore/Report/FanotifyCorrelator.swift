@@ -8,7 +8,11 @@
 /// So a request is keyed by its reader's pid until it has an address, and by the address after:
 /// no guess, no order assumed between readers.
 ///
-/// A hook that returns without queuing an event (no listener wanted the range) is no request.
+/// A hook that returns without queuing an event (no listener wanted the range) is no request, and
+/// so is an event the kernel destroyed unread and unanswered before the hook returned 0: it was
+/// dropped (`fsnotify_insert_event` refuses events while the group shuts down, after `fan_insert`
+/// fired), and the reader went on with the range unfilled (`eventDropped`). A reader interrupted
+/// before the listener read its event returns an error instead: a request it gave up.
 /// Answers to events queued before the trace began are left out (their requests are not in it).
 ///
 /// Our daemon's markers (`FanotifyMarker`) name the image files (bootstrap and blobs: the objects)
@@ -28,6 +32,8 @@ public final class FanotifyCorrelator {
         var pickedUp: UInt64?
         var answered: UInt64?
         var response: UInt32?
+        /// When the kernel destroyed the event unread and unanswered (`fan_destroy`).
+        var destroyedUnread: UInt64?
     }
 
     /// A file the requests were for: the image file, by device and inode.
@@ -139,10 +145,14 @@ public final class FanotifyCorrelator {
                 (r.answered, r.response) = (t, response)
             }
         case .destroyed(let ev):
-            readerByEvent.removeValue(forKey: ev)
+            guard let reader = readerByEvent.removeValue(forKey: ev), var r = inHook[reader], r.event == ev,
+                  r.pickedUp == nil, r.answered == nil else { return }
+            r.destroyedUnread = t
+            inHook[reader] = r
         case .hookReturned(let result):
             guard let r = inHook.removeValue(forKey: pid), let ev = r.event else { return }
             if readerByEvent[ev] == pid { readerByEvent.removeValue(forKey: ev) }
+            if let dropped = r.destroyedUnread, (result ?? 0) >= 0 { return drop(r, at: dropped) }
             close(r, resumed: t, result: result)
         }
     }
@@ -168,6 +178,14 @@ public final class FanotifyCorrelator {
         objects.append(o)
         objectNameIndexes.append(names.objectNameIndex(name))
         return objects.count - 1
+    }
+
+    /// An event the kernel dropped: no request (no listener saw it), an anomaly (the reader read the
+    /// range as the image file holds it, unfilled).
+    private func drop(_ r: InFlight, at t: UInt64) {
+        onAnomaly(Anomaly(kind: .eventDropped, obj: r.file.map { UInt32($0 + 1) }, timestamp: t,
+                          detail: "range \(r.pos.map(String.init) ?? "?")+\(r.count.map(String.init) ?? "?") of pid \(r.pid): "
+                            + "the kernel dropped the event before a listener read it (its group was going away); the read went on unfilled"))
     }
 
     /// Hands the request on: answered or not, with the reader's resumption and result.
@@ -208,7 +226,7 @@ public final class FanotifyCorrelator {
     /// Each request queued to a listener and not answered yet (a reader blocked in the hook).
     /// Ids have the top bit set: apart from the cachefiles correlator's.
     public func forEachOutstanding(_ body: (OutstandingRequest) -> Void) {
-        for r in inHook.values where r.event != nil && r.answered == nil {
+        for r in inHook.values where r.event != nil && r.answered == nil && r.destroyedUnread == nil {
             body(OutstandingRequest(id: 1 << 63 | r.serial, kind: .read, obj: UInt32((r.file ?? unnamedObject ?? 0) + 1),
                                     blob: r.file.map { objects[$0].name } ?? nil, offset: r.pos, length: r.count,
                                     issued: r.entered, pid: r.pid))
@@ -219,7 +237,7 @@ public final class FanotifyCorrelator {
     /// image files' lifetimes.
     public func finish() -> [Correlator.ObjectLifetime] {
         for r in inHook.values.sorted(by: { ($0.entered, $0.pid) < ($1.entered, $1.pid) }) where r.event != nil {
-            close(r, resumed: nil, result: nil)
+            if let dropped = r.destroyedUnread { drop(r, at: dropped) } else { close(r, resumed: nil, result: nil) }
         }
         inHook.removeAll()
         readerByEvent.removeAll()

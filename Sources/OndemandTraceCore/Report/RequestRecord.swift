@@ -34,15 +34,18 @@ public struct Anomaly: Sendable, Equatable {
         case denied = "denied"
         /// fanotify: the reader left the hook before any answer (killed, interrupted).
         case readerGaveUp = "reader_gave_up"
+        /// fanotify: the kernel dropped a pre-content event before any listener read it (its group
+        /// was shutting down) and let the read go on with the range unfilled. Not a request.
+        case eventDropped = "event_dropped"
 
         /// The kinds a backend can report (each backend's JSON lists its own).
         public static func kinds(of backend: Backend) -> [Kind] {
             switch backend {
             case .cachefiles: return allCases.filter { !fanotifyOnly.contains($0) }
-            case .fanotify: return [.neverAnswered, .denied, .readerGaveUp, .lostEvents, .timeWentBackwards]
+            case .fanotify: return [.neverAnswered, .denied, .readerGaveUp, .eventDropped, .lostEvents, .timeWentBackwards]
             }
         }
-        static let fanotifyOnly: Set<Kind> = [.neverAnswered, .denied, .readerGaveUp]
+        static let fanotifyOnly: Set<Kind> = [.neverAnswered, .denied, .readerGaveUp, .eventDropped]
 
         public static func < (a: Kind, b: Kind) -> Bool {
             allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
