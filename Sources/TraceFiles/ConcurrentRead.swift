@@ -127,6 +127,26 @@ final class TraceItemBatcher {
         if batch.ondemand.count == size { try flush() }
     }
 
+    /// An on-demand record, its event decoded in place, in the batch (see
+    /// `BinaryEventDecoder.decodeOndemand(_:eventID:into:)`); `name` as for `add`. Nothing is
+    /// added when the record does not decode.
+    @inline(__always)
+    func addOndemand(_ data: UnsafeRawBufferPointer, eventID: Int, decoder: BinaryEventDecoder,
+                     timestamp: UInt64, cpu: Int32, pid: Int32, name: NewTaskName) throws {
+        batch.ondemand.append(OndemandRecord(timestamp: timestamp, cpu: cpu, pid: pid, event: Self.placeholder))
+        do {
+            try decoder.decodeOndemand(data, eventID: eventID, into: &batch.ondemand[batch.ondemand.count - 1].event)
+        } catch {
+            batch.ondemand.removeLast()
+            throw error
+        }
+        if case .new(let name) = name { batch.names.append((pid, name)) }
+        if batch.ondemand.count == size { try flush() }
+    }
+
+    /// What an on-demand record holds until its event is decoded into it.
+    private static let placeholder = OndemandEvent.cread(.init(obj: nil, msgID: nil))
+
     /// `name`: as for an on-demand record.
     @inline(__always)
     func add(_ tie: TieRecord, name: NewTaskName) throws {

@@ -130,13 +130,13 @@ enum TraceDatReader {
                 }
                 if let batcher, disposition == .ondemand {
                     // Straight into the batch as a plain record: no `EventBody` made and taken apart.
-                    let event = try decoder.decodeOndemand(data, eventID: id)
                     let pid = decoder.pid(of: data)
+                    let name = nameIfNew(pid)
+                    try batcher._withUnsafeGuaranteedRef {
+                        try $0.addOndemand(data, eventID: id, decoder: decoder, timestamp: timestamp, cpu: cpu, pid: pid, name: name)
+                    }
                     summary.eventsDelivered += 1
                     summary.ondemandEvents += 1
-                    let record = OndemandRecord(timestamp: timestamp, cpu: cpu, pid: pid, event: event)
-                    let name = nameIfNew(pid)
-                    try batcher._withUnsafeGuaranteedRef { try $0.add(record, name: name) }
                     return true
                 }
                 guard decoder.passesMask(data, eventID: id) else { return true }

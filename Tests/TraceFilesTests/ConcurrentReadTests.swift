@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 import OndemandTraceCore
 @testable import TraceFiles
 
@@ -134,6 +135,37 @@ import OndemandTraceCore
             }
         }
         #expect(seen == 12)
+    }
+
+    /// A READ record shorter than its format says (here the format's `len` moved past the record)
+    /// ends the batched read with the file's error, as the generic read; the records handed over
+    /// before it are whole (the one that failed was not added, half decoded, to its batch).
+    /// Every READ fails here, so only records of other kinds may have been handed over.
+    @Test(arguments: [1, 3, 4096])
+    func aShortOndemandRecordEndsTheBatchedReadWithTheFilesError(batchSize: Int) throws {
+        var bytes = try Fixtures.bytes(StarterTraceReportTests.samples + "record-6.12.dat")
+        let field = Array("field:size_t len;\toffset:32;".utf8), moved = Array("field:size_t len;\toffset:92;".utf8)
+        let at = try #require((0...(bytes.count - field.count)).first { bytes[$0..<($0 + field.count)].elementsEqual(field) })
+        bytes.replaceSubrange(at..<(at + field.count), with: moved)
+        let scratch = try TemporaryDirectory("short")
+        let path = scratch.path + "/short-read.dat"
+        try Fixtures.write(bytes, to: path)
+        var handed = 0  // the OPEN and copen before the first READ
+        let error = #expect(throws: TraceFileError.self) {
+            _ = try TraceInput.readBatches(path: path, selection: .report, batchSize: batchSize, depth: 2, markerRecords: true) { batch in
+                batch.forEach(records: { run in
+                    for r in run {
+                        handed += 1
+                        if case .read = r.event { Issue.record("a READ handed over: \(r)") }
+                        #expect(r.event.obj != nil, "a record handed over before its event was decoded: \(r)")
+                    }
+                }, ties: { _ in }, markers: { _, _ in }, item: { _ in })
+            }
+        }
+        #expect(error?.description.contains("cachefiles_ondemand_read") == true && error?.description.contains(path) == true,
+                "\(String(describing: error))")
+        let generic = #expect(throws: TraceFileError.self) { _ = try TraceInput.read(path: path, selection: .report) { _ in } }
+        #expect(generic?.description == error?.description && handed > 0)
     }
 
     @Test func aReaderErrorIsThrown() throws {

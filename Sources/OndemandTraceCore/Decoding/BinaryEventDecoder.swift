@@ -377,6 +377,15 @@ public struct BinaryEventDecoder: Sendable {
     /// Decodes a record of an on-demand event (`isOndemand(eventID:)` holds for `id`, its id).
     @inlinable @inline(__always)
     public func decodeOndemand(_ data: UnsafeRawBufferPointer, eventID id: Int) throws(DecodeError) -> OndemandEvent {
+        var event = OndemandEvent.cread(.init(obj: nil, msgID: nil))
+        try decodeOndemand(data, eventID: id, into: &event)
+        return event
+    }
+
+    /// `decodeOndemand`, written into `event` where it is kept (a batch's record): an event
+    /// returned and copied there was read back while the decoder's narrower stores of it were
+    /// still on their way to the cache (a stall per record on the report's reading thread).
+    public func decodeOndemand(_ data: UnsafeRawBufferPointer, eventID id: Int, into event: inout OndemandEvent) throws(DecodeError) {
         // Fields read through a pointer to the plan: no copy of it per record.
         let (kind, needed, values) = ondemandPlans.withUnsafeBufferPointer { plans in
             let plan = plans.baseAddress! + id
@@ -394,7 +403,7 @@ public struct BinaryEventDecoder: Sendable {
         guard data.count >= needed else {
             throw .shortRecord(event: kind.eventName, size: data.count, needed: needed)
         }
-        return OndemandEvent(kind: kind, values: values)
+        event = OndemandEvent(kind: kind, values: values)
     }
 
     /// Decodes one record; nil when its event is not selected.
