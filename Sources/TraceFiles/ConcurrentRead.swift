@@ -119,17 +119,9 @@ final class TraceItemBatcher {
         batch = TraceItemBatch(capacity: self.size)
     }
 
-    /// `name`: the task's name when its pid comes for the first time.
-    @inline(__always)
-    func add(_ record: OndemandRecord, name: NewTaskName) throws {
-        if case .new(let name) = name { batch.names.append((record.pid, name)) }
-        batch.ondemand.append(record)
-        if batch.ondemand.count == size { try flush() }
-    }
-
     /// An on-demand record, its event decoded in place, in the batch (see
-    /// `BinaryEventDecoder.decodeOndemand(_:eventID:into:)`); `name` as for `add`. Nothing is
-    /// added when the record does not decode.
+    /// `BinaryEventDecoder.decodeOndemand(_:eventID:into:)`). `name`: the task's name when its
+    /// pid comes for the first time. Nothing is added when the record does not decode.
     @inline(__always)
     func addOndemand(_ data: UnsafeRawBufferPointer, eventID: Int, decoder: BinaryEventDecoder,
                      timestamp: UInt64, cpu: Int32, pid: Int32, name: NewTaskName) throws {
