@@ -106,7 +106,7 @@ struct Conversation {
         c.release(20, obj: 5)
         c.add(21, pid: 900, .ondemand(.fdRelease(.init(obj: 6, objectID: 4))))
         let (monitor, collected) = fed(c)
-        monitor.releaseUnnamed(now: 1_000_000_000)   // unnamed objects: held for the naming grace
+        monitor.releaseUnnamed(now: 100_000_000 + MonitorState.idleNamingGrace)   // unnamed objects: held for the grace
         let unanswered = collected.requests.filter { $0.completed == nil }
         #expect(unanswered.map(\.kind) == [.read, .open])
         #expect(monitor.inFlight() == (read: .init(), open: .init()))
@@ -199,10 +199,35 @@ struct Conversation {
         var requests: [RequestRecord] = []
         let monitor = MonitorState(onRequest: { requests.append($0) }, onAnomaly: { _ in })
         c.events.forEach(monitor.consume)
-        monitor.releaseUnnamed(now: 3_000_000 + MonitorState.namingGrace - 1)
+        monitor.releaseUnnamed(now: 3_000_000 + MonitorState.idleNamingGrace - 1)
         #expect(requests.isEmpty)
-        monitor.releaseUnnamed(now: 3_000_000 + MonitorState.namingGrace)
+        monitor.releaseUnnamed(now: 3_000_000 + MonitorState.idleNamingGrace)
         #expect(requests.count == 1 && requests[0].blob == nil)
+        // By the records, the shorter grace: a later record ends the wait of the next one.
+        var d = Conversation()
+        d.opened(1, obj: 6)
+        let byRecords = MonitorState(onRequest: { requests.append($0) }, onAnomaly: { _ in })
+        d.events.forEach(byRecords.consume)
+        var after = Conversation()
+        after.read(3 + MonitorState.namingGrace / 1_000_000, obj: 6, start: 0, len: 4096, reader: 101)
+        after.events.forEach(byRecords.consume)
+        #expect(requests.count == 2 && requests[1].blob == nil && requests[1].kind == .open)
+    }
+
+    /// The clock runs ahead of the records still in the ring buffer: a name polled in time but
+    /// consumed after `namingGrace` of clock still names the request (seen in a loaded test VM).
+    @Test func theClockDoesNotOvertakeANameOnItsWay() {
+        var c = Conversation()
+        c.opened(1, obj: 5)
+        var requests: [RequestRecord] = []
+        let monitor = MonitorState(onRequest: { requests.append($0) }, onAnomaly: { _ in })
+        c.events.forEach(monitor.consume)
+        monitor.releaseUnnamed(now: 3_000_000 + MonitorState.namingGrace + 500_000_000)   // the hung check, 0.75 s on
+        #expect(requests.isEmpty)
+        var later = Conversation()
+        later.cookie(20, obj: 5, cookie: 40, blob: "img")   // written 17 ms after the copen, drained late
+        later.events.forEach(monitor.consume)
+        #expect(requests.map { $0.blob?.blob } == ["img"])
     }
 }
 

@@ -30,6 +30,11 @@ public final class MonitorState {
     /// polls every 20 ms, which often come just after an OPEN's copen.
     private var unnamed = Deque<RequestRecord>()
     public static let namingGrace: UInt64 = 250_000_000
+    /// The grace when the clock ends the wait (`releaseUnnamed(now:)`: no record came). The
+    /// records behind the clock may still be on their way out of the ring buffer, the poller's
+    /// cookie line among them (drained every 20 ms, much later on a loaded host: 250 ms of clock
+    /// overtook a name already polled in a test VM), so the clock waits longer than the records.
+    public static let idleNamingGrace: UInt64 = 2_000_000_000
     /// `Correlator.namesLearned` when the held requests were last matched with names.
     private var namesSeen = 0
     /// Requests already logged as hung (pruned to those still outstanding).
@@ -66,14 +71,15 @@ public final class MonitorState {
         }
     }
 
-    /// Hands on the held requests whose object has a name now, or that waited `namingGrace`.
+    /// Hands on the held requests whose object has a name now, or that waited `idleNamingGrace`
+    /// by the clock at `now` (trace time).
     public func releaseUnnamed(now: UInt64) {
-        releaseUnnamed(now: now, namesMayHaveChanged: true)
+        releaseUnnamed(now: now, namesMayHaveChanged: true, grace: Self.idleNamingGrace)
     }
 
     /// Unless a name was learnt, only the grace can end, and the held requests are in the order
     /// they were answered: the oldest ends first.
-    private func releaseUnnamed(now: UInt64, namesMayHaveChanged: Bool) {
+    private func releaseUnnamed(now: UInt64, namesMayHaveChanged: Bool, grace: UInt64 = namingGrace) {
         if namesMayHaveChanged {
             unnamed.removeAll { request in
                 guard let name = correlator.name(of: request.obj) else { return false }
@@ -83,7 +89,7 @@ public final class MonitorState {
                 return true
             }
         }
-        let due = unnamed.prefix { now >= ($0.completed ?? $0.issued) &+ Self.namingGrace }.count
+        let due = unnamed.prefix { now >= ($0.completed ?? $0.issued) &+ grace }.count
         guard due > 0 else { return }
         unnamed[..<due].forEach(handOn)
         unnamed.removeFirst(due)
