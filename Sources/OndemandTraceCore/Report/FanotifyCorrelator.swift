@@ -34,6 +34,9 @@ public final class FanotifyCorrelator {
         var response: UInt32?
         /// When the kernel destroyed the event unread and unanswered (`fan_destroy`).
         var destroyedUnread: UInt64?
+
+        /// The range asked for, `pos+count` ("?" for a field the record lacks).
+        var range: String { "\(pos.map(String.init) ?? "?")+\(count.map(String.init) ?? "?")" }
     }
 
     /// A file the requests were for: the image file, by device and inode.
@@ -184,8 +187,8 @@ public final class FanotifyCorrelator {
     /// range as the image file holds it, unfilled).
     private func drop(_ r: InFlight, at t: UInt64) {
         onAnomaly(Anomaly(kind: .eventDropped, obj: r.file.map { UInt32($0 + 1) }, timestamp: t,
-                          detail: "range \(r.pos.map(String.init) ?? "?")+\(r.count.map(String.init) ?? "?") of pid \(r.pid): "
-                            + "the kernel dropped the event before a listener read it (its group was going away); the read went on unfilled"))
+                          detail: "range \(r.range) of pid \(r.pid): the kernel dropped the event before a listener "
+                            + "read it (its group was going away); the read went on unfilled"))
     }
 
     /// Hands the request on: answered or not, with the reader's resumption and result.
@@ -198,7 +201,6 @@ public final class FanotifyCorrelator {
             unnamedObject = index
         }
         let obj = UInt32(index + 1)
-        let where_ = "\(r.pos.map(String.init) ?? "?")+\(r.count.map(String.init) ?? "?")"
         objects[index].reads += 1
         objects[index].bytesRequested += r.count ?? 0
         if let answered = r.answered {
@@ -207,14 +209,14 @@ public final class FanotifyCorrelator {
             if !response.isDenied { objects[index].bytesWritten += r.count ?? 0 }
             if response.isDenied {
                 onAnomaly(Anomaly(kind: .denied, obj: obj, timestamp: answered,
-                                  detail: "range \(where_) of pid \(r.pid): \(response)"))
+                                  detail: "range \(r.range) of pid \(r.pid): \(response)"))
             }
         } else if let resumed {
             onAnomaly(Anomaly(kind: .readerGaveUp, obj: obj, timestamp: resumed,
-                              detail: "pid \(r.pid) left the hook for \(where_) with \(result.map(String.init) ?? "?") before any answer"))
+                              detail: "pid \(r.pid) left the hook for \(r.range) with \(result.map(String.init) ?? "?") before any answer"))
         } else {
             onAnomaly(Anomaly(kind: .neverAnswered, obj: obj, timestamp: r.entered,
-                              detail: "range \(where_) of pid \(r.pid): \(r.pickedUp == nil ? "never read by the listener" : "read by the listener, never answered") by the end of the trace"))
+                              detail: "range \(r.range) of pid \(r.pid): \(r.pickedUp == nil ? "never read by the listener" : "read by the listener, never answered") by the end of the trace"))
         }
         let allowed = r.answered != nil && !FanotifyResponse(r.response ?? 0).isDenied
         onClosed(ClosedRequest(kind: .read, join: r.answered == nil ? .none : .event, rangeWritten: allowed, obj: obj, msgID: nil,
